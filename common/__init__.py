@@ -1,0 +1,1 @@
+"""The shared runtime every mcpfleet server stands on (no server logic here)."""

@@ -1,0 +1,1 @@
+"""Evaluation harness for tool-calling models (see issue: eval harness)."""
