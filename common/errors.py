@@ -6,9 +6,29 @@ them; nothing here ever carries a traceback, a path on the server, or a secret.
 
 from __future__ import annotations
 
+import logging
 
-class FleetError(Exception):
-    """Base of every error the fleet raises on purpose."""
+from fastmcp.exceptions import ToolError
+
+
+class FleetError(ToolError):
+    """Base of every error the fleet raises on purpose.
+
+    It is a FastMCP `ToolError`, so raised inside a tool its message reaches the model as an
+    `isError` result. It is logged at INFO: these are answers about the input or the outside
+    world, not faults of the server (those are logged at ERROR with a request id).
+    """
+
+    def __init__(self, message: str, *, log_level: int = logging.INFO) -> None:
+        super().__init__(message, log_level=log_level)
+
+
+class UserError(FleetError):
+    """The caller's input is wrong; the message says what and how to fix it."""
+
+
+class LimitExceeded(FleetError):
+    """A runtime limit stopped the call: timeout, rate limit, size."""
 
 
 class ConfigError(FleetError):

@@ -1,0 +1,257 @@
+"""Turns ServerSpecs into running servers: one server over stdio, or many in one ASGI app.
+
+HTTP layout (one app, any number of servers):
+
+    /<name>/mcp                                  streamable HTTP, stateless (any replica answers)
+    /healthz                                     alive
+    /readyz                                      every mounted server ready (503 + reasons if not)
+    /metrics                                     Prometheus text
+    /.well-known/oauth-protected-resource/<name>/mcp   RFC 9728 metadata (JWT issuer configured)
+    /                                            JSON index of the mounted servers
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+
+import anyio
+from fastmcp import FastMCP
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.middleware import Middleware as AsgiMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+
+from mcpfleet import __version__
+from mcpfleet.common.auth import build_auth
+from mcpfleet.common.errors import ConfigError
+from mcpfleet.common.limits import BodySizeLimit, LimitsMiddleware
+from mcpfleet.common.settings import Settings
+from mcpfleet.common.spec import ServerSpec, ready_checks
+from mcpfleet.common.telemetry import Metrics, TelemetryMiddleware, configure_tracing, shutdown_tracing
+
+log = logging.getLogger("mcpfleet.app")
+READY_CHECK_TIMEOUT = 5.0
+
+
+def new_server(name: str, instructions: str | None = None, **kwargs) -> FastMCP:
+    """A FastMCP server with the fleet's defaults; servers' `build` functions start here.
+
+    Error details of unexpected exceptions are masked (the runtime reports them with a request
+    id); tool errors raised on purpose (`ToolError`, `FleetError`) reach the model as written.
+    """
+    kwargs.setdefault("mask_error_details", True)
+    kwargs.setdefault("strict_input_validation", True)
+    return FastMCP(name, instructions=instructions, version=__version__, **kwargs)
+
+
+@dataclass
+class BuiltServer:
+    spec: ServerSpec
+    server: FastMCP
+    telemetry: TelemetryMiddleware
+    limits: LimitsMiddleware
+    tools: list[str] = field(default_factory=list)
+
+
+def build_server(spec: ServerSpec, settings: Settings, metrics: Metrics | None = None) -> BuiltServer:
+    """Build a spec's server and put the runtime's middleware around its tools."""
+    server = spec.build(settings)
+    if not isinstance(server, FastMCP):
+        raise ConfigError(f"server {spec.name!r}: build() must return a FastMCP server")
+    telemetry = TelemetryMiddleware(spec.name, metrics)
+    limits = LimitsMiddleware(spec.name, settings.limits)
+    # Outermost first: telemetry sees every outcome, including rate-limit refusals and timeouts.
+    server.add_middleware(telemetry)
+    server.add_middleware(limits)
+    return BuiltServer(spec, server, telemetry, limits)
+
+
+async def load_tool_names(built: BuiltServer) -> list[str]:
+    tools = await built.server.list_tools(run_middleware=False)
+    built.tools = sorted({t.name for t in tools})
+    built.telemetry.set_tools(built.tools)
+    return built.tools
+
+
+# --- HTTP -------------------------------------------------------------------------------------
+
+
+def build_http_app(specs: Sequence[ServerSpec], settings: Settings) -> Starlette:
+    """One ASGI app serving every spec at `/<name>/mcp`, with health, readiness and metrics."""
+    if not specs:
+        raise ConfigError("no servers to serve")
+    configure_tracing(settings.telemetry)
+    metrics = Metrics()
+    built = [build_server(spec, settings, metrics) for spec in specs]
+    allowed_hosts = _allowed_hosts(settings)
+    routes: list[BaseRoute] = []
+    mounts: list[Route | Mount] = []
+    sub_apps = []
+    for b in built:
+        auth = build_auth(b.spec.name, b.spec.title, settings)
+        b.server.auth = auth
+        sub = b.server.http_app(
+            path="/mcp",
+            stateless_http=True,
+            host_origin_protection=True if allowed_hosts is not None else "auto",
+            allowed_hosts=allowed_hosts,
+            allowed_origins=settings.allowed_origins or None,
+        )
+        sub_apps.append(sub)
+        mounts.append(Mount(f"/{b.spec.name}", app=sub))
+        if auth is not None:
+            # RFC 9728 metadata lives at the root of the origin, not under the mount.
+            routes.extend(auth.get_well_known_routes(mcp_path=f"/{b.spec.name}/mcp"))
+    state = _FleetState(built)
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        problems = await state.readiness()
+        if problems:
+            return JSONResponse({"status": "not ready", "problems": problems}, status_code=503)
+        return JSONResponse({"status": "ready", "servers": [b.spec.name for b in built]})
+
+    async def metrics_endpoint(request: Request) -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def index(request: Request) -> Response:
+        return JSONResponse(
+            {
+                "name": "mcpfleet",
+                "version": __version__,
+                "auth": settings.auth.enabled,
+                "servers": [
+                    {"name": b.spec.name, "title": b.spec.title, "endpoint": f"/{b.spec.name}/mcp", "tools": b.tools}
+                    for b in built
+                ],
+            }
+        )
+
+    routes += [
+        Route("/healthz", healthz, methods=["GET", "HEAD"]),
+        Route("/readyz", readyz, methods=["GET", "HEAD"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+        Route("/", index, methods=["GET"]),
+    ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            for sub in sub_apps:
+                await stack.enter_async_context(sub.router.lifespan_context(sub))
+            for b in built:
+                await load_tool_names(b)
+            state.started = True
+            log.info("serving", extra={"servers": ",".join(b.spec.name for b in built)})
+            try:
+                yield
+            finally:
+                state.started = False
+                shutdown_tracing()
+
+    app = Starlette(
+        routes=routes + mounts,
+        middleware=[AsgiMiddleware(BodySizeLimit, max_bytes=settings.limits.max_request_bytes)],
+        lifespan=lifespan,
+    )
+    app.state.fleet = state
+    app.state.metrics = metrics
+    return app
+
+
+class _FleetState:
+    def __init__(self, built: list[BuiltServer]) -> None:
+        self.built = built
+        self.started = False
+
+    async def readiness(self) -> list[str]:
+        if not self.started:
+            return ["starting"]
+        problems: list[str] = []
+        for b in self.built:
+            for check in ready_checks(b.server):
+                try:
+                    with anyio.fail_after(READY_CHECK_TIMEOUT):
+                        ok = await check()
+                except Exception as exc:  # a failing check is a readiness answer, not a crash
+                    log.warning("ready check of %s failed: %s", b.spec.name, exc)
+                    ok = False
+                if not ok:
+                    problems.append(f"{b.spec.name}: not ready")
+        return problems
+
+
+def _allowed_hosts(settings: Settings) -> list[str] | None:
+    """Host headers to accept: None lets FastMCP protect loopback-bound servers only."""
+    if not settings.allowed_hosts:
+        return None
+    hosts = list(settings.allowed_hosts)
+    if settings.public_url:
+        from urllib.parse import urlsplit
+
+        public = urlsplit(settings.public_url)
+        if public.hostname:
+            hosts.append(public.netloc)
+            hosts.append(public.hostname)
+    return hosts
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind_safety(settings: Settings) -> None:
+    """Refuse to serve a non-loopback address without auth unless explicitly overridden."""
+    if settings.auth.enabled or settings.insecure_no_auth or is_loopback(settings.host):
+        return
+    raise ConfigError(
+        f"refusing to serve on {settings.host} without authentication: anyone who can reach this "
+        "address could call every tool. Configure API keys (`mcpfleet auth new-key`, then "
+        "MCPFLEET_AUTH__API_KEYS) or JWT (MCPFLEET_AUTH__JWT__JWKS_URL), bind to 127.0.0.1, or pass "
+        "--insecure-no-auth if something in front of the fleet already authenticates callers."
+    )
+
+
+async def serve_http(specs: Sequence[ServerSpec], settings: Settings) -> None:
+    import uvicorn
+
+    check_bind_safety(settings)
+    app = build_http_app(specs, settings)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,  # keep the fleet's JSON logging
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+        server_header=False,
+    )
+    await uvicorn.Server(config).serve()
+
+
+# --- stdio ------------------------------------------------------------------------------------
+
+
+async def serve_stdio(spec: ServerSpec, settings: Settings) -> None:
+    """One server over stdin/stdout, for clients that start it themselves (no auth: local user)."""
+    configure_tracing(settings.telemetry)
+    built = build_server(spec, settings, metrics=None)
+    await load_tool_names(built)
+    try:
+        await built.server.run_async(transport="stdio", show_banner=False)
+    finally:
+        shutdown_tracing()

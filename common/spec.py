@@ -1,0 +1,100 @@
+"""What a server is to the runtime: a `ServerSpec`, and the registry that lists them.
+
+Every consumer (the CLI, the combined ASGI app, `mcpfleet list`, client configs, manifests and
+evals) reads `all_specs()`; adding a server is one folder plus one line in `mcpfleet.servers`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from mcpfleet.common.errors import ConfigError
+
+if TYPE_CHECKING:
+    from fastmcp import FastMCP
+
+    from mcpfleet.common.settings import Settings
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,30}$")
+
+ReadyCheck = Callable[[], Awaitable[bool]]
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """One MCP server of the fleet.
+
+    `build(settings)` returns a FastMCP server holding only the server's own tools; the runtime
+    adds auth, limits and telemetry around it. `extra` names the pip extra with its heavy
+    dependencies (`pip install mcpfleet[math]`).
+    """
+
+    name: str
+    title: str
+    description: str
+    build: Callable[[Settings], FastMCP]
+    extra: str | None = None
+    needs_network: bool = False  # egress to the internet (used by NetworkPolicy generation)
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if not NAME_RE.match(self.name):
+            raise ValueError(f"server name {self.name!r} must be lowercase letters/digits")
+
+
+_READY_ATTR = "_mcpfleet_ready_checks"
+
+
+def add_ready_check(server: FastMCP, check: ReadyCheck) -> None:
+    """Register a readiness check (e.g. 'worker pool started') that /readyz will run."""
+    checks = getattr(server, _READY_ATTR, None)
+    if checks is None:
+        checks = []
+        setattr(server, _READY_ATTR, checks)
+    checks.append(check)
+
+
+def ready_checks(server: FastMCP) -> Sequence[ReadyCheck]:
+    return getattr(server, _READY_ATTR, ())
+
+
+def load_plugin(ref: str) -> ServerSpec:
+    """Import `package.module:ATTRIBUTE` and return the ServerSpec it names."""
+    module_name, _, attr = ref.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"plugin {ref!r}: cannot import {module_name!r} ({exc})") from None
+    spec = getattr(module, attr, None)
+    if not isinstance(spec, ServerSpec):
+        raise ConfigError(f"plugin {ref!r}: {attr!r} is not a ServerSpec")
+    return spec
+
+
+def all_specs(plugins: Iterable[str] = ()) -> list[ServerSpec]:
+    """The product's servers followed by configured plugins; names must be unique."""
+    from mcpfleet.servers import SERVERS
+
+    specs = list(SERVERS) + [load_plugin(ref) for ref in plugins]
+    seen: set[str] = set()
+    for spec in specs:
+        if spec.name in seen:
+            raise ConfigError(f"two servers are named {spec.name!r}")
+        seen.add(spec.name)
+    return specs
+
+
+def select_specs(specs: Sequence[ServerSpec], names: Sequence[str]) -> list[ServerSpec]:
+    """`names` may be empty or contain 'all'; unknown names are an error listing the known ones."""
+    if not names or "all" in names:
+        return list(specs)
+    by_name = {s.name: s for s in specs}
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        known = ", ".join(by_name) or "(none installed)"
+        raise ConfigError(f"unknown server {unknown[0]!r}; known servers: {known}")
+    return [by_name[n] for n in dict.fromkeys(names)]

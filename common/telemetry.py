@@ -1,0 +1,248 @@
+"""Metrics, logs and traces for every tool call, in one middleware.
+
+- Prometheus: `mcpfleet_tool_calls_total` and `mcpfleet_tool_call_duration_seconds` by server,
+  tool and outcome. Label values are bounded: a tool name the server does not have is counted as
+  `_unknown`, and outcomes are a fixed set (`OUTCOMES`).
+- Logs: one JSON line per call with request id, caller, server, tool, duration and outcome. Every
+  log record emitted while a call runs carries its request id (a logging filter adds it).
+- Traces: FastMCP already emits OpenTelemetry spans; `configure_tracing` only installs the SDK and
+  an OTLP/HTTP exporter when an endpoint is configured.
+- Internal errors: logged at ERROR with the request id; the caller sees only
+  "internal error (request id …)", never a traceback or exception text.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import sys
+import time
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+import mcp_types as mt
+from fastmcp.exceptions import FastMCPError, NotFoundError, ToolError, ValidationError
+from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
+from fastmcp.tools.base import ToolResult
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from pydantic import ValidationError as PydanticValidationError
+
+from mcpfleet.common.auth import current_caller
+from mcpfleet.common.errors import LimitExceeded
+from mcpfleet.common.settings import TelemetrySettings
+
+log = logging.getLogger("mcpfleet.calls")
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("mcpfleet_request_id", default=None)
+
+OUTCOMES = ("ok", "error", "invalid", "unknown_tool", "limited", "internal")
+UNKNOWN_TOOL = "_unknown"
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+class Metrics:
+    """The fleet's Prometheus metrics, on a registry of their own (one per app)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        labels = ("server", "tool", "outcome")
+        self.calls = Counter("mcpfleet_tool_calls", "Tool calls.", labels, registry=self.registry)
+        self.latency = Histogram(
+            "mcpfleet_tool_call_duration_seconds",
+            "Tool call latency.",
+            labels,
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+
+    def observe(self, server: str, tool: str, outcome: str, seconds: float) -> None:
+        self.calls.labels(server, tool, outcome).inc()
+        self.latency.labels(server, tool, outcome).observe(seconds)
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+class TelemetryMiddleware(Middleware):
+    """Times, counts and logs each tool call; turns internal failures into opaque errors."""
+
+    def __init__(self, server: str, metrics: Metrics | None, tools: Iterable[str] = ()) -> None:
+        self.server = server
+        self.metrics = metrics
+        self.tools = frozenset(tools)
+
+    def set_tools(self, tools: Iterable[str]) -> None:
+        self.tools = frozenset(tools)
+
+    async def on_call_tool(
+        self,
+        context: MiddlewareContext[mt.CallToolRequestParams],
+        call_next: CallNext[mt.CallToolRequestParams, ToolResult],
+    ) -> ToolResult:
+        request_id = new_request_id()
+        token = request_id_var.set(request_id)
+        name = context.message.name
+        tool = name if name in self.tools else UNKNOWN_TOOL
+        caller = current_caller()
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            result = await call_next(context)
+            if isinstance(result, ToolResult) and result.is_error:
+                outcome = "error"
+            return result
+        except Exception as exc:
+            outcome = _outcome_of(exc)
+            if outcome == "internal":
+                log.error("internal error in %s/%s", self.server, name, exc_info=_root_cause(exc))
+                raise ToolError(f"internal error (request id {request_id})") from None
+            raise
+        finally:
+            seconds = time.perf_counter() - started
+            if self.metrics is not None:
+                self.metrics.observe(self.server, tool, outcome, seconds)
+            log.info(
+                "tool call",
+                extra={
+                    "caller": caller,
+                    "server": self.server,
+                    "tool": name[:64],
+                    "duration_ms": round(seconds * 1000, 2),
+                    "outcome": outcome,
+                },
+            )
+            request_id_var.reset(token)
+
+
+def _outcome_of(exc: BaseException) -> str:
+    if isinstance(exc, LimitExceeded):
+        return "limited"
+    if isinstance(exc, NotFoundError):
+        return "unknown_tool"
+    if isinstance(exc, (ValidationError, PydanticValidationError)):
+        return "invalid"
+    if isinstance(exc, ToolError) and _is_masked_crash(exc):
+        return "internal"
+    if isinstance(exc, FastMCPError):
+        return "error"
+    return "internal"
+
+
+def _is_masked_crash(exc: ToolError) -> bool:
+    """FastMCP wraps an unexpected exception in a ToolError whose cause is not a FastMCPError."""
+    cause = exc.__cause__
+    return cause is not None and not isinstance(cause, FastMCPError) and str(exc).startswith("Error calling tool")
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    return exc.__cause__ if exc.__cause__ is not None else exc
+
+
+# --- logs -------------------------------------------------------------------------------------
+
+_RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, request_id and any extras."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _RESERVED and not key.startswith("_") and value is not None:
+                entry[key] = value if isinstance(value, (str, int, float, bool)) else str(value)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "request_id", None) is None:
+            record.request_id = request_id_var.get()
+        return True
+
+
+_configured_handler: logging.Handler | None = None
+
+
+def configure_logging(settings: TelemetrySettings) -> None:
+    """Route the fleet's, FastMCP's, the MCP SDK's and uvicorn's logs to stderr in one format.
+
+    stderr, because stdout belongs to the stdio transport.
+    """
+    global _configured_handler
+    handler = logging.StreamHandler(sys.stderr)
+    if settings.log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
+    handler.addFilter(RequestIdFilter())
+    root = logging.getLogger()
+    if _configured_handler is not None:
+        root.removeHandler(_configured_handler)
+    root.addHandler(handler)
+    root.setLevel(settings.log_level)
+    _configured_handler = handler
+    for name in ("fastmcp", "mcp", "uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()  # FastMCP installs a rich handler of its own
+        logger.propagate = True
+    # FastMCP logs a client's bad arguments or unknown tool at WARNING/ERROR; they are not ours.
+    logging.getLogger("fastmcp.server.server").addFilter(_DemoteClientMistakes())
+
+
+class _DemoteClientMistakes(logging.Filter):
+    """Client mistakes (unknown tool, bad arguments) must never be logged at ERROR level."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.levelno >= logging.WARNING and (
+            message.startswith("Invalid arguments for tool") or message.startswith("Unknown tool")
+        ):
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+# --- traces -----------------------------------------------------------------------------------
+
+_tracing_configured = False
+
+
+def configure_tracing(settings: TelemetrySettings) -> bool:
+    """Export FastMCP's spans over OTLP/HTTP when an endpoint is configured. Returns whether on."""
+    global _tracing_configured
+    endpoint = settings.otlp_endpoint
+    if not endpoint or _tracing_configured:
+        return _tracing_configured
+    from opentelemetry import trace
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    provider = TracerProvider(resource=Resource.create({"service.name": settings.service_name}))
+    url = endpoint.rstrip("/")
+    if not url.endswith("/v1/traces"):
+        url += "/v1/traces"
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=url, timeout=5)))
+    trace.set_tracer_provider(provider)
+    _tracing_configured = True
+    return True
+
+
+def shutdown_tracing() -> None:
+    """Flush spans still buffered (on server shutdown)."""
+    from opentelemetry import trace
+
+    provider = trace.get_tracer_provider()
+    shutdown = getattr(provider, "shutdown", None)
+    if _tracing_configured and shutdown is not None:
+        shutdown()

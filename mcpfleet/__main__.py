@@ -1,0 +1,5 @@
+import sys
+
+from mcpfleet.common.cli import main
+
+sys.exit(main())

@@ -1,0 +1,10 @@
+"""The fleet's servers. Each subpackage exports a `SPEC`; list it here to ship it.
+
+The registry is a tuple of ServerSpec; `mcpfleet.common.spec.all_specs()` adds configured plugins.
+"""
+
+from __future__ import annotations
+
+from mcpfleet.common.spec import ServerSpec
+
+SERVERS: tuple[ServerSpec, ...] = ()
