@@ -18,10 +18,13 @@
 #   CONFORMANCE_TOOLS_DIR        install dir (default: <repo>/.tools/conformance)
 #   CONFORMANCE_NODE             a Node >= 22 to use instead of the pinned node-linux-<arch>
 #   CONFORMANCE_WAIT             seconds to wait for URL to answer at all (default 30)
-#   CONFORMANCE_SCENARIO_TIMEOUT seconds per scenario before it counts as failed (default 60)
+#   CONFORMANCE_SCENARIO_TIMEOUT seconds per scenario before it counts as failed (default 30)
 #   CONFORMANCE_STRICT=1         also fail on WARNING checks (stateless servers get a warning
 #                                from server-sse-multiple-streams: no session id)
 #   CONFORMANCE_RESULTS_DIR      keep per-scenario logs and checks.json here (default: temp, removed)
+#   CONFORMANCE_LOCKFILE         an npm package-lock.json for the pinned pair; when the file exists
+#                                (default: .ci/conformance.package-lock.json) the install is `npm ci`
+#                                from it, pinning the suite's transitive dependencies too
 #
 # Exit: 0 all chosen scenarios passed, 1 a scenario failed, 2 usage/install/server-unreachable.
 set -euo pipefail
@@ -52,6 +55,7 @@ DEFAULT_SCENARIOS=(
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 tools=${CONFORMANCE_TOOLS_DIR:-$root/.tools/conformance}
+lockfile=${CONFORMANCE_LOCKFILE:-$root/.ci/conformance.package-lock.json}
 cli=$tools/node_modules/@modelcontextprotocol/conformance/dist/index.js
 
 die() { echo "conformance: $*" >&2; exit 2; }
@@ -65,9 +69,10 @@ node_package() {
 }
 
 install() {
-    local pkg stamp want
+    local pkg stamp want lock_sum=none
     pkg=$(node_package) || pkg=""
-    want="conformance=$CONFORMANCE_VERSION node=${pkg:-none}@$NODE_VERSION"
+    [[ -f $lockfile ]] && lock_sum=$(cksum <"$lockfile" | cut -d' ' -f1)
+    want="conformance=$CONFORMANCE_VERSION node=${pkg:-none}@$NODE_VERSION lock=$lock_sum"
     stamp=$tools/.installed
     if [[ -f $stamp && $(cat "$stamp") == "$want" && -f $cli ]]; then
         return 0
@@ -85,7 +90,12 @@ install() {
         printf '{"name": "mcpfleet-conformance", "private": true, "dependencies": {%s}}\n' "$deps" \
             >"$tools/package.json"
         # No package in this tree has install scripts; --ignore-scripts keeps it that way.
-        timeout -k 10 600 npm install --prefix "$tools" --no-audit --no-fund --ignore-scripts \
+        local npm_cmd=install
+        if [[ -f $lockfile ]]; then
+            cp "$lockfile" "$tools/package-lock.json"
+            npm_cmd=ci
+        fi
+        timeout -k 10 600 npm "$npm_cmd" --prefix "$tools" --no-audit --no-fund --ignore-scripts \
             --loglevel=error >"$tools/npm-install.log" 2>&1 ||
             { tail -n 30 "$tools/npm-install.log" >&2; exit 1; }
         [[ -f $cli ]] || exit 1
@@ -127,7 +137,7 @@ for scenario in "${scenarios[@]}"; do
         die "unknown server scenario '$scenario' (bash .ci/conformance.sh --list)"
 done
 
-per_timeout=${CONFORMANCE_SCENARIO_TIMEOUT:-60}
+per_timeout=${CONFORMANCE_SCENARIO_TIMEOUT:-30}
 wait_s=${CONFORMANCE_WAIT:-30}
 if [[ -n ${CONFORMANCE_RESULTS_DIR:-} ]]; then
     results=$CONFORMANCE_RESULTS_DIR

@@ -33,7 +33,13 @@ from mcpfleet.common.errors import ConfigError
 from mcpfleet.common.limits import BodySizeLimit, LimitsMiddleware
 from mcpfleet.common.settings import Settings
 from mcpfleet.common.spec import ServerSpec, ready_checks
-from mcpfleet.common.telemetry import Metrics, TelemetryMiddleware, configure_tracing, shutdown_tracing
+from mcpfleet.common.telemetry import (
+    Metrics,
+    TelemetryMiddleware,
+    configure_tracing,
+    install_log_filters,
+    shutdown_tracing,
+)
 
 log = logging.getLogger("mcpfleet.app")
 READY_CHECK_TIMEOUT = 5.0
@@ -64,6 +70,7 @@ def build_server(spec: ServerSpec, settings: Settings, metrics: Metrics | None =
     server = spec.build(settings)
     if not isinstance(server, FastMCP):
         raise ConfigError(f"server {spec.name!r}: build() must return a FastMCP server")
+    install_log_filters()
     telemetry = TelemetryMiddleware(spec.name, metrics)
     limits = LimitsMiddleware(spec.name, settings.limits)
     # Outermost first: telemetry sees every outcome, including rate-limit refusals and timeouts.

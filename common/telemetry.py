@@ -96,8 +96,16 @@ class TelemetryMiddleware(Middleware):
         except Exception as exc:
             outcome = _outcome_of(exc)
             if outcome == "internal":
-                log.error("internal error in %s/%s", self.server, name, exc_info=_root_cause(exc))
+                log.error(
+                    "internal error in %s/%s",
+                    self.server,
+                    name,
+                    exc_info=_root_cause(exc),
+                    extra={"request_id": request_id, "caller": caller},
+                )
                 raise ToolError(f"internal error (request id {request_id})") from None
+            if outcome == "invalid":
+                raise ToolError(invalid_arguments_message(name, exc)) from None
             raise
         finally:
             seconds = time.perf_counter() - started
@@ -106,6 +114,7 @@ class TelemetryMiddleware(Middleware):
             log.info(
                 "tool call",
                 extra={
+                    "request_id": request_id,
                     "caller": caller,
                     "server": self.server,
                     "tool": name[:64],
@@ -128,6 +137,18 @@ def _outcome_of(exc: BaseException) -> str:
     if isinstance(exc, FastMCPError):
         return "error"
     return "internal"
+
+
+def invalid_arguments_message(tool: str, exc: BaseException) -> str:
+    """Pydantic's report, shortened for a model: one `field: problem` per error, no doc links."""
+    cause = exc if isinstance(exc, PydanticValidationError) else exc.__cause__
+    if not isinstance(cause, PydanticValidationError):
+        return str(exc)
+    problems = []
+    for err in cause.errors(include_url=False)[:8]:
+        where = ".".join(str(p) for p in err["loc"]) or "arguments"
+        problems.append(f"{where}: {err['msg']}")
+    return f"invalid arguments for {tool}: " + "; ".join(problems)
 
 
 def _is_masked_crash(exc: ToolError) -> bool:
@@ -195,15 +216,31 @@ def configure_logging(settings: TelemetrySettings) -> None:
         logger = logging.getLogger(name)
         logger.handlers.clear()  # FastMCP installs a rich handler of its own
         logger.propagate = True
-    # FastMCP logs a client's bad arguments or unknown tool at WARNING/ERROR; they are not ours.
-    logging.getLogger("fastmcp.server.server").addFilter(_DemoteClientMistakes())
+    install_log_filters()
+
+
+_FILTER = None
+
+
+def install_log_filters() -> None:
+    """FastMCP logs a client's bad arguments or unknown tool at WARNING/ERROR; they are not ours."""
+    global _FILTER
+    if _FILTER is None:
+        _FILTER = _DemoteClientMistakes()
+        logging.getLogger("fastmcp.server.server").addFilter(_FILTER)
 
 
 class _DemoteClientMistakes(logging.Filter):
-    """Client mistakes (unknown tool, bad arguments) must never be logged at ERROR level."""
+    """Client mistakes (unknown tool, bad arguments) must never be logged at ERROR level.
+
+    FastMCP's own "Error calling tool" record is dropped inside a fleet call: TelemetryMiddleware
+    logs the same failure once, with the request id the caller was given.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
+        if message.startswith("Error calling tool") and request_id_var.get() is not None:
+            return False
         if record.levelno >= logging.WARNING and (
             message.startswith("Invalid arguments for tool") or message.startswith("Unknown tool")
         ):
