@@ -8,7 +8,7 @@ import pytest
 
 from mcpfleet.common.auth import hash_key
 
-KEYS = {"alice": "key-alice-0123456789", "bob": "key-bob-0123456789", "carol": "key-carol-0123456789"}
+from fleet_testing import KEYS
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,7 @@ import pytest
 from fastmcp import Client
 from fastmcp.exceptions import ToolError
 
-from conftest import KEYS
-from fleet_testing import ECHO, OTHER, running_app, set_other_ready
+from fleet_testing import ECHO, KEYS, OTHER, running_app, set_other_ready
 from mcpfleet.common.app import build_http_app
 from mcpfleet.common.settings import load_settings
 

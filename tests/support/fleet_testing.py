@@ -25,6 +25,8 @@ from mcpfleet.common.auth import current_caller
 from mcpfleet.common.errors import UserError
 from mcpfleet.common.spec import ServerSpec, add_ready_check
 
+KEYS = {"alice": "key-alice-0123456789", "bob": "key-bob-0123456789", "carol": "key-carol-0123456789"}
+
 SUPPORT_DIR = Path(__file__).resolve().parent
 REPO = SUPPORT_DIR.parent.parent
 
