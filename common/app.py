@@ -113,8 +113,9 @@ def build_http_app(specs: Sequence[ServerSpec], settings: Settings) -> Starlette
         sub_apps.append(sub)
         mounts.append(Mount(f"/{b.spec.name}", app=sub))
         if auth is not None:
-            # RFC 9728 metadata lives at the root of the origin, not under the mount.
-            routes.extend(auth.get_well_known_routes(mcp_path=f"/{b.spec.name}/mcp"))
+            # RFC 9728 metadata lives at the root of the origin, not under the mount; the
+            # provider's resource URL already ends in /<name>/mcp.
+            routes.extend(auth.get_well_known_routes(mcp_path="/mcp"))
     state = _FleetState(built)
 
     async def healthz(request: Request) -> Response:

@@ -85,7 +85,9 @@ def _jwt_verifier(settings: AuthSettings) -> JWTVerifier:
             issuer=jwt.issuer,
             audience=jwt.audience,
             algorithm=jwt.algorithm,
-            required_scopes=jwt.required_scopes or None,
+            # Scopes are checked by the HTTP layer against this verifier's required_scopes, which
+            # answers a token without them with 403 insufficient_scope rather than 401.
+            required_scopes=None,
         )
     except ValueError as exc:
         raise ConfigError(f"auth.jwt: {exc}") from None

@@ -7,6 +7,7 @@ JSON: `MCPFLEET_AUTH__API_KEYS='[{"name": "ci", "hash": "sha256:...", "servers":
 
 from __future__ import annotations
 
+import contextvars
 import os
 import tomllib
 from pathlib import Path
@@ -19,6 +20,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from mcpfleet.common.errors import ConfigError
 
 CONFIG_ENV = "MCPFLEET_CONFIG"
+_config_path: contextvars.ContextVar[Path | None] = contextvars.ContextVar("mcpfleet_config", default=None)
 
 
 class _Section(BaseModel):
@@ -159,7 +161,7 @@ class _FileSource(PydanticBaseSettingsSource):
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        path = os.environ.get(CONFIG_ENV)
+        path = _config_path.get() or os.environ.get(CONFIG_ENV)
         return read_config_file(Path(path)) if path else {}
 
 
@@ -182,12 +184,13 @@ def read_config_file(path: Path) -> dict[str, Any]:
 
 def load_settings(config: str | Path | None = None, **overrides: Any) -> Settings:
     """Settings from defaults, the config file, the environment and `overrides`; clear errors."""
-    if config is not None:
-        os.environ[CONFIG_ENV] = str(config)
+    token = _config_path.set(Path(config) if config is not None else None)
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
         raise ConfigError(f"invalid configuration: {_first_error(exc)}") from None
+    finally:
+        _config_path.reset(token)
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -1,0 +1,515 @@
+"""Warm pools of sandboxed child processes for untrusted or unbounded computation.
+
+A server that evaluates model-supplied input with sympy or SWI-Prolog runs it here, so that a
+runaway computation, a segfault or an out-of-memory costs one call, never the server.
+
+Process model
+    `WorkerPool.start()` spawns `settings.size` processes (`python -I common/_worker_child.py`,
+    a new session, `close_fds`, a scrubbed environment: see `_ENV_KEEP`) and waits until each has
+    run the pool's `initializer` ("package.module:function", e.g. import sympy, load Prolog) and
+    said it is ready. Calls then reuse these processes: steady state spawns nothing. Each worker
+    runs one call at a time; requests and replies are pickles over its stdin/stdout pipes
+    (the child moves the protocol off fds 0/1 so stray prints cannot corrupt it). A worker
+    starts with the parent's `sys.path`, so any target the server can import, it can too.
+
+Targets
+    Only references "package.module:function" (ASCII identifiers) travel, never a pickled
+    callable or code text; the child imports and caches them. Target strings come from server
+    code, never from the model; `allowed_prefixes=("mcpfleet.servers.",)` adds a module allowlist
+    (matched at module boundaries) as defence in depth. Arguments are pickled by the parent.
+    Results come back through a restricted unpickler that admits only plain data (None, bool,
+    int, float, complex, str, bytes, bytearray, list, tuple, dict, set, frozenset, Decimal,
+    Fraction): a worker may be running compromised code, and a pickle from it must not be able
+    to run code in the server. Convert sympy/Prolog objects to text in the worker.
+
+Limits, set in the child with `setrlimit`
+    RLIMIT_AS = memory_mb (soft = hard), RLIMIT_CORE = 0 (and not dumpable), RLIMIT_NOFILE = 256,
+    RLIMIT_CPU soft = CPU used so far + cpu_seconds, rounded up to whole seconds, per call; the
+    kernel then ends a runaway with SIGXCPU. RLIMIT_NPROC is not set: it counts every process of
+    the user (the server's too) and is ignored for root, so it would break more than it guards.
+    Workers ignore SIGINT and die with the parent (PR_SET_PDEATHSIG; note Linux ties it to the
+    thread that spawned the worker, i.e. the event loop's thread).
+
+What a call can end in
+    - the result;
+    - `TargetError` (a `WorkerError`): the target raised; `.kind` is the exception's class name,
+      `.detail` its message (at most ~2000 characters, never a traceback). A MemoryError under
+      RLIMIT_AS is such an ordinary exception; the worker stays;
+    - `WorkerTimeout`: no reply within `timeout` (per call, default `settings.timeout`); the
+      worker is SIGKILLed and replaced;
+    - `WorkerCrashed`: the worker died - "killed by signal SIGSEGV", "CPU time limit exceeded",
+      "exited with code 3", "killed by signal SIGKILL" (OOM killer) - and is replaced;
+    - `WorkerBusy`: `size` calls are running and `max_queue` are waiting (immediately), or no
+      worker became free within `timeout` (the queue wait is bounded by the same number as the
+      run, separately: a call may take up to twice `timeout` in all);
+    - `WorkerError`: result too large (`max_result_bytes`, default 16 MiB) or not plain data.
+    A cancelled call (client gone, tool timeout) kills its worker too, so it stops burning CPU.
+    Replacements start in the background; waiting calls get the next live worker, FIFO.
+
+The pool belongs to the asyncio event loop that started it (anyio on asyncio is fine; trio is not).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import io
+import json
+import logging
+import math
+import os
+import pickle
+import signal
+import sys
+from collections.abc import Coroutine, Iterable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from mcpfleet.common import _worker_child as child
+from mcpfleet.common.errors import WorkerBusy, WorkerCrashed, WorkerError, WorkerTimeout
+
+if TYPE_CHECKING:
+    from mcpfleet.common.settings import WorkerSettings
+
+log = logging.getLogger("mcpfleet.workers")
+
+DEFAULT_MAX_RESULT_BYTES = 16 * 2**20
+
+_CHILD_SCRIPT = str(Path(child.__file__).resolve())
+# Only what the interpreter and native libraries need; the server's secrets stay in the server.
+_ENV_KEEP = (
+    "PATH", "HOME", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR",
+    "LD_LIBRARY_PATH", "SWI_HOME_DIR", "LIBSWIPL_PATH",
+)  # fmt: skip
+# One thread per worker, and few malloc arenas: threads and arenas reserve address space,
+# which RLIMIT_AS counts.
+_ENV_FIXED = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "2"}
+_PLAIN_GLOBALS = frozenset(
+    {
+        ("builtins", "complex"),
+        ("builtins", "set"),
+        ("builtins", "frozenset"),
+        ("builtins", "bytearray"),
+        ("decimal", "Decimal"),
+        ("fractions", "Fraction"),
+    }
+)
+_REPLY_SLACK = 16 * 1024  # an error reply (2000-char detail) may pass a tiny max_result_bytes
+_STREAM_LIMIT = 2**20
+_EXIT_WAIT = 2.0
+_REAP_WAIT = 5.0
+_RESPAWN_FIRST_DELAY = 0.1
+_RESPAWN_MAX_DELAY = 30.0
+_PIPE_ERRORS = (asyncio.IncompleteReadError, ConnectionError)
+
+
+class TargetError(WorkerError):
+    """The target raised: `kind` is the exception's class name, `detail` its (bounded) message."""
+
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(f"{kind}: {detail}" if detail else kind)
+        self.kind = kind
+        self.detail = detail
+
+
+def check_target(target: str, allowed_prefixes: tuple[str, ...] | None = None) -> None:
+    """Raise ValueError unless `target` is "package.module:function" in an allowed module."""
+    if not isinstance(target, str) or not child.TARGET_RE.fullmatch(target):
+        raise ValueError(f"worker target must look like package.module:function, not {target!r}")
+    module = target.partition(":")[0] + "."
+    if allowed_prefixes is not None and not module.startswith(allowed_prefixes):
+        raise ValueError(f"worker target {target!r} is outside the allowed modules {list(allowed_prefixes)}")
+
+
+class WorkerPool:
+    """A fixed number of warm, limited worker processes; see the module docstring."""
+
+    def __init__(
+        self,
+        name: str,
+        settings: WorkerSettings,
+        *,
+        initializer: str | None = None,
+        allowed_prefixes: Iterable[str] | None = None,
+        max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES,
+        start_timeout: float = 60.0,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        """`env` adds variables to the workers' scrubbed environment (e.g. SWI_HOME_DIR)."""
+        if initializer is not None:
+            check_target(initializer)
+        self.name = name
+        self.settings = settings
+        self.initializer = initializer
+        self.allowed_prefixes = None if allowed_prefixes is None else tuple(_module_prefix(p) for p in allowed_prefixes)
+        self.max_result_bytes = max_result_bytes
+        self.start_timeout = _positive("start_timeout", start_timeout, 60.0)
+        self._env = _child_env(env)
+        self._idle: collections.deque[_Worker] = collections.deque()
+        self._waiters: collections.deque[asyncio.Future[_Worker]] = collections.deque()
+        self._workers: set[_Worker] = set()  # every process not yet reaped
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._started = False
+        self._closed = False
+        self._counts = {"calls": 0, "restarts": 0, "timeouts": 0, "crashes": 0}
+
+    async def __aenter__(self) -> WorkerPool:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    @property
+    def ready(self) -> bool:
+        """Started, not closed, and at least one live worker."""
+        return self._started and not self._closed and any(w.ready for w in self._workers)
+
+    @property
+    def pids(self) -> list[int]:
+        """Process ids of the live workers."""
+        return sorted(w.pid for w in self._workers if w.ready)
+
+    def stats(self) -> dict[str, Any]:
+        live = sum(w.ready for w in self._workers)
+        return {
+            "name": self.name,
+            "size": self.settings.size,
+            "live": live,
+            "busy": live - len(self._idle),
+            "queued": len(self._waiters),
+            **self._counts,
+        }
+
+    async def start(self) -> None:
+        """Spawn the workers and wait until each is ready; a pool that fails to start is closed."""
+        if self._closed:
+            raise WorkerError(f"worker pool {self.name!r} is closed")
+        if self._started:
+            return
+        self._started = True
+        spawned = await asyncio.gather(*(self._spawn() for _ in range(self.settings.size)), return_exceptions=True)
+        failures = [r for r in spawned if isinstance(r, BaseException)]
+        if failures:
+            await self.aclose()
+            raise failures[0]
+        self._idle.extend(w for w in spawned if isinstance(w, _Worker))
+        log.debug("worker pool %s: started pids %s", self.name, self.pids)
+
+    async def aclose(self) -> None:
+        """Kill every worker and wait until each is reaped; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_exception(WorkerError(f"worker pool {self.name!r} was closed"))
+        self._idle.clear()
+        workers = list(self._workers)
+        for worker in workers:
+            worker.kill()
+        await asyncio.gather(*(self._reap(w) for w in workers))
+
+    async def run(
+        self,
+        target: str,
+        /,
+        *args: Any,
+        timeout: float | None = None,
+        cpu_seconds: float | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """`target(*args, **kwargs)` in a worker; see the module docstring for what it may raise.
+
+        `timeout` (wall seconds) and `cpu_seconds` override the settings for this call.
+        """
+        self._check_open()
+        check_target(target, self.allowed_prefixes)
+        wall = _positive("timeout", timeout, self.settings.timeout)
+        cpu = _positive("cpu_seconds", cpu_seconds, self.settings.cpu_seconds)
+        request = _request_frame(target, args, kwargs, cpu)
+        worker = await self._acquire(wall)
+        self._counts["calls"] += 1
+        try:
+            reply = await worker.call(request, wall, cpu)
+        except BaseException as exc:  # cancellation included: the worker must not run on
+            self._discard(worker, target, exc)
+            if self._closed and isinstance(exc, WorkerError):
+                raise WorkerError(f"worker pool {self.name!r} was closed during the call") from None
+            raise
+        self._release(worker)
+        return _decode_reply(reply)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise WorkerError(f"worker pool {self.name!r} is closed")
+        if not self._started:
+            raise WorkerError(f"worker pool {self.name!r} is not started")
+
+    async def _acquire(self, wait: float) -> _Worker:
+        if self._idle and not self._waiters:
+            return self._idle.popleft()
+        if len(self._waiters) >= self.settings.max_queue:
+            raise WorkerBusy(f"all {self.settings.size} workers are busy and the queue is full; try again later")
+        waiter: asyncio.Future[_Worker] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            async with asyncio.timeout(wait):
+                return await waiter
+        except BaseException as exc:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self._release(waiter.result())  # handed over just as we gave up
+            if isinstance(exc, TimeoutError):
+                raise WorkerBusy(f"no worker became free within {wait:g}s; try again later") from None
+            raise
+
+    def _release(self, worker: _Worker) -> None:
+        if self._closed or not worker.ready:
+            worker.kill()
+            return
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(worker)
+                return
+        self._idle.append(worker)
+
+    def _discard(self, worker: _Worker, target: str, exc: BaseException) -> None:
+        worker.kill()
+        worker.ready = False
+        if isinstance(exc, WorkerTimeout):
+            self._counts["timeouts"] += 1
+            log.info("worker pool %s: %s timed out; killed pid %d", self.name, target, worker.pid)
+        elif isinstance(exc, WorkerCrashed):
+            self._counts["crashes"] += 1
+            log.warning("worker pool %s: %s crashed pid %d: %s", self.name, target, worker.pid, exc)
+        else:
+            log.info("worker pool %s: %s ended by %s; killed pid %d", self.name, target, type(exc).__name__, worker.pid)
+        if not self._closed:
+            self._counts["restarts"] += 1
+            self._background(self._replace(worker))
+
+    async def _replace(self, old: _Worker) -> None:
+        await self._reap(old)
+        delay = _RESPAWN_FIRST_DELAY
+        while not self._closed:
+            try:
+                worker = await self._spawn()
+            except WorkerError as exc:
+                log.error("worker pool %s: cannot start a worker (%s); retrying in %gs", self.name, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _RESPAWN_MAX_DELAY)
+                continue
+            self._release(worker)
+            return
+
+    async def _spawn(self) -> _Worker:
+        self._check_open()
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *self._argv(),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                env=self._env,
+                start_new_session=True,  # no terminal signals; one process group to kill
+                limit=_STREAM_LIMIT,
+            )
+        except OSError as exc:
+            raise WorkerError(f"cannot start a worker process: {exc}") from None
+        worker = _Worker(process, self.max_result_bytes + _REPLY_SLACK)
+        self._workers.add(worker)
+        try:
+            await worker.wait_ready(self.start_timeout)
+            self._check_open()  # aclose() ran while this worker was starting
+        except BaseException:
+            worker.kill()
+            self._background(self._reap(worker))
+            raise
+        return worker
+
+    def _argv(self) -> list[str]:
+        config = {
+            "sys_path": [p for p in sys.path if isinstance(p, str)],
+            "ppid": os.getpid(),
+            "memory_mb": self.settings.memory_mb,
+            "initializer": self.initializer,
+            "max_result_bytes": self.max_result_bytes,
+        }
+        # -I: no PYTHON* variables, no user site; sys.path comes from the config instead.
+        return [sys.executable, "-I", _CHILD_SCRIPT, json.dumps(config)]
+
+    async def _reap(self, worker: _Worker) -> None:
+        await worker.reap()
+        self._workers.discard(worker)
+
+    def _background(self, coro: Coroutine[Any, Any, None]) -> None:
+        if self._closed:
+            coro.close()
+            return
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+class _Worker:
+    """One child process and its pipes, used by one call at a time."""
+
+    def __init__(self, process: asyncio.subprocess.Process, max_reply: int) -> None:
+        self.process = process
+        self.pid = process.pid
+        self.max_reply = max_reply
+        self.ready = False
+
+    async def wait_ready(self, timeout: float) -> None:
+        try:
+            async with asyncio.timeout(timeout):
+                message = _load_plain(await self._read_frame())
+        except TimeoutError:
+            raise WorkerError(f"a worker did not start within {timeout:g}s") from None
+        except _PIPE_ERRORS:
+            raise WorkerError(f"a worker failed to start: {await self.death_reason()}") from None
+        match message:
+            case ("ready",):
+                self.ready = True
+            case ("init_error", str() as kind, str() as detail):
+                raise WorkerError(f"the worker initializer failed: {kind}: {detail}")
+            case _:
+                raise WorkerError("a worker sent a malformed greeting")
+
+    async def call(self, request: bytes, timeout: float, cpu_seconds: float) -> bytes:
+        stdin = self.process.stdin
+        assert stdin is not None
+        try:
+            async with asyncio.timeout(timeout):
+                stdin.write(request)
+                await stdin.drain()
+                return await self._read_frame()
+        except TimeoutError:
+            raise WorkerTimeout(f"the computation took longer than {timeout:g}s and was stopped") from None
+        except _PIPE_ERRORS:
+            reason = await self.death_reason(cpu_seconds)
+            raise WorkerCrashed(f"the computation crashed its worker ({reason})") from None
+
+    async def _read_frame(self) -> bytes:
+        stdout = self.process.stdout
+        assert stdout is not None
+        (size,) = child.HEADER.unpack(await stdout.readexactly(child.HEADER.size))
+        if size > self.max_reply:
+            # Only a misbehaving child sends this; the rest of the frame is still in the pipe.
+            raise WorkerCrashed(f"the worker sent a reply of {size:,} bytes, over the limit")
+        return await stdout.readexactly(size)
+
+    async def death_reason(self, cpu_seconds: float | None = None) -> str:
+        try:
+            code = await asyncio.wait_for(self.process.wait(), _EXIT_WAIT)
+        except TimeoutError:
+            return "it closed its pipe"
+        return _describe_exit(code, cpu_seconds)
+
+    def kill(self) -> None:
+        """SIGKILL the worker's process group (whatever it forked, too); synchronous on purpose."""
+        self.ready = False
+        if self.process.returncode is not None:
+            return
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            self.process.kill()
+
+    async def reap(self) -> None:
+        try:
+            await asyncio.wait_for(self.process.wait(), _REAP_WAIT)
+        except TimeoutError:
+            log.error("worker pid %d did not exit %gs after SIGKILL", self.pid, _REAP_WAIT)
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _PLAIN_GLOBALS:
+            return super().find_class(module, name)
+        raise _NotPlain(f"{module}.{name}")
+
+
+class _NotPlain(pickle.UnpicklingError):
+    pass
+
+
+def _load_plain(data: bytes) -> Any:
+    try:
+        return _PlainUnpickler(io.BytesIO(data)).load()
+    except _NotPlain as exc:
+        raise WorkerError(
+            f"the result contains a {exc}, but workers return only plain data "
+            "(str, numbers, bytes, lists, tuples, dicts, sets); convert it in the worker"
+        ) from None
+    except Exception as exc:
+        raise WorkerError(f"the worker sent an unreadable reply ({type(exc).__name__})") from None
+
+
+def _decode_reply(reply: bytes) -> Any:
+    match _load_plain(reply):
+        case ("ok", value):
+            return value
+        case ("raised", str() as kind, str() as detail):
+            raise TargetError(kind, detail)
+        case ("error", str() as message):
+            raise WorkerError(message)
+    raise WorkerError("the worker sent a malformed reply")
+
+
+def _request_frame(target: str, args: tuple[Any, ...], kwargs: dict[str, Any], cpu_seconds: float) -> bytes:
+    try:
+        body = pickle.dumps((target, args, kwargs, cpu_seconds), child.PICKLE_PROTOCOL)
+    except Exception as exc:
+        raise TypeError(f"the arguments for {target} cannot be sent to a worker: {exc}") from None
+    if len(body) >= 2**32:
+        raise ValueError(f"the arguments for {target} are too large to send to a worker")
+    return child.HEADER.pack(len(body)) + body
+
+
+def _describe_exit(code: int, cpu_seconds: float | None) -> str:
+    if code >= 0:
+        return f"exited with code {code}"
+    number = -code
+    if number == signal.SIGXCPU:
+        return "CPU time limit exceeded" + (f" ({cpu_seconds:g}s)" if cpu_seconds else "")
+    try:
+        name = signal.Signals(number).name
+    except ValueError:
+        name = str(number)
+    if number == signal.SIGKILL:
+        return f"killed by signal {name}, most likely for running out of memory"
+    return f"killed by signal {name}"
+
+
+def _child_env(extra: Mapping[str, str] | None) -> dict[str, str]:
+    env = {key: os.environ[key] for key in _ENV_KEEP if key in os.environ}
+    env.update(_ENV_FIXED)
+    env.update(extra or {})
+    return env
+
+
+def _module_prefix(prefix: str) -> str:
+    # "mcpfleet.servers" and "mcpfleet.servers." both mean that package and what is under it.
+    return prefix if prefix.endswith(".") else prefix + "."
+
+
+def _positive(name: str, value: float | None, default: float) -> float:
+    if value is None:
+        return default
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
+    return float(value)

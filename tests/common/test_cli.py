@@ -1,0 +1,238 @@
+"""The `mcpfleet` command as a user runs it: real subprocesses, HTTP and stdio."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+import tomllib
+from pathlib import Path
+
+import httpx2
+import pytest
+import yaml
+from fastmcp import Client
+from fastmcp.client.transports import StdioTransport
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from fleet_testing import KEYS, free_port, mcpfleet_cmd, running_app, subprocess_env
+from mcpfleet.common.auth import hash_key
+
+ALICE = json.dumps([{"name": "alice", "hash": hash_key(KEYS["alice"])}])
+
+
+def run(*args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        mcpfleet_cmd(*args), input=stdin, capture_output=True, text=True, timeout=60, env=subprocess_env(**env)
+    )
+
+
+@contextlib.contextmanager
+def serving(tmp_path: Path, *args: str, host: str = "127.0.0.1", **env: str):
+    port = free_port()
+    log = tmp_path / f"serve-{port}.log"
+    with log.open("w") as err:
+        proc = subprocess.Popen(
+            mcpfleet_cmd("serve", *args, "--host", host, "--port", str(port)),
+            stdout=subprocess.DEVNULL, stderr=err, env=subprocess_env(**env),
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                raise AssertionError(f"server exited: {log.read_text()[-2000:]}")
+            with contextlib.suppress(httpx2.HTTPError):
+                if httpx2.get(f"{url}/readyz", timeout=1).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise AssertionError("server did not become ready")
+            time.sleep(0.1)
+        yield url, proc, log
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def json_lines(text: str) -> list[dict]:
+    rows = []
+    for line in text.splitlines():
+        with contextlib.suppress(json.JSONDecodeError):
+            rows.append(json.loads(line))
+    return rows
+
+
+async def test_serve_http_with_auth_logs_json_and_stops_cleanly(tmp_path):
+    with serving(tmp_path, "echo", MCPFLEET_AUTH__API_KEYS=ALICE) as (url, proc, log):
+        async with Client(f"{url}/echo/mcp", auth=KEYS["alice"]) as c:
+            assert (await c.call_tool("echo_say", {"text": "hi"})).content[0].text == "hi"
+        assert httpx2.post(f"{url}/echo/mcp", json={}).status_code == 401
+        proc.send_signal(signal.SIGTERM)
+        # uvicorn re-raises the signal after its graceful shutdown, so the exit status says SIGTERM.
+        assert proc.wait(timeout=15) in (0, -signal.SIGTERM)
+    assert "Application shutdown complete" in log.read_text()
+    calls = [r for r in json_lines(log.read_text()) if r.get("message") == "tool call"]
+    assert len(calls) == 1
+    call = calls[0]
+    assert call["caller"] == "alice" and call["server"] == "echo" and call["tool"] == "echo_say"
+    assert call["outcome"] == "ok" and call["duration_ms"] >= 0 and len(call["request_id"]) == 16
+    assert "Traceback" not in log.read_text()
+
+
+async def test_serve_stdio_for_local_clients():
+    transport = StdioTransport(
+        command=sys.executable, args=["-m", "mcpfleet", "serve", "echo", "--transport", "stdio"],
+        env=subprocess_env(),
+    )
+    async with Client(transport, timeout=30) as c:
+        names = {t.name for t in await c.list_tools()}
+        assert "echo_say" in names
+        assert (await c.call_tool("echo_whoami", {})).content[0].text == "local"
+
+
+def test_stdio_needs_exactly_one_server():
+    result = run("serve", "--transport", "stdio")
+    assert result.returncode == 2 and "stdio serves exactly one server" in result.stderr
+
+
+def test_non_loopback_without_auth_refuses_to_start():
+    result = run("serve", "echo", "--host", "0.0.0.0", "--port", str(free_port()))
+    assert result.returncode == 2
+    assert "refusing to serve on 0.0.0.0 without authentication" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_insecure_no_auth_overrides_the_refusal(tmp_path):
+    with serving(tmp_path, "echo", "--insecure-no-auth", host="0.0.0.0") as (url, _, _):
+        assert httpx2.get(f"{url}/healthz").status_code == 200
+
+
+def test_unknown_server_lists_known_ones():
+    result = run("serve", "nosuch")
+    assert result.returncode == 2
+    assert "unknown server 'nosuch'; known servers: echo, other" in result.stderr
+
+
+def test_bad_config_is_one_clear_line(tmp_path):
+    bad = tmp_path / "fleet.toml"
+    bad.write_text("[limits]\ntool_timeout = 'soon'\n")
+    result = run("list", "--config", str(bad))
+    assert result.returncode == 2
+    assert result.stderr.startswith("mcpfleet: error: invalid configuration: limits.tool_timeout")
+    assert "Traceback" not in result.stderr
+
+
+def test_list_shows_tools_and_token_costs():
+    result = run("list", "--json")
+    assert result.returncode == 0, result.stderr
+    servers = {s["name"]: s for s in json.loads(result.stdout)}
+    echo = servers["echo"]
+    assert {t["name"] for t in echo["tools"]} >= {"echo_say", "echo_add"}
+    assert all(t["tokens"] > 10 for t in echo["tools"])
+    # The whole list costs the sum of its tools, less the brackets each one-tool list adds.
+    assert abs(echo["tokens"] - sum(t["tokens"] for t in echo["tools"])) <= 2 * len(echo["tools"]) + 2
+    text = run("list").stdout
+    assert "echo_say" in text and "tokens (o200k_base" in text
+
+
+def test_auth_hash_key_reads_stdin():
+    result = run("auth", "hash-key", stdin="secret-key\n")
+    assert result.stdout.strip() == hash_key("secret-key")
+    new = run("auth", "new-key")
+    key = new.stdout.split()[1]
+    assert f"hash: {hash_key(key)}" in new.stdout
+
+
+URL = "https://mcp.example.org"
+
+
+def test_config_claude_code_is_valid_mcp_json():
+    out = run("config", "claude-code", "echo", "--url", URL).stdout
+    data = json.loads(out[out.index("{\n"): out.rindex("}") + 1])
+    entry = data["mcpServers"]["mcpfleet-echo"]
+    assert entry == {"type": "http", "url": f"{URL}/echo/mcp",
+                     "headers": {"Authorization": "Bearer ${MCPFLEET_API_KEY}"}}
+    assert f'claude mcp add --transport http mcpfleet-echo {URL}/echo/mcp --header "Authorization: Bearer $MCPFLEET_API_KEY"' in out
+
+
+def test_config_codex_is_valid_toml():
+    out = run("config", "codex", "--url", URL, "--key-env", "TEAM_KEY").stdout
+    data = tomllib.loads(out)
+    assert data["mcp_servers"]["mcpfleet-echo"] == {"url": f"{URL}/echo/mcp", "bearer_token_env_var": "TEAM_KEY"}
+    assert set(data["mcp_servers"]) == {"mcpfleet-echo", "mcpfleet-other"}
+
+
+def test_config_opencode_and_openwebui_are_valid_json():
+    oc = json.loads(run("config", "opencode", "echo", "--url", URL).stdout)
+    assert oc["mcp"]["mcpfleet-echo"]["type"] == "remote"
+    assert oc["mcp"]["mcpfleet-echo"]["headers"]["Authorization"] == "Bearer {env:MCPFLEET_API_KEY}"
+    out = run("config", "openwebui", "echo", "--url", URL).stdout
+    conns = json.loads(out[out.index("["):])
+    assert conns[0]["type"] == "mcp" and conns[0]["url"] == f"{URL}/echo/mcp" and conns[0]["auth_type"] == "bearer"
+
+
+def test_config_litellm_is_valid_yaml():
+    data = yaml.safe_load(run("config", "litellm", "--url", URL).stdout)
+    entry = data["mcp_servers"]["mcpfleet_echo"]
+    assert entry["url"] == f"{URL}/echo/mcp" and entry["transport"] == "http"
+    assert entry["auth_type"] == "bearer_token" and entry["auth_value"] == "os.environ/MCPFLEET_API_KEY"
+
+
+def test_config_stdio_and_no_auth_variants():
+    data = tomllib.loads(run("config", "codex", "echo", "--stdio").stdout)
+    assert data["mcp_servers"]["mcpfleet-echo"] == {"command": "mcpfleet", "args": ["serve", "echo", "--transport", "stdio"]}
+    plain = json.loads(run("config", "opencode", "echo", "--no-auth", "--url", URL).stdout)
+    assert "headers" not in plain["mcp"]["mcpfleet-echo"]
+    result = run("config", "openwebui", "--stdio")
+    assert result.returncode == 2 and "no stdio configuration" in result.stderr
+
+
+class OtlpReceiver:
+    """An OTLP/HTTP trace endpoint on 127.0.0.1 that keeps what it receives."""
+
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+        self.lock = threading.Lock()
+
+        async def traces(request: Request) -> Response:
+            body = await request.body()
+            with self.lock:
+                self.bodies.append(body)
+            return Response(b"", media_type="application/x-protobuf")
+
+        self.app = Starlette(routes=[Route("/v1/traces", traces, methods=["POST"])])
+
+    def span_names(self) -> list[str]:
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+        names = []
+        for body in self.bodies:
+            request = ExportTraceServiceRequest()
+            request.ParseFromString(body)
+            for rs in request.resource_spans:
+                for ss in rs.scope_spans:
+                    names += [s.name for s in ss.spans]
+        return names
+
+
+async def test_traces_are_exported_over_otlp_when_configured(tmp_path):
+    receiver = OtlpReceiver()
+    with running_app(receiver.app) as otlp:
+        with serving(tmp_path, "echo", MCPFLEET_TELEMETRY__OTLP_ENDPOINT=otlp) as (url, proc, _):
+            async with Client(f"{url}/echo/mcp") as c:
+                await c.call_tool("echo_say", {"text": "traced"})
+            proc.send_signal(signal.SIGTERM)  # shutdown flushes the batch
+            proc.wait(timeout=15)
+        assert "tools/call echo_say" in receiver.span_names()
