@@ -1,0 +1,33 @@
+# One command to set up and serve, one to test. Everything installs into .venv and .tools/.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup run test test-fast conformance bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[all,test]"
+	touch $(STAMP)
+
+## serve every server on http://127.0.0.1:8080/<name>/mcp with embedded defaults
+run: setup
+	$(BIN)/mcpfleet serve all
+
+## the whole test suite, the MCP conformance suite included
+test: setup
+	$(BIN)/python -m pytest
+
+## everything but the conformance suite (no Node needed)
+test-fast: setup
+	$(BIN)/python -m pytest -m "not conformance"
+
+bench: setup
+	$(BIN)/python benchmarks/bench_runtime.py
+
+clean:
+	rm -rf $(VENV) .tools .pytest_cache
