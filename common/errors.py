@@ -51,6 +51,15 @@ class WorkerError(FleetError):
     """A sandboxed computation failed: it raised, crashed, or hit a limit."""
 
 
+class TargetError(WorkerError):
+    """The computation raised: `kind` is the exception's class name, `detail` its (bounded) message."""
+
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(f"{kind}: {detail}" if detail else kind)
+        self.kind = kind
+        self.detail = detail
+
+
 class WorkerTimeout(WorkerError):
     """The computation passed its wall-clock limit; its worker was killed and replaced."""
 

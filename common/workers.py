@@ -67,7 +67,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from mcpfleet.common import _worker_child as child
-from mcpfleet.common.errors import WorkerBusy, WorkerCrashed, WorkerError, WorkerTimeout
+from mcpfleet.common.errors import TargetError, WorkerBusy, WorkerCrashed, WorkerError, WorkerTimeout
 
 if TYPE_CHECKING:
     from mcpfleet.common.settings import WorkerSettings
@@ -82,8 +82,8 @@ _ENV_KEEP = (
     "PATH", "HOME", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR",
     "LD_LIBRARY_PATH", "SWI_HOME_DIR", "LIBSWIPL_PATH",
 )  # fmt: skip
-# One thread per worker, and few malloc arenas: threads and arenas reserve address space,
-# which RLIMIT_AS counts.
+# Single-threaded native libraries and few malloc arenas: every thread and arena reserves
+# address space, which RLIMIT_AS counts.
 _ENV_FIXED = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "2"}
 _PLAIN_GLOBALS = frozenset(
     {
@@ -104,22 +104,19 @@ _RESPAWN_MAX_DELAY = 30.0
 _PIPE_ERRORS = (asyncio.IncompleteReadError, ConnectionError)
 
 
-class TargetError(WorkerError):
-    """The target raised: `kind` is the exception's class name, `detail` its (bounded) message."""
+def check_target(target: str, allowed_prefixes: Iterable[str] | None = None) -> None:
+    """Raise ValueError unless `target` is "package.module:function" in an allowed module.
 
-    def __init__(self, kind: str, detail: str) -> None:
-        super().__init__(f"{kind}: {detail}" if detail else kind)
-        self.kind = kind
-        self.detail = detail
-
-
-def check_target(target: str, allowed_prefixes: tuple[str, ...] | None = None) -> None:
-    """Raise ValueError unless `target` is "package.module:function" in an allowed module."""
+    A prefix matches at module boundaries: "mcpfleet.servers" (or "mcpfleet.servers.") allows
+    mcpfleet.servers.math.work but not mcpfleet.serversx.
+    """
     if not isinstance(target, str) or not child.TARGET_RE.fullmatch(target):
         raise ValueError(f"worker target must look like package.module:function, not {target!r}")
-    module = target.partition(":")[0] + "."
-    if allowed_prefixes is not None and not module.startswith(allowed_prefixes):
-        raise ValueError(f"worker target {target!r} is outside the allowed modules {list(allowed_prefixes)}")
+    if allowed_prefixes is None:
+        return
+    prefixes = tuple(p if p.endswith(".") else p + "." for p in allowed_prefixes)
+    if not (target.partition(":")[0] + ".").startswith(prefixes):
+        raise ValueError(f"worker target {target!r} is outside the allowed modules {list(prefixes)}")
 
 
 class WorkerPool:
@@ -142,7 +139,7 @@ class WorkerPool:
         self.name = name
         self.settings = settings
         self.initializer = initializer
-        self.allowed_prefixes = None if allowed_prefixes is None else tuple(_module_prefix(p) for p in allowed_prefixes)
+        self.allowed_prefixes = None if allowed_prefixes is None else tuple(allowed_prefixes)
         self.max_result_bytes = max_result_bytes
         self.start_timeout = _positive("start_timeout", start_timeout, 60.0)
         self._env = _child_env(env)
@@ -285,7 +282,6 @@ class WorkerPool:
 
     def _discard(self, worker: _Worker, target: str, exc: BaseException) -> None:
         worker.kill()
-        worker.ready = False
         if isinstance(exc, WorkerTimeout):
             self._counts["timeouts"] += 1
             log.info("worker pool %s: %s timed out; killed pid %d", self.name, target, worker.pid)
@@ -304,13 +300,24 @@ class WorkerPool:
         while not self._closed:
             try:
                 worker = await self._spawn()
-            except WorkerError as exc:
+            except Exception as exc:  # keep trying: a pool that silently shrinks is worse
                 log.error("worker pool %s: cannot start a worker (%s); retrying in %gs", self.name, exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _RESPAWN_MAX_DELAY)
                 continue
             self._release(worker)
             return
+
+    async def _watch(self, worker: _Worker) -> None:
+        # A worker that dies while idle (OOM killer, an operator's kill) is replaced now, rather
+        # than failing the next, innocent call that would be sent to it.
+        code = await worker.process.wait()
+        if worker in self._idle:
+            self._idle.remove(worker)
+            worker.ready = False
+            log.warning("worker pool %s: idle pid %d %s", self.name, worker.pid, _describe_exit(code, None))
+            self._counts["restarts"] += 1
+            self._background(self._replace(worker))
 
     async def _spawn(self) -> _Worker:
         self._check_open()
@@ -334,6 +341,7 @@ class WorkerPool:
             worker.kill()
             self._background(self._reap(worker))
             raise
+        self._background(self._watch(worker))
         return worker
 
     def _argv(self) -> list[str]:
@@ -500,11 +508,6 @@ def _child_env(extra: Mapping[str, str] | None) -> dict[str, str]:
     env.update(_ENV_FIXED)
     env.update(extra or {})
     return env
-
-
-def _module_prefix(prefix: str) -> str:
-    # "mcpfleet.servers" and "mcpfleet.servers." both mean that package and what is under it.
-    return prefix if prefix.endswith(".") else prefix + "."
 
 
 def _positive(name: str, value: float | None, default: float) -> float:
