@@ -27,6 +27,7 @@ shared by every tenant of a server, so nothing may carry over from one request t
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import dataclasses
 import email.utils
@@ -162,6 +163,7 @@ def _display(url: str) -> str:
 
 def _parse_url(url: str, allow: _AllowList) -> httpx2.URL:
     """The URL as httpx2 will send it, after the checks that need no DNS."""
+    url = url.strip()  # models often paste URLs with stray whitespace
     scheme = url.split(":", 1)[0].lower() if ":" in url else ""
     if scheme not in _SCHEMES:
         named = f"scheme {scheme!r}" if scheme and scheme.isascii() and scheme.isalnum() else "no scheme"
@@ -304,8 +306,6 @@ def _embedded_v4(ip: ipaddress.IPv6Address) -> tuple[str, ipaddress.IPv4Address]
 
 async def _resolve(host: str, port: int) -> list[str]:
     """All addresses of `host`, in resolver order. Tests replace this to fake DNS."""
-    import asyncio
-
     infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
@@ -405,14 +405,16 @@ class _PinnedTransport(httpx2.AsyncHTTPTransport):
     """httpx2's transport (its exception mapping and streams) over a pool using _PinnedBackend."""
 
     def __init__(self, limits: httpx2.Limits) -> None:
-        super().__init__(trust_env=False, limits=limits)
+        # trust_env here only means SSL_CERT_FILE/SSL_CERT_DIR: operators' CA bundles, not proxies.
+        ssl_context = httpx2.create_ssl_context(trust_env=True)
+        super().__init__(verify=ssl_context, trust_env=False, limits=limits)
         # AsyncHTTPTransport takes no network_backend, so replace the pool it built. Check the
         # attribute is there first: if a release renames it, fail here rather than silently send
         # requests through a pool that resolves names itself.
         if not isinstance(getattr(self, "_pool", None), httpcore2.AsyncConnectionPool):
             raise RuntimeError("httpx2 transport internals changed; DNS pinning cannot be installed")
         self._pool = httpcore2.AsyncConnectionPool(
-            ssl_context=httpx2.create_ssl_context(trust_env=False),
+            ssl_context=ssl_context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
@@ -589,7 +591,8 @@ class OutboundClient:
         raise it; past it the body is cut (`truncate=True`) or ResponseTooLarge is raised."""
         method = method.upper()
         request_headers = dict(headers or {})
-        limit = min(max_bytes or self._settings.max_bytes, self._settings.max_bytes)
+        cap = self._settings.max_bytes
+        limit = cap if max_bytes is None else min(max(max_bytes, 0), cap)
         parsed = _parse_url(url, self._allow)  # fail fast, before the cache, on a bad URL
         key = self._cache_key(method, parsed, request_headers, content) if cache else None
 
@@ -650,7 +653,9 @@ class OutboundClient:
                     )
             finally:
                 await _close(response)
-            parsed, method, headers, content = self._redirect(parsed, response.status_code, location, method, headers, content)
+            parsed, method, headers, content = self._redirect(
+                parsed, response.status_code, location, method, headers, content
+            )
         raise OutboundError(f"too many redirects (more than {self._settings.max_redirects}) fetching {_display(url)}")
 
     def _redirect(

@@ -7,15 +7,23 @@ never end, lying Content-Length, bytes dripped forever, connections dropped mid-
 from __future__ import annotations
 
 import asyncio
+import functools
+import gzip
 import json
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 CHUNK = b"x" * 65536
+
+
+@functools.cache
+def gzip_bomb() -> bytes:
+    return gzip.compress(b"\0" * 50_000_000, compresslevel=9)  # ~50 KB that inflates to 50 MB
 
 
 @dataclass
@@ -74,10 +82,11 @@ class LocalServer:
         query = {k: v[0] for k, v in parse_qs(split.query).items()}
         self.requests.append(Seen(method, target, headers, body))
         self.hits[split.path] += 1
-        return await self.route(split.path, query, method, headers, body, writer)
+        out = _HeadWriter(writer) if method == "HEAD" else writer
+        return await self.route(split.path, query, method, headers, body, out)
 
     async def route(
-        self, path: str, q: dict[str, str], method: str, headers: dict[str, str], body: bytes, w: asyncio.StreamWriter
+        self, path: str, q: dict[str, str], method: str, headers: dict[str, str], body: bytes, w: Any
     ) -> bool:
         if path == "/ok":
             return await respond(w, 200, b"hello", {"Content-Type": "text/plain; charset=utf-8"})
@@ -101,6 +110,8 @@ class LocalServer:
             await w.drain()
             await asyncio.sleep(30)
             return False
+        if path == "/gzip-bomb":
+            return await respond(w, 200, gzip_bomb(), {"Content-Encoding": "gzip"})
         if path == "/slow":  # a byte every 50 ms, for ever: never idle long enough for a read timeout
             w.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
             while True:
@@ -133,7 +144,7 @@ class LocalServer:
             return await respond(w, 200, "café".encode(), {"Content-Type": "text/plain; charset=no-such-codec"})
         return await respond(w, 404, b"not found")
 
-    async def stream_forever(self, w: asyncio.StreamWriter) -> bool:
+    async def stream_forever(self, w: Any) -> bool:
         while True:
             w.write(CHUNK)
             self.streamed += len(CHUNK)
@@ -145,7 +156,20 @@ class LocalServer:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
-async def respond(w: asyncio.StreamWriter, status: int, body: bytes, headers: dict[str, str] | None = None) -> bool:
+class _HeadWriter:
+    """Answers HEAD like GET minus the body (a body after HEAD would corrupt the connection)."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self._writer = writer
+
+    def write(self, data: bytes) -> None:
+        self._writer.write(data.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n")
+
+    async def drain(self) -> None:
+        await self._writer.drain()
+
+
+async def respond(w: Any, status: int, body: bytes, headers: dict[str, str] | None = None) -> bool:
     lines = [f"HTTP/1.1 {status} X", f"Content-Length: {len(body)}"]
     lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
     w.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
@@ -154,7 +178,7 @@ async def respond(w: asyncio.StreamWriter, status: int, body: bytes, headers: di
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[LocalServer]:
+async def http_server() -> AsyncIterator[LocalServer]:
     local = LocalServer()
     srv = await asyncio.start_server(local.handle, "127.0.0.1", 0)
     local.port = srv.sockets[0].getsockname()[1]
