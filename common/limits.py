@@ -17,7 +17,7 @@ from fastmcp.tools.base import ToolResult
 from mcp_types import TextContent
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mcpfleet.common.auth import current_caller
+from mcpfleet.common.auth import LOCAL_CALLER, current_caller
 from mcpfleet.common.errors import LimitExceeded
 from mcpfleet.common.settings import LimitSettings
 
@@ -70,7 +70,8 @@ class LimitsMiddleware(Middleware):
     ) -> ToolResult:
         name = context.message.name
         caller = current_caller()
-        wait = self.limiter.acquire(f"{caller}\0{self.server}")
+        # The local user (stdio, in process) started this server for themselves: not rate limited.
+        wait = 0.0 if caller == LOCAL_CALLER else self.limiter.acquire(f"{caller}\0{self.server}")
         if wait > 0:
             raise LimitExceeded(
                 f"rate limit reached for {caller!r} on {self.server!r} "
