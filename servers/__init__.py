@@ -6,5 +6,6 @@ The registry is a tuple of ServerSpec; `mcpfleet.common.spec.all_specs()` adds c
 from __future__ import annotations
 
 from mcpfleet.common.spec import ServerSpec
+from mcpfleet.servers.math import SPEC as MATH
 
-SERVERS: tuple[ServerSpec, ...] = ()
+SERVERS: tuple[ServerSpec, ...] = (MATH,)

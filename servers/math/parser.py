@@ -84,6 +84,12 @@ FUNCTIONS: dict[str, tuple[Callable[..., Any], tuple[int, int]]] = {
     "digamma": _fn(sp.digamma, (1, 1)), "besselj": _fn(sp.besselj, (2, 2)), "bessely": _fn(sp.bessely, (2, 2)),
     "LambertW": _fn(sp.LambertW, (1, 2)), "Heaviside": _fn(sp.Heaviside, (1, 1)),
     "DiracDelta": _fn(sp.DiracDelta, (1, 1)),
+    # functions that integrals and ODE solutions come back in, so results parse back
+    "Si": _fn(sp.Si, (1, 1)), "Ci": _fn(sp.Ci, (1, 1)), "Ei": _fn(sp.Ei, (1, 1)), "li": _fn(sp.li, (1, 1)),
+    "erfi": _fn(sp.erfi, (1, 1)), "fresnels": _fn(sp.fresnels, (1, 1)), "fresnelc": _fn(sp.fresnelc, (1, 1)),
+    "uppergamma": _fn(sp.uppergamma, (2, 2)), "lowergamma": _fn(sp.lowergamma, (2, 2)),
+    "polylog": _fn(sp.polylog, (2, 2)), "expint": _fn(sp.expint, (2, 2)),
+    "RisingFactorial": _fn(sp.RisingFactorial, (2, 2)), "loggamma": _fn(sp.loggamma, (1, 1)),
     # unevaluated operators: evaluated by the tools with .doit()
     "Sum": _fn(lambda f, *lims: sp.Sum(f, *lims), (2, 4)),
     "Product": _fn(lambda f, *lims: sp.Product(f, *lims), (2, 4)),
@@ -96,13 +102,16 @@ CONSTANTS: dict[str, sp.Basic] = {
     "pi": sp.pi, "Pi": sp.pi, "E": sp.E, "e": sp.E, "I": sp.I, "oo": sp.oo, "inf": sp.oo,
     "infinity": sp.oo, "Infinity": sp.oo, "EulerGamma": sp.EulerGamma, "GoldenRatio": sp.GoldenRatio,
     "phi": sp.GoldenRatio, "Catalan": sp.Catalan, "true": sp.true, "false": sp.false,
-    "True": sp.true, "False": sp.false,
+    "True": sp.true, "False": sp.false, "zoo": sp.zoo, "nan": sp.nan,
 }
 
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-_IMPLICIT_RE = re.compile(
+# A number literal directly followed by a name or bracket: implicit multiplication (2x, 3(x+1)).
+NUMBER_BEFORE_NAME = re.compile(
     r"((?<![A-Za-z_\d.])(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)[ \t]*(?=[A-Za-z(])(?![eE][+-]?\d)"
 )
+# A closing bracket followed by a name, number or bracket: (x+1)y, sqrt(2)x, sin(x) cos(x).
+_BRACKET_BEFORE_TERM = re.compile(r"\)[ \t]*(?=[A-Za-z0-9(.])")
 _SINGLE_EQUALS = re.compile(r"(?<![<>=!])=(?!=)")
 
 
@@ -214,8 +223,8 @@ def _prepare(text: str) -> str:
     # ^ is power in mathematics (as a Python operator it would bind looser than -).
     text = text.replace("^", "**")
     # Implicit multiplication after a number: 2x, 3(x+1), 2pi. Not inside names (x2y) or 1e5.
-    text = _IMPLICIT_RE.sub(r"\1*", text)
-    return re.sub(r"\)\s*\(", ")*(", text)
+    text = NUMBER_BEFORE_NAME.sub(r"\1*", text)
+    return _BRACKET_BEFORE_TERM.sub(")*", text)
 
 
 def _ast(text: str) -> ast.Expression:

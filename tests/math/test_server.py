@@ -1,0 +1,118 @@
+"""The math tools through MCP (in memory, with the real worker pool): answers, refusals, limits."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import pytest_asyncio
+import sympy as sp
+from fastmcp import Client
+from fastmcp.exceptions import ToolError
+
+from mcpfleet.common.app import build_server
+from mcpfleet.common.settings import load_settings
+from mcpfleet.servers.math import SPEC
+from mcpfleet.servers.math.parser import parse_expression
+
+TIMEOUT = 4.0
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def math():
+    settings = load_settings(
+        workers={"size": 2, "cpu_seconds": TIMEOUT, "memory_mb": 1024},
+        servers={"math": {"timeout": TIMEOUT}},
+    )
+    built = build_server(SPEC, settings)
+    async with Client(built.server, timeout=60) as client:
+        yield client
+
+
+def same(a: str, b: str) -> bool:
+    return sp.simplify(parse_expression(a) - parse_expression(b)) == 0
+
+
+async def test_eight_tools_with_short_descriptions(math):
+    tools = {t.name: t for t in await math.list_tools()}
+    assert set(tools) == {"math_solve", "math_simplify", "math_calculus", "math_ode", "math_matrix",
+                          "math_optimize", "math_stats", "math_distribution"}
+    for tool in tools.values():
+        assert len(tool.description) < 120 and tool.annotations.readOnlyHint
+
+
+async def test_solve_returns_structured_solutions_and_text(math):
+    result = await math.call_tool("math_solve", {"equations": "x^2 = 4"})
+    solutions = result.structured_content["solutions"]
+    values = sorted(str(s["x"]["result"] if isinstance(s, dict) else s["result"]) for s in solutions)
+    assert sorted(values, key=int) == ["-2", "2"]
+    assert "2" in result.content[0].text
+
+
+async def test_evaluate_to_fifty_digits(math):
+    result = await math.call_tool("math_simplify", {"expression": "pi", "operation": "evaluate", "digits": 50})
+    assert result.structured_content["numeric"].startswith("3.1415926535897932384626433832795028841971693993751")
+
+
+async def test_each_tool_answers(math):
+    calls = [
+        ("math_calculus", {"expression": "x^3", "operation": "diff"}, lambda r: same(r["result"], "3*x^2")),
+        ("math_ode", {"equations": "y'' + y = 0", "function": "y", "ics": {"y(0)": "0", "y'(0)": "1"}},
+         lambda r: "sin(x)" in str(r)),
+        ("math_matrix", {"matrix": [[1, 2], [3, 4]], "operation": "det"}, lambda r: r["determinant"]["result"] == "-2"),
+        ("math_optimize", {"objective": "3x + 5y", "variables": ["x", "y"], "goal": "max",
+                           "constraints": ["x <= 4", "2y <= 12", "3x + 2y <= 18", "x >= 0", "y >= 0"]},
+         lambda r: abs(float(r["value"]) - 36) < 1e-6),
+        ("math_stats", {"operation": "describe", "data": [2, 4, 4, 4, 5, 5, 7, 9]}, lambda r: float(r["mean"]) == 5),
+        ("math_distribution", {"name": "normal", "params": {"mu": 0, "sigma": 1}, "operation": "cdf", "at": [1.96]},
+         lambda r: "0.975" in str(r)),
+    ]
+    for name, args, check in calls:
+        result = await math.call_tool(name, args)
+        assert check(result.structured_content), (name, result.structured_content)
+
+
+@pytest.mark.parametrize("expression", [
+    "__import__('os').system('touch /tmp/mcpfleet-pwned')",
+    "().__class__.__bases__[0].__subclasses__()",
+    "(lambda: 1)()",
+    "getattr(x, '__class__')",
+    "Symbol.__init__",
+])
+async def test_code_injection_is_a_clear_refusal(math, expression, tmp_path):
+    with pytest.raises(ToolError) as info:
+        await math.call_tool("math_simplify", {"expression": expression})
+    assert "internal error" not in str(info.value)
+    import os
+
+    assert not os.path.exists("/tmp/mcpfleet-pwned")
+
+
+@pytest.mark.parametrize("expression,message", [
+    ("9**9**9**9", "digits"),
+    ("factorial(10**12)", "digits"),
+    ("x" * 1_000_000, "limit is 10000"),
+])
+async def test_huge_inputs_fail_fast_with_a_reason(math, expression, message):
+    started = time.monotonic()
+    with pytest.raises(ToolError, match=message):
+        await math.call_tool("math_simplify", {"expression": expression, "operation": "evaluate"})
+    assert time.monotonic() - started < 2
+
+
+async def test_runaway_computation_is_stopped_and_the_server_keeps_serving(math):
+    started = time.monotonic()
+    with pytest.raises(ToolError, match=r"took longer than|memory or CPU limit"):
+        # About 1.4 million terms: sympy grinds on this far longer than the limit.
+        await math.call_tool("math_simplify", {"expression": "(x + y + z + w + 1)^200", "operation": "expand"})
+    assert time.monotonic() - started < TIMEOUT + 8
+    result = await math.call_tool("math_simplify", {"expression": "2 + 2", "operation": "evaluate"})
+    assert result.structured_content["result"] == "4"
+
+
+async def test_big_integer_results_are_summarised(math):
+    result = await math.call_tool("math_simplify", {"expression": "2^100000", "operation": "evaluate"})
+    data = result.structured_content
+    assert data["result"].startswith("integer with 30103 digits")
+    assert len(result.content[0].text) < 2000
