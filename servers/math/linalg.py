@@ -6,7 +6,10 @@ can cross the worker boundary; matrices come back as rows of strings that the pa
 scalars as `render()` dicts (`result`, `latex`, `numeric`). Each result also has a short `text`.
 
 Conventions (stated in the results too): pivot columns are 1-based, as in textbooks; the
-characteristic polynomial is det(lambda*I - A) (monic), in the variable `lambda`.
+characteristic polynomial is det(lamda*I - A) (monic), in the variable `lamda` (sympy's spelling: `lambda` is a Python keyword); eigenvalues
+(real ones first, ascending) are exact — radicals, or CRootOf for irreducible cubic and quartic
+factors — except roots of irreducible factors of degree > 4, which are numerical (15 digits)
+and flagged `exact: false`, as are their eigenvectors.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from mcpfleet.servers.math.render import render
 _SIMPLIFY_MAX_OPS = 150
 _TEXT_MAX = 600  # the one-line `text` summary is cut beyond this
 _ENTRY_MAX = 20_000     # characters of one printed CRootOf entry
-_EXACT_ROOT_DEGREE = 6  # irreducible factors above this degree get numerical roots (see _eigen_pairs)
+_EXACT_ROOT_DEGREE = 4  # irreducible factors above this degree get numerical roots (see _eigen_pairs)
 
 _ALIASES = {
     "det": "det", "determinant": "det",
@@ -178,6 +181,8 @@ def _solve(a: sp.Matrix, b: sp.Matrix) -> dict[str, Any]:
     out = _matrix_out(sol) if sol.cols > 1 else None
     result: dict[str, Any] = {"solution": _vector(sol) if sol.cols == 1 else out,
                               "rank": int(a.rank())}
+    if any(e.free_symbols for e in a):
+        result["note"] = "generic solution: assumes the symbolic pivots are non-zero"
     if not params:
         result["status"] = "unique"
         result["text"] = f"unique solution x = {_vec_text(result['solution']) if sol.cols == 1 else out['text']}"
@@ -194,13 +199,13 @@ def _solve(a: sp.Matrix, b: sp.Matrix) -> dict[str, Any]:
 
 def _charpoly(a: sp.Matrix) -> dict[str, Any]:
     _require_square(a, "charpoly")
-    lam = sp.Symbol("lambda")
+    lam = sp.Symbol("lamda")
     poly = a.charpoly(lam)
     expr = poly.as_expr()
     coeffs = [render(_tidy(c))["result"] for c in poly.all_coeffs()]
-    return {"polynomial": render(expr), "variable": "lambda", "coefficients": coeffs,
-            "convention": "det(lambda*I - A), coefficients from the highest degree down",
-            "text": f"p(lambda) = {render(expr)['result']}"}
+    return {"polynomial": render(expr), "variable": "lamda", "coefficients": coeffs,
+            "convention": "det(lamda*I - A), coefficients from the highest degree down",
+            "text": f"p(lamda) = {render(expr)['result']}"}
 
 
 _HANDLERS: dict[str, Callable[..., dict[str, Any]]] = {
@@ -231,7 +236,6 @@ def _shape(a: sp.Matrix) -> str:
 
 def _tidy(e: Any) -> Any:
     """Bring an entry to a canonical, readable form without risking a very long simplify."""
-    e = sp.sympify(e) if not isinstance(e, sp.Basic) else e
     if not e.free_symbols and e.is_Rational:
         return e
     if sp.count_ops(e) <= _SIMPLIFY_MAX_OPS:
@@ -243,7 +247,8 @@ def _matrix_out(m: sp.Matrix) -> dict[str, Any]:
     """Rows of re-parsable strings, plus LaTeX built from the same renderings."""
     rendered = [[render(m[i, j]) for j in range(m.cols)] for i in range(m.rows)]
     rows = [[cell["result"] for cell in row] for row in rendered]
-    latex = r"\begin{bmatrix}" + r" \\ ".join(" & ".join(c["latex"] for c in row) for row in rendered) + r"\end{bmatrix}"
+    body = r" \\ ".join(" & ".join(c["latex"] for c in row) for row in rendered)
+    latex = r"\begin{bmatrix}" + body + r"\end{bmatrix}"
     return {"rows": rows, "shape": [m.rows, m.cols], "latex": latex,
             "text": "[" + ", ".join("[" + ", ".join(r) + "]" for r in rows) + "]"}
 
@@ -257,10 +262,11 @@ def _entry_text(x: Any) -> str:
 
     CRootOf expressions are already reduced (polynomials in the root) and are printed directly:
     simplify only slows them, and render() would also evaluate them numerically by exact
-    interval refinement, which takes minutes for complex roots.
+    interval refinement, which takes seconds to minutes for complex roots.
     """
     if x.has(sp.CRootOf):
-        text = sp.sstr(x)
+        # order="none": ordering the terms of a sum would evaluate each CRootOf numerically.
+        text = sp.sstr(x, order="none")
         return text if len(text) <= _ENTRY_MAX else text[:_ENTRY_MAX] + "…"
     return render(_tidy(x))["result"]
 
@@ -280,7 +286,7 @@ def _eigen_pairs(a: sp.Matrix) -> list[tuple[Any, int]]:
     at degree 20) and marked `exact: false`.
     """
     if all(e.is_Rational for e in a):
-        lam = sp.Symbol("lambda")
+        lam = sp.Symbol("lamda")
         pairs: list[tuple[Any, int]] = []
         _, factors = sp.factor_list(a.charpoly(lam).as_expr(), lam)
         for factor, mult in factors:
@@ -375,17 +381,22 @@ def _eigenspace(a: sp.Matrix, value: Any) -> list[sp.Matrix]:
     Q(value): exact and fast, where generic symbolic elimination with CRootOf entries takes
     seconds and relies on heuristic zero tests.
     """
-    shifted = a - value * sp.eye(a.rows)
     if value.free_symbols or not all(e.is_Rational for e in a):
-        return shifted.nullspace(simplify=True)
+        return (a - value * sp.eye(a.rows)).nullspace(simplify=True)
     from sympy.polys.matrices import DomainMatrix
 
     field = sp.QQ if value.is_Rational else sp.QQ.algebraic_field(value)
-    kernel = DomainMatrix.from_Matrix(shifted).convert_to(field).nullspace()
+    if value.is_Rational:
+        element = field.convert(value)
+    elif field.ext.as_expr() == value:
+        element = field([1, 0])  # the field's generator is the eigenvalue itself: no conversion
+    else:
+        element = field.from_sympy(value)  # one exact conversion (slow for CRootOf), not n of them
+    rational = DomainMatrix.from_Matrix(a).convert_to(field)
+    kernel = (rational - DomainMatrix.eye(a.rows, field) * element).nullspace()
     vectors = []
-    for row in kernel.to_Matrix().tolist():
-        # Normalise in the field (exact), then convert back to expressions.
-        entries = DomainMatrix.from_Matrix(sp.Matrix(row)).convert_to(field).to_list_flat()
+    for entries in kernel.to_list():
+        # Normalise in the field (exact, no expression round trip), then convert to expressions.
         last = next(e for e in reversed(entries) if e)
         vectors.append(sp.Matrix([field.to_sympy(e / last) for e in entries]))
     return vectors

@@ -432,11 +432,11 @@ def _solve_nonlinear(problem: _Problem) -> dict[str, Any]:
 
             tc_cons = [NonlinearConstraint(g, 0.0, 0.0 if c.kind == "eq" else np.inf, jac=lambda x, dg=dg: [dg(x)])
                        for c, (g, dg) in zip(problem.constraints, cons)]
+            tc_bounds = bounds if any(b != (None, None) for b in bounds) else None
             for x0 in starts[:N_FALLBACK_STARTS]:
                 runs += 1
-                res = _attempt(minimize, fun, x0, unbounded_at, dict(method="trust-constr", jac=jac,
-                                                       bounds=bounds if any(b != (None, None) for b in bounds) else None,
-                                                       constraints=tc_cons, options={"maxiter": 200}))
+                res = _attempt(minimize, fun, x0, unbounded_at, dict(method="trust-constr", jac=jac, bounds=tc_bounds,
+                                                                     constraints=tc_cons, options={"maxiter": 200}))
                 best = _better(best, res, problem, cons, bounds, "trust-constr")
     if unbounded_at:
         x = unbounded_at[0]

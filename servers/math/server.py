@@ -130,10 +130,10 @@ def build(settings: Settings) -> FastMCP:
 
     @mcp.tool(annotations=READ_ONLY, output_schema=OUTPUT)
     async def math_matrix(
-        matrix: Annotated[list, Field(description="rows, e.g. [[1,2],[3,4]]; numbers or expressions")],
+        matrix: Annotated[list | str, Field(description="rows, e.g. [[1,2],[3,4]]; numbers or expressions")],
         operation: Literal["det", "inverse", "rank", "rref", "nullspace", "eigenvalues", "eigenvectors",
                            "transpose", "multiply", "solve", "charpoly"],
-        other: Annotated[list, Field(description="matrix (multiply) or b (solve)")] = [],
+        other: Annotated[list | str, Field(description="matrix (multiply) or b (solve)")] = [],
     ) -> ToolResult:
         """Exact linear algebra."""
         return await compute("linalg:matrix", matrix, operation, other or None)
@@ -162,24 +162,25 @@ def build(settings: Settings) -> FastMCP:
         table: Annotated[list[list[float]], Field(description="contingency table")] = [],
         observed: list[float] = [],
         expected: list[float] = [],
-        mu: Annotated[float, Field(description="hypothesised mean")] = 0.0,
+        mu: Annotated[float | None, Field(description="hypothesised mean (default 0)")] = None,
+        alpha: Annotated[float, Field(gt=0, lt=1)] = 0.05,
         confidence: Annotated[float, Field(gt=0, lt=1)] = 0.95,
         equal_var: bool = True,
-        method: Literal["pearson", "spearman"] = "pearson",
+        method: Literal["pearson", "spearman", "kendall"] = "pearson",
         alternative: Literal["two-sided", "less", "greater"] = "two-sided",
     ) -> ToolResult:
         """Descriptive statistics, t-tests, ANOVA, chi-square, correlation, regression, confidence intervals."""
         return await compute(
             "stats:stats", operation, data=data or None, data2=data2 or None, groups=groups or None,
             table=table or None, observed=observed or None, expected=expected or None, mu=mu,
-            confidence=confidence, equal_var=equal_var, method=method, alternative=alternative,
+            alpha=alpha, confidence=confidence, equal_var=equal_var, method=method, alternative=alternative,
         )
 
     @mcp.tool(annotations=READ_ONLY, output_schema=OUTPUT)
     async def math_distribution(
         name: Annotated[str, Field(description="normal, t, chi2, f, binomial, poisson, uniform, exponential, gamma, beta, ...")],
         params: Annotated[dict[str, float], Field(description="e.g. {'mu': 0, 'sigma': 1}")],
-        operation: Literal["pdf", "pmf", "cdf", "sf", "ppf", "mean", "variance", "std", "interval"],
+        operation: Literal["pdf", "pmf", "cdf", "sf", "ppf", "isf", "mean", "variance", "std", "median", "interval"],
         at: Annotated[float | list[float], Field(description="point(s), probability or confidence level")] = [],
     ) -> ToolResult:
         """Probabilities, quantiles and moments of common distributions."""

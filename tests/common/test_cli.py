@@ -24,6 +24,7 @@ from starlette.routing import Route
 
 from fleet_testing import KEYS, free_port, mcpfleet_cmd, running_app, subprocess_env
 from mcpfleet.common.auth import hash_key
+from mcpfleet.common.spec import all_specs
 
 ALICE = json.dumps([{"name": "alice", "hash": hash_key(KEYS["alice"])}])
 
@@ -122,7 +123,9 @@ def test_insecure_no_auth_overrides_the_refusal(tmp_path):
 def test_unknown_server_lists_known_ones():
     result = run("serve", "nosuch")
     assert result.returncode == 2
-    assert "unknown server 'nosuch'; known servers: echo, other" in result.stderr
+    known = ", ".join(s.name for s in all_specs(["fleet_testing:ECHO", "fleet_testing:OTHER"]))
+    assert f"unknown server 'nosuch'; known servers: {known}" in result.stderr
+    assert known.endswith("echo, other")
 
 
 def test_bad_config_is_one_clear_line(tmp_path):
@@ -171,7 +174,8 @@ def test_config_codex_is_valid_toml():
     out = run("config", "codex", "--url", URL, "--key-env", "TEAM_KEY").stdout
     data = tomllib.loads(out)
     assert data["mcp_servers"]["mcpfleet-echo"] == {"url": f"{URL}/echo/mcp", "bearer_token_env_var": "TEAM_KEY"}
-    assert set(data["mcp_servers"]) == {"mcpfleet-echo", "mcpfleet-other"}
+    every = {f"mcpfleet-{s.name}" for s in all_specs(["fleet_testing:ECHO", "fleet_testing:OTHER"])}
+    assert set(data["mcp_servers"]) == every and "mcpfleet-echo" in every
 
 
 def test_config_opencode_and_openwebui_are_valid_json():

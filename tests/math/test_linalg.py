@@ -195,13 +195,13 @@ def test_eigenvalues_of_irreducible_cubic_match_numpy():
 def check_eigenvectors(m, out):
     a = parse_matrix(m)
     for item in out["eigenvectors"]:
-        lam = parse_expression(item["value"]["result"]) if "CRootOf" not in item["value"]["result"] else None
-        if lam is None:  # CRootOf values: check the numeric basis instead
-            lam_n = complex(sp.N(sp.sympify(item["value"]["numeric"])))
-            for v in item["basis_numeric"]:
-                vec = np.array([complex(sp.N(sp.sympify(x))) for x in v])
+        if not item["exact"] or "CRootOf" in item["value"]["result"]:  # check the numeric basis instead
+            lam_n = complex(parse_expression(item["value"]["numeric"]))
+            for v in item.get("basis_numeric", item["basis"]):
+                vec = np.array([complex(parse_expression(x)) for x in v])
                 assert np.allclose(np.array(m, dtype=float) @ vec, lam_n * vec, atol=1e-9)
             continue
+        lam = parse_expression(item["value"]["result"])
         for v in item["basis"]:
             vec = parse_matrix(v)
             assert (a * vec - lam * vec).applyfunc(sp.simplify) == sp.zeros(a.rows, 1)
@@ -221,6 +221,32 @@ def test_eigenvectors(m, geo, diagonalizable):
     out = run(m, "eigenvectors")
     assert sorted(i["geometric_multiplicity"] for i in out["eigenvectors"]) == sorted(geo)
     assert out["diagonalizable"] is diagonalizable
+    check_eigenvectors(m, out)
+
+
+def test_high_degree_eigenvalues_are_numeric_and_flagged():
+    # Companion matrix of x^5 - x - 1 (irreducible, not solvable in radicals): numeric roots.
+    m = [[0, 0, 0, 0, 1], [1, 0, 0, 0, 1], [0, 1, 0, 0, 0], [0, 0, 1, 0, 0], [0, 0, 0, 1, 0]]
+    out = run(m, "eigenvalues")
+    assert all(i["exact"] is False for i in out["eigenvalues"]) and "note" in out
+    got = sorted((complex(parse_expression(i["value"]["numeric"])) for i in out["eigenvalues"]),
+                 key=lambda z: (z.real, z.imag))
+    want = sorted(np.linalg.eigvals(np.array(m, dtype=float)), key=lambda z: (z.real, z.imag))
+    assert np.allclose(got, want, atol=1e-10)
+    assert any(abs(z - 1.1673039782614187) < 1e-12 for z in got)  # the real root
+    vecs = run(m, "eigenvectors")
+    assert vecs["diagonalizable"] is True
+    check_eigenvectors(m, vecs)
+
+
+def test_eigen_20x20_is_fast():
+    import time
+
+    m = np.random.default_rng(3).integers(-9, 10, size=(20, 20)).tolist()
+    start = time.perf_counter()
+    out = run(m, "eigenvectors")
+    assert time.perf_counter() - start < 2
+    assert sum(i["algebraic_multiplicity"] for i in out["eigenvectors"]) == 20
     check_eigenvectors(m, out)
 
 
@@ -260,10 +286,10 @@ def test_multiply(a, b, expected):
 def test_charpoly(m, coeffs):
     out = run(m, "charpoly")
     assert [parse_expression(c) for c in out["coefficients"]] == coeffs
-    assert out["variable"] == "lambda"
-    # `lambda` is a Python keyword the parser cannot read; rename it to check the polynomial.
-    lam = sp.Symbol("lam")
-    poly = parse_expression(out["polynomial"]["result"].replace("lambda", "lam"))
+    # `lambda` is a Python keyword: the variable is sympy's `lamda`, which parses back and prints as λ.
+    assert out["variable"] == "lamda"
+    lam = sp.Symbol("lamda")
+    poly = parse_expression(out["polynomial"]["result"])
     assert sp.expand(poly - sum(c * lam ** (len(coeffs) - 1 - i) for i, c in enumerate(coeffs))) == 0
     assert r"\lambda" in out["polynomial"]["latex"]
 

@@ -187,7 +187,10 @@ def test_ttest_ind_student_by_hand():
 
 
 def test_ttest_ind_welch_by_hand():
-    x, y = [19.8, 20.4, 19.6, 17.8, 18.5, 18.9, 18.3, 18.9, 19.5, 22.0], [28.2, 26.6, 20.1, 23.3, 25.2, 22.1, 17.7, 27.6, 20.6, 13.7, 23.2, 17.5, 20.6, 18.0, 23.9, 21.6, 24.3, 20.4, 23.9, 13.3]
+    # unequal sizes and clearly unequal variances
+    x = [19.8, 20.4, 19.6, 17.8, 18.5, 18.9, 18.3, 18.9, 19.5, 22.0]
+    y = [28.2, 26.6, 20.1, 23.3, 25.2, 22.1, 17.7, 27.6, 20.6, 13.7,
+         23.2, 17.5, 20.6, 18.0, 23.9, 21.6, 24.3, 20.4, 23.9, 13.3]
     r = run("ttest_ind", x, y, equal_var=False)
     v1, v2, n1, n2 = statistics.variance(x), statistics.variance(y), len(x), len(y)
     se = math.sqrt(v1 / n1 + v2 / n2)
@@ -233,7 +236,8 @@ def test_anova_wikipedia_example():
     assert r["F"] == pytest.approx(f) and round(r["F"], 1) == 9.3
     assert (r["df_between"], r["df_within"]) == (2, 15)
     assert r["p_value"] == pytest.approx((1 + 2 * f / 15) ** (-7.5), rel=1e-9)
-    assert r["p_value"] == pytest.approx(st.f_oneway([6, 8, 4, 5, 3, 4], [8, 12, 9, 11, 6, 8], [13, 9, 11, 8, 7, 12]).pvalue)
+    ref = st.f_oneway([6, 8, 4, 5, 3, 4], [8, 12, 9, 11, 6, 8], [13, 9, 11, 8, 7, 12])
+    assert r["p_value"] == pytest.approx(ref.pvalue)
 
 
 def test_chi2_contingency_2x2_by_hand():
@@ -334,8 +338,9 @@ def test_regression_noisy_by_hand():
     assert r["se_intercept"] == pytest.approx(ref.intercept_stderr)
 
 
-def test_regression_textbook_heights():
-    # Least-squares line through (1, 1), (2, 2), (3, 1.3), (4, 3.75), (5, 2.25): slope 0.425, intercept 0.785
+def test_regression_second_example_by_hand():
+    # (1, 1), (2, 2), (3, 1.3), (4, 3.75), (5, 2.25): Sxy = 4.25, Sxx = 10, ȳ = 2.06
+    # → slope 0.425, intercept 2.06 - 0.425 * 3 = 0.785
     r = run("regression", [1, 2, 3, 4, 5], [1, 2, 1.3, 3.75, 2.25])
     assert r["slope"] == pytest.approx(0.425) and r["intercept"] == pytest.approx(0.785)
 
