@@ -111,7 +111,7 @@ NUMBER_BEFORE_NAME = re.compile(
     r"((?<![A-Za-z_\d.])(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)[ \t]*(?=[A-Za-z(])(?![eE][+-]?\d)"
 )
 # A closing bracket followed by a name, number or bracket: (x+1)y, sqrt(2)x, sin(x) cos(x).
-_BRACKET_BEFORE_TERM = re.compile(r"\)[ \t]*(?=[A-Za-z0-9(.])")
+_BRACKET_BEFORE_TERM = re.compile(r"\)[ \t]*(?=[A-Za-z0-9(])")
 _SINGLE_EQUALS = re.compile(r"(?<![<>=!])=(?!=)")
 
 

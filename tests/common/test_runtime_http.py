@@ -50,7 +50,7 @@ def post(url: str, body: bytes | str | dict, headers: dict | None = None, key: s
     if key:
         h["Authorization"] = f"Bearer {key}"
     h.update(headers or {})
-    content = json.dumps(body) if isinstance(body, dict) else body
+    content = json.dumps(body) if isinstance(body, (dict, list)) else body
     return httpx2.post(f"{url}/echo/mcp", content=content, headers=h, timeout=10)
 
 
@@ -243,3 +243,18 @@ async def test_rate_limit_per_caller():
         async with client(url, key=KEYS["carol"]) as c:  # another caller has its own budget
             result = await c.call_tool("echo_say", {"text": "fine"})
     assert result.content[0].text == "fine"
+
+
+@pytest.mark.parametrize("body,code", [
+    ({}, -32600),
+    ({"jsonrpc": "2.0", "id": 1}, -32600),
+    ({"jsonrpc": "2.0", "id": 1, "method": "no/such/method"}, -32601),
+    ([1, 2, 3], -32600),
+    ({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": "not an object"}, -32602),
+])
+def test_malformed_json_rpc_gets_a_protocol_error(fleet, error_logs, body, code):
+    response = post(fleet, body)
+    assert response.status_code < 500
+    text = response.text
+    assert f'"code":{code}' in text.replace(" ", "") or response.status_code in (400, 422), text
+    assert error_logs == []
