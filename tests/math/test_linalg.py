@@ -15,21 +15,7 @@ import sympy as sp
 from mcpfleet.servers.math.linalg import matrix
 from mcpfleet.servers.math.parser import MathInputError, parse_expression, parse_matrix
 
-PLAIN = (str, int, float, bool, type(None))
-
-
-def assert_plain(value):
-    """Only JSON-able plain types (the worker boundary refuses anything else), no NaN/inf floats."""
-    if isinstance(value, dict):
-        for k, v in value.items():
-            assert type(k) is str
-            assert_plain(v)
-    elif isinstance(value, list):
-        for v in value:
-            assert_plain(v)
-    else:
-        assert type(value) in PLAIN, f"{type(value)} is not plain"
-    json.dumps(value, allow_nan=False)
+from math_testing import assert_plain  # noqa: E402
 
 
 def run(*args):

@@ -15,20 +15,7 @@ import sympy as sp
 from mcpfleet.servers.math.optimize import optimize
 from mcpfleet.servers.math.parser import MathInputError, parse_expression
 
-PLAIN = (str, int, float, bool, type(None))
-
-
-def assert_plain(value):
-    if isinstance(value, dict):
-        for k, v in value.items():
-            assert type(k) is str
-            assert_plain(v)
-    elif isinstance(value, list):
-        for v in value:
-            assert_plain(v)
-    else:
-        assert type(value) in PLAIN, f"{type(value)} is not plain"
-    json.dumps(value, allow_nan=False)
+from math_testing import assert_plain  # noqa: E402
 
 
 def run(*args, **kwargs):

@@ -18,22 +18,7 @@ from scipy import stats as st
 from mcpfleet.servers.math.parser import MathInputError
 from mcpfleet.servers.math.stats import distribution, stats
 
-PLAIN = (str, int, float, bool, type(None))
-
-
-def assert_plain(value):
-    if isinstance(value, dict):
-        for k, v in value.items():
-            assert type(k) is str
-            assert_plain(v)
-    elif isinstance(value, list):
-        for v in value:
-            assert_plain(v)
-    else:
-        assert type(value) in PLAIN, f"{type(value)} is not plain"
-        if isinstance(value, float):
-            assert math.isfinite(value)
-    json.dumps(value, allow_nan=False)
+from math_testing import assert_plain  # noqa: E402
 
 
 def run(*args, **kwargs):
