@@ -7,6 +7,7 @@ evals) reads `all_specs()`; adding a server is one folder plus one line in `mcpf
 from __future__ import annotations
 
 import importlib
+import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 
     from mcpfleet.common.settings import Settings
 
+log = logging.getLogger("mcpfleet.spec")
 NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,30}$")
 
 ReadyCheck = Callable[[], Awaitable[bool]]
@@ -40,6 +42,8 @@ class ServerSpec:
     extra: str | None = None
     needs_network: bool = False  # egress to the internet (used by NetworkPolicy generation)
     tags: tuple[str, ...] = field(default_factory=tuple)
+    # Why the server cannot run here (a missing extra or system package), or None when it can.
+    missing: Callable[[], str | None] = field(default=lambda: None)
 
     def __post_init__(self) -> None:
         if not NAME_RE.match(self.name):
@@ -89,12 +93,28 @@ def all_specs(plugins: Iterable[str] = ()) -> list[ServerSpec]:
 
 
 def select_specs(specs: Sequence[ServerSpec], names: Sequence[str]) -> list[ServerSpec]:
-    """`names` may be empty or contain 'all'; unknown names are an error listing the known ones."""
+    """`names` may be empty or contain 'all'; unknown names are an error listing the known ones.
+
+    'all' leaves out servers whose dependencies are missing here (with a warning); a server
+    named explicitly must be able to run.
+    """
     if not names or "all" in names:
-        return list(specs)
+        usable = []
+        for spec in specs:
+            reason = spec.missing()
+            if reason:
+                log.warning("not serving %s: %s", spec.name, reason)
+            else:
+                usable.append(spec)
+        return usable
     by_name = {s.name: s for s in specs}
     unknown = [n for n in names if n not in by_name]
     if unknown:
         known = ", ".join(by_name) or "(none installed)"
         raise ConfigError(f"unknown server {unknown[0]!r}; known servers: {known}")
-    return [by_name[n] for n in dict.fromkeys(names)]
+    chosen = [by_name[n] for n in dict.fromkeys(names)]
+    for spec in chosen:
+        reason = spec.missing()
+        if reason:
+            raise ConfigError(f"server {spec.name!r} cannot run here: {reason}")
+    return chosen

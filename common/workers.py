@@ -67,7 +67,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from mcpfleet.common import _worker_child as child
-from mcpfleet.common.errors import TargetError, WorkerBusy, WorkerCrashed, WorkerError, WorkerTimeout
+from mcpfleet.common.errors import TargetError, UserError, WorkerBusy, WorkerCrashed, WorkerError, WorkerTimeout
 
 if TYPE_CHECKING:
     from mcpfleet.common.settings import WorkerSettings
@@ -516,3 +516,28 @@ def _positive(name: str, value: float | None, default: float) -> float:
     if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
     return float(value)
+
+
+async def run_for_tool(
+    pool: WorkerPool, target: str, /, *args: Any, input_errors: Iterable[str] = (), **kwargs: Any
+) -> Any:
+    """`pool.run` for a tool: every failure becomes a message the model can act on.
+
+    Exceptions of the kinds in `input_errors` (class names raised in the worker, e.g. a parser's
+    own error) are the caller's mistake and are passed on as written; a timeout or a crash says
+    which limit stopped the computation. The server keeps serving either way.
+    """
+    try:
+        return await pool.run(target, *args, **kwargs)
+    except TargetError as exc:
+        if exc.kind in set(input_errors):
+            raise UserError(exc.detail or exc.kind) from None
+        raise UserError(f"could not compute this ({exc.kind}: {exc.detail[:300]})") from None
+    except WorkerTimeout:
+        timeout = kwargs.get("timeout") or pool.settings.timeout
+        raise UserError(
+            f"the computation took longer than {timeout:g} s and was stopped; "
+            "try a smaller problem or a simpler form"
+        ) from None
+    except WorkerCrashed as exc:
+        raise UserError(f"the computation exceeded its memory or CPU limit and was stopped ({exc})") from None

@@ -26,10 +26,20 @@ def _build(settings: Settings) -> FastMCP:
     return build(settings)
 
 
+def _missing() -> str | None:
+    import importlib.util
+
+    for module in ("sympy", "scipy", "mpmath"):
+        if importlib.util.find_spec(module) is None:
+            return f"{module} is not installed (pip install 'mcpfleet[math]')"
+    return None
+
+
 SPEC = ServerSpec(
     name="math",
     title="Math",
     description="Exact and numeric mathematics: equations, calculus, ODEs, linear algebra, optimisation, statistics.",
     build=_build,
     extra="math",
+    missing=_missing,
 )

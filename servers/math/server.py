@@ -17,10 +17,9 @@ from fastmcp.tools.base import ToolResult
 from pydantic import BaseModel, Field
 
 from mcpfleet.common.app import new_server
-from mcpfleet.common.errors import TargetError, UserError, WorkerCrashed, WorkerTimeout
 from mcpfleet.common.settings import Settings
 from mcpfleet.common.spec import add_ready_check
-from mcpfleet.common.workers import WorkerPool
+from mcpfleet.common.workers import WorkerPool, run_for_tool
 
 MODULE = "mcpfleet.servers.math"
 INPUT_ERRORS = {"MathInputError", "ZeroDivisionError", "NotImplementedError", "PolynomialError",
@@ -66,19 +65,7 @@ def build(settings: Settings) -> FastMCP:
     add_ready_check(mcp, ready)
 
     async def compute(target: str, *args: Any, **kwargs: Any) -> ToolResult:
-        try:
-            result = await pool.run(f"{MODULE}.{target}", *args, **kwargs)
-        except TargetError as exc:
-            if exc.kind in INPUT_ERRORS:
-                raise UserError(exc.detail or exc.kind) from None
-            raise UserError(f"could not compute this ({exc.kind}: {exc.detail[:300]})") from None
-        except WorkerTimeout:
-            raise UserError(
-                f"the computation took longer than {workers.timeout:g} s and was stopped; "
-                "try a simpler form, fewer digits, or a numeric method"
-            ) from None
-        except WorkerCrashed as exc:
-            raise UserError(f"the computation exceeded its memory or CPU limit and was stopped ({exc})") from None
+        result = await run_for_tool(pool, f"{MODULE}.{target}", *args, input_errors=INPUT_ERRORS, **kwargs)
         text = str(result.pop("text", "")) or str(result.get("result", ""))
         return ToolResult(content=text, structured_content=result)
 

@@ -1,0 +1,149 @@
+"""The prolog server's tools: sandboxed SWI-Prolog in worker processes, knowledge bases per caller.
+
+Prolog runs only inside the worker pool (pyswip has one global, non-thread-safe engine per
+process). Each query gets a fresh temporary module holding the caller's knowledge bases and the
+inline program; goals and clause bodies pass SWI-Prolog's library(sandbox) before they run.
+Knowledge-base texts live in a store keyed by the caller's verified identity.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
+
+from fastmcp import FastMCP
+from fastmcp.tools.base import ToolResult
+from pydantic import BaseModel, Field
+
+from mcpfleet.common.app import new_server
+from mcpfleet.common.auth import current_caller
+from mcpfleet.common.errors import UserError
+from mcpfleet.common.settings import Settings
+from mcpfleet.common.spec import add_ready_check
+from mcpfleet.common.workers import WorkerPool, run_for_tool
+from mcpfleet.servers.prolog.store import check_name, open_store
+
+MODULE = "mcpfleet.servers.prolog"
+INPUT_ERRORS = {"PrologInputError"}
+READ_ONLY = {"readOnlyHint": True, "openWorldHint": False, "idempotentHint": True}
+OUTPUT = {"type": "object"}
+
+
+class PrologSettings(BaseModel):
+    """`[servers.prolog]`."""
+
+    model_config = {"extra": "forbid"}
+    store: str = Field(default="memory", description="'memory' or a redis:// URL shared by replicas")
+    max_kbs: int = Field(default=50, ge=1, le=10_000, description="knowledge bases per caller")
+    max_kb_bytes: int = Field(default=256_000, ge=1_000, le=10_000_000)
+    time_limit: float = Field(default=5.0, gt=0, le=300, description="default seconds per query")
+    max_time_limit: float = Field(default=30.0, gt=0, le=600)
+    inference_limit: int = Field(default=50_000_000, ge=1000)
+    pool_size: int | None = Field(default=None, ge=1, le=64)
+    memory_mb: int | None = Field(default=None, ge=256)
+
+
+def build(settings: Settings) -> FastMCP:
+    section: PrologSettings = settings.server_section("prolog", PrologSettings)
+    workers = settings.workers.model_copy(
+        update={k: v for k, v in {"size": section.pool_size, "memory_mb": section.memory_mb,
+                                  "timeout": section.max_time_limit + 5}.items() if v is not None}
+    )
+    pool = WorkerPool("prolog", workers, initializer=f"{MODULE}.engine:warm", allowed_prefixes=[MODULE])
+    store = open_store(section.store, section.max_kbs, section.max_kb_bytes)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(server: FastMCP) -> AsyncIterator[dict]:
+        await pool.start()
+        try:
+            yield {}
+        finally:
+            await pool.aclose()
+            await store.aclose()
+
+    mcp = new_server(
+        "prolog",
+        instructions="Sandboxed SWI-Prolog: run goals against inline programs or your stored knowledge bases.",
+        lifespan=lifespan,
+    )
+
+    async def ready() -> bool:
+        return pool.ready and await store.ping()
+
+    add_ready_check(mcp, ready)
+
+    async def engine(target: str, *args: Any, timeout: float | None = None, **kwargs: Any) -> dict:
+        return await run_for_tool(pool, f"{MODULE}.engine:{target}", *args, input_errors=INPUT_ERRORS,
+                                  timeout=timeout, **kwargs)
+
+    def answer(result: dict) -> ToolResult:
+        text = str(result.pop("text", ""))
+        return ToolResult(content=text, structured_content=result)
+
+    @mcp.tool(annotations=READ_ONLY, output_schema=OUTPUT)
+    async def prolog_query(
+        query: Annotated[str, Field(description="a goal, e.g. 'ancestor(tom, X)' (no final period needed)")],
+        program: Annotated[str, Field(description="clauses to load for this query only")] = "",
+        kb: Annotated[list[str], Field(description="your stored knowledge bases to load")] = [],
+        max_solutions: Annotated[int, Field(ge=1, le=1000)] = 20,
+        timeout: Annotated[float, Field(gt=0, le=600, description="seconds")] = 0,
+    ) -> ToolResult:
+        """Run a Prolog goal; returns variable bindings for each solution (no solution is a normal answer)."""
+        caller = current_caller()
+        texts = []
+        for name in kb:
+            text = await store.get(caller, check_name(name))
+            if text is None:
+                raise UserError(f"no knowledge base named {name!r}; prolog_consult stores one, prolog_kb lists yours")
+            texts.append(text)
+        limit = min(timeout or section.time_limit, section.max_time_limit)
+        result = await engine(
+            "query", query, program or None, texts or None, max_solutions, limit, section.inference_limit,
+            timeout=limit + 5,
+        )
+        return answer(result)
+
+    @mcp.tool(annotations={"readOnlyHint": False, "destructiveHint": False, "idempotentHint": True,
+                           "openWorldHint": False}, output_schema=OUTPUT)
+    async def prolog_consult(
+        program: Annotated[str, Field(description="Prolog clauses")],
+        kb: Annotated[str, Field(description="name to store it under, e.g. 'family'")],
+    ) -> ToolResult:
+        """Check a program and store it as one of your named knowledge bases (replacing one of the same name)."""
+        check_name(kb)
+        report = await engine("check", program)
+        if not report.get("ok"):
+            problems = "; ".join(f"line {e.get('line', '?')}: {e.get('message')}" for e in report.get("errors", [])[:10])
+            raise UserError(f"not stored: {problems or report.get('text', 'the program has errors')}")
+        await store.put(current_caller(), kb, program)
+        report["kb"] = kb
+        report["text"] = f"stored {kb!r}: " + (", ".join(report.get("predicates", [])) or "no predicates")
+        return answer(report)
+
+    @mcp.tool(annotations={"readOnlyHint": False, "destructiveHint": True, "idempotentHint": True,
+                           "openWorldHint": False}, output_schema=OUTPUT)
+    async def prolog_kb(
+        action: Literal["list", "show", "delete"] = "list",
+        kb: str = "",
+    ) -> ToolResult:
+        """List, show or delete your stored knowledge bases."""
+        caller = current_caller()
+        if action == "list":
+            infos = await store.list(caller)
+            items = [{"kb": i.name, "bytes": i.size, "updated": i.updated} for i in infos]
+            text = ", ".join(f"{i.name} ({i.size} bytes)" for i in infos) or "no knowledge bases"
+            return ToolResult(content=text, structured_content={"kbs": items})
+        if not kb:
+            raise UserError(f"name the knowledge base to {action}")
+        if action == "show":
+            text = await store.get(caller, check_name(kb))
+            if text is None:
+                raise UserError(f"no knowledge base named {kb!r}")
+            return ToolResult(content=text, structured_content={"kb": kb, "program": text})
+        deleted = await store.delete(caller, check_name(kb))
+        if not deleted:
+            raise UserError(f"no knowledge base named {kb!r}")
+        return ToolResult(content=f"deleted {kb!r}", structured_content={"kb": kb, "deleted": True})
+
+    return mcp

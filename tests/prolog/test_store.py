@@ -1,0 +1,103 @@
+"""Knowledge-base stores: in memory and in a real redis-server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from fleet_testing import free_port
+from mcpfleet.common.errors import FleetError, LimitExceeded, UserError
+from mcpfleet.servers.prolog.store import MemoryStore, RedisStore, open_store
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is needed (scripts/system-deps.sh installs it)")
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
+         "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    import socket
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def store(request, redis_url):
+    s = MemoryStore(max_kbs=3, max_bytes=1000) if request.param == "memory" else RedisStore(redis_url, 3, 1000)
+    if request.param == "redis":
+        await s._redis.flushdb()
+    yield s
+    await s.aclose()
+
+
+async def test_put_get_list_delete(store):
+    await store.put("alice", "family", "parent(tom, bob).")
+    assert await store.get("alice", "family") == "parent(tom, bob)."
+    await store.put("alice", "family", "parent(tom, liz).")  # replaces
+    assert await store.get("alice", "family") == "parent(tom, liz)."
+    assert [i.name for i in await store.list("alice")] == ["family"]
+    assert await store.delete("alice", "family") is True
+    assert await store.delete("alice", "family") is False
+    assert await store.list("alice") == []
+
+
+async def test_callers_never_see_each_other(store):
+    await store.put("alice", "secret", "code(42).")
+    assert await store.get("bob", "secret") is None
+    assert await store.list("bob") == []
+    assert await store.delete("bob", "secret") is False
+    assert await store.get("alice", "secret") == "code(42)."
+
+
+async def test_limits_and_names(store):
+    with pytest.raises(LimitExceeded, match="limit is 1000"):
+        await store.put("alice", "big", "a." * 600)
+    for i in range(3):
+        await store.put("alice", f"kb{i}", "a.")
+    with pytest.raises(LimitExceeded, match="delete one first"):
+        await store.put("alice", "kb3", "a.")
+    await store.put("alice", "kb0", "b.")  # replacing does not count
+    for bad in ("", "../x", "a b", "x" * 65, "1abc"):
+        with pytest.raises(UserError):
+            await store.get("alice", bad)
+
+
+async def test_two_redis_clients_share_state_like_two_replicas(redis_url):
+    one, two = RedisStore(redis_url), RedisStore(redis_url)
+    await one.put("carol", "shared", "fact(1).")
+    assert await two.get("carol", "shared") == "fact(1)."
+    await one.aclose()
+    await two.aclose()
+
+
+async def test_redis_outage_is_a_clear_error():
+    store = RedisStore(f"redis://127.0.0.1:{free_port()}/0")
+    assert await store.ping() is False
+    with pytest.raises(FleetError, match="store is unavailable"):
+        await store.get("alice", "family")
+    await store.aclose()
+
+
+def test_store_url_is_validated():
+    from mcpfleet.common.errors import ConfigError
+
+    assert isinstance(open_store("memory", 1, 1000), MemoryStore)
+    with pytest.raises(ConfigError, match="memory' or a redis:// URL"):
+        open_store("postgres://x", 1, 1000)
