@@ -7,5 +7,6 @@ from __future__ import annotations
 
 from mcpfleet.common.spec import ServerSpec
 from mcpfleet.servers.math import SPEC as MATH
+from mcpfleet.servers.prolog import SPEC as PROLOG
 
-SERVERS: tuple[ServerSpec, ...] = (MATH,)
+SERVERS: tuple[ServerSpec, ...] = (MATH, PROLOG)

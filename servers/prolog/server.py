@@ -47,8 +47,12 @@ class PrologSettings(BaseModel):
 def build(settings: Settings) -> FastMCP:
     section: PrologSettings = settings.server_section("prolog", PrologSettings)
     workers = settings.workers.model_copy(
-        update={k: v for k, v in {"size": section.pool_size, "memory_mb": section.memory_mb,
-                                  "timeout": section.max_time_limit + 5}.items() if v is not None}
+        # The pool is the last line behind Prolog's own limits: its wall clock and CPU budget sit
+        # above the longest query allowed, and memory leaves room for SWI's stacks (~160 MB warm).
+        update={k: v for k, v in {"size": section.pool_size,
+                                  "memory_mb": max(section.memory_mb or settings.workers.memory_mb, 1024),
+                                  "timeout": section.max_time_limit + 5,
+                                  "cpu_seconds": section.max_time_limit + 5}.items() if v is not None}
     )
     pool = WorkerPool("prolog", workers, initializer=f"{MODULE}.engine:warm", allowed_prefixes=[MODULE])
     store = open_store(section.store, section.max_kbs, section.max_kb_bytes)
