@@ -15,11 +15,12 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import anyio
 from fastmcp import FastMCP
+from fastmcp.tools.base import ToolResult
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware as AsgiMiddleware
@@ -32,7 +33,7 @@ from mcpfleet.common.auth import build_auth
 from mcpfleet.common.errors import ConfigError
 from mcpfleet.common.limits import BodySizeLimit, LimitsMiddleware
 from mcpfleet.common.settings import Settings
-from mcpfleet.common.spec import ServerSpec, ready_checks
+from mcpfleet.common.spec import ReadyCheck, ServerSpec, add_ready_check, ready_checks
 from mcpfleet.common.telemetry import (
     Metrics,
     TelemetryMiddleware,
@@ -40,6 +41,7 @@ from mcpfleet.common.telemetry import (
     install_log_filters,
     shutdown_tracing,
 )
+from mcpfleet.common.workers import WorkerPool
 
 log = logging.getLogger("mcpfleet.app")
 READY_CHECK_TIMEOUT = 5.0
@@ -54,6 +56,44 @@ def new_server(name: str, instructions: str | None = None, **kwargs) -> FastMCP:
     kwargs.setdefault("mask_error_details", True)
     kwargs.setdefault("strict_input_validation", True)
     return FastMCP(name, instructions=instructions, version=__version__, **kwargs)
+
+
+def new_pooled_server(
+    name: str,
+    instructions: str,
+    pool: WorkerPool,
+    *,
+    ready: ReadyCheck | None = None,
+    closers: Sequence[Callable[[], Awaitable[None]]] = (),
+) -> FastMCP:
+    """A server whose lifespan starts its worker pool and stops it (then `closers`) at shutdown.
+
+    /readyz reports the server ready once the pool has live workers and `ready` (if any) agrees.
+    """
+
+    @contextlib.asynccontextmanager
+    async def lifespan(server: FastMCP) -> AsyncIterator[dict]:
+        await pool.start()
+        try:
+            yield {}
+        finally:
+            await pool.aclose()
+            for close in closers:
+                await close()
+
+    server = new_server(name, instructions=instructions, lifespan=lifespan)
+
+    async def pool_ready() -> bool:
+        return pool.ready and (ready is None or await ready())
+
+    add_ready_check(server, pool_ready)
+    return server
+
+
+def structured_answer(result: dict, fallback_key: str | None = None) -> ToolResult:
+    """A logic function's dict as a tool result: its `text` as content, the rest as structured content."""
+    text = str(result.pop("text", "")) or (str(result.get(fallback_key, "")) if fallback_key else "")
+    return ToolResult(content=text, structured_content=result)
 
 
 @dataclass

@@ -541,3 +541,8 @@ async def run_for_tool(
         ) from None
     except WorkerCrashed as exc:
         raise UserError(f"the computation exceeded its memory or CPU limit and was stopped ({exc})") from None
+
+
+def pool_settings(base: WorkerSettings, **overrides: Any) -> WorkerSettings:
+    """`base` (the `[workers]` section) with a server's overrides; None leaves a value as it is."""
+    return base.model_copy(update={k: v for k, v in overrides.items() if v is not None})

@@ -8,18 +8,15 @@ plus a compact text line.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 from fastmcp import FastMCP
 from fastmcp.tools.base import ToolResult
 from pydantic import BaseModel, Field
 
-from mcpfleet.common.app import new_server
+from mcpfleet.common.app import new_pooled_server, structured_answer
 from mcpfleet.common.settings import Settings
-from mcpfleet.common.spec import add_ready_check
-from mcpfleet.common.workers import WorkerPool, run_for_tool
+from mcpfleet.common.workers import WorkerPool, pool_settings, run_for_tool
 
 MODULE = "mcpfleet.servers.math"
 INPUT_ERRORS = {"MathInputError", "ZeroDivisionError", "NotImplementedError", "PolynomialError",
@@ -39,35 +36,16 @@ class MathSettings(BaseModel):
 
 def build(settings: Settings) -> FastMCP:
     section: MathSettings = settings.server_section("math", MathSettings)
-    workers = settings.workers.model_copy(
-        update={k: v for k, v in {"size": section.pool_size, "memory_mb": section.memory_mb,
-                                  "timeout": section.timeout}.items() if v is not None}
-    )
+    workers = pool_settings(settings.workers, size=section.pool_size, memory_mb=section.memory_mb,
+                            timeout=section.timeout)
     pool = WorkerPool("math", workers, initializer=f"{MODULE}.warm:warm", allowed_prefixes=[MODULE])
-
-    @contextlib.asynccontextmanager
-    async def lifespan(server: FastMCP) -> AsyncIterator[dict]:
-        await pool.start()
-        try:
-            yield {}
-        finally:
-            await pool.aclose()
-
-    mcp = new_server(
-        "math",
-        instructions="Exact and numeric mathematics (sympy/scipy). Write math as text: x^2, 2x, sqrt(2), pi, e, oo.",
-        lifespan=lifespan,
+    mcp = new_pooled_server(
+        "math", "Exact and numeric mathematics (sympy/scipy). Write math as text: x^2, 2x, sqrt(2), pi, e, oo.", pool
     )
-
-    async def ready() -> bool:
-        return pool.ready
-
-    add_ready_check(mcp, ready)
 
     async def compute(target: str, *args: Any, **kwargs: Any) -> ToolResult:
         result = await run_for_tool(pool, f"{MODULE}.{target}", *args, input_errors=INPUT_ERRORS, **kwargs)
-        text = str(result.pop("text", "")) or str(result.get("result", ""))
-        return ToolResult(content=text, structured_content=result)
+        return structured_answer(result, fallback_key="result")
 
     @mcp.tool(annotations=READ_ONLY, output_schema=OUTPUT)
     async def math_solve(

@@ -8,20 +8,17 @@ Knowledge-base texts live in a store keyed by the caller's verified identity.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 from fastmcp import FastMCP
 from fastmcp.tools.base import ToolResult
 from pydantic import BaseModel, Field
 
-from mcpfleet.common.app import new_server
+from mcpfleet.common.app import new_pooled_server, structured_answer
 from mcpfleet.common.auth import current_caller
 from mcpfleet.common.errors import UserError
 from mcpfleet.common.settings import Settings
-from mcpfleet.common.spec import add_ready_check
-from mcpfleet.common.workers import WorkerPool, run_for_tool
+from mcpfleet.common.workers import WorkerPool, pool_settings, run_for_tool
 from mcpfleet.servers.prolog.store import check_name, open_store
 
 MODULE = "mcpfleet.servers.prolog"
@@ -46,44 +43,25 @@ class PrologSettings(BaseModel):
 
 def build(settings: Settings) -> FastMCP:
     section: PrologSettings = settings.server_section("prolog", PrologSettings)
-    workers = settings.workers.model_copy(
-        # The pool is the last line behind Prolog's own limits: its wall clock and CPU budget sit
-        # above the longest query allowed, and memory leaves room for SWI's stacks (~160 MB warm).
-        update={k: v for k, v in {"size": section.pool_size,
-                                  "memory_mb": max(section.memory_mb or settings.workers.memory_mb, 1024),
-                                  "timeout": section.max_time_limit + 5,
-                                  "cpu_seconds": section.max_time_limit + 5}.items() if v is not None}
+    # The pool is the last line behind Prolog's own limits: its wall clock and CPU budget sit above
+    # the longest query allowed, and memory leaves room for SWI's stacks (~160 MB when warm).
+    workers = pool_settings(
+        settings.workers,
+        size=section.pool_size,
+        memory_mb=max(section.memory_mb or settings.workers.memory_mb, 1024),
+        timeout=section.max_time_limit + 5,
+        cpu_seconds=section.max_time_limit + 5,
     )
     pool = WorkerPool("prolog", workers, initializer=f"{MODULE}.engine:warm", allowed_prefixes=[MODULE])
     store = open_store(section.store, section.max_kbs, section.max_kb_bytes)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(server: FastMCP) -> AsyncIterator[dict]:
-        await pool.start()
-        try:
-            yield {}
-        finally:
-            await pool.aclose()
-            await store.aclose()
-
-    mcp = new_server(
-        "prolog",
-        instructions="Sandboxed SWI-Prolog: run goals against inline programs or your stored knowledge bases.",
-        lifespan=lifespan,
+    mcp = new_pooled_server(
+        "prolog", "Sandboxed SWI-Prolog: run goals against inline programs or your stored knowledge bases.",
+        pool, ready=store.ping, closers=[store.aclose],
     )
-
-    async def ready() -> bool:
-        return pool.ready and await store.ping()
-
-    add_ready_check(mcp, ready)
 
     async def engine(target: str, *args: Any, timeout: float | None = None, **kwargs: Any) -> dict:
         return await run_for_tool(pool, f"{MODULE}.engine:{target}", *args, input_errors=INPUT_ERRORS,
                                   timeout=timeout, **kwargs)
-
-    def answer(result: dict) -> ToolResult:
-        text = str(result.pop("text", ""))
-        return ToolResult(content=text, structured_content=result)
 
     @mcp.tool(annotations=READ_ONLY, output_schema=OUTPUT)
     async def prolog_query(
@@ -106,7 +84,7 @@ def build(settings: Settings) -> FastMCP:
             "query", query, program or None, texts or None, max_solutions, limit, section.inference_limit,
             timeout=limit + 5,
         )
-        return answer(result)
+        return structured_answer(result)
 
     @mcp.tool(annotations={"readOnlyHint": False, "destructiveHint": False, "idempotentHint": True,
                            "openWorldHint": False}, output_schema=OUTPUT)
@@ -123,7 +101,7 @@ def build(settings: Settings) -> FastMCP:
         await store.put(current_caller(), kb, program)
         report["kb"] = kb
         report["text"] = f"stored {kb!r}: " + (", ".join(report.get("predicates", [])) or "no predicates")
-        return answer(report)
+        return structured_answer(report)
 
     @mcp.tool(annotations={"readOnlyHint": False, "destructiveHint": True, "idempotentHint": True,
                            "openWorldHint": False}, output_schema=OUTPUT)
