@@ -766,13 +766,13 @@ def _find_dist(name: Any) -> _Dist:
     for d in _DISTS:
         if key == d.name or key in d.aliases:
             return d
-    raise MathInputError(f"unknown distribution {name!r}; known: {', '.join(d.name for d in _DISTS)}")
+    raise MathInputError(f"unknown distribution {str(name)[:40]!r}; known: {', '.join(d.name for d in _DISTS)}")
 
 
 def _dist_operation(operation: Any) -> str:
     key = re.sub(r"[\s\-]+", "_", operation.strip().lower()) if isinstance(operation, str) else ""
     if key not in _DIST_OPS:
-        raise MathInputError(f"unknown distribution operation {operation!r}; valid operations: "
+        raise MathInputError(f"unknown distribution operation {str(operation)[:40]!r}; valid operations: "
                              "pdf (pmf), cdf, sf, ppf (quantile), isf, mean, variance, std, median, interval")
     return _DIST_OPS[key]
 
