@@ -107,7 +107,7 @@ class BuiltServer:
 
 def build_server(spec: ServerSpec, settings: Settings, metrics: Metrics | None = None) -> BuiltServer:
     """Build a spec's server and put the runtime's middleware around its tools."""
-    server = spec.build(settings)
+    server = spec.create(settings)
     if not isinstance(server, FastMCP):
         raise ConfigError(f"server {spec.name!r}: build() must return a FastMCP server")
     install_log_filters()

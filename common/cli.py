@@ -145,7 +145,7 @@ async def _tool_rows(settings, specs) -> list[dict]:
 
     rows = []
     for spec in specs:
-        tools = await spec.build(settings).list_tools(run_middleware=False)
+        tools = await spec.create(settings).list_tools(run_middleware=False)
         rows.append(
             {
                 "name": spec.name,

@@ -49,6 +49,31 @@ class ServerSpec:
         if not NAME_RE.match(self.name):
             raise ValueError(f"server name {self.name!r} must be lowercase letters/digits")
 
+    def create(self, settings: Settings) -> FastMCP:
+        """Build the server, or say in one line what must be installed first."""
+        reason = self.missing()
+        if reason:
+            raise ConfigError(f"server {self.name!r} cannot run here: {reason}")
+        return self.build(settings)
+
+
+def requires(modules: Sequence[str] = (), commands: Sequence[str] = (), hint: str = "") -> Callable[[], str | None]:
+    """A `ServerSpec.missing` check: Python modules and programs that must be installed."""
+
+    def missing() -> str | None:
+        import importlib.util
+        import shutil
+
+        for command in commands:
+            if shutil.which(command) is None:
+                return f"the program {command!r} is not installed ({hint})"
+        for module in modules:
+            if importlib.util.find_spec(module) is None:
+                return f"the Python package {module!r} is not installed ({hint})"
+        return None
+
+    return missing
+
 
 _READY_ATTR = "_mcpfleet_ready_checks"
 
@@ -96,7 +121,7 @@ def select_specs(specs: Sequence[ServerSpec], names: Sequence[str]) -> list[Serv
     """`names` may be empty or contain 'all'; unknown names are an error listing the known ones.
 
     'all' leaves out servers whose dependencies are missing here (with a warning); a server
-    named explicitly must be able to run.
+    named explicitly fails in `ServerSpec.create` with the reason.
     """
     if not names or "all" in names:
         usable = []
@@ -112,9 +137,4 @@ def select_specs(specs: Sequence[ServerSpec], names: Sequence[str]) -> list[Serv
     if unknown:
         known = ", ".join(by_name) or "(none installed)"
         raise ConfigError(f"unknown server {unknown[0]!r}; known servers: {known}")
-    chosen = [by_name[n] for n in dict.fromkeys(names)]
-    for spec in chosen:
-        reason = spec.missing()
-        if reason:
-            raise ConfigError(f"server {spec.name!r} cannot run here: {reason}")
-    return chosen
+    return [by_name[n] for n in dict.fromkeys(names)]

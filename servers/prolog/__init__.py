@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mcpfleet.common.spec import ServerSpec
+from mcpfleet.common.spec import ServerSpec, requires
 
 if TYPE_CHECKING:
     from fastmcp import FastMCP
@@ -13,31 +13,9 @@ if TYPE_CHECKING:
 
 
 def _build(settings: Settings) -> FastMCP:
-    from mcpfleet.common.errors import ConfigError
-
-    try:
-        import pyswip  # noqa: F401
-    except Exception as exc:  # pyswip raises more than ImportError when libswipl is missing
-        raise ConfigError(
-            "the prolog server needs SWI-Prolog (apt-get install swi-prolog-nox) and its extra: "
-            f"pip install 'mcpfleet[prolog]' ({exc})"
-        ) from None
-    from mcpfleet.servers.prolog.server import build
+    from mcpfleet.servers.prolog.server import build  # heavy imports only when the server is built
 
     return build(settings)
-
-
-def _missing() -> str | None:
-    import importlib.util
-
-    import shutil
-
-    if shutil.which("swipl") is None:
-        return "SWI-Prolog is not installed (apt-get install swi-prolog-nox)"
-    for module in ("pyswip", "redis"):
-        if importlib.util.find_spec(module) is None:
-            return f"{module} is not installed (pip install 'mcpfleet[prolog]')"
-    return None
 
 
 SPEC = ServerSpec(
@@ -46,5 +24,5 @@ SPEC = ServerSpec(
     description="Sandboxed SWI-Prolog: goals against inline programs and per-caller knowledge bases.",
     build=_build,
     extra="prolog",
-    missing=_missing,
+    missing=requires(("pyswip", "redis"), ("swipl",), "apt-get install swi-prolog-nox; pip install 'mcpfleet[prolog]'"),
 )
