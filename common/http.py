@@ -73,6 +73,9 @@ _IDEMPOTENT = {"GET", "HEAD", "OPTIONS"}
 _RETRY_AFTER_CAP = 10.0  # seconds; a server asking for longer gets its error response instead
 # Requests carrying credentials are never cached: the cache is shared by every caller of a server.
 _PRIVATE_REQUEST_HEADERS = {"authorization", "proxy-authorization", "cookie"}
+# The only request headers that follow a redirect to another origin: anything else (Authorization,
+# Cookie, X-API-Key, PRIVATE-TOKEN, ...) may be a credential meant for the origin the caller named.
+_CROSS_ORIGIN_HEADERS = {"accept", "accept-language", "accept-encoding", "user-agent", "cache-control", "pragma"}
 _MEMORY_CACHE_BYTES = 64 * 1024 * 1024  # bounds the in-memory cache whatever cache_max_entries says
 
 
@@ -155,9 +158,12 @@ def _allow_list(allow: AllowEntries) -> _AllowList:
     return allow if isinstance(allow, _AllowList) else _AllowList.parse(allow)
 
 
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
+
+
 def _display(url: str) -> str:
-    """The URL for messages: without query and fragment, which often carry keys."""
-    base = url.split("#", 1)[0]
+    """The URL for messages: without credentials, query and fragment, which often carry keys."""
+    base = _USERINFO.sub(r"\1…@", url.split("#", 1)[0])
     return base.split("?", 1)[0] + ("?…" if "?" in base else "")
 
 
@@ -679,7 +685,7 @@ class OutboundClient:
             headers = {k: v for k, v in headers.items() if k.lower() not in ("content-type", "content-length")}
         if (next_url.scheme, next_url.raw_host, _port(next_url)) != (current.scheme, current.raw_host, _port(current)):
             # Credentials were meant for the origin the caller named, not for where it points.
-            headers = {k: v for k, v in headers.items() if k.lower() not in _PRIVATE_REQUEST_HEADERS}
+            headers = {k: v for k, v in headers.items() if k.lower() in _CROSS_ORIGIN_HEADERS}
         return next_url, method, headers, content
 
     async def _send_retrying(
