@@ -8,11 +8,12 @@ STAMP  := $(VENV)/.installed
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml servers/ui/node/package-lock.json
 	bash scripts/system-deps.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip uv
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[all,test]"
+	bash servers/ui/node/install.sh
 	touch $(STAMP)
 
 ## serve every server on http://127.0.0.1:8080/<name>/mcp with embedded defaults

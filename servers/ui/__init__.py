@@ -1,0 +1,35 @@
+"""`ui`: shadcn/ui registry items and Tailwind CSS v4 facts from the sources of truth."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mcpfleet.common.spec import ServerSpec
+
+if TYPE_CHECKING:
+    from fastmcp import FastMCP
+
+    from mcpfleet.common.settings import Settings
+
+
+def _build(settings: Settings) -> FastMCP:
+    from mcpfleet.servers.ui.server import build  # heavy imports only when the server is built
+
+    return build(settings)
+
+
+def _missing() -> str | None:
+    from mcpfleet.servers.ui.config import missing_node_parts
+
+    return missing_node_parts()
+
+
+SPEC = ServerSpec(
+    name="ui",
+    title="shadcn/ui and Tailwind",
+    description="shadcn/ui registry items and the exact CSS of Tailwind v4 classes from the real compiler.",
+    build=_build,
+    needs_network=True,
+    tags=("frontend",),
+    missing=_missing,
+)

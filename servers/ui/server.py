@@ -1,0 +1,107 @@
+"""The ui server's tools: shadcn-compatible registries over HTTP, Tailwind v4 from its real compiler.
+
+Registry fetches go through the runtime's OutboundClient; registry text is returned as untrusted
+content. Tailwind runs in one long-lived Node worker (tailwind.py), warmed in the lifespan.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Annotated, Literal
+
+from fastmcp import FastMCP
+from fastmcp.tools.base import ToolResult
+from pydantic import Field
+
+from mcpfleet.common.app import new_server, structured_answer
+from mcpfleet.common.errors import FleetError
+from mcpfleet.common.http import OutboundClient
+from mcpfleet.common.settings import Settings
+from mcpfleet.common.spec import add_ready_check
+from mcpfleet.common.untrusted import untrusted_result
+from mcpfleet.servers.ui.config import UiSettings
+from mcpfleet.servers.ui.registry import RegistryClient, get_component, list_components
+from mcpfleet.servers.ui.tailwind import TailwindWorker, compile_classes, theme_answer
+
+log = logging.getLogger("mcpfleet.ui")
+OUTPUT = {"type": "object"}
+REGISTRY = {"readOnlyHint": True, "openWorldHint": True, "idempotentHint": True}
+LOCAL = {"readOnlyHint": True, "openWorldHint": False, "idempotentHint": True}
+
+RegistryArg = Annotated[str | None, Field(max_length=500, description="@namespace or URL; default shadcn/ui")]
+
+
+def build(settings: Settings) -> FastMCP:
+    section: UiSettings = settings.server_section("ui", UiSettings)
+    worker = TailwindWorker(section)
+    http = OutboundClient(settings.http, allow=section.allow)
+    registries = RegistryClient(http, section)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(server: FastMCP) -> AsyncIterator[dict]:
+        try:
+            await worker.build(["p-4"])  # starts Node and builds the default design system once
+        except FleetError as exc:  # calls start it again; readiness says so meanwhile
+            log.warning("tailwind worker did not start: %s", exc)
+        try:
+            yield {}
+        finally:
+            await worker.aclose()
+            await http.aclose()
+
+    mcp = new_server(
+        "ui",
+        "shadcn/ui registry items and Tailwind CSS v4 facts from the sources of truth, not memory.",
+        lifespan=lifespan,
+    )
+
+    async def ready() -> bool:
+        # A worker stopped after a timeout is started again here too, not only by the next call:
+        # a replica that reports itself unready would otherwise get no call to revive it.
+        if not worker.alive:
+            try:
+                await worker.start()
+            except FleetError:
+                return False
+        return worker.alive
+
+    add_ready_check(mcp, ready)
+
+    @mcp.tool(annotations=REGISTRY, output_schema=OUTPUT)
+    async def ui_components(
+        query: Annotated[str | None, Field(max_length=200, description="e.g. 'date picker'")] = None,
+        registry: RegistryArg = None,
+    ) -> ToolResult:
+        """List or search shadcn registry items: components, blocks, hooks."""
+        answer = await list_components(registries, query, registry)
+        return untrusted_result(answer.pop("text"), answer["url"], answer)
+
+    @mcp.tool(annotations=REGISTRY, output_schema=OUTPUT)
+    async def ui_component(
+        name: Annotated[str, Field(max_length=500, description="e.g. 'button', '@acme/login', item URL")],
+        registry: RegistryArg = None,
+        style: Annotated[str | None, Field(max_length=40, description="default new-york-v4")] = None,
+    ) -> ToolResult:
+        """One registry item: files, npm and registry deps (resolved), cssVars, add command, examples."""
+        answer = await get_component(registries, name, registry, style)
+        return untrusted_result(answer.pop("text"), answer["url"], answer)
+
+    @mcp.tool(annotations=LOCAL, output_schema=OUTPUT)
+    async def ui_tailwind(
+        classes: Annotated[str, Field(max_length=20_000, description="e.g. 'p-4 hover:bg-sky-500 md:flex'")],
+        version: Literal["4"] = "4",
+        theme: Annotated[str, Field(max_length=100_000, description="@theme {--color-x: #0af}")] = "",
+    ) -> ToolResult:
+        """Exact CSS from the real Tailwind v4 compiler; flags unknown classes and v3 names renamed in v4."""
+        return structured_answer(await compile_classes(worker, classes, theme, section))
+
+    @mcp.tool(annotations=LOCAL, output_schema=OUTPUT)
+    async def ui_theme(
+        prefix: Annotated[str | None, Field(max_length=100, description="e.g. 'color-sky', 'breakpoint'")] = None,
+    ) -> ToolResult:
+        """Tailwind v4 default theme tokens (--color-*, --spacing, --text-*...)."""
+        return structured_answer(theme_answer(section, prefix))
+
+    return mcp

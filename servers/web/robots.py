@@ -1,0 +1,67 @@
+"""robots.txt, fetched once per origin and honoured for the server's user agent.
+
+A robots.txt that answers 4xx means no rules (allowed). One that cannot be read — 5xx, timeout,
+network error — is not taken as permission: the fetch is refused until it can be read.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from urllib.parse import urlsplit
+from urllib.robotparser import RobotFileParser
+
+from mcpfleet.common.errors import BlockedDestination, OutboundError, UserError
+from mcpfleet.common.http import OutboundClient
+
+ROBOTS_MAX_BYTES = 512_000  # what Google reads; the rest is ignored
+MAX_ORIGINS = 1024
+
+
+class RobotsPolicy:
+    def __init__(self, client: Callable[[], OutboundClient], user_agent: str, ttl: float = 3600.0) -> None:
+        self._client = client
+        self._agent = user_agent
+        self._ttl = ttl
+        self._rules: OrderedDict[str, tuple[float, RobotFileParser | None]] = OrderedDict()  # None: allow all
+
+    async def check(self, url: str) -> None:
+        """Return if `url` may be fetched; raise UserError if robots.txt disallows it, OutboundError
+        if robots.txt cannot be read, BlockedDestination if its origin is refused."""
+        parts = urlsplit(url.strip())
+        origin = f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+        rules = await self._rules_for(origin)
+        if rules is not None and not rules.can_fetch(self._agent, url.strip()):
+            raise UserError(
+                f"{origin}/robots.txt does not allow fetching this URL for our user agent; "
+                "the site asks not to be read automatically"
+            )
+
+    async def _rules_for(self, origin: str) -> RobotFileParser | None:
+        cached = self._rules.get(origin)
+        if cached is not None and cached[0] > time.monotonic():
+            self._rules.move_to_end(origin)
+            return cached[1]
+        try:
+            response = await self._client().fetch(f"{origin}/robots.txt", max_bytes=ROBOTS_MAX_BYTES, truncate=True)
+        except BlockedDestination:
+            raise
+        except OutboundError as exc:
+            raise OutboundError(f"{origin}/robots.txt could not be read ({exc}); not fetching without it, retry later") from None
+        if response.status >= 500 or response.status == 429:
+            raise OutboundError(
+                f"{origin}/robots.txt answered HTTP {response.status}; that is not taken as permission, retry later"
+            )
+        rules: RobotFileParser | None = None
+        if 200 <= response.status < 300:
+            rules = RobotFileParser()
+            rules.parse(response.content.decode("utf-8", errors="replace").splitlines())
+        self._remember(origin, rules)
+        return rules
+
+    def _remember(self, origin: str, rules: RobotFileParser | None) -> None:
+        self._rules[origin] = (time.monotonic() + self._ttl, rules)
+        self._rules.move_to_end(origin)
+        while len(self._rules) > MAX_ORIGINS:
+            self._rules.popitem(last=False)

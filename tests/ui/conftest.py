@@ -1,0 +1,167 @@
+"""A shadcn-compatible registry on 127.0.0.1 written for these tests, and ui settings pointing at it.
+
+Layout, as the shadcn CLI expects it:
+  /r/index.json                       official-style index (a JSON array)
+  /r/styles/{style}/{name}.json       official-style items
+  /acme/registry.json, /acme/{name}.json   a namespaced registry (@acme) that wants a bearer token
+  /plain/{name}.json                  items reached by URL
+"""
+
+from __future__ import annotations
+
+import collections
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from fleet_testing import running_app
+
+ACME_TOKEN = "acme-test-token-123"
+
+
+def ui_file(path: str, content: str, kind: str = "registry:ui", target: str | None = None) -> dict:
+    entry = {"path": path, "type": kind, "content": content}
+    if target:
+        entry["target"] = target
+    return entry
+
+
+def item(name: str, kind: str = "registry:ui", deps=(), reg_deps=(), files=None, **extra) -> dict:
+    return {
+        "$schema": "https://ui.shadcn.com/schema/registry-item.json",
+        "name": name,
+        "type": kind,
+        "description": f"The {name} item.",
+        "dependencies": list(deps),
+        "registryDependencies": list(reg_deps),
+        "files": files if files is not None else [
+            ui_file(f"registry/new-york-v4/ui/{name}.tsx", f"export function {name.title().replace('-', '')}() {{}}\n")
+        ],
+        **extra,
+    }
+
+
+def official_items(base: str) -> dict[str, dict]:
+    items = [
+        item("button", deps=["@radix-ui/react-slot", "class-variance-authority"],
+             cssVars={"light": {"primary": "oklch(0.205 0 0)"}, "dark": {"primary": "oklch(0.922 0 0)"}},
+             docs="Use asChild to render a link as a button."),
+        item("button-demo", kind="registry:example", files=[ui_file(
+            "registry/new-york-v4/examples/button-demo.tsx",
+            'import { Button } from "@/components/ui/button"\nexport default function ButtonDemo() { return <Button>Button</Button> }\n',
+            "registry:example")]),
+        item("card"),
+        item("dialog", deps=["@radix-ui/react-dialog"], reg_deps=["button"]),
+        item("login-form", kind="registry:block", reg_deps=["card", "dialog"], files=[
+            ui_file("registry/new-york-v4/blocks/login-form/page.tsx", "export default function Page() {}\n",
+                    "registry:page", target="app/login/page.tsx"),
+            ui_file("registry/new-york-v4/blocks/login-form/login-form.tsx", "export function LoginForm() {}\n",
+                    "registry:component"),
+        ]),
+        item("loop-a", reg_deps=["loop-b"]),
+        item("loop-b", reg_deps=["loop-c"]),
+        item("loop-c", reg_deps=["loop-a", "card"]),
+        item("use-mobile", kind="registry:hook", files=[ui_file("registry/new-york-v4/hooks/use-mobile.ts",
+                                                               "export function useIsMobile() {}\n", "registry:hook")]),
+        item("uses-broken", reg_deps=["broken-item", "no-such-item", "button"]),
+        item("uses-url", reg_deps=[f"{base}/plain/extra.json", "@acme/cta"]),
+        item("deep-0", reg_deps=["deep-1"]),
+        *[item(f"deep-{i}", reg_deps=[f"deep-{i + 1}"]) for i in range(1, 60)],
+    ]
+    found = {i["name"]: i for i in items}
+    # malformed: no type, a file without a path, a page without a target, dependencies not a list
+    found["broken-item"] = {"name": "broken-item", "files": [{"type": "registry:ui", "content": "x"},
+                                                             {"path": "p.tsx", "type": "registry:page", "content": "y"}],
+                            "dependencies": "react"}
+    return found
+
+
+def acme_items() -> dict[str, dict]:
+    return {
+        "hero": item("hero", kind="registry:block", deps=["motion"], reg_deps=["@acme/cta", "button"]),
+        "cta": item("cta", kind="registry:component", deps=["lucide-react"]),
+        "brand-theme": item("brand-theme", kind="registry:theme", files=[],
+                            cssVars={"theme": {"font-heading": "Inter, sans-serif"}, "light": {"brand": "oklch(0.6 0.2 250)"}}),
+    }
+
+
+class RegistryServer:
+    def __init__(self) -> None:
+        self.hits: collections.Counter[str] = collections.Counter()
+        self.base = ""
+
+    def app(self) -> Starlette:
+        async def official(request: Request) -> Response:
+            style, name = request.path_params["style"], request.path_params["name"]
+            self.hits[request.url.path] += 1
+            found = official_items(self.base).get(name)
+            if style not in ("new-york-v4", "default") or found is None:
+                return PlainTextResponse("not found", status_code=404)
+            if style == "default":
+                found = {**found, "description": f"The {name} item (default style)."}
+            return JSONResponse(found)
+
+        async def index(request: Request) -> Response:
+            self.hits[request.url.path] += 1
+            # index entries carry file paths without content, and no examples
+            entries = [
+                {**i, "files": [{"path": f["path"], "type": f["type"]} for f in i.get("files", [])]}
+                for i in official_items(self.base).values() if i.get("type") not in ("registry:example", None)
+            ]
+            entries.append({"name": "bad-entry", "type": "registry:nonsense"})
+            return JSONResponse(entries)
+
+        async def acme(request: Request) -> Response:
+            self.hits[request.url.path] += 1
+            if request.headers.get("authorization") != f"Bearer {ACME_TOKEN}":
+                return PlainTextResponse("unauthorized", status_code=401)
+            name = request.path_params["name"]
+            items = acme_items()
+            if name == "registry":
+                return JSONResponse({"name": "acme", "homepage": "https://acme.example", "items": list(items.values())})
+            return JSONResponse(items[name]) if name in items else PlainTextResponse("nope", status_code=404)
+
+        async def plain(request: Request) -> Response:
+            self.hits[request.url.path] += 1
+            name = request.path_params["name"]
+            if name == "extra":
+                return JSONResponse(item("extra", kind="registry:lib", deps=["date-fns"], reg_deps=["card"]))
+            if name == "notjson":
+                return Response("<html>oops</html>", media_type="text/html")
+            if name == "registry":
+                return JSONResponse({"name": "plain", "items": [item("extra", kind="registry:lib")]})
+            return PlainTextResponse("nope", status_code=404)
+
+        return Starlette(routes=[
+            Route("/r/index.json", index),
+            Route("/r/styles/{style}/{name}.json", official),
+            Route("/acme/{name}.json", acme),
+            Route("/plain/{name}.json", plain),
+        ])
+
+
+@pytest.fixture(scope="session")
+def registry_server():
+    server = RegistryServer()
+    with running_app(server.app()) as url:
+        server.base = url
+        yield server
+
+
+@pytest.fixture
+def ui_config(registry_server):
+    """`[servers.ui]` pointing the official registry and @acme at the local server."""
+    base = registry_server.base
+    return {
+        "official_index": f"{base}/r/index.json",
+        "official_item": f"{base}/r/styles/{{style}}/{{name}}.json",
+        "registries": {"@acme": {"url": f"{base}/acme/{{name}}.json", "headers": {"Authorization": "Bearer ${ACME_TEST_TOKEN}"}}},
+    }
+
+
+@pytest.fixture
+def acme_token(monkeypatch):
+    monkeypatch.setenv("ACME_TEST_TOKEN", ACME_TOKEN)
