@@ -1,0 +1,280 @@
+"""Documents into sections: split by heading structure, heading path kept, code blocks never split.
+
+Markdown (ATX and setext headings, fenced code), MDX (imports/exports and JSX-only lines dropped),
+reStructuredText (underlined and overlined titles, `::` literal blocks), Jupyter notebooks
+(markdown cells as markdown, code cells as fenced code) and plain text. A section longer than
+`max_chars` is cut at paragraph boundaries; a code block is one unbreakable piece even when it
+alone is longer than that.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)[ \t#]*$")
+_SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n.*?\n---[ \t]*\n", re.DOTALL)
+_MDX_MODULE = re.compile(r"^(import|export)\s")
+_JSX_LINE = re.compile(r"^\s*</?[A-Z][\w.]*(\s[^<>]*)?/?>\s*$")
+_RST_ADORN = re.compile(r"^([=\-~^\"'`#*+:._<>!$%&,;?@\\|/])\1{2,}\s*$")
+_HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+
+TEXT_SUFFIXES = (".md", ".markdown", ".mdx", ".rst", ".txt", ".ipynb")
+
+
+@dataclass(frozen=True)
+class Section:
+    headings: tuple[str, ...]  # the heading path, outermost first
+    body: str  # the text under the last heading, heading line itself not included
+
+    @property
+    def heading_path(self) -> str:
+        return " > ".join(self.headings)
+
+
+@dataclass(frozen=True)
+class Document:
+    path: str
+    title: str
+    text: str  # normalised text, what docs_read pages through
+    sections: list[Section]
+
+
+def parse_document(path: str, raw: str, max_chars: int = 3000) -> Document:
+    """The sections of one file, chosen by its suffix; `raw` is the file's decoded text."""
+    suffix = PurePosixPath(path).suffix.lower()
+    if suffix == ".ipynb":
+        text = notebook_to_markdown(raw)
+        kind = "md"
+    elif suffix == ".mdx":
+        text, kind = strip_mdx(raw), "md"
+    elif suffix == ".rst":
+        text, kind = raw, "rst"
+    elif suffix in (".md", ".markdown"):
+        text, kind = raw, "md"
+    else:
+        text, kind = raw, "txt"
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", "    ")
+    if kind == "md":
+        text = _FRONT_MATTER.sub("", text, count=1)
+        raw_sections = markdown_sections(text)
+    elif kind == "rst":
+        raw_sections = rst_sections(text)
+    else:
+        raw_sections = [((), text)]
+    fallback = PurePosixPath(path).stem
+    title = next((s[0][0] for s in raw_sections if s[0]), fallback)
+    sections: list[Section] = []
+    for headings, body in raw_sections:
+        headings = headings or (title,)
+        for piece in split_long(body.strip("\n"), max_chars):
+            if piece.strip():
+                sections.append(Section(headings, piece))
+    return Document(path=path, title=title, text=text.strip("\n") + "\n", sections=sections)
+
+
+# --- markdown ------------------------------------------------------------------------------------
+
+
+def markdown_sections(text: str) -> list[tuple[tuple[str, ...], str]]:
+    """(heading path, body) for each heading of a markdown text; text before the first is ()."""
+    lines = text.split("\n")
+    out: list[tuple[tuple[str, ...], str]] = []
+    stack: list[tuple[int, str]] = []
+    body: list[str] = []
+    fence: str | None = None
+
+    def flush() -> None:
+        out.append((tuple(h for _, h in stack), "\n".join(body)))
+        body.clear()
+
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        m = _FENCE.match(line)
+        if fence is not None:
+            if closes(fence, line):
+                fence = None
+            body.append(line)
+            i += 1
+            continue
+        if m:
+            fence = m.group(1)
+            body.append(line)
+            i += 1
+            continue
+        atx = _ATX.match(line)
+        level, title = (len(atx.group(1)), atx.group(2)) if atx else (0, "")
+        if not atx and i + 1 < len(lines) and line.strip() and not line.startswith("    "):
+            under = _SETEXT.match(lines[i + 1])
+            # "---" under a list item or table row is a rule, not a heading
+            if under and not re.match(r"^\s*([-*+]|\d+[.)]|\|)\s", line):
+                level, title = (1 if under.group(1)[0] == "=" else 2), line.strip()
+                i += 1
+        if level:
+            flush()
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, clean_heading(title)))
+        else:
+            body.append(line)
+        i += 1
+    flush()
+    return [(h, b) for h, b in out if b.strip() or not h]
+
+
+def closes(fence: str, line: str) -> bool:
+    """Does `line` close a code block opened with `fence` (same character, at least as long, bare)?"""
+    m = _FENCE.match(line)
+    return bool(m) and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence) \
+        and not line.strip()[len(m.group(1)):].strip()
+
+
+def clean_heading(title: str) -> str:
+    """Heading text without markup: links keep their text, emphasis and code marks go."""
+    title = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", title)
+    title = re.sub(r"\{#[^}]*\}\s*$", "", title)  # {#custom-id}
+    title = re.sub(r"<[^>]+>", "", title)
+    title = re.sub(r"[*_`]+", "", title)
+    return " ".join(title.split())[:200] or "(untitled)"
+
+
+def strip_mdx(text: str) -> str:
+    """MDX as markdown: module lines and lines holding only a JSX tag go; fenced code stays."""
+    out = []
+    fence = None
+    for line in text.split("\n"):
+        m = _FENCE.match(line)
+        if fence is not None:
+            out.append(line)
+            if closes(fence, line):
+                fence = None
+            continue
+        if m:
+            fence = m.group(1)
+            out.append(line)
+            continue
+        if _MDX_MODULE.match(line) or _JSX_LINE.match(line):
+            continue
+        out.append(line)
+    return _HTML_COMMENT.sub("", "\n".join(out))
+
+
+# --- reStructuredText ----------------------------------------------------------------------------
+
+
+def rst_sections(text: str) -> list[tuple[tuple[str, ...], str]]:
+    """(heading path, body) for each title; levels follow the order adornment styles first appear."""
+    lines = text.split("\n")
+    styles: list[tuple[str, bool]] = []
+    stack: list[tuple[int, str]] = []
+    out: list[tuple[tuple[str, ...], str]] = []
+    body: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        title, style, consumed = None, None, 1
+        over = _RST_ADORN.match(line)
+        if over and i + 2 < len(lines) and lines[i + 1].strip() and _RST_ADORN.match(lines[i + 2]) \
+                and lines[i + 2].strip()[0] == line.strip()[0]:
+            title, style, consumed = lines[i + 1].strip(), (line.strip()[0], True), 3
+        elif line.strip() and not line[0].isspace() and i + 1 < len(lines):
+            under = _RST_ADORN.match(lines[i + 1])
+            if under and len(lines[i + 1].rstrip()) >= len(line.rstrip()) and not _RST_ADORN.match(line):
+                title, style, consumed = line.strip(), (lines[i + 1].strip()[0], False), 2
+        if title is None:
+            body.append(line)
+            i += 1
+            continue
+        if style not in styles:
+            styles.append(style)
+        level = styles.index(style) + 1
+        out.append((tuple(h for _, h in stack), "\n".join(body)))
+        body = []
+        while stack and stack[-1][0] >= level:
+            stack.pop()
+        stack.append((level, clean_heading(title)))
+        i += consumed
+    out.append((tuple(h for _, h in stack), "\n".join(body)))
+    return [(h, b) for h, b in out if b.strip() or not h]
+
+
+# --- notebooks -----------------------------------------------------------------------------------
+
+
+def notebook_to_markdown(raw: str) -> str:
+    """A notebook's markdown cells as they are and its code cells as fenced code; outputs dropped."""
+    try:
+        data = json.loads(raw)
+        cells = data.get("cells", []) if isinstance(data, dict) else []
+        language = (data.get("metadata", {}).get("kernelspec", {}) or {}).get("language", "python")
+    except (ValueError, AttributeError):
+        return ""
+    parts = []
+    for cell in cells if isinstance(cells, list) else []:
+        if not isinstance(cell, dict):
+            continue
+        source = cell.get("source", "")
+        source = "".join(source) if isinstance(source, list) else str(source)
+        if not source.strip():
+            continue
+        if cell.get("cell_type") == "markdown":
+            parts.append(source.strip("\n"))
+        elif cell.get("cell_type") == "code":
+            parts.append(f"```{language if isinstance(language, str) else ''}\n{source.strip(chr(10))}\n```")
+    return "\n\n".join(parts)
+
+
+# --- splitting -----------------------------------------------------------------------------------
+
+
+def blocks(text: str) -> list[str]:
+    """Paragraphs, with each fenced code block (blank lines and all) as one block, and an
+    indented block glued to what precedes it (rst literal blocks, list continuations)."""
+    out: list[str] = []
+    current: list[str] = []
+    fence: str | None = None
+    for line in text.split("\n"):
+        m = _FENCE.match(line)
+        if fence is not None:
+            current.append(line)
+            if closes(fence, line):
+                fence = None
+            continue
+        if m:
+            fence = m.group(1)
+            current.append(line)
+            continue
+        if not line.strip():
+            if current:
+                out.append("\n".join(current))
+                current = []
+            continue
+        if not current and out and line[:1].isspace():
+            current = [out.pop(), ""]  # continues the previous block
+        current.append(line)
+    if current:
+        out.append("\n".join(current))
+    return out
+
+
+def split_long(text: str, max_chars: int) -> list[str]:
+    """`text` in pieces of at most `max_chars` cut between blocks (a longer block stays whole)."""
+    if len(text) <= max_chars:
+        return [text]
+    pieces: list[str] = []
+    current: list[str] = []
+    size = 0
+    for block in blocks(text):
+        if current and size + len(block) + 2 > max_chars:
+            pieces.append("\n\n".join(current))
+            current, size = [], 0
+        current.append(block)
+        size += len(block) + 2
+    if current:
+        pieces.append("\n\n".join(current))
+    return pieces

@@ -1,0 +1,128 @@
+"""The docs server's tools: resolve a library, search and read its docs, index a repository.
+
+Docs come from Git repositories (GitHub/GitLab tarballs, or local folders below configured
+roots) into a SQLite FTS5 index on disk; see library.py for what each tool does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastmcp import Context, FastMCP
+from fastmcp.tools.base import ToolResult
+from pydantic import Field
+
+from mcpfleet.common.app import new_server, structured_answer
+from mcpfleet.common.http import OutboundClient
+from mcpfleet.common.settings import Settings
+from mcpfleet.common.spec import add_ready_check
+from mcpfleet.common.untrusted import untrusted_result
+from mcpfleet.servers.docs.catalog import DocsSettings
+from mcpfleet.servers.docs.jobs import Running
+from mcpfleet.servers.docs.library import Librarian
+from mcpfleet.servers.docs.sources import Forges
+from mcpfleet.servers.docs.store import DocsIndex
+
+READ = {"readOnlyHint": True, "openWorldHint": True, "idempotentHint": True}
+OUTPUT = {"type": "object"}
+INDEX_WAIT_MARGIN = 3.0  # seconds left to answer "still indexing" before the tool timeout
+Library = Annotated[str, Field(description="library id from docs_resolve, e.g. 'fastapi/fastapi' or 'owner/repo@v2'",
+                               min_length=1, max_length=200)]
+
+
+def build(settings: Settings) -> FastMCP:
+    section: DocsSettings = settings.server_section("docs", DocsSettings)
+    # Archives are bigger and slower than API answers: this client's cap and deadline are the docs'.
+    http = settings.http.model_copy(update={
+        "max_bytes": max(settings.http.max_bytes, section.max_archive_bytes),
+        "timeout": max(settings.http.timeout, section.index_timeout),
+    })
+    client = OutboundClient(http)
+    forges = Forges(client, section.github_api, section.gitlab_url, section.github_token_env,
+                    section.gitlab_token_env, section.max_archive_bytes)
+    index = DocsIndex(section.index_path)
+    librarian = Librarian(index, section, forges)
+
+    def wait_for(tool: str) -> float:
+        """How long a call waits for indexing: until shortly before the runtime would stop it."""
+        limit = settings.limits.tool_timeouts.get(tool, settings.limits.tool_timeout)
+        return max(0.5, limit - INDEX_WAIT_MARGIN)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(server: FastMCP) -> AsyncIterator[dict]:
+        try:
+            yield {}
+        finally:
+            await librarian.jobs.aclose()
+            await client.aclose()
+            index.close()
+
+    mcp = new_server("docs", "Current library documentation from Git repositories: resolve a library id, "
+                             "then search or read its docs.", lifespan=lifespan)
+
+    async def ready() -> bool:
+        return index.ping()
+
+    add_ready_check(mcp, ready)
+
+    @mcp.tool(annotations=READ, output_schema=OUTPUT)
+    async def docs_resolve(
+        name: Annotated[str, Field(description="library name, e.g. 'next.js'", min_length=1, max_length=200)],
+    ) -> ToolResult:
+        """Find a library's id (owner/repo), with description, stars and indexed versions."""
+        result = await librarian.resolve(name)
+        return untrusted_result(result.pop("text"), f"docs:resolve:{name}", result)
+
+    @mcp.tool(annotations=READ, output_schema=OUTPUT)
+    async def docs_search(
+        library: Library,
+        query: Annotated[str, Field(description="what you need, e.g. 'middleware redirects'", min_length=1,
+                                    max_length=500)],
+        ctx: Context,
+        tokens: Annotated[int, Field(ge=200, le=20_000, description="token budget")] = 4000,
+    ) -> ToolResult:
+        """Best-matching doc sections for a query, with heading path and source URL, within the token budget."""
+        result = await librarian.search(library, query, tokens, progress=ctx.report_progress,
+                                        wait=wait_for("docs_search"))
+        header = result.pop("header")
+        return untrusted_result(result.pop("text"), f"docs:{result['library']}@{result['ref']}", result, header=header)
+
+    @mcp.tool(annotations=READ, output_schema=OUTPUT)
+    async def docs_read(
+        library: Library,
+        path: Annotated[str, Field(description="file path from a search result; a folder or '' lists documents",
+                                   max_length=1000)],
+        start_index: Annotated[int, Field(ge=0, description="character offset for the next page")] = 0,
+    ) -> ToolResult:
+        """Read one document of an indexed library, paged, or list a folder's documents."""
+        result = await librarian.read(library, path, start_index)
+        header = result.pop("header")
+        return untrusted_result(result.pop("text"), f"docs:{result['library']}@{result['ref']}/{result['path']}",
+                                result, header=header)
+
+    @mcp.tool(annotations={"readOnlyHint": False, "destructiveHint": False, "idempotentHint": True,
+                           "openWorldHint": True}, output_schema=OUTPUT)
+    async def docs_index(
+        repo: Annotated[str, Field(description="owner/repo, gitlab:group/repo or a GitHub URL", min_length=1,
+                                   max_length=300)],
+        ctx: Context,
+        ref: Annotated[str | None, Field(description="branch or tag; default branch if omitted",
+                                         max_length=200)] = None,
+    ) -> ToolResult:
+        """Index or refresh a repository's docs (reports progress)."""
+        result = await librarian.index_source(repo, ref or None, local_roots=section.local_roots,
+                                              progress=ctx.report_progress, wait=wait_for("docs_index"))
+        if isinstance(result, Running):
+            return structured_answer({
+                "status": "running", "repo": repo, "percent": result.percent, "message": result.message,
+                "text": f"still indexing {repo} ({result.percent:g}%: {result.message}); it continues in the "
+                        "background: call docs_index again to wait for it, or search in a minute",
+            })
+        answer = {"status": "done", **result.as_dict()}
+        answer["text"] = (f"indexed {answer['library']}@{answer['ref']}: {answer['files']} files, "
+                          f"{answer['chunks']} sections in {answer['seconds']} s")
+        return structured_answer(answer)
+
+    return mcp

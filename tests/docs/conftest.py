@@ -1,0 +1,4 @@
+"""Fixtures of the docs tests; the forge and doc trees live in docs_forge.py (a unique module name,
+since several test folders have a conftest.py)."""
+
+from docs_forge import forge  # noqa: F401  (a fixture, registered by being imported here)
