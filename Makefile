@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test test-fast conformance bench clean
+.PHONY: setup run test test-fast conformance bench clean litellm manifests
 
 setup: $(STAMP)
 
@@ -20,8 +20,16 @@ $(STAMP): pyproject.toml servers/ui/node/package-lock.json
 run: setup
 	$(BIN)/mcpfleet serve all
 
-## the whole test suite, the MCP conformance suite included
-test: setup
+## the LiteLLM proxy in its own venv (.tools/litellm) for the gateway integration test
+litellm: setup
+	bash scripts/litellm-env.sh
+
+## regenerate manifests/ from the server registry (tests fail when they drift)
+manifests: setup
+	$(BIN)/python manifests/generate.py
+
+## the whole test suite, the MCP conformance suite and the LiteLLM gateway test included
+test: setup litellm
 	$(BIN)/python -m pytest
 
 ## everything but the conformance suite (no Node needed)

@@ -152,18 +152,12 @@ def _openwebui(ts: list[Target], key_env: str | None) -> str:
 
 
 def _litellm(ts: list[Target], key_env: str | None) -> str:
-    servers = {}
-    for t in ts:
-        entry: dict = {
-            "url": t.url,
-            "transport": "http",
-            "description": t.spec.description,
-        }
-        if key_env:
-            entry["auth_type"] = "bearer_token"
-            entry["auth_value"] = f"os.environ/{key_env}"
-        servers[t.id.replace("-", "_")] = entry
-    return "# LiteLLM proxy config.yaml\n" + yaml.safe_dump({"mcp_servers": servers}, sort_keys=False)
+    # Streamable HTTP, bearer key from LiteLLM's environment, alias + access groups: see
+    # common/litellm.py (`mcpfleet litellm config --tools pin|read-only` also sets allowed_tools).
+    from mcpfleet.common.litellm import entries, render_config
+
+    base = ts[0].url[: -len(f"/{ts[0].spec.name}/mcp")] if ts else ""
+    return render_config(entries([t.spec for t in ts], base), key_env)
 
 
 def _litellm_stdio(ts: list[Target], key_env: str | None) -> str:
