@@ -69,7 +69,7 @@ def build(settings: Settings) -> FastMCP:
         program: Annotated[str, Field(description="clauses to load for this query only")] = "",
         kb: Annotated[list[str], Field(description="your stored knowledge bases to load")] = [],
         max_solutions: Annotated[int, Field(ge=1, le=1000)] = 20,
-        timeout: Annotated[float, Field(gt=0, le=600, description="seconds")] = 0,
+        timeout: Annotated[float, Field(ge=0, le=600, description="seconds; 0 = default")] = 0,
     ) -> ToolResult:
         """Run a Prolog goal; returns variable bindings for each solution (no solution is a normal answer)."""
         caller = current_caller()

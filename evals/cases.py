@@ -1,0 +1,238 @@
+"""Eval cases: loading `evals/cases/<server>.yaml` and validating them against the real tool schemas.
+
+The file format is documented in evals/cases/README.md. `load_cases` checks the shape (so a typo
+fails at load time); `validate_cases` checks the cases against the tools the servers really list
+(so a renamed tool or argument breaks its cases loudly).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mcpfleet.common.errors import ConfigError
+from mcpfleet.evals.scoring import ExpectedCall, values_equal
+
+CASES_DIR = Path(__file__).resolve().parent / "cases"
+CATEGORIES = ("simple", "multiple", "parallel", "irrelevance", "multi_turn")
+ID_RE = re.compile(r"^[a-z0-9]+-(simple|multiple|parallel|irrelevance|multi_turn)-[a-z0-9_-]+$")
+CASE_KEYS = {"id", "category", "user", "history", "system", "tools", "expect", "alternatives", "turns",
+             "final", "reference"}
+
+
+@dataclass(frozen=True)
+class Final:
+    answer_matches: tuple[str, ...] = ()
+    called: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    server: str
+    category: str
+    user: str = ""
+    history: tuple[dict, ...] = ()
+    system: str | None = None
+    tools: str | tuple[str, ...] = "server"
+    expect: tuple[ExpectedCall, ...] = ()
+    alternatives: tuple[tuple[ExpectedCall, ...], ...] = ()
+    turns: tuple[str, ...] = ()
+    final: Final = field(default_factory=Final)
+    # multi_turn only, optional: one list of calls per turn that solves the case (validated against
+    # the schemas; the test suite's scripted model plays it against the live servers).
+    reference: tuple[tuple[dict, ...], ...] = ()
+    raw: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def user_turns(self) -> list[str]:
+        return list(self.turns) if self.category == "multi_turn" else [self.user]
+
+    def acceptable(self) -> list[tuple[ExpectedCall, ...]]:
+        return [self.expect, *self.alternatives]
+
+
+def parse_case(raw: dict, server: str) -> Case:
+    """One case from its YAML mapping; ValueError with the reason when malformed."""
+    if not isinstance(raw, dict):
+        raise ValueError("a case must be a mapping")
+    cid = raw.get("id")
+    if not isinstance(cid, str) or not ID_RE.match(cid):
+        raise ValueError(f"id {cid!r} must look like <server>-<category>-<slug>")
+    unknown = set(raw) - CASE_KEYS
+    if unknown:
+        raise ValueError(f"{cid}: unknown keys {sorted(unknown)}")
+    category = raw.get("category")
+    if category not in CATEGORIES:
+        raise ValueError(f"{cid}: category must be one of {', '.join(CATEGORIES)}")
+    if not cid.startswith(f"{server}-{category}-"):
+        raise ValueError(f"{cid}: id must start with {server}-{category}-")
+    tools = raw.get("tools", "fleet" if category == "multiple" else "server")
+    if isinstance(tools, list):
+        if not tools or not all(isinstance(t, str) for t in tools):
+            raise ValueError(f"{cid}: tools must be 'server', 'fleet' or a list of tool names")
+        tools = tuple(tools)
+    elif tools not in ("server", "fleet"):
+        raise ValueError(f"{cid}: tools must be 'server', 'fleet' or a list of tool names")
+    history = raw.get("history") or []
+    for msg in history:
+        if not isinstance(msg, dict) or msg.get("role") not in ("user", "assistant") or not isinstance(msg.get("content"), str):
+            raise ValueError(f"{cid}: history entries are {{role: user|assistant, content: text}}")
+    expect = tuple(ExpectedCall.parse(c) for c in (raw.get("expect") or []))
+    alternatives = tuple(tuple(ExpectedCall.parse(c) for c in alt) for alt in (raw.get("alternatives") or []))
+    final_raw = raw.get("final") or {}
+    if not isinstance(final_raw, dict) or set(final_raw) - {"answer_matches", "called"}:
+        raise ValueError(f"{cid}: final has answer_matches and called")
+    final = Final(tuple(final_raw.get("answer_matches") or ()), tuple(final_raw.get("called") or ()))
+    for pattern in final.answer_matches:
+        re.compile(pattern)
+    turns = tuple(raw.get("turns") or ())
+    user = raw.get("user") or ""
+    if category == "multi_turn":
+        if not turns or not all(isinstance(t, str) and t.strip() for t in turns):
+            raise ValueError(f"{cid}: multi_turn cases need turns: [user messages]")
+        if not (final.answer_matches or final.called):
+            raise ValueError(f"{cid}: multi_turn cases need final rules (answer_matches and/or called)")
+    else:
+        if not isinstance(user, str) or not user.strip():
+            raise ValueError(f"{cid}: the case needs a user message")
+        if category == "irrelevance" and (expect or alternatives):
+            raise ValueError(f"{cid}: irrelevance cases expect no call (expect: [])")
+        if category != "irrelevance" and not expect:
+            raise ValueError(f"{cid}: the case needs expect: [calls]")
+        if category == "parallel" and len(expect) < 2:
+            raise ValueError(f"{cid}: parallel cases expect several calls")
+        if category in ("simple", "multiple") and len(expect) != 1:
+            raise ValueError(f"{cid}: {category} cases expect exactly one call")
+    reference = tuple(tuple(turn) for turn in (raw.get("reference") or ()))
+    if reference and (category != "multi_turn" or len(reference) != len(turns)):
+        raise ValueError(f"{cid}: reference is one list of calls per turn of a multi_turn case")
+    return Case(cid, server, category, user, tuple(history), raw.get("system"), tools, expect, alternatives,
+                turns, final, reference, raw)
+
+
+def load_file(path: Path) -> list[Case]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path.name}: not valid YAML ({exc})") from None
+    server = path.stem
+    if not isinstance(data, dict) or data.get("server") != server:
+        raise ConfigError(f"{path.name}: must start with `server: {server}`")
+    cases = []
+    for i, raw in enumerate(data.get("cases") or []):
+        try:
+            cases.append(parse_case(raw, server))
+        except (ValueError, re.error) as exc:
+            raise ConfigError(f"{path.name}: case {i + 1}: {exc}") from None
+    return cases
+
+
+def load_cases(servers: Iterable[str] = (), categories: Iterable[str] = (),
+               directory: Path = CASES_DIR) -> list[Case]:
+    """Every case of the named servers (default all files), filtered by category; ids unique."""
+    servers, categories = list(servers), list(categories)
+    unknown = set(categories) - set(CATEGORIES)
+    if unknown:
+        raise ConfigError(f"unknown category {sorted(unknown)[0]!r}; categories: {', '.join(CATEGORIES)}")
+    paths = sorted(directory.glob("*.yaml"))
+    if servers:
+        missing = [s for s in servers if not (directory / f"{s}.yaml").exists()]
+        if missing:
+            raise ConfigError(f"no cases for server {missing[0]!r} in {directory}")
+        paths = [directory / f"{s}.yaml" for s in dict.fromkeys(servers)]
+    cases: list[Case] = []
+    seen: set[str] = set()
+    for path in paths:
+        for case in load_file(path):
+            if case.id in seen:
+                raise ConfigError(f"{path.name}: duplicate case id {case.id}")
+            seen.add(case.id)
+            if not categories or case.category in categories:
+                cases.append(case)
+    return cases
+
+
+# --- validation against the real tools -------------------------------------------------------
+
+
+def validate_cases(cases: Sequence[Case], tools: dict[str, dict], tool_server: dict[str, str]) -> list[str]:
+    """Problems with the cases given the real tools (name -> inputSchema; name -> server).
+
+    Checks: offered and expected tools exist; expected calls cover the schema's required
+    arguments and name only real arguments (unless allow_extra_args); every literal value a
+    matcher carries (and every example) is valid for its argument's schema and matches its own
+    matcher; multi-turn `called` names real tools; references are valid calls.
+    """
+    import jsonschema
+
+    problems: list[str] = []
+    for case in cases:
+        where = case.id
+        if isinstance(case.tools, tuple):
+            for name in case.tools:
+                if name not in tools:
+                    problems.append(f"{where}: offered tool {name!r} does not exist")
+        offered = _offered_names(case, tools, tool_server)
+        for alt in case.acceptable():
+            for call in alt:
+                if call.name not in tools:
+                    problems.append(f"{where}: expected tool {call.name!r} does not exist")
+                    continue
+                if call.name not in offered:
+                    problems.append(f"{where}: expected tool {call.name!r} is not among the tools offered")
+                problems.extend(f"{where}: {p}" for p in _check_expected_call(call, tools[call.name], jsonschema))
+        for name in case.final.called:
+            if name not in tools:
+                problems.append(f"{where}: final.called names unknown tool {name!r}")
+        for turn in case.reference:
+            for call in turn:
+                name, args = call.get("name"), call.get("arguments", {})
+                if name not in tools:
+                    problems.append(f"{where}: reference calls unknown tool {name!r}")
+                    continue
+                for err in jsonschema.Draft202012Validator(tools[name]).iter_errors(args):
+                    problems.append(f"{where}: reference {name}: {err.message[:160]}")
+    return problems
+
+
+def _offered_names(case: Case, tools: dict[str, dict], tool_server: dict[str, str]) -> set[str]:
+    if case.tools == "fleet":
+        return set(tools)
+    if case.tools == "server":
+        return {t for t, s in tool_server.items() if s == case.server}
+    return set(case.tools)
+
+
+def _check_expected_call(call: ExpectedCall, schema: dict, jsonschema: Any) -> list[str]:
+    problems = []
+    props = schema.get("properties", {})
+    for required in schema.get("required", []):
+        m = call.args.get(required)
+        if m is None or m.optional:
+            problems.append(f"{call.name}: required argument {required!r} is not expected (or marked optional)")
+    for arg, matcher in call.args.items():
+        if arg not in props:
+            if not (call.allow_extra_args or schema.get("additionalProperties") not in (False, None)):
+                problems.append(f"{call.name}: argument {arg!r} is not in the tool's schema")
+            continue
+        sub = {**props[arg], "$defs": schema.get("$defs", {})} if "$defs" in schema else props[arg]
+        validator = jsonschema.Draft202012Validator(sub)
+        for value in matcher.literals():
+            if matcher.kind == "text" and not isinstance(value, str):
+                continue
+            errors = list(validator.iter_errors(value))
+            if errors:
+                problems.append(f"{call.name}.{arg}: expected value {value!r} is invalid for the tool: "
+                                f"{errors[0].message[:120]}")
+        if matcher.example is not None and matcher.check(matcher.example):
+            problems.append(f"{call.name}.{arg}: example {matcher.example!r} does not match its own matcher")
+        if "default" in props[arg] and matcher.optional is False and matcher.kind == "exact" \
+                and values_equal(matcher.value, props[arg]["default"]) and arg not in schema.get("required", []):
+            # Expecting a default value as required would fail a model that (rightly) leaves it out.
+            problems.append(f"{call.name}.{arg}: expects the default value {matcher.value!r}; mark it optional: true")
+    return problems

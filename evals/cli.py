@@ -1,0 +1,172 @@
+"""`mcpfleet eval run|report|validate`: score models' tool calling against the fleet's real tools."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from mcpfleet.common.errors import ConfigError
+
+EXAMPLES = """\
+examples:
+  mcpfleet eval run --model Qwen/Qwen3-32B --base-url http://vllm.llm:8000/v1 --server math --repeats 3
+  mcpfleet eval run --models models.yaml --compare-stream --out results.jsonl
+  mcpfleet eval report results.jsonl --html report.html --md report.md
+  mcpfleet eval validate
+"""
+
+
+def register(add) -> None:
+    parser = add("eval", "score models' tool calling against the fleet's real tools")
+    parser.epilog = EXAMPLES
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    sub = parser.add_subparsers(dest="eval_command", metavar="ACTION", required=True)
+
+    run = sub.add_parser("run", help="run cases against one or more models (resumable)")
+    run.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
+                     help="fleet settings file (for the in-process servers)")
+    run.add_argument("--model", help="model name as the endpoint knows it")
+    run.add_argument("--base-url", help="OpenAI-compatible base URL, e.g. http://vllm:8000/v1")
+    run.add_argument("--api-key-env", help="variable holding the endpoint's API key")
+    run.add_argument("--models", metavar="FILE", help="YAML list of {name, base_url, api_key_env, params}")
+    run.add_argument("--server", action="append", default=[], help="only these servers' cases (repeatable)")
+    run.add_argument("--category", action="append", default=[], help="only these categories (repeatable)")
+    run.add_argument("--case", action="append", default=[], help="only these case ids (repeatable)")
+    run.add_argument("--repeats", type=int, default=1, help="trials per case (pass^k uses k = repeats)")
+    run.add_argument("--concurrency", type=int, default=4, help="requests in flight")
+    stream = run.add_mutually_exclusive_group()
+    stream.add_argument("--stream", dest="stream", action="store_true", default=False, help="stream responses")
+    stream.add_argument("--no-stream", dest="stream", action="store_false")
+    stream.add_argument("--compare-stream", action="store_true", help="run every case both ways")
+    run.add_argument("--tool-choice", choices=("auto", "required"), default="auto")
+    run.add_argument("--temperature", type=float, default=0.0)
+    run.add_argument("--seed", type=int)
+    run.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
+    run.add_argument("--retries", type=int, default=3, help="retries on 429/5xx/connection errors")
+    run.add_argument("--out", default="results.jsonl", help="results file (appended; finished rows are skipped)")
+    run.add_argument("--fleet-url", help="a running `mcpfleet serve` to use instead of in-process servers")
+    run.add_argument("--fleet-key-env", help="variable holding the fleet's API key (with --fleet-url)")
+    run.add_argument("--cases-dir", help="directory of case files (default: the packaged cases)")
+    run.add_argument("--no-progress", action="store_true")
+    run.set_defaults(handler=_run)
+
+    report = sub.add_parser("report", help="Markdown and HTML report from results files")
+    report.add_argument("results", nargs="+", metavar="RESULTS", help="results JSONL files (side by side)")
+    report.add_argument("--md", help="write Markdown here (also printed)")
+    report.add_argument("--html", help="write a self-contained HTML page here")
+    report.add_argument("--quiet", action="store_true", help="do not print the Markdown")
+    report.set_defaults(handler=_report)
+
+    validate = sub.add_parser("validate", help="check every case against the current tool schemas")
+    validate.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS)
+    validate.add_argument("--server", action="append", default=[])
+    validate.add_argument("--cases-dir")
+    validate.set_defaults(handler=_validate)
+
+
+def _models(args) -> list:
+    from mcpfleet.evals.runner import ModelTarget
+
+    if args.models:
+        import yaml
+
+        data = yaml.safe_load(Path(args.models).read_text(encoding="utf-8"))
+        if isinstance(data, dict):
+            data = data.get("models")
+        if not isinstance(data, list) or not data:
+            raise ConfigError(f"{args.models}: expected a list of models")
+        return [ModelTarget.parse(m) for m in data]
+    if not args.model or not args.base_url:
+        raise ConfigError("give --model and --base-url, or --models FILE")
+    return [ModelTarget(args.model, args.base_url, args.api_key_env)]
+
+
+def _run(args) -> int:
+    import asyncio
+
+    from mcpfleet.common.settings import load_settings
+    from mcpfleet.evals.cases import CASES_DIR, load_cases
+    from mcpfleet.evals.fleet import open_fleet
+    from mcpfleet.evals.runner import RunOptions, run_eval
+
+    models = _models(args)
+    if args.repeats < 1 or args.concurrency < 1:
+        raise ConfigError("--repeats and --concurrency must be at least 1")
+    cases = load_cases(args.server, args.category, Path(args.cases_dir) if args.cases_dir else CASES_DIR)
+    if args.case:
+        cases = [c for c in cases if c.id in set(args.case)]
+    if not cases:
+        raise ConfigError("no cases selected")
+    options = RunOptions(
+        tool_choice=args.tool_choice, streams=(False, True) if args.compare_stream else (args.stream,),
+        repeats=args.repeats, concurrency=args.concurrency, temperature=args.temperature, seed=args.seed,
+        timeout=args.timeout, retries=args.retries,
+        progress=not args.no_progress and sys.stderr.isatty(),
+    )
+    settings = load_settings(args.config)
+    # `multiple` cases offer the whole fleet's tools, so every server is loaded when they are run.
+    needs_fleet = any(c.tools == "fleet" for c in cases)
+    servers = () if needs_fleet else sorted({c.server for c in cases})
+
+    async def go() -> list[dict]:
+        async with open_fleet(settings, servers, args.fleet_url, args.fleet_key_env) as fleet:
+            if not fleet.servers:
+                raise ConfigError("no server could be loaded: " + "; ".join(f"{k}: {v}" for k, v in fleet.skipped.items()))
+            return await run_eval(models, cases, fleet, options, Path(args.out))
+
+    rows = asyncio.run(go())
+    done = sum(1 for r in rows if r["scores"]["success"])
+    errors = sum(1 for r in rows if r.get("error"))
+    print(f"{len(rows)} new result(s) in {args.out}: {done} succeeded, {errors} endpoint error(s)"
+          + ("; rerun to retry them" if errors else ""))
+    return 0
+
+
+def _report(args) -> int:
+    from mcpfleet.evals.report import write_report
+
+    paths = [Path(p) for p in args.results]
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise ConfigError(f"no such results file: {missing[0]}")
+    text = write_report(paths, Path(args.md) if args.md else None, Path(args.html) if args.html else None)
+    if not args.quiet:
+        print(text, end="")
+    return 0
+
+
+def _validate(args) -> int:
+    import asyncio
+
+    from mcpfleet.common.settings import load_settings
+    from mcpfleet.evals.cases import CASES_DIR, load_cases, validate_cases
+    from mcpfleet.evals.fleet import open_fleet
+
+    cases = load_cases(args.server, (), Path(args.cases_dir) if args.cases_dir else CASES_DIR)
+    settings = load_settings(args.config)
+
+    # Each file is checked against its own server's tools (`multiple` cases expect those too).
+    async def go():
+        async with open_fleet(settings, sorted({c.server for c in cases} & _installed(settings))) as fleet:
+            return fleet
+
+    fleet = asyncio.run(go())
+    checked = [c for c in cases if c.server in fleet.servers]
+    problems = validate_cases(checked, fleet.schemas, fleet.server_of)
+    for server, reason in fleet.skipped.items():
+        print(f"warning: {server} not checked: {reason}", file=sys.stderr)
+    unloaded = sorted({c.server for c in cases} - set(fleet.servers) - set(fleet.skipped))
+    for server in unloaded:
+        print(f"warning: {server} not checked: no such server installed", file=sys.stderr)
+    for p in problems:
+        print(p)
+    print(f"{len(checked)} case(s) checked against {len(fleet.tools)} tools: "
+          + (f"{len(problems)} problem(s)" if problems else "all valid"), file=sys.stderr)
+    return 1 if problems else 0
+
+
+def _installed(settings) -> set[str]:
+    from mcpfleet.evals.fleet import available_specs
+
+    return {s.name for s in available_specs(settings)}

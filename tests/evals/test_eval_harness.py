@@ -1,0 +1,213 @@
+"""The harness end to end: a scripted OpenAI-compatible server on 127.0.0.1, the live math and prolog
+servers in process, and the scores each persona must get (derived from the persona's script)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import pytest_asyncio
+
+from fleet_testing import running_app
+from mcpfleet.common.settings import load_settings
+from mcpfleet.evals.cases import load_cases
+from mcpfleet.evals.client import ChatClient, EndpointError
+from mcpfleet.evals.fleet import open_fleet
+from mcpfleet.evals.report import build_runs, summarise
+from mcpfleet.evals.runner import ModelTarget, RunOptions, read_rows, run_eval
+from mcpfleet.servers.math import SPEC as MATH
+from mcpfleet.servers.prolog import SPEC as PROLOG
+from scripted_llm import ScriptedLLM, expected_outcome, playable
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+CASES = [c for c in load_cases(["math", "prolog"]) if playable(c)]
+BY_ID = {c.id: c for c in CASES}
+
+
+@pytest.fixture(scope="module")
+def llm():
+    scripted = ScriptedLLM(CASES)
+    with running_app(scripted.app) as url:
+        yield scripted, f"{url}/v1"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def fleet():
+    async with open_fleet(load_settings(workers={"size": 1}), specs=[MATH, PROLOG]) as f:
+        yield f
+
+
+def options(**kw) -> RunOptions:
+    base = dict(streams=(False, True), concurrency=4, timeout=30, retries=3, backoff=0.01, progress=False)
+    return RunOptions(**{**base, **kw})
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def results(llm, fleet, tmp_path_factory):
+    """One run of all three personas over every playable case, both streaming and not."""
+    _, url = llm
+    out = tmp_path_factory.mktemp("eval") / "results.jsonl"
+    models = [ModelTarget(p, url) for p in ("perfect", "sloppy", "broken")]
+    rows = await run_eval(models, CASES, fleet, options(), out)
+    return out, rows
+
+
+async def test_every_case_of_my_servers_is_playable_by_the_script():
+    assert len(CASES) == len(load_cases(["math", "prolog"])) >= 50
+
+
+async def test_each_persona_is_scored_exactly_as_its_script_intends(results, fleet):
+    out, rows = results
+    assert len(rows) == 3 * len(CASES) * 2
+    for row in rows:
+        case = BY_ID[row["case"]]
+        want = expected_outcome(row["model"], case, row["stream"], {n: fleet.schemas[n] for n in fleet.schemas})
+        got = row["scores"]
+        assert (got["success"], got["schema_ok"]) == (want["success"], want["schema_ok"]), (row["model"], want["mode"], row)
+        assert row["error"] is None
+    perfect = [r for r in rows if r["model"] == "perfect"]
+    assert all(r["scores"]["success"] and r["scores"]["schema_ok"] for r in perfect)
+
+
+async def test_each_persona_mode_was_exercised(results, fleet):
+    _, rows = results
+    modes = {(r["model"], expected_outcome(r["model"], BY_ID[r["case"]], r["stream"], fleet.schemas)["mode"])
+             for r in rows}
+    for mode in ("drop_optional", "default_arg", "wrong_value", "extra_arg", "eager"):
+        assert ("sloppy", mode) in modes
+    for mode in ("wrong_name", "bad_json", "disagree", "flaky"):
+        assert ("broken", mode) in modes
+
+
+async def test_rows_record_what_was_asked_and_answered(results, llm):
+    scripted, url = llm
+    out, rows = results
+    row = next(r for r in rows if r["model"] == "perfect" and r["case"] == "math-simple-determinant" and r["stream"])
+    assert row["endpoint"] == url and row["tool_choice"] == "auto" and row["temperature"] == 0.0
+    assert row["raw_tool_calls"][0]["name"] == "math_matrix"
+    assert json.loads(row["raw_tool_calls"][0]["arguments"]) == {"matrix": [[2, 1], [1, 3]], "operation": "det"}
+    assert row["usage"]["total_tokens"] == row["usage"]["prompt_tokens"] + row["usage"]["completion_tokens"] > 0
+    assert row["finish_reason"] == "tool_calls" and row["latency_s"] > 0
+    assert row["engine"] == {"engine": "vllm", "version": "0.11.0", "server_header": "uvicorn"}
+    assert row["system_fingerprint"] == "fp_scripted"
+    streamed = [b for b in scripted.requests if b.get("stream")]
+    assert streamed and all(b["stream_options"] == {"include_usage": True} for b in streamed)
+    assert all(b["tool_choice"] == "auto" and b["temperature"] == 0.0 for b in scripted.requests)
+    fleet_offer = next(b for b in scripted.requests if b["messages"][-1]["content"] == BY_ID["math-multiple-matrix-inverse"].user)
+    assert {t["function"]["name"] for t in fleet_offer["tools"]} >= {"math_matrix", "prolog_query"}
+    assert len(read_rows(out)) == len(rows)
+
+
+async def test_multi_turn_runs_against_the_live_servers(results):
+    _, rows = results
+    row = next(r for r in rows if r["model"] == "perfect" and r["case"] == "prolog-multi_turn-store-then-query")
+    assert [c["name"] for c in row["calls"]] == ["prolog_consult", "prolog_query"]
+    assert not any(c["is_error"] for c in row["calls"])
+    assert "ann" in row["calls"][1]["result"] and "ann" in row["content"]  # the real Prolog answer came back
+    assert row["requests"] == 4  # call, answer, call, answer
+    math_row = next(r for r in rows if r["model"] == "perfect" and r["case"] == "math-multi_turn-roots-then-sum")
+    assert "5" in math_row["calls"][1]["result"]
+    broken = next(r for r in rows if r["model"] == "broken" and r["case"] == "math-multi_turn-roots-then-sum")
+    assert broken["calls"][0]["is_error"] and "no tool named" in broken["calls"][0]["result"]
+    assert "math_solve was never called" in broken["scores"]["errors"]
+
+
+async def test_retries_turn_500s_into_answers(results, fleet):
+    _, rows = results
+    flaky = [r for r in rows if r["model"] == "broken"
+             and expected_outcome("broken", BY_ID[r["case"]], r["stream"], fleet.schemas)["mode"] == "flaky"]
+    assert flaky and all(r["scores"]["success"] for r in flaky)
+    assert any(r["attempts"] >= 2 for r in flaky)
+
+
+async def test_stream_disagreement_rate_counts_the_scripted_disagreements(results, fleet):
+    out, _ = results
+    runs = {r.model: r for r in build_runs([out])}
+    assert runs["perfect"].disagreement == (0, len(CASES))
+    assert runs["sloppy"].disagreement == (0, len(CASES))
+    disagree = [c for c in CASES if c.category not in ("multi_turn", "irrelevance")
+                and expected_outcome("broken", c, True, fleet.schemas)["mode"] == "disagree"]
+    assert disagree
+    assert runs["broken"].disagreement == (len(disagree), len(CASES))
+
+
+async def test_a_rerun_skips_finished_rows_and_retries_failed_ones(results, llm, fleet, tmp_path):
+    out, rows = results
+    _, url = llm
+    copy = tmp_path / "resume.jsonl"
+    kept = [r for r in read_rows(out) if r["model"] == "perfect"]
+    failed = dict(kept[0], error="HTTP 503 (after 4 attempts)", scores={**kept[0]["scores"], "success": False})
+    copy.write_text("".join(json.dumps(r) + "\n" for r in kept[1:] + [failed]) + '{"truncated')
+    new = await run_eval([ModelTarget("perfect", url)], CASES, fleet, options(), copy)
+    assert [(r["case"], r["stream"]) for r in new] == [(kept[0]["case"], kept[0]["stream"])]
+    assert new[0]["error"] is None and new[0]["scores"]["success"]
+    assert await run_eval([ModelTarget("perfect", url)], CASES, fleet, options(), copy) == []
+    run = summarise("", "perfect", [r for r in read_rows(copy)])
+    assert run.overall.trials == len(kept) and run.overall.successes == len(kept)  # the latest row replaces the error
+
+
+async def test_repeats_and_pass_k(llm, fleet, tmp_path):
+    _, url = llm
+    simple = [c for c in CASES if c.category == "simple"][:6]
+    out = tmp_path / "repeats.jsonl"
+    await run_eval([ModelTarget("sloppy", url)], simple, fleet, options(streams=(False,), repeats=3), out)
+    run = build_runs([out])[0]
+    assert run.overall.trials == 18 and run.overall.k == 3
+    wins = [expected_outcome("sloppy", c, False, fleet.schemas)["success"] for c in simple]
+    assert run.overall.successes == 3 * sum(wins)
+    assert run.overall.pass_k == pytest.approx(sum(wins) / len(wins))  # deterministic persona: pass^3 == pass^1
+
+
+async def test_endpoint_errors_are_rows_not_crashes(fleet, tmp_path):
+    out = tmp_path / "down.jsonl"
+    rows = await run_eval([ModelTarget("perfect", "http://127.0.0.1:9/v1")], CASES[:2], fleet,
+                          options(streams=(False,), retries=1), out)
+    assert len(rows) == 2 and all(r["error"] and not r["scores"]["success"] for r in rows)
+    assert "after 2 attempts" in rows[0]["error"]
+
+
+@pytest.mark.parametrize("engine, want", [
+    ("sglang", {"engine": "sglang", "version": "0.5.4"}),
+    ("vllm", {"engine": "vllm", "version": "0.11.0"}),
+    ("litellm", {"gateway": "litellm", "gateway_version": "1.80.0"}),
+])
+async def test_engine_detection(engine, want):
+    scripted = ScriptedLLM(CASES, engine=engine)
+    with running_app(scripted.app) as url:
+        async with ChatClient(f"{url}/v1") as client:
+            info = await client.detect_engine()
+    assert want.items() <= info.items()
+
+
+async def test_client_refuses_bad_requests_without_retrying(llm):
+    scripted, url = llm
+    before = len(scripted.requests)
+    async with ChatClient(url, retries=3, backoff=0.01) as client:
+        with pytest.raises(EndpointError, match="HTTP 400"):
+            await client.complete("perfect", [{"role": "user", "content": "a conversation it does not know"}])
+    assert len(scripted.requests) == before + 1
+
+
+async def test_a_running_fleet_over_http_serves_tools_and_multi_turn_calls(llm, tmp_path):
+    """--fleet-url: tools/list and the multi-turn calls go to a real `mcpfleet serve` HTTP app."""
+    from mcpfleet.common.app import build_http_app
+
+    _, url = llm
+    settings = load_settings(workers={"size": 1})
+    multi = [c for c in CASES if c.server == "math" and c.category in ("multi_turn", "simple")]
+    with running_app(build_http_app([MATH], settings)) as fleet_url:
+        async with open_fleet(settings, ["math"], fleet_url=fleet_url, specs=[MATH]) as fleet:
+            assert fleet.servers == ["math"] and "math_solve" in fleet.tools
+            rows = await run_eval([ModelTarget("perfect", url)], multi, fleet, options(streams=(True,)),
+                                  tmp_path / "http.jsonl")
+    assert len(rows) == len(multi) and all(r["scores"]["success"] for r in rows)
+    solved = next(r for r in rows if r["case"] == "math-multi_turn-area-under-parabola")
+    assert "9" in solved["calls"][0]["result"] and not solved["calls"][0]["is_error"]
+
+
+async def test_a_dead_endpoint_is_given_up_after_a_run_of_errors(fleet, tmp_path):
+    out = tmp_path / "dead.jsonl"
+    rows = await run_eval([ModelTarget("perfect", "http://127.0.0.1:9/v1")], CASES, fleet,
+                          options(streams=(False,), retries=0, concurrency=2), out)
+    assert 8 <= len(rows) < 12 and all(r["error"] for r in rows)  # 8 in a row, plus those already in flight
