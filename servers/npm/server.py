@@ -1,0 +1,229 @@
+"""The npm server's tools: answers from the registry itself, so models stop inventing packages.
+
+Thin wrappers over registry.py (requests and the packument cache), packages.py (summaries,
+versions, npm's version pick, name suggestions), deptree.py, readme.py and audit.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastmcp import FastMCP
+from fastmcp.tools.base import ToolResult
+from pydantic import BaseModel, Field
+
+from mcpfleet.common.app import new_server, structured_answer
+from mcpfleet.common.errors import ConfigError, FleetError, ResponseTooLarge, UserError
+from mcpfleet.common.http import OutboundClient
+from mcpfleet.common.settings import Settings
+from mcpfleet.common.untrusted import page, untrusted_result
+from mcpfleet.servers.npm import audit, deptree, semver
+from mcpfleet.servers.npm import packages as pkgs
+from mcpfleet.servers.npm.npmrc import NpmConfig, parse_npmrc
+from mcpfleet.servers.npm.readme import readme_from_packument, readme_from_tarball
+from mcpfleet.servers.npm.registry import PackageNotFound, RegistryClient
+
+READ_ONLY = {"readOnlyHint": True, "openWorldHint": True, "idempotentHint": True}
+OUTPUT = {"type": "object"}
+
+# Optional arguments default to "" rather than None: a shorter schema for small-context models.
+Name = Annotated[str, Field(max_length=214, description="e.g. 'react', '@types/node'")]
+Version = Annotated[str, Field(max_length=256, description="version, tag or range")]
+
+
+class NpmSettings(BaseModel):
+    """`[servers.npm]`."""
+
+    model_config = {"extra": "forbid"}
+    registry: str = Field(default="https://registry.npmjs.org", description="default registry URL")
+    npmrc: str | None = Field(default=None, description="path of an .npmrc (scoped registries, tokens)")
+    npmrc_text: str = Field(default="", description="inline .npmrc text, read after the file")
+    audit_url: str | None = Field(default=None, description="bulk advisory endpoint; default {registry}/-/npm/v1/security/advisories/bulk")
+    cache_ttl: float = Field(default=300.0, ge=0, le=86_400, description="seconds a packument is used without revalidation")
+    cache_entries: int = Field(default=512, ge=0, le=100_000)
+    max_packument_bytes: int = Field(default=32_000_000, ge=10_000, description="past it the abbreviated form is used")
+    max_tarball_bytes: int = Field(default=20_000_000, ge=10_000)
+    max_readme_chars: int = Field(default=1_000_000, ge=1_000)
+    max_tree_nodes: int = Field(default=300, ge=1, le=10_000)
+    max_depth: int = Field(default=5, ge=1, le=20)
+
+
+def registry_config(section: NpmSettings) -> NpmConfig:
+    text = ""
+    if section.npmrc:
+        try:
+            text = Path(section.npmrc).expanduser().read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"servers.npm.npmrc: cannot read {section.npmrc}: {exc.strerror}") from None
+    return parse_npmrc(text + "\n" + section.npmrc_text, section.registry, os.environ)
+
+
+def build(settings: Settings) -> FastMCP:
+    section: NpmSettings = settings.server_section("npm", NpmSettings)
+    config = registry_config(section)
+    # Packuments of long-lived packages (typescript: >10 MB even abbreviated) pass the fleet-wide
+    # body cap; this server's own caps apply to its requests instead.
+    cap = max(settings.http.max_bytes, section.max_packument_bytes, section.max_tarball_bytes)
+    http = OutboundClient(settings.http.model_copy(update={"max_bytes": cap}))
+    registry = RegistryClient(
+        http, config, audit_url=section.audit_url, cache_ttl=section.cache_ttl, cache_entries=section.cache_entries,
+        max_packument_bytes=section.max_packument_bytes, max_tarball_bytes=section.max_tarball_bytes,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(server: FastMCP) -> AsyncIterator[dict]:
+        try:
+            yield {}
+        finally:
+            await http.aclose()
+
+    mcp = new_server(
+        "npm", "Facts about npm packages from the registry itself: check names, versions and ranges here instead of guessing.",
+        lifespan=lifespan,
+    )
+    mcp.registry = registry  # type: ignore[attr-defined]  # tests and benchmarks read its counters
+
+    async def packument(name: str, *, full: bool = False) -> dict[str, Any]:
+        try:
+            return await registry.packument(name, full=full)
+        except PackageNotFound as exc:
+            suggestions = await pkgs.suggest_names(registry, exc.name)
+            hint = ""
+            if suggestions:
+                names = ", ".join(s["name"] + (" (lookalike!)" if s["lookalike"] else "") for s in suggestions)
+                hint = f"; existing names close to it: {names}"
+            raise UserError(f"{exc}{hint}. Do not guess package names: check them here.") from None
+
+    async def full_or_abbreviated(name: str) -> tuple[dict[str, Any], bool]:
+        try:
+            return await packument(name, full=True), True
+        except ResponseTooLarge:  # huge histories: the abbreviated form still answers most
+            return await packument(name), False
+
+    @mcp.tool(annotations=READ_ONLY, output_schema=OUTPUT)
+    async def npm_search(
+        query: Annotated[str, Field(min_length=1, max_length=200)],
+        limit: Annotated[int, Field(ge=1, le=50)] = 10,
+    ) -> ToolResult:
+        """Search the registry for packages."""
+        results = []
+        for obj in await registry.search(query, limit):
+            pkg = obj["package"]
+            version = pkg.get("version") or (pkg.get("dist-tags") or {}).get("latest")
+            score = obj.get("score") or {}
+            results.append({
+                "name": pkg.get("name"), "version": version,
+                "description": str(pkg.get("description") or "")[:300],
+                "keywords": [str(k) for k in (pkg.get("keywords") or [])][:10],
+                "links": pkg.get("links") or {},
+                "score": score.get("final") if isinstance(score, dict) else None,
+            })
+        text = "\n".join(f"{r['name']}@{r['version']}: {r['description']}" for r in results) or f"no packages match {query!r}"
+        return ToolResult(content=text, structured_content={"query": query, "results": results})
+
+    @mcp.tool(annotations=READ_ONLY, output_schema=OUTPUT)
+    async def npm_package(name: Name, version: Version = "") -> ToolResult:
+        """A version's facts: license, repo, engines, types, ESM/CJS, deps, deprecation, dist-tags. Unknown names get close real names."""
+        doc, full = await full_or_abbreviated(name)
+        resolved = pkgs.resolve_version(doc, version or None)
+        manifest = doc["versions"][resolved]
+        types_from = "bundled" if pkgs.bundled_types(manifest) else None
+        if types_from is None and not name.startswith("@types/"):
+            candidate = pkgs.types_package_name(doc.get("name", name))
+            with contextlib.suppress(FleetError):  # a failed @types lookup only leaves `types` unknown
+                types_from = candidate if await registry.exists(candidate) else None
+        result = pkgs.summary(doc, resolved, types_from)
+        if not full:
+            result["partial"] = "packument too large: maintainers and publish times left out"
+        result["text"] = pkgs.summary_text(result)
+        return structured_answer(result)
+
+    @mcp.tool(annotations=READ_ONLY, output_schema=OUTPUT)
+    async def npm_versions(
+        name: Name,
+        range: Annotated[str, Field(max_length=256, description="e.g. '^1.2.0'")] = "",
+        limit: Annotated[int, Field(ge=1, le=500)] = 30,
+    ) -> ToolResult:
+        """Versions newest first with dates and deprecations; with a range, the matches and the one npm would install."""
+        doc, _ = await full_or_abbreviated(name)
+        versions = pkgs.sorted_versions(doc)
+        out: dict[str, Any] = {"name": doc.get("name", name), "dist_tags": doc.get("dist-tags") or {}, "total": len(versions)}
+        if range:
+            try:
+                rng = semver.parse_range(range)
+            except ValueError:
+                raise UserError(f"{range!r} is not a valid semver range (e.g. '^1.2.0', '~0.3', '>=2 <4', '1.x || 2.x')") from None
+            versions = [v for v in versions if rng.test(semver.parse_version(v))]
+            out |= {"range": range, "normalized": str(rng), "matching": len(versions),
+                    "install": pkgs.pick_version(doc, range)}
+        out["versions"] = pkgs.version_rows(doc, versions[:limit])
+        head = f"{out['name']}: {len(versions)} version(s)" + (f" satisfy {range!r}; npm would install {out['install']}" if range else "")
+        rows = [f"{r['version']}  {r['published'] or ''}" + (f"  DEPRECATED: {r['deprecated']}" if r.get("deprecated") else "")
+                for r in out["versions"]]
+        out["text"] = "\n".join([head, *rows] + ([f"... {len(versions) - limit} more"] if len(versions) > limit else []))
+        return structured_answer(out)
+
+    @mcp.tool(annotations=READ_ONLY, output_schema=OUTPUT)
+    async def npm_readme(
+        name: Name,
+        version: Version = "",
+        start_index: Annotated[int, Field(ge=0)] = 0,
+        max_length: Annotated[int, Field(ge=100, le=100_000)] = 20_000,
+    ) -> ToolResult:
+        """A package's README (untrusted text), paged."""
+        doc, _ = await full_or_abbreviated(name)
+        resolved = pkgs.resolve_version(doc, version or None)
+        text = readme_from_packument(doc, resolved)
+        if text is None:
+            tarball = (doc["versions"][resolved].get("dist") or {}).get("tarball")
+            if tarball:
+                data = await registry.tarball(tarball)
+                text = readme_from_tarball(data, max_readme=section.max_readme_chars * 4)
+        if not text:
+            raise UserError(f"{name}@{resolved} has no README")
+        text = text[: section.max_readme_chars]
+        p = page(text, start_index, max_length)
+        source = f"npm:{doc.get('name', name)}@{resolved}/README"
+        return untrusted_result(p.text, source, {"name": doc.get("name", name), "version": resolved, "content": p.text, **p.as_dict()},
+                                header=f"README of {doc.get('name', name)}@{resolved} {p.note()}")
+
+    @mcp.tool(annotations=READ_ONLY, output_schema=OUTPUT)
+    async def npm_dependencies(
+        name: Name,
+        version: Version = "",
+        depth: Annotated[int, Field(ge=1, le=20)] = 1,
+    ) -> ToolResult:
+        """Dependencies, peer and optional dependencies; depth > 1 resolves a tree with the versions npm would pick."""
+        doc = await packument(name)
+        resolved = pkgs.resolve_version(doc, version or None)
+        manifest = doc["versions"][resolved]
+        out: dict[str, Any] = {"name": doc.get("name", name), "version": resolved, **deptree.direct_dependencies(manifest)}
+        if depth > 1:
+            tree = await deptree.resolve_tree(registry, out["name"], resolved, manifest,
+                                              min(depth, section.max_depth), section.max_tree_nodes)
+            out |= tree
+            out["text"] = deptree.tree_text(tree["tree"]) + ("\n[truncated: depth or node limit]" if tree["truncated"] else "")
+        else:
+            parts = [f"{out['name']}@{resolved}"]
+            for kind in ("dependencies", "peerDependencies", "optionalDependencies"):
+                deps = out.get(kind) or {}
+                parts.append(f"{kind}: " + (", ".join(f"{k} {v}" for k, v in deps.items()) or "none"))
+            out["text"] = "\n".join(parts)
+        return structured_answer(out)
+
+    @mcp.tool(annotations=READ_ONLY, output_schema=OUTPUT)
+    async def npm_audit(
+        packages: Annotated[dict[str, str] | str, Field(description="name→version map, or package-lock.json text")],
+    ) -> ToolResult:
+        """Known security advisories for exact package versions."""
+        wanted = audit.wanted_versions(packages)
+        answer = await registry.advisories(wanted)
+        findings = audit.matching_advisories(wanted, answer)
+        return structured_answer({"checked": len(wanted), "findings": findings,
+                                  "text": audit.audit_text(len(wanted), findings)})
+
+    return mcp

@@ -1,0 +1,360 @@
+"""The npm tools over real HTTP with auth, against a real Verdaccio (tests/npm/conftest.py).
+
+The bulk-advisory endpoint, which Verdaccio does not serve, is a local HTTP server answering in
+the registry's real response format.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import pytest_asyncio
+from fastmcp import Client
+from fastmcp.exceptions import ToolError
+
+from fleet_testing import KEYS, running_app
+from mcpfleet.common.app import build_http_app
+from mcpfleet.common.auth import hash_key
+from mcpfleet.common.settings import load_settings
+from mcpfleet.servers.npm import SPEC
+from mcpfleet.servers.npm.server import build
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+ADVISORIES = {
+    "alpha": [
+        {"id": 1101, "url": "https://github.com/advisories/GHSA-aaaa-bbbb-cccc", "title": "Prototype pollution in alpha",
+         "severity": "high", "vulnerable_versions": "<1.1.0", "cwe": ["CWE-1321"],
+         "cvss": {"score": 7.5, "vectorString": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:H/A:N"}},
+        {"id": 1102, "url": "https://github.com/advisories/GHSA-dddd-eeee-ffff", "title": "ReDoS in alpha 2 prereleases",
+         "severity": "moderate", "vulnerable_versions": ">=2.0.0-rc.0 <2.0.0", "cwe": ["CWE-1333"],
+         "cvss": {"score": 5.3, "vectorString": None}},
+    ],
+    "zero": [
+        {"id": 1201, "url": "https://github.com/advisories/GHSA-zzzz-zzzz-zzzz", "title": "zero leaks",
+         "severity": "critical", "vulnerable_versions": ">=0.1.0 <0.1.9", "cwe": [], "cvss": {"score": 9.8}},
+    ],
+}
+
+
+class AdvisoryHandler(BaseHTTPRequestHandler):
+    """POST /-/npm/v1/security/advisories/bulk, answering as registry.npmjs.org does: advisories
+    for the names asked about (by name; the client must match versions itself)."""
+
+    requests: list[dict] = []
+
+    def do_POST(self):  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).requests.append({"path": self.path, "body": body, "content_type": self.headers["Content-Type"],
+                                    "authorization": self.headers.get("Authorization")})
+        if self.path != "/-/npm/v1/security/advisories/bulk":
+            self.send_response(404)
+            self.end_headers()
+            return
+        answer = json.dumps({name: ADVISORIES[name] for name in body if name in ADVISORIES}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def advisory_url():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), AdvisoryHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/-/npm/v1/security/advisories/bulk"
+    server.shutdown()
+
+
+def npm_settings(verdaccio, advisory_url=None, *, token=True, **extra):
+    section = {"registry": verdaccio.url, **extra}
+    if token:
+        section["npmrc_text"] = f"//127.0.0.1:{verdaccio.port}/:_authToken=${{TEST_NPM_TOKEN}}"
+    if advisory_url:
+        section["audit_url"] = advisory_url
+    return load_settings(
+        auth={"api_keys": [{"name": "alice", "hash": hash_key(KEYS["alice"])}]},
+        http={"allow": ["127.0.0.1"]},
+        servers={"npm": section},
+    )
+
+
+@pytest.fixture(scope="module")
+def token_env(verdaccio):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("TEST_NPM_TOKEN", verdaccio.token)  # the npmrc reads ${TEST_NPM_TOKEN}, as npm would
+    yield verdaccio.token
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def fleet(verdaccio, advisory_url, token_env):
+    with running_app(build_http_app([SPEC], npm_settings(verdaccio, advisory_url))) as url:
+        yield f"{url}/npm/mcp"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def npm(fleet):
+    async with Client(fleet, auth=KEYS["alice"], timeout=60) as c:
+        yield c
+
+
+async def call(client, tool, **args):
+    return (await client.call_tool(tool, args)).structured_content
+
+
+async def test_auth_is_required(fleet):
+    with pytest.raises(Exception):
+        async with Client(fleet, auth="wrong-key", timeout=30) as c:
+            await c.call_tool("npm_package", {"name": "alpha"})
+
+
+async def test_package_latest(npm):
+    s = await call(npm, "npm_package", name="alpha")
+    assert s["version"] == "1.1.0" and s["dist_tags"] == {"latest": "1.1.0", "beta": "1.2.0-beta.1", "next": "2.0.0-rc.1"}
+    assert s["license"] == "MIT" and s["types"] == "bundled" and s["module"] == "cjs"
+    assert s["repository"] == "https://github.com/example/alpha"
+    assert s["engines"] == {"node": ">=18"} and s["maintainers"] == ["publisher"]
+    assert s["published"].startswith("20") and s["deprecated"] is None
+
+
+async def test_package_version_range_and_deprecation(npm):
+    s = await call(npm, "npm_package", name="alpha", version="1.0.0")
+    assert s["deprecated"] == "1.0.0 corrupts data; use 1.1.0"
+    assert (await call(npm, "npm_package", name="alpha", version="next"))["version"] == "2.0.0-rc.1"
+    assert (await call(npm, "npm_package", name="alpha", version="^0.1.0"))["version"] == "0.1.5"
+    with pytest.raises(ToolError, match="no version of alpha satisfies '\\^3'"):
+        await call(npm, "npm_package", name="alpha", version="^3")
+
+
+async def test_types_and_module_kinds(npm):
+    assert (await call(npm, "npm_package", name="typed-lib"))["types"] == "@types/typed-lib"
+    assert (await call(npm, "npm_package", name="esm-only"))["module"] == "esm"
+    dual = await call(npm, "npm_package", name="dual-pkg")
+    assert dual["module"] == "dual" and dual["types"] == "bundled"
+    assert (await call(npm, "npm_package", name="zero"))["types"] is None
+
+
+async def test_missing_package_suggests_real_names(npm):
+    with pytest.raises(ToolError) as info:
+        await call(npm, "npm_package", name="alpha_")
+    message = str(info.value)
+    assert "no package named 'alpha_'" in message and "alpha (lookalike!)" in message
+    with pytest.raises(ToolError, match="not a valid npm package name"):
+        await call(npm, "npm_package", name="../etc/passwd")
+
+
+async def test_versions_newest_first_with_dates_and_deprecations(npm):
+    s = await call(npm, "npm_versions", name="alpha")
+    order = [r["version"] for r in s["versions"]]
+    assert order == ["2.0.0-rc.1", "1.2.0-beta.1", "1.1.0", "1.0.0", "0.2.0", "0.1.5", "0.1.0"]
+    assert all(r["published"] for r in s["versions"])
+    assert [r.get("deprecated") for r in s["versions"] if r["version"] == "1.0.0"] == ["1.0.0 corrupts data; use 1.1.0"]
+    assert (await call(npm, "npm_versions", name="alpha", limit=2))["versions"][1]["version"] == "1.2.0-beta.1"
+
+
+@pytest.mark.parametrize("rng, matching, install", [
+    ("^1.0.0", ["1.1.0", "1.0.0"], "1.1.0"),  # the beta is excluded: prerelease rule
+    ("^0.1.0", ["0.1.5", "0.1.0"], "0.1.5"),  # ^0.x stays within the minor
+    (">=1.2.0-beta.0", ["1.2.0-beta.1"], "1.2.0-beta.1"),  # 2.0.0-rc.1: a prerelease of another patch
+    ("1.0.x", ["1.0.0"], "1.0.0"),  # only a deprecated version satisfies: npm installs it anyway
+    ("~0.2 || 0.1.0 - 0.1.4", ["0.2.0", "0.1.0"], "0.2.0"),
+    ("^5", [], None),
+])
+async def test_versions_with_a_range(npm, rng, matching, install):
+    s = await call(npm, "npm_versions", name="alpha", range=rng)
+    assert [r["version"] for r in s["versions"]] == matching and s["install"] == install
+
+
+async def test_versions_bad_range(npm):
+    with pytest.raises(ToolError, match="not a valid semver range"):
+        await call(npm, "npm_versions", name="alpha", range="^^1")
+
+
+async def test_readme_paged_and_untrusted(npm):
+    first = await npm.call_tool("npm_readme", {"name": "alpha", "max_length": 1000})
+    s = first.structured_content
+    assert s["version"] == "1.1.0" and s["content"].startswith("# alpha") and s["next_start_index"]
+    assert first.meta and first.meta.get("mcpfleet/untrusted") is True
+    assert "<untrusted-content" in first.content[0].text
+    rest = await call(npm, "npm_readme", name="alpha", start_index=s["next_start_index"], max_length=100_000)
+    assert rest["content"].rstrip().endswith("This is version 1.1.0.") and rest["next_start_index"] is None
+    old = await call(npm, "npm_readme", name="alpha", version="0.1.0", start_index=s["total_length"] - 40)
+    assert "version 0.1.0" in old["content"]
+
+
+async def test_readme_from_tarball_flags_injection(npm):
+    s = await call(npm, "npm_readme", name="tar-readme")
+    assert s["content"].startswith("# From the tarball")
+    assert s["injection_flags"] and "Ignore all previous instructions" in s["injection_flags"][0]["text"]
+
+
+async def test_dependencies_direct(npm):
+    s = await call(npm, "npm_dependencies", name="app")
+    assert s["dependencies"] == {"alpha": "^1.0.0", "cyc-a": "^1.0.0", "zero": "^0.1.0"}
+    assert s["peerDependencies"] == {"peer-thing": "^2.0.0"} and s["optional_peers"] == ["peer-thing"]
+    assert s["optionalDependencies"] == {"opt-thing": "~0.1.0"}
+
+
+async def test_dependency_tree_resolves_versions_and_stops_at_cycles(npm):
+    s = await call(npm, "npm_dependencies", name="app", depth=4)
+    children = {c["name"]: c for c in s["tree"]["dependencies"]}
+    assert children["alpha"]["version"] == "1.1.0" and children["zero"]["version"] == "0.1.9"
+    assert children["opt-thing"]["version"] == "0.1.2" and children["opt-thing"]["optional"] is True
+    cyc_b = children["cyc-a"]["dependencies"][0]
+    assert cyc_b["name"] == "cyc-b" and cyc_b["dependencies"][0] == {
+        "name": "cyc-a", "range": "^1.0.0", "version": "1.0.0", "cycle": True}
+    assert s["truncated"] is False and s["nodes"] == 7
+    assert "cyc-a@1.0.0 (^1.0.0) [cycle]" in (await npm.call_tool("npm_dependencies", {"name": "app", "depth": 4})).content[0].text
+
+
+async def test_dependency_tree_dist_tag_and_git_specs(npm):
+    s = await call(npm, "npm_dependencies", name="tag-deps", depth=2)
+    alpha, git = s["tree"]["dependencies"]
+    assert (alpha["name"], alpha["version"]) == ("alpha", "2.0.0-rc.1")
+    assert git["name"] == "from-git" and "not a semver range or dist-tag" in git["error"]
+
+
+async def test_dependency_tree_is_bounded(verdaccio, token_env):
+    server = build(npm_settings(verdaccio, max_tree_nodes=3))
+    async with Client(server) as c:
+        s = await call(c, "npm_dependencies", name="app", depth=5)
+    assert s["truncated"] is True and s["nodes"] == 3
+
+
+async def test_private_scope_needs_the_token_and_never_shows_it(npm, verdaccio, caplog):
+    caplog.set_level(logging.DEBUG)
+    s = await call(npm, "npm_package", name="@private/secret")
+    assert s["version"] == "1.0.0" and s["license"] == "UNLICENSED"
+    readme = await npm.call_tool("npm_readme", {"name": "@private/secret"})
+    assert "Secret internal docs" in readme.structured_content["content"]
+    server = build(npm_settings(verdaccio, token=False))
+    async with Client(server) as c:
+        with pytest.raises(ToolError, match="refused access to '@private/secret'.*token") as info:
+            await call(c, "npm_package", name="@private/secret")
+    outputs = [json.dumps(s), str(readme.content), json.dumps(readme.structured_content), str(info.value), caplog.text]
+    assert all(verdaccio.token not in text for text in outputs)
+
+
+async def test_errors_from_the_token_registry_never_show_the_token(verdaccio, token_env, caplog):
+    # Same origin as the token's registry, so the request carries it; the error must not.
+    caplog.set_level(logging.DEBUG)
+    server = build(npm_settings(verdaccio, audit_url=f"http://127.0.0.1:{verdaccio.port}/no/such/endpoint"))
+    async with Client(server) as c:
+        with pytest.raises(ToolError) as info:
+            await call(c, "npm_audit", packages={"alpha": "1.0.0"})
+    assert "does not serve the bulk advisory endpoint" in str(info.value)
+    assert verdaccio.token not in str(info.value) and verdaccio.token not in caplog.text
+
+
+async def test_search(npm):
+    s = await call(npm, "npm_search", query="alpha")
+    hit = next(r for r in s["results"] if r["name"] == "alpha")
+    assert hit["version"] == "1.1.0" and hit["description"]
+
+
+async def test_audit_map_matches_versions(npm):
+    AdvisoryHandler.requests.clear()
+    s = await call(npm, "npm_audit", packages={"alpha": "1.0.0", "zero": "0.1.9", "app": "1.0.0"})
+    assert [(f["name"], f["version"], f["id"], f["severity"]) for f in s["findings"]] == [("alpha", "1.0.0", 1101, "high")]
+    assert s["findings"][0]["cvss_score"] == 7.5 and s["findings"][0]["cwe"] == ["CWE-1321"]
+    sent = AdvisoryHandler.requests[-1]
+    assert sent["body"] == {"alpha": ["1.0.0"], "app": ["1.0.0"], "zero": ["0.1.9"]}
+    assert sent["content_type"] == "application/json"
+    assert sent["authorization"] is None  # another origin than the token's registry: no token sent
+
+
+async def test_search_where_the_registry_has_none(advisory_url, verdaccio):
+    settings = npm_settings(verdaccio, registry=advisory_url.split("/-/")[0])  # answers GET with 501
+    async with Client(build(settings)) as c:
+        with pytest.raises(ToolError, match="does not serve search"):
+            await call(c, "npm_search", query="alpha")
+
+
+async def test_audit_lockfile_v3_with_nested_packages(npm):
+    lock = {"name": "demo", "lockfileVersion": 3, "packages": {
+        "": {"name": "demo", "dependencies": {"alpha": "^1.1.0"}},
+        "node_modules/alpha": {"version": "1.1.0"},
+        "node_modules/app/node_modules/alpha": {"version": "0.1.5"},
+        "node_modules/zero": {"version": "0.1.0", "dev": True},
+        "node_modules/linked": {"link": True, "resolved": "../linked"},
+        "node_modules/from-git": {"version": "git+https://example.test/x.git#abc"},
+    }}
+    s = await call(npm, "npm_audit", packages=json.dumps(lock))
+    found = {(f["name"], f["version"], f["id"]) for f in s["findings"]}
+    assert found == {("alpha", "0.1.5", 1101), ("zero", "0.1.0", 1201)}
+    assert s["findings"][0]["severity"] == "critical" and s["checked"] == 2
+    with pytest.raises(ToolError, match="exact version"):
+        await call(npm, "npm_audit", packages={"alpha": "^1.0.0"})
+
+
+async def test_second_lookup_is_served_from_cache_then_revalidated(verdaccio, token_env):
+    server = build(npm_settings(verdaccio, cache_ttl=0.5))
+    registry = server.registry
+    async with Client(server) as c:
+        await call(c, "npm_package", name="zero")
+        sent = registry.requests
+        again = await call(c, "npm_package", name="zero")
+        assert registry.requests == sent and again["version"] == "0.2.0"  # no request at all
+        import asyncio
+
+        await asyncio.sleep(0.6)
+        await call(c, "npm_package", name="zero")
+        assert registry.requests > sent and registry.revalidated >= 1  # If-None-Match -> 304
+
+
+class Recorder(BaseHTTPRequestHandler):
+    """GET: redirect /r/... to the `target` origin (same path), else record the headers and 404."""
+
+    seen: list[dict] = []
+    target = ""
+
+    def do_GET(self):  # noqa: N802
+        if self.path.startswith("/r/"):
+            type(self).seen.append({"path": self.path, "authorization": self.headers.get("Authorization")})
+            self.send_response(302)
+            self.send_header("Location", f"{type(self).target}/{self.path[3:]}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        type(self).seen.append({"path": self.path, "authorization": self.headers.get("Authorization")})
+        body = b'{"error": "not found"}'
+        self.send_response(404)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+async def test_token_is_not_forwarded_across_a_redirect(verdaccio, caplog):
+    caplog.set_level(logging.DEBUG)
+    servers = [ThreadingHTTPServer(("127.0.0.1", 0), Recorder) for _ in range(2)]
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        origin, other = (f"http://127.0.0.1:{s.server_address[1]}" for s in servers)
+        Recorder.target, Recorder.seen = other, []
+        secret = "redirect-secret-token-0123456789"
+        settings = load_settings(http={"allow": ["127.0.0.1"]}, servers={"npm": {
+            "registry": f"{origin}/r/", "npmrc_text": f"//127.0.0.1:{servers[0].server_address[1]}/:_authToken={secret}"}})
+        async with Client(build(settings)) as c:
+            with pytest.raises(ToolError, match="no package named 'alpha'") as info:
+                await call(c, "npm_package", name="alpha")
+        hops = {s["path"].split("/")[1]: s["authorization"] for s in Recorder.seen}
+        assert hops["r"] == f"Bearer {secret}"  # the token's own registry gets it...
+        assert "alpha" in hops and hops["alpha"] is None  # ...the host it redirects to does not
+        assert secret not in str(info.value) and secret not in caplog.text
+    finally:
+        for server in servers:
+            server.shutdown()
