@@ -240,3 +240,11 @@ async def test_traces_are_exported_over_otlp_when_configured(tmp_path):
             proc.send_signal(signal.SIGTERM)  # shutdown flushes the batch
             proc.wait(timeout=15)
         assert "tools/call echo_say" in receiver.span_names()
+
+
+def test_every_command_module_adds_its_subcommand():
+    from mcpfleet.common.cli import COMMAND_MODULES, build_parser
+
+    commands = build_parser()._subparsers._group_actions[0].choices
+    assert {"k8s", "docs", "eval", "litellm"} <= set(commands)
+    assert len(COMMAND_MODULES) == 4

@@ -33,3 +33,12 @@ def test_names_and_plugins_are_validated():
         all_specs(["fleet_testing:ECHO", "fleet_testing:ECHO"])
     with pytest.raises(ConfigError, match="unknown server 'nope'"):
         select_specs([ECHO], ["nope"])
+
+
+def test_registry_ships_every_named_server_once():
+    from mcpfleet.servers import NAMES, SERVERS
+
+    assert [s.name for s in SERVERS] == list(NAMES)
+    assert len(set(NAMES)) == len(NAMES)
+    # egress is what NetworkPolicies are generated from: the servers that fetch say so
+    assert {s.name for s in SERVERS if s.needs_network} == {"web", "docs", "npm", "ui"}
