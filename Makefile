@@ -36,8 +36,9 @@ test: setup litellm
 test-fast: setup
 	$(BIN)/python -m pytest -m "not conformance"
 
+## every benchmark in benchmarks/ (numbers printed, nothing asserted)
 bench: setup
-	$(BIN)/python benchmarks/bench_runtime.py
+	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache

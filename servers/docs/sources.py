@@ -57,6 +57,9 @@ class RepoInfo:
 def parse_source(spec: str) -> Source:
     """The source a user or model wrote; UserError says what forms are understood."""
     spec = spec.strip()
+    bare = re.match(r"(?i)(?:www\.)?(github|gitlab)\.com/(.*)", spec)  # a URL pasted without its scheme
+    if bare:
+        spec = f"https://{bare.group(1).lower()}.com/{bare.group(2)}"
     if spec.startswith(("https://github.com/", "http://github.com/")):
         parts = urlsplit(spec).path.strip("/").removesuffix(".git").split("/")
         if len(parts) >= 2:

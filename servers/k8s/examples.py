@@ -24,18 +24,24 @@ def topics() -> dict[str, str]:
     return out
 
 
+def _compact(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
 def example(topic: str | None = None) -> dict:
     """The manifest for a topic, or the list of topics when none is given."""
     available = topics()
     if not topic:
         text = "topics (call again with one):\n" + "\n".join(f"{k}: {v}" for k, v in available.items())
         return {"topics": [{"topic": k, "description": v} for k, v in available.items()], "text": text}
-    key = topic.strip().lower().replace("_", "-").replace(" ", "-")
-    key = ALIASES.get(key, key)
-    if key not in available:
-        matches = [k for k in available if key in k]
+    # Separators do not matter: 'multi-node', 'multi_node', 'pod monitor' and 'PodMonitor' all match.
+    compact = "".join(ch for ch in topic.lower() if ch.isalnum())
+    by_compact = {_compact(k): k for k in available} | {_compact(a): t for a, t in ALIASES.items()}
+    key = by_compact.get(compact)
+    if key is None:
+        matches = {k for c, k in by_compact.items() if compact and compact in c}
         if len(matches) != 1:
             raise UserError(f"no example {topic!r}; topics: {', '.join(available)}")
-        key = matches[0]
+        key = matches.pop()
     manifest = (EXAMPLES_DIR / f"{key}.yaml").read_text(encoding="utf-8")
     return {"topic": key, "description": available[key], "manifest": manifest, "text": manifest}

@@ -42,3 +42,21 @@ def test_registry_ships_every_named_server_once():
     assert len(set(NAMES)) == len(NAMES)
     # egress is what NetworkPolicies are generated from: the servers that fetch say so
     assert {s.name for s in SERVERS if s.needs_network} == {"web", "docs", "npm", "ui"}
+
+
+async def test_the_whole_fleet_fits_its_tool_definition_budget():
+    """Open models often run with 8k-16k contexts: every tool definition is paid on every turn."""
+    from mcpfleet.common.settings import load_settings
+    from mcpfleet.common.tokens import tools_tokens
+    from mcpfleet.servers import SERVERS
+
+    settings = load_settings()
+    tools = []
+    for spec in SERVERS:
+        if spec.missing():
+            pytest.fail(f"{spec.name} cannot be built here: {spec.missing()}")
+        own = await spec.create(settings).list_tools(run_middleware=False)
+        assert own and all(t.name.startswith(f"{spec.name}_") for t in own), spec.name  # <server>_<verb>
+        tools += own
+    assert len({t.name for t in tools}) == len(tools) == 31
+    assert tools_tokens(tools) <= 6000

@@ -182,6 +182,10 @@ def test_source_forms():
     assert parse_source("owner/repo@main:docs,guides").folders == ("docs", "guides")
     assert parse_source("gitlab:g/s/p@v1").library == "gitlab:g/s/p"
     assert parse_source("./x/y.tar.gz").library == "local/y"
+    # pasted without a scheme, as people copy them from the address bar
+    assert parse_source("github.com/vllm-project/vllm").library == "vllm-project/vllm"
+    assert parse_source("www.GitHub.com/a/b/tree/v1").ref == "v1"
+    assert parse_source("gitlab.com/g/s/p").kind == "gitlab"
     for bad in ("not a repo", "a/b@..", "a/b@x y", "http://evil/x"):
         with pytest.raises(UserError):
             parse_source(bad)

@@ -49,3 +49,11 @@ def test_the_dra_example_needs_kubernetes_134():
 def test_unknown_topic():
     with pytest.raises(UserError, match="topics: "):
         example("mainframe")
+
+
+@pytest.mark.parametrize("asked, topic", [
+    ("multi-node", "vllm-multinode"), ("pod-monitor", "podmonitor"), ("PodMonitor", "podmonitor"),
+    ("LeaderWorkerSet", "vllm-multinode"), ("web app", "web-app"), ("stateful_set", "statefulset"),
+])
+def test_topics_match_whatever_the_separators(asked, topic):
+    assert example(asked)["topic"] == topic
