@@ -20,9 +20,8 @@ def fleet(forge, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("docs-server")
     write_tree(tmp / "roots" / "handbook", WIDGETS_MAIN)
     settings = docs_settings(forge.base, tmp / "index.sqlite", local_roots=[str(tmp / "roots")])
-    settings = settings.model_copy(update={"auth": settings.auth.model_copy(update={
-        "api_keys": [{"name": "alice", "hash": hash_key(KEYS["alice"])}]})})
-    settings = type(settings).model_validate(settings.model_dump())
+    settings = type(settings).model_validate(
+        {**settings.model_dump(), "auth": {"api_keys": [{"name": "alice", "hash": hash_key(KEYS["alice"])}]}})
     with running_app(build_http_app([SPEC], settings)) as url:
         yield f"{url}/docs/mcp", tmp / "roots"
 
@@ -48,7 +47,7 @@ async def test_index_reports_progress_then_search_and_read(fleet):
     async with client(url, progress_handler=on_progress) as c:
         tools = {t.name: t for t in await c.list_tools()}
         assert set(tools) == {"docs_resolve", "docs_search", "docs_read", "docs_index"}
-        assert tools["docs_search"].annotations.readOnlyHint and not tools["docs_index"].annotations.readOnlyHint
+        assert tools["docs_search"].annotations.read_only_hint and not tools["docs_index"].annotations.read_only_hint
 
         indexed = await c.call_tool("docs_index", {"repo": "acme/widgets"})
         assert indexed.structured_content["library"] == "acme/widgets"
