@@ -31,14 +31,15 @@ class ServerSpec:
     """One MCP server of the fleet.
 
     `build(settings)` returns a FastMCP server holding only the server's own tools; the runtime
-    adds auth, limits and telemetry around it. `extra` names the pip extra with its heavy
+    adds auth, limits and telemetry around it. `build` may be given as "package.module:function",
+    imported only when the server is built, so listing the registry stays cheap. `extra` names the pip extra with its heavy
     dependencies (`pip install mcpfleet[math]`).
     """
 
     name: str
     title: str
     description: str
-    build: Callable[[Settings], FastMCP]
+    build: Callable[[Settings], FastMCP] | str
     extra: str | None = None
     needs_network: bool = False  # egress to the internet (used by NetworkPolicy generation)
     tags: tuple[str, ...] = field(default_factory=tuple)
@@ -54,7 +55,11 @@ class ServerSpec:
         reason = self.missing()
         if reason:
             raise ConfigError(f"server {self.name!r} cannot run here: {reason}")
-        return self.build(settings)
+        build = self.build
+        if isinstance(build, str):
+            module, _, function = build.partition(":")
+            build = getattr(importlib.import_module(module), function)
+        return build(settings)
 
 
 def requires(modules: Sequence[str] = (), commands: Sequence[str] = (), hint: str = "") -> Callable[[], str | None]:

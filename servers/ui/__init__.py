@@ -2,20 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from mcpfleet.common.spec import ServerSpec
-
-if TYPE_CHECKING:
-    from fastmcp import FastMCP
-
-    from mcpfleet.common.settings import Settings
-
-
-def _build(settings: Settings) -> FastMCP:
-    from mcpfleet.servers.ui.server import build  # heavy imports only when the server is built
-
-    return build(settings)
 
 
 def _missing() -> str | None:
@@ -28,7 +15,7 @@ SPEC = ServerSpec(
     name="ui",
     title="shadcn/ui and Tailwind",
     description="shadcn/ui registry items and the exact CSS of Tailwind v4 classes from the real compiler.",
-    build=_build,
+    build=f"{__name__}.server:build",  # heavy imports only when the server is built
     needs_network=True,
     tags=("frontend",),
     missing=_missing,
