@@ -123,7 +123,8 @@ def build(settings: Settings) -> FastMCP:
                 "score": score.get("final") if isinstance(score, dict) else None,
             })
         text = "\n".join(f"{r['name']}@{r['version']}: {r['description']}" for r in results) or f"no packages match {query!r}"
-        return ToolResult(content=text, structured_content={"query": query, "results": results})
+        # Descriptions and keywords are written by package authors: outside text like a README.
+        return untrusted_result(text, "npm registry search", {"query": query, "results": results})
 
     @mcp.tool(annotations=READ_ONLY, output_schema=OUTPUT)
     async def npm_package(name: Name, version: Version = "") -> ToolResult:

@@ -332,13 +332,15 @@ async def compile_classes(worker: TailwindWorker, classes: str, theme: str, sect
     renamed = [r for r in (v3_rename(c) for c in candidates) if r is not None]
     unknown = list(built.get("unknown", []))
     css = built.get("css", "")
-    lines = [css.rstrip() or "/* no CSS */"]
-    if built.get("truncated"):
-        lines.append(f"/* cut at {section.max_css_chars} characters; send fewer classes */")
+    # The findings come first: a client that cuts long output must not lose them under the CSS.
+    lines = []
     if unknown:
         lines.append("unknown (no CSS in Tailwind v4): " + " ".join(unknown))
     for r in renamed:
         lines.append(f"v3 name {r['class']}: use {r['v4']} ({r['note']})")
+    lines.append(css.rstrip() or "/* no CSS */")
+    if built.get("truncated"):
+        lines.append(f"/* cut at {section.max_css_chars} characters; send fewer classes */")
     return {
         "text": "\n".join(lines),
         "css": css,

@@ -28,7 +28,7 @@ def tool(name: str) -> str:
     here = Path(sys.executable).parent / name
     found = str(here) if here.exists() else shutil.which(name)
     if not found:
-        pytest.fail(f"{name} is not installed (make setup installs it; see README "Testing")")
+        pytest.fail(f"{name} is not installed (make setup installs it; see the README's Testing section)")
     return found
 
 

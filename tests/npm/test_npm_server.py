@@ -257,9 +257,12 @@ async def test_errors_from_the_token_registry_never_show_the_token(verdaccio, to
 
 
 async def test_search(npm):
-    s = await call(npm, "npm_search", query="alpha")
+    result = await npm.call_tool("npm_search", {"query": "alpha"})
+    s = result.structured_content
     hit = next(r for r in s["results"] if r["name"] == "alpha")
     assert hit["version"] == "1.1.0" and hit["description"]
+    # descriptions are written by package authors: marked untrusted like READMEs
+    assert result.meta["mcpfleet/untrusted"] is True and s["untrusted"] is True
 
 
 async def test_audit_map_matches_versions(npm):
