@@ -175,7 +175,7 @@ async def test_ssrf_guard_applies_without_the_allow_list(tmp_path, forge):
         await client.aclose()
 
 
-def test_source_forms():
+async def test_source_forms():  # async: the module-wide asyncio mark applies to every test here
     assert parse_source("vercel/next.js@v15.0.0") .__dict__ == {"kind": "github", "path": "vercel/next.js",
                                                                 "ref": "v15.0.0", "folders": ()}
     assert parse_source("https://github.com/a/b/tree/dev").ref == "dev"

@@ -39,7 +39,7 @@ async def test_eight_tools_with_short_descriptions(math):
     assert set(tools) == {"math_solve", "math_simplify", "math_calculus", "math_ode", "math_matrix",
                           "math_optimize", "math_stats", "math_distribution"}
     for tool in tools.values():
-        assert len(tool.description) < 120 and tool.annotations.readOnlyHint
+        assert len(tool.description) < 120 and tool.annotations.read_only_hint
 
 
 async def test_solve_returns_structured_solutions_and_text(math):
