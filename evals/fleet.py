@@ -7,7 +7,6 @@ in-memory `fastmcp.Client`. With `fleet_url`: a running `mcpfleet serve` at `<ur
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
 import os
 from collections.abc import AsyncIterator, Sequence
@@ -66,23 +65,10 @@ def openai_tool(name: str, description: str | None, schema: dict) -> dict:
 
 
 def available_specs(settings: Any) -> list[Any]:
-    """The registry's specs; a server whose package is half-written is skipped, not fatal."""
+    """The registry's specs, plugins included (servers that cannot run here are skipped later)."""
     from mcpfleet.common.spec import all_specs
 
-    try:
-        return all_specs(settings.plugins)
-    except Exception as exc:  # the registry itself failed: load the servers one by one
-        log.warning("server registry failed (%s); loading servers one by one", exc)
-    specs = []
-    for name in ("web", "docs", "k8s", "npm", "ui", "math", "prolog"):
-        try:
-            spec = getattr(importlib.import_module(f"mcpfleet.servers.{name}"), "SPEC", None)
-        except Exception as exc:
-            log.warning("skipping server %s: %s", name, exc)
-            continue
-        if spec is not None:
-            specs.append(spec)
-    return specs
+    return all_specs(settings.plugins)
 
 
 @contextlib.asynccontextmanager
