@@ -119,6 +119,16 @@ def test_disabling_a_server_removes_all_its_objects():
     assert {component(o) for o in objects} == set(SERVERS) - {"web", "math"}
 
 
+def test_docs_index_can_live_on_a_persistent_volume_claim(rendered):
+    def data_volume(objects):
+        dep = next(d for d in by_kind(objects, "Deployment") if component(d) == "docs")
+        return next(v for v in dep["spec"]["template"]["spec"]["volumes"] if v["name"] == "data")
+
+    assert "emptyDir" in data_volume(rendered["default"])
+    claimed = docs(helm_template("default", "--set", "dataVolumeClaim=docs-index"))
+    assert data_volume(claimed) == {"name": "data", "persistentVolumeClaim": {"claimName": "docs-index"}}
+
+
 def test_insecure_no_auth_is_explicit():
     objects = docs(helm_template("default", "--set", "auth.insecureNoAuth=true"))
     for dep in by_kind(objects, "Deployment"):
