@@ -34,21 +34,10 @@ def register(add) -> None:
 
 
 def _librarian(args):
-    from mcpfleet.common.http import OutboundClient
     from mcpfleet.common.settings import load_settings
-    from mcpfleet.servers.docs.catalog import DocsSettings
-    from mcpfleet.servers.docs.library import Librarian
-    from mcpfleet.servers.docs.sources import Forges
-    from mcpfleet.servers.docs.store import DocsIndex
+    from mcpfleet.servers.docs.library import open_librarian
 
-    settings = load_settings(getattr(args, "config", None))
-    section: DocsSettings = settings.server_section("docs", DocsSettings)
-    http = settings.http.model_copy(update={"max_bytes": max(settings.http.max_bytes, section.max_archive_bytes),
-                                            "timeout": max(settings.http.timeout, section.index_timeout)})
-    client = OutboundClient(http)
-    forges = Forges(client, section.github_api, section.gitlab_url, section.github_token_env,
-                    section.gitlab_token_env, section.max_archive_bytes)
-    return Librarian(DocsIndex(section.index_path), section, forges), client
+    return open_librarian(load_settings(getattr(args, "config", None)))
 
 
 class ProgressBar:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import anyio.to_thread
 
 from mcpfleet.common.errors import FleetError, UserError
+from mcpfleet.common.http import OutboundClient
+from mcpfleet.common.settings import Settings
 from mcpfleet.common.untrusted import page
 from mcpfleet.servers.docs.catalog import DocsSettings, lookup
 from mcpfleet.servers.docs.indexer import Indexer, IndexResult, Progress, _no_progress
@@ -29,6 +31,20 @@ TOC_ENTRIES_CHARS = 12_000
 class Found:
     version: Version
     indexed_now: bool = False
+
+
+def open_librarian(settings: Settings) -> tuple[Librarian, OutboundClient]:
+    """The Librarian the server and the CLI use, and its outbound client (the caller closes both)."""
+    section: DocsSettings = settings.server_section("docs", DocsSettings)
+    # Archives are bigger and slower than API answers: this client's cap and deadline are the docs'.
+    http = settings.http.model_copy(update={
+        "max_bytes": max(settings.http.max_bytes, section.max_archive_bytes),
+        "timeout": max(settings.http.timeout, section.index_timeout),
+    })
+    client = OutboundClient(http)
+    forges = Forges(client, section.github_api, section.gitlab_url, section.github_token_env,
+                    section.gitlab_token_env, section.max_archive_bytes)
+    return Librarian(DocsIndex(section.index_path), section, forges), client
 
 
 class Librarian:

@@ -15,15 +15,12 @@ from fastmcp.tools.base import ToolResult
 from pydantic import Field
 
 from mcpfleet.common.app import new_server, structured_answer
-from mcpfleet.common.http import OutboundClient
 from mcpfleet.common.settings import Settings
 from mcpfleet.common.spec import add_ready_check
 from mcpfleet.common.untrusted import untrusted_result
 from mcpfleet.servers.docs.catalog import DocsSettings
 from mcpfleet.servers.docs.jobs import Running
-from mcpfleet.servers.docs.library import Librarian
-from mcpfleet.servers.docs.sources import Forges
-from mcpfleet.servers.docs.store import DocsIndex
+from mcpfleet.servers.docs.library import open_librarian
 
 READ = {"readOnlyHint": True, "openWorldHint": True, "idempotentHint": True}
 OUTPUT = {"type": "object"}
@@ -34,16 +31,8 @@ Library = Annotated[str, Field(description="library id from docs_resolve, e.g. '
 
 def build(settings: Settings) -> FastMCP:
     section: DocsSettings = settings.server_section("docs", DocsSettings)
-    # Archives are bigger and slower than API answers: this client's cap and deadline are the docs'.
-    http = settings.http.model_copy(update={
-        "max_bytes": max(settings.http.max_bytes, section.max_archive_bytes),
-        "timeout": max(settings.http.timeout, section.index_timeout),
-    })
-    client = OutboundClient(http)
-    forges = Forges(client, section.github_api, section.gitlab_url, section.github_token_env,
-                    section.gitlab_token_env, section.max_archive_bytes)
-    index = DocsIndex(section.index_path)
-    librarian = Librarian(index, section, forges)
+    librarian, client = open_librarian(settings)
+    index = librarian.index
 
     def wait_for(tool: str) -> float:
         """How long a call waits for indexing: until shortly before the runtime would stop it."""
