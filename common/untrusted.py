@@ -16,6 +16,7 @@ returns such text goes through `untrusted_result`, so the marking is the same ev
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,10 +57,23 @@ def injection_flags(text: str, limit: int = MAX_FLAGS) -> list[dict[str, Any]]:
     return flags
 
 
+# Anything shaped like a closing tag, in ASCII or full-width brackets; `_is_close_tag` then decides
+# whether a model would read it as ours: invisible characters (zero-width spaces, bidi marks, soft
+# hyphens), blanks, case, Unicode dashes and compatibility forms do not make it a different tag.
+_TAG_LIKE = re.compile(r"[<\uff1c\ufe64][^<>\uff1c\uff1e\ufe64\ufe65]{0,80}[>\uff1e\ufe65]")
+_DASHES = re.compile(r"[\u2010-\u2015\u2212\ufe58\ufe63\uff0d]")
+
+
+def _is_close_tag(tag: str) -> bool:
+    flat = unicodedata.normalize("NFKC", tag)
+    flat = "".join(ch for ch in flat if not ch.isspace() and unicodedata.category(ch) not in ("Cf", "Cc", "Mn"))
+    return _DASHES.sub("-", flat).lower() == CLOSE_TAG
+
+
 def wrap(text: str, source: str) -> str:
     """`text` inside an untrusted-content wrapper naming its source."""
     safe_source = source.replace('"', "%22").replace("\n", " ")[:500]
-    body = re.sub(r"</\s*untrusted-content\s*>", "</untrusted-content_>", text, flags=re.IGNORECASE)
+    body = _TAG_LIKE.sub(lambda m: "</untrusted-content_>" if _is_close_tag(m.group(0)) else m.group(0), text)
     return f'{OPEN_TAG} source="{safe_source}">\n{body}\n{CLOSE_TAG}'
 
 

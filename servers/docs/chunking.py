@@ -15,7 +15,10 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-_ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)[ \t#]*$")
+# The title's closing `#`s and blanks are stripped in Python: `(.+?)[ \t#]*$` backtracks
+# quadratically on a long line of " # # # ... x" (minutes for one line of a hostile repository).
+_ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+)$")
+MAX_TITLE_SCAN = 400  # characters of a heading cleaned of markup (the shown title is at most 200)
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n.*?\n---[ \t]*\n", re.DOTALL)
 _MDX_MODULE = re.compile(r"^(import|export)\s")
@@ -108,7 +111,7 @@ def markdown_sections(text: str) -> list[tuple[tuple[str, ...], str]]:
             i += 1
             continue
         atx = _ATX.match(line)
-        level, title = (len(atx.group(1)), atx.group(2)) if atx else (0, "")
+        level, title = (len(atx.group(1)), atx.group(2).rstrip(" \t#") or atx.group(2)[:1]) if atx else (0, "")
         if not atx and i + 1 < len(lines) and line.strip() and not line.startswith("    "):
             under = _SETEXT.match(lines[i + 1])
             # "---" under a list item or table row is a rule, not a heading
@@ -136,6 +139,7 @@ def closes(fence: str, line: str) -> bool:
 
 def clean_heading(title: str) -> str:
     """Heading text without markup: links keep their text, emphasis and code marks go."""
+    title = title[:MAX_TITLE_SCAN]  # the substitutions below are quadratic on hostile input
     title = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", title)
     title = re.sub(r"\{#[^}]*\}\s*$", "", title)  # {#custom-id}
     title = re.sub(r"<[^>]+>", "", title)
@@ -161,7 +165,22 @@ def strip_mdx(text: str) -> str:
         if _MDX_MODULE.match(line) or _JSX_LINE.match(line):
             continue
         out.append(line)
-    return _HTML_COMMENT.sub("", "\n".join(out))
+    return strip_html_comments("\n".join(out))
+
+
+def strip_html_comments(text: str) -> str:
+    """`_HTML_COMMENT.sub("", text)` in linear time: the lazy regex rescans to the end of the text
+    from every unclosed `<!--`, which is quadratic (minutes for a hostile 300 KB .mdx file)."""
+    out, pos = [], 0
+    while True:
+        start = text.find("<!--", pos)
+        end = text.find("-->", start + 4) if start >= 0 else -1
+        if end < 0:
+            break
+        out.append(text[pos:start])
+        pos = end + 3
+    out.append(text[pos:])
+    return "".join(out)
 
 
 # --- reStructuredText ----------------------------------------------------------------------------
@@ -210,16 +229,20 @@ def notebook_to_markdown(raw: str) -> str:
     """A notebook's markdown cells as they are and its code cells as fenced code; outputs dropped."""
     try:
         data = json.loads(raw)
-        cells = data.get("cells", []) if isinstance(data, dict) else []
-        language = (data.get("metadata", {}).get("kernelspec", {}) or {}).get("language", "python")
-    except (ValueError, AttributeError):
+    except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
         return ""
+    cells = data.get("cells", []) if isinstance(data, dict) else []
+    meta = data.get("metadata") if isinstance(data, dict) else None
+    kernel = meta.get("kernelspec") if isinstance(meta, dict) else None
+    language = kernel.get("language", "python") if isinstance(kernel, dict) else "python"
     parts = []
     for cell in cells if isinstance(cells, list) else []:
         if not isinstance(cell, dict):
             continue
         source = cell.get("source", "")
-        source = "".join(source) if isinstance(source, list) else str(source)
+        # nbformat says str or list of str; anything else (a broken notebook) counts as empty
+        source = "".join(s for s in source if isinstance(s, str)) if isinstance(source, list) else \
+            source if isinstance(source, str) else ""
         if not source.strip():
             continue
         if cell.get("cell_type") == "markdown":

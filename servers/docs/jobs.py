@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from mcpfleet.common.errors import UserError
 from mcpfleet.servers.docs.indexer import IndexResult, Progress
 
 log = logging.getLogger("mcpfleet.docs")
@@ -48,6 +49,10 @@ class Running:
 
 
 class IndexJobs:
+    # Runs outlive their calls and each holds an archive and its unpacked files in memory: without a
+    # cap, a caller naming many repositories or refs in a row piles up runs until the pod is killed.
+    MAX_RUNNING = 4
+
     def __init__(self) -> None:
         self._jobs: dict[str, Job] = {}
 
@@ -56,6 +61,9 @@ class IndexJobs:
         """Run (or join) the job `key`; its result, or `Running` once `wait` seconds have passed."""
         job = self._jobs.get(key)
         if job is None:
+            if len(self._jobs) >= self.MAX_RUNNING:
+                raise UserError(f"{len(self._jobs)} indexing runs are in progress, the most this server runs at once; "
+                                "try again in a minute")
             job = Job(key)
             job.task = asyncio.create_task(start(job.progress), name=f"docs-index {key}")
             job.task.add_done_callback(lambda task, job=job: self._finished(job, task))

@@ -117,6 +117,8 @@ class Librarian:
         library = library.strip()
         base, _, ref = library.partition("@") if not library.startswith("/") else (library, "", "")
         ref = ref or None
+        if not base.strip():  # the index would answer "" with every library's versions
+            raise UserError(f"{library[:100]!r} names no library; give an id like 'owner/repo' or 'owner/repo@v2'")
         version = self.index.find_version(base, ref)
         if version is not None:
             return Found(version)

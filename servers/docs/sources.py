@@ -21,7 +21,7 @@ from mcpfleet.common.http import OutboundClient
 _SLUG = r"[A-Za-z0-9_.-]+"
 _GITHUB = re.compile(rf"^(?:github:)?(?P<path>{_SLUG}/{_SLUG})(?:@(?P<ref>[^\s:]+))?(?::(?P<folders>[^\s]*))?$")
 _GITLAB = re.compile(rf"^gitlab:(?P<path>{_SLUG}(?:/{_SLUG})+)(?:@(?P<ref>[^\s:]+))?(?::(?P<folders>[^\s]*))?$")
-_REF = re.compile(r"^[A-Za-z0-9_.\-/+]{1,200}$")
+_REF = re.compile(r"^[A-Za-z0-9_.\-/+]{1,200}\Z")  # \Z: `$` would let "main\n" through
 LOCAL_REF = "local"
 
 
@@ -31,6 +31,17 @@ class Source:
     path: str  # owner/repo, group/sub/repo, or a filesystem path
     ref: str | None = None
     folders: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.kind == "local":
+            return
+        # The path and ref go into forge API URLs sent with the server's token: `..` (or `%2e%2e`,
+        # which the forge decodes) would walk out of /repos/ to any endpoint of the API host.
+        if any(not re.fullmatch(_SLUG, p) or set(p) == {"."} for p in self.path.split("/")):
+            raise UserError(f"{self.path[:100]!r} is not a repository path (owner/repo)")
+        if self.ref is not None and (not _REF.match(self.ref) or ".." in self.ref
+                                     or any(set(p) <= {"."} for p in self.ref.split("/"))):
+            raise UserError(f"{self.ref[:100]!r} is not a git ref")
 
     @property
     def library(self) -> str:

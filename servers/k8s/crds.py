@@ -21,6 +21,8 @@ def catalog_path(cache_dir: str | Path, api_version: str, kind: str) -> Path | N
     if "/" not in api_version:
         return None
     group, version = api_version.split("/", 1)
+    if len(group) > 253 or len(version) > 63 or len(kind) > 63:  # DNS-name limits; longer is no CRD
+        return None
     if not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*", group) or not re.fullmatch(r"[a-z0-9]+", version) \
             or not re.fullmatch(r"[A-Za-z0-9]+", kind):
         return None

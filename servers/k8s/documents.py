@@ -14,6 +14,13 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 MAX_DOCUMENTS = 5000
 MAX_NODES = 500_000  # after alias expansion: a "billion laughs" document stops here
+# ... and the whole stream: thousands of small alias documents under MAX_NODES each would
+# otherwise cost minutes of CPU per call (each document alone passes the per-document cap).
+MAX_TOTAL_NODES = 1_000_000
+# Schema checks, rules and fixes recurse over the document: past a few hundred levels Python's
+# recursion limit ends the call with a RecursionError instead of a finding. Real manifests (CRDs
+# with deep openAPIV3Schema included) stay far below this.
+MAX_DEPTH = 150
 
 
 class YamlSyntaxError(Exception):
@@ -103,6 +110,7 @@ def parse(text: str) -> list[Document]:
     """The non-empty documents of a YAML stream; raises YamlSyntaxError with line and column."""
     yaml = new_yaml()
     docs: list[Document] = []
+    budget = [MAX_TOTAL_NODES]
     parts = chunks(text)
     if len(parts) > MAX_DOCUMENTS:
         raise YamlSyntaxError(f"more than {MAX_DOCUMENTS} documents; split the input", None, None)
@@ -120,12 +128,20 @@ def parse(text: str) -> list[Document]:
             raise YamlSyntaxError(f"YAML error: {first}", None, None) from None
         except RecursionError:
             raise YamlSyntaxError("YAML nested too deeply", None, None) from None
+        except _TAG_ERRORS:
+            raise YamlSyntaxError(TAG_MISMATCH, offset + 1, 1) from None
         if len(loaded) > 1:  # a `...` end marker or a directive we did not split on
             raise YamlSyntaxError("unsupported document separator; separate documents with '---' lines", offset + 1, 1)
         if loaded and loaded[0] is not None:
-            _check_size(loaded[0], offset)
+            _check_size(loaded[0], offset, budget)
             docs.append(Document(len(docs), loaded[0], offset))
     return docs
+
+
+# An explicit tag the value does not fit (`!!int x`, `!!bool x`, `!!timestamp x`): the loaders'
+# constructors raise these plain exceptions instead of a YAML error.
+_TAG_ERRORS = (ValueError, TypeError, LookupError, AttributeError, OverflowError)  # LookupError: `!!int ""`
+TAG_MISMATCH = "YAML error: a value does not fit its explicit tag (e.g. '!!int x'); remove the tag or fix the value"
 
 
 class _Loader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):  # type: ignore[misc]
@@ -139,6 +155,7 @@ def load(text: str) -> list[Document]:
     """Like `parse`, several times faster (libyaml), for reading only: documents keep the node
     tree for line numbers instead of round-trip data, so they cannot be re-emitted."""
     docs: list[Document] = []
+    budget = [MAX_TOTAL_NODES]
     loader = _Loader(text)
     try:
         while loader.check_node():
@@ -148,10 +165,13 @@ def load(text: str) -> list[Document]:
             if node is None or (isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"):
                 continue
             _check_duplicate_keys(node)
-            data = loader.construct_document(node)
+            try:
+                data = loader.construct_document(node)
+            except _TAG_ERRORS:
+                raise YamlSyntaxError(TAG_MISMATCH, node.start_mark.line + 1, 1) from None
             if data is None:
                 continue
-            _check_size(data, node.start_mark.line)
+            _check_size(data, node.start_mark.line, budget)
             docs.append(Document(len(docs), data, node=node))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -210,18 +230,27 @@ def node_line_of(node: Any, path: tuple) -> int:
     return line
 
 
-def _check_size(data: Any, offset: int) -> None:
-    """Refuse documents whose aliases expand past MAX_NODES (checks walk the expanded tree)."""
-    seen, stack = 0, [data]
+def _check_size(data: Any, offset: int, budget: list[int] | None = None) -> None:
+    """Refuse documents whose aliases expand past MAX_NODES (checks walk the expanded tree), and
+    streams whose documents together expand past MAX_TOTAL_NODES (`budget` holds what is left)."""
+    seen, stack = 0, [(data, 1)]
+    left = budget[0] if budget is not None else MAX_TOTAL_NODES
     while stack:
-        node = stack.pop()
+        node, depth = stack.pop()
         seen += 1
+        if depth > MAX_DEPTH and isinstance(node, (dict, list)):
+            raise YamlSyntaxError(f"the document is nested more than {MAX_DEPTH} levels deep", offset + 1, 1)
         if seen > MAX_NODES:
             raise YamlSyntaxError(f"the document expands to more than {MAX_NODES} nodes (YAML aliases?)", offset + 1, 1)
+        if seen > left:
+            raise YamlSyntaxError(f"the documents together expand to more than {MAX_TOTAL_NODES} nodes "
+                                  "(YAML aliases?); split the input", offset + 1, 1)
         if isinstance(node, dict):
-            stack.extend(node.values())
+            stack.extend((child, depth + 1) for child in node.values())
         elif isinstance(node, list):
-            stack.extend(node)
+            stack.extend((child, depth + 1) for child in node)
+    if budget is not None:
+        budget[0] -= seen
 
 
 def dump(docs: list[Document], original: str) -> str:

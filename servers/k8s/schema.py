@@ -203,6 +203,10 @@ class SchemaStore:
             if key in self._validators:
                 return self._validators[key]
         built = self._build(version, api_version, kind)
+        if built is None:
+            # Not remembered: the names come from callers' manifests, so caching misses would let
+            # a stream of made-up kinds grow this dict without bound (misses are cheap anyway).
+            return None
         with self._lock:
             self._validators[key] = built
         return built
@@ -279,6 +283,8 @@ def _builtin_schema_text(version: str, api_version: str, kind: str) -> str | Non
 
 
 def _builtin_schema(version: str, api_version: str, kind: str) -> dict | None:
+    if len(api_version) > 320 or len(kind) > 100:  # no such built-in; kept out of the lru_cache's keys
+        return None
     text = _builtin_schema_text(version, api_version, kind)
     return json.loads(text) if text is not None else None
 

@@ -37,8 +37,8 @@ def wanted_versions(packages: dict[str, str] | str) -> dict[str, list[str]]:
             add(name, str(version))
     else:
         try:
-            lock = json.loads(packages)
-        except ValueError:
+            lock = json.loads(packages.lstrip("\ufeff"))  # a BOM: saved by a Windows editor
+        except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
             raise UserError("packages must be a name->version map or the JSON text of a package-lock.json") from None
         if not isinstance(lock, dict):
             raise UserError("package-lock.json must be a JSON object")
@@ -46,6 +46,8 @@ def wanted_versions(packages: dict[str, str] | str) -> dict[str, list[str]]:
             for path, entry in lock["packages"].items():
                 if not path or not isinstance(entry, dict) or entry.get("link"):
                     continue
+                if "node_modules/" not in path and not entry.get("name"):
+                    continue  # a workspace folder without a name: not a registry package
                 name = entry.get("name") or path.rsplit("node_modules/", 1)[-1]
                 add(name, entry.get("version"))
         elif isinstance(lock.get("dependencies"), dict):

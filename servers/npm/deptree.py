@@ -21,7 +21,7 @@ CONCURRENCY = 8
 
 
 def direct_dependencies(manifest: dict[str, Any]) -> dict[str, Any]:
-    peer_meta = manifest.get("peerDependenciesMeta") or {}
+    peer_meta = _deps(manifest, "peerDependenciesMeta")
     out: dict[str, Any] = {}
     for kind in ("dependencies", "peerDependencies", "optionalDependencies"):
         deps = manifest.get(kind) or {}
@@ -67,7 +67,7 @@ async def resolve_tree(registry: RegistryClient, name: str, version: str, manife
         jobs = []
         for node, node_manifest, path in level:
             for kind in FOLLOW:
-                for dep, spec in sorted((node_manifest.get(kind) or {}).items()):
+                for dep, spec in sorted(_deps(node_manifest, kind).items()):
                     if state["nodes"] >= max_nodes:
                         state["truncated"] = True
                         break
@@ -86,7 +86,7 @@ async def resolve_tree(registry: RegistryClient, name: str, version: str, manife
                 continue
             child["version"] = picked
             key = f"{child['name']}@{picked}"
-            peers = child_manifest.get("peerDependencies") or {}
+            peers = _deps(child_manifest, "peerDependencies")
             if peers:
                 child["peer"] = dict(sorted(peers.items()))
             if key in path:
@@ -99,9 +99,15 @@ async def resolve_tree(registry: RegistryClient, name: str, version: str, manife
                 next_level.append((child, child_manifest, path | {key}))
         level = next_level
     else:
-        if any((m.get("dependencies") or m.get("optionalDependencies")) for _, m, _ in level):
+        if any(_deps(m, "dependencies") or _deps(m, "optionalDependencies") for _, m, _ in level):
             state["truncated"] = True  # deeper levels exist past the depth asked for
     return {"tree": root, "nodes": state["nodes"], "truncated": state["truncated"]}
+
+
+def _deps(manifest: Any, kind: str) -> dict[str, Any]:
+    """A manifest's `kind` map; {} where a published manifest has a list, a string or nothing there."""
+    deps = manifest.get(kind) if isinstance(manifest, dict) else None
+    return deps if isinstance(deps, dict) else {}
 
 
 def tree_text(tree: dict[str, Any], max_lines: int = 200) -> str:

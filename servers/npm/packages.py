@@ -127,13 +127,14 @@ def bundled_types(manifest: dict[str, Any]) -> bool:
 def summary(packument: dict[str, Any], version: str, types_from: str | None) -> dict[str, Any]:
     """One version's summary; `types_from` is 'bundled', an '@types/...' name, or None."""
     manifest = packument["versions"][version]
-    time_map = packument.get("time") or {}
+    time_map = _map(packument.get("time"))
     maintainers = manifest.get("maintainers") or packument.get("maintainers") or []
+    maintainers = maintainers if isinstance(maintainers, list) else []
     deps = {kind: len(manifest.get(kind) or {}) for kind in DEP_KINDS}
     out: dict[str, Any] = {
         "name": packument.get("name"),
         "version": version,
-        "description": (manifest.get("description") or packument.get("description") or "")[:500],
+        "description": str(manifest.get("description") or packument.get("description") or "")[:500],
         "license": _license(manifest),
         "repository": _repository(manifest) or _repository(packument),
         "homepage": manifest.get("homepage") if isinstance(manifest.get("homepage"), str) else None,
@@ -141,16 +142,21 @@ def summary(packument: dict[str, Any], version: str, types_from: str | None) -> 
         "types": types_from,
         "module": module_type(manifest),
         "dependency_counts": deps,
-        "maintainers": [m.get("name") if isinstance(m, dict) else str(m) for m in maintainers][:20],
+        "maintainers": [str(m.get("name")) if isinstance(m, dict) else str(m) for m in maintainers if m][:20],
         "published": time_map.get(version),
         "deprecated": manifest.get("deprecated") or None,
         "dist_tags": packument.get("dist-tags") or {},
         "versions_count": len(packument.get("versions", {})),
     }
-    dist = manifest.get("dist") or {}
+    dist = _map(manifest.get("dist"))
     if dist.get("unpackedSize"):
         out["unpacked_size"] = dist["unpackedSize"]
     return out
+
+
+def _map(value: Any) -> dict[str, Any]:
+    """`value` if it is a JSON object, else {}: published manifests hold strings or lists where maps belong."""
+    return value if isinstance(value, dict) else {}
 
 
 def summary_text(s: dict[str, Any]) -> str:

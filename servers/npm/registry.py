@@ -41,7 +41,9 @@ class PackageNotFound(UserError):
 
 def check_name(name: str) -> str:
     name = name.strip()
-    if not name or len(name) > 214 or not _NAME.match(name) or name.startswith((".", "_")):
+    bare = name.split("/", 1)[-1]  # npm: neither a name nor a scoped name's part may start with . or _
+    if not name or len(name) > 214 or not _NAME.match(name) or bare.startswith((".", "_")) \
+            or name.startswith((".", "_")):
         raise UserError(f"{name[:100]!r} is not a valid npm package name (e.g. 'react', '@types/node')")
     return name
 

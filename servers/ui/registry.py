@@ -25,7 +25,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from mcpfleet.common.errors import OutboundError, UserError
 from mcpfleet.common.http import OutboundClient
@@ -41,6 +41,9 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _NAMESPACED = re.compile(r"^(@[a-z0-9][a-z0-9._-]{0,60})/([A-Za-z0-9][A-Za-z0-9._-]{0,99})$")
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 MAX_REGISTRY_BYTES = 5_000_000
+# The item cache's keys are URLs callers choose, each answer up to MAX_REGISTRY_BYTES: bounded by
+# size as well as by cache_entries (512 x 5 MB would be gigabytes).
+CACHE_BYTES = 64_000_000
 
 
 class MalformedItem(UserError):
@@ -62,6 +65,9 @@ class Registry:
     headers: Mapping[str, str] = field(default_factory=dict)
     namespace: str | None = None
     official: bool = False
+    # Configured by the operator (official, @namespace, or a URL on one of their origins): fetched with
+    # the client that may reach `servers.ui.allow`. A URL a caller or a registry names is not.
+    trusted: bool = False
 
     def url(self, name: str, style: str) -> str:
         return self.item_url.replace("{style}", quote(style, safe="")).replace("{name}", quote(name, safe=""))
@@ -76,7 +82,23 @@ class Registry:
 
 
 def official(section: UiSettings) -> Registry:
-    return Registry("shadcn", section.official_item, section.official_index, official=True)
+    return Registry("shadcn", section.official_item, section.official_index, official=True, trusted=True)
+
+
+def _origin(url: str) -> str:
+    try:
+        parts = urlsplit(url.strip())
+        return f"{parts.scheme.lower()}://{(parts.netloc or '').lower()}"
+    except ValueError:
+        return ""
+
+
+def configured_origin(url: str, section: UiSettings) -> bool:
+    """Is `url` on the origin of the official registry or of a configured namespace?"""
+    urls = [section.official_index, section.official_item]
+    urls += [s if isinstance(s, str) else s.url for s in section.registries.values()]
+    origin = _origin(url)
+    return bool(origin) and origin in {_origin(u) for u in urls}
 
 
 def _from_url(url: str) -> Registry:
@@ -111,7 +133,7 @@ def _namespaced(namespace: str, section: UiSettings) -> Registry:
         source = RegistrySource(url=source)
     headers = {k: _expand(v, namespace) for k, v in source.headers.items()}
     base = _from_url(source.url)
-    return Registry(namespace, base.item_url, base.index_url, headers, namespace=namespace)
+    return Registry(namespace, base.item_url, base.index_url, headers, namespace=namespace, trusted=True)
 
 
 def pick_registry(registry: str | None, section: UiSettings) -> Registry:
@@ -131,12 +153,15 @@ class ItemRef:
     url: str
 
 
-def resolve_ref(ref: str, within: Registry, section: UiSettings, style: str) -> ItemRef:
-    """An item reference as written in a registry (`button`, `@acme/card`, a URL) → where to fetch it."""
+def resolve_ref(ref: str, within: Registry, section: UiSettings, style: str, from_trusted: bool = False) -> ItemRef:
+    """An item reference as written in a registry (`button`, `@acme/card`, a URL) → where to fetch it.
+
+    A URL is trusted (may reach `servers.ui.allow`) only when a trusted registry's item names it and
+    it lies on a configured registry's origin; a caller's URL never is."""
     ref = ref.strip()
     if re.match(r"^https?://", ref, re.IGNORECASE):
         name = ref.rstrip("/").rsplit("/", 1)[-1].removesuffix(".json") or ref
-        return ItemRef(name, Registry(ref, ref, ref), ref)
+        return ItemRef(name, Registry(ref, ref, ref, trusted=from_trusted and configured_origin(ref, section)), ref)
     match = _NAMESPACED.match(ref)
     if match:
         registry = _namespaced(match.group(1), section)
@@ -166,6 +191,7 @@ def validate_item(data: Any) -> dict[str, Any]:
     if not isinstance(name, str) or not name.strip():
         problems.append("'name' is missing or not a string")
     kind = data.get("type")
+    kind = kind if isinstance(kind, str) else repr(kind)  # a list or object here is not hashable
     if kind not in ITEM_TYPES:
         problems.append(f"'type' is {str(kind)[:40]!r}, not one of registry:ui, registry:component, "
                         "registry:block, registry:hook, registry:lib, ...")
@@ -184,6 +210,7 @@ def validate_item(data: Any) -> dict[str, Any]:
             problems.append(f"{where} must be an object")
             continue
         path, ftype, target, content = entry.get("path"), entry.get("type"), entry.get("target"), entry.get("content")
+        ftype = ftype if isinstance(ftype, str) or ftype is None else repr(ftype)  # unhashable: not a type
         if not isinstance(path, str) or not path:
             problems.append(f"{where}.path is missing")
         if ftype not in ITEM_TYPES:
@@ -229,66 +256,84 @@ def validate_item(data: Any) -> dict[str, Any]:
 class RegistryClient:
     """Fetches registry indexes and items through the outbound client, keeping validated answers a while."""
 
-    def __init__(self, client: OutboundClient, section: UiSettings) -> None:
+    def __init__(self, client: OutboundClient, section: UiSettings, public: OutboundClient | None = None) -> None:
+        """`client` may reach `section.allow` (operator-configured registries); `public` (default:
+        `client`) serves URLs that callers or registry items name, so `allow` is no open door."""
         self.client = client
+        self.public = public or client
         self.section = section
-        self._cache: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+        self._cache: OrderedDict[str, tuple[float, Any, int]] = OrderedDict()
+        self._cache_bytes = 0
 
     def _cached(self, url: str) -> Any | None:
         entry = self._cache.get(url)
         if entry is None:
             return None
-        expires, value = entry
+        expires, value, _ = entry
         if expires < time.monotonic():
-            del self._cache[url]
+            self._drop(url)
             return None
         self._cache.move_to_end(url)
         return value
 
-    def _remember(self, url: str, value: Any) -> None:
-        if self.section.cache_ttl <= 0 or self.section.cache_entries <= 0:
-            return
-        self._cache[url] = (time.monotonic() + self.section.cache_ttl, value)
-        self._cache.move_to_end(url)
-        while len(self._cache) > self.section.cache_entries:
-            self._cache.popitem(last=False)
+    def _drop(self, url: str) -> None:
+        entry = self._cache.pop(url, None)
+        if entry is not None:
+            self._cache_bytes -= entry[2]
 
-    async def _json(self, url: str, headers: Mapping[str, str], what: str) -> Any:
-        result = await self.client.fetch(url, headers=dict(headers), max_bytes=MAX_REGISTRY_BYTES)
+    def _remember(self, url: str, value: Any, size: int = 0) -> None:
+        if self.section.cache_ttl <= 0 or self.section.cache_entries <= 0 or size > CACHE_BYTES:
+            return
+        self._drop(url)
+        self._cache[url] = (time.monotonic() + self.section.cache_ttl, value, size)
+        self._cache_bytes += size
+        while len(self._cache) > self.section.cache_entries or self._cache_bytes > CACHE_BYTES:
+            self._drop(next(iter(self._cache)))
+
+    async def _json(self, url: str, headers: Mapping[str, str], what: str, trusted: bool = False) -> tuple[Any, int]:
+        """The parsed answer and its size in bytes."""
+        client = self.client if trusted else self.public
+        result = await client.fetch(url, headers=dict(headers), max_bytes=MAX_REGISTRY_BYTES)
         if result.status == 404:
             raise ItemNotFound(f"{what} not found ({url} answered 404)")
         if result.status >= 400:
             raise OutboundError(f"{url} answered HTTP {result.status}")
         try:
-            return json.loads(result.text())
+            return json.loads(result.text()), len(result.content)
         except json.JSONDecodeError:
             raise MalformedItem(f"{what} at {url} is not JSON") from None
 
     async def item(self, ref: ItemRef) -> dict[str, Any]:
-        cached = self._cached(ref.url)
+        key = f"{int(ref.registry.trusted)} {ref.url}"  # a trusted fetch never answers an untrusted ask
+        cached = self._cached(key)
         if cached is not None:
             return cached
-        item = validate_item(await self._json(ref.url, ref.registry.headers, f"registry item {ref.name!r}"))
-        self._remember(ref.url, item)
+        data, size = await self._json(ref.url, ref.registry.headers, f"registry item {ref.name!r}",
+                                      ref.registry.trusted)
+        item = validate_item(data)
+        self._remember(key, item, size)
         return item
 
     async def index(self, registry: Registry) -> tuple[list[dict[str, Any]], int]:
         """The registry's items (name, type, title, description...) and how many entries were malformed."""
-        cached = self._cached(registry.index_url)
+        key = f"{int(registry.trusted)} {registry.index_url}"
+        cached = self._cached(key)
         if cached is not None:
             return cached
-        data = await self._json(registry.index_url, registry.headers, f"the index of registry {registry.label}")
+        data, size = await self._json(registry.index_url, registry.headers,
+                                      f"the index of registry {registry.label}", registry.trusted)
         entries = data.get("items") if isinstance(data, dict) else data
         if not isinstance(entries, list):
             raise MalformedItem(f"the index of registry {registry.label} has no 'items' list")
         items, bad = [], 0
         for entry in entries:
             # Index entries need only a name and a type; their files are paths without content.
-            if isinstance(entry, dict) and isinstance(entry.get("name"), str) and entry.get("type") in ITEM_TYPES:
+            if isinstance(entry, dict) and isinstance(entry.get("name"), str) and isinstance(entry.get("type"), str) \
+                    and entry["type"] in ITEM_TYPES:
                 items.append({k: entry.get(k) for k in ("name", "type", "title", "description")})
             else:
                 bad += 1
-        self._remember(registry.index_url, (items, bad))
+        self._remember(key, (items, bad), size)
         return items, bad
 
 
@@ -343,13 +388,13 @@ async def _resolve_dependencies(
     shadcn = official(section)
     resolved: list[dict[str, Any]] = []
     seen = {root.url}
-    level = [(dep, item["name"]) for dep in item["registryDependencies"]]
+    level = [(dep, item["name"], root.registry.trusted) for dep in item["registryDependencies"]]
     full = False
     while level and not full:
         wanted: list[tuple[ItemRef, str, str]] = []
-        for dep, parent in level:
+        for dep, parent, parent_trusted in level:
             try:
-                ref = resolve_ref(dep, shadcn, section, style)
+                ref = resolve_ref(dep, shadcn, section, style, parent_trusted)
             except UserError as exc:
                 _problem(problems, f"{parent} → {dep[:80]}: {exc}")
                 continue
@@ -374,7 +419,7 @@ async def _resolve_dependencies(
                 "dependencies": sub["dependencies"], "registryDependencies": sub["registryDependencies"],
                 "files": [f["path"] for f in sub["files"]],
             })
-            next_level.extend((d, sub["name"]) for d in sub["registryDependencies"])
+            next_level.extend((d, sub["name"], ref.registry.trusted) for d in sub["registryDependencies"])
         level = next_level
     return resolved
 

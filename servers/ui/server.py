@@ -36,8 +36,9 @@ RegistryArg = Annotated[str | None, Field(max_length=500, description="@namespac
 def build(settings: Settings) -> FastMCP:
     section: UiSettings = settings.server_section("ui", UiSettings)
     worker = TailwindWorker(section)
-    http = OutboundClient(settings.http, allow=section.allow)
-    registries = RegistryClient(http, section)
+    http = OutboundClient(settings.http, allow=section.allow)  # configured registries
+    public = OutboundClient(settings.http)  # URLs that callers and registry items name
+    registries = RegistryClient(http, section, public)
 
     @contextlib.asynccontextmanager
     async def lifespan(server: FastMCP) -> AsyncIterator[dict]:
@@ -50,6 +51,7 @@ def build(settings: Settings) -> FastMCP:
         finally:
             await worker.aclose()
             await http.aclose()
+            await public.aclose()
 
     mcp = new_server(
         "ui",

@@ -35,6 +35,13 @@ _WHATWG_ALIASES = {"iso-8859-1": "cp1252", "latin1": "cp1252", "latin-1": "cp125
                    "ascii": "cp1252", "iso8859-1": "cp1252", "l1": "cp1252"}
 _META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([a-zA-Z0-9_:.-]{1,40})""", re.IGNORECASE)
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
+# Control characters XML forbids (ANSI colour codes in <pre> terminal output, stray NULs): lxml
+# parses them into text nodes, then trafilatura's text edits fail with ValueError on them.
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+_XML_INVALID_REF = re.compile(  # the same characters written as character references: &#27; &#x1b;
+    r"&#(?:[xX]0*(?:[0-8bBcCeEfF]|1[0-9a-fA-F]|7[fF]|[fF]{3}[eEfF])|0*(?:[0-8]|1[124-9]|2[0-9]|3[01]|127|6553[45]));?")
+# What trafilatura raises on markup it did not expect (a comment where it wants an element...)
+_EXTRACTION_ERRORS = (ValueError, TypeError, AttributeError, LookupError)
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 
@@ -168,6 +175,7 @@ def html_to_text(source: str, url: str, fmt: Format) -> tuple[str, str]:
     from lxml import html as lxml_html
 
     source = _XML_DECLARATION.sub("", source, count=1)  # lxml refuses str input that declares one
+    source = _XML_INVALID_REF.sub("", _XML_INVALID.sub("", source))
     if not source.strip():
         return "", ""
     try:
@@ -180,20 +188,31 @@ def html_to_text(source: str, url: str, fmt: Format) -> tuple[str, str]:
     except ValueError:
         pass
     markdown = fmt == "markdown"
-    text = trafilatura.extract(
-        tree,
-        url=url,
-        output_format="markdown" if markdown else "txt",
-        include_links=markdown,
-        include_formatting=markdown,
-        include_tables=True,
-        include_images=False,
-        include_comments=False,
-        favor_recall=True,
-        deduplicate=False,
-    )
+    try:
+        text = trafilatura.extract(
+            tree,
+            url=url,
+            output_format="markdown" if markdown else "txt",
+            include_links=markdown,
+            include_formatting=markdown,
+            include_tables=True,
+            include_images=False,
+            include_comments=False,
+            favor_recall=True,
+            deduplicate=False,
+        )
+    except _EXTRACTION_ERRORS:  # hostile or broken markup: the plain text below still reads
+        text = None
+        failed = True
+    else:
+        failed = False
     if not text:  # very short or unusual pages: all visible text rather than nothing
-        text = trafilatura.html2txt(source) or ""
+        try:
+            text = trafilatura.html2txt(source) or ""
+        except _EXTRACTION_ERRORS:
+            text = ""
+        if not text and failed:  # the parsed tree's text, scripts and all, rather than nothing
+            text = " ".join(_XML_INVALID.sub("", tree.text_content()).split())
     if markdown and title and not text.lstrip().startswith("#"):
         text = f"# {title}\n\n{text}"
     return title, text.strip()

@@ -289,19 +289,28 @@ class SearxngBackend:
         for item in data["results"]:
             if not isinstance(item, dict):
                 continue
-            engines = [str(e) for e in item.get("engines") or [item.get("engine")] if e]
+            engines = [str(e) for e in _list(item.get("engines")) or _list(item.get("engine")) if e]
             engine = "searxng" + (f" ({', '.join(engines[:4])})" if engines else "")
             hit = _hit(item.get("title"), item.get("url"), item.get("content"), engine, item.get("publishedDate"))
             if hit:
                 results.append(hit)
-        answers = [_clip(a.get("answer") if isinstance(a, dict) else a, MAX_SNIPPET) for a in data.get("answers") or []]
-        suggestions = [_clip(s, 100) for s in (data.get("suggestions") or [])[:5]]
+        answers = [_clip(a.get("answer") if isinstance(a, dict) else a, MAX_SNIPPET)
+                   for a in _list(data.get("answers"))]
+        suggestions = [_clip(s, 100) for s in _list(data.get("suggestions"))[:5]]
         if not results and not answers:
-            down = [_unresponsive(e) for e in data.get("unresponsive_engines") or []]
+            down = [_unresponsive(e) for e in _list(data.get("unresponsive_engines"))]
             if down:
                 raise BackendFailed("no engine answered: " + "; ".join(down[:5]))
             raise BackendFailed("no results", empty=True)
         return SearchAnswer(self.name, results, [a for a in answers if a], suggestions)
+
+
+def _list(value: Any) -> list[Any]:
+    """A JSON field that should be a list: a lone string is a list of one, anything else none (a
+    number or object there used to end the call with an internal error instead of the fallback)."""
+    if isinstance(value, list):
+        return value
+    return [value] if isinstance(value, str) and value else []
 
 
 def _searxng_language(region: str | None) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import unicodedata
 from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -17,6 +18,7 @@ from fastmcp.tools.base import ToolResult
 from pydantic import Field
 
 from mcpfleet.common.app import new_server
+from mcpfleet.common.errors import UserError
 from mcpfleet.common.http import OutboundClient
 from mcpfleet.common.settings import HttpSettings, Settings
 from mcpfleet.common.untrusted import page, untrusted_result
@@ -65,6 +67,14 @@ class _Clients:
             await self.aclose()
 
 
+def _search_words(text: str) -> str:
+    """`text` with control characters (NUL, ESC...) as spaces, trimmed; "" when nothing visible is
+    left (only blanks, zero-width or bidi marks). Format characters inside words stay (ZWNJ is part
+    of Persian spelling, ZWJ of emoji sequences)."""
+    text = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in text).strip()
+    return text if any(not ch.isspace() and unicodedata.category(ch) != "Cf" for ch in text) else ""
+
+
 def _allow_entry(url: str) -> str:
     host = (urlsplit(url).hostname or "").strip("[]")
     try:
@@ -108,7 +118,10 @@ def build(settings: Settings) -> FastMCP:
         region: Annotated[str | None, Field(pattern=r"^[a-z]{2}-[a-z]{2}$", description="e.g. us-en, de-de")] = None,
     ) -> ToolResult:
         """Search the web; returns titles, URLs and snippets (news: with dates)."""
-        request = SearchRequest(query.strip(), max_results, kind, time_range, region)
+        query = _search_words(query)
+        if not query:  # else the engines get nothing to search for and fail as if they were down
+            raise UserError("the query has no words; give words to search for, e.g. 'kubernetes network policy'")
+        request = SearchRequest(query, max_results, kind, time_range, region)
         answer = await searcher.search(request)
         structured = {"query": request.query, "kind": kind, **answer.as_dict()}
         return untrusted_result(answer.render(), f"web search ({answer.backend})", structured)
@@ -133,7 +146,10 @@ def build(settings: Settings) -> FastMCP:
             "from_cache": from_cache,
         }
         about = "; ".join((document.content_type, *document.notes))
-        header = "\n".join(filter(None, (document.title, f"{document.url} ({about})", part.note())))
-        return untrusted_result(part.text, document.url, structured, header=header)
+        # The page's title is the page's text: inside the untrusted wrapper (and scanned for
+        # injection), never in the header, which the model reads as this server's own words.
+        header = "\n".join(filter(None, (f"{document.url} ({about})", part.note())))
+        body = f"title: {' '.join(document.title.split())}\n\n{part.text}" if document.title else part.text
+        return untrusted_result(body, document.url, structured, header=header)
 
     return mcp

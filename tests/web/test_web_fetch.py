@@ -58,8 +58,8 @@ async def test_article_as_markdown_marked_untrusted(web, sites):
     assert "Accept all cookies" not in data["content"] and "gtag" not in data["content"]
     assert data["untrusted"] is True and data["injection_flags"] == []
     text = result.content[0].text
-    assert text.startswith("Kubernetes Egress Policies Explained | Cluster Weekly\n" + url)
-    assert f'<untrusted-content source="{url}">' in text
+    assert text.startswith(url)  # the page's title is untrusted: inside the wrapper, not in the header
+    assert f'<untrusted-content source="{url}">\ntitle: Kubernetes Egress Policies Explained | Cluster Weekly\n' in text
     assert result.meta[META_UNTRUSTED] is True
 
 

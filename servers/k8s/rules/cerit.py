@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from mcpfleet.servers.k8s.documents import Document
 from mcpfleet.servers.k8s.rules import Hit, rule
-from mcpfleet.servers.k8s.rules.pods import all_containers, containers, ensure_map, get, pod_specs
+from mcpfleet.servers.k8s.rules.pods import all_containers, containers, ensure_map, get, pod_specs, seq
 from mcpfleet.servers.k8s.rules.quantity import parse_quantity
 
 RUNNING = ("initContainers", "containers")  # ephemeral (debug) containers take no resources
@@ -74,7 +74,8 @@ def ephemeral_storage(doc: Document, docs: list[Document]) -> Iterator[Hit]:
 def fs_group_change_policy(doc: Document, docs: list[Document]) -> Iterator[Hit]:
     for pod in pod_specs(doc):
         has_data = get(pod.spec, "securityContext", "fsGroup") is not None or any(
-            isinstance(v, dict) and ("persistentVolumeClaim" in v or "ephemeral" in v) for v in pod.spec.get("volumes") or []
+            isinstance(v, dict) and ("persistentVolumeClaim" in v or "ephemeral" in v)
+            for v in seq(pod.spec.get("volumes"))
         )
         if not has_data or get(pod.spec, "securityContext", "fsGroupChangePolicy") is not None:
             continue
@@ -90,7 +91,7 @@ def fs_group_change_policy(doc: Document, docs: list[Document]) -> Iterator[Hit]
 @rule("privileged-ports", "error", "Containers listen on no port below 1024.", group="cerit")
 def privileged_ports(doc: Document, docs: list[Document]) -> Iterator[Hit]:
     for c in all_containers(doc, RUNNING):
-        for i, port in enumerate(c.data.get("ports") or []):
+        for i, port in enumerate(seq(c.data.get("ports"))):
             number = port.get("containerPort") if isinstance(port, dict) else None
             if isinstance(number, int) and not isinstance(number, bool) and 0 < number < 1024:
                 yield Hit(c.path + ("ports", i, "containerPort"),
@@ -101,13 +102,13 @@ def privileged_ports(doc: Document, docs: list[Document]) -> Iterator[Hit]:
       "(they count against it).", group="cerit")
 def memory_emptydir(doc: Document, docs: list[Document]) -> Iterator[Hit]:
     for pod in pod_specs(doc):
-        for i, vol in enumerate(pod.spec.get("volumes") or []):
+        for i, vol in enumerate(seq(pod.spec.get("volumes"))):
             empty = vol.get("emptyDir") if isinstance(vol, dict) else None
             if not isinstance(empty, dict) or empty.get("medium") != "Memory":
                 continue
             name = vol.get("name")
             users = [c for c in containers(pod, RUNNING)
-                     if any(isinstance(m, dict) and m.get("name") == name for m in c.data.get("volumeMounts") or [])]
+                     if any(isinstance(m, dict) and m.get("name") == name for m in seq(c.data.get("volumeMounts")))]
             size = parse_quantity(empty.get("sizeLimit")) if empty.get("sizeLimit") is not None else None
             if size is None:
                 yield Hit(pod.path + ("volumes", i, "emptyDir", "sizeLimit"),

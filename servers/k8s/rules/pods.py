@@ -57,6 +57,12 @@ class Container:
         return self.list_name != "containers"
 
 
+def seq(value: Any) -> list:
+    """`value` if it is a YAML sequence, else []: `volumes: 5` or `ports: true` is a schema error,
+    and a rule that iterated it used to crash the whole call."""
+    return value if isinstance(value, list) else []
+
+
 def get(node: Any, *path: Any) -> Any:
     for key in path:
         if isinstance(node, dict):

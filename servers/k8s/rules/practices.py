@@ -21,6 +21,7 @@ from mcpfleet.servers.k8s.rules.pods import (
     get,
     pod_meta,
     pod_specs,
+    seq,
 )
 from mcpfleet.servers.k8s.rules.quantity import parse_quantity
 
@@ -117,9 +118,9 @@ def _is_inference_server(c: Container) -> bool:
 
 def _shm_volume(pod: PodSpec, c: Container) -> tuple[bool, bool]:
     """(something is mounted at /dev/shm, it is a memory-backed emptyDir)."""
-    for m in c.data.get("volumeMounts") or []:
+    for m in seq(c.data.get("volumeMounts")):
         if isinstance(m, dict) and str(m.get("mountPath", "")).rstrip("/") == "/dev/shm":
-            for v in pod.spec.get("volumes") or []:
+            for v in seq(pod.spec.get("volumes")):
                 if isinstance(v, dict) and v.get("name") == m.get("name"):
                     return True, get(v, "emptyDir", "medium") == "Memory"
             return True, False
@@ -141,7 +142,7 @@ def gpu_shm(doc: Document, docs: list[Document]) -> Iterator[Hit]:
                 continue
 
             def fix(pod=pod, c=c) -> str:
-                names = {v.get("name") for v in pod.spec.get("volumes") or [] if isinstance(v, dict)}
+                names = {v.get("name") for v in seq(pod.spec.get("volumes")) if isinstance(v, dict)}
                 name = next(n for n in ("dshm", "dshm-1", "dshm-2", "dshm-3", "shm-memory") if n not in names)
                 volume = CommentedMap([("name", name), ("emptyDir", CommentedMap([("medium", "Memory")]))])
                 volumes, mounts = ensure_seq(pod.spec, "volumes"), ensure_seq(c.data, "volumeMounts")  # both or none
@@ -185,13 +186,13 @@ def _labels(pod: PodSpec) -> dict:
 
 def _matches(selector: dict, labels: dict) -> bool:
     """A label selector (matchLabels + matchExpressions) against labels."""
-    for k, v in (selector.get("matchLabels") or {}).items():
+    for k, v in (get(selector, "matchLabels") if isinstance(get(selector, "matchLabels"), dict) else {}).items():
         if str(labels.get(k)) != str(v) or k not in labels:
             return False
-    for expr in selector.get("matchExpressions") or []:
+    for expr in seq(selector.get("matchExpressions")):
         if not isinstance(expr, dict):
             continue
-        key, op, values = expr.get("key"), expr.get("operator"), [str(v) for v in expr.get("values") or []]
+        key, op, values = expr.get("key"), expr.get("operator"), [str(v) for v in seq(expr.get("values"))]
         present = key in labels
         if op == "In" and not (present and str(labels[key]) in values):
             return False

@@ -7,7 +7,9 @@ from collections.abc import Iterator
 
 from mcpfleet.servers.k8s.documents import Document
 from mcpfleet.servers.k8s.rules import Hit, rule
-from mcpfleet.servers.k8s.rules.pods import all_containers, containers, ensure_map, ensure_seq, get, pod_meta, pod_specs
+from mcpfleet.servers.k8s.rules.pods import (
+    all_containers, containers, ensure_map, ensure_seq, get, pod_meta, pod_specs, seq,
+)
 
 BASELINE_CAPS = {"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE",
                  "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"}
@@ -64,7 +66,7 @@ def capabilities_baseline(doc: Document, docs: list[Document]) -> Iterator[Hit]:
 @rule("host-path-volumes", "warning", "No hostPath volumes.", group="pss-baseline")
 def host_path_volumes(doc: Document, docs: list[Document]) -> Iterator[Hit]:
     for pod in pod_specs(doc):
-        for i, vol in enumerate(pod.spec.get("volumes") or []):
+        for i, vol in enumerate(seq(pod.spec.get("volumes"))):
             if isinstance(vol, dict) and "hostPath" in vol:
                 yield Hit(pod.path + ("volumes", i, "hostPath"), f"volume {vol.get('name')!r} mounts a host path")
 
@@ -72,7 +74,7 @@ def host_path_volumes(doc: Document, docs: list[Document]) -> Iterator[Hit]:
 @rule("host-ports", "error", "Containers use no hostPort.", group="pss-baseline")
 def host_ports(doc: Document, docs: list[Document]) -> Iterator[Hit]:
     for c in all_containers(doc):
-        for i, port in enumerate(c.data.get("ports") or []):
+        for i, port in enumerate(seq(c.data.get("ports"))):
             if isinstance(port, dict) and port.get("hostPort") not in (None, 0):
                 yield Hit(c.path + ("ports", i, "hostPort"), f"container {c.name!r} binds host port {port['hostPort']}")
 
@@ -132,7 +134,7 @@ def seccomp_baseline(doc: Document, docs: list[Document]) -> Iterator[Hit]:
 @rule("sysctls", "error", "Only safe sysctls are set.", group="pss-baseline")
 def sysctls(doc: Document, docs: list[Document]) -> Iterator[Hit]:
     for pod in pod_specs(doc):
-        for i, item in enumerate(get(pod.spec, "securityContext", "sysctls") or []):
+        for i, item in enumerate(seq(get(pod.spec, "securityContext", "sysctls"))):
             if isinstance(item, dict) and item.get("name") not in SAFE_SYSCTLS:
                 yield Hit(pod.path + ("securityContext", "sysctls", i, "name"), f"sysctl {item.get('name')!r} is not safe")
 
@@ -144,7 +146,7 @@ def sysctls(doc: Document, docs: list[Document]) -> Iterator[Hit]:
       "projected and secret volumes.", group="pss-restricted")
 def volume_types(doc: Document, docs: list[Document]) -> Iterator[Hit]:
     for pod in pod_specs(doc):
-        for i, vol in enumerate(pod.spec.get("volumes") or []):
+        for i, vol in enumerate(seq(pod.spec.get("volumes"))):
             if not isinstance(vol, dict):
                 continue
             kinds = [k for k in vol if k != "name"]

@@ -1,0 +1,201 @@
+"""Bad input to every npm tool over MCP (in memory, with the runtime's middleware), against the real
+Verdaccio of conftest.py with a few packages whose published manifests have the wrong shapes (the
+public registry holds such packages too). Every call ends in an answer or a refusal a model can act
+on, never `internal error`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import pytest_asyncio
+from fastmcp import Client
+from fastmcp.exceptions import ToolError
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from mcpfleet.common.app import build_server
+from mcpfleet.common.settings import load_settings
+from mcpfleet.servers.npm import SPEC
+from mcpfleet.servers.npm import deptree
+from mcpfleet.servers.npm.audit import wanted_versions
+from mcpfleet.servers.npm.packages import summary, summary_text
+
+CRASHED = ("internal error", "Error calling tool")
+in_module_loop = pytest.mark.asyncio(loop_scope="module")
+
+ODD_MANIFESTS = [
+    {"name": "bad-input-deps-list", "version": "1.0.0", "dependencies": ["alpha"], "peerDependencies": "alpha",
+     "optionalDependencies": {"alpha": 5, "zero": None}},
+    {"name": "bad-input-fields", "version": "1.0.0", "license": {"type": "MIT"}, "repository": 5, "engines": "node 18",
+     "types": ["x"], "exports": [1, {"a": None}], "type": 7, "homepage": ["x"], "keywords": "a,b", "bin": 5,
+     "description": ["x"], "author": 5, "deprecated": 5},
+    # not published here: `description: 5` breaks Verdaccio's own search for every later test
+    # (test_summary_of_a_packument_with_numbers_where_text_belongs covers it without a registry)
+    {"name": "bad-input-specs", "version": "1.0.0", "dependencies": {
+        "alpha": "^^^", "zero": "file:../x", "cyc-a": "npm:cyc-b@^1", "no-such-package-anywhere": "^1", "cyc-b": "latest",
+        "r": "", "t": "workspace:*", "w": "1.0.0 - "}},
+    {"name": "bad-input-parent", "version": "1.0.0", "dependencies": {"bad-input-deps-list": "*", "bad-input-specs": "*"},
+     "peerDependencies": ["x"]},
+]
+# The bulk-advisory answer shaped wrongly in every place it can be (the endpoint is outside the fleet)
+ODD_ADVISORIES = {
+    "alpha": [{"id": 1, "vulnerable_versions": "<1.1.0", "severity": "high", "title": "real one"}, 5, None,
+              {"vulnerable_versions": "^^^"}, {"vulnerable_versions": ["x"], "cvss": [1], "cwe": "CWE-1",
+                                               "severity": {"a": 1}, "title": ["x"], "id": {"a": 1}}],
+    "zero": "nope",
+}
+
+
+class AdvisoryHandler(BaseHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:  # noqa: N802
+        asked = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+        answer = json.dumps({k: v for k, v in ODD_ADVISORIES.items() if k in asked}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+
+@pytest.fixture(scope="module")
+def registry(verdaccio):
+    for manifest in ODD_MANIFESTS:
+        verdaccio.publish(manifest, "# readme\n\n" + "\u202e\u200bx\x00 " * 50)
+    advisories = ThreadingHTTPServer(("127.0.0.1", 0), AdvisoryHandler)
+    threading.Thread(target=advisories.serve_forever, daemon=True).start()
+    yield verdaccio, f"http://127.0.0.1:{advisories.server_address[1]}/-/npm/v1/security/advisories/bulk"
+    advisories.shutdown()
+    advisories.server_close()
+
+
+def npm_server(registry):
+    verdaccio, audit_url = registry
+    settings = load_settings(http={"allow": ["127.0.0.1"]},
+                             servers={"npm": {"registry": verdaccio.url, "audit_url": audit_url}})
+    return build_server(SPEC, settings).server  # telemetry masks crashes as production does
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def npm(registry):
+    async with Client(npm_server(registry), timeout=60) as c:
+        yield c
+
+
+async def answer(client: Client, tool: str, args: dict):
+    """The tool's result, or the message of its refusal; fails the test on an internal error."""
+    try:
+        return await client.call_tool(tool, args)
+    except ToolError as exc:
+        assert not str(exc).startswith(CRASHED), f"{tool}({args!r:.200}) crashed: {exc}"
+        return str(exc)
+
+
+@in_module_loop
+@pytest.mark.parametrize("depth", [2, 20])
+async def test_dependency_trees_through_manifests_of_the_wrong_shape(npm, depth):
+    # dependencies as a list (in the root's child) used to crash the tree walk
+    result = await answer(npm, "npm_dependencies", {"name": "bad-input-parent", "depth": depth})
+    assert not isinstance(result, str), result
+    children = {c["name"]: c for c in result.structured_content["tree"]["dependencies"]}
+    assert children["bad-input-deps-list"]["version"] == "1.0.0"
+    assert "peer" not in children["bad-input-deps-list"]  # a peerDependencies string is not a map
+    specs = {c["name"]: c for c in children["bad-input-specs"]["dependencies"]}
+    assert "error" in specs["zero"] and "error" in specs["alpha"] and specs["cyc-b"]["version"] == "1.0.0"
+
+
+@in_module_loop
+@pytest.mark.parametrize("name", [m["name"] for m in ODD_MANIFESTS])
+async def test_every_tool_on_odd_manifests(npm, name):
+    for tool in ("npm_package", "npm_versions", "npm_readme", "npm_dependencies"):
+        result = await answer(npm, tool, {"name": name})
+        assert not isinstance(result, str), f"{tool}: {result}"
+
+
+def test_summary_of_a_packument_with_numbers_where_text_belongs():
+    manifest = {"name": "p", "version": "1.0.0", "description": 5, "maintainers": [{"name": 5}, None, "x"], "dist": "x",
+                "peerDependenciesMeta": ["x"], "dependencies": ["a"]}
+    doc = {"name": "p", "dist-tags": {"latest": "1.0.0"}, "versions": {"1.0.0": manifest}, "time": "x"}
+    s = summary(doc, "1.0.0", None)
+    assert s["description"] == "5" and s["maintainers"] == ["5", "x"] and s["published"] is None
+    assert "p@1.0.0: 5" in summary_text(s)
+    direct = deptree.direct_dependencies(manifest)  # peerDependenciesMeta ["x"] used to crash here
+    assert "dependencies" not in direct and "optional_peers" not in direct
+
+
+@in_module_loop
+@pytest.mark.parametrize("lock", ["[" * 100_000 + "]" * 100_000, '{"a": ' * 50_000 + "1" + "}" * 50_000])
+async def test_a_lockfile_nested_too_deeply_is_refused(npm, lock):
+    refusal = await answer(npm, "npm_audit", {"packages": lock})
+    assert isinstance(refusal, str) and "package-lock.json" in refusal
+
+
+async def test_lockfile_shapes_npm_writes():
+    # a BOM (Windows editors) and an unnamed workspace folder entry (npm 7+) are real lockfiles
+    bom = "\ufeff" + json.dumps({"packages": {"node_modules/alpha": {"version": "1.0.0"}}})
+    assert wanted_versions(bom) == {"alpha": ["1.0.0"]}
+    workspaces = json.dumps({"lockfileVersion": 3, "packages": {
+        "": {"name": "root", "workspaces": ["packages/*"]}, "packages/tool": {"version": "0.1.0"},
+        "node_modules/tool": {"resolved": "packages/tool", "link": True}, "node_modules/alpha": {"version": "1.0.0"}}})
+    assert wanted_versions(workspaces) == {"alpha": ["1.0.0"]}
+
+
+@in_module_loop
+async def test_an_advisory_answer_of_the_wrong_shape(npm):
+    result = await answer(npm, "npm_audit", {"packages": {"alpha": "1.0.0", "zero": "0.1.0"}})
+    assert not isinstance(result, str), result
+    assert [f["title"] for f in result.structured_content["findings"]][0] == "real one"
+
+
+@in_module_loop
+@pytest.mark.parametrize("args", [
+    {"name": ""}, {"name": " "}, {"name": "\x00"}, {"name": "a\x00b"}, {"name": "😀"}, {"name": "\u202e\u200b"},
+    {"name": "x" * 214}, {"name": "@types/"}, {"name": "@"}, {"name": ".alpha"}, {"name": "../alpha"}, {"name": "%2e%2e"},
+    {"name": "alpha?x"}, {"name": "http://x"}, {"name": "alpha@1.0.0"}, {"name": "alpha", "version": "\x00"},
+    {"name": "alpha", "version": "^^^"}, {"name": "alpha", "version": "1.0.0 - "}, {"name": "alpha", "version": "9" * 256},
+    {"name": "alpha", "version": "a" * 256}, {"name": "alpha", "version": "<0"}, {"name": "alpha", "version": "||"},
+])
+async def test_odd_names_and_versions(npm, args):
+    for tool in ("npm_package", "npm_readme", "npm_dependencies"):
+        await answer(npm, tool, args)
+    await answer(npm, "npm_versions", {"name": args["name"], "range": args.get("version", "")})
+
+
+@in_module_loop
+@pytest.mark.parametrize("args", [{"start_index": 10**30}, {"start_index": 2**63, "max_length": 100_000},
+                                  {"start_index": 5, "max_length": 100}])
+async def test_readme_offsets(npm, args):
+    result = await answer(npm, "npm_readme", {"name": "alpha", **args})
+    if args["start_index"] > 10**6:
+        assert isinstance(result, str) and "past the end" in result
+
+
+@in_module_loop
+@pytest.mark.parametrize("query", [" ", "\x00", "😀", "*", "%", '"', "\\", "&q=x", "x" * 200])
+async def test_odd_search_queries(npm, query):
+    await answer(npm, "npm_search", {"query": query, "limit": 50})
+
+
+# -- property: no lockfile-shaped JSON crashes npm_audit -------------------------------------------
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=12)
+                    | st.sampled_from(["1.0.0", "0.1.0", "alpha", "node_modules/alpha", "^1", ""]),
+                    lambda inner: st.lists(inner, max_size=4)
+                    | st.dictionaries(st.sampled_from(["packages", "dependencies", "version", "name", "link", "",
+                                                       "node_modules/alpha", "node_modules/zero", "alpha", "x"]),
+                                      inner, max_size=4), max_leaves=25)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(JSON)
+def test_property_no_json_crashes_npm_audit(registry, lock):
+    async def run() -> None:
+        async with Client(npm_server(registry), timeout=60) as c:
+            await answer(c, "npm_audit", {"packages": json.dumps(lock)})
+
+    asyncio.run(run())
