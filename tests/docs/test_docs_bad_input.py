@@ -10,15 +10,14 @@ import json
 import pytest
 import pytest_asyncio
 from fastmcp import Client
-from fastmcp.exceptions import ToolError
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from docs_forge import WIDGETS_MAIN, WIDGETS_V1, FakeForge, docs_settings, write_tree
 from fleet_testing import running_app
+from bad_input_testing import answer
 from mcpfleet.common.app import build_server
 from mcpfleet.servers.docs import SPEC
 
-CRASHED = ("internal error", "Error calling tool")
 in_module_loop = pytest.mark.asyncio(loop_scope="module")
 
 # What real repositories contain now and then: notebooks of the wrong shape, odd names, NULs.
@@ -64,15 +63,6 @@ def docs_server(forge: FakeForge, tmp):
 async def docs(odd_forge, tmp_path_factory):
     async with Client(docs_server(odd_forge, tmp_path_factory.mktemp("docs-bad-input")), timeout=60) as c:
         yield c
-
-
-async def answer(client: Client, tool: str, args: dict):
-    """The tool's result, or the message of its refusal; fails the test on an internal error."""
-    try:
-        return await client.call_tool(tool, args)
-    except ToolError as exc:
-        assert not str(exc).startswith(CRASHED), f"{tool}({args!r:.200}) crashed: {exc}"
-        return str(exc)
 
 
 @in_module_loop

@@ -13,9 +13,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import pytest_asyncio
 from fastmcp import Client
-from fastmcp.exceptions import ToolError
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from bad_input_testing import answer
 from mcpfleet.common.app import build_server
 from mcpfleet.common.settings import load_settings
 from mcpfleet.servers.npm import SPEC
@@ -23,7 +23,6 @@ from mcpfleet.servers.npm import deptree
 from mcpfleet.servers.npm.audit import wanted_versions
 from mcpfleet.servers.npm.packages import summary, summary_text
 
-CRASHED = ("internal error", "Error calling tool")
 in_module_loop = pytest.mark.asyncio(loop_scope="module")
 
 ODD_MANIFESTS = [
@@ -85,15 +84,6 @@ def npm_server(registry):
 async def npm(registry):
     async with Client(npm_server(registry), timeout=60) as c:
         yield c
-
-
-async def answer(client: Client, tool: str, args: dict):
-    """The tool's result, or the message of its refusal; fails the test on an internal error."""
-    try:
-        return await client.call_tool(tool, args)
-    except ToolError as exc:
-        assert not str(exc).startswith(CRASHED), f"{tool}({args!r:.200}) crashed: {exc}"
-        return str(exc)
 
 
 @in_module_loop

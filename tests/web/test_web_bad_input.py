@@ -14,15 +14,14 @@ import pytest
 import pytest_asyncio
 from ddgs.engines.duckduckgo import Duckduckgo
 from fastmcp import Client
-from fastmcp.exceptions import ToolError
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from bad_input_testing import answer
 from mcpfleet.common.app import build_server
 from mcpfleet.common.settings import load_settings
 from mcpfleet.servers.web import SPEC
 from web_site import Site
 
-CRASHED = ("internal error", "Error calling tool")
 in_module_loop = pytest.mark.asyncio(loop_scope="module")
 
 # path -> (Content-Type or None, body): pages a hostile or broken site may serve
@@ -116,15 +115,6 @@ def web_server(site: Site, backends: list[str]):
 async def web(sites):
     async with Client(web_server(sites[0], ["searxng", "ddgs"])) as c:
         yield c
-
-
-async def answer(client: Client, tool: str, args: dict):
-    """The tool's result, or the message of its refusal; fails the test on an internal error."""
-    try:
-        return await client.call_tool(tool, args)
-    except ToolError as exc:
-        assert not str(exc).startswith(CRASHED), f"{tool}({args!r:.200}) crashed: {exc}"
-        return str(exc)
 
 
 # -- web_search -----------------------------------------------------------------------------------
