@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import time
 
 import pytest
@@ -97,7 +99,9 @@ def test_deep_nesting_is_a_finding_not_a_recursion_error(engine, depth, shape):
     text = f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: p}}\ndata: {{x: {nested}}}\n"
     report = engine.validate_text(text)  # raised RecursionError (from the schema check) at 500 levels
     assert [f.rule for f in report.findings] == ["yaml-syntax"]
-    assert "nested" in report.findings[0].message
+    # our depth check says "nested ..."; PyYAML >= 6.0.4's own limit ("exceeded maximum nesting depth")
+    # may stop the parser first: either way one yaml-syntax finding, never a crash
+    assert re.search(r"nest(ed|ing)", report.findings[0].message)
     with pytest.raises(UserError, match="nested"):
         engine.fix_text(text)
 
