@@ -3,13 +3,10 @@ on disk, served here by a real HTTP server on 127.0.0.1."""
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 from fastmcp import Client
 
+from local_http import serving
 from mcpfleet.common.errors import ConfigError
 from mcpfleet.common.settings import load_settings
 from mcpfleet.servers.k8s.crds import catalog_path, fetch_catalog_schemas
@@ -39,31 +36,11 @@ BAD = "apiVersion: keda.sh/v1alpha1\nkind: ScaledObject\nmetadata: {name: s}\nsp
 def catalog():
     requests: list[str] = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
-            requests.append(self.path)
-            if self.path == "/keda.sh/scaledobject_v1alpha1.json":
-                body = json.dumps(SCHEMA).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-            else:
-                body = b"not found"
-                self.send_response(404)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def answer(path: str):
+        return (200, SCHEMA) if path == "/keda.sh/scaledobject_v1alpha1.json" else (404, b"not found")
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", requests
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(answer, record=requests) as base:
+        yield base, requests
 
 
 def settings_for(base: str, cache, allow: bool = True):

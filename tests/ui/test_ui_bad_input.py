@@ -4,9 +4,6 @@ model can act on, never `internal error`."""
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import pytest_asyncio
@@ -14,6 +11,7 @@ from fastmcp import Client
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from bad_input_testing import answer
+from local_http import serving
 from mcpfleet.common.app import build_server
 from mcpfleet.common.settings import load_settings
 from mcpfleet.servers.ui import SPEC
@@ -116,36 +114,18 @@ ODD_INDEXES = {
 }
 
 
-class OddRegistry:
-    def __init__(self) -> None:
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802
-                key = self.path.strip("/").removesuffix(".json").split("/")[-1]
-                if key == "registry":  # /<index-name>/registry.json: the index itself
-                    key = self.path.strip("/").split("/")[0]
-                found = {**ODD_ITEMS, **ODD_INDEXES, "good": GOOD}
-                body = json.dumps(found[key]).encode() if key in found else b"{}"
-                self.send_response(200 if key in found else 404)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+def odd_answer(path: str):
+    key = path.strip("/").removesuffix(".json").split("/")[-1]
+    if key == "registry":  # /<index-name>/registry.json: the index itself
+        key = path.strip("/").split("/")[0]
+    found = {**ODD_ITEMS, **ODD_INDEXES, "good": GOOD}
+    return (200, found[key]) if key in found else (404, {})
 
 
 @pytest.fixture(scope="module")
 def odd_registry():
-    registry = OddRegistry()
-    threading.Thread(target=registry.server.serve_forever, daemon=True).start()
-    yield registry.base
-    registry.server.shutdown()
-    registry.server.server_close()
+    with serving(odd_answer) as base:
+        yield base
 
 
 @pytest.mark.parametrize("key", sorted(ODD_ITEMS))

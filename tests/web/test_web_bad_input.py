@@ -5,7 +5,6 @@ a refusal a model can act on, never `internal error`."""
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -17,6 +16,7 @@ from fastmcp import Client
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from bad_input_testing import answer
+from local_http import serving
 from mcpfleet.common.app import build_server
 from mcpfleet.common.settings import load_settings
 from mcpfleet.servers.web import SPEC
@@ -154,40 +154,20 @@ ODD_SEARXNG = [
 ]
 
 
-class OddSearxng:
-    def __init__(self) -> None:
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802
-                query = parse_qs(urlsplit(self.path).query)["q"][0]
-                body = json.dumps(ODD_SEARXNG[int(query.split()[-1])]).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+def odd_searxng(path: str):
+    query = parse_qs(urlsplit(path).query)["q"][0]
+    return 200, ODD_SEARXNG[int(query.split()[-1])]
 
 
 @in_module_loop
 @pytest.mark.parametrize("case", range(len(ODD_SEARXNG)))
 async def test_searxng_json_of_the_wrong_shape_falls_back_or_answers(sites, case):
     site, _ = sites
-    searxng = OddSearxng()
-    threading.Thread(target=searxng.server.serve_forever, daemon=True).start()
-    settings = load_settings(http={"allow": ["localhost"], "retries": 0, "timeout": 5}, servers={"web": {
-        "searxng_url": searxng.url, "ddgs_backend": "duckduckgo", "search_timeout": 10}})
-    try:
+    with serving(odd_searxng) as searxng_url:
+        settings = load_settings(http={"allow": ["localhost"], "retries": 0, "timeout": 5}, servers={"web": {
+            "searxng_url": searxng_url, "ddgs_backend": "duckduckgo", "search_timeout": 10}})
         async with Client(build_server(SPEC, settings).server) as c:
             result = await answer(c, "web_search", {"query": f"odd searxng {case}"})
-    finally:
-        searxng.server.shutdown()
-        searxng.server.server_close()
     # a number where SearXNG sends a list used to end the call with an internal error, skipping ddgs
     assert not isinstance(result, str), result
     assert result.structured_content["results"]  # SearXNG's own hit, or ddgs's after the fallback
