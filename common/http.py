@@ -9,10 +9,12 @@ fleet's own admin endpoints. So every request, and every redirect hop, passes th
 * Only `http` and `https`; no user:password@ in the URL.
 * The host is resolved once and *every* address it resolves to must be public. Loopback, RFC 1918
   private, link-local (169.254.169.254 included), CGNAT 100.64/10, 0.0.0.0/8, unspecified,
-  multicast, broadcast, reserved and other special-purpose ranges, IPv6 ULA fc00::/7, link-local,
-  site-local and multicast are refused. IPv6 forms that carry an IPv4 address (IPv4-mapped
-  ::ffff:a.b.c.d, NAT64 64:ff9b::/96, 6to4 2002::/16) are judged by the IPv4 address they embed;
-  Teredo and deprecated IPv4-compatible addresses are refused outright.
+  multicast, broadcast, reserved, documentation, benchmarking and other special-purpose ranges,
+  IPv6 ULA fc00::/7, link-local, site-local and multicast are refused. Every IPv6 form that
+  carries an IPv4 address is judged by the IPv4 address it embeds: IPv4-mapped ::ffff:a.b.c.d,
+  IPv4-translated ::ffff:0:a.b.c.d (RFC 2765/6145), NAT64 64:ff9b::/96 and 6to4 2002::/16 pass
+  only when that address is public; IPv4-compatible ::a.b.c.d (deprecated), Teredo 2001::/32 and
+  local-use NAT64 64:ff9b:1::/48 are refused whatever they embed (the message names it).
 * Numeric hosts (`2130706433`, `0x7f000001`, `127.1`, `0177.0.0.1`) are parsed the way
   `inet_aton` reads them, so they are classified without relying on the resolver.
 * The connection goes to the exact address that was checked (DNS pinning, which defeats DNS
@@ -266,6 +268,11 @@ _V4_REFUSED = _nets(
     ("169.254.169.254/32", "a link-local address (the cloud metadata service)"),
     ("169.254.0.0/16", "a link-local address"),
     ("100.64.0.0/10", "a carrier-grade NAT (RFC 6598) address"),
+    ("192.0.0.0/24", "a special-purpose (IETF protocol assignment) address"),
+    ("192.0.2.0/24", "a documentation (special-purpose) address"),
+    ("198.51.100.0/24", "a documentation (special-purpose) address"),
+    ("203.0.113.0/24", "a documentation (special-purpose) address"),
+    ("198.18.0.0/15", "a benchmarking (special-purpose) address"),
     ("224.0.0.0/4", "a multicast address"),
     ("255.255.255.255/32", "a broadcast address"),
     ("240.0.0.0/4", "a reserved address"),
@@ -274,39 +281,57 @@ _V6_REFUSED = _nets(
     ("::/128", "an unspecified address"),
     ("::1/128", "a loopback address"),
     ("64:ff9b:1::/48", "a local-use NAT64 address"),
-    ("::/96", "an IPv4-compatible address (deprecated)"),
-    ("2001::/32", "a Teredo address"),
     ("fc00::/7", "a unique local (ULA) address"),
     ("fe80::/10", "a link-local address"),
     ("fec0::/10", "a site-local address (deprecated)"),
     ("ff00::/8", "a multicast address"),
+    ("2001:db8::/32", "a documentation (special-purpose) address"),
+    ("3fff::/20", "a documentation (special-purpose) address"),
+    ("2001:2::/48", "a benchmarking (special-purpose) address"),
+    ("100::/64", "a discard-only (special-purpose) address"),
 )
+# IPv6 ranges whose low 32 bits are an IPv4 destination (RFC 4291, 2765/6145, 6052), and the
+# deprecated or tunnelling forms that are refused whatever IPv4 address they carry.
+_MAPPED = ipaddress.ip_network("::ffff:0:0/96")
+_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_COMPATIBLE = ipaddress.ip_network("::/96")
+_TEREDO = ipaddress.ip_network("2001::/32")
+_COMPATIBLE_REASON = "a deprecated form"
+_TEREDO_REASON = "a tunnel address"
 
 
 def _classify(ip: IPAddress) -> str | None:
     """Why `ip` may not be reached, or None for a public address."""
-    if isinstance(ip, ipaddress.IPv6Address):
+    if isinstance(ip, ipaddress.IPv6Address) and int(ip) > 1:  # :: and ::1 are not IPv4-compatible
         embedded = _embedded_v4(ip)
         if embedded is not None:
-            kind, v4 = embedded
-            reason = _classify(v4)
+            kind, v4, refused_anyway = embedded
+            reason = _classify(v4) or refused_anyway
             return f"{reason} ({kind} {v4})" if reason else None
     for net, reason in _V4_REFUSED if ip.version == 4 else _V6_REFUSED:
         if ip in net:
             return reason
-    # Everything else IANA lists as special-purpose: documentation, benchmarking, 192.0.0.0/24...
+    # Everything else IANA lists as special-purpose: 192.0.0.0/24, 2001::/23, ...
     return None if ip.is_global else "a special-purpose (non-public) address"
 
 
-def _embedded_v4(ip: ipaddress.IPv6Address) -> tuple[str, ipaddress.IPv4Address] | None:
-    """IPv6 forms that deliver to an IPv4 address, which is what must be judged."""
-    if ip.ipv4_mapped is not None:
-        return "IPv4-mapped", ip.ipv4_mapped
+def _embedded_v4(ip: ipaddress.IPv6Address) -> tuple[str, ipaddress.IPv4Address, str | None] | None:
+    """(form, embedded IPv4 address, reason to refuse even a public one) for the IPv6 forms that
+    deliver to an IPv4 address, which is what must be judged; None for plain IPv6."""
+    low = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if ip in _MAPPED:
+        return "IPv4-mapped", low, None
+    if ip in _TRANSLATED:
+        return "IPv4-translated", low, None
     if ip in _NAT64:
-        return "NAT64 for", ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        return "NAT64 for", low, None
     if ip.sixtofour is not None:
-        return "6to4 for", ip.sixtofour
+        return "6to4 for", ip.sixtofour, None
+    if ip in _TEREDO and ip.teredo is not None:
+        return "Teredo for", ip.teredo[1], _TEREDO_REASON  # the client's address, de-obfuscated
+    if ip in _COMPATIBLE:
+        return "IPv4-compatible", low, _COMPATIBLE_REASON
     return None
 
 
@@ -579,6 +604,12 @@ class OutboundClient:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+    def check(self, url: str) -> None:
+        """The checks `fetch` makes before any DNS (scheme, credentials, numeric hosts), with this
+        client's allow list: for callers that must refuse a URL before other work (a robots.txt
+        lookup, a cache), so that they apply exactly the policy the fetch itself will."""
+        _parse_url(url, self._allow)
 
     async def fetch(
         self,

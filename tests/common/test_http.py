@@ -172,20 +172,26 @@ async def test_localhost_refused_via_real_resolver() -> None:
         ("224.0.0.1", "multicast"),
         ("255.255.255.255", "broadcast"),
         ("240.0.0.1", "reserved"),
-        ("192.0.2.1", "special-purpose"),
-        ("198.18.0.1", "special-purpose"),
+        ("192.0.2.1", "documentation"),
+        ("198.18.0.1", "benchmarking"),
+        ("192.0.0.8", "special-purpose"),
         ("fe80::1", "link-local"),
         ("fec0::1", "site-local"),
         ("ff02::1", "multicast"),
         ("fc12::1", "unique local"),
-        ("::127.0.0.1", "IPv4-compatible"),
+        ("::127.0.0.1", "loopback address (IPv4-compatible 127.0.0.1)"),
+        ("::8.8.8.8", "deprecated form (IPv4-compatible 8.8.8.8)"),  # refused whatever it carries
         ("64:ff9b::a00:1", "private (RFC 1918) address (NAT64 for 10.0.0.1)"),
         ("64:ff9b::a9fe:a9fe", "metadata"),
         ("64:ff9b:1::1", "NAT64"),
         ("2002:7f00:1::1", "loopback address (6to4 for 127.0.0.1)"),
         ("2002:c0a8:101::", "6to4 for 192.168.1.1"),
-        ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "Teredo"),
-        ("2001:db8::1", "special-purpose"),
+        ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "Teredo for 192.0.2.45"),
+        ("2001:0:4136:e378:8000:63bf:f7f7:f7f7", "tunnel address (Teredo for 8.8.8.8)"),
+        ("2001:db8::1", "documentation"),
+        ("3fff::1", "documentation"),
+        ("2001:2::1", "benchmarking"),
+        ("100::1", "discard-only"),
         ("::ffff:10.1.2.3", "IPv4-mapped 10.1.2.3"),
         ("::ffff:169.254.169.254", "metadata"),
     ],
@@ -195,8 +201,43 @@ def test_refused_ranges(address: str, reason: str) -> None:
     assert why is not None and reason in why
 
 
+# Every IPv6 form that carries an IPv4 address, written around 127.0.0.1 / 10.0.0.1 / the metadata
+# service: each is judged by the address it embeds and refused before any connection.
+EMBEDDING_FORMS = [
+    ("::ffff:127.0.0.1", "loopback address (IPv4-mapped 127.0.0.1)"),
+    ("::ffff:0:7f00:1", "loopback address (IPv4-translated 127.0.0.1)"),  # issue 15's reproduction
+    ("::ffff:0:10.0.0.1", "private (RFC 1918) address (IPv4-translated 10.0.0.1)"),
+    ("::ffff:0:169.254.169.254", "metadata service) (IPv4-translated 169.254.169.254)"),
+    ("::127.0.0.1", "loopback address (IPv4-compatible 127.0.0.1)"),
+    ("::a00:1", "private (RFC 1918) address (IPv4-compatible 10.0.0.1)"),
+    ("64:ff9b::127.0.0.1", "loopback address (NAT64 for 127.0.0.1)"),
+    ("64:ff9b::a9fe:a9fe", "metadata service) (NAT64 for 169.254.169.254)"),
+    ("64:ff9b:1::7f00:1", "local-use NAT64"),
+    ("2002:7f00:1::1", "loopback address (6to4 for 127.0.0.1)"),
+    ("2002:a00:1::", "private (RFC 1918) address (6to4 for 10.0.0.1)"),
+    ("2001:0:4136:e378:8000:63bf:80ff:fffe", "loopback address (Teredo for 127.0.0.1)"),
+    ("::", "unspecified"),
+    ("ff02::1", "multicast"),
+    ("2001:db8::7f00:1", "documentation"),
+    ("2001:2::7f00:1", "benchmarking"),
+]
+
+
+@pytest.mark.parametrize(("address", "reason"), EMBEDDING_FORMS)
+async def test_ipv4_embedding_forms_refused_before_connecting(
+    fake_dns: Any, connects: list[tuple[str, int]], address: str, reason: str
+) -> None:
+    fake_dns({"embedded.example": [address]})
+    async with OutboundClient(settings()) as c:
+        for url in (f"http://[{address}]:8080/", "http://embedded.example:8080/"):  # as written, as resolved
+            with pytest.raises(BlockedDestination, match=re.escape(reason)):
+                await c.fetch(url)
+    assert connects == []
+
+
 @pytest.mark.parametrize(
-    "address", ["8.8.8.8", "93.184.216.34", "2606:4700:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808", "2002:808:808::1"]
+    "address", ["8.8.8.8", "93.184.216.34", "2606:4700:4700::1111", "::ffff:8.8.8.8", "::ffff:0:808:808",
+                "64:ff9b::808:808", "2002:808:808::1"]
 )
 def test_public_addresses_pass(address: str) -> None:
     assert http._classify(ipaddress.ip_address(address)) is None
@@ -768,3 +809,15 @@ def test_refusal_messages_never_repeat_credentials():
     message = str(caught.value)
     assert "hunter2" not in message and "admin" not in message and "abc" not in message
     assert "example.org/path" in message
+
+
+def test_client_check_uses_the_clients_allow_list() -> None:
+    # The pre-flight check callers use (web_fetch before robots.txt and its cache) is the fetch's
+    # own policy: a CIDR the client allows passes, the same address without it is refused.
+    allowed = OutboundClient(settings(allow=["127.0.0.2/32"]))
+    allowed.check("http://127.0.0.2:8765/")
+    allowed.check("http://2130706434:8765/")  # 127.0.0.2 as one number: the same address
+    with pytest.raises(BlockedDestination, match="loopback"):
+        allowed.check("http://127.0.0.3:8765/")
+    with pytest.raises(BlockedDestination, match="loopback"):
+        OutboundClient(settings()).check("http://127.0.0.2:8765/")
