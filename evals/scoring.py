@@ -5,7 +5,11 @@ Type coercion rules (what "equal" means for `exact`, `one_of`, `set` and the sch
 - a string never equals a number ("3" != 3) and is never parsed; null equals only null;
 - lists compare element by element in order, objects key by key, both recursively by these rules.
 `text` compares strings with case folded and all whitespace removed ("X^2 - 4" == "x^2-4");
-`number` accepts int/float (not bool, not numeric strings) within an absolute tolerance.
+`normalised` compares them the way BFCL's `standardize_string` does (case, spaces and `,./-_*^`
+ignored, `'` read as `"`: "April 1, 2024" == "april 1 2024"); `integer` is strict (10.0 is not an
+integer, nor is true); `number` accepts int/float (not bool, not numeric strings) within a tolerance.
+`items` (one matcher per list element, in order), `keys` (one matcher per object key, no other key
+allowed) and `any_of` (alternatives) nest, so BFCL's per-element and per-key checks are expressible.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-MATCHER_KINDS = ("exact", "text", "one_of", "number", "regex", "search", "set", "contains", "any")
+MATCHER_KINDS = ("exact", "text", "normalised", "integer", "one_of", "number", "regex", "search", "set", "contains",
+                 "items", "keys", "any_of", "any")
+NESTED_KINDS = ("items", "keys", "any_of")
 
 
 @dataclass(frozen=True)
@@ -50,10 +56,22 @@ class Matcher:
                     value = [value]
                 else:
                     raise ValueError(f"{kind} matcher needs a list, got {value!r}")
-            if kind == "text":
+            if kind in ("text", "normalised"):
                 values = value if isinstance(value, list) else [value]
                 if not values or not all(isinstance(v, str) for v in values):
-                    raise ValueError(f"text matcher needs a string or a list of strings, got {value!r}")
+                    raise ValueError(f"{kind} matcher needs a string or a list of strings, got {value!r}")
+            if kind == "integer":
+                values = value if isinstance(value, list) else [value]
+                if not all(type(v) is int for v in values):
+                    raise ValueError(f"integer matcher needs an integer or a list of integers, got {value!r}")
+            if kind in ("items", "any_of"):
+                if not isinstance(value, list):
+                    raise ValueError(f"{kind} matcher needs a list of matchers, got {value!r}")
+                value = tuple(cls.parse(v) for v in value)
+            if kind == "keys":
+                if not isinstance(value, dict):
+                    raise ValueError(f"keys matcher needs a mapping of key -> matcher, got {value!r}")
+                value = {str(k): cls.parse(v) for k, v in value.items()}
             return cls(kind, value, bool(raw.get("optional", False)), float(raw.get("tol", 1e-9)),
                        raw.get("example"))
         return cls("exact", raw)
@@ -70,6 +88,16 @@ class Matcher:
             return [self.value]
         if self.kind == "set":
             return [list(self.value)]
+        if self.kind in ("normalised", "integer"):
+            return list(self.value) if isinstance(self.value, list) else [self.value]
+        if self.kind == "any_of":
+            return [v for m in self.value for v in m.literals()]
+        if self.kind == "items":
+            firsts = [m.literals()[:1] for m in self.value]
+            return [[f[0] for f in firsts]] if all(firsts) else []
+        if self.kind == "keys":
+            present = {k: m.literals()[:1] for k, m in self.value.items() if not m.optional}
+            return [{k: v[0] for k, v in present.items()}] if all(present.values()) else []
         return [self.example] if self.example is not None else []
 
     def check(self, actual: Any) -> str | None:
@@ -80,7 +108,12 @@ class Matcher:
     def to_json(self) -> Any:
         if self.kind == "exact" and not self.optional:
             return self.value
-        out: dict[str, Any] = {self.kind: self.value}
+        value: Any = self.value
+        if self.kind in ("items", "any_of"):
+            value = [m.to_json() for m in self.value]
+        elif self.kind == "keys":
+            value = {k: m.to_json() for k, m in self.value.items()}
+        out: dict[str, Any] = {self.kind: value}
         if self.kind == "number" and self.tol != 1e-9:
             out["tol"] = self.tol
         if self.optional:
@@ -92,6 +125,8 @@ class Matcher:
             return _show(self.value)
         if self.kind == "number":
             return f"{self.value}±{self.tol:g}"
+        if self.kind in NESTED_KINDS:
+            return f"{self.kind} {_show(self.to_json()[self.kind])}"
         return f"{self.kind} {_show(self.value)}"
 
 
@@ -180,6 +215,30 @@ def normalise_text(s: str) -> str:
     return re.sub(r"\s+", "", s).casefold()
 
 
+def standardise(s: str) -> str:
+    """BFCL's `standardize_string`: no spaces or `,./-_*^`, lower case, single quotes as double."""
+    return _BFCL_STRIP.sub("", s).lower().replace("'", '"')
+
+
+_BFCL_STRIP = re.compile(r"[ ,./\-_*^]")
+
+
+def _as_list(value: Any) -> list:
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _match_items(m: Matcher, actual: Any) -> bool:
+    return (isinstance(actual, list) and len(actual) == len(m.value)
+            and all(sub.check(a) is None for sub, a in zip(m.value, actual)))
+
+
+def _match_keys(m: Matcher, actual: Any) -> bool:
+    if not isinstance(actual, dict) or set(actual) - set(m.value):
+        return False
+    return all((k in actual and sub.check(actual[k]) is None) or (k not in actual and sub.optional)
+               for k, sub in m.value.items())
+
+
 def _text_or_exact(expected: Any, actual: Any) -> bool:
     if isinstance(expected, str) and isinstance(actual, str):
         return normalise_text(expected) == normalise_text(actual)
@@ -206,6 +265,11 @@ _MATCH = {
     "exact": lambda m, a: values_equal(m.value, a),
     "text": lambda m, a: isinstance(a, str) and any(
         normalise_text(v) == normalise_text(a) for v in (m.value if isinstance(m.value, list) else [m.value])),
+    "normalised": lambda m, a: isinstance(a, str) and standardise(a) in {standardise(v) for v in _as_list(m.value)},
+    "integer": lambda m, a: type(a) is int and a in _as_list(m.value),
+    "items": _match_items,
+    "keys": _match_keys,
+    "any_of": lambda m, a: any(sub.check(a) is None for sub in m.value),
     "one_of": lambda m, a: any(values_equal(v, a) for v in m.value),
     "number": lambda m, a: _is_number(a) and abs(a - m.value) <= m.tol,
     "regex": lambda m, a: isinstance(a, str) and re.fullmatch(m.value, a) is not None,
