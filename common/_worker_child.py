@@ -6,13 +6,15 @@ in fastmcp (~0.5 s, tens of MB), which would slow every restart and eat into the
 
 Protocol, both ways: frames of a 4-byte big-endian length and a pickle.
   parent -> child  (target, args, kwargs, cpu_seconds)
-  child -> parent  ("ready",) | ("init_error", kind, detail)               once, at start
+  child -> parent  ("ready", skipped) | ("init_error", kind, detail)      once, at start
+                   (skipped: the confinement steps this kernel did not allow)
                    ("ok", result) | ("raised", kind, detail) | ("error", message)   per request
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import math
 import os
@@ -40,15 +42,27 @@ def main(config: dict[str, Any]) -> None:
     # The parent's sys.path, so that whatever the server can import, its workers can too.
     sys.path[:] = config["sys_path"]
     reader, writer = _claim_pipes()
+    # Confinement first (it changes credentials, which clears PDEATHSIG), before anything runs.
+    skipped = _sandbox().confine(config.get("sandbox") or {})
     _isolate(config["ppid"])
     _limit_process(config["memory_mb"])
     failure = _initialize(config["initializer"])
     try:
-        _send(writer, _dump(failure or ("ready",)))
+        _send(writer, _dump(failure or ("ready", skipped)))
         if failure is None:
             _serve(reader, writer, config["max_result_bytes"])
     except BrokenPipeError:
         pass  # the parent went away; nothing left to answer
+
+
+def _sandbox():  # type: ignore[no-untyped-def]
+    # Loaded by path, like this file: importing the mcpfleet package would pull in more than this.
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_sandbox.py")
+    spec = importlib.util.spec_from_file_location("mcpfleet_worker_sandbox", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def resolve(ref: str, cache: dict[str, Callable[..., Any]]) -> Callable[..., Any]:

@@ -29,9 +29,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from mcpfleet import __version__
-from mcpfleet.common.auth import build_auth
+from mcpfleet.common.auth import FleetTokenVerifier, build_auth
 from mcpfleet.common.errors import ConfigError
-from mcpfleet.common.limits import BodySizeLimit, LimitsMiddleware
+from mcpfleet.common.limits import LimitsMiddleware, RequestGuard, bearer_token, guarded_h11_protocol
 from mcpfleet.common.settings import Settings
 from mcpfleet.common.spec import ReadyCheck, ServerSpec, add_ready_check, ready_checks
 from mcpfleet.common.telemetry import (
@@ -140,9 +140,12 @@ def build_http_app(specs: Sequence[ServerSpec], settings: Settings) -> Starlette
     routes: list[BaseRoute] = []
     mounts: list[Route | Mount] = []
     sub_apps = []
+    verifiers: dict[str, FleetTokenVerifier] = {}
     for b in built:
         auth = build_auth(b.spec.name, b.spec.title, settings)
         b.server.auth = auth
+        if auth is not None:
+            verifiers[b.spec.name] = auth if isinstance(auth, FleetTokenVerifier) else auth.token_verifier  # type: ignore[assignment]
         sub = b.server.http_app(
             path="/mcp",
             stateless_http=True,
@@ -171,6 +174,17 @@ def build_http_app(specs: Sequence[ServerSpec], settings: Settings) -> Starlette
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     async def index(request: Request) -> Response:
+        # With auth on, the index is for a caller: only the servers their token may use.
+        visible = built
+        if verifiers:
+            token = bearer_token(request.scope)
+            visible = [b for b in built if token and await verifiers[b.spec.name].verify_token(token) is not None]
+            if not visible:
+                return JSONResponse(
+                    {"error": "unauthorized", "error_description": "a valid bearer token is needed to list the servers"},
+                    status_code=401,
+                    headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+                )
         return JSONResponse(
             {
                 "name": "mcpfleet",
@@ -178,10 +192,20 @@ def build_http_app(specs: Sequence[ServerSpec], settings: Settings) -> Starlette
                 "auth": settings.auth.enabled,
                 "servers": [
                     {"name": b.spec.name, "title": b.spec.title, "endpoint": f"/{b.spec.name}/mcp", "tools": b.tools}
-                    for b in built
+                    for b in visible
                 ],
             }
         )
+
+    async def authenticate(scope) -> bool:
+        # Only requests to a server's MCP endpoint carry bodies worth reading; anything else
+        # (unknown paths, metadata) is answered without one.
+        name = scope.get("path", "").strip("/").partition("/")[0]
+        verifier = verifiers.get(name)
+        if verifier is None:
+            return not verifiers
+        token = bearer_token(scope)
+        return token is not None and await verifier.verify_token(token) is not None
 
     routes += [
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
@@ -207,7 +231,14 @@ def build_http_app(specs: Sequence[ServerSpec], settings: Settings) -> Starlette
 
     app = Starlette(
         routes=routes + mounts,
-        middleware=[AsgiMiddleware(BodySizeLimit, max_bytes=settings.limits.max_request_bytes)],
+        middleware=[
+            AsgiMiddleware(
+                RequestGuard,
+                max_bytes=settings.limits.max_request_bytes,
+                body_timeout=settings.limits.body_timeout,
+                authenticate=authenticate if verifiers else None,
+            )
+        ],
         lifespan=lifespan,
     )
     app.state.fleet = state
@@ -287,6 +318,8 @@ async def serve_http(specs: Sequence[ServerSpec], settings: Settings) -> None:
         lifespan="on",
         timeout_graceful_shutdown=10,
         server_header=False,
+        http=guarded_h11_protocol(settings.limits.header_timeout),
+        limit_concurrency=settings.limits.max_connections,
     )
     await uvicorn.Server(config).serve()
 

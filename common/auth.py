@@ -2,7 +2,14 @@
 
 A bearer token is tried as an API key first (a hash lookup: cheap, no network), then as a JWT
 when a JWKS URL or public key is configured. The verified caller becomes a FastMCP `AccessToken`
-whose `client_id` is the caller's identity for logs, metrics and rate limits.
+whose `client_id` is the caller's identity for stores, rate limits, logs and tool output.
+
+Identities are namespaced by how they were proven, so no two methods can name the same caller:
+`key:<key name>` for an API key, `jwt:<issuer>:<subject>` for a JWT, `local` only for the
+in-process and stdio transports (the user who started the process), `anonymous` for HTTP with
+auth off. A token whose identity claim is missing or empty is refused, never given a fallback
+identity (`client_id`/`azp` would make every such user one caller). Anything stored per caller
+is keyed by `caller_key()` (a hash of the whole identity), so long identities never collide.
 
 Each server gets its own provider, so a key scoped to `math` is refused by `web` with the same
 401 as an unknown key: a scoped key does not even learn which other servers exist.
@@ -10,20 +17,33 @@ Each server gets its own provider, so a key scoped to `math` is refused by `web`
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import hmac
 import secrets
+import time
+from collections.abc import Iterator
 
 from fastmcp.server.auth import AccessToken, RemoteAuthProvider, TokenVerifier
 from fastmcp.server.auth.providers.jwt import JWTVerifier
 from fastmcp.server.dependencies import get_access_token
 
 from mcpfleet.common.errors import ConfigError
-from mcpfleet.common.settings import ApiKey, AuthSettings, Settings
+from mcpfleet.common.settings import ApiKey, AuthSettings, JwtSettings, Settings
 
 KEY_PREFIX = "mcpf_"
 LOCAL_CALLER = "local"
 ANONYMOUS_CALLER = "anonymous"
+KEY_NAMESPACE = "key:"
+JWT_NAMESPACE = "jwt:"
+LOG_IDENTITY_CHARS = 128
+_VERIFIED_TTL = 10.0
+_VERIFIED_MAX = 1024
+_MAX_SUBJECT_CHARS = 1024
+
+# Set only by server code that acts for a caller outside a request (never from request data).
+_caller_override: contextvars.ContextVar[str | None] = contextvars.ContextVar("mcpfleet_caller", default=None)
 
 
 def hash_key(key: str) -> str:
@@ -43,6 +63,8 @@ class FleetTokenVerifier(TokenVerifier):
         self.server = server
         self._keys: dict[str, ApiKey] = {k.hash: k for k in settings.api_keys}
         self._jwt = _jwt_verifier(settings) if settings.jwt else None
+        self._jwt_settings = settings.jwt
+        self._verified: dict[bytes, tuple[AccessToken, float]] = {}
         self._identity_claim = settings.jwt.identity_claim if settings.jwt else "sub"
         # API keys carry no scopes of their own: they are granted what JWTs must show.
         self._key_scopes = list(settings.jwt.required_scopes) if settings.jwt else []
@@ -54,15 +76,35 @@ class FleetTokenVerifier(TokenVerifier):
             if not key.allows(self.server):
                 return None
             return AccessToken(
-                token="", client_id=key.name, scopes=self._key_scopes, claims={"auth": "api_key"}
+                token="", client_id=KEY_NAMESPACE + key.name, scopes=self._key_scopes, claims={"auth": "api_key"}
             )
         if self._jwt is None or token.count(".") != 2:
             return None
+        digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+        cached = self._verified.get(digest)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
         verified = await self._jwt.verify_token(token)
         if verified is None:
             return None
-        identity = str(verified.claims.get(self._identity_claim) or verified.client_id or "jwt")
-        return verified.model_copy(update={"client_id": identity[:128]})
+        identity = jwt_identity(verified.claims, self._identity_claim, self._jwt_settings)
+        if identity is None:
+            return None
+        access = verified.model_copy(update={"client_id": identity})
+        self._remember(digest, access)
+        return access
+
+    def _remember(self, digest: bytes, access: AccessToken) -> None:
+        # A client sends the same token with every request (and the HTTP guard checks it once
+        # before FastMCP does): a verified JWT is reused for a few seconds, never past its exp.
+        ttl = _VERIFIED_TTL
+        if access.expires_at is not None:
+            ttl = min(ttl, access.expires_at - time.time())
+        if ttl <= 0:
+            return
+        self._verified[digest] = (access, time.monotonic() + ttl)
+        if len(self._verified) > _VERIFIED_MAX:
+            self._verified.pop(next(iter(self._verified)))
 
     def _lookup_key(self, token: str) -> ApiKey | None:
         digest = hash_key(token)
@@ -73,11 +115,46 @@ class FleetTokenVerifier(TokenVerifier):
         return None
 
 
+def jwt_identity(claims: dict, identity_claim: str, settings: JwtSettings | None, now: float | None = None) -> str | None:
+    """`jwt:<issuer>:<subject>` for a signature-verified token's claims, or None to refuse it.
+
+    Refused: no usable identity claim (missing, empty, not a string, over 1,024 characters); no
+    `exp` when `require_exp` is on; a time claim that is not a number; `nbf` or `iat` in the
+    future beyond `leeway` seconds.
+    (FastMCP has already checked the signature, `exp`, issuer and audience.)
+    """
+    now = time.time() if now is None else now
+    leeway = settings.leeway if settings else 0.0
+    subject = claims.get(identity_claim)
+    if not isinstance(subject, str) or not subject.strip() or len(subject) > _MAX_SUBJECT_CHARS:
+        return None
+    exp = claims.get("exp")
+    if exp is None and (settings is None or settings.require_exp):
+        return None
+    times = [claims.get(name) for name in ("exp", "nbf", "iat")]
+    if any(t is not None and (isinstance(t, bool) or not isinstance(t, (int, float))) for t in times):
+        return None
+    # exp itself is checked by FastMCP (strictly, no leeway); a token not yet valid or issued in
+    # the future (beyond the clock skew allowed) is refused here.
+    if any(t is not None and t > now + leeway for t in times[1:]):
+        return None
+    issuer = claims.get("iss")
+    issuer = issuer if isinstance(issuer, str) else ""
+    return f"{JWT_NAMESPACE}{issuer}:{subject}"
+
+
 def _jwt_verifier(settings: AuthSettings) -> JWTVerifier:
     jwt = settings.jwt
     assert jwt is not None
     if not jwt.jwks_url and not jwt.public_key:
         raise ConfigError("auth.jwt needs jwks_url or public_key")
+    if not jwt.audience and not jwt.audience_optional:
+        raise ConfigError(
+            "auth.jwt.audience is not set: without it a token issued for any other service of the "
+            "same identity provider would be accepted. Set auth.jwt.audience (e.g. the fleet's "
+            "client id), or auth.jwt.audience_optional = true if the issuer mints tokens for the "
+            "fleet alone."
+        )
     try:
         return JWTVerifier(
             jwks_uri=jwt.jwks_url,
@@ -117,11 +194,14 @@ def build_auth(server: str, title: str, settings: Settings) -> TokenVerifier | R
 
 
 def current_caller() -> str:
-    """The verified identity of the caller of the current request.
+    """The verified, namespaced identity of the caller of the current request.
 
-    `local` for stdio and in-process use (the user who started the process), `anonymous` over
-    HTTP without auth.
+    `key:<name>` or `jwt:<issuer>:<subject>` for an authenticated caller, `local` for stdio and
+    in-process use (the user who started the process), `anonymous` over HTTP without auth.
     """
+    override = _caller_override.get()
+    if override is not None:
+        return override
     try:
         token = get_access_token()
     except RuntimeError:
@@ -131,3 +211,30 @@ def current_caller() -> str:
     from fastmcp.server.context import _current_transport
 
     return ANONYMOUS_CALLER if _current_transport.get() in ("streamable-http", "sse") else LOCAL_CALLER
+
+
+@contextlib.contextmanager
+def acting_for(caller: str) -> Iterator[None]:
+    """Run server code as `caller` outside a request (background jobs, tests); never from input."""
+    token = _caller_override.set(caller)
+    try:
+        yield
+    finally:
+        _caller_override.reset(token)
+
+
+def is_local(caller: str) -> bool:
+    """True only for the in-process/stdio user; no remote caller can be `local` (they are namespaced)."""
+    return caller == LOCAL_CALLER
+
+
+def caller_key(caller: str) -> str:
+    """What stores and limiters key a caller by: a hash of the whole identity (fixed length)."""
+    return hashlib.sha256(caller.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def loggable(caller: str) -> str:
+    """The identity for logs: whole when short, else a prefix plus a hash that tells it apart."""
+    if len(caller) <= LOG_IDENTITY_CHARS:
+        return caller
+    return caller[: LOG_IDENTITY_CHARS - 18] + "…#" + caller_key(caller)[:16]

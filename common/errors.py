@@ -65,7 +65,13 @@ class WorkerTimeout(WorkerError):
 
 
 class WorkerCrashed(WorkerError):
-    """The worker died (signal, CPU or memory limit); it was replaced."""
+    """The worker died (signal, CPU or memory limit); it was replaced.
+
+    `found_dead` is True when the call did not kill it (dead before the call was sent, or
+    SIGKILLed by someone else), so the call may be retried on a fresh worker.
+    """
+
+    found_dead: bool = False
 
 
 class WorkerBusy(WorkerError):

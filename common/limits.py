@@ -1,14 +1,19 @@
-"""Runtime limits: per-tool timeout, per-caller rate limit, tool output cap, request body cap.
+"""Runtime limits: per-tool timeout, per-caller rate limit, tool output cap, and the HTTP guard.
 
 A call that passes a limit gets a clear error naming the limit; the server keeps serving.
+`RequestGuard` (ASGI, outermost) refuses duplicate Authorization headers, authenticates on the
+headers before a byte of the body is read, and bounds a body in size and in time;
+`GuardedH11Protocol` bounds the time a connection may take to send its headers (slowloris).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 
 import anyio
 import mcp_types as mt
@@ -17,7 +22,7 @@ from fastmcp.tools.base import ToolResult
 from mcp_types import TextContent
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mcpfleet.common.auth import LOCAL_CALLER, current_caller
+from mcpfleet.common.auth import caller_key, current_caller, is_local, loggable
 from mcpfleet.common.errors import LimitExceeded
 from mcpfleet.common.settings import LimitSettings
 
@@ -71,10 +76,11 @@ class LimitsMiddleware(Middleware):
         name = context.message.name
         caller = current_caller()
         # The local user (stdio, in process) started this server for themselves: not rate limited.
-        wait = 0.0 if caller == LOCAL_CALLER else self.limiter.acquire(f"{caller}\0{self.server}")
+        # No remote caller can be `local`: remote identities are namespaced (key:, jwt:).
+        wait = 0.0 if is_local(caller) else self.limiter.acquire(caller_key(caller) + self.server)
         if wait > 0:
             raise LimitExceeded(
-                f"rate limit reached for {caller!r} on {self.server!r} "
+                f"rate limit reached for {loggable(caller)!r} on {self.server!r} "
                 f"({self.settings.rate_limit_per_minute} calls/minute); retry in {math.ceil(wait)} s"
             )
         timeout = self.timeout_for(name)
@@ -110,49 +116,100 @@ def cap_output(result: ToolResult, limit: int) -> ToolResult:
     return ToolResult(content=content, meta=result.meta, is_error=True)
 
 
-class BodySizeLimit:
-    """ASGI middleware: refuse request bodies over `max_bytes` with 413 before they are parsed.
+Authenticator = Callable[[Scope], Awaitable[bool]]
 
-    The body is read (up to the cap) before the app runs and then replayed, so the MCP transport
-    never sees a partial body and an oversized one costs at most `max_bytes` of memory.
+
+class RequestGuard:
+    """ASGI middleware in front of every route; see the module docstring.
+
+    `authenticate(scope)` says whether the request's credentials are good enough to be worth
+    reading a body for; when it says no, the app is called with an empty body, so the server
+    under it answers its usual 401 (with its own challenge) without the client's body ever
+    being read or held.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        body_timeout: float = 15.0,
+        authenticate: Authenticator | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.body_timeout = body_timeout
+        self.authenticate = authenticate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS", "DELETE"):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if sum(1 for key, _ in scope.get("headers", ()) if key == b"authorization") > 1:
+            await _refuse(send, 400, "more than one Authorization header; send exactly one")
+            return
+        if scope.get("method") in ("GET", "HEAD", "OPTIONS", "DELETE"):
+            await self.app(scope, receive, send)
+            return
+        if self.authenticate is not None and not await self.authenticate(scope):
+            await self.app(scope, _empty_body, send)
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.max_bytes:
             await _too_large(send, self.max_bytes)
             return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                return  # client went away before sending its body
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                await _too_large(send, self.max_bytes)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
+        try:
+            async with asyncio.timeout(self.body_timeout):
+                body = await self._read_body(receive)
+        except TimeoutError:
+            await _refuse(send, 408, f"the request body did not arrive within {self.body_timeout:g} s")
+            return
+        except _TooLarge:
+            await _too_large(send, self.max_bytes)
+            return
+        if body is None:
+            return  # client went away before sending its body
         replayed = False
 
         async def replay() -> Message:
             nonlocal replayed
             if not replayed:
                 replayed = True
-                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+                return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
         await self.app(scope, replay, send)
+
+    async def _read_body(self, receive: Receive) -> bytes | None:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise _TooLarge
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _empty_body() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+def bearer_token(scope: Scope) -> str | None:
+    """The token of the request's one `Authorization: Bearer` header, if it has one."""
+    for key, value in scope.get("headers", ()):
+        if key == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            return token.strip() or None if scheme.lower() == "bearer" else None
+    return None
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -166,18 +223,63 @@ def _content_length(scope: Scope) -> int | None:
 
 
 async def _too_large(send: Send, max_bytes: int) -> None:
-    body = json.dumps(
-        {
-            "jsonrpc": "2.0",
-            "id": None,
-            "error": {"code": -32600, "message": f"request body larger than {max_bytes} bytes"},
-        }
-    ).encode()
+    await _refuse(send, 413, f"request body larger than {max_bytes} bytes")
+
+
+async def _refuse(send: Send, status: int, message: str) -> None:
+    body = json.dumps({"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": message}}).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+def guarded_h11_protocol(header_timeout: float) -> type:
+    """uvicorn's h11 protocol with a deadline for each request's headers (uvicorn has none).
+
+    A connection that opens and then sends its request line and headers slowly, or nothing at
+    all, is closed after `header_timeout` seconds instead of being held forever.
+    """
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class GuardedH11Protocol(H11Protocol):
+        _header_timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport) -> None:  # type: ignore[no-untyped-def]
+            super().connection_made(transport)
+            self._arm_header_timer()
+
+        def data_received(self, data: bytes) -> None:
+            if self._header_timer is None and (self.cycle is None or self.cycle.response_complete):
+                self._arm_header_timer()  # the next request on a kept-alive connection
+            super().data_received(data)
+            if self.cycle is not None and not self.cycle.response_complete:
+                self._disarm_header_timer()  # headers are in; the body has its own deadline
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm_header_timer()
+            super().connection_lost(exc)
+
+        def _arm_header_timer(self) -> None:
+            self._disarm_header_timer()
+            self._header_timer = self.loop.call_later(header_timeout, self._headers_too_slow)
+
+        def _disarm_header_timer(self) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+
+        def _headers_too_slow(self) -> None:
+            self._header_timer = None
+            if self.cycle is None or self.cycle.response_complete:
+                self.transport.close()
+
+    return GuardedH11Protocol

@@ -44,8 +44,13 @@ class JwtSettings(_Section):
     issuer: str | None = None
     audience: str | None = None
     algorithm: str = "RS256"
+    audience_optional: bool = Field(
+        default=False, description="accept tokens without checking aud (only if the issuer mints tokens for the fleet alone)"
+    )
     required_scopes: list[str] = Field(default_factory=list)
-    identity_claim: str = Field(default="sub", description="claim naming the caller")
+    identity_claim: str = Field(default="sub", min_length=1, description="claim naming the caller")
+    require_exp: bool = Field(default=True, description="refuse tokens without an exp claim")
+    leeway: float = Field(default=30.0, ge=0, le=600, description="seconds of clock skew allowed for exp, nbf, iat")
 
 
 class AuthSettings(_Section):
@@ -63,6 +68,9 @@ class LimitSettings(_Section):
     rate_limit_per_minute: int = Field(default=600, ge=0, description="per caller and server; 0 = off")
     rate_limit_burst: int = Field(default=60, ge=1)
     max_request_bytes: int = Field(default=1_000_000, ge=1024)
+    header_timeout: float = Field(default=10.0, gt=0, le=300, description="seconds to receive a request's headers")
+    body_timeout: float = Field(default=15.0, gt=0, le=600, description="seconds to receive a request's body")
+    max_connections: int = Field(default=1000, ge=1, description="concurrent connections; more get 503")
     max_output_chars: int = Field(default=100_000, ge=1000)
 
 
@@ -97,6 +105,7 @@ class WorkerSettings(_Section):
     memory_mb: int = Field(default=1024, ge=64)
     timeout: float = Field(default=30.0, gt=0, le=3600)
     max_queue: int = Field(default=64, ge=0)
+    max_per_caller: int = Field(default=4, ge=0, description="calls one caller may have running or waiting; 0 = no cap")
 
 
 class Settings(BaseSettings):

@@ -39,12 +39,33 @@ What a call can end in
       worker is SIGKILLed and replaced;
     - `WorkerCrashed`: the worker died - "killed by signal SIGSEGV", "CPU time limit exceeded",
       "exited with code 3", "killed by signal SIGKILL" (OOM killer) - and is replaced;
-    - `WorkerBusy`: `size` calls are running and `max_queue` are waiting (immediately), or no
-      worker became free within `timeout` (the queue wait is bounded by the same number as the
-      run, separately: a call may take up to twice `timeout` in all);
+    - `WorkerBusy`: `size` calls are running and `max_queue` are waiting (immediately); the
+      caller already has `max_per_caller` calls running or waiting (immediately: "you have N
+      calls running or waiting"); or no worker became free within `timeout` plus a respawn's
+      grace (the queue wait is bounded separately from the run);
     - `WorkerError`: result too large (`max_result_bytes`, default 16 MiB) or not plain data.
     A cancelled call (client gone, tool timeout) kills its worker too, so it stops burning CPU.
-    Replacements start in the background; waiting calls get the next live worker, FIFO.
+    Replacements start in the background.
+
+Fair sharing between callers
+    The caller is `common.auth.current_caller()` of the request that runs the call. A freed
+    worker goes to the waiting call whose caller has the fewest calls running (the earliest
+    among equals), so one caller's backlog delays another caller's first call by at most one
+    job, and each caller may have at most `max_per_caller` calls running or waiting (the
+    in-process `local` user is not capped).
+
+A worker found dead
+    A call whose worker turns out to have died before the call was sent (killed while idle,
+    before the pool noticed) is retried once on a fresh worker when the pool is `idempotent`
+    (the default: every tool of the fleet is read-only or idempotent). A worker that dies
+    during a call (segfault, CPU limit, the OOM killer) fails that call: it may be its doing.
+
+Confinement (defence in depth; see `common/_sandbox.py`)
+    Workers start with the scrubbed environment, in `/`, with no_new_privs and not dumpable;
+    started by root they become `nobody` (or, where `nobody` cannot read the interpreter and
+    the code, stay uid 0 without any capability); `network=False` gives each worker an empty
+    network namespace. The server process itself is made non-dumpable when a pool starts, so
+    a worker cannot read its `/proc/<pid>/environ` or memory.
 
 The pool belongs to the asyncio event loop that started it (anyio on asyncio is fine; trio is not).
 """
@@ -66,7 +87,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from mcpfleet.common import _sandbox as sandbox
 from mcpfleet.common import _worker_child as child
+from mcpfleet.common.auth import current_caller, is_local, loggable
 from mcpfleet.common.errors import TargetError, UserError, WorkerBusy, WorkerCrashed, WorkerError, WorkerTimeout
 
 if TYPE_CHECKING:
@@ -77,6 +100,7 @@ log = logging.getLogger("mcpfleet.workers")
 DEFAULT_MAX_RESULT_BYTES = 16 * 2**20
 
 _CHILD_SCRIPT = str(Path(child.__file__).resolve())
+_SANDBOX_SCRIPT = str(Path(sandbox.__file__).resolve())
 # Only what the interpreter and native libraries need; the server's secrets stay in the server.
 _ENV_KEEP = (
     "PATH", "HOME", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR",
@@ -102,6 +126,7 @@ _REAP_WAIT = 5.0
 _RESPAWN_FIRST_DELAY = 0.1
 _RESPAWN_MAX_DELAY = 30.0
 _PIPE_ERRORS = (asyncio.IncompleteReadError, ConnectionError)
+_RESPAWN_GRACE = 10.0  # a queued call also waits this long for a killed worker's replacement
 
 
 def check_target(target: str, allowed_prefixes: Iterable[str] | None = None) -> None:
@@ -132,8 +157,17 @@ class WorkerPool:
         max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES,
         start_timeout: float = 60.0,
         env: Mapping[str, str] | None = None,
+        network: bool = True,
+        readable_paths: Iterable[str] = (),
+        idempotent: bool = True,
     ) -> None:
-        """`env` adds variables to the workers' scrubbed environment (e.g. SWI_HOME_DIR)."""
+        """`env` adds variables to the workers' scrubbed environment (e.g. SWI_HOME_DIR).
+
+        `network=False` puts each worker in a network namespace of its own (no network at all);
+        `readable_paths` are files the workers need besides Python and `sys.path` (checked
+        before a root-started worker drops to `nobody`); `idempotent=False` turns the retry of
+        a call whose worker was found dead off.
+        """
         if initializer is not None:
             check_target(initializer)
         self.name = name
@@ -143,13 +177,20 @@ class WorkerPool:
         self.max_result_bytes = max_result_bytes
         self.start_timeout = _positive("start_timeout", start_timeout, 60.0)
         self._env = _child_env(env)
+        self.network = network
+        self.readable_paths = tuple(readable_paths)
+        self.idempotent = idempotent
+        self._sandbox: dict[str, Any] = {}
+        self.confinement_skipped: list[str] = []
         self._idle: collections.deque[_Worker] = collections.deque()
-        self._waiters: collections.deque[asyncio.Future[_Worker]] = collections.deque()
+        self._waiters: list[_Waiter] = []
+        self._per_caller: collections.Counter[str] = collections.Counter()  # running or waiting
+        self._running: collections.Counter[str] = collections.Counter()
         self._workers: set[_Worker] = set()  # every process not yet reaped
         self._tasks: set[asyncio.Task[None]] = set()
         self._started = False
         self._closed = False
-        self._counts = {"calls": 0, "restarts": 0, "timeouts": 0, "crashes": 0}
+        self._counts = {"calls": 0, "restarts": 0, "timeouts": 0, "crashes": 0, "retries": 0}
 
     async def __aenter__(self) -> WorkerPool:
         await self.start()
@@ -188,6 +229,8 @@ class WorkerPool:
         if self._started:
             return
         self._started = True
+        self._sandbox = sandbox_policy(self.network, self.readable_paths)
+        make_undumpable()
         spawned = await asyncio.gather(*(self._spawn() for _ in range(self.settings.size)), return_exceptions=True)
         failures = [r for r in spawned if isinstance(r, BaseException)]
         if failures:
@@ -204,10 +247,10 @@ class WorkerPool:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_exception(WorkerError(f"worker pool {self.name!r} was closed"))
+        for waiter in self._waiters:
+            if not waiter.future.done():
+                waiter.future.set_exception(WorkerError(f"worker pool {self.name!r} was closed"))
+        self._waiters.clear()
         self._idle.clear()
         workers = list(self._workers)
         for worker in workers:
@@ -232,17 +275,45 @@ class WorkerPool:
         wall = _positive("timeout", timeout, self.settings.timeout)
         cpu = _positive("cpu_seconds", cpu_seconds, self.settings.cpu_seconds)
         request = _request_frame(target, args, kwargs, cpu)
-        worker = await self._acquire(wall)
-        self._counts["calls"] += 1
+        caller = current_caller()
+        self._admit(caller)
         try:
-            reply = await worker.call(request, wall, cpu)
-        except BaseException as exc:  # cancellation included: the worker must not run on
-            self._discard(worker, target, exc)
-            if self._closed and isinstance(exc, WorkerError):
-                raise WorkerError(f"worker pool {self.name!r} was closed during the call") from None
-            raise
-        self._release(worker)
-        return _decode_reply(reply)
+            for attempt in (1, 2):
+                # A queued call waits for one job (at most `wall`) plus a replacement's start.
+                worker = await self._acquire(wall + min(wall, _RESPAWN_GRACE), caller)
+                self._counts["calls"] += 1
+                self._running[caller] += 1
+                try:
+                    reply = await worker.call(request, wall, cpu)
+                except BaseException as exc:  # cancellation included: the worker must not run on
+                    self._discard(worker, target, exc)
+                    if self._closed and isinstance(exc, WorkerError):
+                        raise WorkerError(f"worker pool {self.name!r} was closed during the call") from None
+                    if attempt == 1 and self.idempotent and isinstance(exc, WorkerCrashed) and exc.found_dead:
+                        self._counts["retries"] += 1
+                        continue
+                    raise
+                finally:
+                    self._running[caller] -= 1
+                    if not self._running[caller]:
+                        del self._running[caller]
+                self._release(worker)
+                return _decode_reply(reply)
+            raise AssertionError("unreachable")
+        finally:
+            self._per_caller[caller] -= 1
+            if not self._per_caller[caller]:
+                del self._per_caller[caller]
+
+    def _admit(self, caller: str) -> None:
+        limit = self.settings.max_per_caller
+        have = self._per_caller[caller]
+        if limit and have >= limit and not is_local(caller):
+            raise WorkerBusy(
+                f"you have {have} calls running or waiting on {self.name!r} (the limit per caller is "
+                f"{limit}); wait for one to finish, then retry"
+            )
+        self._per_caller[caller] += 1
 
     def _check_open(self) -> None:
         if self._closed:
@@ -250,21 +321,22 @@ class WorkerPool:
         if not self._started:
             raise WorkerError(f"worker pool {self.name!r} is not started")
 
-    async def _acquire(self, wait: float) -> _Worker:
+    async def _acquire(self, wait: float, caller: str) -> _Worker:
         if self._idle and not self._waiters:
             return self._idle.popleft()
         if len(self._waiters) >= self.settings.max_queue:
             raise WorkerBusy(f"all {self.settings.size} workers are busy and the queue is full; try again later")
-        waiter: asyncio.Future[_Worker] = asyncio.get_running_loop().create_future()
+        waiter = _Waiter(asyncio.get_running_loop().create_future(), caller)
         self._waiters.append(waiter)
         try:
             async with asyncio.timeout(wait):
-                return await waiter
+                return await waiter.future
         except BaseException as exc:
             if waiter in self._waiters:
                 self._waiters.remove(waiter)
-            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
-                self._release(waiter.result())  # handed over just as we gave up
+            future = waiter.future
+            if future.done() and not future.cancelled() and future.exception() is None:
+                self._release(future.result())  # handed over just as we gave up
             if isinstance(exc, TimeoutError):
                 raise WorkerBusy(f"no worker became free within {wait:g}s; try again later") from None
             raise
@@ -274,9 +346,11 @@ class WorkerPool:
             worker.kill()
             return
         while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(worker)
+            # The caller with the fewest calls running goes first; among equals, the earliest.
+            waiter = min(self._waiters, key=lambda w: self._running[w.caller])
+            self._waiters.remove(waiter)
+            if not waiter.future.done():
+                waiter.future.set_result(worker)
                 return
         self._idle.append(worker)
 
@@ -327,6 +401,7 @@ class WorkerPool:
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 env=self._env,
+                cwd="/",
                 start_new_session=True,  # no terminal signals; one process group to kill
                 limit=_STREAM_LIMIT,
             )
@@ -335,7 +410,10 @@ class WorkerPool:
         worker = _Worker(process, self.max_result_bytes + _REPLY_SLACK)
         self._workers.add(worker)
         try:
-            await worker.wait_ready(self.start_timeout)
+            skipped = await worker.wait_ready(self.start_timeout)
+            if skipped and skipped != self.confinement_skipped:
+                self.confinement_skipped = skipped
+                log.warning("worker pool %s: not available on this system: %s", self.name, ", ".join(skipped))
             self._check_open()  # aclose() ran while this worker was starting
         except BaseException:
             worker.kill()
@@ -346,11 +424,12 @@ class WorkerPool:
 
     def _argv(self) -> list[str]:
         config = {
-            "sys_path": [p for p in sys.path if isinstance(p, str)],
+            "sys_path": _child_sys_path(),
             "ppid": os.getpid(),
             "memory_mb": self.settings.memory_mb,
             "initializer": self.initializer,
             "max_result_bytes": self.max_result_bytes,
+            "sandbox": self._sandbox,
         }
         # -I: no PYTHON* variables, no user site; sys.path comes from the config instead.
         return [sys.executable, "-I", _CHILD_SCRIPT, json.dumps(config)]
@@ -368,6 +447,14 @@ class WorkerPool:
         task.add_done_callback(self._tasks.discard)
 
 
+class _Waiter:
+    __slots__ = ("future", "caller")
+
+    def __init__(self, future: asyncio.Future[_Worker], caller: str) -> None:
+        self.future = future
+        self.caller = caller
+
+
 class _Worker:
     """One child process and its pipes, used by one call at a time."""
 
@@ -377,7 +464,8 @@ class _Worker:
         self.max_reply = max_reply
         self.ready = False
 
-    async def wait_ready(self, timeout: float) -> None:
+    async def wait_ready(self, timeout: float) -> list[str]:
+        """Wait for the greeting; returns the confinement steps the child could not take."""
         try:
             async with asyncio.timeout(timeout):
                 message = _load_plain(await self._read_frame())
@@ -386,26 +474,35 @@ class _Worker:
         except _PIPE_ERRORS:
             raise WorkerError(f"a worker failed to start: {await self.death_reason()}") from None
         match message:
-            case ("ready",):
+            case ("ready", list() as skipped):
                 self.ready = True
+                return [str(s) for s in skipped]
             case ("init_error", str() as kind, str() as detail):
                 raise WorkerError(f"the worker initializer failed: {kind}: {detail}")
-            case _:
-                raise WorkerError("a worker sent a malformed greeting")
+        raise WorkerError("a worker sent a malformed greeting")
 
     async def call(self, request: bytes, timeout: float, cpu_seconds: float) -> bytes:
         stdin = self.process.stdin
         assert stdin is not None
+        sent = False
         try:
             async with asyncio.timeout(timeout):
+                if self.process.returncode is not None or not _alive(self.pid):
+                    raise ConnectionResetError("the worker was dead before the call")
                 stdin.write(request)
                 await stdin.drain()
+                sent = True
                 return await self._read_frame()
         except TimeoutError:
             raise WorkerTimeout(f"the computation took longer than {timeout:g}s and was stopped") from None
         except _PIPE_ERRORS:
-            reason = await self.death_reason(cpu_seconds)
-            raise WorkerCrashed(f"the computation crashed its worker ({reason})") from None
+            code = await self.exit_code()
+            reason = "it closed its pipe" if code is None else _describe_exit(code, cpu_seconds)
+            crashed = WorkerCrashed(f"the computation crashed its worker ({reason})")
+            # Dead before the call was sent: the call did not kill it. (A SIGKILL during the
+            # call may be the OOM killer answering the call itself, so that is not retried.)
+            crashed.found_dead = not sent
+            raise crashed from None
 
     async def _read_frame(self) -> bytes:
         stdout = self.process.stdout
@@ -417,11 +514,14 @@ class _Worker:
         return await stdout.readexactly(size)
 
     async def death_reason(self, cpu_seconds: float | None = None) -> str:
+        code = await self.exit_code()
+        return "it closed its pipe" if code is None else _describe_exit(code, cpu_seconds)
+
+    async def exit_code(self) -> int | None:
         try:
-            code = await asyncio.wait_for(self.process.wait(), _EXIT_WAIT)
+            return await asyncio.wait_for(self.process.wait(), _EXIT_WAIT)
         except TimeoutError:
-            return "it closed its pipe"
-        return _describe_exit(code, cpu_seconds)
+            return None
 
     def kill(self) -> None:
         """SIGKILL the worker's process group (whatever it forked, too); synchronous on purpose."""
@@ -501,6 +601,68 @@ def _describe_exit(code: int, cpu_seconds: float | None) -> str:
     if number == signal.SIGKILL:
         return f"killed by signal {name}, most likely for running out of memory"
     return f"killed by signal {name}"
+
+
+def _alive(pid: int) -> bool:
+    """False once the process has exited (a zombie counts as dead), cheaply, without reaping."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rpartition(b")")[2][1:2] not in (b"Z", b"X")
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True  # no /proc: assume alive, the pipe will tell
+
+
+def sandbox_policy(network: bool, readable_paths: Iterable[str] = ()) -> dict[str, Any]:
+    """The confinement a worker applies to itself (see `common/_sandbox.py`).
+
+    A worker may read the interpreter, `sys.path`, the mcpfleet packages and `readable_paths`
+    (plus the system libraries); nothing else on disk.
+    """
+    read_paths = [
+        sys.base_prefix, sys.prefix, sys.exec_prefix, os.path.realpath(sys.executable), sys.executable,
+        str(Path(_CHILD_SCRIPT).parent), *_child_sys_path(), *_package_dirs(), *readable_paths,
+    ]
+    read_paths = sorted({p for p in read_paths if p and os.path.exists(p)})
+    drop_to = None
+    if os.geteuid() == 0:
+        if sandbox.readable_by(sandbox.NOBODY, read_paths):
+            drop_to = sandbox.NOBODY
+        else:
+            log.debug("workers stay uid 0 without capabilities: user nobody cannot read the interpreter or the code")
+    return {"drop_to": drop_to, "network": network, "read_paths": read_paths}
+
+
+def _child_sys_path() -> list[str]:
+    # Absolute: workers run in / so that they hold no folder of the server's open.
+    return [os.path.abspath(p or ".") for p in sys.path if isinstance(p, str)]
+
+
+def _package_dirs() -> list[str]:
+    import importlib.util
+
+    dirs = []
+    for name in ("mcpfleet", "mcpfleet.common", "mcpfleet.servers", "mcpfleet.evals"):
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            continue
+        if spec is not None and spec.submodule_search_locations:
+            dirs.extend(spec.submodule_search_locations)
+    return dirs
+
+
+def make_undumpable() -> None:
+    """Make this process non-dumpable: its workers (or anything else of its user without
+    CAP_SYS_PTRACE) can then not read its /proc/<pid>/environ or memory."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE
+        except (OSError, AttributeError):
+            pass
 
 
 def _child_env(extra: Mapping[str, str] | None) -> dict[str, str]:

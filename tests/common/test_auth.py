@@ -30,10 +30,10 @@ def test_hash_is_sha256_of_the_key_and_new_keys_are_unique():
 async def test_api_key_scoping(api_keys):
     settings = AuthSettings.model_validate({"api_keys": api_keys})
     echo, other = FleetTokenVerifier("echo", settings), FleetTokenVerifier("other", settings)
-    assert (await echo.verify_token(KEYS["alice"])).client_id == "alice"
-    assert (await echo.verify_token(KEYS["carol"])).client_id == "carol"
+    assert (await echo.verify_token(KEYS["alice"])).client_id == "key:alice"
+    assert (await echo.verify_token(KEYS["carol"])).client_id == "key:carol"
     assert await other.verify_token(KEYS["carol"]) is None  # carol is scoped to echo
-    assert (await other.verify_token(KEYS["bob"])).client_id == "bob"
+    assert (await other.verify_token(KEYS["bob"])).client_id == "key:bob"
     assert await echo.verify_token("") is None
     assert await echo.verify_token(KEYS["alice"] + " ") is None
 
@@ -82,7 +82,7 @@ async def test_jwt_verified_against_jwks(idp):
     pair, jwks = idp
     verifier = FleetTokenVerifier("echo", jwt_settings(jwks).auth)
     ok = await verifier.verify_token(token(pair))
-    assert ok is not None and ok.client_id == "dana@example.org"
+    assert ok is not None and ok.client_id == f"jwt:{ISSUER}:dana@example.org"
     assert await verifier.verify_token(token(pair, audience="someone-else")) is None
     assert await verifier.verify_token(token(pair, issuer="https://evil.example")) is None
     assert await verifier.verify_token(token(pair, expires_in_seconds=-60)) is None
@@ -95,10 +95,10 @@ async def test_jwt_over_http_with_scopes_and_rfc9728_metadata(idp, api_keys):
     app = build_http_app([ECHO], jwt_settings(jwks, api_keys))
     with running_app(app) as url:
         async with Client(f"{url}/echo/mcp", auth=token(pair)) as c:
-            assert (await c.call_tool("echo_whoami", {})).content[0].text == "dana@example.org"
+            assert (await c.call_tool("echo_whoami", {})).content[0].text == f"jwt:{ISSUER}:dana@example.org"
         # API keys keep working beside JWTs and are granted the required scopes.
         async with Client(f"{url}/echo/mcp", auth=KEYS["alice"]) as c:
-            assert (await c.call_tool("echo_whoami", {})).content[0].text == "alice"
+            assert (await c.call_tool("echo_whoami", {})).content[0].text == "key:alice"
 
         body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
         headers = {"Accept": "application/json, text/event-stream", "Host": "127.0.0.1"}

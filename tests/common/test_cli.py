@@ -87,7 +87,7 @@ async def test_serve_http_with_auth_logs_json_and_stops_cleanly(tmp_path):
     calls = [r for r in json_lines(log.read_text()) if r.get("message") == "tool call"]
     assert len(calls) == 1
     call = calls[0]
-    assert call["caller"] == "alice" and call["server"] == "echo" and call["tool"] == "echo_say"
+    assert call["caller"] == "key:alice" and call["server"] == "echo" and call["tool"] == "echo_say"
     assert call["outcome"] == "ok" and call["duration_ms"] >= 0 and len(call["request_id"]) == 16
     assert "Traceback" not in log.read_text()
 

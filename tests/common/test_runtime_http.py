@@ -24,6 +24,7 @@ def fleet(request):
     keys = [
         {"name": "alice", "hash": hash_key(KEYS["alice"])},
         {"name": "bob", "hash": hash_key(KEYS["bob"]), "servers": ["other"]},
+        {"name": "carol", "hash": hash_key(KEYS["carol"]), "servers": ["echo"]},
     ]
     settings = load_settings(
         auth={"api_keys": keys},
@@ -65,7 +66,7 @@ async def test_tools_are_listed_and_called_with_structured_output(fleet):
 async def test_caller_identity_reaches_the_tool(fleet):
     async with client(fleet) as c:
         result = await c.call_tool("echo_whoami", {})
-    assert result.content[0].text == "alice"
+    assert result.content[0].text == "key:alice"
 
 
 def test_missing_token_is_401_with_bearer_challenge(fleet):
@@ -220,10 +221,17 @@ async def test_metrics_count_calls_by_server_tool_and_outcome(fleet):
     assert "mcpfleet_tool_call_duration_seconds_bucket" in httpx2.get(f"{fleet}/metrics").text
 
 
-def test_index_lists_servers_without_auth_details(fleet):
-    index = httpx2.get(f"{fleet}/").json()
-    assert [s["endpoint"] for s in index["servers"]] == ["/echo/mcp", "/other/mcp"]
-    assert "echo_say" in index["servers"][0]["tools"]
+def test_index_lists_only_the_servers_the_callers_token_may_use(fleet):
+    def index(key: str | None = None) -> httpx2.Response:
+        return httpx2.get(f"{fleet}/", headers={"Authorization": f"Bearer {key}"} if key else {})
+
+    assert index().status_code == 401 and "echo" not in index().text
+    assert index("not-a-key").status_code == 401
+    everything = index(KEYS["alice"]).json()
+    assert [s["endpoint"] for s in everything["servers"]] == ["/echo/mcp", "/other/mcp"]
+    assert "echo_say" in everything["servers"][0]["tools"]
+    assert [s["name"] for s in index(KEYS["carol"]).json()["servers"]] == ["echo"]  # carol: echo only
+    assert [s["name"] for s in index(KEYS["bob"]).json()["servers"]] == ["other"]
 
 
 async def test_rate_limit_per_caller():
@@ -238,7 +246,7 @@ async def test_rate_limit_per_caller():
         async with client(url) as c:
             for _ in range(3):
                 await c.call_tool("echo_say", {"text": "ok"})
-            with pytest.raises(ToolError, match=r"rate limit reached for 'alice' on 'echo' \(6 calls/minute\); retry in \d+ s"):
+            with pytest.raises(ToolError, match=r"rate limit reached for 'key:alice' on 'echo' \(6 calls/minute\); retry in \d+ s"):
                 await c.call_tool("echo_say", {"text": "one too many"})
         async with client(url, key=KEYS["carol"]) as c:  # another caller has its own budget
             result = await c.call_tool("echo_say", {"text": "fine"})

@@ -91,7 +91,7 @@ async def test_workers_are_warm_processes_reused_across_calls(make_pool: MakePoo
     assert pool.pids == started
     assert pool.stats() == {
         "name": "test", "size": 2, "live": 2, "busy": 0, "queued": 0,
-        "calls": 20, "restarts": 0, "timeouts": 0, "crashes": 0,
+        "calls": 20, "restarts": 0, "timeouts": 0, "crashes": 0, "retries": 0,
     }  # fmt: skip
 
 
@@ -327,10 +327,11 @@ async def test_queue_is_bounded_and_fifo(make_pool: MakePool) -> None:
 
 
 async def test_queue_wait_is_bounded_by_the_timeout(make_pool: MakePool) -> None:
+    # One job's length (the timeout) plus as long again for a killed worker's replacement.
     pool = await make_pool(size=1)
-    running = asyncio.create_task(pool.run(T + "sleep", 0.6))
+    running = asyncio.create_task(pool.run(T + "sleep", 0.9))
     await asyncio.sleep(0.05)
-    with pytest.raises(WorkerBusy, match="no worker became free within 0.2s"):
+    with pytest.raises(WorkerBusy, match="no worker became free within 0.4s"):
         await pool.run(T + "pid", timeout=0.2)
     assert await running in pool.pids
     assert pool.stats()["queued"] == 0
@@ -419,3 +420,47 @@ async def test_workers_die_with_their_parent() -> None:
         assert parent.wait(timeout=10) == 0
     assert len(pids) == 2
     await eventually(lambda: not any(alive(pid) for pid in pids))
+
+
+# -- confinement (defence in depth behind the language sandboxes) -------------------------
+
+
+async def test_an_escaped_worker_reaches_no_secret_no_file_and_no_network(make_pool: MakePool, tmp_path) -> None:
+    import socket
+
+    secret = tmp_path / "secret.env"
+    secret.write_text("GITHUB_TOKEN=ghp_secret\n")
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    port = listener.getsockname()[1]
+    try:
+        pool = await make_pool(network=False)
+        outcomes = await pool.run(T + "attempt_escape", os.getpid(), str(secret), str(tmp_path), port)
+    finally:
+        listener.close()
+    skipped = pool.confinement_skipped
+    assert outcomes["parent environ"] != "done" and outcomes["parent memory"] != "done", outcomes
+    if "Landlock filesystem sandbox" not in skipped:
+        assert outcomes["secret file"] != "done" and outcomes["create file"] != "done", outcomes
+        assert not (tmp_path / "escaped").exists()
+        assert outcomes["signal parent"] != "done", outcomes
+    if "network namespace" not in skipped or "Landlock filesystem sandbox" not in skipped:
+        assert outcomes["connect"] != "done", outcomes
+    # Everything else still works: the pool serves the next call.
+    assert await pool.run(T + "echo", 1) == ((1,), {})
+
+
+async def test_workers_with_network_may_connect(make_pool: MakePool, tmp_path) -> None:
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    try:
+        pool = await make_pool()
+        outcomes = await pool.run(T + "attempt_escape", os.getpid(), "/nonexistent", str(tmp_path), listener.getsockname()[1])
+    finally:
+        listener.close()
+    assert outcomes["connect"] == "done"
+    assert outcomes["parent environ"] != "done"

@@ -125,3 +125,38 @@ def sigint_ignored() -> bool:
 def shout() -> str:
     print("stray output must not corrupt the protocol" * 100)
     return "still fine"
+
+
+def attempt_escape(parent_pid: int, secret_file: str, marker_dir: str, port: int) -> dict[str, str]:
+    """What code that escaped a language sandbox could do from here: each attempt's outcome."""
+    import socket
+
+    outcomes: dict[str, str] = {}
+
+    def attempt(name: str, action: Any) -> None:
+        try:
+            action()
+            outcomes[name] = "done"
+        except OSError as exc:
+            outcomes[name] = type(exc).__name__
+
+    def read(path: str) -> None:
+        with open(path, "rb") as f:
+            f.read(64)
+
+    def create() -> None:
+        with open(os.path.join(marker_dir, "escaped"), "w") as f:
+            f.write("x")
+
+    def connect() -> None:
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            pass
+
+    attempt("parent environ", lambda: read(f"/proc/{parent_pid}/environ"))
+    attempt("parent memory", lambda: read(f"/proc/{parent_pid}/mem"))
+    attempt("secret file", lambda: read(secret_file))
+    attempt("create file", create)
+    attempt("connect", connect)
+    attempt("signal parent", lambda: os.kill(parent_pid, 0))
+    outcomes["uid"] = str(os.getuid())
+    return outcomes

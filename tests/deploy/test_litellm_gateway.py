@@ -132,7 +132,7 @@ async def test_calls_a_tool_through_the_gateway(stack, tools):
 async def test_fleet_sees_the_gateway_bearer_key_as_the_caller(stack, tools):
     async with gateway(stack) as client:
         result = await client.call_tool("echo-echo_whoami", {})
-    assert result.content[0].text == "litellm-gateway"
+    assert result.content[0].text == "key:litellm-gateway"
     # ...and the fleet's own call log names that caller for the gateway's calls
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -141,7 +141,7 @@ async def test_fleet_sees_the_gateway_bearer_key_as_the_caller(stack, tools):
         if calls:
             break
         time.sleep(0.2)
-    assert calls and {c["caller"] for c in calls} == {"litellm-gateway"} and calls[-1]["outcome"] == "ok"
+    assert calls and {c["caller"] for c in calls} == {"key:litellm-gateway"} and calls[-1]["outcome"] == "ok"
     metrics = httpx2.get(f"{stack['fleet']}/metrics", timeout=10).text
     assert re.search(r'mcpfleet_tool_calls_total\{[^}]*server="echo"[^}]*tool="echo_whoami"[^}]*\} [1-9]', metrics)
 
