@@ -39,6 +39,11 @@ class WebSettings(BaseModel):
     pdf_max_pages: int = Field(default=50, ge=1, le=10_000)
     pdf_max_bytes: int = Field(default=10_000_000, ge=10_000, description="larger PDFs are refused")
 
+    # -- extraction (HTML/PDF parsing runs in a worker pool; these override [workers] for it)
+    extract_timeout: float = Field(default=15.0, gt=0, le=600, description="seconds to extract one page")
+    extract_workers: int | None = Field(default=None, ge=1, le=64, description="worker processes; default: workers.size")
+    extract_memory_mb: int | None = Field(default=None, ge=256, description="address-space cap per worker; default: workers.memory_mb")
+
     @field_validator("searxng_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:

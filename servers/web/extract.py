@@ -1,7 +1,8 @@
 """Downloaded bytes to readable text: HTML as markdown, PDF as text, text types as they are.
 
-Everything here is synchronous and CPU-bound (lxml, trafilatura, pypdf); the fetcher runs it in
-worker threads. Input is untrusted: parsing failures become `UserError`s with a short message,
+Everything here is synchronous and CPU-bound (lxml, trafilatura, pypdf); the server runs it in
+its worker pool (`extract_plain`, see servers/web/extracting.py), where the tool timeout and a
+memory cap hold. Input is untrusted: parsing failures become `UserError`s with a short message,
 never tracebacks, and output is bounded by the caller's `max_chars`.
 """
 
@@ -306,3 +307,23 @@ def extract(
         text = text[:max_chars]
         notes.append(f"text cut at {max_chars} characters")
     return Extracted(title, text, kind, tuple(notes))
+
+
+# --------------------------------------------------------------------------------------------
+# Worker entry points (run in the server's worker pool: plain data in, plain data out)
+
+
+def warm() -> None:
+    """Worker initializer: import the parsers once, so the first page pays no import time."""
+    import charset_normalizer  # noqa: F401
+    import lxml.html  # noqa: F401
+    import pypdf  # noqa: F401
+    import trafilatura  # noqa: F401
+
+
+def extract_plain(
+    content: bytes, content_type: str, charset: str | None, url: str, fmt: Format, pdf_max_pages: int, max_chars: int
+) -> dict:
+    """`extract` as plain data for the worker protocol: {title, text, kind, notes}."""
+    done = extract(content, content_type, charset, url, fmt, pdf_max_pages=pdf_max_pages, max_chars=max_chars)
+    return {"title": done.title, "text": done.text, "kind": done.kind, "notes": list(done.notes)}

@@ -1,24 +1,32 @@
 """Fetching a page as readable text, with a cache so paging through it downloads it once.
 
-The download goes through the fleet's `OutboundClient` (SSRF guard, DNS pinning, redirect
-checks, size and time caps); robots.txt is checked first when enabled; the body becomes text in
-a worker thread (`extract.extract`). The extracted text is cached by (URL, format) for
-`cache_ttl` seconds, so `start_index` paging reads the cache, not the network.
+The URL is checked first with the outbound client's own policy (`OutboundClient.check`, the
+fleet's `http.allow` included), then robots.txt when enabled; the download goes through the
+fleet's `OutboundClient` (SSRF guard, DNS pinning, redirect checks, size and time caps); the body
+becomes text in the server's worker pool (`extracting.PooledExtractor`). The extracted text is
+cached by (caller, URL, format) for `cache_ttl` seconds, so `start_index` paging reads the cache,
+not the network.
+
+Caches are per caller. A shared cache would tell one caller what another read: `from_cache`
+directly, and the time a hit saves indirectly. So every entry here (pages, robots.txt rules) is
+keyed by a hash of the full caller identity, and the web server's outbound clients keep no HTTP
+cache of their own (see server.py): a caller's call is as fast or slow as if no one else had
+fetched the URL.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-
-import anyio
+from typing import Protocol
 
 from mcpfleet.common.errors import OutboundError, UserError
-from mcpfleet.common.http import OutboundClient, check_url
+from mcpfleet.common.http import OutboundClient
 from mcpfleet.servers.web.config import WebSettings
-from mcpfleet.servers.web.extract import Format, extract, is_pdf
+from mcpfleet.servers.web.extract import Extracted, Format, is_pdf
 from mcpfleet.servers.web.robots import RobotsPolicy
 
 _CACHE_MAX_CHARS = 64_000_000  # bounds the page cache whatever cache_entries says
@@ -41,9 +49,9 @@ class PageCache:
         self._max_entries = max_entries
         self._max_chars = max_chars
         self._chars = 0
-        self._entries: OrderedDict[tuple[str, str], tuple[float, Document]] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, ...], tuple[float, Document]] = OrderedDict()
 
-    def get(self, key: tuple[str, str]) -> Document | None:
+    def get(self, key: tuple[str, ...]) -> Document | None:
         entry = self._entries.get(key)
         if entry is None:
             return None
@@ -53,7 +61,7 @@ class PageCache:
         self._entries.move_to_end(key)
         return entry[1]
 
-    def put(self, key: tuple[str, str], document: Document) -> None:
+    def put(self, key: tuple[str, ...], document: Document) -> None:
         if self._ttl <= 0 or self._max_entries == 0 or len(document.text) > self._max_chars:
             return
         self._drop(key)
@@ -62,10 +70,22 @@ class PageCache:
         while len(self._entries) > self._max_entries or self._chars > self._max_chars:
             self._drop(next(iter(self._entries)))
 
-    def _drop(self, key: tuple[str, str]) -> None:
+    def _drop(self, key: tuple[str, ...]) -> None:
         entry = self._entries.pop(key, None)
         if entry is not None:
             self._chars -= len(entry[1].text)
+
+
+class Extractor(Protocol):
+    def __call__(
+        self, content: bytes, content_type: str, charset: str | None, url: str, fmt: Format, *,
+        pdf_max_pages: int, max_chars: int,
+    ) -> Awaitable[Extracted]: ...
+
+
+def caller_key(caller: str) -> str:
+    """The cache namespace of a caller: a hash of the whole identity (never a prefix of it)."""
+    return hashlib.sha256(caller.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class PageFetcher:
@@ -74,25 +94,27 @@ class PageFetcher:
         section: WebSettings,
         client: Callable[[], OutboundClient],
         robots: RobotsPolicy | None,
-        *,
-        concurrency: int = 4,
+        extractor: Extractor,
     ) -> None:
         self._section = section
         self._client = client
         self._robots = robots
+        self._extract = extractor
         self._cache = PageCache(section.cache_ttl, section.cache_entries)
-        self._limiter = anyio.CapacityLimiter(concurrency)  # extraction threads at once
 
-    async def get(self, url: str, fmt: Format) -> tuple[Document, bool]:
-        """The page as text and whether it came from the page cache."""
+    async def get(self, url: str, fmt: Format, caller: str) -> tuple[Document, bool]:
+        """The page as text and whether it came from this caller's own earlier fetch."""
         url = url.strip()
-        check_url(url)  # scheme, credentials, numeric private hosts: refused before anything is sent
-        key = (url, fmt)
+        # scheme, credentials, numeric hosts: refused before anything is sent, by the very policy
+        # (allow list included) the download will apply
+        self._client().check(url)
+        namespace = caller_key(caller)
+        key = (namespace, url, fmt)
         cached = self._cache.get(key)
         if cached is not None:
             return cached, True
         if self._robots is not None:
-            await self._robots.check(url)
+            await self._robots.check(url, namespace)
         document = await self._download(url, fmt)
         self._cache.put(key, document)
         return document, False
@@ -114,12 +136,9 @@ class PageFetcher:
         elif response.truncated or len(content) > section.max_bytes:
             content = content[: section.max_bytes]
             notes.append(f"the page is larger than {section.max_bytes} bytes; only the start was read")
-        extracted = await anyio.to_thread.run_sync(
-            lambda: extract(
-                content, ctype, response.charset, response.url, fmt,
-                pdf_max_pages=section.pdf_max_pages, max_chars=section.max_chars,
-            ),
-            limiter=self._limiter,
+        extracted = await self._extract(
+            content, ctype, response.charset, response.url, fmt,
+            pdf_max_pages=section.pdf_max_pages, max_chars=section.max_chars,
         )
         return Document(response.url, extracted.title, ctype or "unknown", extracted.text, (*extracted.notes, *notes))
 

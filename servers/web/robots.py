@@ -2,6 +2,9 @@
 
 A robots.txt that answers 4xx means no rules (allowed). One that cannot be read — 5xx, timeout,
 network error — is not taken as permission: the fetch is refused until it can be read.
+
+Rules are remembered per caller namespace (see fetch.py): a shared entry would let one caller
+time whether another had recently read a site.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from mcpfleet.common.errors import BlockedDestination, OutboundError, UserError
 from mcpfleet.common.http import OutboundClient
 
 ROBOTS_MAX_BYTES = 512_000  # what Google reads; the rest is ignored
-MAX_ORIGINS = 1024
+MAX_ENTRIES = 4096  # (caller, origin) pairs remembered
 
 
 class RobotsPolicy:
@@ -24,24 +27,27 @@ class RobotsPolicy:
         self._client = client
         self._agent = user_agent
         self._ttl = ttl
-        self._rules: OrderedDict[str, tuple[float, RobotFileParser | None]] = OrderedDict()  # None: allow all
+        # (namespace, origin) -> (expiry, rules); None rules: allow all
+        self._rules: OrderedDict[tuple[str, str], tuple[float, RobotFileParser | None]] = OrderedDict()
 
-    async def check(self, url: str) -> None:
+    async def check(self, url: str, namespace: str = "") -> None:
         """Return if `url` may be fetched; raise UserError if robots.txt disallows it, OutboundError
-        if robots.txt cannot be read, BlockedDestination if its origin is refused."""
+        if robots.txt cannot be read, BlockedDestination if its origin is refused. `namespace`
+        keeps one caller's remembered rules apart from another's."""
         parts = urlsplit(url.strip())
         origin = f"{parts.scheme.lower()}://{parts.netloc.lower()}"
-        rules = await self._rules_for(origin)
+        rules = await self._rules_for(namespace, origin)
         if rules is not None and not rules.can_fetch(self._agent, url.strip()):
             raise UserError(
                 f"{origin}/robots.txt does not allow fetching this URL for our user agent; "
                 "the site asks not to be read automatically"
             )
 
-    async def _rules_for(self, origin: str) -> RobotFileParser | None:
-        cached = self._rules.get(origin)
+    async def _rules_for(self, namespace: str, origin: str) -> RobotFileParser | None:
+        key = (namespace, origin)
+        cached = self._rules.get(key)
         if cached is not None and cached[0] > time.monotonic():
-            self._rules.move_to_end(origin)
+            self._rules.move_to_end(key)
             return cached[1]
         try:
             response = await self._client().fetch(f"{origin}/robots.txt", max_bytes=ROBOTS_MAX_BYTES, truncate=True)
@@ -57,11 +63,11 @@ class RobotsPolicy:
         if 200 <= response.status < 300:
             rules = RobotFileParser()
             rules.parse(response.content.decode("utf-8", errors="replace").splitlines())
-        self._remember(origin, rules)
+        self._remember(key, rules)
         return rules
 
-    def _remember(self, origin: str, rules: RobotFileParser | None) -> None:
-        self._rules[origin] = (time.monotonic() + self._ttl, rules)
-        self._rules.move_to_end(origin)
-        while len(self._rules) > MAX_ORIGINS:
+    def _remember(self, key: tuple[str, str], rules: RobotFileParser | None) -> None:
+        self._rules[key] = (time.monotonic() + self._ttl, rules)
+        self._rules.move_to_end(key)
+        while len(self._rules) > MAX_ENTRIES:
             self._rules.popitem(last=False)

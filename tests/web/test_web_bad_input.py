@@ -231,24 +231,37 @@ HOSTS = st.sampled_from(["localhost:{port}", "LOCALHOST:{port}", "127.0.0.1:{por
                          "localhost:{port}:{port}", "", "@localhost:{port}"])
 
 
+@pytest.fixture(scope="module")
+def web_in_thread(sites):
+    """One web server (and its worker pool) for every example: a client in an event loop on its own
+    thread, so each example is a plain function that submits its call there."""
+    loop = asyncio.new_event_loop()
+    ready, stop = threading.Event(), asyncio.Event()
+    holder: list[Client] = []
+
+    async def hold() -> None:
+        async with Client(web_server(sites[0], ["searxng"])) as c:
+            holder.append(c)
+            ready.set()
+            await stop.wait()
+
+    thread = threading.Thread(target=lambda: loop.run_until_complete(hold()), daemon=True)
+    thread.start()
+    assert ready.wait(60), "the web server did not start"
+
+    def call(url: str) -> object:
+        return asyncio.run_coroutine_threadsafe(answer(holder[0], "web_fetch", {"url": url}), loop).result(120)
+
+    yield call
+    loop.call_soon_threadsafe(stop.set)
+    thread.join(30)
+    loop.close()
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(st.sampled_from(["http://", "https://", "HTTP://", "http:/", "http:"]), HOSTS,
        st.lists(URL_PARTS, max_size=12).map(lambda parts: "/" + "".join(parts)))  # the host stays local
-def test_property_no_local_url_crashes_web_fetch(sites, scheme, host, rest):
+def test_property_no_local_url_crashes_web_fetch(sites, web_in_thread, scheme, host, rest):
     _, odd = sites
     url = scheme + host.format(port=odd.server.server_address[1]) + rest
-
-    async def run() -> None:
-        async with Client(_server(sites[0])) as c:
-            await answer(c, "web_fetch", {"url": url[:4096] or "x"})
-
-    asyncio.run(run())
-
-
-_built: list = []
-
-
-def _server(site: Site):
-    if not _built:
-        _built.append(web_server(site, ["searxng"]))
-    return _built[0]
+    web_in_thread(url[:4096] or "x")

@@ -1,0 +1,175 @@
+"""web_fetch of hostile pages: wall time per call and what the server process keeps (issue 15 §3).
+
+A real `mcpfleet serve web` runs in its own process (HTTP on 127.0.0.1, page and HTTP caches off,
+robots.txt off); a fixture server on 127.0.0.1 serves
+  /links.html   ~1.9 MB, 100,000 links (what the issue measured: 16.7 s, +280 MB, held)
+  /nested.html  ~1 MB of 100,000 nested <div>s (a hostile tree)
+  /small.html   a short article (the "other caller")
+For each hostile page: one call alone, then three at once, each while another client fetches
+/small.html. Printed: wall seconds per call, its outcome, and the RSS of the server process and of
+its worker processes (children) before and after. Nothing is asserted.
+
+    python benchmarks/bench_web_extract.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def links_page(count: int = 100_000) -> bytes:
+    links = "".join(f'<a href="/{n}">{n}</a>' for n in range(count))
+    return f"<html><head><title>Links</title></head><body><p>{links}</p></body></html>".encode()
+
+
+def nested_page(depth: int = 100_000) -> bytes:
+    return b"<html><body>" + b"<div>x" * depth + b"</div>" * depth + b"</body></html>"
+
+
+SMALL = (b"<html><head><title>Small</title></head><body><article><p>"
+         + b"A short article about container networking and egress policies. " * 20 + b"</p></article></body></html>")
+
+
+def serve_fixtures() -> tuple[ThreadingHTTPServer, int]:
+    pages = {"/links.html": links_page(), "/nested.html": nested_page(), "/small.html": SMALL}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            body = pages.get(self.path, b"not found")
+            self.send_response(200 if self.path in pages else 404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, server.server_address[1], {k: len(v) for k, v in pages.items()}
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def memory(pid: int) -> str:
+    workers = children(pid)
+    return f"server {rss_mb(pid):7.1f} MB, workers {sum(rss_mb(w) for w in workers):7.1f} MB ({len(workers)})"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def call(url: str, page: str) -> tuple[float, str]:
+    from fastmcp import Client
+    from fastmcp.exceptions import ToolError
+
+    start = time.perf_counter()
+    try:
+        async with Client(url, timeout=120) as client:
+            result = await client.call_tool("web_fetch", {"url": page, "max_length": 1000})
+        outcome = f"ok, {result.structured_content['total_length']} chars"
+    except ToolError as exc:
+        outcome = f"refused: {str(exc)[:90]}"
+    except Exception as exc:  # noqa: BLE001 - a benchmark reports whatever happened
+        outcome = f"failed: {type(exc).__name__}: {str(exc)[:80]}"
+    return time.perf_counter() - start, outcome
+
+
+async def scenario(url: str, pid: int, page: str, small: str, concurrent: int) -> None:
+    before = memory(pid)
+    other: list[tuple[float, str]] = []
+    done = asyncio.Event()
+
+    async def bystander() -> None:  # another caller, fetching a small page over and over
+        while not done.is_set():
+            other.append(await call(url, small))
+            await asyncio.sleep(0.2)
+
+    task = asyncio.create_task(bystander())
+    results = await asyncio.gather(*(call(url, page) for _ in range(concurrent)))
+    done.set()
+    await task
+    await asyncio.sleep(1.0)  # let the server settle before reading its RSS
+    print(f"  {concurrent} at once:")
+    for seconds, outcome in results:
+        print(f"    {seconds:6.1f} s  {outcome}")
+    if other:
+        worst = max(s for s, _ in other)
+        ok = sum(o.startswith("ok") for _, o in other)
+        print(f"    other caller: {ok}/{len(other)} small fetches ok, worst {worst:.2f} s")
+    print(f"    before: {before}")
+    print(f"    after:  {memory(pid)}")
+
+
+async def main() -> None:
+    fixtures, fixture_port, sizes = serve_fixtures()
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MCPFLEET_")}
+    env |= {
+        "MCPFLEET_HTTP__ALLOW": json.dumps(["localhost"]),
+        "MCPFLEET_HTTP__CACHE_TTL": "0",
+        "MCPFLEET_HTTP__RETRIES": "0",
+        "MCPFLEET_SERVERS": json.dumps({"web": {"robots": False, "cache_ttl": 0}}),
+        "MCPFLEET_TELEMETRY__LOG_LEVEL": "WARNING",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mcpfleet", "serve", "web", "--port", str(port)],
+        env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/web/mcp"
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("the web server did not start")
+            await asyncio.sleep(0.2)
+        base = f"http://localhost:{fixture_port}"
+        await call(url, f"{base}/small.html")  # warm up (imports, workers)
+        print("web_fetch of hostile pages, server in its own process (caches off)")
+        print(f"  idle: {memory(server.pid)}")
+        for path in ("/links.html", "/nested.html"):
+            print(f"{path} ({sizes[path]:,} bytes)")
+            for concurrent in (1, 3):
+                await scenario(url, server.pid, f"{base}{path}", f"{base}/small.html", concurrent)
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        fixtures.shutdown()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
