@@ -7,6 +7,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from mcpfleet.servers.ui.imports import Aliases
+
 NODE_DIR = Path(__file__).resolve().parent / "node"
 INSTALL_HINT = "install Node.js 20+ and npm, then run: bash servers/ui/node/install.sh"
 OFFICIAL_INDEX = "https://ui.shadcn.com/r/index.json"
@@ -49,8 +51,9 @@ class UiSettings(BaseModel):
     cache_ttl: float = Field(default=600.0, ge=0, description="seconds a fetched registry item is reused")
     cache_entries: int = Field(default=512, ge=0)
     max_dependencies: int = Field(default=40, ge=1, le=500, description="registry items resolved per component")
-    max_file_chars: int = Field(default=20_000, ge=500, le=1_000_000, description="per file content returned")
+    max_file_chars: int = Field(default=20_000, ge=500, le=1_000_000, description="per file page returned")
     max_output_chars: int = Field(default=60_000, ge=2000, le=1_000_000)
+    aliases: Aliases = Field(default_factory=Aliases, description="components.json aliases imports are rewritten to")
 
     def tailwind_dir(self) -> Path:
         base = Path(self.node_modules).expanduser() if self.node_modules else NODE_DIR / "node_modules"

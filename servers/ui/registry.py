@@ -29,7 +29,11 @@ from urllib.parse import quote, urlsplit
 
 from mcpfleet.common.errors import OutboundError, UserError
 from mcpfleet.common.http import OutboundClient
+from mcpfleet.common.untrusted import page
 from mcpfleet.servers.ui.config import RegistrySource, UiSettings
+from mcpfleet.servers.ui.imports import rewrite_imports
+from mcpfleet.servers.ui.search import search as search_items
+from mcpfleet.servers.ui.tree import install_order, merged
 
 ITEM_TYPES = frozenset(
     f"registry:{t}"
@@ -68,6 +72,9 @@ class Registry:
     # Configured by the operator (official, @namespace, or a URL on one of their origins): fetched with
     # the client that may reach `servers.ui.allow`. A URL a caller or a registry names is not.
     trusted: bool = False
+    # The official registry's full catalogue (`{style}/registry.json`: blocks, charts, hooks,
+    # themes...); `index_url` (`r/index.json`, the ui components only) answers when it is missing.
+    catalog_url: str | None = None
 
     def url(self, name: str, style: str) -> str:
         return self.item_url.replace("{style}", quote(style, safe="")).replace("{name}", quote(name, safe=""))
@@ -82,7 +89,9 @@ class Registry:
 
 
 def official(section: UiSettings) -> Registry:
-    return Registry("shadcn", section.official_item, section.official_index, official=True, trusted=True)
+    catalog = section.official_item.replace("{style}", quote(section.default_style, safe="")).replace("{name}", "registry")
+    return Registry("shadcn", section.official_item, section.official_index, official=True, trusted=True,
+                    catalog_url=catalog)
 
 
 def _origin(url: str) -> str:
@@ -314,14 +323,22 @@ class RegistryClient:
         self._remember(key, item, size)
         return item
 
-    async def index(self, registry: Registry) -> tuple[list[dict[str, Any]], int]:
-        """The registry's items (name, type, title, description...) and how many entries were malformed."""
-        key = f"{int(registry.trusted)} {registry.index_url}"
+    async def index(self, registry: Registry) -> tuple[list[dict[str, Any]], int, str]:
+        """The registry's items (name, type, title, description...), how many entries were malformed,
+        and the URL they came from (the full catalogue where there is one, else the index)."""
+        if registry.catalog_url:
+            try:
+                return await self._index_at(registry, registry.catalog_url)
+            except ItemNotFound:
+                pass  # a mirror of r/index.json alone
+        return await self._index_at(registry, registry.index_url)
+
+    async def _index_at(self, registry: Registry, url: str) -> tuple[list[dict[str, Any]], int, str]:
+        key = f"{int(registry.trusted)} {url}"
         cached = self._cached(key)
         if cached is not None:
             return cached
-        data, size = await self._json(registry.index_url, registry.headers,
-                                      f"the index of registry {registry.label}", registry.trusted)
+        data, size = await self._json(url, registry.headers, f"the index of registry {registry.label}", registry.trusted)
         entries = data.get("items") if isinstance(data, dict) else data
         if not isinstance(entries, list):
             raise MalformedItem(f"the index of registry {registry.label} has no 'items' list")
@@ -333,30 +350,21 @@ class RegistryClient:
                 items.append({k: entry.get(k) for k in ("name", "type", "title", "description")})
             else:
                 bad += 1
-        self._remember(key, (items, bad), size)
-        return items, bad
+        self._remember(key, (items, bad, url), size)
+        return items, bad, url
 
 
 # --- the tools' answers ------------------------------------------------------------------------------
 
 
-def _matches(item: dict[str, Any], terms: list[str]) -> bool:
-    hay = " ".join(str(item.get(k) or "") for k in ("name", "title", "description", "type")).lower()
-    return all(t in hay for t in terms)
-
-
-def _rank(item: dict[str, Any], query: str) -> tuple[int, str]:
-    name = item["name"].lower()
-    return (0 if name == query else 1 if name.startswith(query) else 2 if query in name else 3, name)
-
-
 async def list_components(
     client: RegistryClient, query: str | None, registry: str | None, limit: int = 60
 ) -> dict[str, Any]:
+    """The registry's catalogue (the official one: `registry.json`, all 471 items), searched and ranked."""
     reg = pick_registry(registry, client.section)
-    items, bad = await client.index(reg)
-    q = (query or "").strip().lower()
-    chosen = sorted((i for i in items if _matches(i, q.split())), key=lambda i: _rank(i, q)) if q else items
+    items, bad, url = await client.index(reg)
+    q = " ".join((query or "").split())
+    chosen = search_items(items, q) if q else items
     shown = [{"name": i["name"], "type": i["type"], "description": str(i.get("description") or i.get("title") or "")[:160]}
              for i in chosen[:limit]]
     lines = [f"{i['name']} ({i['type'].removeprefix('registry:')})" + (f": {i['description']}" if i["description"] else "")
@@ -370,7 +378,7 @@ async def list_components(
     return {
         "text": "\n".join(lines),
         "registry": reg.label,
-        "url": reg.index_url,
+        "url": url,
         "total": len(chosen),
         "items": shown,
         "malformed_entries": bad,
@@ -379,14 +387,16 @@ async def list_components(
 
 async def _resolve_dependencies(
     client: RegistryClient, item: dict[str, Any], root: ItemRef, style: str, problems: list[str]
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
     """The item's registryDependencies, recursively: breadth-first, each level fetched concurrently,
-    every URL once (so cycles end), at most `max_dependencies` items."""
+    every URL once (so cycles end), at most `max_dependencies` items. Returns the summaries for
+    the answer and the full items level by level (for merging what the tree installs)."""
     section = client.section
     # As in the shadcn CLI, a bare name in registryDependencies is an official shadcn/ui item;
     # other registries' items are written `@namespace/name` or as a URL.
     shadcn = official(section)
     resolved: list[dict[str, Any]] = []
+    levels: list[list[dict[str, Any]]] = []
     seen = {root.url}
     level = [(dep, item["name"], root.registry.trusted) for dep in item["registryDependencies"]]
     full = False
@@ -407,21 +417,23 @@ async def _resolve_dependencies(
             seen.add(ref.url)
             wanted.append((ref, dep, parent))
         answers = await asyncio.gather(*(client.item(ref) for ref, _, _ in wanted), return_exceptions=True)
-        next_level = []
+        next_level, fetched = [], []
         for (ref, dep, parent), sub in zip(wanted, answers, strict=True):
             if isinstance(sub, (UserError, OutboundError)):
                 _problem(problems, f"{parent} → {dep[:80]}: {sub}")
                 continue
             if isinstance(sub, BaseException):
                 raise sub
+            fetched.append(sub)
             resolved.append({
                 "name": sub["name"], "type": sub["type"], "url": ref.url, "required_by": parent,
                 "dependencies": sub["dependencies"], "registryDependencies": sub["registryDependencies"],
                 "files": [f["path"] for f in sub["files"]],
             })
             next_level.extend((d, sub["name"], ref.registry.trusted) for d in sub["registryDependencies"])
+        levels.append(fetched)
         level = next_level
-    return resolved
+    return resolved, levels
 
 
 def _problem(problems: list[str], text: str, limit: int = 30) -> None:
@@ -431,19 +443,66 @@ def _problem(problems: list[str], text: str, limit: int = 30) -> None:
         problems.append("... more problems left out")
 
 
-def _clip(text: str | None, limit: int) -> tuple[str | None, bool]:
-    if text is None or len(text) <= limit:
-        return text, False
-    return text[:limit], True
+def _find_file(files: list[dict[str, Any]], wanted: str) -> dict[str, Any]:
+    """The file a caller named: its registry path, its target, or an unambiguous path ending."""
+    wanted = wanted.strip().lstrip("./")
+    for key in ("path", "target"):
+        for f in files:
+            if f.get(key) == wanted:
+                return f
+    ending = [f for f in files if f["path"].endswith("/" + wanted)]
+    if len(ending) == 1:
+        return ending[0]
+    listed = ", ".join(f["path"] for f in files) or "none"
+    what = "matches several files" if ending else "is not a file of this item"
+    raise UserError(f"{wanted[:120]!r} {what}; its files: {listed}")
 
 
-async def get_component(client: RegistryClient, name: str, registry: str | None, style: str | None) -> dict[str, Any]:
-    """One item with its files, npm and registry dependencies (resolved, cycle-safe), CSS variables,
-    the `npx shadcn add` command and `{name}-demo` examples where the registry has them."""
+def _paged_file(f: dict[str, Any], start_index: int, limit: int) -> dict[str, Any]:
+    part = page(f["content"] or "", start_index, limit)
+    return {**f, "content": part.text, **part.as_dict(), "truncated": part.next_start_index is not None}
+
+
+def _shown_files(files: list[dict[str, Any]], section: UiSettings, budget: int) -> tuple[list[dict[str, Any]], int]:
+    """Each file's first page while the answer's budget lasts; the rest listed without content."""
+    shown = []
+    for f in files:
+        total = len(f["content"] or "")
+        room = max(1, min(section.max_file_chars, budget))
+        if room < min(total, 500):  # no room for a useful page: say where it is instead of a sliver
+            shown.append({**f, "content": None, "start_index": 0, "total_length": total,
+                          "next_start_index": 0, "truncated": True})
+            continue
+        entry = _paged_file(f, 0, room)
+        budget -= len(entry["content"])
+        shown.append(entry)
+    return shown, budget
+
+
+def _prepared_files(item: dict[str, Any], aliases: Any) -> list[dict[str, Any]]:
+    """The item's files as `shadcn add` writes them: imports rewritten onto the project's aliases."""
+    out = []
+    for f in item["files"]:
+        content, changed = rewrite_imports(f["path"] or "", f["content"] or "", aliases)
+        out.append({**f, "content": content, "imports_rewritten": changed})
+    return out
+
+
+async def get_component(
+    client: RegistryClient, name: str, registry: str | None, style: str | None,
+    file: str | None = None, start_index: int = 0,
+) -> dict[str, Any]:
+    """One item with its files (imports rewritten as `shadcn add` writes them, paged per file), npm
+    and registry dependencies (resolved, cycle-safe), the cssVars/css/envVars the whole tree
+    installs, the `npx shadcn add` command and `{name}-demo` examples where the registry has them.
+
+    `file` (a path, target or path ending) with `start_index` returns one page of that file."""
     section = client.section
     style = style or section.default_style
     if not re.match(r"^[a-z0-9][a-z0-9-]{0,40}$", style):
         raise UserError(f"style {style[:40]!r} is not a style name, e.g. 'new-york-v4'")
+    if start_index and not file:
+        raise UserError("start_index pages one file: give file as well (e.g. the path the last answer named)")
     root_reg = pick_registry(registry, section)
     root = resolve_ref(name, root_reg, section, style)
     try:
@@ -454,15 +513,11 @@ async def get_component(client: RegistryClient, name: str, registry: str | None,
         ) from None
 
     problems: list[str] = []
-    resolved = await _resolve_dependencies(client, item, root, style, problems)
-    budget = section.max_output_chars
-    files = []
-    for f in item["files"]:
-        content, cut = _clip(f["content"], min(section.max_file_chars, max(budget, 0)))
-        budget -= len(content or "")
-        files.append({**f, "content": content, "truncated": cut})
+    resolved, levels = await _resolve_dependencies(client, item, root, style, problems)
+    tree = merged(install_order(item, levels))
+    item_files = _prepared_files(item, section.aliases)
 
-    examples = []
+    example_files: list[dict[str, Any]] = []
     if not item["name"].endswith("-demo") and "{name}" in root.registry.item_url:
         demo = ItemRef(f"{root.name}-demo", root.registry, root.registry.url(f"{root.name}-demo", style))
         try:
@@ -473,10 +528,15 @@ async def get_component(client: RegistryClient, name: str, registry: str | None,
             _problem(problems, f"example {demo.name}: {exc}")
             example = None
         if example:
-            for f in example["files"]:
-                content, cut = _clip(f["content"], min(section.max_file_chars, max(budget, 0)))
-                budget -= len(content or "")
-                examples.append({"name": example["name"], "path": f["path"], "content": content, "truncated": cut})
+            example_files = [{**f, "name": example["name"]} for f in _prepared_files(example, section.aliases)]
+
+    if file:
+        chosen = _find_file(item_files + example_files, file)
+        files = [_paged_file(chosen, start_index, section.max_file_chars)]
+        examples: list[dict[str, Any]] = []
+    else:
+        files, budget = _shown_files(item_files, section, section.max_output_chars)
+        examples, _ = _shown_files(example_files, section, budget)
 
     npm = sorted({d for d in item["dependencies"]} | {d for r in resolved for d in r["dependencies"]})
     command = "npx shadcn@latest add " + root.registry.add_ref(root.name, root.url)
@@ -485,14 +545,26 @@ async def get_component(client: RegistryClient, name: str, registry: str | None,
         "registry": root.registry.label, "url": root.url, "command": command,
         "dependencies": item["dependencies"], "devDependencies": item["devDependencies"],
         "registryDependencies": item["registryDependencies"], "resolved": resolved, "npm_all": npm,
-        "files": files, "cssVars": item["cssVars"], "css": item["css"], "envVars": item["envVars"],
-        "docs": item["docs"], "examples": examples, "problems": problems,
+        "files": files, "cssVars": tree["cssVars"], "cssVars_from": tree["cssVars_from"], "css": tree["css"],
+        "envVars": tree["envVars"], "docs": tree["docs"], "examples": examples,
+        "aliases": section.aliases.model_dump(), "problems": problems,
     }
-    answer["text"] = render_component(answer)
+    answer["text"] = render_component(answer, single_file=bool(file))
     return answer
 
 
-def render_component(a: dict[str, Any]) -> str:
+def _more(f: dict[str, Any]) -> str:
+    """How to read the rest of a file, for the text rendering."""
+    if f["content"] is None:
+        return f" [not shown: the answer's budget ran out; read it with file={f['path']!r}]"
+    if f["next_start_index"] is None:
+        return "" if f["start_index"] == 0 else f" [characters {f['start_index']}-{f['total_length']} of {f['total_length']}]"
+    end = f["start_index"] + len(f["content"])
+    return (f" [characters {f['start_index']}-{end} of {f['total_length']}; "
+            f"more with file={f['path']!r}, start_index={f['next_start_index']}]")
+
+
+def render_component(a: dict[str, Any], single_file: bool = False) -> str:
     lines = [f"# {a['name']} ({a['type']})"]
     if a.get("description"):
         lines.append(a["description"])
@@ -501,22 +573,33 @@ def render_component(a: dict[str, Any]) -> str:
         lines.append("npm: " + " ".join(a["npm_all"]))
     if a["devDependencies"]:
         lines.append("npm dev: " + " ".join(a["devDependencies"]))
-    if a["resolved"]:
+    if a["resolved"] and not single_file:
         lines.append("registry deps: " + ", ".join(f"{r['name']} (via {r['required_by']})" for r in a["resolved"]))
-    for scope, values in (a["cssVars"] or {}).items():
-        if values:
-            lines.append(f"cssVars.{scope}: " + "; ".join(f"--{k}: {v}" for k, v in values.items()))
-    if a.get("envVars"):
-        lines.append("env: " + ", ".join(a["envVars"]))
-    if a.get("docs"):
-        lines.append("docs: " + a["docs"])
+    if not single_file:
+        for scope, values in (a["cssVars"] or {}).items():
+            if values:
+                lines.append(f"cssVars.{scope}: " + "; ".join(f"--{k}: {v}" for k, v in values.items()))
+        if a["cssVars_from"] and a["cssVars_from"] != [a["name"]]:
+            lines.append("cssVars from: " + ", ".join(a["cssVars_from"]))
+        if a.get("css"):
+            lines.append("css: " + json.dumps(a["css"], ensure_ascii=False)[:2000])
+        if a.get("envVars"):
+            lines.append("env: " + ", ".join(a["envVars"]))
+        if a.get("docs"):
+            lines.append("docs: " + a["docs"])
     for f in a["files"]:
         where = f" → {f['target']}" if f.get("target") else ""
-        lines.append(f"\n## {f['path']} ({f['type']}){where}{' [truncated]' if f['truncated'] else ''}")
-        lines.append(f"```\n{f['content'] or ''}\n```")
+        lines.append(f"\n## {f['path']} ({f['type']}){where}{_more(f)}")
+        if f["content"] is not None:
+            lines.append(f"```\n{f['content']}\n```")
     for e in a["examples"]:
-        lines.append(f"\n## example {e['name']}: {e['path']}{' [truncated]' if e['truncated'] else ''}")
-        lines.append(f"```\n{e['content'] or ''}\n```")
+        lines.append(f"\n## example {e['name']}: {e['path']}{_more(e)}")
+        if e["content"] is not None:
+            lines.append(f"```\n{e['content']}\n```")
+    left = [f["path"] for f in a["files"] + a["examples"] if f["content"] is None]
+    if left:
+        lines.append(f"\n{len(left)} file(s) not shown (budget): " + ", ".join(left)
+                     + "; read each with ui_component(name, file=PATH)")
     if a["problems"]:
         lines.append("\nproblems: " + "; ".join(a["problems"]))
     return "\n".join(lines)

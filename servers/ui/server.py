@@ -85,9 +85,12 @@ def build(settings: Settings) -> FastMCP:
         name: Annotated[str, Field(max_length=500, description="e.g. 'button', '@acme/login', item URL")],
         registry: RegistryArg = None,
         style: Annotated[str | None, Field(max_length=40, description="default new-york-v4")] = None,
+        file: Annotated[str | None, Field(max_length=500, description="page this file")] = None,
+        start_index: Annotated[int, Field(ge=0)] = 0,
     ) -> ToolResult:
-        """One registry item: files, npm and registry deps (resolved), cssVars, add command, examples."""
-        answer = await get_component(registries, name, registry, style)
+        """One registry item as `shadcn add` writes it: files (imports rewritten), npm and registry deps,
+        cssVars of the whole tree, add command. Long files: page with file, start_index."""
+        answer = await get_component(registries, name, registry, style, file, start_index)
         return untrusted_result(answer.pop("text"), answer["url"], answer)
 
     @mcp.tool(annotations=LOCAL, output_schema=OUTPUT)
@@ -95,9 +98,10 @@ def build(settings: Settings) -> FastMCP:
         classes: Annotated[str, Field(max_length=20_000, description="e.g. 'p-4 hover:bg-sky-500 md:flex'")],
         version: Literal["4"] = "4",
         theme: Annotated[str, Field(max_length=100_000, description="@theme {--color-x: #0af}")] = "",
+        preset: Annotated[Literal["tailwind", "shadcn"], Field(description="shadcn: .dark class, bg-background...")] = "tailwind",
     ) -> ToolResult:
-        """Exact CSS from the real Tailwind v4 compiler; flags unknown classes and v3 names renamed in v4."""
-        return structured_answer(await compile_classes(worker, classes, theme, section))
+        """Exact CSS from the real Tailwind v4 compiler; flags unknown classes, invalid CSS, v3 names and syntax."""
+        return structured_answer(await compile_classes(worker, classes, theme, section, preset))
 
     @mcp.tool(annotations=LOCAL, output_schema=OUTPUT)
     async def ui_theme(

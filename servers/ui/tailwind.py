@@ -27,6 +27,7 @@ from mcpfleet.servers.ui.config import NODE_DIR, UiSettings
 
 log = logging.getLogger("mcpfleet.ui.tailwind")
 WORKER_SCRIPT = NODE_DIR / "worker.mjs"
+CHECKER_PACKAGES = ("css-tree", "mdn-data", "source-map-js")
 
 # --- v3 names that v4 renamed ------------------------------------------------------------------
 
@@ -56,6 +57,8 @@ _RENAMED: dict[str, str] = {
 for _side in ("t", "r", "b", "l", "s", "e", "tl", "tr", "br", "bl", "ss", "se", "es", "ee"):
     _RENAMED[f"rounded-{_side}-sm"] = f"rounded-{_side}-xs"
     _RENAMED[f"rounded-{_side}"] = f"rounded-{_side}-sm"
+for _way in ("t", "tr", "r", "br", "b", "bl", "l", "tl"):  # still compiles in v4, as a deprecated alias
+    _RENAMED[f"bg-gradient-to-{_way}"] = f"bg-linear-to-{_way}"
 RENAMED: dict[str, str] = dict(_RENAMED)
 
 # v3 opacity utilities, removed in v4: the colour takes an opacity modifier instead.
@@ -97,13 +100,90 @@ def v3_rename(candidate: str) -> dict[str, str] | None:
     return None
 
 
+# --- the v4 spelling of a class ------------------------------------------------------------------
+
+# v3's `w-[--x]` meant `width: var(--x)`; v4 reads it literally (`width: --x`, invalid CSS) and
+# writes the variable as `w-(--x)`. A type hint (`text-[length:--x]`) moves along.
+_V3_VAR = re.compile(r"\[((?:[a-z][a-z-]{0,30}:)?--[A-Za-z0-9_-]{1,100})\]")
+_NEGATIVE_ZERO = re.compile(r"^-([a-z][a-z-]*)-0$")
+_LOGICAL_INSET = re.compile(r"^(-?)(start|end)-(auto|full|px)$")
+
+
+def v4_spelling(candidate: str) -> dict[str, str] | None:
+    """The spelling Tailwind 4.3's own canonicaliser gives a class, where it differs.
+
+    The rules are the compiler's (`canonicalizeCandidates`), kept here because its first call
+    costs seconds per design system; tests check them against it: the important mark goes last
+    (`!p-2` → `p-2!`), a v3 variable reference takes parentheses (`w-[--x]` → `w-(--x)`), a
+    negated zero drops its sign (`-mt-0` → `mt-0`), `start-auto|full|px` is `inset-s-...`."""
+    variants, utility = _split_variants(candidate)
+    notes, important = [], ""
+    if utility.startswith("!") and len(utility) > 1:
+        utility, important = utility[1:], "!"
+        notes.append("the important mark goes at the end in v4")
+    elif utility.endswith("!"):
+        utility, important = utility[:-1], "!"
+    if not utility.startswith("[") and _V3_VAR.search(utility):
+        utility = _V3_VAR.sub(lambda m: f"({m.group(1)})", utility)
+        notes.append("v3's [--var] is v4's (--var): in v4 [--var] is the literal text --var")
+    elif (zero := _NEGATIVE_ZERO.match(utility)) and f"{zero.group(1)}-0" not in RENAMED:
+        utility = f"{zero.group(1)}-0"
+        notes.append("a negated zero is zero")
+    elif inset := _LOGICAL_INSET.match(utility):
+        sign, side, value = inset.groups()
+        utility = f"{sign}inset-{side[0]}-{value}"
+        notes.append(f"{side}-* is deprecated in Tailwind 4.3; inset-{side[0]}-* is its name")
+    if not notes:
+        return None
+    return {"class": candidate, "v4": f"{variants}{utility}{important}", "note": "; ".join(notes)}
+
+
 # --- checking what callers send ------------------------------------------------------------------
 
-# A user theme may only define theme variables (and keyframes for --animate-*). Everything else
-# that can load files or code, or add utilities, is refused before the text reaches Node:
-# @import, @plugin, @config, @source, @utility, @custom-variant, @reference, @apply...
+# A user theme may only define theme variables (with keyframes for --animate-*) and variants:
+# `@custom-variant dark (&:is(.dark *));` as shadcn projects declare it, or the block form with
+# `@variant`/`@slot` inside. Everything that can load files or code, or add utilities, is refused
+# before the text reaches Node: @import, @plugin, @config, @source, @utility, @reference, @apply...
 _AT_RULE = re.compile(r"@([^\s{;(\"']*)")
-_ALLOWED_AT_RULES = {"theme", "keyframes"}
+_ALLOWED_AT_RULES = {"theme", "keyframes", "custom-variant", "variant", "slot"}
+_VARIANT_STATEMENT = re.compile(r"@custom-variant[ \t]+[A-Za-z0-9_-]{1,60}[ \t]*\([^;{}]{0,500}\)[ \t]*;", re.IGNORECASE)
+_TOP_LEVEL = re.compile(r"@(theme|custom-variant)\b[^{]*", re.IGNORECASE)
+
+# What `shadcn init` writes into a project's globals.css for Tailwind v4 (apps/v4 and the CLI's
+# template): `dark:` is the .dark class, and the semantic colours and radii map onto its variables.
+SHADCN_DARK = "@custom-variant dark (&:is(.dark *));"
+_SHADCN_COLORS = (
+    "background", "foreground", "card", "card-foreground", "popover", "popover-foreground", "primary",
+    "primary-foreground", "secondary", "secondary-foreground", "muted", "muted-foreground", "accent",
+    "accent-foreground", "destructive", "border", "input", "ring", "chart-1", "chart-2", "chart-3", "chart-4",
+    "chart-5", "sidebar", "sidebar-foreground", "sidebar-primary", "sidebar-primary-foreground", "sidebar-accent",
+    "sidebar-accent-foreground", "sidebar-border", "sidebar-ring",
+)
+_SHADCN_RADII = {"sm": "calc(var(--radius) - 4px)", "md": "calc(var(--radius) - 2px)", "lg": "var(--radius)",
+                 "xl": "calc(var(--radius) + 4px)"}
+SHADCN_THEME = "@theme inline {\n" + "".join(
+    [f"  --color-{name}: var(--{name});\n" for name in _SHADCN_COLORS]
+    + [f"  --radius-{size}: {value};\n" for size, value in _SHADCN_RADII.items()]) + "}"
+PRESETS = ("tailwind", "shadcn")
+_DECLARES_DARK = re.compile(r"@custom-variant\s+dark\b", re.IGNORECASE)
+
+
+def with_preset(theme_css: str, preset: str) -> str:
+    """The theme text for `preset`: plain Tailwind, or a shadcn/ui project's globals.css before the user's."""
+    if preset == "tailwind":
+        return theme_css
+    if preset != "shadcn":
+        raise UserError(f"preset must be one of {', '.join(PRESETS)}")
+    dark = "" if _DECLARES_DARK.search(theme_css) else SHADCN_DARK + "\n"
+    return f"{dark}{SHADCN_THEME}\n{theme_css}".strip()
+
+
+def dark_variant(theme_css: str) -> str:
+    """What `dark:` means under this theme, for the answer."""
+    match = re.search(r"@custom-variant\s+dark\b([^;{]*)", theme_css, re.IGNORECASE)
+    if match:
+        return "@custom-variant dark" + match.group(1).rstrip()
+    return "@media (prefers-color-scheme: dark) (Tailwind's default)"
 
 
 def check_classes(classes: str, section: UiSettings) -> list[str]:
@@ -120,7 +200,7 @@ def check_classes(classes: str, section: UiSettings) -> list[str]:
 
 
 def check_theme(theme: str, section: UiSettings) -> str:
-    """The user's theme CSS as a complete `@theme { ... }` block; bare declarations are wrapped."""
+    """The user's theme CSS: `@theme { ... }` blocks and `@custom-variant`s; bare declarations are wrapped."""
     theme = theme.strip()
     if not theme:
         return ""
@@ -130,12 +210,13 @@ def check_theme(theme: str, section: UiSettings) -> str:
         name = match.group(1).lower()
         if name not in _ALLOWED_AT_RULES:
             shown = "@" + match.group(1)[:30]
-            raise UserError(f"{shown!r} is not allowed in the theme: only @theme blocks (and @keyframes inside them)")
-    if not re.match(r"@theme\b", theme, re.IGNORECASE):
+            raise UserError(f"{shown!r} is not allowed in the theme: only @theme blocks (with @keyframes) "
+                            "and @custom-variant (with @variant, @slot)")
+    if not re.search(r"@(theme|custom-variant)\b", theme, re.IGNORECASE):
         theme = "@theme {\n" + theme + "\n}"
-    for header in _top_level_blocks(theme):
-        if not re.fullmatch(r"@theme\b[^{]*", header, re.IGNORECASE):
-            raise UserError(f"only @theme blocks are allowed at the top of the theme, not {header[:40]!r}")
+    for header in _top_level_blocks(_VARIANT_STATEMENT.sub("", theme)):
+        if not _TOP_LEVEL.fullmatch(header):
+            raise UserError(f"only @theme and @custom-variant blocks are allowed at the top of the theme, not {header[:40]!r}")
     return theme
 
 
@@ -157,7 +238,7 @@ def _top_level_blocks(css: str) -> list[str]:
     if depth != 0:
         raise UserError("the theme's braces { } do not balance")
     if css[start:].strip():
-        raise UserError(f"only @theme blocks are allowed at the top of the theme, not {css[start:].strip()[:40]!r}")
+        raise UserError(f"only @theme and @custom-variant blocks are allowed at the top of the theme, not {css[start:].strip()[:40]!r}")
     return headers
 
 
@@ -212,6 +293,10 @@ class TailwindWorker:
     def pid(self) -> int | None:
         return self._proc.pid if self.alive else None
 
+    def checker_dirs(self) -> list[Path]:
+        """css-tree and what it reads (mdn-data's grammars), installed beside tailwindcss."""
+        return [self.tailwind_dir.parent / name for name in CHECKER_PACKAGES]
+
     def command(self) -> list[str]:
         section = self.section
         script = WORKER_SCRIPT.resolve()
@@ -220,7 +305,7 @@ class TailwindWorker:
             f"--max-old-space-size={section.worker_memory_mb}",
             "--disallow-code-generation-from-strings",
             "--no-warnings",
-            *_permission_flags(section.node, [self.tailwind_dir, script]),
+            *_permission_flags(section.node, [self.tailwind_dir, *self.checker_dirs(), script]),
             str(script),
             str(self.tailwind_dir),
         ]
@@ -264,6 +349,13 @@ class TailwindWorker:
         async with self._lock:
             await self._ensure_started()
             return await self._exchange(request, timeout=self.section.compile_timeout)
+
+    async def canonicalize(self, classes: list[str], timeout: float = 120.0) -> dict[str, str]:
+        """The compiler's own canonical spelling of each class that has another (slow on first use)."""
+        async with self._lock:
+            await self._ensure_started()
+            answer = await self._exchange({"op": "canonicalize", "classes": classes}, timeout=timeout)
+        return answer.get("canonical", {})
 
     async def _exchange(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
         proc = self._proc
@@ -324,20 +416,35 @@ class TailwindWorker:
             self._proc = None
 
 
-async def compile_classes(worker: TailwindWorker, classes: str, theme: str, section: UiSettings) -> dict[str, Any]:
-    """The `ui_tailwind` answer: compiled CSS, unknown classes and v3 renames, with a text rendering."""
+async def compile_classes(
+    worker: TailwindWorker, classes: str, theme: str, section: UiSettings, preset: str = "tailwind"
+) -> dict[str, Any]:
+    """The `ui_tailwind` answer: compiled CSS, unknown classes, classes whose CSS is invalid, v3
+    names and the v4 spelling of each class, what `dark:` means, with a text rendering."""
     candidates = check_classes(classes, section)
-    theme_css = check_theme(theme, section)
+    theme_css = with_preset(check_theme(theme, section), preset)
     built = await worker.build(candidates, theme_css)
     renamed = [r for r in (v3_rename(c) for c in candidates) if r is not None]
+    done = {r["class"] for r in renamed}
+    spelling = [r for r in (v4_spelling(c) for c in candidates if c not in done) if r is not None]
+    fixes = {r["class"]: r["v4"] for r in renamed + spelling}
+    invalid = [{**bad, "v4": fixes.get(bad["class"])} for bad in built.get("invalid", [])]
     unknown = list(built.get("unknown", []))
     css = built.get("css", "")
     # The findings come first: a client that cuts long output must not lose them under the CSS.
     lines = []
     if unknown:
         lines.append("unknown (no CSS in Tailwind v4): " + " ".join(unknown))
+    for bad in invalid:
+        fix = f"; write {bad['v4']}" if bad["v4"] else ""
+        lines.append(f"invalid CSS from {bad['class']}: {bad['property']}: {bad['value']} "
+                     f"(not a valid {bad['property']} value{fix})")
     for r in renamed:
         lines.append(f"v3 name {r['class']}: use {r['v4']} ({r['note']})")
+    for r in spelling:
+        lines.append(f"v4 spelling of {r['class']}: {r['v4']} ({r['note']})")
+    if preset != "tailwind" or "dark:" in classes:
+        lines.append(f"/* dark: is {dark_variant(theme_css)} */")
     lines.append(css.rstrip() or "/* no CSS */")
     if built.get("truncated"):
         lines.append(f"/* cut at {section.max_css_chars} characters; send fewer classes */")
@@ -345,7 +452,11 @@ async def compile_classes(worker: TailwindWorker, classes: str, theme: str, sect
         "text": "\n".join(lines),
         "css": css,
         "unknown": unknown,
+        "invalid": invalid,
         "renamed": renamed,
+        "spelling": spelling,
+        "dark": dark_variant(theme_css),
+        "checked": bool(built.get("checked")),
         "truncated": bool(built.get("truncated")),
         "tailwind": built.get("version"),
     }

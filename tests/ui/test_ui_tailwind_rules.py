@@ -29,7 +29,7 @@ def test_rename_lookup_keeps_variants_and_importance():
         '@config "../tailwind.config.js";',
         '@source "/";',
         "@utility evil { color: red; }",
-        "@custom-variant x (&:hover);",
+        "@custom-variant x { @apply p-4; }",
         r'@\69mport "/etc/passwd";',  # a CSS escape in the at-rule name
         "@theme { --a: 1; } @tailwind utilities;",
     ],
@@ -58,7 +58,7 @@ def test_theme_allows_keyframes_and_wraps_bare_declarations():
     ],
 )
 def test_theme_allows_nothing_outside_theme_blocks(theme):
-    with pytest.raises(UserError, match="only @theme blocks are allowed at the top"):
+    with pytest.raises(UserError, match="only @theme and @custom-variant blocks are allowed at the top|braces"):
         check_theme(theme, SECTION)
     with pytest.raises(UserError, match="at most"):
         check_theme("--a: 1;" * 5000, SECTION)

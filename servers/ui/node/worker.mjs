@@ -1,7 +1,11 @@
 // The ui server's Tailwind CSS worker: one long-lived process, newline-delimited JSON on stdin/stdout.
 //
 //   request:  {"id": 1, "op": "build", "classes": ["p-4", ...], "theme": "@theme { ... }", "max_chars": 60000}
-//   answer:   {"id": 1, "ok": true, "css": "...", "unknown": ["bogus"], "truncated": false, "version": "4.3.5"}
+//   answer:   {"id": 1, "ok": true, "css": "...", "unknown": ["bogus"], "truncated": false, "version": "4.3.5",
+//              "invalid": [{"class": "w-[--x]", "property": "width", "value": "--x"}], "checked": true}
+//   request:  {"id": 3, "op": "canonicalize", "classes": ["!p-2"]}  ->  {"id": 3, "ok": true, "canonical": {"!p-2": "p-2!"}}
+//             (the compiler's own canonical spelling; its first call builds indexes for ~10 s, so the
+//             tool does not use it: tests check the Python-side rules against it)
 //   failure:  {"id": 1, "ok": false, "error": "..."}
 //   request:  {"id": 2, "op": "ping"}  ->  {"id": 2, "ok": true, "version": "4.3.5"}
 //
@@ -23,6 +27,16 @@ if (pkg.name !== 'tailwindcss' || !pkg.version.startsWith('4.')) {
   process.exit(2);
 }
 const tailwind = await import(pathToFileURL(path.join(pkgDir, 'dist', 'lib.mjs')).href);
+
+// css-tree (installed beside tailwindcss) matches each emitted declaration against the CSS
+// grammars of mdn-data, so a class whose CSS no browser would accept is named. Without it the
+// worker still compiles and says `checked: false`.
+let csstree = null;
+try {
+  csstree = await import(pathToFileURL(path.join(pkgDir, '..', 'css-tree', 'lib', 'index.js')).href);
+} catch {
+  process.stderr.write('css-tree is not installed beside tailwindcss; emitted CSS is not checked\n');
+}
 
 // tailwindcss's own stylesheets, read once: the only things @import may name.
 const STYLESHEETS = new Map();
@@ -88,12 +102,57 @@ function prepareCompiler(theme) {
   while (spares.size > SPARES) spares.delete(spares.keys().next().value);
 }
 
+// Declarations whose value the property's grammar rejects. A value with var() cannot be matched
+// before it is substituted, and custom properties take anything: both are left alone, as are
+// properties css-tree does not know (it cannot tell a new property from a typo).
+function invalidDeclarations(css) {
+  if (!csstree || !css) return [];
+  const found = [];
+  let ast;
+  try {
+    ast = csstree.parse(css, { parseValue: true, parseCustomProperty: false });
+  } catch {
+    return [];
+  }
+  csstree.walk(ast, {
+    visit: 'Declaration',
+    enter(node) {
+      if (node.property.startsWith('--')) return;
+      const match = csstree.lexer.matchDeclaration(node);
+      if (match.error && match.error.name === 'SyntaxMatchError') {
+        found.push({ property: node.property, value: csstree.generate(node.value) });
+      }
+    },
+  });
+  return found;
+}
+
+// The compiler's own spelling of each class where it differs (`!p-2` -> `p-2!`,
+// `bg-gradient-to-r` -> `bg-linear-to-r`), asked one class at a time so nothing is merged.
+function canonicalForms(ds, classes) {
+  const forms = {};
+  if (typeof ds.canonicalizeCandidates !== 'function') return forms;
+  for (const candidate of classes) {
+    try {
+      const [form] = ds.canonicalizeCandidates([candidate]);
+      if (form && form !== candidate) forms[candidate] = form;
+    } catch {
+      // a candidate the canonicaliser cannot handle keeps its spelling
+    }
+  }
+  return forms;
+}
+
 async function build(request) {
   const classes = Array.isArray(request.classes) ? request.classes.filter((c) => typeof c === 'string') : [];
   const theme = typeof request.theme === 'string' ? request.theme : '';
   const ds = await designSystem(theme);
   const perClass = ds.candidatesToCss(classes);
   const unknown = classes.filter((_, i) => perClass[i] === null);
+  const invalid = [];
+  classes.forEach((candidate, i) => {
+    for (const decl of invalidDeclarations(perClass[i])) invalid.push({ class: candidate, ...decl });
+  });
   // A fresh compiler per request: a compiler remembers every candidate it has built.
   const compiler = await takeCompiler(theme);
   let css = compiler.build(classes.filter((_, i) => perClass[i] !== null));
@@ -101,7 +160,7 @@ async function build(request) {
   const max = Number.isInteger(request.max_chars) && request.max_chars > 0 ? request.max_chars : 60000;
   const truncated = css.length > max;
   if (truncated) css = css.slice(0, max);
-  return { css, unknown, truncated, version: pkg.version };
+  return { css, unknown, truncated, version: pkg.version, invalid, checked: csstree !== null };
 }
 
 function send(message) {
@@ -122,6 +181,10 @@ for await (const line of lines) {
   const id = request.id ?? null;
   try {
     if (request.op === 'ping') send({ id, ok: true, version: pkg.version });
+    else if (request.op === 'canonicalize') {
+      const classes = Array.isArray(request.classes) ? request.classes.filter((c) => typeof c === 'string') : [];
+      send({ id, ok: true, canonical: canonicalForms(await designSystem(''), classes) });
+    }
     else if (request.op === 'build') {
       send({ id, ok: true, ...(await build(request)) });
       const theme = typeof request.theme === 'string' ? request.theme : '';
