@@ -127,7 +127,8 @@ setup_prelude :-
     forall(allowed_library(L),
            @(use_module(library(L)), mcp_prelude)),
     forall(stubbed(Head, _), install_stub(Head)),
-    install_format_wrappers.
+    install_format_wrappers,
+    install_attribute_wrappers.
 
 :- initialization(setup_prelude).
 
@@ -224,6 +225,176 @@ checked_format_calls(F, A, Calls) :-
     ;   sandbox:format_calls(F, A, Calls)
     ).
 
+
+                 /*******************************
+                 *     ATTRIBUTED VARIABLES     *
+                 *******************************/
+
+%   A goal stored in a variable's attribute runs later, when the variable is
+%   bound, called by the engine rather than by the user's code. In SWI-Prolog
+%   9.0.4 library(sandbox) checks put_attr(V, Module, Value) only by looking
+%   at Module's attr_unify_hook/2, attribute_goals//1 and project_attributes/2
+%   (safe_meta(system:put_attr/3)). The attribute module `freeze` has no such
+%   hook: '$attvar':'$wakeup'/1 handles it itself (boot/attvar.pl,
+%   uhook(freeze, Goal, Y) -> unfreeze(Goal) -> call(Goal), with '$and'/2
+%   joining several goals), so put_attr(X, freeze, shell(...)), X = 1 ran
+%   any goal unchecked, unqualified, in module '$attvar'. And get_attr/3 and
+%   get_attrs/2 return the stored goal term itself, which setarg/3 (a safe
+%   primitive) can rewrite after freeze/2's check.
+%
+%   So raw attribute access goes through wrappers in mcp_prelude, checked by
+%   the hooks below and again when they run:
+%
+%     - put_attr(V, freeze, Goal): Goal ('$and'(A, B) parts included) must
+%       pass the sandbox as a goal, as freeze/2's goal does; it is stored
+%       qualified with the caller's module. No other module may be named:
+%       the libraries' own attribute values (when, dif, clpfd) are data
+%       structures their hooks trust, and a user module cannot have hooks;
+%     - get_attr/3, del_attr/2: only the attribute modules below; get_attr/3
+%       returns a full copy without attributes (inert_copy/2), so nothing the
+%       engine will run later can be reached and rewritten;
+%     - get_attrs/2: a copy, as get_attr/3; put_attrs/2, '$freeze'/2,
+%       '$wakeup'/1 and frozen/2 stay refused by library(sandbox).
+%
+%   freeze/2, when/2 and dif/2 and the clpfd constraints remain the way to
+%   create attributes: their goals are checked by the sandbox when they are
+%   registered (safe_meta('$attvar':freeze/2), when/2's meta_predicate
+%   declaration), and their attribute values are built by the libraries.
+
+%!  attribute_module(?Module) is nondet.
+%
+%   The attribute modules user code may name in get_attr/3 and del_attr/2
+%   (and, for freeze only, put_attr/3).
+
+attribute_module(freeze).
+attribute_module(when).
+attribute_module(dif).
+attribute_module(clpfd).
+
+attribute_wrapper(put_attr(V, A, G), ( context_module(M), mcp_sandbox:prelude_put_attr(V, A, G, M) )).
+attribute_wrapper(get_attr(V, A, X), mcp_sandbox:prelude_get_attr(V, A, X)).
+attribute_wrapper(del_attr(V, A),    mcp_sandbox:prelude_del_attr(V, A)).
+attribute_wrapper(get_attrs(V, As),  mcp_sandbox:prelude_get_attrs(V, As)).
+
+install_attribute_wrappers :-
+    forall(attribute_wrapper(Head, Body),
+           ( functor(Head, N, A),
+             @(redefine_system_predicate(Head), mcp_prelude),
+             @(module_transparent(N/A), mcp_prelude),
+             assertz(mcp_prelude:(Head :- Body)),
+             compile_predicates([mcp_prelude:N/A])
+           )).
+
+sandbox:safe_meta(mcp_prelude:put_attr(_, A, G), Calls) :-
+    put_attr_calls(A, G, Calls).
+sandbox:safe_meta(mcp_prelude:get_attr(_, A, _), []) :-
+    attribute_access(get_attr/3, A, static).
+sandbox:safe_meta(mcp_prelude:del_attr(_, A), []) :-
+    attribute_access(del_attr/2, A, static).
+sandbox:safe_meta(mcp_prelude:get_attrs(_, _), []).
+
+put_attr_calls(A, _, _) :-
+    var(A),
+    !,
+    instantiation_error(A).
+put_attr_calls(freeze, G, Calls) :-
+    !,
+    frozen_calls(G, Calls).
+put_attr_calls(A, _, _) :-
+    throw(error(permission_error(put_attr, attribute_module, A), _)).
+
+frozen_calls(G, _) :-
+    var(G),
+    !,
+    instantiation_error(G).
+frozen_calls('$and'(A, B), Calls) :-
+    !,
+    frozen_calls(A, CA),
+    frozen_calls(B, CB),
+    append(CA, CB, Calls).
+frozen_calls(G, [G]).
+
+%   attribute_access(+PI, +Module, +When): static (the sandbox's analysis)
+%   lets a module known only at run time through; the wrapper checks again.
+attribute_access(_, A, static) :-
+    var(A),
+    !.
+attribute_access(_, A, _) :-
+    atom(A),
+    attribute_module(A),
+    !.
+attribute_access(_, A, run) :-
+    var(A),
+    !,
+    instantiation_error(A).
+attribute_access(_, A, run) :-
+    \+ atom(A),
+    !,
+    type_error(atom, A).
+attribute_access(N/_, A, _) :-
+    throw(error(permission_error(N, attribute_module, A), _)).
+
+prelude_put_attr(V, A, G, M) :-
+    must_be(atom, A),
+    (   A == freeze
+    ->  qualified_frozen(G, M, QG),
+        put_attr(V, freeze, QG)
+    ;   throw(error(permission_error(put_attr, attribute_module, A), _))
+    ).
+
+qualified_frozen(G, _, _) :-
+    var(G),
+    !,
+    instantiation_error(G).
+qualified_frozen('$and'(A0, B0), M, '$and'(A, B)) :-
+    !,
+    qualified_frozen(A0, M, A),
+    qualified_frozen(B0, M, B).
+qualified_frozen(G, M, M:G).
+
+%   copy_term_nat/2 alone would share ground subterms (such as a stored
+%   Module:Goal) with the original; duplicate_term/2 copies them too.
+prelude_get_attr(V, A, X) :-
+    attribute_access(get_attr/3, A, run),
+    get_attr(V, A, X0),
+    inert_copy(X0, X).
+
+prelude_del_attr(V, A) :-
+    attribute_access(del_attr/2, A, run),
+    del_attr(V, A).
+
+prelude_get_attrs(V, As) :-
+    get_attrs(V, As0),
+    inert_copy(As0, As).
+
+inert_copy(X0, X) :-
+    copy_term_nat(X0, X1),
+    duplicate_term(X1, X).
+
+attribute_refusal(put_attr, A, Msg) :-
+    !,
+    format(string(Msg), "put_attr/3 with attribute module ~q is not allowed: its attribute hooks would run the value unchecked. Use freeze/2, when/2, dif/2 or library(clpfd) constraints; put_attr(Var, freeze, Goal) is allowed when Goal itself passes the sandbox", [A]).
+attribute_refusal(N, A, Msg) :-
+    format(string(Msg), "~w with attribute module ~q is not allowed: only the attribute modules freeze, when, dif and clpfd can be read or removed", [N, A]).
+
+
+                 /*******************************
+                 *           MESSAGES           *
+                 *******************************/
+
+%   SWI-Prolog prints messages itself, e.g. the exception of a cleanup
+%   handler that raised one while another was pending, and a message's
+%   format strings can come from the user's term: error(format(F, A), _)
+%   prints format(F, A), and F's ~@ calls any goal. While a call runs,
+%   nothing is printed (the user's output is what the user's code writes);
+%   error_text/2 renders user terms with inert lines only.
+
+:- dynamic calling/0.
+:- multifile user:message_hook/3.
+
+user:message_hook(_Term, _Kind, _Lines) :-
+    mcp_sandbox:calling,
+    !.
 
                  /*******************************
                  *           WARM-UP            *
@@ -324,6 +495,7 @@ end_call(M, saved(Err)) :-
     reset_shared_state.
 
 temporary_module(M) :-
+    (   calling -> true ; assertz(calling) ),
     repeat,
     N is random(1<<62),
     format(atom(M), 'mcpq_~36r', [N]),
@@ -334,7 +506,8 @@ temporary_module(M) :-
 
 destroy_temporary_module(M) :-
     retractall(system:'$load_context_module'(_, M, _)),
-    catch('$destroy_module'(M), _, true).
+    catch('$destroy_module'(M), _, true),
+    retractall(calling).
 
 query_in_module(M, In, Result) :-
     Limits = In.limits,
@@ -794,11 +967,20 @@ walk_goal(G, M, Extra, Depth) :-
         ->  forall(member(Sub, Calls), walk_goal(Sub, M, 0, D1))
         ;   true
         )
+    ;   Extra =:= 0, G = put_attr(_, AttrModule, Frozen), AttrModule == freeze
+    ->  walk_frozen(Frozen, M, D1)
     ;   meta_args(G, Extra, M, Metas)
     ->  forall(member(Sub-E, Metas), walk_meta_arg(Sub, E, M, D1))
     ;   true
     ).
 walk_goal(_, _, _, _).                  % numbers etc.: sandbox reports them
+
+walk_frozen(G, M, D) :-
+    (   nonvar(G), G = '$and'(A, B)
+    ->  walk_frozen(A, M, D),
+        walk_frozen(B, M, D)
+    ;   walk_goal(G, M, 0, D)
+    ).
 
 walk_meta_arg(Sub, dcg, M, D) :-
     !,
@@ -1428,6 +1610,9 @@ error_result(E, In, _{status:"error", error:Msg, error_kind:Kind}) :-
 
 problem_message(_, Msg, _, Msg).   % the message was made where the problem was found
 
+unsafe_message(error(permission_error(Action, attribute_module, A), _), _, _, Msg) :-
+    !,
+    attribute_refusal(Action, A, Msg).
 unsafe_message(error(permission_error(call, sandboxed, format_directive(D)), Ctx), M, _, Msg) :-
     !,
     user_caller(Ctx, M, Caller),
@@ -1553,6 +1738,9 @@ stop_reason('$aborted', In, "time_limit", Msg) :-
 stop_reason(inference_limit_exceeded, In, "inference_limit", Msg) :-
     !,
     format(string(Msg), "stopped after ~D inferences (inference limit); the query may loop forever or need a smaller search space", [In.inference_limit]).
+stop_reason(error(permission_error(Action, attribute_module, A), _), _, "refused", Msg) :-
+    !,
+    attribute_refusal(Action, A, Msg).
 stop_reason(error(resource_error(R), _), _, "resource", Msg) :-
     !,
     current_prolog_flag(stack_limit, Bytes),
@@ -1615,8 +1803,32 @@ error_text(E, Text) :-
 
 %   SWI-Prolog prints the culprit of an error in full: cut at 1500 characters.
 message_text(E, Text) :-
-    '$messages':translate_message(E, Lines, []),
+    '$messages':translate_message(E, Lines0, []),
+    maplist(inert_line, Lines0, Lines),
     bounded_text(1500, print_message_lines(current_output, '', Lines), Text, _).
+
+%   inert_line(+Line0, -Line): a message line element whose format cannot
+%   call a goal (~@) or pass write options (~W); others are quoted as data.
+inert_line(Fmt-Args, Line) :-
+    !,
+    (   inert_format(Fmt), is_list(Args) -> Line = Fmt-Args ; Line = '~q'-[Fmt-Args] ).
+inert_line(ansi(Attr, Fmt, Args), Line) :-
+    !,
+    (   inert_format(Fmt), is_list(Args) -> Line = ansi(Attr, Fmt, Args) ; Line = '~q'-[Fmt-Args] ).
+inert_line(E, E) :-
+    atom(E),
+    memberchk(E, [nl, flush, full_stop, at_same_line]),
+    !.
+inert_line(Fmt, Line) :-
+    (   atom(Fmt) ; string(Fmt) ),
+    !,
+    (   inert_format(Fmt) -> Line = Fmt ; Line = '~q'-[Fmt] ).
+inert_line(E, '~q'-[E]).
+
+inert_format(F) :-
+    format_text(F, Codes),
+    \+ format_directive(Codes, 0'@),
+    \+ format_directive(Codes, 0'W).
 
 
                  /*******************************
