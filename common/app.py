@@ -304,13 +304,11 @@ def check_bind_safety(settings: Settings) -> None:
     )
 
 
-async def serve_http(specs: Sequence[ServerSpec], settings: Settings) -> None:
+def uvicorn_config(app: Starlette, settings: Settings, **overrides):  # type: ignore[no-untyped-def]
+    """How the fleet is served: header deadline (slowloris), connection cap, no server header."""
     import uvicorn
 
-    check_bind_safety(settings)
-    app = build_http_app(specs, settings)
-    config = uvicorn.Config(
-        app,
+    options = dict(
         host=settings.host,
         port=settings.port,
         log_config=None,  # keep the fleet's JSON logging
@@ -321,7 +319,16 @@ async def serve_http(specs: Sequence[ServerSpec], settings: Settings) -> None:
         http=guarded_h11_protocol(settings.limits.header_timeout),
         limit_concurrency=settings.limits.max_connections,
     )
-    await uvicorn.Server(config).serve()
+    options.update(overrides)
+    return uvicorn.Config(app, **options)
+
+
+async def serve_http(specs: Sequence[ServerSpec], settings: Settings) -> None:
+    import uvicorn
+
+    check_bind_safety(settings)
+    app = build_http_app(specs, settings)
+    await uvicorn.Server(uvicorn_config(app, settings)).serve()
 
 
 # --- stdio ------------------------------------------------------------------------------------

@@ -4,10 +4,15 @@ Every computation (parsing included) happens in a child process with CPU, memory
 limits, so `9**9**9**9`, a pathological integral or a 1 MB expression costs one call, never the
 server. Results come back as plain data (see render.py) and are returned as structured content
 plus a compact text line.
+
+Tool definitions are paid on every turn (tests/math/test_math_server.py holds them to a token
+budget): descriptions say only what a model cannot guess from names and enums, with one example
+where the format matters; `definitions.register` writes the schemas lean.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any, Literal
 
 from fastmcp import FastMCP
@@ -17,12 +22,11 @@ from pydantic import BaseModel, Field
 from mcpfleet.common.app import new_pooled_server, structured_answer
 from mcpfleet.common.settings import Settings
 from mcpfleet.common.workers import WorkerPool, pool_settings, run_for_tool
+from mcpfleet.servers.math.definitions import register
 
 MODULE = "mcpfleet.servers.math"
 INPUT_ERRORS = {"MathInputError", "ZeroDivisionError", "NotImplementedError", "PolynomialError",
                 "ValueError", "TypeError", "GeneratorsNeeded", "CoercionFailed"}
-READ_ONLY = {"readOnlyHint": True, "openWorldHint": False, "idempotentHint": True}
-OUTPUT = {"type": "object"}  # results vary by operation; the text content describes them
 
 
 class MathSettings(BaseModel):
@@ -38,115 +42,119 @@ def build(settings: Settings) -> FastMCP:
     section: MathSettings = settings.server_section("math", MathSettings)
     workers = pool_settings(settings.workers, size=section.pool_size, memory_mb=section.memory_mb,
                             timeout=section.timeout)
-    pool = WorkerPool("math", workers, initializer=f"{MODULE}.warm:warm", allowed_prefixes=[MODULE])
+    pool = WorkerPool(
+        "math", workers, initializer=f"{MODULE}.warm:warm", allowed_prefixes=[MODULE], network=False
+    )
     mcp = new_pooled_server(
         "math", "Exact and numeric mathematics (sympy/scipy). Write math as text: x^2, 2x, sqrt(2), pi, e, oo.", pool
     )
+
+    tool = functools.partial(register, mcp)
 
     async def compute(target: str, *args: Any, **kwargs: Any) -> ToolResult:
         result = await run_for_tool(pool, f"{MODULE}.{target}", *args, input_errors=INPUT_ERRORS, **kwargs)
         return structured_answer(result, fallback_key="result")
 
-    @mcp.tool(annotations=READ_ONLY, output_schema=OUTPUT)
+    @tool
     async def math_solve(
-        equations: Annotated[str | list[str], Field(description="e.g. 'x^2 = 4', 'x^2 < 1' or ['x+y=3','x-y=1']")],
-        variables: Annotated[list[str], Field(description="unknowns; default: all symbols")] = [],
+        equations: Annotated[str | list[str], Field(description="e.g. 'x^2=4' or ['x+y=3','x-y=1']")],
+        variables: list[str] = [],
         domain: Literal["complex", "real"] = "complex",
     ) -> ToolResult:
-        """Solve equations, systems or inequalities exactly; numeric roots when no closed form exists (flagged)."""
+        """Solve equations, systems or inequalities exactly; numeric roots are flagged."""
         return await compute("algebra:solve", equations, variables or None, domain)
 
-    @mcp.tool(annotations=READ_ONLY, output_schema=OUTPUT)
+    @tool
     async def math_simplify(
         expression: str,
         operation: Literal["simplify", "expand", "factor", "apart", "together", "trigsimp", "cancel", "evaluate"] = "simplify",
-        digits: Annotated[int, Field(ge=1, le=1000, description="significant digits (evaluate)")] = 15,
-        variable: Annotated[str, Field(description="main variable (apart)")] = "",
+        digits: int = 15,
+        variable: str = "",
     ) -> ToolResult:
-        """Transform an expression, or evaluate it exactly and to any precision, e.g. 'Sum(1/k^2,(k,1,oo))'."""
+        """Rewrite an expression or evaluate it (exact and numeric), e.g. 'Sum(1/k^2,(k,1,oo))'."""
         return await compute("algebra:simplify", expression, operation, digits, variable=variable or None)
 
-    @mcp.tool(annotations=READ_ONLY, output_schema=OUTPUT)
+    @tool
     async def math_calculus(
         expression: str,
         operation: Literal["diff", "integrate", "limit", "series", "sum"],
         variable: str = "",
-        order: Annotated[int, Field(ge=1, le=20)] = 1,
-        lower: Annotated[str, Field(description="bound for integrate/sum, e.g. '0', '-oo'")] = "",
+        order: int = 1,
+        lower: str = "",
         upper: str = "",
-        point: Annotated[str, Field(description="limit/series point")] = "",
+        point: str = "",
         direction: Literal["+-", "+", "-"] = "+-",
-        n: Annotated[int, Field(ge=1, le=30, description="series order")] = 6,
+        n: int = 6,
     ) -> ToolResult:
-        """Derivatives, integrals (numeric fallback for definite ones, flagged), limits, series, sums."""
+        """Derivative (order), integral or sum (lower, upper: '0', 'oo'), limit or series (point, n terms)."""
         return await compute(
             "calculus:calculus", expression, operation, variable or None, order, lower or None, upper or None,
             point or None, direction, n,
         )
 
-    @mcp.tool(annotations=READ_ONLY, output_schema=OUTPUT)
+    @tool
     async def math_ode(
-        equations: Annotated[str | list[str], Field(description="e.g. \"y'' + y = 0\"")],
-        function: Annotated[str | list[str], Field(description="e.g. 'y' or 'y(t)'")],
-        ics: Annotated[dict[str, str], Field(description="e.g. {\"y(0)\": \"0\", \"y'(0)\": \"1\"}")] = {},
+        equations: Annotated[str | list[str], Field(description="e.g. \"y''+y=0\"")],
+        function: Annotated[str | list[str], Field(description="e.g. 'y'")],
+        ics: Annotated[dict[str, str], Field(description="e.g. {\"y(0)\":\"0\",\"y'(0)\":\"1\"}")] = {},
     ) -> ToolResult:
-        """Solve an ordinary differential equation or a small system, with optional initial conditions."""
+        """Solve an ODE or a small system, with optional initial conditions."""
         return await compute("calculus:ode", equations, function, ics or None)
 
-    @mcp.tool(annotations=READ_ONLY, output_schema=OUTPUT)
+    @tool
     async def math_matrix(
-        matrix: Annotated[list | str, Field(description="rows, e.g. [[1,2],[3,4]]; numbers or expressions")],
+        matrix: Annotated[list | str, Field(description="rows, e.g. [[1,2],[3,4]]")],
         operation: Literal["det", "inverse", "rank", "rref", "nullspace", "eigenvalues", "eigenvectors",
                            "transpose", "multiply", "solve", "charpoly"],
-        other: Annotated[list | str, Field(description="matrix (multiply) or b (solve)")] = [],
+        other: Annotated[list | str, Field(description="multiply: matrix; solve: b")] = [],
     ) -> ToolResult:
-        """Exact linear algebra."""
+        """Exact linear algebra; entries may be expressions."""
         return await compute("linalg:matrix", matrix, operation, other or None)
 
-    @mcp.tool(annotations=READ_ONLY, output_schema=OUTPUT)
+    @tool
     async def math_optimize(
         objective: str,
         variables: list[str],
-        constraints: Annotated[list[str], Field(description="e.g. ['x + y <= 4', 'x >= 0']")] = [],
+        constraints: Annotated[list[str], Field(description="e.g. ['x+y<=4']")] = [],
         goal: Literal["min", "max"] = "min",
-        bounds: Annotated[dict[str, list[float | None]], Field(description="{'x': [0, null]}")] = {},
-        integer: Annotated[list[str], Field(description="integer variables")] = [],
+        bounds: Annotated[dict[str, list[float | None]], Field(description="e.g. {'x':[0,null]}")] = {},
+        integer: list[str] = [],
     ) -> ToolResult:
-        """Minimise or maximise: linear/integer programs (HiGHS), nonlinear with constraints (SLSQP)."""
+        """Linear, integer (variables listed in integer) or nonlinear optimisation."""
         return await compute(
             "optimize:optimize", objective, variables, constraints or None, goal, bounds or None, integer or None
         )
 
-    @mcp.tool(annotations=READ_ONLY, output_schema=OUTPUT)
+    @tool
     async def math_stats(
         operation: Literal["describe", "ttest_1samp", "ttest_ind", "ttest_paired", "anova", "chi2_contingency",
                            "chi2_goodness", "correlation", "regression", "confidence_interval"],
-        data: Annotated[list[float], Field(description="sample; x for correlation/regression")] = [],
-        data2: Annotated[list[float], Field(description="second sample; y")] = [],
-        groups: Annotated[list[list[float]], Field(description="anova")] = [],
-        table: Annotated[list[list[float]], Field(description="contingency table")] = [],
+        data: list[float] = [],
+        data2: list[float] = [],
+        groups: list[list[float]] = [],
+        table: list[list[float]] = [],
         observed: list[float] = [],
         expected: list[float] = [],
-        mu: Annotated[float | None, Field(description="hypothesised mean (default 0)")] = None,
-        alpha: Annotated[float, Field(gt=0, lt=1)] = 0.05,
-        confidence: Annotated[float, Field(gt=0, lt=1)] = 0.95,
+        mu: float | None = None,
+        alpha: float = 0.05,
+        confidence: float = 0.95,
         equal_var: bool = True,
         method: Literal["pearson", "spearman", "kendall"] = "pearson",
         alternative: Literal["two-sided", "less", "greater"] = "two-sided",
     ) -> ToolResult:
-        """Descriptive statistics, t-tests, ANOVA, chi-square, correlation, regression, confidence intervals."""
+        """Statistics of samples data and data2 (x, y), groups (anova), table or observed/expected (chi2)."""
         return await compute(
             "stats:stats", operation, data=data or None, data2=data2 or None, groups=groups or None,
             table=table or None, observed=observed or None, expected=expected or None, mu=mu,
             alpha=alpha, confidence=confidence, equal_var=equal_var, method=method, alternative=alternative,
         )
 
-    @mcp.tool(annotations=READ_ONLY, output_schema=OUTPUT)
+    @tool
     async def math_distribution(
-        name: Annotated[str, Field(description="normal, t, chi2, f, binomial, poisson, uniform, exponential, gamma, beta, ...")],
-        params: Annotated[dict[str, float], Field(description="e.g. {'mu': 0, 'sigma': 1}")],
+        name: Annotated[str, Field(description="normal, t, chi2, f, binomial, poisson, gamma, beta, ...")],
+        params: Annotated[dict[str, float], Field(description="e.g. {'mu':0,'sigma':1}")],
         operation: Literal["pdf", "pmf", "cdf", "sf", "ppf", "isf", "mean", "variance", "std", "median", "interval"],
-        at: Annotated[float | list[float], Field(description="point(s), probability or confidence level")] = [],
+        at: Annotated[float | list[float], Field(description="x, probability or confidence level")] = [],
     ) -> ToolResult:
         """Probabilities, quantiles and moments of common distributions."""
         value = at if not isinstance(at, list) else (at[0] if len(at) == 1 else at or None)

@@ -52,7 +52,9 @@ def build(settings: Settings) -> FastMCP:
         timeout=section.max_time_limit + 5,
         cpu_seconds=section.max_time_limit + 5,
     )
-    pool = WorkerPool("prolog", workers, initializer=f"{MODULE}.engine:warm", allowed_prefixes=[MODULE])
+    pool = WorkerPool(
+        "prolog", workers, initializer=f"{MODULE}.engine:warm", allowed_prefixes=[MODULE], network=False
+    )
     store = open_store(section.store, section.max_kbs, section.max_kb_bytes)
     mcp = new_pooled_server(
         "prolog", "Sandboxed SWI-Prolog: run goals against inline programs or your stored knowledge bases.",

@@ -464,3 +464,65 @@ async def test_workers_with_network_may_connect(make_pool: MakePool, tmp_path) -
         listener.close()
     assert outcomes["connect"] == "done"
     assert outcomes["parent environ"] != "done"
+
+
+# -- fair sharing between callers ---------------------------------------------------------
+
+
+async def test_a_flooding_caller_cannot_delay_another_callers_first_call_by_more_than_one_job(make_pool: MakePool) -> None:
+    from mcpfleet.common.auth import acting_for
+
+    pool = await make_pool(size=2, max_per_caller=0)  # no cap: fairness alone
+    order: list[str] = []
+
+    async def call(caller: str, label: str, seconds: float) -> None:
+        with acting_for(caller):
+            await pool.run(T + "sleep", seconds)
+        order.append(label)
+
+    flood = [asyncio.create_task(call("key:flooder", f"flood{i}", 0.4)) for i in range(8)]
+    await asyncio.sleep(0.1)  # the flooder holds both workers and has six calls queued
+    victim = asyncio.create_task(call("key:victim", "victim", 0.01))
+    await asyncio.gather(victim, *flood)
+    # The victim ran on the first worker to come free: after the two running jobs, before
+    # every one of the flooder's queued calls.
+    assert order.index("victim") <= 2, order
+
+
+async def test_a_caller_over_its_share_is_told_how_many_calls_it_has(make_pool: MakePool) -> None:
+    from mcpfleet.common.auth import LOCAL_CALLER, acting_for
+
+    pool = await make_pool(size=1, max_per_caller=2)
+    with acting_for("key:flooder"):
+        running = [asyncio.create_task(pool.run(T + "sleep", 0.5)) for _ in range(2)]
+        await asyncio.sleep(0.05)
+        with pytest.raises(WorkerBusy, match=r"you have 2 calls running or waiting on 'test' \(the limit per caller is 2\)"):
+            await pool.run(T + "pid")
+    with acting_for("key:someone-else"):
+        assert await pool.run(T + "pid") in pool.pids  # another caller is not refused
+    with acting_for(LOCAL_CALLER):
+        local = [asyncio.create_task(pool.run(T + "sleep", 0.01)) for _ in range(3)]
+        await asyncio.gather(*local)  # the in-process user is not capped
+    await asyncio.gather(*running)
+    assert pool.stats()["queued"] == 0
+
+
+async def test_a_call_whose_worker_died_while_idle_is_retried_on_a_fresh_one(make_pool: MakePool) -> None:
+    import time
+
+    pool = await make_pool(size=1)
+    [old] = pool.pids
+    os.kill(old, signal.SIGKILL)
+    # Block the loop (no await) so the pool cannot notice the death before the next call.
+    deadline = time.monotonic() + 5
+    while alive(old) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    new = await pool.run(T + "pid")
+    assert new != old and pool.stats()["retries"] == 1, pool.stats()
+
+
+async def test_a_call_that_kills_its_own_worker_is_not_retried(make_pool: MakePool) -> None:
+    pool = await make_pool(size=1)
+    with pytest.raises(WorkerCrashed):
+        await pool.run(T + "kill_self")
+    assert pool.stats()["retries"] == 0 and pool.stats()["crashes"] == 1

@@ -115,10 +115,18 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_app(app, host: str = "127.0.0.1") -> Iterator[str]:
-    """Serve an ASGI app with uvicorn in a thread; yields its base URL."""
+def running_app(app, host: str = "127.0.0.1", settings=None) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn in a thread; yields its base URL.
+
+    With `settings`, it is served exactly as `mcpfleet serve` serves it (`uvicorn_config`).
+    """
     port = free_port()
-    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="on")
+    if settings is not None:
+        from mcpfleet.common.app import uvicorn_config
+
+        config = uvicorn_config(app, settings, host=host, port=port)
+    else:
+        config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
