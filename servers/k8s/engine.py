@@ -19,7 +19,7 @@ from mcpfleet.servers.k8s.documents import Document, YamlSyntaxError, dump, form
 from mcpfleet.servers.k8s.profiles import Profile, get_profile, load_profiles
 from mcpfleet.servers.k8s.rules import Fix, all_rules
 from mcpfleet.servers.k8s.rules.pods import NotFixable
-from mcpfleet.servers.k8s.schema import SchemaStore, check_version, default_version
+from mcpfleet.servers.k8s.schema import SchemaStore, check_version, default_version, is_list
 from mcpfleet.servers.k8s.settings import K8sSettings
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
@@ -39,11 +39,14 @@ class Finding:
     fixable: bool = False
     file: str | None = None
     column: int | None = None
+    control: str = ""  # the pod-security-admission check, for Pod Security Standards rules
     fix: Fix | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         out = {"document": self.document, "kind": self.kind, "name": self.name, "path": self.path, "line": self.line,
                "rule": self.rule, "severity": self.severity, "message": self.message, "fixable": self.fixable}
+        if self.control:
+            out["control"] = self.control
         if self.column is not None:
             out["column"] = self.column
         if self.file is not None:
@@ -55,7 +58,8 @@ class Finding:
         where += f"{self.line}" if self.line else "?"
         what = f"{self.kind}/{self.name}" if self.kind else f"document {self.document}"
         fix = " [fixable]" if self.fixable else ""
-        return f"{where} {self.severity} {self.rule} {what} {self.path}: {self.message}{fix}"
+        control = f" [PSA {self.control}]" if self.control else ""
+        return f"{where} {self.severity} {self.rule} {what} {self.path}: {self.message}{control}{fix}"
 
 
 @dataclass
@@ -167,28 +171,36 @@ class Engine:
         return Report(self.check(docs, version, prof, file), version, prof.name, len(docs))
 
     def check(self, docs: list[Document], version: str, prof: Profile, file: str | None = None) -> list[Finding]:
+        """Schema problems and policy findings of `docs`; the items of a `kind: List` are checked as
+        documents of their own (their findings carry the List's document number and `items[i]` paths)."""
         findings: list[Finding] = []
-        for doc in docs:
-            for problem in self.schemas.check(doc.data, version):
+        minor = tuple(int(p) for p in version.split("."))
+        subjects = list(_subjects(docs))
+        expanded = [subject for _, _, subject in subjects]
+        for doc, prefix, subject in subjects:
+            for problem in self.schemas.check(subject.data, version):
                 severity = prof.severity(problem.rule)
                 if severity:
-                    findings.append(self._finding(doc, problem.path, problem.rule, severity, problem.message, None, file))
-            if not isinstance(doc.data, dict):
+                    findings.append(self._finding(doc, subject, prefix + problem.path, problem.rule, severity,
+                                                  problem.message, None, file))
+            if not isinstance(subject.data, dict):
                 continue
             for rule_id, severity in prof.rules.items():
                 rule = self.rules[rule_id]
                 if rule.check is None or severity == "off":
                     continue
-                for hit in rule.check(doc, docs):
-                    findings.append(self._finding(doc, hit.path, rule_id, severity, hit.message, hit.fix, file))
+                hits = rule.check(subject, expanded, minor) if rule.versioned else rule.check(subject, expanded)
+                for hit in hits:
+                    findings.append(self._finding(doc, subject, prefix + hit.path, rule_id, severity, hit.message,
+                                                  hit.fix, file, rule.control))
         findings.sort(key=lambda f: (f.document, f.line or 0, SEVERITY_ORDER[f.severity], f.rule, f.path))
         return findings
 
     @staticmethod
-    def _finding(doc: Document, path: tuple, rule: str, severity: str, message: str, fix: Fix | None,
-                 file: str | None) -> Finding:
-        return Finding(doc.index, doc.kind, doc.name, format_path(path), doc.line_of(path), rule, severity, message,
-                       fix is not None, file, fix=fix)
+    def _finding(doc: Document, subject: Document, path: tuple, rule: str, severity: str, message: str,
+                 fix: Fix | None, file: str | None, control: str = "") -> Finding:
+        return Finding(doc.index, subject.kind, subject.name, format_path(path), doc.line_of(path), rule, severity,
+                       message, fix is not None, file, control=control, fix=fix)
 
     def fix_text(self, text: str, kubernetes_version: str | None = None, profile: str | None = None) -> FixResult:
         version, prof = self.resolve(kubernetes_version, profile)
@@ -241,6 +253,15 @@ class Engine:
             " (default) and older down to 1.25"
         return {"profiles": profiles, "rules": sorted(self.rules), "default_profile": self.settings.profile,
                 "kubernetes_version": self.default_version, "text": text}
+
+
+def _subjects(docs: list[Document]):
+    """(document, path prefix, what to check): each document, then each item of a `kind: List`."""
+    for doc in docs:
+        yield doc, (), doc
+        if is_list(doc.data):
+            for i, item in enumerate(doc.data["items"]):
+                yield doc, ("items", i), Document(doc.index, item, doc.offset)
 
 
 def _ending(text: str) -> str:

@@ -129,6 +129,9 @@ class SchemaStore:
         self._registries: dict[str, Registry] = {}
         self._validators: dict[tuple[str, str, str], Any] = {}
         self._crds: dict[tuple[str, str], dict] = {}  # (apiVersion, kind) → openAPI schema
+        # CRDs-catalog JSON schemas name the kind only in lower case (`{group}/{kind}_{version}.json`)
+        # and often carry no kind enum: (apiVersion, lower-case kind) → schema
+        self._catalog: dict[tuple[str, str], dict] = {}
         self._crd_dirs = [Path(d) for d in crd_dirs]
         for obj in crd_objects:
             self.add_crd(obj)
@@ -144,9 +147,15 @@ class SchemaStore:
         if not group or not kind:
             return 0
         added = 0
-        for version in spec.get("versions") or []:
+        # apiextensions.k8s.io/v1beta1: one schema for every version (spec.validation), and
+        # possibly a single `spec.version` instead of a list
+        shared = (spec.get("validation") or {}).get("openAPIV3Schema") if isinstance(spec.get("validation"), dict) \
+            else None
+        versions = spec.get("versions") or ([{"name": spec["version"]}] if isinstance(spec.get("version"), str) else [])
+        for version in versions:
             schema = ((version.get("schema") or {}).get("openAPIV3Schema")) if isinstance(version, dict) else None
-            if isinstance(schema, dict) and version.get("name"):
+            schema = schema if isinstance(schema, dict) else shared
+            if isinstance(schema, dict) and isinstance(version, dict) and version.get("name"):
                 self._crds[(f"{group}/{version['name']}", kind)] = _strict_crd_schema(schema)
                 added += 1
         return added
@@ -176,9 +185,37 @@ class SchemaStore:
                     schema = json.loads(path.read_text(encoding="utf-8"))
                 except (OSError, ValueError):
                     continue
-                kind = _kind_from_schema(schema, m[1])
-                if kind:
-                    self._crds[(f"{path.parent.name}/{m[2]}", kind)] = _strict_crd_schema(schema)
+                if isinstance(schema, dict):
+                    self._add_catalog(f"{path.parent.name}/{m[2]}", m[1], schema)
+
+    def _add_catalog(self, api_version: str, lower_kind: str, schema: dict) -> None:
+        kind = _kind_from_schema(schema, lower_kind)
+        if kind:
+            self._crds[(api_version, kind)] = _strict_crd_schema(schema)
+        else:
+            self._catalog[(api_version, lower_kind)] = _strict_crd_schema(schema)
+
+    def crd_schema(self, api_version: str, kind: str) -> dict | None:
+        """The configured schema of a custom kind: registered, loaded from `crd_dirs`, or a catalog
+        file `<group>/<kind>_<version>.json` that appeared in one of them since (the disk cache)."""
+        found = self._crds.get((api_version, kind)) or self._catalog.get((api_version, kind.lower()))
+        if found is not None or not self._crd_dirs or "/" not in api_version:
+            return found
+        from mcpfleet.servers.k8s.crds import catalog_path
+
+        for directory in self._crd_dirs:
+            path = catalog_path(directory, api_version, kind)
+            if path is None or not path.is_file():
+                continue
+            try:
+                schema = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if isinstance(schema, dict):
+                with self._lock:
+                    self._add_catalog(api_version, kind.lower(), schema)
+                return self._crds.get((api_version, kind)) or self._catalog.get((api_version, kind.lower()))
+        return None
 
     def forget(self, api_version: str, kind: str) -> None:
         """Drop cached validators (including 'no schema') for a kind whose schema just arrived."""
@@ -187,13 +224,13 @@ class SchemaStore:
                 del self._validators[key]
 
     def knows_crd(self, api_version: str, kind: str) -> bool:
-        return (api_version, kind) in self._crds
+        return self.crd_schema(api_version, kind) is not None
 
     # --- validation -------------------------------------------------------------------------
 
     def served_in(self, api_version: str, kind: str) -> list[str]:
         """The bundled Kubernetes versions that have a schema for this built-in apiVersion/kind."""
-        if (api_version, kind) in self._crds:
+        if self.crd_schema(api_version, kind) is not None:
             return []
         return [v for v in bundled_versions() if _builtin_schema(v, api_version, kind) is not None]
 
@@ -212,8 +249,9 @@ class SchemaStore:
         return built
 
     def _build(self, version: str, api_version: str, kind: str) -> Any | None:
-        if (api_version, kind) in self._crds:
-            return jsonschema.Draft202012Validator(self._crds[(api_version, kind)])
+        crd = self.crd_schema(api_version, kind)
+        if crd is not None:
+            return jsonschema.Draft202012Validator(crd)
         schema = _builtin_schema(version, api_version, kind)
         if schema is None:
             return None
@@ -242,6 +280,8 @@ class SchemaStore:
             return
         if api_version.split("/")[0] in NOT_CLUSTER_OBJECTS:
             return  # build-tool files that share the format (kustomization.yaml), never applied
+        if is_list(data):
+            return  # `kind: List` is no API object: the engine checks its items one by one
         removed = REMOVED_APIS.get((api_version, kind))
         if removed:
             since, instead = removed
@@ -256,6 +296,14 @@ class SchemaStore:
                                     f"{kind} {api_version} is not served by Kubernetes {version}; it is by "
                                     f"{served[0]}" + (f" to {served[-1]}" if len(served) > 1 else ""))
                 return
+            builtin = builtin_kinds(version)
+            if _group(api_version) in {_group(gv) for gv in builtin}:
+                # a Kubernetes API group has no such kind: a typo or a wrong apiVersion, never a CRD
+                elsewhere = sorted(gv for gv, kinds in builtin.items() if kind in kinds)
+                hint = f"; {kind} is served as {' or '.join(elsewhere)}" if elsewhere else ""
+                yield SchemaProblem("api-not-available", ("kind",),
+                                    _short(f"Kubernetes {version} has no kind {kind} in {api_version}{hint}"))
+                return
             yield SchemaProblem("unknown-kind", ("kind",), f"no schema for {kind} {api_version} in Kubernetes {version}"
                                 " or the configured CRDs; only policy rules were checked")
             return
@@ -265,6 +313,28 @@ class SchemaStore:
                 yield SchemaProblem("schema", (), f"{len(errors) - n} more schema errors not shown")
                 break
             yield _problem(error)
+
+
+def is_list(data: Any) -> bool:
+    """`apiVersion: v1, kind: List` with an `items` sequence (what `kubectl get -o yaml` writes)."""
+    return isinstance(data, dict) and data.get("apiVersion") == "v1" and data.get("kind") == "List" \
+        and isinstance(data.get("items"), list)
+
+
+def _group(api_version: str) -> str:
+    return api_version.rpartition("/")[0]  # "v1" → "" (the core group)
+
+
+@lru_cache(maxsize=16)
+def builtin_kinds(version: str) -> dict[str, frozenset[str]]:
+    """apiVersion → the kinds Kubernetes `version` serves there (from the bundled definitions)."""
+    defs = json.loads((_version_dir(version) / "_definitions.json").read_text(encoding="utf-8"))
+    found: dict[str, set[str]] = {}
+    for definition in (defs.get("$defs") or defs.get("definitions") or {}).values():
+        for gvk in definition.get("x-kubernetes-group-version-kind") or []:
+            gv = f"{gvk['group']}/{gvk['version']}" if gvk.get("group") else gvk.get("version")
+            found.setdefault(gv, set()).add(gvk.get("kind"))
+    return {gv: frozenset(kinds) for gv, kinds in found.items()}
 
 
 @lru_cache(maxsize=4096)

@@ -30,7 +30,7 @@ def test_validate_errors_exit_1_and_name_file_and_line(capsys):
     captured = capsys.readouterr()
     assert code == 1
     assert "restricted-minimal-pod.yaml:" in captured.out and " error run-as-non-root Pod/minimal " in captured.out
-    assert "4 error(s), 2 warning(s)" in captured.err
+    assert "4 error(s), 3 warning(s)" in captured.err  # image-tag, probes, read-only-root-filesystem
 
 
 def test_validate_a_directory_and_a_version(capsys):
@@ -96,7 +96,7 @@ def test_profile_dirs_from_a_config_file(tmp_path, capsys):
     assert main(["k8s", "validate", "--config", str(config), "--format", "json", str(good)]) == 1
     before = json.loads(capsys.readouterr().out)
     assert {f["rule"] for f in before["findings"]} == {"run-as-non-root", "seccomp", "privilege-escalation",
-                                                      "capabilities-drop-all"}  # probes and image-tag are off
+                                                      "capabilities-drop-all", "read-only-root-filesystem"}  # probes and image-tag are off
     assert main(["k8s", "fix", "--config", str(config), "--in-place", str(good)]) == 0
     capsys.readouterr()
     assert main(["k8s", "validate", "--config", str(config), "--format", "json", str(good)]) == 0

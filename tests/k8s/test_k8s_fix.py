@@ -46,7 +46,9 @@ def test_restricted_fixes_are_applied_and_explained():
     assert sorted(a["rule"] for a in result.applied) == [
         "capabilities-drop-all", "privilege-escalation", "run-as-non-root", "seccomp"]
     assert all(a["description"] and a["kind"] == "Deployment" and a["name"] == "api" for a in result.applied)
-    assert result.remaining.errors == 0 and result.remaining.findings == []
+    # a read-only root filesystem may break the program: reported, never switched on by a fix
+    assert result.remaining.errors == 0
+    assert [f.rule for f in result.remaining.findings] == ["read-only-root-filesystem"]
     fixed = result.fixed
     for kept in ("# Our API. Owned by team-a.", "name: api   # keep this name", "image: example/api:2.0  # pinned",
                  "value: 'prod'", "matchLabels: {app: api}"):
@@ -65,7 +67,7 @@ def test_cerit_copies_requests_to_limits_and_reports_what_it_cannot_know():
     assert "limits.cpu = requests.cpu (250m)" in " ".join(a["description"] for a in result.applied)
     remaining = {f.rule for f in result.remaining.findings}
     # a user id and ephemeral-storage sizes cannot be known: reported, not guessed
-    assert remaining == {"run-as-user-numeric", "ephemeral-storage"}
+    assert remaining == {"run-as-user-numeric", "ephemeral-storage", "read-only-root-filesystem"}
     assert "runAsUser" not in result.fixed and "ephemeral-storage" not in result.fixed
     assert "not fixed" in result.text()
 
@@ -100,7 +102,8 @@ def test_gpu_fixes_add_limits_and_shared_memory():
     assert "limits:\n          nvidia.com/gpu: 2" in result.fixed
     assert "- name: dshm-1\n      emptyDir:\n        medium: Memory" in result.fixed  # a free volume name
     assert "mountPath: /dev/shm" in result.fixed
-    assert {f.rule for f in result.remaining.findings} == {"probes", "inference-startup-probe"}
+    assert {f.rule for f in result.remaining.findings} == {"probes", "inference-startup-probe",
+                                                           "read-only-root-filesystem"}
 
 
 def test_values_set_on_purpose_are_not_flipped():
@@ -118,8 +121,10 @@ def test_values_set_on_purpose_are_not_flipped():
     result = fix_text(text, profile="restricted")
     assert {a["rule"] for a in result.applied} == {"capabilities-drop-all"}
     assert "allowPrivilegeEscalation: true" in result.fixed and "runAsNonRoot: false" in result.fixed
-    assert {"privilege-escalation", "run-as-non-root", "seccomp-baseline", "privileged"} <= \
-        {f.rule for f in result.remaining.findings}
+    # under restricted, seccompProfile_restricted judges the Unconfined profile (baseline's rule is replaced)
+    remaining = {f.rule for f in result.remaining.findings}
+    assert {"privilege-escalation", "run-as-non-root", "seccomp", "privileged"} <= remaining
+    assert "seccomp-baseline" not in remaining
 
 
 def test_clean_input_is_returned_unchanged():

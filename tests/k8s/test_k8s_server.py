@@ -68,7 +68,8 @@ async def test_fix(local):
     assert data["fixed"].startswith("# keep me\n")
     assert "limits" in data["fixed"] and data["diff"].startswith("--- original.yaml")
     assert {a["rule"] for a in data["applied"]} >= {"resources-limits", "seccomp", "run-as-non-root"}
-    assert {f["rule"] for f in data["remaining"]} == {"run-as-user-numeric", "probes", "ephemeral-storage"}
+    assert {f["rule"] for f in data["remaining"]} == {"run-as-user-numeric", "probes", "ephemeral-storage",
+                                                      "read-only-root-filesystem"}
     assert data["errors"] == 1
     text = result.content[0].text
     assert text.startswith("applied ") and "not fixed" in text and data["fixed"].rstrip("\n") in text

@@ -1,6 +1,7 @@
 """The rule registry: each rule is a function with an id, a default severity and a description.
 
-A rule's `check(doc, docs)` yields `Hit`s; a hit carries a `fix` (a function that edits the
+A rule's `check(doc, docs)` yields `Hit`s (a Pod Security Standards rule, which names its upstream
+`control`, is versioned: `check(doc, docs, version)` with `version` as a (major, minor) tuple); a hit carries a `fix` (a function that edits the
 round-trip document in place and returns what it did) only when the fix is safe to apply without
 knowing anything the manifest does not say. Profiles (profiles/*.yaml) choose rules and severities.
 """
@@ -15,7 +16,7 @@ from mcpfleet.servers.k8s.documents import Document
 SEVERITIES = ("error", "warning", "info")
 
 Fix = Callable[[], str]
-Check = Callable[[Document, list[Document]], Iterable["Hit"]]
+Check = Callable[..., Iterable["Hit"]]  # (doc, docs) or, for a PSA control, (doc, docs, version)
 
 
 @dataclass
@@ -33,18 +34,24 @@ class Rule:
     check: Check | None = None  # None: reported by the engine itself (schema, YAML syntax)
     fixable: bool = False
     group: str = ""
+    control: str = ""  # the pod-security-admission check it implements (e.g. "capabilities_baseline")
+
+    @property
+    def versioned(self) -> bool:
+        return bool(self.control)
 
 
 RULES: dict[str, Rule] = {}
 
 
-def rule(id: str, severity: str, description: str, *, fixable: bool = False, group: str = "") -> Callable[[Check], Check]:
-    """Register a check function as a rule."""
+def rule(id: str, severity: str, description: str, *, fixable: bool = False, group: str = "",
+         control: str = "") -> Callable[[Check], Check]:
+    """Register a check function as a rule; with `control`, a versioned PSA rule (see above)."""
 
     def register(check: Check) -> Check:
         if id in RULES:
             raise ValueError(f"duplicate rule id {id!r}")
-        RULES[id] = Rule(id, severity, description, check, fixable, group)
+        RULES[id] = Rule(id, severity, description, check, fixable, group, control)
         return check
 
     return register

@@ -11,6 +11,7 @@ from ruamel.yaml.comments import CommentedMap
 from mcpfleet.servers.k8s.documents import Document
 from mcpfleet.servers.k8s.rules import Hit, rule
 from mcpfleet.servers.k8s.rules.pods import (
+    POD_SPEC_PATHS,
     SERVING_KINDS,
     Container,
     PodSpec,
@@ -54,6 +55,16 @@ def probes(doc: Document, docs: list[Document]) -> Iterator[Hit]:
         missing = [p for p in ("readinessProbe", "livenessProbe") if not isinstance(c.data.get(p), dict)]
         if missing:
             yield Hit(c.path + (missing[0],), f"container {c.name!r} has no {' or '.join(missing)}")
+
+
+@rule("read-only-root-filesystem", "warning", "Containers set securityContext.readOnlyRootFilesystem: true "
+      "(write to mounted volumes such as an emptyDir instead). Not a Pod Security Standard control; not fixed "
+      "automatically, since a program that writes to its image would then fail.", group="practices")
+def read_only_root_filesystem(doc: Document, docs: list[Document]) -> Iterator[Hit]:
+    for c in all_containers(doc, ("initContainers", "containers")):
+        if get(c.data, "securityContext", "readOnlyRootFilesystem") is not True:
+            yield Hit(c.path + ("securityContext", "readOnlyRootFilesystem"),
+                      f"container {c.name!r} should set securityContext.readOnlyRootFilesystem: true")
 
 
 def _gpu_keys(c: Container) -> set[str]:
@@ -178,12 +189,6 @@ def _num(value: object, default: int) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
-def _labels(pod: PodSpec) -> dict:
-    meta = pod_meta(pod)
-    labels = get(meta, "labels") if isinstance(meta, dict) else None
-    return dict(labels) if isinstance(labels, dict) else {}
-
-
 def _matches(selector: dict, labels: dict) -> bool:
     """A label selector (matchLabels + matchExpressions) against labels."""
     for k, v in (get(selector, "matchLabels") if isinstance(get(selector, "matchLabels"), dict) else {}).items():
@@ -205,15 +210,30 @@ def _matches(selector: dict, labels: dict) -> bool:
     return True
 
 
+MAP_SELECTOR_KINDS = {"ReplicationController", "DeploymentConfig"}  # `selector` is a plain label map
+
+
+def _template_labels(doc: Document) -> list[dict]:
+    """The labels of each pod template in `doc` (a template without a spec still has labels)."""
+    found = []
+    for path in POD_SPEC_PATHS.get(doc.kind, ()):
+        if isinstance(get(doc.data, *path[:-1]), dict):
+            labels = get(doc.data, *path[:-1], "metadata", "labels")
+            found.append(dict(labels) if isinstance(labels, dict) else {})
+    return found
+
+
 @rule("selector-labels", "error", "Workload selectors match their pod template's labels.", group="practices")
 def selector_labels(doc: Document, docs: list[Document]) -> Iterator[Hit]:
-    if doc.kind not in SELECTOR_KINDS:
+    if doc.kind not in SELECTOR_KINDS | MAP_SELECTOR_KINDS:
         return
     selector = get(doc.data, "spec", "selector")
-    pods = pod_specs(doc)
-    if not isinstance(selector, dict) or not pods:
-        return
-    labels = _labels(pods[0])
+    templates = _template_labels(doc)
+    if not isinstance(selector, dict) or not selector or not templates:
+        return  # an empty ReplicationController/DeploymentConfig selector defaults to the template's labels
+    if doc.kind in MAP_SELECTOR_KINDS:
+        selector = {"matchLabels": selector}
+    labels = templates[0]
     if not _matches(selector, labels):
         yield Hit(("spec", "selector"), f"spec.selector does not match the pod template labels {labels or '{}'}; "
                   "the API server rejects this")
@@ -229,8 +249,8 @@ def _labels_by_namespace(docs: list[Document]) -> dict:
         return cached[1]
     found: dict = {}
     for d in docs:
-        for p in pod_specs(d):
-            found.setdefault(get(d.data, "metadata", "namespace"), []).append(_labels(p))
+        for labels in _template_labels(d):
+            found.setdefault(get(d.data, "metadata", "namespace"), []).append(labels)
     _LABELS_CACHE.clear()  # one file at a time per thread is the common case; keep it small
     _LABELS_CACHE[id(docs)] = (docs, found)
     return found
