@@ -31,6 +31,14 @@ FORMS = [
     ("http://[fd00::1]/", "unique local"),
     ("http://[::ffff:127.0.0.1]:{port}/", "IPv4-mapped"),
     ("http://[::ffff:169.254.169.254]/", "metadata"),
+    # every IPv6 form that embeds an IPv4 address is judged by that address (issue 15 §5)
+    ("http://[::ffff:0:7f00:1]:{port}/", "IPv4-translated 127.0.0.1"),
+    ("http://[::ffff:0:a9fe:a9fe]/", "metadata"),
+    ("http://[::7f00:1]:{port}/", "IPv4-compatible 127.0.0.1"),
+    ("http://[64:ff9b::7f00:1]:{port}/", "NAT64 for 127.0.0.1"),
+    ("http://[64:ff9b:1::7f00:1]:{port}/", "local-use NAT64"),
+    ("http://[2002:7f00:1::1]:{port}/", "6to4 for 127.0.0.1"),
+    ("http://[2001:0:4136:e378:8000:63bf:80ff:fffe]:{port}/", "Teredo for 127.0.0.1"),
     ("http://2130706433:{port}/", "loopback"),
     ("http://0x7f000001:{port}/", "loopback"),
     ("http://017700000001:{port}/", "loopback"),
@@ -90,6 +98,8 @@ async def test_redirect_from_an_allowed_host_into_loopback_is_refused(site):
     (["169.254.169.254"], "metadata"),
     (["93.184.216.34", "10.0.0.7"], "private"),  # one private address among public ones refuses the host
     (["::ffff:127.0.0.1"], "IPv4-mapped"),
+    (["::ffff:0:7f00:1"], "IPv4-translated"),
+    (["64:ff9b::a00:1"], "NAT64 for 10.0.0.1"),
 ])
 async def test_public_looking_names_that_resolve_inside_are_refused(web, site, monkeypatch, answer, reason):
     from mcpfleet.common import http
@@ -101,3 +111,29 @@ async def test_public_looking_names_that_resolve_inside_are_refused(web, site, m
     with pytest.raises(ToolError, match="refused") as info:
         await web.call_tool("web_fetch", {"url": "http://innocent.example.com/page"})
     assert reason in str(info.value)
+
+
+async def test_a_cidr_in_http_allow_opens_that_range_to_web_fetch(monkeypatch):
+    # issue 15 §5: with MCPFLEET_HTTP__ALLOW='["127.0.0.2/32"]', OutboundClient fetched
+    # http://127.0.0.2:PORT/ while web_fetch refused it as loopback (it checked without the list).
+    from mcpfleet.common.http import OutboundClient
+
+    monkeypatch.setenv("MCPFLEET_HTTP__ALLOW", '["127.0.0.2/32"]')
+    settings = load_settings(http={"retries": 0})
+    assert settings.http.allow == ["127.0.0.2/32"]
+    with Site("missing", host="127.0.0.2") as inside, Site() as other:
+        url = f"http://127.0.0.2:{inside.port}/pages/article.html"
+        async with OutboundClient(settings.http) as client:
+            assert (await client.fetch(url)).status == 200
+        async with Client(build_server(SPEC, settings).server) as web:
+            page = (await web.call_tool("web_fetch", {"url": url})).structured_content
+            assert "Kubernetes Egress Policies Explained" in page["content"]
+            # the same address in another spelling is the same destination: allowed too
+            numeric = f"http://2130706434:{inside.port}/pages/article.html"
+            assert "Egress" in (await web.call_tool("web_fetch", {"url": numeric})).structured_content["content"]
+            # the rest of loopback stays refused
+            for refused in (f"http://127.0.0.1:{other.port}/pages/article.html",
+                            f"http://127.0.0.3:{inside.port}/pages/article.html"):
+                with pytest.raises(ToolError, match="refused.*loopback"):
+                    await web.call_tool("web_fetch", {"url": refused})
+        assert inside.count("/pages/article.html") == 3 and other.count("/pages/article.html") == 0

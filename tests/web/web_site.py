@@ -95,7 +95,7 @@ def huge_page(paragraphs: int = 12_000) -> bytes:
 class Site:
     """The fixture server. `hits` counts requests by path; `robots` picks the robots.txt variant."""
 
-    def __init__(self, robots: str = "allow", *, slow_seconds: float = 5.0) -> None:
+    def __init__(self, robots: str = "allow", *, slow_seconds: float = 5.0, host: str = "127.0.0.1") -> None:
         self.robots = robots
         self.slow_seconds = slow_seconds
         self.hits: Counter[str] = Counter()
@@ -124,7 +124,7 @@ class Site:
                 length = int(self.headers.get("content-length") or 0)
                 site._handle(self, "POST", self.rfile.read(min(length, 100_000)))
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer((host, 0), Handler)  # any 127/8 address works on Linux
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
