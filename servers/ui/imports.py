@@ -95,3 +95,18 @@ def rewrite_imports(path: str, content: str, aliases: Aliases) -> tuple[str, int
         return f"{match.group('lead')}{match.group('q')}{new}{match.group('q')}"
 
     return _SPECIFIER.sub(replace, content), changed
+
+
+def unlisted_imports(files: list[dict], installed: set[str], aliases: Aliases) -> list[tuple[str, str]]:
+    """(specifier, file path) of rewritten imports of a ui component or hook that the tree does not
+    install: the official `dialog` imports `@/components/ui/button` but lists no registry dependency."""
+    found: dict[str, str] = {}
+    for f in files:
+        if not str(f.get("path") or "").lower().endswith(SCRIPT_SUFFIXES):
+            continue
+        for match in _SPECIFIER.finditer(f.get("content") or ""):
+            spec = match.group("spec")
+            for alias in (aliases.ui, aliases.hooks):
+                if spec.startswith(alias + "/") and spec[len(alias) + 1:] not in installed:
+                    found.setdefault(spec, f["path"])
+    return sorted(found.items())

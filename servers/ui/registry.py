@@ -31,7 +31,7 @@ from mcpfleet.common.errors import OutboundError, UserError
 from mcpfleet.common.http import OutboundClient
 from mcpfleet.common.untrusted import page
 from mcpfleet.servers.ui.config import RegistrySource, UiSettings
-from mcpfleet.servers.ui.imports import rewrite_imports
+from mcpfleet.servers.ui.imports import rewrite_imports, unlisted_imports
 from mcpfleet.servers.ui.search import search as search_items
 from mcpfleet.servers.ui.tree import install_order, merged
 
@@ -538,6 +538,11 @@ async def get_component(
         files, budget = _shown_files(item_files, section, section.max_output_chars)
         examples, _ = _shown_files(example_files, section, budget)
 
+    unlisted = unlisted_imports(item_files, {item["name"], *(r["name"] for r in resolved)}, section.aliases)
+    for spec, path in unlisted:
+        _problem(problems, f"{path.rsplit('/', 1)[-1]} imports {spec}, which no registryDependency installs "
+                           f"(add it too: npx shadcn@latest add {spec.rsplit('/', 1)[-1]})")
+
     npm = sorted({d for d in item["dependencies"]} | {d for r in resolved for d in r["dependencies"]})
     command = "npx shadcn@latest add " + root.registry.add_ref(root.name, root.url)
     answer = {
@@ -547,7 +552,8 @@ async def get_component(
         "registryDependencies": item["registryDependencies"], "resolved": resolved, "npm_all": npm,
         "files": files, "cssVars": tree["cssVars"], "cssVars_from": tree["cssVars_from"], "css": tree["css"],
         "envVars": tree["envVars"], "docs": tree["docs"], "examples": examples,
-        "aliases": section.aliases.model_dump(), "problems": problems,
+        "aliases": section.aliases.model_dump(), "unlisted_imports": [spec for spec, _ in unlisted],
+        "problems": problems,
     }
     answer["text"] = render_component(answer, single_file=bool(file))
     return answer

@@ -165,3 +165,41 @@ def ui_config(registry_server):
 @pytest.fixture
 def acme_token(monkeypatch):
     monkeypatch.setenv("ACME_TEST_TOKEN", ACME_TOKEN)
+
+
+# --- the official shadcn/ui registry (new-york-v4), read in place from ../shared ----------------------
+
+
+@pytest.fixture(scope="session")
+def shadcn_registry():
+    """The real registry's `r/` tree (../shared/peer-data/shadcn-registry) served read-only on
+    127.0.0.1 by a static file server, as ui.shadcn.com serves it. Yields (base URL, its folder)."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    from shared_data import shared_path
+
+    root = shared_path("peer-data", "shadcn-registry")
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_PUT(self) -> None:  # noqa: N802 - read-only
+            self.send_error(405)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(root)))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", root
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def shadcn_config(shadcn_registry):
+    base, _ = shadcn_registry
+    return {"official_index": f"{base}/r/index.json", "official_item": f"{base}/r/styles/{{style}}/{{name}}.json"}
