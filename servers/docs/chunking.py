@@ -1,6 +1,9 @@
 """Documents into sections: split by heading structure, heading path kept, code blocks never split.
 
-Markdown (ATX and setext headings, fenced code), MDX (imports/exports and JSX-only lines dropped),
+Markdown (ATX and setext headings, fenced code; YAML front matter's `title` becomes the root of
+every heading path, `description` and `sidebar_label` are kept for search), MDX (module
+`import`/`export` statements dropped, JSX component tags replaced by their text attributes — in
+.mdx files, and in .md files that import components the way Docusaurus allows),
 reStructuredText (underlined and overlined titles, `::` literal blocks), Jupyter notebooks
 (markdown cells as markdown, code cells as fenced code) and plain text. A section longer than
 `max_chars` is cut at paragraph boundaries; a code block is one unbreakable piece even when it
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
@@ -20,9 +23,18 @@ _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+)$")
 MAX_TITLE_SCAN = 400  # characters of a heading cleaned of markup (the shown title is at most 200)
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
-_FRONT_MATTER = re.compile(r"\A---[ \t]*\n.*?\n---[ \t]*\n", re.DOTALL)
-_MDX_MODULE = re.compile(r"^(import|export)\s")
-_JSX_LINE = re.compile(r"^\s*</?[A-Z][\w.]*(\s[^<>]*)?/?>\s*$")
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)?---[ \t]*(\n|\Z)", re.DOTALL)
+_FRONT_KEY = re.compile(r"^([A-Za-z_][\w-]*)[ \t]*:[ \t]*(.*)$")
+FRONT_MATTER_KEYS = ("title", "sidebar_label", "sidebarTitle", "description")
+MAX_FRONT_VALUE = 500
+# ES module statements only: prose that starts with "import the data" or shell's `export X=1` stays
+_MDX_IMPORT = re.compile(r"""^import\s+(?:[\w*{][^'"]*?\s+from\s+)?['"][^'"\n]+['"];?\s*$""")
+_MDX_IMPORT_START = re.compile(r"^import\s+\{[^}]*$")  # `import {` continued on the next lines
+_MDX_EXPORT = re.compile(r"^export\s+(?:const|let|var|function|default|async|class)\b")
+_JSX_OPEN = re.compile(r"</?([A-Z][A-Za-z0-9]*(?:\.[A-Za-z0-9]+)*)(?=[\s/>]|$)")
+_JSX_ATTR = re.compile(r"""\b(title|label|name|type|description)=(?:"([^"]*)"|'([^']*)'|\{["'`]([^"'`]*)["'`]\})""")
+_MDX_COMMENT = re.compile(r"\{/\*.*?\*/\}")
+MAX_TAG_CHARS = 4000  # an unclosed tag stops here (hostile input cannot make the scan quadratic)
 _RST_ADORN = re.compile(r"^([=\-~^\"'`#*+:._<>!$%&,;?@\\|/])\1{2,}\s*$")
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 
@@ -45,39 +57,92 @@ class Document:
     title: str
     text: str  # normalised text, what docs_read pages through
     sections: list[Section]
+    front_matter: dict[str, str] = field(default_factory=dict)  # the known keys only, as plain strings
+
+    @property
+    def about(self) -> str:
+        """What the page says of itself beyond its title: description and sidebar label."""
+        fm = self.front_matter
+        label = fm.get("sidebar_label") or fm.get("sidebarTitle") or ""
+        parts = [label] if label and normalise_title(label) != normalise_title(self.title) else []
+        return " ".join(parts + [fm.get("description", "")]).strip()
 
 
 def parse_document(path: str, raw: str, max_chars: int = 3000) -> Document:
     """The sections of one file, chosen by its suffix; `raw` is the file's decoded text."""
     suffix = PurePosixPath(path).suffix.lower()
+    raw = raw.replace("\r\n", "\n").replace("\r", "\n")
+    front: dict[str, str] = {}
     if suffix == ".ipynb":
         text = notebook_to_markdown(raw)
         kind = "md"
-    elif suffix == ".mdx":
-        text, kind = strip_mdx(raw), "md"
+    elif suffix in (".mdx", ".md", ".markdown"):
+        front, text = split_front_matter(raw)
+        if suffix == ".mdx" or has_mdx_imports(text):
+            text = strip_mdx(text)
+        kind = "md"
     elif suffix == ".rst":
         text, kind = raw, "rst"
-    elif suffix in (".md", ".markdown"):
-        text, kind = raw, "md"
     else:
         text, kind = raw, "txt"
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", "    ")
+    text = text.replace("\t", "    ")
     if kind == "md":
-        text = _FRONT_MATTER.sub("", text, count=1)
         raw_sections = markdown_sections(text)
     elif kind == "rst":
         raw_sections = rst_sections(text)
     else:
         raw_sections = [((), text)]
     fallback = PurePosixPath(path).stem
-    title = next((s[0][0] for s in raw_sections if s[0]), fallback)
+    first_heading = next((s[0][0] for s in raw_sections if s[0]), None)
+    title = front.get("title") or front.get("sidebarTitle") or front.get("sidebar_label") or first_heading or fallback
     sections: list[Section] = []
     for headings, body in raw_sections:
-        headings = headings or (title,)
+        headings = with_title(title, headings)
         for piece in split_long(body.strip("\n"), max_chars):
             if piece.strip():
                 sections.append(Section(headings, piece))
-    return Document(path=path, title=title, text=text.strip("\n") + "\n", sections=sections)
+    return Document(path=path, title=title, text=text.strip("\n") + "\n", sections=sections, front_matter=front)
+
+
+def with_title(title: str, headings: tuple[str, ...]) -> tuple[str, ...]:
+    """The heading path under the page's title: 'Hardware support > Nvidia', not 'Nvidia'; a page
+    whose first heading repeats its title (or one holds the other) keeps the longer one."""
+    if headings:
+        first, page = normalise_title(headings[0]), normalise_title(title)
+        if first == page or page in first or first in page:
+            return (headings[0] if len(first) > len(page) else title, *headings[1:])
+    return (title, *headings)
+
+
+def normalise_title(title: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", title.lower())
+
+
+# --- front matter --------------------------------------------------------------------------------
+
+
+def split_front_matter(text: str) -> tuple[dict[str, str], str]:
+    """(the known keys of a leading `---` YAML block, the text after it). Only `key: value` lines
+    are read (quotes stripped, markup cleaned); anything else in the block is ignored, so a broken
+    block costs its metadata, never the page."""
+    m = _FRONT_MATTER.match(text)
+    if not m:
+        return {}, text
+    found: dict[str, str] = {}
+    for line in (m.group(1) or "").split("\n"):
+        kv = _FRONT_KEY.match(line)
+        if not kv or kv.group(1) not in FRONT_MATTER_KEYS or kv.group(1) in found:
+            continue
+        value = kv.group(2).strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        elif value[:1] in "[{|>&*!":  # a list, map, block scalar or tag: not a plain title
+            continue
+        value = clean_heading(value[:MAX_FRONT_VALUE]) if kv.group(1) != "description" else \
+            " ".join(value[:MAX_FRONT_VALUE].split())
+        if value and value != "(untitled)":
+            found[kv.group(1)] = value
+    return found, text[m.end():]
 
 
 # --- markdown ------------------------------------------------------------------------------------
@@ -147,25 +212,115 @@ def clean_heading(title: str) -> str:
     return " ".join(title.split())[:200] or "(untitled)"
 
 
-def strip_mdx(text: str) -> str:
-    """MDX as markdown: module lines and lines holding only a JSX tag go; fenced code stays."""
-    out = []
+def has_mdx_imports(text: str) -> bool:
+    """Does a .md file import components (Docusaurus reads .md as MDX)? Fenced code is not looked at."""
     fence = None
     for line in text.split("\n"):
+        m = _FENCE.match(line)
+        if fence is not None:
+            fence = None if closes(fence, line) else fence
+        elif m:
+            fence = m.group(1)
+        elif _MDX_IMPORT.match(line) or _MDX_IMPORT_START.match(line):
+            return True
+    return False
+
+
+def strip_mdx(text: str) -> str:
+    """MDX as markdown: module statements go, JSX tags give way to their text attributes (a tab's
+    title, a field's name, type and description), `{/* comments */}` go; fenced code stays as is."""
+    out: list[str] = []
+    prose: list[str] = []
+    fence = None
+    lines = text.split("\n")
+    i = 0
+
+    def flush() -> None:
+        if prose:
+            out.extend(strip_jsx("\n".join(prose)).split("\n"))
+            prose.clear()
+
+    while i < len(lines):
+        line = lines[i]
         m = _FENCE.match(line)
         if fence is not None:
             out.append(line)
             if closes(fence, line):
                 fence = None
+            i += 1
             continue
         if m:
+            flush()
             fence = m.group(1)
             out.append(line)
+            i += 1
             continue
-        if _MDX_MODULE.match(line) or _JSX_LINE.match(line):
+        if _MDX_IMPORT.match(line):
+            i += 1
             continue
-        out.append(line)
+        if _MDX_IMPORT_START.match(line) or _MDX_EXPORT.match(line):
+            i = skip_statement(lines, i)
+            continue
+        prose.append(line)
+        i += 1
+    flush()
     return strip_html_comments("\n".join(out))
+
+
+def skip_statement(lines: list[str], i: int) -> int:
+    """The index after a module statement that may span lines (brackets balanced, at most 200 lines)."""
+    depth = 0
+    for j in range(i, min(len(lines), i + 200)):
+        depth += sum(lines[j].count(c) for c in "({[") - sum(lines[j].count(c) for c in ")}]")
+        if depth <= 0 and (j > i or not lines[j].rstrip().endswith(("=", ","))):
+            return j + 1
+    return i + 1
+
+
+def strip_jsx(text: str) -> str:
+    """Prose with each JSX component tag (`<Tab title="Linux">`, `<ApiField name=.. />`, closing
+    tags) replaced by its text attributes; inline `code` is left alone. Linear: one left-to-right
+    scan, a tag's end found by a bounded scan that respects quotes and braces."""
+    text = _MDX_COMMENT.sub("", text)
+    out: list[str] = []
+    pos = 0
+    for m in _JSX_OPEN.finditer(text):
+        start = m.start()
+        if start < pos or text.count("`", text.rfind("\n", 0, start) + 1, start) % 2:
+            continue  # inside the previous tag, or in an inline code span
+        end = tag_end(text, m.end())
+        if end is None:
+            continue
+        out.append(text[pos:start])
+        words = [next(g for g in a.groups()[1:] if g is not None) for a in _JSX_ATTR.finditer(text, m.end(), end)]
+        out.append(" — ".join(w.strip() for w in words if w.strip()))
+        pos = end
+    out.append(text[pos:])
+    # a line that held only tags is left blank; runs of blank lines become one
+    lines = [ln if ln.strip() else "" for ln in "".join(out).split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
+
+
+def tag_end(text: str, pos: int) -> int | None:
+    """The index after the `>` closing a tag whose name ends at `pos`, or None within MAX_TAG_CHARS."""
+    quote: str | None = None
+    depth = 0
+    for j in range(pos, min(len(text), pos + MAX_TAG_CHARS)):
+        c = text[j]
+        if quote:
+            if c == quote:
+                quote = None
+        elif c in "\"'`":
+            quote = c
+        elif c == "{":
+            depth += 1
+        elif c == "}":
+            depth = max(0, depth - 1)
+        elif c == ">" and depth == 0:
+            return j + 1
+        elif c == "<" and depth == 0:
+            return None  # another tag starts: this was not one
+    return None
 
 
 def strip_html_comments(text: str) -> str:

@@ -19,6 +19,7 @@ from mcpfleet.servers.docs.chunking import parse_document
 from mcpfleet.servers.docs.selection import RepoConfig, wanted
 from mcpfleet.servers.docs.sources import LOCAL_REF, Forges, RepoInfo, Source, blob_url_base, check_local
 from mcpfleet.servers.docs.store import DocsIndex, NewDocument, Version
+from mcpfleet.servers.docs.weights import page_weight
 
 Progress = Callable[[float, float, str], Awaitable[None]]
 STEPS = 100.0  # progress is reported as 0..100
@@ -111,7 +112,8 @@ class Indexer:
                 if not doc.sections:
                     continue
                 url = f"{version.url_base}{quote(path)}" if version.url_base else None
-                yield NewDocument(path, doc.title, url, doc.text, [(s.heading_path, s.body) for s in doc.sections])
+                yield NewDocument(path, doc.title, url, doc.text, [(s.heading_path, s.body) for s in doc.sections],
+                                  about=doc.about, weight=page_weight(path, doc.text, len(doc.sections), text[:3000]))
 
         stored = self.index.replace_version(version, documents())
         anyio.from_thread.run(progress, STEPS, STEPS, f"indexed {stored.files} files, {stored.chunks} sections")

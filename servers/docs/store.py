@@ -1,14 +1,22 @@
-"""The on-disk index: SQLite with FTS5 (BM25, headings weighted above bodies), in WAL mode.
+"""The on-disk index: SQLite with FTS5 (BM25 over heading, path and body columns), in WAL mode.
 
 One file holds every library and every indexed ref of it side by side (library = `owner/repo`,
 version = git ref). Re-indexing a ref replaces its rows in one transaction, so a reader sees the
 old version or the new one, never half. Readers and writers are separate connections; WAL lets
 any number of readers (threads, processes, replicas on a shared volume that supports locking)
 read while one writer writes.
+
+Ranking: every section holding any query word is a candidate; BM25 (heading 4 : path and page
+description 2 : body 1) is scaled by the document's weight (generated references weigh less,
+see weights.py), raised for sections that hold more of the query's words (all words is a boost,
+not a filter), and a document's second, third... section counts a little less each, so one long
+page cannot fill a whole answer.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 import sqlite3
 import threading
@@ -18,6 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mcpfleet.common.errors import ConfigError
+from mcpfleet.servers.docs.weights import page_weight
+
+log = logging.getLogger("mcpfleet.docs")
+SCHEMA_VERSION = 2  # PRAGMA user_version; 0 = the first layout (no path column, no page weights)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS versions (
@@ -28,7 +40,8 @@ CREATE TABLE IF NOT EXISTS versions (
 );
 CREATE TABLE IF NOT EXISTS documents (
     id INTEGER PRIMARY KEY, library TEXT NOT NULL, ref TEXT NOT NULL, path TEXT NOT NULL,
-    title TEXT NOT NULL, url TEXT, text TEXT NOT NULL
+    title TEXT NOT NULL, url TEXT, text TEXT NOT NULL,
+    about TEXT NOT NULL DEFAULT '', weight REAL NOT NULL DEFAULT 1.0
 );
 CREATE UNIQUE INDEX IF NOT EXISTS documents_path ON documents (library, ref, path);
 CREATE TABLE IF NOT EXISTS chunks (
@@ -36,14 +49,22 @@ CREATE TABLE IF NOT EXISTS chunks (
     ord INTEGER NOT NULL, heading TEXT NOT NULL, body TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_version ON chunks (library, ref);
+"""
+FTS_SCHEMA = """
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-    heading, body, lib UNINDEXED, content='', tokenize='porter unicode61 remove_diacritics 2'
+    heading, place, body, lib UNINDEXED, content='', tokenize='porter unicode61 remove_diacritics 2'
 );
 """
-# Contentless FTS (content=''): the text lives once, in `chunks`; the FTS table keeps only the
-# inverted index. Deleting from it needs the original values, which `chunks` still has.
+# Contentless FTS (content=''): the text lives once, in `chunks` and `documents`; the FTS table
+# keeps only the inverted index. Deleting from it needs the original values, which those still have.
+# `heading` is the heading path (page title first), `place` the file path's words and the page's
+# description and sidebar label: a file called Kubernetes.md no longer weighs like a heading.
 HEADING_WEIGHT = 4.0
+PLACE_WEIGHT = 2.0
 BODY_WEIGHT = 1.0
+CANDIDATES = 400  # sections ranked per query (BM25 order) before boosts and the per-page decay
+COVERAGE_BOOST = 0.5  # a section holding every query word scores (1 + this) times one holding few
+SAME_PAGE_DECAY = 0.75  # the n-th section of one document counts DECAY**n
 STOPWORDS = frozenset(
     "a an and are as at be by do does for from how i in is it me my of on or the this to use using what "
     "when where which who why with can should".split()
@@ -83,13 +104,20 @@ class NewDocument:
     url: str | None
     text: str
     sections: Sequence[tuple[str, str]]  # (heading path, body)
+    about: str = ""  # the page's description and sidebar label, searched with its path
+    weight: float = 1.0  # weights.page_weight: generated references weigh less
+
+
+def query_terms(text: str) -> list[str]:
+    """The words of a query that count: stop words dropped (unless nothing else is left), at most 16."""
+    words = re.findall(r"\w+", text.lower())
+    terms = [w for w in dict.fromkeys(words) if w not in STOPWORDS] or list(dict.fromkeys(words))
+    return terms[:MAX_TERMS]
 
 
 def fts_query(text: str, mode: str = "and") -> str | None:
     """A user's words as an FTS5 expression: every word quoted, so no FTS syntax gets through."""
-    words = re.findall(r"\w+", text.lower())
-    terms = [w for w in dict.fromkeys(words) if w not in STOPWORDS] or list(dict.fromkeys(words))
-    terms = terms[:MAX_TERMS]
+    terms = query_terms(text)
     if not terms:
         return None
     joiner = " OR " if mode == "or" else " "
@@ -118,10 +146,56 @@ class DocsIndex:
             try:
                 conn.execute("PRAGMA busy_timeout=30000")
                 conn.execute("PRAGMA journal_mode=WAL")
-                conn.executescript(SCHEMA)
+                self._upgrade(conn)
             finally:
                 conn.close()
             self._created = True
+
+    def _upgrade(self, conn: sqlite3.Connection) -> None:
+        """Create the tables, or bring an older file up to SCHEMA_VERSION in one transaction."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            found = conn.execute("PRAGMA user_version").fetchone()[0]
+            has_fts = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'chunks_fts'").fetchone() is not None
+            if found > SCHEMA_VERSION:
+                raise ConfigError(f"servers.docs.index_path: {self.path} was written by a newer mcpfleet "
+                                  f"(index schema {found}, this one reads {SCHEMA_VERSION}); upgrade, or "
+                                  "point index_path at another file")
+            run_script(conn, SCHEMA)
+            if has_fts and found < SCHEMA_VERSION:
+                self._migrate_v1(conn)
+            run_script(conn, FTS_SCHEMA)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    def _migrate_v1(self, conn: sqlite3.Connection) -> None:
+        """Schema 0 → 2: the search table gets its path column and pages their weights, rebuilt from
+        the stored sections; nothing is dropped but the old inverted index. Front matter titles
+        were not kept by schema 0, so they appear once a library is indexed again."""
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(documents)")}
+        if "about" not in columns:
+            conn.execute("ALTER TABLE documents ADD COLUMN about TEXT NOT NULL DEFAULT ''")
+        if "weight" not in columns:
+            conn.execute("ALTER TABLE documents ADD COLUMN weight REAL NOT NULL DEFAULT 1.0")
+        conn.execute("DROP TABLE chunks_fts")
+        run_script(conn, FTS_SCHEMA)
+        docs = conn.execute(
+            "SELECT d.id, d.path, d.text, count(c.id) FROM documents d LEFT JOIN chunks c ON c.doc_id = d.id "
+            "GROUP BY d.id").fetchall()
+        conn.executemany("UPDATE documents SET weight = ? WHERE id = ?",
+                         [(page_weight(path, text, n), doc_id) for doc_id, path, text, n in docs])
+        rows = conn.execute("SELECT c.id, c.heading, c.body, d.path, d.about FROM chunks c "
+                            "JOIN documents d ON d.id = c.doc_id").fetchall()
+        conn.executemany("INSERT INTO chunks_fts (rowid, heading, place, body, lib) VALUES (?,?,?,?,'')",
+                         [(cid, h, _place(p, a), b) for cid, h, b, p, a in rows])
+        libraries = conn.execute("SELECT count(DISTINCT library) FROM versions").fetchone()[0]
+        log.warning("docs index %s: upgraded from schema 0 to %d (search table rebuilt from the %d stored "
+                    "sections of %d libraries, nothing removed); index a library again (docs_index) to "
+                    "pick up page titles from front matter", self.path, SCHEMA_VERSION, len(rows), libraries)
 
     def _connect(self) -> sqlite3.Connection:
         if not self._created:
@@ -155,8 +229,10 @@ class DocsIndex:
                 files = chunks = 0
                 for doc in documents:
                     cur = conn.execute(
-                        "INSERT INTO documents (library, ref, path, title, url, text) VALUES (?,?,?,?,?,?)",
-                        (version.library, version.ref, doc.path, doc.title, doc.url, doc.text),
+                        "INSERT INTO documents (library, ref, path, title, url, text, about, weight) "
+                        "VALUES (?,?,?,?,?,?,?,?)",
+                        (version.library, version.ref, doc.path, doc.title, doc.url, doc.text, doc.about,
+                         doc.weight),
                     )
                     doc_id = cur.lastrowid
                     files += 1
@@ -166,8 +242,8 @@ class DocsIndex:
                             (doc_id, version.library, version.ref, ord_, heading, body),
                         )
                         conn.execute(
-                            "INSERT INTO chunks_fts (rowid, heading, body, lib) VALUES (?,?,?,?)",
-                            (cur.lastrowid, _searchable(heading, doc.path), body, ""),
+                            "INSERT INTO chunks_fts (rowid, heading, place, body, lib) VALUES (?,?,?,?,?)",
+                            (cur.lastrowid, heading, _place(doc.path, doc.about), body, ""),
                         )
                         chunks += 1
                 if version.is_default:
@@ -201,12 +277,12 @@ class DocsIndex:
     @staticmethod
     def _delete(conn: sqlite3.Connection, library: str, ref: str) -> bool:
         rows = conn.execute(
-            "SELECT c.id, c.heading, c.body, d.path FROM chunks c JOIN documents d ON d.id = c.doc_id "
+            "SELECT c.id, c.heading, c.body, d.path, d.about FROM chunks c JOIN documents d ON d.id = c.doc_id "
             "WHERE c.library = ? AND c.ref = ?", (library, ref),
         ).fetchall()
         conn.executemany(
-            "INSERT INTO chunks_fts (chunks_fts, rowid, heading, body, lib) VALUES ('delete', ?, ?, ?, '')",
-            [(cid, _searchable(h, p), b) for cid, h, b, p in rows],
+            "INSERT INTO chunks_fts (chunks_fts, rowid, heading, place, body, lib) VALUES ('delete', ?, ?, ?, ?, '')",
+            [(cid, h, _place(p, a), b) for cid, h, b, p, a in rows],
         )
         conn.execute("DELETE FROM chunks WHERE library = ? AND ref = ?", (library, ref))
         conn.execute("DELETE FROM documents WHERE library = ? AND ref = ?", (library, ref))
@@ -229,20 +305,39 @@ class DocsIndex:
         return found[0] if found else None
 
     def search(self, version: Version, query: str, limit: int = 40) -> list[Hit]:
-        """Best sections first (BM25); all words must match, else any may."""
-        for mode in ("and", "or"):
-            expr = fts_query(query, mode)
-            if expr is None:
-                return []
-            rows = self._reader.execute(
-                "SELECT c.id, d.path, d.url, c.heading, c.body, bm25(chunks_fts, ?, ?, 0) AS score "
-                "FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.doc_id "
-                "WHERE chunks_fts MATCH ? AND c.library = ? AND c.ref = ? ORDER BY score LIMIT ?",
-                (HEADING_WEIGHT, BODY_WEIGHT, expr, version.library, version.ref, limit),
-            ).fetchall()
-            if rows:
-                return [Hit(*r) for r in rows]
-        return []
+        """Best sections first: every section with any query word is ranked together (see the
+        module docstring); scores are positive, higher is better."""
+        terms = query_terms(query)
+        if not terms:
+            return []
+        expr = " OR ".join(f'"{t}"' for t in terms)
+        rows = self._reader.execute(
+            "SELECT c.id, d.path, d.url, c.heading, c.body, c.doc_id, "
+            "-bm25(chunks_fts, ?, ?, ?, 0) * d.weight AS score "
+            "FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.doc_id "
+            "WHERE chunks_fts MATCH ? AND c.library = ? AND c.ref = ? ORDER BY score DESC LIMIT ?",
+            (HEADING_WEIGHT, PLACE_WEIGHT, BODY_WEIGHT, expr, version.library, version.ref, CANDIDATES),
+        ).fetchall()
+        if not rows:
+            return []
+        coverage = self._coverage(terms, [r[0] for r in rows])
+        scored = [(score * (1 + COVERAGE_BOOST * coverage.get(cid, 0.0) ** 2), cid, path, url, heading, body, doc)
+                  for cid, path, url, heading, body, doc, score in rows]
+        scored.sort(key=lambda r: -r[0])
+        return diversify(scored, limit)
+
+    def _coverage(self, terms: list[str], ids: list[int]) -> dict[int, float]:
+        """The share of the query's words each candidate section holds (1.0 = all of them)."""
+        if len(terms) < 2:
+            return dict.fromkeys(ids, 1.0)
+        counts: dict[int, int] = dict.fromkeys(ids, 0)
+        id_list = json.dumps(ids)
+        for term in terms:
+            for (rowid,) in self._reader.execute(
+                "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? "
+                "AND rowid IN (SELECT value FROM json_each(?))", (f'"{term}"', id_list)):
+                counts[rowid] = counts.get(rowid, 0) + 1
+        return {cid: n / len(terms) for cid, n in counts.items()}
 
     def document(self, version: Version, path: str) -> tuple[str, str, str | None] | None:
         """(title, text, url) of one document."""
@@ -267,7 +362,28 @@ class DocsIndex:
             self._local.conn = None
 
 
-def _searchable(heading: str, path: str) -> str:
-    """The heading column: heading path plus the file's name words, so 'routing' finds routing.md."""
-    stem = Path(path).stem.replace("-", " ").replace("_", " ")
-    return f"{heading} {stem}"
+def run_script(conn: sqlite3.Connection, script: str) -> None:
+    """Each statement of `script` inside the caller's transaction (executescript would commit it)."""
+    for statement in script.split(";\n"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def _place(path: str, about: str) -> str:
+    """The place column: the file path's words (folders and name) and what the page says of itself."""
+    words = re.sub(r"[/_.\-]+", " ", str(Path(path).with_suffix(""))).strip()
+    return f"{words} {about}".strip()
+
+
+def diversify(scored: list[tuple], limit: int) -> list[Hit]:
+    """`limit` hits, best first, a document's n-th section counting SAME_PAGE_DECAY**n of its score
+    (greedy: the next pick is the best score after the decay of what was already picked)."""
+    picked: list[Hit] = []
+    seen: dict[int, int] = {}
+    pending = list(scored)
+    while pending and len(picked) < limit:
+        best = max(range(len(pending)), key=lambda i: pending[i][0] * SAME_PAGE_DECAY ** seen.get(pending[i][6], 0))
+        score, cid, path, url, heading, body, doc = pending.pop(best)
+        picked.append(Hit(cid, path, url, heading, body, round(score * SAME_PAGE_DECAY ** seen.get(doc, 0), 4)))
+        seen[doc] = seen.get(doc, 0) + 1
+    return picked

@@ -12,12 +12,57 @@ def headings(doc):
 
 
 def test_markdown_heading_paths_and_front_matter():
-    text = "---\ntitle: x\n---\n# Guide\n\nIntro.\n\n## Install\n\nRun it.\n\n### Docker\n\nUse the image.\n\n## Usage\n\nCall it.\n"
+    # the front matter's title is the page's title and repeated by its H1: one copy in the path
+    text = "---\ntitle: Guide\n---\n# Guide\n\nIntro.\n\n## Install\n\nRun it.\n\n### Docker\n\nUse the image.\n\n## Usage\n\nCall it.\n"
     doc = parse_document("docs/guide.md", text)
     assert doc.title == "Guide"
     assert headings(doc) == ["Guide", "Guide > Install", "Guide > Install > Docker", "Guide > Usage"]
     assert doc.sections[2].body == "Use the image."
-    assert "title: x" not in doc.text
+    assert "title: Guide" not in doc.text
+
+
+def test_front_matter_title_roots_the_heading_path():
+    # Mintlify/Docusaurus pages often have no H1: 'gpu.mdx' showed as "Nvidia" before
+    text = ('---\ntitle: "Hardware support"\nsidebar_label: GPUs\ndescription: Which GPUs run models\n'
+            'tags: [a, b]\n---\n\n## Nvidia\n\nCompute capability 5.0+.\n\n### GPU Selection\n\nSet it.\n')
+    doc = parse_document("docs/gpu.mdx", text)
+    assert doc.title == "Hardware support"
+    assert headings(doc) == ["Hardware support > Nvidia", "Hardware support > Nvidia > GPU Selection"]
+    assert doc.front_matter == {"title": "Hardware support", "sidebar_label": "GPUs",
+                                "description": "Which GPUs run models"}
+    assert doc.about == "GPUs Which GPUs run models"
+    # an H1 that differs from the title stays under it
+    other = parse_document("a.md", "---\ntitle: Rate limits\n---\n# Envoy AI Gateway\n\n## Setup\n\nx\n")
+    assert headings(other) == ["Rate limits > Envoy AI Gateway > Setup"]
+
+
+def test_broken_front_matter_costs_its_metadata_not_the_page():
+    doc = parse_document("docs/front.md", "---\ntitle: [1, 2\n---\n# Front\n\nBody.\n")
+    assert doc.title == "Front" and headings(doc) == ["Front"] and "Body." in doc.sections[0].body
+    unclosed = parse_document("docs/open.md", "---\ntitle: Open\n\n# Open\n\nBody.\n")
+    assert "Body." in unclosed.text
+
+
+def test_mdx_module_statements_and_inline_components_go_text_attributes_stay():
+    text = ('import Tabs from "@theme/Tabs";\nimport {\n  A,\n  B,\n} from "./parts";\n'
+            'export const meta = {\n  a: 1,\n};\n\n# Install\n\n<Note>Needs **root**.</Note> Then run it.\n\n'
+            '<Tabs>\n<Tab title="Linux">\n\nUse the script.\n\n</Tab>\n</Tabs>\n\n'
+            '<ApiField\n  name="storageUri"\n  type="string"\n  description="Where the model is"\n/>\n\n'
+            '{/* hidden */}Use `<Tab>` in code spans as is.\n\n```js\nimport x from "y";\n<Tabs/>\n```\n')
+    body = parse_document("i.mdx", text).sections[0].body
+    for gone in ("import Tabs", "from \"./parts\"", "export const", "a: 1", "<Note>", "</Note>", "<ApiField", "hidden"):
+        assert gone not in body, gone
+    assert "Needs **root**. Then run it." in body and "Linux" in body and "Use the script." in body
+    assert "storageUri — string — Where the model is" in body
+    assert "Use `<Tab>` in code spans as is." in body
+    assert '```js\nimport x from "y";\n<Tabs/>\n```' in body
+
+
+def test_md_files_importing_components_are_read_as_mdx_others_are_not():
+    docusaurus = parse_document("d.md", "import TabItem from '@theme/TabItem';\n\n# T\n\n<TabItem value=\"a\" label=\"Knative\">\n\nx\n\n</TabItem>\n")
+    assert "<TabItem" not in docusaurus.text and "Knative" in docusaurus.text
+    plain = parse_document("p.md", "# T\n\nimport the data first, then\nexport FOO=1 and pass <Model> as <Name>.\n")
+    assert "import the data first" in plain.text and "export FOO=1" in plain.text and "<Model>" in plain.text
 
 
 def test_hash_lines_inside_code_are_not_headings():
