@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import pytest_asyncio
 import sympy as sp
@@ -12,10 +10,15 @@ from fastmcp.exceptions import ToolError
 
 from mcpfleet.common.app import build_server
 from mcpfleet.common.settings import load_settings
+from mcpfleet.common.tokens import tool_definition, tools_tokens
 from mcpfleet.servers.math import SPEC
 from mcpfleet.servers.math.parser import parse_expression
 
 TIMEOUT = 4.0
+# tools/list in o200k_base tokens (what `mcpfleet list` prints): 1,929 before issue 20, 1,408 now.
+# Issue 20's goal is 1,200; the rest would have to come from annotations, outputSchema and
+# additionalProperties, which clients read (the model never sees them) - the lead's call.
+TOKEN_BUDGET = 1_420
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
@@ -39,7 +42,43 @@ async def test_eight_tools_with_short_descriptions(math):
     assert set(tools) == {"math_solve", "math_simplify", "math_calculus", "math_ode", "math_matrix",
                           "math_optimize", "math_stats", "math_distribution"}
     for tool in tools.values():
-        assert len(tool.description) < 120 and tool.annotations.read_only_hint
+        assert 20 < len(tool.description) < 120
+        assert tool.annotations.read_only_hint and tool.annotations.open_world_hint is False
+        assert tool.output_schema == {"type": "object"}  # structured content: always an object
+
+
+async def test_tool_definitions_fit_the_token_budget():
+    """Every definition is paid on every turn; small open models run with 8k contexts."""
+    tools = await SPEC.create(load_settings()).list_tools(run_middleware=False)
+    assert tools_tokens(tools) <= TOKEN_BUDGET
+    for tool in map(tool_definition, tools):
+        # FastMCP's derived title ("Math Solve") and its empty-tags _meta tell a model nothing
+        assert "title" not in tool and "_meta" not in tool, tool["name"]
+
+
+async def test_the_listed_schemas_say_what_a_model_needs(math):
+    schemas = {t.name: t.input_schema for t in await math.list_tools()}
+    calculus = schemas["math_calculus"]
+    assert calculus["required"] == ["expression", "operation"] and calculus["additionalProperties"] is False
+    assert calculus["properties"]["operation"]["enum"] == ["diff", "integrate", "limit", "series", "sum"]
+    assert calculus["properties"]["n"]["default"] == 6  # meaningful defaults stay, empty ones go
+    assert "default" not in calculus["properties"]["lower"]
+    assert schemas["math_solve"]["properties"]["equations"]["type"] == ["string", "array"]
+    assert schemas["math_solve"]["properties"]["domain"]["default"] == "complex"
+    assert schemas["math_stats"]["properties"]["mu"] == {"type": "number"}
+    assert "e.g." in schemas["math_ode"]["properties"]["ics"]["description"]
+
+
+@pytest.mark.parametrize("tool,args,message", [
+    ("math_simplify", {"expression": "pi", "operation": "evaluate", "digits": 0}, "between 1 and 1000, got 0"),
+    ("math_calculus", {"expression": "exp(x)", "operation": "series", "n": 99}, "between 1 and 30, got 99"),
+    ("math_stats", {"operation": "ttest_1samp", "data": [1, 2, 3], "alpha": 2}, "alpha must be between 0 and 1"),
+    ("math_solve", {"equations": "x = 1", "unknowns": ["x"]}, "unknowns"),
+])
+async def test_bad_arguments_are_refused_with_a_reason(math, tool, args, message):
+    # Ranges are checked by the logic modules (the schema leaves them out to stay short).
+    with pytest.raises(ToolError, match=message):
+        await math.call_tool(tool, args)
 
 
 async def test_solve_returns_structured_solutions_and_text(math):
@@ -94,19 +133,17 @@ async def test_code_injection_is_a_clear_refusal(math, expression, tmp_path):
     ("factorial(10**12)", "digits"),
     ("x" * 1_000_000, "limit is 10000"),
 ])
-async def test_huge_inputs_fail_fast_with_a_reason(math, expression, message):
-    started = time.monotonic()
-    with pytest.raises(ToolError, match=message):
+async def test_huge_inputs_are_refused_before_computing(math, expression, message):
+    # The message is the up-front estimate's or the length check's, not the time or CPU limit's.
+    with pytest.raises(ToolError, match=message) as info:
         await math.call_tool("math_simplify", {"expression": expression, "operation": "evaluate"})
-    assert time.monotonic() - started < 2
+    assert "took longer" not in str(info.value) and "CPU limit" not in str(info.value)
 
 
 async def test_runaway_computation_is_stopped_and_the_server_keeps_serving(math):
-    started = time.monotonic()
     with pytest.raises(ToolError, match=r"took longer than|memory or CPU limit"):
         # About 1.4 million terms: sympy grinds on this far longer than the limit.
         await math.call_tool("math_simplify", {"expression": "(x + y + z + w + 1)^200", "operation": "expand"})
-    assert time.monotonic() - started < TIMEOUT + 8
     result = await math.call_tool("math_simplify", {"expression": "2 + 2", "operation": "evaluate"})
     assert result.structured_content["result"] == "4"
 

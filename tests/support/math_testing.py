@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import pickle
+import time
+from collections.abc import Iterator
 
 PLAIN = (str, int, float, bool, type(None))
 
@@ -32,3 +35,16 @@ def assert_plain(value) -> None:
     walk(value)
     json.dumps(value, allow_nan=False)
     assert _load_plain(pickle.dumps(value)) == value
+
+
+@contextlib.contextmanager
+def cpu_budget(seconds: float) -> Iterator[None]:
+    """Fail if the block uses more than `seconds` of this process's CPU time.
+
+    CPU time, not wall time: a busy machine stretches the wall clock but not the work, so the
+    budget can be generous (10x what the work takes) and still catch a slow path (minutes).
+    """
+    started = time.process_time()
+    yield
+    used = time.process_time() - started
+    assert used <= seconds, f"used {used:.1f} CPU seconds, budget {seconds:g}"
