@@ -15,7 +15,7 @@ from starlette.routing import Route
 from fleet_testing import running_app
 from mcpfleet.common.app import build_server
 from mcpfleet.common.settings import load_settings
-from mcpfleet.common.untrusted import CLOSE_TAG, wrap
+from mcpfleet.common.untrusted import CLOSE_TAG, unwrap, wrap
 from mcpfleet.servers.web import SPEC
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -52,7 +52,7 @@ async def test_a_page_title_stays_inside_the_wrapper(web, hostile):
     opened = text.index("<untrusted-content")
     assert EVIL_TITLE in text[opened:]
     assert EVIL_TITLE not in text[:opened]  # the header is the server's own words
-    assert result.structured_content["title"] == EVIL_TITLE
+    assert unwrap(result.structured_content["title"]) == EVIL_TITLE
     assert any(EVIL_TITLE in f["text"] for f in result.structured_content["injection_flags"])
 
 

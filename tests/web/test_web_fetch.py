@@ -15,7 +15,7 @@ from fastmcp.exceptions import ToolError
 
 from mcpfleet.common.app import build_server
 from mcpfleet.common.settings import load_settings
-from mcpfleet.common.untrusted import META_UNTRUSTED
+from mcpfleet.common.untrusted import META_UNTRUSTED, is_wrapped, unwrap_structured
 from mcpfleet.servers.web import SPEC
 from web_site import LATIN1_TEXT, SJIS_TEXT, Site
 
@@ -47,10 +47,17 @@ async def fetch(web, url, **args):
     return await web.call_tool("web_fetch", {"url": url, **args})
 
 
+def data_of(result) -> dict:
+    """The structured content as plain data: its outside text comes wrapped (see common/untrusted.py)."""
+    return unwrap_structured(result.structured_content)
+
+
 async def test_article_as_markdown_marked_untrusted(web, sites):
     url = f"{sites['main'].base}/pages/article.html"
     result = await fetch(web, url)
-    data = result.structured_content
+    # page text and title reach the model marked whichever content kind the client forwards
+    assert is_wrapped(result.structured_content["content"]) and is_wrapped(result.structured_content["title"])
+    data = data_of(result)
     assert data["title"] == "Kubernetes Egress Policies Explained | Cluster Weekly"
     assert data["url"] == url and data["content_type"] == "text/html"
     assert data["content"].startswith("# Kubernetes Egress Policies Explained")
@@ -69,12 +76,12 @@ async def test_paging_downloads_the_page_once(web, sites):
     whole = None
     parts, start = [], 0
     while start is not None:
-        data = (await fetch(web, url, max_length=400, start_index=start)).structured_content
+        data = data_of(await fetch(web, url, max_length=400, start_index=start))
         assert data["from_cache"] is (start != 0)
         parts.append(data["content"])
         start = data["next_start_index"]
         assert len(parts) < 50
-    whole = (await fetch(web, url, max_length=100_000)).structured_content
+    whole = data_of(await fetch(web, url, max_length=100_000))
     assert len(parts) > 2 and "".join(parts) == whole["content"]
     assert whole["total_length"] == len(whole["content"]) and whole["next_start_index"] is None
     assert site.count("/pages/docs.html") == 1
@@ -83,9 +90,9 @@ async def test_paging_downloads_the_page_once(web, sites):
 
 async def test_text_and_raw_formats(web, sites):
     url = f"{sites['main'].base}/pages/forum.html"
-    text = (await fetch(web, url, format="text")).structured_content["content"]
+    text = data_of(await fetch(web, url, format="text"))["content"]
     assert "while block := f.read(size):" in text and "```" not in text
-    raw = (await fetch(web, url, format="raw", max_length=100_000)).structured_content["content"]
+    raw = data_of(await fetch(web, url, format="raw", max_length=100_000))["content"]
     assert raw.startswith("<!doctype html>") and "_paq" in raw
 
 
@@ -95,7 +102,7 @@ async def test_start_index_past_the_end(web, sites):
 
 
 async def test_redirect_chain_reports_the_final_url(web, sites):
-    data = (await fetch(web, f"{sites['main'].base}/chain/0")).structured_content
+    data = data_of(await fetch(web, f"{sites['main'].base}/chain/0"))
     assert data["url"] == f"{sites['main'].base}/pages/docs.html"
     assert "# Configuring retries" in data["content"]
 
@@ -111,11 +118,11 @@ async def test_redirect_into_loopback_is_refused(web, sites):
 
 
 async def test_pdf_to_text(web, sites):
-    data = (await fetch(web, f"{sites['main'].base}/report.pdf")).structured_content
+    data = data_of(await fetch(web, f"{sites['main'].base}/report.pdf"))
     assert data["title"] == "Fixture report" and data["content_type"] == "application/pdf"
     assert "[page 1]\nPage 1 of the fixture report." in data["content"]
     assert "region 4" in data["content"] and data["notes"] == ["PDF, 4 pages"]
-    sniffed = (await fetch(web, f"{sites['main'].base}/report-octet")).structured_content
+    sniffed = data_of(await fetch(web, f"{sites['main'].base}/report-octet"))
     assert "region 4" in sniffed["content"]
 
 
@@ -134,30 +141,30 @@ async def test_unreadable_content_is_a_clear_error(web, sites, path, message):
 
 
 async def test_pdf_default_page_cap(web, sites):
-    data = (await fetch(web, f"{sites['main'].base}/big.pdf", max_length=100_000)).structured_content
+    data = data_of(await fetch(web, f"{sites['main'].base}/big.pdf", max_length=100_000))
     assert "Page 50 of a long report." in data["content"] and "Page 51 " not in data["content"]
     assert data["notes"] == ["PDF, 60 pages", "only the first 50 pages were read"]
 
 
 async def test_pdf_page_and_size_caps(sites):
     async with Client(build_server(SPEC, settings(pdf_max_pages=2)).server) as client:
-        data = (await fetch(client, f"{sites['main'].base}/report.pdf")).structured_content
+        data = data_of(await fetch(client, f"{sites['main'].base}/report.pdf"))
         assert "region 2" in data["content"] and "region 3" not in data["content"]
         assert "only the first 2 pages were read" in data["notes"]
     async with Client(build_server(SPEC, settings(pdf_max_bytes=10_000)).server) as client:
         with pytest.raises(ToolError, match="PDF is larger than 10000 bytes"):
             await fetch(client, f"{sites['main'].base}/big.pdf")
-        data = (await fetch(client, f"{sites['main'].base}/report.pdf")).structured_content
+        data = data_of(await fetch(client, f"{sites['main'].base}/report.pdf"))
         assert "region 4" in data["content"]
 
 
 async def test_huge_page_is_cut_and_pageable(web, sites):
     url = f"{sites['main'].base}/huge.html"
-    first = (await fetch(web, url, max_length=5000)).structured_content
+    first = data_of(await fetch(web, url, max_length=5000))
     assert "only the start was read" in " ".join(first["notes"])
     assert first["next_start_index"] is not None and len(first["content"]) <= 5000
     assert first["total_length"] < 200_000
-    second = (await fetch(web, url, max_length=5000, start_index=first["next_start_index"])).structured_content
+    second = data_of(await fetch(web, url, max_length=5000, start_index=first["next_start_index"]))
     assert second["from_cache"] and second["content"] != first["content"]
 
 
@@ -174,15 +181,15 @@ async def test_slow_page_times_out(web, sites):
     ("/sjis.html", SJIS_TEXT),
 ])
 async def test_charsets(web, sites, path, expected):
-    data = (await fetch(web, f"{sites['main'].base}{path}")).structured_content
+    data = data_of(await fetch(web, f"{sites['main'].base}{path}"))
     assert expected in data["content"]
 
 
 async def test_text_types_pass_through_with_a_note(web, sites):
-    data = (await fetch(web, f"{sites['main'].base}/data.json")).structured_content
+    data = data_of(await fetch(web, f"{sites['main'].base}/data.json"))
     assert data["content"] == '{"name": "fleet", "servers": ["web", "docs"]}'
     assert data["notes"] == ["application/json shown as is"]
-    plain = (await fetch(web, f"{sites['main'].base}/notes.txt")).structured_content
+    plain = data_of(await fetch(web, f"{sites['main'].base}/notes.txt"))
     assert plain["content"] == "line one\nline two — ünïcode\n"
 
 
@@ -203,7 +210,7 @@ async def test_robots_group_for_our_agent_is_honoured(web, sites):
     with pytest.raises(ToolError, match="robots.txt does not allow"):
         await fetch(web, f"{strict.base}/no-bots/page.html")
     ok = await fetch(web, f"{strict.base}/private/page.html")
-    assert "Robots test page body." in ok.structured_content["content"]
+    assert "Robots test page body." in data_of(ok)["content"]
     assert strict.count("/no-bots/page.html") == 0
     assert strict.count("/robots.txt") == 1
 
@@ -217,7 +224,7 @@ async def test_robots_disallow_all(sites):
 
 
 async def test_robots_404_means_allowed(web, sites):
-    data = (await fetch(web, f"{sites['bare'].base}/open/page.html")).structured_content
+    data = data_of(await fetch(web, f"{sites['bare'].base}/open/page.html"))
     assert "Robots test page body." in data["content"]
 
 
@@ -232,7 +239,7 @@ async def test_robots_can_be_turned_off(sites):
     broken = sites["broken"]
     before = broken.count("/robots.txt")
     async with Client(build_server(SPEC, settings(robots=False)).server) as client:
-        data = (await fetch(client, f"{broken.base}/open/page.html")).structured_content
+        data = data_of(await fetch(client, f"{broken.base}/open/page.html"))
     assert "Robots test page body." in data["content"]
     assert broken.count("/robots.txt") == before
 
@@ -240,7 +247,7 @@ async def test_robots_can_be_turned_off(sites):
 async def test_user_agent_setting_changes_the_robots_group(sites):
     strict = sites["strict"]
     async with Client(build_server(SPEC, settings(user_agent="OtherBot/2.0")).server) as client:
-        data = (await fetch(client, f"{strict.base}/no-bots/page.html")).structured_content  # mcpfleet's rule
+        data = data_of(await fetch(client, f"{strict.base}/no-bots/page.html"))  # mcpfleet's rule
         assert "Robots test page body." in data["content"]
         with pytest.raises(ToolError, match="robots.txt does not allow"):
             await fetch(client, f"{strict.base}/private/page.html")  # the `*` group applies to OtherBot

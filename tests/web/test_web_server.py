@@ -14,7 +14,7 @@ from mcpfleet.common.app import build_http_app
 from mcpfleet.common.auth import hash_key
 from mcpfleet.common.settings import load_settings
 from mcpfleet.common.tokens import count_tokens
-from mcpfleet.common.untrusted import META_UNTRUSTED
+from mcpfleet.common.untrusted import META_UNTRUSTED, unwrap_structured
 from mcpfleet.servers.web import SPEC
 from web_site import Site
 
@@ -135,9 +135,9 @@ async def test_search_rejects_bad_arguments(fleet, args):
 async def test_fetch_and_page_over_http(fleet, site):
     url = f"{site.base}/pages/article.html"
     async with client(fleet) as c:
-        first = (await c.call_tool("web_fetch", {"url": url, "max_length": 600})).structured_content
-        second = (await c.call_tool("web_fetch", {"url": url, "max_length": 600,
-                                                   "start_index": first["next_start_index"]})).structured_content
+        first = unwrap_structured((await c.call_tool("web_fetch", {"url": url, "max_length": 600})).structured_content)
+        second = unwrap_structured((await c.call_tool("web_fetch", {"url": url, "max_length": 600,
+                                                   "start_index": first["next_start_index"]})).structured_content)
     assert first["content"].startswith("# Kubernetes Egress Policies Explained")
     assert second["start_index"] == first["next_start_index"] and second["from_cache"] is True
     assert site.count("/pages/article.html") == 1
