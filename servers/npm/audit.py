@@ -98,15 +98,16 @@ def matching_advisories(wanted: dict[str, list[str]], answer: dict[str, Any]) ->
     return findings
 
 
-def audit_text(checked: int, findings: list[dict[str, Any]]) -> str:
+def audit_text(checked: int, findings: list[dict[str, Any]]) -> tuple[str, str]:
+    """(our summary line, the findings' lines): the second holds the advisory server's words."""
     if not findings:
-        return f"no known advisories for the {checked} package(s) checked"
+        return f"no known advisories for the {checked} package(s) checked", "(no findings)"
     counts: dict[str, int] = {}
     for f in findings:
         counts[f["severity"]] = counts.get(f["severity"], 0) + 1
     head = f"{len(findings)} advisory match(es) in {checked} package(s): " + ", ".join(f"{n} {s}" for s, n in counts.items())
-    lines = [head] + [f"- {f['severity']}: {f['name']}@{f['version']} {f['title']} ({f['vulnerable_versions']}) {f['url'] or ''}".rstrip()
-                      for f in findings[:50]]
+    lines = [f"- {f['severity']}: {f['name']}@{f['version']} {f['title']} ({f['vulnerable_versions']}) {f['url'] or ''}".rstrip()
+             for f in findings[:50]]
     if len(findings) > 50:
         lines.append(f"... and {len(findings) - 50} more in the structured result")
-    return "\n".join(lines)
+    return head, "\n".join(lines)

@@ -11,16 +11,17 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastmcp import FastMCP
 from fastmcp.tools.base import ToolResult
 from pydantic import BaseModel, Field
 
-from mcpfleet.common.app import new_server, structured_answer
+from mcpfleet.common.app import new_server
 from mcpfleet.common.errors import ConfigError, FleetError, ResponseTooLarge, UserError
 from mcpfleet.common.http import OutboundClient
 from mcpfleet.common.settings import Settings
-from mcpfleet.common.untrusted import page, untrusted_result
+from mcpfleet.common.untrusted import OUTSIDE_KEYS, neutralise, page, untrusted_result
 from mcpfleet.servers.npm import audit, deptree, semver
 from mcpfleet.servers.npm import packages as pkgs
 from mcpfleet.servers.npm.npmrc import NpmConfig, parse_npmrc
@@ -29,6 +30,11 @@ from mcpfleet.servers.npm.registry import PackageNotFound, RegistryClient
 
 READ_ONLY = {"readOnlyHint": True, "openWorldHint": True, "idempotentHint": True}
 OUTPUT = {"type": "object"}
+# Everything a registry or advisory server says is outside text. These keys hold prose its authors
+# wrote (wrapped in both content kinds); names, versions and ranges stay plain so they can be
+# passed back as arguments, neutralised and wrapped only when they look addressed to a model.
+NPM_OUTSIDE = OUTSIDE_KEYS | {"license", "maintainers", "deprecated", "keywords", "author"}
+ADVISORY_OUTSIDE = NPM_OUTSIDE | {"url"}
 
 # Optional arguments default to "" rather than None: a shorter schema for small-context models.
 Name = Annotated[str, Field(max_length=214, description="e.g. 'react', '@types/node'")]
@@ -94,7 +100,7 @@ def build(settings: Settings) -> FastMCP:
             suggestions = await pkgs.suggest_names(registry, exc.name)
             hint = ""
             if suggestions:
-                names = ", ".join(s["name"] + (" (lookalike!)" if s["lookalike"] else "") for s in suggestions)
+                names = ", ".join(neutralise(s["name"]) + (" (lookalike!)" if s["lookalike"] else "") for s in suggestions)
                 hint = f"; existing names close to it: {names}"
             raise UserError(f"{exc}{hint}. Do not guess package names: check them here.") from None
 
@@ -124,7 +130,7 @@ def build(settings: Settings) -> FastMCP:
             })
         text = "\n".join(f"{r['name']}@{r['version']}: {r['description']}" for r in results) or f"no packages match {query!r}"
         # Descriptions and keywords are written by package authors: outside text like a README.
-        return untrusted_result(text, "npm registry search", {"query": query, "results": results})
+        return untrusted_result(text, "npm registry search", {"query": query, "results": results}, outside_keys=NPM_OUTSIDE)
 
     @mcp.tool(annotations=READ_ONLY, output_schema=OUTPUT)
     async def npm_package(name: Name, version: Version = "") -> ToolResult:
@@ -140,8 +146,9 @@ def build(settings: Settings) -> FastMCP:
         result = pkgs.summary(doc, resolved, types_from)
         if not full:
             result["partial"] = "packument too large: maintainers and publish times left out"
-        result["text"] = pkgs.summary_text(result)
-        return structured_answer(result)
+        # Descriptions, licences, maintainers' names and deprecation messages are the publisher's words.
+        return untrusted_result(pkgs.summary_text(result), f"npm:{result['name'] or name}@{resolved}", result,
+                                outside_keys=NPM_OUTSIDE)
 
     @mcp.tool(annotations=READ_ONLY, output_schema=OUTPUT)
     async def npm_versions(
@@ -165,8 +172,8 @@ def build(settings: Settings) -> FastMCP:
         head = f"{out['name']}: {len(versions)} version(s)" + (f" satisfy {range!r}; npm would install {out['install']}" if range else "")
         rows = [f"{r['version']}  {r['published'] or ''}" + (f"  DEPRECATED: {r['deprecated']}" if r.get("deprecated") else "")
                 for r in out["versions"]]
-        out["text"] = "\n".join([head, *rows] + ([f"... {len(versions) - limit} more"] if len(versions) > limit else []))
-        return structured_answer(out)
+        text = "\n".join(rows + ([f"... {len(versions) - limit} more"] if len(versions) > limit else [])) or "(none)"
+        return untrusted_result(text, f"npm:{out['name']}", out, header=head, outside_keys=NPM_OUTSIDE)
 
     @mcp.tool(annotations=READ_ONLY, output_schema=OUTPUT)
     async def npm_readme(
@@ -190,7 +197,7 @@ def build(settings: Settings) -> FastMCP:
         p = page(text, start_index, max_length)
         source = f"npm:{doc.get('name', name)}@{resolved}/README"
         return untrusted_result(p.text, source, {"name": doc.get("name", name), "version": resolved, "content": p.text, **p.as_dict()},
-                                header=f"README of {doc.get('name', name)}@{resolved} {p.note()}")
+                                header=f"README of {doc.get('name', name)}@{resolved} {p.note()}", outside_keys=NPM_OUTSIDE)
 
     @mcp.tool(annotations=READ_ONLY, output_schema=OUTPUT)
     async def npm_dependencies(
@@ -207,14 +214,15 @@ def build(settings: Settings) -> FastMCP:
             tree = await deptree.resolve_tree(registry, out["name"], resolved, manifest,
                                               min(depth, section.max_depth), section.max_tree_nodes)
             out |= tree
-            out["text"] = deptree.tree_text(tree["tree"]) + ("\n[truncated: depth or node limit]" if tree["truncated"] else "")
+            text = deptree.tree_text(tree["tree"]) + ("\n[truncated: depth or node limit]" if tree["truncated"] else "")
         else:
             parts = [f"{out['name']}@{resolved}"]
             for kind in ("dependencies", "peerDependencies", "optionalDependencies"):
                 deps = out.get(kind) or {}
                 parts.append(f"{kind}: " + (", ".join(f"{k} {v}" for k, v in deps.items()) or "none"))
-            out["text"] = "\n".join(parts)
-        return structured_answer(out)
+            text = "\n".join(parts)
+        # Names and ranges are the publishers' (a range may be any dist-tag text): neutralised, flagged.
+        return untrusted_result(text, f"npm:{out['name']}@{resolved}", out, outside_keys=NPM_OUTSIDE)
 
     @mcp.tool(annotations=READ_ONLY, output_schema=OUTPUT)
     async def npm_audit(
@@ -224,7 +232,9 @@ def build(settings: Settings) -> FastMCP:
         wanted = audit.wanted_versions(packages)
         answer = await registry.advisories(wanted)
         findings = audit.matching_advisories(wanted, answer)
-        return structured_answer({"checked": len(wanted), "findings": findings,
-                                  "text": audit.audit_text(len(wanted), findings)})
+        head, lines = audit.audit_text(len(wanted), findings)
+        # Titles, URLs and ranges come from the advisory server: its words, inside the wrapper.
+        return untrusted_result(lines, f"npm advisories ({urlsplit(registry.audit_url).netloc})", {"checked": len(wanted), "findings": findings},
+                                header=head, outside_keys=ADVISORY_OUTSIDE)
 
     return mcp

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from bad_input_testing import answer
 from mcpfleet.common.app import build_server
 from mcpfleet.common.settings import load_settings
+from mcpfleet.common.untrusted import unwrap
 from mcpfleet.servers.npm import SPEC
 from mcpfleet.servers.npm import deptree
 from mcpfleet.servers.npm.audit import wanted_versions
@@ -139,7 +140,7 @@ async def test_lockfile_shapes_npm_writes():
 async def test_an_advisory_answer_of_the_wrong_shape(npm):
     result = await answer(npm, "npm_audit", {"packages": {"alpha": "1.0.0", "zero": "0.1.0"}})
     assert not isinstance(result, str), result
-    assert [f["title"] for f in result.structured_content["findings"]][0] == "real one"
+    assert [unwrap(f["title"]) for f in result.structured_content["findings"]][0] == "real one"
 
 
 @in_module_loop

@@ -16,6 +16,7 @@ from fastmcp import Client
 from fastmcp.exceptions import ToolError
 
 from mcpfleet.common.settings import load_settings
+from mcpfleet.common.untrusted import unwrap
 from mcpfleet.servers.npm.server import build
 
 LIVE = os.environ.get("MCPFLEET_LIVE_NPM") == "1"
@@ -35,7 +36,7 @@ async def test_matches_npm_view():
         pkg = (await c.call_tool("npm_package", {"name": "react"})).structured_content
         assert pkg["version"] == npm_view("react", "version")
         assert pkg["dist_tags"]["latest"] == npm_view("react", "dist-tags")["latest"]
-        assert pkg["license"] == npm_view("react", "license")
+        assert unwrap(pkg["license"]) == npm_view("react", "license")
 
         matching = npm_view("react@^17", "version")
         versions = (await c.call_tool("npm_versions", {"name": "react", "range": "^17"})).structured_content
