@@ -10,7 +10,9 @@ import pytest
 from mcpfleet.common.tokens import count_tokens
 from mcpfleet.servers.docs.chunking import parse_document
 from mcpfleet.servers.docs.packing import pack
-from mcpfleet.servers.docs.store import DocsIndex, Hit, NewDocument, Version, fts_query
+from mcpfleet.common.errors import ConfigError
+from mcpfleet.servers.docs.store import SCHEMA_VERSION, DocsIndex, Hit, NewDocument, Version, fts_query
+from mcpfleet.servers.docs.weights import page_weight
 
 DOCS = {
     "docs/routing.md": "# Routing\n\nRoutes map URL paths to handlers.\n\n## Dynamic segments\n\nUse `[id]` folders for dynamic segments in a path.\n\n## Redirects\n\nReturn `redirect('/login')` from a handler to send the browser elsewhere.\n",
@@ -137,6 +139,99 @@ def test_document_and_folder_listing(index):
     assert [p for p, _ in index.paths(v, "docs/")] == sorted(DOCS)
     assert index.paths(v, "docs/r") == [("docs/routing.md", "Routing")]
     assert index.paths(v, "doc%") == [] and index.paths(v, "docs_") == []  # LIKE wildcards are literal
+
+
+def test_all_words_is_a_boost_not_a_filter(index):
+    # only deploy.md's Docker section holds both words; before, it alone came back
+    hits = index.search(index.find_version("acme/web"), "docker redirects")
+    assert hits[0].heading == "Deploying > Docker"
+    assert "Routing > Redirects" in [h.heading for h in hits[1:]]
+
+
+def test_path_words_weigh_less_than_headings(tmp_path):
+    # "install with helm on kubernetes": kubernetes.md (another product, path only) must not beat helm.md
+    idx = DocsIndex(tmp_path / "p.sqlite")
+    idx.replace_version(version(), documents({
+        "docs/platforms/kubernetes.md": "# Platforms\n\nIt runs on many platforms, and on clusters too.\n",
+        "docs/helm.md": "# Install on Kubernetes with Helm\n\nAdd the chart repository, then install the release.\n",
+    }))
+    hits = idx.search(idx.find_version("acme/web"), "install on kubernetes with helm")
+    assert [h.path for h in hits] == ["docs/helm.md", "docs/platforms/kubernetes.md"]
+    idx.close()
+
+
+def test_generated_reference_weighs_less_than_the_guide(tmp_path):
+    signatures = "".join(f"## storage_uri_{i}\n\n```python\ndef storage_uri_{i}(self, storage_uri)\n```\n\n"
+                         f"- `storage_uri`: the storage uri\n\n" for i in range(400))
+    guide = "# Storage\n\n## Storage URI\n\nSet `storageUri` to where the model is: s3://, gs:// or pvc://.\n"
+    idx = DocsIndex(tmp_path / "g.sqlite")
+    docs = []
+    for path, text in {"docs/reference/client-api.md": "# Client API\n\n" + signatures, "docs/storage.md": guide}.items():
+        doc = parse_document(path, text)
+        weight = page_weight(path, doc.text, len(doc.sections))
+        docs.append(NewDocument(path, doc.title, None, doc.text, [(s.heading_path, s.body) for s in doc.sections],
+                                weight=weight))
+    assert docs[0].weight < 0.5 and docs[1].weight == 1.0
+    idx.replace_version(version(), docs)
+    hits = idx.search(idx.find_version("acme/web"), "storage uri")
+    assert hits[0].path == "docs/storage.md"
+    idx.close()
+
+
+def test_one_page_cannot_fill_the_answer(tmp_path):
+    # ten sections of one page match best, but the other page's section still ranks among the first few
+    long_page = "# Autoscaling\n\n" + "".join(f"## Autoscaling knob {i}\n\nautoscaling metric {i}\n\n" for i in range(10))
+    idx = DocsIndex(tmp_path / "d.sqlite")
+    idx.replace_version(version(), documents({"docs/a.md": long_page,
+                                              "docs/b.md": "# KEDA\n\nAutoscaling with KEDA on a metric.\n"}))
+    paths = [h.path for h in idx.search(idx.find_version("acme/web"), "autoscaling metric")]
+    assert len(paths) == 11 and "docs/b.md" in paths[:4]
+    idx.close()
+
+
+def test_an_index_file_of_the_first_schema_is_upgraded_in_place(tmp_path, caplog):
+    path = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(path)
+    conn.executescript(OLD_SCHEMA)
+    conn.execute("INSERT INTO versions VALUES ('acme/web','main',1,NULL,'github',NULL,NULL,NULL,1,2,0)")
+    conn.execute("INSERT INTO documents VALUES (1,'acme/web','main','docs/helm.md','Helm',NULL,'# Helm\n\ntext\n')")
+    for cid, heading, body in ((1, "Helm", "Install the chart."), (2, "Helm > Upgrade", "Upgrade the release.")):
+        conn.execute("INSERT INTO chunks VALUES (?, 1, 'acme/web', 'main', ?, ?, ?)", (cid, cid, heading, body))
+        conn.execute("INSERT INTO chunks_fts (rowid, heading, body, lib) VALUES (?, ?, ?, '')", (cid, heading + " helm", body))
+    conn.commit()
+    conn.close()
+    idx = DocsIndex(path)
+    with caplog.at_level("WARNING", logger="mcpfleet.docs"):
+        v = idx.find_version("acme/web")
+    assert "upgraded from schema 0" in caplog.text and "2 stored sections" in caplog.text
+    assert [h.heading for h in idx.search(v, "helm upgrade")] == ["Helm > Upgrade", "Helm"]
+    assert [h.heading for h in idx.search(v, "chart")] == ["Helm"]
+    idx.replace_version(version(), documents({"docs/new.md": "# New\n\nchart\n"}))  # old rows deleted cleanly
+    assert [h.path for h in idx.search(idx.find_version("acme/web"), "chart")] == ["docs/new.md"]
+    idx.close()
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+
+
+def test_an_index_file_from_a_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "new.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(ConfigError, match="written by a newer mcpfleet"):
+        DocsIndex(path).versions()
+
+
+OLD_SCHEMA = """
+CREATE TABLE versions (library TEXT NOT NULL, ref TEXT NOT NULL, is_default INTEGER NOT NULL DEFAULT 0,
+    commit_sha TEXT, source TEXT NOT NULL, url_base TEXT, description TEXT, stars INTEGER,
+    files INTEGER NOT NULL, chunks INTEGER NOT NULL, indexed_at REAL NOT NULL, PRIMARY KEY (library, ref));
+CREATE TABLE documents (id INTEGER PRIMARY KEY, library TEXT NOT NULL, ref TEXT NOT NULL, path TEXT NOT NULL,
+    title TEXT NOT NULL, url TEXT, text TEXT NOT NULL);
+CREATE TABLE chunks (id INTEGER PRIMARY KEY, doc_id INTEGER NOT NULL, library TEXT NOT NULL, ref TEXT NOT NULL,
+    ord INTEGER NOT NULL, heading TEXT NOT NULL, body TEXT NOT NULL);
+CREATE VIRTUAL TABLE chunks_fts USING fts5(heading, body, lib UNINDEXED, content='',
+    tokenize='porter unicode61 remove_diacritics 2');
+"""
 
 
 # --- packing ---------------------------------------------------------------------------------
