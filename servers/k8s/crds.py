@@ -40,25 +40,39 @@ def missing_kinds(engine, docs: list[Document], version: str) -> list[tuple[str,
 
 
 async def fetch_catalog_schemas(engine, text: str, version: str, http_settings) -> int:
-    """Fetch the schemas of unknown kinds in `text` from `crd_url_template` into `crd_cache_dir`.
+    """Fetch the schemas of unknown kinds in `text` from `crd_url_template` into `crd_cache_dir`
+    and register them with `engine` (the CLI's in-process path).
 
     Returns how many were fetched. Failures are logged and leave the kind unknown (a warning).
     """
-    settings = engine.settings
-    if not settings.crd_url_template:
+    if not engine.settings.crd_url_template:
         return 0
-    if not settings.crd_cache_dir:
-        raise ConfigError("servers.k8s.crd_url_template needs servers.k8s.crd_cache_dir")
-    from mcpfleet.common.http import OutboundClient
     from mcpfleet.servers.k8s.documents import YamlSyntaxError
 
     try:
         docs = engine.parse(text)
     except YamlSyntaxError:
         return 0
-    fetched = 0
+    fetched = await fetch_schemas(engine.settings, missing_kinds(engine, docs, version), http_settings)
+    for api_version, kind, schema in fetched:
+        engine.schemas.add_json_schema(api_version, kind, schema)
+        engine.schemas.forget(api_version, kind)
+    return len(fetched)
+
+
+async def fetch_schemas(settings, pairs: list[tuple[str, str]], http_settings) -> list[tuple[str, str, dict]]:
+    """Fetch (apiVersion, kind) schemas from `settings.crd_url_template` into the CRDs-catalog
+    layout under `settings.crd_cache_dir` (where every engine finds them from then on, also
+    after a restart); returns what was fetched. At most MAX_FETCHES_PER_CALL per call."""
+    if not settings.crd_url_template:
+        return []
+    if not settings.crd_cache_dir:
+        raise ConfigError("servers.k8s.crd_url_template needs servers.k8s.crd_cache_dir")
+    from mcpfleet.common.http import OutboundClient
+
+    fetched: list[tuple[str, str, dict]] = []
     async with OutboundClient(http_settings) as client:
-        for api_version, kind in missing_kinds(engine, docs, version)[:MAX_FETCHES_PER_CALL]:
+        for api_version, kind in pairs[:MAX_FETCHES_PER_CALL]:
             path = catalog_path(settings.crd_cache_dir, api_version, kind)
             if path is None or path.exists():
                 continue
@@ -80,9 +94,7 @@ async def fetch_catalog_schemas(engine, text: str, version: str, http_settings) 
                 continue
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(schema), encoding="utf-8")
-            engine.schemas.add_json_schema(api_version, kind, schema)
-            engine.schemas.forget(api_version, kind)
-            fetched += 1
+            fetched.append((api_version, kind, schema))
     return fetched
 
 

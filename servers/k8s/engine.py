@@ -140,6 +140,7 @@ class Engine:
             from mcpfleet.servers.k8s.crds import cluster_crds
 
             crd_objects = cluster_crds()
+        self.cluster_crd_objects = list(crd_objects)  # handed to worker processes as files
         self.schemas = SchemaStore(crd_dirs, crd_objects)
         self.profiles = load_profiles(self.settings.profile_dirs)
         self.rules = all_rules()

@@ -1,24 +1,35 @@
-"""The k8s server's tools: thin wrappers over the engine (validation and fixes run in a thread).
+"""The k8s server's tools: thin wrappers; validation and fixes run in a worker-process pool.
 
-Work per call is bounded by the manifest size cap (`max_bytes`), the document cap and the node
-cap after alias expansion (documents.py), so no call can run away with the server.
+Parsing, schema checks and rules are CPU-bound and grow with the input, so they run in
+`common.workers.WorkerPool` processes (servers/k8s/work.py) under the pool's memory and CPU
+rlimits and the tool's wall-clock timeout: a huge or hostile manifest stops one worker, while
+other callers' calls go on in the others. The text-size cap (`max_bytes`), the document cap and
+the node cap after alias expansion (documents.py) still bound each call inside its worker.
+Fetching CRD schemas (opt-in `crd_url_template`) happens here, through the SSRF-checked client;
+the workers have no network and find the fetched schemas in the cache directory.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+import os
+import tempfile
+from typing import Annotated, Any
 
-import anyio
 from fastmcp import FastMCP
 from fastmcp.tools.base import ToolResult
 from pydantic import Field
 
-from mcpfleet.common.app import new_server, structured_answer
+from mcpfleet.common.app import new_pooled_server, structured_answer
 from mcpfleet.common.settings import Settings
+from mcpfleet.common.workers import WorkerPool, pool_settings, run_for_tool
 from mcpfleet.servers.k8s.engine import Engine
 from mcpfleet.servers.k8s.examples import example
 from mcpfleet.servers.k8s.settings import K8sSettings
+from mcpfleet.servers.k8s.work import ENV
 
+MODULE = "mcpfleet.servers.k8s"
+INPUT_ERRORS = {"UserError"}  # too large, unknown profile or version: the caller's to fix
 READ_ONLY = {"readOnlyHint": True, "openWorldHint": False, "idempotentHint": True}
 OUTPUT = {"type": "object"}
 
@@ -27,34 +38,69 @@ Version = Annotated[str | None, Field(description="e.g. '1.33'; default newest")
 ProfileName = Annotated[str | None, Field(description="baseline, restricted, cerit, best-practices or custom")]
 
 
+def worker_settings(section: K8sSettings, engine: Engine) -> dict[str, Any]:
+    """The settings a worker's Engine is built from: no network (fetched schemas are read from
+    the cache directory) and no cluster access (the server's cluster CRDs are handed over as files)."""
+    crd_dirs = list(section.crd_dirs)
+    if section.crd_cache_dir:
+        crd_dirs.append(section.crd_cache_dir)
+    if section.cluster_crds:
+        crd_dirs.append(_write_crds(engine.cluster_crd_objects))
+    return section.model_copy(update={"crd_dirs": crd_dirs, "crd_url_template": None, "crd_cache_dir": None,
+                                      "cluster_crds": False}).model_dump(mode="json")
+
+
+def _write_crds(crds: list[dict]) -> str:
+    """The cluster's CRDs as files the workers load (JSON is YAML); not secret, world-readable so
+    a worker that dropped to `nobody` can read them."""
+    directory = tempfile.mkdtemp(prefix="mcpfleet-k8s-crds-")
+    os.chmod(directory, 0o755)
+    for n, crd in enumerate(crds):
+        path = os.path.join(directory, f"crd-{n}.yaml")
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(crd, f)
+        os.chmod(path, 0o644)
+    return directory
+
+
 def build(settings: Settings) -> FastMCP:
     section: K8sSettings = settings.server_section("k8s", K8sSettings)
-    engine = Engine(section)
-    mcp = new_server("k8s", "Validate Kubernetes manifests against the API schema and policy profiles; fix them; "
-                            "get ready examples (vLLM, SGLang, KServe, LeaderWorkerSet, DRA, KEDA).")
+    engine = Engine(section)  # checks the configuration at start; answers k8s_rules
+    for_workers = worker_settings(section, engine)
+    pool = WorkerPool(
+        "k8s",
+        pool_settings(settings.workers, size=section.pool_size, memory_mb=section.memory_mb, timeout=section.timeout),
+        initializer=f"{MODULE}.work:warm",
+        allowed_prefixes=[MODULE],
+        env={ENV: json.dumps(for_workers)},
+        network=False,
+        readable_paths=[*for_workers["crd_dirs"], *section.profile_dirs],
+    )
+    mcp = new_pooled_server("k8s", "Validate Kubernetes manifests against the API schema and policy profiles; fix "
+                                   "them; get ready examples (vLLM, SGLang, KServe, LeaderWorkerSet, DRA, KEDA).", pool)
+
+    async def work(target: str, *args: Any) -> dict:
+        return await run_for_tool(pool, f"{MODULE}.work:{target}", for_workers, *args, input_errors=INPUT_ERRORS)
 
     async def prefetch(manifest: str, version: str | None) -> None:
         if section.crd_url_template:
-            from mcpfleet.servers.k8s.crds import fetch_catalog_schemas
+            from mcpfleet.servers.k8s.crds import fetch_schemas
 
-            resolved, _ = engine.resolve(version, None)
-            await fetch_catalog_schemas(engine, manifest, resolved, settings.http)
+            await fetch_schemas(section, await work("missing_kinds", manifest, version), settings.http)
 
     @mcp.tool(annotations=READ_ONLY, output_schema=OUTPUT)
     async def k8s_validate(manifest: Manifest, kubernetes_version: Version = None,
                            profile: ProfileName = None) -> ToolResult:
         """Check manifests: schema (strict), removed APIs, security and GPU-serving rules; findings with lines."""
         await prefetch(manifest, kubernetes_version)
-        report = await anyio.to_thread.run_sync(engine.validate_text, manifest, kubernetes_version, profile)
-        return structured_answer({**report.as_dict(), "text": report.text()})
+        return structured_answer(await work("validate", manifest, kubernetes_version, profile))
 
     @mcp.tool(annotations=READ_ONLY, output_schema=OUTPUT)
     async def k8s_fix(manifest: Manifest, kubernetes_version: Version = None,
                       profile: ProfileName = None) -> ToolResult:
         """Apply safe fixes keeping comments; returns fixed YAML, diff, fixes and what still needs you."""
         await prefetch(manifest, kubernetes_version)
-        result = await anyio.to_thread.run_sync(engine.fix_text, manifest, kubernetes_version, profile)
-        return structured_answer({**result.as_dict(), "text": result.text()})
+        return structured_answer(await work("fix", manifest, kubernetes_version, profile))
 
     @mcp.tool(annotations=READ_ONLY, output_schema=OUTPUT)
     async def k8s_example(topic: Annotated[str | None, Field(description="omit to list topics")] = None) -> ToolResult:

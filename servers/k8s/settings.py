@@ -20,3 +20,7 @@ class K8sSettings(BaseModel):
     crd_cache_dir: str | None = Field(default=None, description="disk cache for schemas from crd_url_template")
     cluster_crds: bool = Field(default=False, description="read CRDs from the cluster (kubeconfig or in-cluster)")
     max_bytes: int = Field(default=2_000_000, ge=1_000, le=50_000_000, description="largest manifest accepted")
+    # the server validates in worker processes ([workers] settings; these override them for k8s)
+    pool_size: int | None = Field(default=None, ge=1, le=64, description="worker processes (default: [workers].size)")
+    timeout: float = Field(default=30.0, gt=0, le=600, description="seconds per k8s_validate or k8s_fix call")
+    memory_mb: int | None = Field(default=None, ge=256, description="memory cap per worker (default: [workers].memory_mb)")
