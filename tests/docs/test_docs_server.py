@@ -11,7 +11,7 @@ from fleet_testing import KEYS, running_app
 from mcpfleet.common.app import build_http_app
 from mcpfleet.common.auth import hash_key
 from mcpfleet.common.tokens import count_tokens
-from mcpfleet.common.untrusted import META_UNTRUSTED
+from mcpfleet.common.untrusted import META_UNTRUSTED, is_wrapped, unwrap, unwrap_structured
 from mcpfleet.servers.docs import SPEC
 
 
@@ -57,7 +57,8 @@ async def test_index_reports_progress_then_search_and_read(fleet):
 
         found = await c.call_tool("docs_search", {"library": "acme/widgets", "query": "redis cache replicas",
                                                   "tokens": 600})
-        data = found.structured_content
+        assert is_wrapped(found.structured_content["sections"][0]["text"])  # marked for clients that forward it
+        data = unwrap_structured(found.structured_content)
         assert data["sections"][0]["heading"] == "Caching > Redis backend"
         assert data["tokens"] <= 600 and data["untrusted"] is True
         text = found.content[0].text
@@ -66,8 +67,8 @@ async def test_index_reports_progress_then_search_and_read(fleet):
         assert found.meta and found.meta.get(META_UNTRUSTED) is True
 
         page = await c.call_tool("docs_read", {"library": "acme/widgets", "path": "docs/getting-started.md"})
-        assert page.structured_content["title"] == "Getting started"
-        assert "WIDGETS_HOME" in page.structured_content["content"]
+        assert unwrap(page.structured_content["title"]) == "Getting started"
+        assert "WIDGETS_HOME" in unwrap(page.structured_content["content"])
         toc = await c.call_tool("docs_read", {"library": "acme/widgets", "path": "docs/guides"})
         assert toc.structured_content["kind"] == "folder" and "caching.mdx — Caching" in toc.structured_content["content"]
 
@@ -89,7 +90,7 @@ async def test_token_budget_is_respected_over_the_wire(fleet):
         for budget in (200, 400, 4000):
             result = await c.call_tool("docs_search", {"library": "acme/widgets", "query": "panel widgets client",
                                                        "tokens": budget})
-            sections = result.structured_content["sections"]
+            sections = unwrap_structured(result.structured_content["sections"])
             assert sections and result.structured_content["tokens"] <= budget
             packed = "\n\n---\n\n".join(
                 f"## {s['heading']}\nsource: {s['path']} ({s['url']})\n\n{s['text']}" for s in sections)
@@ -107,7 +108,7 @@ async def test_paging_a_long_document(fleet, forge):
         assert nxt and "Paragraph 0:" in first.structured_content["content"]
         second = await c.call_tool("docs_read", {"library": "acme/longdocs", "path": "docs/long.md", "start_index": nxt})
         assert second.structured_content["start_index"] == nxt
-        assert first.structured_content["content"] + second.structured_content["content"] in long_doc + "\n"
+        assert unwrap(first.structured_content["content"]) + unwrap(second.structured_content["content"]) in long_doc + "\n"
 
 
 async def test_resolve_over_http(fleet):
@@ -175,6 +176,6 @@ async def test_indexing_longer_than_a_call_continues_in_the_background(impatient
             second = await c.call_tool("docs_index", {"repo": "acme/bigdocs"})
         assert second.structured_content["status"] == "done" and second.structured_content["files"] == 1
         found = await c.call_tool("docs_search", {"library": "acme/bigdocs", "query": "shards"})
-        assert found.structured_content["sections"][0]["heading"] == "Big > Shards"
+        assert unwrap(found.structured_content["sections"][0]["heading"]) == "Big > Shards"
     downloads = [p for p, _ in forge.requests if p.startswith("/codeload/acme/bigdocs/")]
     assert len(downloads) == 1  # one run, however many calls waited for it
