@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from fleet_testing import KEYS, free_port, mcpfleet_cmd, running_app, subprocess_env
+from fleet_testing import KEYS, free_port, json_lines, mcpfleet_cmd, running_app, serving, subprocess_env
 from mcpfleet.common.auth import hash_key
 from mcpfleet.common.spec import all_specs
 
@@ -33,46 +33,6 @@ def run(*args: str, stdin: str | None = None, **env: str) -> subprocess.Complete
     return subprocess.run(
         mcpfleet_cmd(*args), input=stdin, capture_output=True, text=True, timeout=60, env=subprocess_env(**env)
     )
-
-
-@contextlib.contextmanager
-def serving(tmp_path: Path, *args: str, host: str = "127.0.0.1", **env: str):
-    port = free_port()
-    log = tmp_path / f"serve-{port}.log"
-    with log.open("w") as err:
-        proc = subprocess.Popen(
-            mcpfleet_cmd("serve", *args, "--host", host, "--port", str(port)),
-            stdout=subprocess.DEVNULL, stderr=err, env=subprocess_env(**env),
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(f"server exited: {log.read_text()[-2000:]}")
-            with contextlib.suppress(httpx2.HTTPError):
-                if httpx2.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise AssertionError("server did not become ready")
-            time.sleep(0.1)
-        yield url, proc, log
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-def json_lines(text: str) -> list[dict]:
-    rows = []
-    for line in text.splitlines():
-        with contextlib.suppress(json.JSONDecodeError):
-            rows.append(json.loads(line))
-    return rows
 
 
 async def test_serve_http_with_auth_logs_json_and_stops_cleanly(tmp_path):

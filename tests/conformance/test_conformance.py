@@ -23,7 +23,7 @@ PLUGINS = ["fleet_testing:ECHO"]
 
 @pytest.fixture(scope="module")
 def fleet_url(tmp_path_factory):
-    from test_cli import serving  # the CLI tests' subprocess harness
+    from fleet_testing import serving  # the CLI subprocess harness
 
     with serving(tmp_path_factory.mktemp("conformance"), "all") as (url, _, _):
         yield url

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
+import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -17,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
+import httpx2
 import uvicorn
 from pydantic import BaseModel, Field
 
@@ -153,3 +157,44 @@ def subprocess_env(**extra: str) -> dict[str, str]:
 
 def mcpfleet_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "mcpfleet", *args]
+
+
+@contextlib.contextmanager
+def serving(tmp_path: Path, *args: str, host: str = "127.0.0.1", ready_timeout: float = 90, **env: str):
+    """`mcpfleet serve ARGS` as a subprocess; yields (url, process, log path) once /readyz is 200."""
+    port = free_port()
+    log = tmp_path / f"serve-{port}.log"
+    with log.open("w") as err:
+        proc = subprocess.Popen(
+            mcpfleet_cmd("serve", *args, "--host", host, "--port", str(port)),
+            stdout=subprocess.DEVNULL, stderr=err, env=subprocess_env(**env),
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + ready_timeout
+        while True:
+            if proc.poll() is not None:
+                raise AssertionError(f"server exited: {log.read_text()[-2000:]}")
+            with contextlib.suppress(httpx2.HTTPError):
+                if httpx2.get(f"{url}/readyz", timeout=1).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise AssertionError("server did not become ready")
+            time.sleep(0.1)
+        yield url, proc, log
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def json_lines(text: str) -> list[dict]:
+    rows = []
+    for line in text.splitlines():
+        with contextlib.suppress(json.JSONDecodeError):
+            rows.append(json.loads(line))
+    return rows
