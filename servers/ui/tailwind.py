@@ -142,10 +142,10 @@ def v4_spelling(candidate: str) -> dict[str, str] | None:
 
 # A user theme may only define theme variables (with keyframes for --animate-*) and variants:
 # `@custom-variant dark (&:is(.dark *));` as shadcn projects declare it, or the block form with
-# `@variant`/`@slot` inside. Everything that can load files or code, or add utilities, is refused
+# `@variant`/`@slot` (and conditions: @media, @supports, @container) inside. Everything that can load files or code, or add utilities, is refused
 # before the text reaches Node: @import, @plugin, @config, @source, @utility, @reference, @apply...
 _AT_RULE = re.compile(r"@([^\s{;(\"']*)")
-_ALLOWED_AT_RULES = {"theme", "keyframes", "custom-variant", "variant", "slot"}
+_ALLOWED_AT_RULES = {"theme", "keyframes", "custom-variant", "variant", "slot", "media", "supports", "container"}
 _VARIANT_STATEMENT = re.compile(r"@custom-variant[ \t]+[A-Za-z0-9_-]{1,60}[ \t]*\([^;{}]{0,500}\)[ \t]*;", re.IGNORECASE)
 _TOP_LEVEL = re.compile(r"@(theme|custom-variant)\b[^{]*", re.IGNORECASE)
 
