@@ -4,7 +4,8 @@ A BFCL entry offers functions and a question; its possible answer lists, per cal
 every accepted value (`""` among them: the parameter may be left out). Each parameter becomes the
 matcher that accepts what BFCL's AST checker accepts: `normalised` strings, strict `integer`s,
 numbers compared by value for `float`, `items`/`keys` per element and per key, `any_of` over the
-accepted lists and objects. Where mcpfleet deliberately scores differently, `DIFFERENCES` says how
+accepted lists and objects. Each case carries the functions its entry offers (`functions:`), so
+it runs and scores without a server behind it. Where mcpfleet deliberately scores differently, `DIFFERENCES` says how
 and why (the README lists them; the agreement test reads this table).
 """
 
@@ -176,7 +177,8 @@ def to_case(entry: dict, answer: list | None, server: str) -> dict:
         case["system"] = system
     if history:
         case["history"] = history
-    case.update({"user": user, "tools": [tool_name(f["name"]) for f in functions], "expect": expect})
+    case.update({"user": user, "tools": [tool_name(f["name"]) for f in functions], "expect": expect,
+                 "functions": functions_of([entry])})
     return case
 
 
@@ -219,6 +221,6 @@ def read_entries(entries: Path, answers: Path | None = None) -> list[tuple[dict,
 
 
 def case_file(pairs: list[tuple[dict, list | None]], server: str) -> dict:
-    """A whole case file: `server`, the offered `functions` (JSON Schema) and the `cases`."""
-    return {"server": server, "functions": functions_of(e for e, _ in pairs),
-            "cases": [to_case(e, a, server) for e, a in pairs]}
+    """A whole case file: `server` and the `cases`, each with the functions its entry offers (BFCL
+    entries reuse names for different functions, so they are per case)."""
+    return {"server": server, "cases": [to_case(e, a, server) for e, a in pairs]}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ CASES_DIR = Path(__file__).resolve().parent / "cases"
 CATEGORIES = ("simple", "multiple", "parallel", "irrelevance", "multi_turn")
 ID_RE = re.compile(r"^[a-z0-9]+-(simple|multiple|parallel|irrelevance|multi_turn)-[a-z0-9_-]+$")
 CASE_KEYS = {"id", "category", "user", "history", "system", "tools", "expect", "alternatives", "turns",
-             "final", "reference"}
+             "final", "reference", "functions"}
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,9 @@ class Case:
     # the schemas; the test suite's scripted model plays it against the live servers).
     reference: tuple[tuple[dict, ...], ...] = ()
     raw: dict = field(default_factory=dict, compare=False, repr=False)
+    # From the file's `functions:` (e.g. imported BFCL entries): tools offered and scored without a
+    # server behind them, name -> {"description", "parameters" (JSON Schema)}.
+    functions: dict = field(default_factory=dict, compare=False, repr=False)
 
     def user_turns(self) -> list[str]:
         return list(self.turns) if self.category == "multi_turn" else [self.user]
@@ -108,11 +111,21 @@ def parse_case(raw: dict, server: str) -> Case:
             raise ValueError(f"{cid}: parallel cases expect several calls")
         if category in ("simple", "multiple") and len(expect) != 1:
             raise ValueError(f"{cid}: {category} cases expect exactly one call")
+    functions = raw.get("functions") or {}
+    _check_functions(functions, cid)
+    if functions and category == "multi_turn":
+        raise ValueError(f"{cid}: multi_turn cases need live servers, not `functions`")
     reference = tuple(tuple(turn) for turn in (raw.get("reference") or ()))
     if reference and (category != "multi_turn" or len(reference) != len(turns)):
         raise ValueError(f"{cid}: reference is one list of calls per turn of a multi_turn case")
     return Case(cid, server, category, user, tuple(history), raw.get("system"), tools, expect, alternatives,
-                turns, final, reference, raw)
+                turns, final, reference, raw, functions)
+
+
+def _check_functions(functions: Any, where: str) -> None:
+    if not isinstance(functions, dict) or not all(
+            isinstance(f, dict) and isinstance(f.get("parameters"), dict) for f in functions.values()):
+        raise ValueError(f"{where}: functions maps a tool name to {{description, parameters (JSON Schema)}}")
 
 
 def load_file(path: Path) -> list[Case]:
@@ -123,10 +136,20 @@ def load_file(path: Path) -> list[Case]:
     server = path.stem
     if not isinstance(data, dict) or data.get("server") != server:
         raise ConfigError(f"{path.name}: must start with `server: {server}`")
+    functions = data.get("functions") or {}
+    try:
+        _check_functions(functions, path.name)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     cases = []
     for i, raw in enumerate(data.get("cases") or []):
         try:
-            cases.append(parse_case(raw, server))
+            case = parse_case(raw, server)
+            if functions and not case.functions:  # file-wide functions, shared by its cases
+                if case.category == "multi_turn":
+                    raise ValueError("multi_turn cases need live servers, not `functions`")
+                case = replace(case, functions=functions)
+            cases.append(case)
         except (ValueError, re.error) as exc:
             raise ConfigError(f"{path.name}: case {i + 1}: {exc}") from None
     return cases

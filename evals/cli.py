@@ -13,7 +13,9 @@ examples:
   mcpfleet eval run --model Qwen/Qwen3-32B --base-url http://vllm.llm:8000/v1 --server math --repeats 3
   mcpfleet eval run --models models.yaml --compare-stream --out results.jsonl
   mcpfleet eval report results.jsonl --html report.html --md report.md
+  mcpfleet eval compare baseline.jsonl candidate.jsonl --html compare.html
   mcpfleet eval validate
+  mcpfleet eval import-bfcl BFCL_v4_simple.json --answers possible_answer/BFCL_v4_simple.json --out bfcl.yaml
 """
 
 
@@ -58,6 +60,23 @@ def register(add) -> None:
     report.add_argument("--quiet", action="store_true", help="do not print the Markdown")
     report.set_defaults(handler=_report)
 
+    compare = sub.add_parser("compare", help="two runs paired on the same cases: significance and flipped cases")
+    compare.add_argument("run_a", metavar="RUN_A", help="results JSONL of run A")
+    compare.add_argument("run_b", metavar="RUN_B", help="results JSONL of run B (may be the same file)")
+    compare.add_argument("--a", help="model x serving label (or model name) to take from RUN_A")
+    compare.add_argument("--b", help="model x serving label (or model name) to take from RUN_B")
+    compare.add_argument("--md", help="write Markdown here (also printed)")
+    compare.add_argument("--html", help="write an HTML page here")
+    compare.set_defaults(handler=_compare)
+
+    bfcl = sub.add_parser("import-bfcl", help="turn BFCL entries and possible answers into a case file")
+    bfcl.add_argument("entries", metavar="ENTRIES", help="BFCL entries (JSON lines, .gz ok; `possible_answer` "
+                      "inline or in --answers)")
+    bfcl.add_argument("--answers", metavar="FILE", help="BFCL possible-answer file ({id, ground_truth} lines)")
+    bfcl.add_argument("--server", default="bfcl", help="case-file name and id prefix (default bfcl)")
+    bfcl.add_argument("--out", metavar="FILE", help="case file to write (default <server>.yaml)")
+    bfcl.set_defaults(handler=_import_bfcl)
+
     validate = sub.add_parser("validate", help="check every case against the current tool schemas")
     validate.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS)
     validate.add_argument("--server", action="append", default=[])
@@ -76,7 +95,7 @@ def _models(args) -> list:
             data = data.get("models")
         if not isinstance(data, list) or not data:
             raise ConfigError(f"{args.models}: expected a list of models")
-        return [ModelTarget.parse(m) for m in data]
+        return [ModelTarget.parse(m, Path(args.models).resolve().parent) for m in data]
     if not args.model or not args.base_url:
         raise ConfigError("give --model and --base-url, or --models FILE")
     return [ModelTarget(args.model, args.base_url, args.api_key_env)]
@@ -87,7 +106,7 @@ def _run(args) -> int:
 
     from mcpfleet.common.settings import load_settings
     from mcpfleet.evals.cases import CASES_DIR, load_cases
-    from mcpfleet.evals.fleet import open_fleet
+    from mcpfleet.evals.fleet import Fleet, open_fleet
     from mcpfleet.evals.runner import RunOptions, run_eval
 
     models = _models(args)
@@ -105,11 +124,14 @@ def _run(args) -> int:
         progress=not args.no_progress and sys.stderr.isatty(),
     )
     settings = load_settings(args.config)
+    live = [c for c in cases if not c.functions]  # the rest carry their own functions (import-bfcl)
     # `multiple` cases offer the whole fleet's tools, so every server is loaded when they are run.
-    needs_fleet = any(c.tools == "fleet" for c in cases)
-    servers = () if needs_fleet else sorted({c.server for c in cases})
+    needs_fleet = any(c.tools == "fleet" for c in live)
+    servers = () if needs_fleet else sorted({c.server for c in live})
 
     async def go() -> list[dict]:
+        if not live:
+            return await run_eval(models, cases, Fleet(), options, Path(args.out))
         async with open_fleet(settings, servers, args.fleet_url, args.fleet_key_env) as fleet:
             if not fleet.servers:
                 raise ConfigError("no server could be loaded: " + "; ".join(f"{k}: {v}" for k, v in fleet.skipped.items()))
@@ -133,6 +155,55 @@ def _report(args) -> int:
     text = write_report(paths, Path(args.md) if args.md else None, Path(args.html) if args.html else None)
     if not args.quiet:
         print(text, end="")
+    return 0
+
+
+def _compare(args) -> int:
+    from mcpfleet.evals.compare import pick, render_html, render_markdown
+
+    paths = [Path(args.run_a), Path(args.run_b)]
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise ConfigError(f"no such results file: {missing[0]}")
+    a, b = pick(paths[0], args.a), pick(paths[1], args.b)
+    name_a = a.target if paths[0] == paths[1] else f"{a.target} ({paths[0].stem})"
+    name_b = b.target if paths[0] == paths[1] else f"{b.target} ({paths[1].stem})"
+    text = render_markdown(a, b, name_a, name_b)
+    if args.md:
+        Path(args.md).write_text(text, encoding="utf-8")
+    if args.html:
+        Path(args.html).write_text(render_html(a, b, name_a, name_b), encoding="utf-8")
+    print(text, end="")
+    return 0
+
+
+def _import_bfcl(args) -> int:
+    import re
+
+    import yaml
+
+    from mcpfleet.evals.bfcl import case_file, read_entries
+    from mcpfleet.evals.cases import load_file
+
+    if not re.fullmatch(r"[a-z0-9]+", args.server):
+        raise ConfigError("--server must be lower-case letters and digits (it prefixes every case id)")
+    paths = [Path(p) for p in (args.entries, args.answers) if p]
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        raise ConfigError(f"no such file: {missing[0]}")
+    try:
+        data = case_file(read_entries(paths[0], paths[1] if len(paths) > 1 else None), args.server)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{paths[0].name}: {exc}") from None
+    out = Path(args.out or f"{args.server}.yaml")
+    if out.stem != args.server:
+        raise ConfigError(f"the case file must be named {args.server}.yaml (cases files are named for their server)")
+    out.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=120), encoding="utf-8")
+    load_file(out)  # what was written must load back
+    counts: dict[str, int] = {}
+    for case in data["cases"]:
+        counts[case["category"]] = counts.get(case["category"], 0) + 1
+    print(f"{len(data['cases'])} case(s) ({', '.join(f'{k} {v}' for k, v in counts.items())}) written to {out}")
     return 0
 
 

@@ -17,11 +17,18 @@ from typing import Any
 
 import httpx2
 
+from mcpfleet.evals.stream import StreamAccumulator, StreamError
+
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
 
 class EndpointError(Exception):
-    """The endpoint failed after the retries (or refused the request outright)."""
+    """The endpoint failed after the retries (or refused the request outright); `raw` keeps the
+    stream received before an in-band error frame."""
+
+    def __init__(self, message: str, raw: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.raw = raw
 
 
 @dataclass
@@ -35,6 +42,8 @@ class ChatResult:
     model: str | None = None
     system_fingerprint: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    raw_stream: list[str] | None = None  # the `data:` payloads, when streamed
+    stream_faults: list[dict] = field(default_factory=list)  # found while assembling the stream
 
 
 ENGINE_HEADERS = ("server", "x-litellm-version", "x-litellm-model-api-base", "openai-version")
@@ -118,9 +127,9 @@ class ChatClient:
                 if payload == "[DONE]":
                     break
                 try:
-                    acc.add(json.loads(payload))
-                except ValueError:
-                    raise EndpointError(f"the stream carried non-JSON data: {payload[:200]!r}") from None
+                    acc.add_line(payload)
+                except StreamError as exc:
+                    raise EndpointError(str(exc), exc.raw) from None
             return acc.finish()
 
     async def detect_engine(self) -> dict:
@@ -172,6 +181,9 @@ def _engine_headers(headers: Any) -> dict[str, str]:
 
 def parse_completion(data: dict) -> ChatResult:
     """A non-streamed `chat.completion` object."""
+    if isinstance(data, dict) and data.get("error") and not data.get("choices"):
+        err = data["error"]
+        raise EndpointError(f"the endpoint answered an error: {str(err.get('message') if isinstance(err, dict) else err)[:300]}")
     try:
         choice = data["choices"][0]
         message = choice.get("message") or {}
@@ -184,40 +196,3 @@ def parse_completion(data: dict) -> ChatResult:
     return ChatResult(content=message.get("content") or "", tool_calls=calls, finish_reason=choice.get("finish_reason"),
                       usage=data.get("usage"), model=data.get("model"),
                       system_fingerprint=data.get("system_fingerprint"))
-
-
-class StreamAccumulator:
-    """Rebuilds a completion from `chat.completion.chunk` deltas (tool calls by `index`)."""
-
-    def __init__(self, result: ChatResult) -> None:
-        self.result = result
-        self.content: list[str] = []
-        self.calls: dict[int, dict] = {}
-
-    def add(self, chunk: dict) -> None:
-        r = self.result
-        r.model = r.model or chunk.get("model")
-        r.system_fingerprint = r.system_fingerprint or chunk.get("system_fingerprint")
-        if chunk.get("usage"):
-            r.usage = chunk["usage"]
-        for choice in chunk.get("choices") or []:
-            delta = choice.get("delta") or {}
-            if delta.get("content"):
-                self.content.append(delta["content"])
-            for i, part in enumerate(delta.get("tool_calls") or []):
-                index = part.get("index", i)
-                call = self.calls.setdefault(index, {"id": None, "name": "", "arguments": ""})
-                if part.get("id"):
-                    call["id"] = part["id"]
-                fn = part.get("function") or {}
-                if fn.get("name"):
-                    call["name"] += fn["name"]
-                if fn.get("arguments"):
-                    call["arguments"] += fn["arguments"] if isinstance(fn["arguments"], str) else json.dumps(fn["arguments"])
-            if choice.get("finish_reason"):
-                r.finish_reason = choice["finish_reason"]
-
-    def finish(self) -> ChatResult:
-        self.result.content = "".join(self.content)
-        self.result.tool_calls = [self.calls[i] for i in sorted(self.calls)]
-        return self.result

@@ -1,8 +1,12 @@
 """Reports from results files: Markdown and a self-contained HTML page (plots embedded as PNG).
 
-Accuracy is the share of trials that succeeded, with a 95% Wilson interval over trials; pass^k is
-τ²-bench's estimator over cases with k = the number of repeats. Rows are grouped by *run* = the
-results file and the model, so several files compare side by side.
+The unit is the case. A *run* is one (results file, model x serving config); its rows are the
+latest per (case, repeat, stream). Rows with an infrastructure fault (an endpoint error after the
+retries, or an engine fault: arguments truncated or not JSON, sent twice, a finish_reason that
+contradicts the calls, streamed calls that differ from the non-streamed ones) are kept out of
+accuracy and pass^k and counted as their own rates. Accuracy is the mean over cases of each case's
+success rate, with the Wilson interval over cases (`mcpfleet.evals.stats`); streamed and
+non-streamed trials of a case are trials of the same case.
 """
 
 from __future__ import annotations
@@ -10,39 +14,54 @@ from __future__ import annotations
 import base64
 import html
 import io
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mcpfleet.evals.runner import read_rows, row_key
-from mcpfleet.evals.scoring import pass_hat_k, percentile, wilson_interval
+from mcpfleet.evals import stats
 from mcpfleet.evals.cases import CATEGORIES
+from mcpfleet.evals.runner import read_rows, row_key
+from mcpfleet.evals.scoring import percentile
 
 MAX_FAILURES = 12
 
 
+def fault_of(row: dict) -> str | None:
+    """'endpoint', 'engine' or None (rows written before faults were recorded: from `error`)."""
+    if "fault" in row:
+        return row["fault"]
+    return "endpoint" if row.get("error") else None
+
+
 @dataclass
 class Cell:
-    """Trials of one group: accuracy, its interval, pass^k."""
+    """The measured (unfaulted) trials of one group, by case: accuracy, its interval, pass^k."""
 
-    trials: int = 0
-    successes: int = 0
     by_case: dict[str, list[bool]] = field(default_factory=dict)
 
     def add(self, row: dict) -> None:
-        ok = bool(row["scores"]["success"])
-        self.trials += 1
-        self.successes += ok
-        self.by_case.setdefault(f"{row['case']}/{row['stream']}", []).append(ok)
+        self.by_case.setdefault(row["case"], []).append(bool(row["scores"]["success"]))
+
+    @property
+    def trials(self) -> int:
+        return sum(len(v) for v in self.by_case.values())
+
+    @property
+    def successes(self) -> int:
+        return sum(sum(v) for v in self.by_case.values())
+
+    @property
+    def cases(self) -> int:
+        return len(self.by_case)
 
     @property
     def accuracy(self) -> float | None:
-        return self.successes / self.trials if self.trials else None
+        return stats.case_accuracy(self.by_case)
 
     @property
     def ci(self) -> tuple[float, float]:
-        return wilson_interval(self.successes, self.trials)
+        return stats.accuracy_interval(self.by_case)
 
     @property
     def k(self) -> int:
@@ -50,30 +69,47 @@ class Cell:
 
     @property
     def pass_k(self) -> float | None:
-        return pass_hat_k(list(self.by_case.values()), self.k) if self.k else None
+        values = stats.pass_k_values(self.by_case, self.k) if self.k else []
+        return sum(values) / len(values) if values else None
+
+    @property
+    def pass_k_ci(self) -> tuple[float, float]:
+        return stats.pass_k_interval(self.by_case, self.k)
 
 
 @dataclass
 class Run:
-    label: str
+    label: str  # the results file's stem, when several files are reported
+    target: str  # model x serving config
     model: str
     rows: list[dict]
+    serving: dict = field(default_factory=dict)
     overall: Cell = field(default_factory=Cell)
     servers: dict[str, Cell] = field(default_factory=dict)
     categories: dict[str, Cell] = field(default_factory=dict)
-    schema_valid: Cell = field(default_factory=Cell)
+    schema_valid: list[bool] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
-    errors: int = 0
+    tokens: list[int] = field(default_factory=list)
+    engine_faults: int = 0
+    errors: int = 0  # endpoint errors
+    fault_kinds: Counter = field(default_factory=Counter)
     disagreement: tuple[int, int] | None = None  # (differing pairs, compared pairs)
     engine: dict = field(default_factory=dict)
 
     @property
     def name(self) -> str:
-        return f"{self.model} ({self.label})" if self.label else self.model
+        return f"{self.target} ({self.label})" if self.label else self.target
+
+    @property
+    def total(self) -> int:
+        return len(self.rows)
+
+    def rate(self, n: int) -> float | None:
+        return n / self.total if self.total else None
 
 
 def latest_rows(rows: Sequence[dict]) -> list[dict]:
-    """One row per (model, case, repeat, stream): the last written (reruns replace errors)."""
+    """One row per (target, case, repeat, stream): the last written (reruns replace errors)."""
     latest: dict[tuple, dict] = {}
     for row in rows:
         latest[row_key(row)] = row
@@ -84,36 +120,55 @@ def build_runs(files: Sequence[Path]) -> list[Run]:
     runs: list[Run] = []
     labels = [p.stem for p in files] if len(files) > 1 else [""] * len(files)
     for path, label in zip(files, labels):
-        by_model: dict[str, list[dict]] = defaultdict(list)
+        by_target: dict[str, list[dict]] = defaultdict(list)
         for row in latest_rows(read_rows(path)):
-            by_model[row["model"]].append(row)
-        for model, rows in by_model.items():
-            runs.append(summarise(label, model, rows))
+            by_target[row.get("target") or row["model"]].append(row)
+        for target, rows in by_target.items():
+            runs.append(summarise(label, target, rows))
     return runs
 
 
-def summarise(label: str, model: str, rows: list[dict]) -> Run:
-    run = Run(label, model, sorted(latest_rows(rows), key=lambda r: (r["server"], r["case"], r["repeat"], r["stream"])))
-    for row in run.rows:
+def mark_stream_disagreements(rows: list[dict]) -> tuple[int, int]:
+    """Flag (in place, on a copy of the row) the streamed row of each (case, repeat) whose calls
+    differ from the non-streamed one as an engine fault; returns (differing pairs, compared pairs)."""
+    pairs: dict[tuple, dict[bool, int]] = defaultdict(dict)
+    for i, row in enumerate(rows):
+        if fault_of(row) is None:
+            pairs[(row["case"], row["repeat"])][bool(row["stream"])] = i
+    compared = [p for p in pairs.values() if len(p) == 2]
+    differ = 0
+    for pair in compared:
+        plain, streamed = rows[pair[False]], rows[pair[True]]
+        if _call_signature(plain) != _call_signature(streamed):
+            differ += 1
+            rows[pair[True]] = {**streamed, "fault": "engine", "faults": [*streamed.get("faults", []), {
+                "kind": "stream_disagreement", "detail": "the streamed calls differ from the non-streamed ones"}]}
+    return differ, len(compared)
+
+
+def summarise(label: str, target: str, rows: list[dict]) -> Run:
+    rows = sorted(latest_rows(rows), key=lambda r: (r["server"], r["case"], r["repeat"], r["stream"]))
+    disagreement = mark_stream_disagreements(rows)
+    first = rows[0] if rows else {}
+    run = Run(label, target, first.get("model", target), rows, dict(first.get("serving") or {}))
+    run.disagreement = disagreement if disagreement[1] else None
+    for row in rows:
+        run.engine = run.engine or row.get("engine") or {}
+        fault = fault_of(row)
+        if fault:
+            run.errors += fault == "endpoint"
+            run.engine_faults += fault == "engine"
+            run.fault_kinds.update({f["kind"] for f in row.get("faults") or [{"kind": "endpoint_error"}]})
+            continue
         run.overall.add(row)
         run.servers.setdefault(row["server"], Cell()).add(row)
         run.categories.setdefault(row["category"], Cell()).add(row)
-        if row.get("error"):
-            run.errors += 1
-        else:
-            run.schema_valid.trials += 1
-            run.schema_valid.successes += bool(row["scores"]["schema_ok"])
-            if row.get("latency_s") is not None:
-                run.latencies.append(float(row["latency_s"]))
-        run.engine = run.engine or row.get("engine") or {}
-    pairs = defaultdict(dict)
-    for row in run.rows:
-        if not row.get("error"):
-            pairs[(row["case"], row["repeat"])][bool(row["stream"])] = row
-    compared = [p for p in pairs.values() if len(p) == 2]
-    if compared:
-        differ = sum(_call_signature(p[False]) != _call_signature(p[True]) for p in compared)
-        run.disagreement = (differ, len(compared))
+        run.schema_valid.append(bool(row["scores"]["schema_ok"]))
+        if row.get("latency_s") is not None:
+            run.latencies.append(float(row["latency_s"]))
+        total = (row.get("usage") or {}).get("total_tokens")
+        if isinstance(total, int):
+            run.tokens.append(total)
     return run
 
 
@@ -131,35 +186,81 @@ def pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.1f}%"
 
 
-def acc_ci(cell: Cell | None) -> str:
-    if cell is None or not cell.trials:
+def interval(value: float | None, ci: tuple[float, float]) -> str:
+    if value is None:
         return "–"
-    lo, hi = cell.ci
-    return f"{pct(cell.accuracy)} [{100 * lo:.1f}–{100 * hi:.1f}]"
+    return f"{pct(value)} [{100 * ci[0]:.1f}–{100 * ci[1]:.1f}]"
+
+
+def acc_ci(cell: Cell | None) -> str:
+    return "–" if cell is None or not cell.trials else interval(cell.accuracy, cell.ci)
 
 
 def ms(x: float | None) -> str:
     return "–" if x is None else f"{1000 * x:.0f} ms"
 
 
+def ranked(runs: Sequence[Run]) -> list[Run]:
+    return sorted(runs, key=lambda r: -(r.overall.accuracy if r.overall.accuracy is not None else -1))
+
+
+def leaderboard(runs: Sequence[Run]) -> tuple[str, list[str], list[list[str]]]:
+    header = ["model × serving", "accuracy [95% CI]", "pass^k [95% CI]", "k", "schema-valid", "engine faults",
+              "endpoint errors", "stream disagreement", "p50 latency", "tokens/case", "cases", "trials"]
+    rows = []
+    for r in ranked(runs):
+        valid = sum(r.schema_valid) / len(r.schema_valid) if r.schema_valid else None
+        rows.append([r.name, acc_ci(r.overall), interval(r.overall.pass_k, r.overall.pass_k_ci) if r.overall.k else "–",
+                     str(r.overall.k), pct(valid), f"{pct(r.rate(r.engine_faults))} ({r.engine_faults})",
+                     f"{pct(r.rate(r.errors))} ({r.errors})",
+                     (f"{pct(r.disagreement[0] / r.disagreement[1])} ({r.disagreement[0]}/{r.disagreement[1]})"
+                      if r.disagreement else "–"), ms(percentile(r.latencies, 50)),
+                     f"{sum(r.tokens) / len(r.tokens):.0f}" if r.tokens else "–", str(r.overall.cases),
+                     str(r.overall.trials)])
+    return ("Leaderboard", header, rows)
+
+
+def comparisons(runs: Sequence[Run]) -> list[tuple[Run, Run, stats.Paired]]:
+    """The leader against each other run, paired on the cases both measured."""
+    order = ranked(runs)
+    return [(order[0], other, stats.paired(order[0].overall.by_case, other.overall.by_case)) for other in order[1:]]
+
+
 def tables(runs: Sequence[Run]) -> list[tuple[str, list[str], list[list[str]]]]:
     """(title, header, rows) for every table of the report; Markdown and HTML render these."""
     servers = sorted({s for r in runs for s in r.servers})
     categories = [c for c in CATEGORIES if any(c in r.categories for r in runs)]
-    out = []
-    out.append(("Summary", ["model", "accuracy [95% CI]", "pass^k", "k", "schema-valid", "trials", "errors",
-                            "stream disagreement", "engine"],
-                [[r.name, acc_ci(r.overall), pct(r.overall.pass_k), str(r.overall.k), pct(r.schema_valid.accuracy),
-                  str(r.overall.trials), str(r.errors),
-                  (f"{pct(r.disagreement[0] / r.disagreement[1])} ({r.disagreement[0]}/{r.disagreement[1]})"
-                   if r.disagreement else "–"), _engine(r.engine)] for r in runs]))
-    out.append(("Accuracy by server (model × server)", ["model", *servers],
-                [[r.name, *[acc_ci(r.servers.get(s)) for s in servers]] for r in runs]))
-    out.append(("Accuracy by category", ["model", *categories],
-                [[r.name, *[acc_ci(r.categories.get(c)) for c in categories]] for r in runs]))
-    out.append(("Latency per case", ["model", "p50", "p90", "p99", "max"],
-                [[r.name, *[ms(percentile(r.latencies, q)) for q in (50, 90, 99, 100)]] for r in runs]))
+    out = [leaderboard(runs)]
+    pairs = comparisons(runs)
+    if pairs:
+        out.append(("Paired comparisons (leader vs each)", ["A", "B", "difference [95% CI]", "A better", "B better",
+                                                            "p-value", "verdict"],
+                    [[a.name, b.name, f"{100 * p.difference:+.1f} [{100 * p.interval[0]:+.1f}, {100 * p.interval[1]:+.1f}]",
+                      str(p.a_better), str(p.b_better), f"{p.p_value:.3g}", p.verdict(a.name, b.name)]
+                     for a, b, p in pairs]))
+    out.append(("Serving configuration", ["model × serving", "model", "engine (declared)", "engine (detected)",
+                                          "tool-call parser", "reasoning parser", "chat template", "LiteLLM route"],
+                [[r.name, r.model, " ".join(v for v in (r.serving.get("engine"), r.serving.get("engine_version")) if v)
+                  or "–", _engine(r.engine), r.serving.get("tool_call_parser", "–"), r.serving.get("reasoning_parser", "–"),
+                  _template(r.serving), r.serving.get("litellm_route", "–")] for r in ranked(runs)]))
+    out.append(("Accuracy by server (model × server)", ["model × serving", *servers],
+                [[r.name, *[acc_ci(r.servers.get(s)) for s in servers]] for r in ranked(runs)]))
+    out.append(("Accuracy by category", ["model × serving", *categories],
+                [[r.name, *[acc_ci(r.categories.get(c)) for c in categories]] for r in ranked(runs)]))
+    kinds = sorted({k for r in runs for k in r.fault_kinds})
+    if kinds:
+        out.append(("Faults (rows kept out of accuracy)", ["model × serving", *kinds],
+                    [[r.name, *[str(r.fault_kinds.get(k, 0)) for k in kinds]] for r in ranked(runs)]))
+    out.append(("Latency per case", ["model × serving", "p50", "p90", "p99", "max"],
+                [[r.name, *[ms(percentile(r.latencies, q)) for q in (50, 90, 99, 100)]] for r in ranked(runs)]))
     return out
+
+
+def _template(serving: dict) -> str:
+    digest = serving.get("chat_template_sha256")
+    if not digest:
+        return "–"
+    return f"{serving.get('chat_template', 'sha256')} {digest[:12]}"
 
 
 def _engine(engine: dict) -> str:
@@ -170,17 +271,48 @@ def _engine(engine: dict) -> str:
 
 
 def failures(runs: Sequence[Run]) -> list[dict]:
+    """One measured failure per case (faulted rows are the engine's or the endpoint's, not the model's)."""
     out = []
     for run in runs:
         shown: set[str] = set()
         for row in run.rows:  # one example per case, so a few repeated failures do not fill the list
-            if row["scores"]["success"] or row["case"] in shown or len(shown) >= MAX_FAILURES:
+            if fault_of(row) or row["scores"]["success"] or row["case"] in shown or len(shown) >= MAX_FAILURES:
                 continue
             shown.add(row["case"])
             out.append({"model": run.name, "case": row["case"], "category": row["category"],
                         "stream": row["stream"], "expected": row.get("expected"), "actual": row.get("calls"),
                         "content": (row.get("content") or "")[:300], "errors": row["scores"]["errors"][:6]})
     return out
+
+
+def fault_examples(runs: Sequence[Run]) -> list[dict]:
+    """One faulted row per (run, fault kind), with the start of its raw stream when it was streamed."""
+    out = []
+    for run in runs:
+        seen: set[str] = set()
+        for row in run.rows:
+            if not fault_of(row):
+                continue
+            kinds = [f["kind"] for f in row.get("faults") or [{"kind": "endpoint_error", "detail": row.get("error")}]]
+            if set(kinds) <= seen:
+                continue
+            seen.update(kinds)
+            raw = row.get("raw_stream") or []
+            out.append({"model": run.name, "case": row["case"], "stream": row["stream"], "kinds": kinds,
+                        "details": [str(f.get("detail", ""))[:200] for f in row.get("faults") or []] or [row.get("error")],
+                        "raw": "\n".join(raw[:12])[:1500] + ("\n…" if len(raw) > 12 else "")})
+    return out
+
+
+NOTES = ("Accuracy: mean over cases of each case's success rate, 95% Wilson interval over cases (repeats "
+         "and stream/non-stream trials of a case are not independent). pass^k: probability that all k trials of "
+         "a case succeed (τ²-bench estimator, mean over cases), same interval. Rows with an endpoint error "
+         "(after retries) or an engine fault (truncated or undecodable arguments, arguments sent twice, "
+         "finish_reason contradicting the calls, streamed calls differing from non-streamed) are kept out "
+         "of both and counted as their own rates. Paired comparisons: exact sign test over the cases where "
+         "the two runs differ (McNemar's exact test with one trial per case), paired bootstrap interval of "
+         "the difference; significant at p < 0.05. Schema-valid: share of measured trials whose every call is "
+         "valid against the tool's JSON schema.")
 
 
 def render_markdown(runs: Sequence[Run]) -> str:
@@ -200,9 +332,14 @@ def render_markdown(runs: Sequence[Run]) -> str:
             lines.append(f"  - expected: `{json.dumps(f['expected'], ensure_ascii=False)[:400]}`")
             lines.append(f"  - actual: `{json.dumps(f['actual'], ensure_ascii=False)[:400]}`")
         lines.append("")
-    lines.append("Accuracy: share of trials that succeeded, 95% Wilson interval in brackets. pass^k: probability that "
-                 "all k repeats of a case succeed (τ²-bench estimator, mean over cases). Schema-valid: share of "
-                 "trials whose every call is valid against the tool's JSON schema.")
+    faults = fault_examples(runs)
+    if faults:
+        lines += ["## Fault examples", ""]
+        for f in faults:
+            lines.append(f"- **{f['model']}** `{f['case']}` ({'stream' if f['stream'] else 'no stream'}): "
+                         f"{', '.join(f['kinds'])} — {'; '.join(str(d) for d in f['details'])}")
+        lines.append("")
+    lines.append(NOTES)
     return "\n".join(lines) + "\n"
 
 
@@ -214,6 +351,17 @@ def plots(runs: Sequence[Run]) -> list[tuple[str, str]]:
     import matplotlib.pyplot as plt
 
     images = []
+    board = [r for r in ranked(runs) if r.overall.trials][::-1]
+    if board:
+        fig, ax = plt.subplots(figsize=(7, 0.45 * len(board) + 1.4))
+        acc = [100 * r.overall.accuracy for r in board]
+        lo = [a - 100 * r.overall.ci[0] for a, r in zip(acc, board)]
+        hi = [100 * r.overall.ci[1] - a for a, r in zip(acc, board)]
+        ax.errorbar(acc, range(len(board)), xerr=[lo, hi], fmt="o", capsize=4)
+        ax.set_yticks(range(len(board)), [r.name for r in board], fontsize=7)
+        ax.set_xlim(0, 100)
+        ax.set_xlabel("accuracy % (95% CI over cases)")
+        images.append(("Leaderboard: accuracy (95% CI)", _png(fig)))
     servers = sorted({s for r in runs for s in r.servers})
     if servers and runs:
         fig, ax = plt.subplots(figsize=(max(5, 1.2 * len(servers) * max(1, len(runs)) / 2 + 3), 3.6))
@@ -292,8 +440,16 @@ def render_html(runs: Sequence[Run]) -> str:
                          f"<td><pre>{e(actual)}</pre></td>"
                          f"<td class='err'>{'<br>'.join(e(x) for x in f['errors'])}</td></tr>")
         parts.append("</table>")
-    parts.append("<p>Accuracy: share of trials that succeeded, 95% Wilson interval in brackets. pass^k: probability "
-                 "that all k repeats of a case succeed (τ²-bench estimator, mean over cases).</p></body></html>")
+    faults = fault_examples(runs)
+    if faults:
+        parts.append("<h2>Fault examples</h2><table id='faults'><tr><th>model</th><th>case</th><th>fault</th>"
+                     "<th>raw stream</th></tr>")
+        for f in faults:
+            parts.append(f"<tr><td>{e(f['model'])}</td><td><code>{e(f['case'])}</code>"
+                         f"{' (stream)' if f['stream'] else ''}</td><td class='err'>{e(', '.join(f['kinds']))}<br>"
+                         f"{'<br>'.join(e(str(d)) for d in f['details'])}</td><td><pre>{e(f['raw'])}</pre></td></tr>")
+        parts.append("</table>")
+    parts.append(f"<p>{e(NOTES)}</p></body></html>")
     return "".join(parts)
 
 

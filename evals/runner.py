@@ -21,27 +21,74 @@ from typing import Any
 from mcpfleet.common.errors import ConfigError
 from mcpfleet.evals.cases import Case
 from mcpfleet.evals.client import ChatClient, ChatResult, EndpointError
-from mcpfleet.evals.fleet import Fleet
+from mcpfleet.evals.fleet import Fleet, openai_tool
 from mcpfleet.evals.scoring import ActualCall, check_calls, schema_errors
+from mcpfleet.evals.stream import engine_faults
 
 MAX_CONTENT_CHARS = 4_000
 
 
+SERVING_KEYS = ("engine", "engine_version", "tool_call_parser", "reasoning_parser", "chat_template",
+                "chat_template_sha256", "litellm_route")
+
+
 @dataclass
 class ModelTarget:
-    """One model behind one endpoint; `params` go into every request body (e.g. top_p)."""
+    """One model behind one endpoint, served one way; `params` go into every request body (e.g.
+    top_p); `serving` is what the API cannot reveal (engine, parsers, chat template, LiteLLM route);
+    `label` names the pair (model x serving config) in results and reports."""
 
     name: str
     base_url: str
     api_key_env: str | None = None
     params: dict = field(default_factory=dict)
+    serving: dict = field(default_factory=dict)
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        self.label = self.label or serving_label(self.name, self.serving)
 
     @classmethod
-    def parse(cls, raw: dict) -> ModelTarget:
+    def parse(cls, raw: dict, base_dir: Path | None = None) -> ModelTarget:
         if not isinstance(raw, dict) or not raw.get("name") or not raw.get("base_url"):
             raise ConfigError("each model needs name and base_url")
-        extra = {k: v for k, v in raw.items() if k not in ("name", "base_url", "api_key_env", "params")}
-        return cls(str(raw["name"]), str(raw["base_url"]), raw.get("api_key_env"), {**extra, **(raw.get("params") or {})})
+        own = ("name", "base_url", "api_key_env", "params", "serving", "label")
+        extra = {k: v for k, v in raw.items() if k not in own}
+        return cls(str(raw["name"]), str(raw["base_url"]), raw.get("api_key_env"),
+                   {**extra, **(raw.get("params") or {})}, parse_serving(raw.get("serving"), base_dir),
+                   str(raw.get("label") or ""))
+
+
+def parse_serving(raw: Any, base_dir: Path | None = None) -> dict:
+    """A models.yaml `serving:` block, the chat template reduced to its file name and SHA-256."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or set(raw) - set(SERVING_KEYS):
+        raise ConfigError(f"serving takes {', '.join(SERVING_KEYS)}; got {raw!r:.200}")
+    out = {k: str(v) for k, v in raw.items() if v is not None}
+    template = out.pop("chat_template", None)
+    if template is not None:
+        import hashlib
+
+        path = (base_dir or Path.cwd()) / template
+        if len(template) < 4096 and "\n" not in template and path.is_file():
+            out["chat_template"] = path.name
+            out["chat_template_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+        elif re.fullmatch(r"[0-9a-f]{64}", template):
+            out["chat_template_sha256"] = template
+        else:
+            raise ConfigError(f"chat_template {template[:80]!r}: no such file (give a path or its sha256)")
+    return out
+
+
+def serving_label(model: str, serving: dict) -> str:
+    """`model` alone, or `model [engine version, parser, reasoning, template hash, route]`."""
+    parts = [" ".join(v for v in (serving.get("engine"), serving.get("engine_version")) if v),
+             serving.get("tool_call_parser"), serving.get("reasoning_parser") and f"reasoning {serving['reasoning_parser']}",
+             serving.get("chat_template_sha256") and f"template {serving['chat_template_sha256'][:8]}",
+             serving.get("litellm_route") and f"via {serving['litellm_route']}"]
+    parts = [p for p in parts if p]
+    return f"{model} [{', '.join(parts)}]" if parts else model
 
 
 @dataclass
@@ -60,7 +107,7 @@ class RunOptions:
 
 
 def row_key(row: dict) -> tuple:
-    return (row["model"], row["case"], row["repeat"], bool(row["stream"]))
+    return (row.get("target") or row["model"], row["case"], row["repeat"], bool(row["stream"]))
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -111,9 +158,12 @@ class Progress:
 async def run_eval(models: Sequence[ModelTarget], cases: Sequence[Case], fleet: Fleet, options: RunOptions,
                    out: Path) -> list[dict]:
     """Run every missing (model, case, repeat, stream) and append its row to `out`; returns new rows."""
-    finished = {row_key(r) for r in read_rows(out) if not r.get("error")}
+    finished = {row_key(r) for r in read_rows(out) if not r.get("error")}  # endpoint errors are retried
     runnable, skipped = [], []
     for case in cases:
+        if case.functions:
+            runnable.append(case)
+            continue
         offered = {t["function"]["name"] for t in fleet.offered(case.tools, case.server)}
         needed = {c.name for alt in case.acceptable() for c in alt} | set(case.final.called)
         if case.server not in fleet.servers or not needed <= set(fleet.tools) or (case.category != "irrelevance" and not offered):
@@ -123,8 +173,11 @@ async def run_eval(models: Sequence[ModelTarget], cases: Sequence[Case], fleet: 
     if skipped:
         print(f"skipping {len(skipped)} case(s) whose servers are not available: {', '.join(skipped[:5])}"
               + (" ..." if len(skipped) > 5 else ""), file=sys.stderr)
+    labels = [m.label for m in models]
+    if len(set(labels)) != len(labels):
+        raise ConfigError("two models have the same label; give each model x serving config its own `label`")
     jobs = [(m, c, r, s) for m in models for c in runnable for r in range(options.repeats) for s in options.streams
-            if (m.name, c.id, r, s) not in finished]
+            if (m.label, c.id, r, s) not in finished]
     out.parent.mkdir(parents=True, exist_ok=True)
     progress = Progress(len(jobs), options.progress)
     semaphore = asyncio.Semaphore(max(1, options.concurrency))
@@ -137,27 +190,27 @@ async def run_eval(models: Sequence[ModelTarget], cases: Sequence[Case], fleet: 
             key = os.environ.get(m.api_key_env) if m.api_key_env else None
             if m.api_key_env and not key:
                 raise ConfigError(f"model {m.name}: the variable {m.api_key_env} is not set")
-            clients[m.name] = ChatClient(m.base_url, key, options.timeout, options.retries, options.backoff)
-            engines[m.name] = await clients[m.name].detect_engine() if jobs else {}
+            clients[m.label] = ChatClient(m.base_url, key, options.timeout, options.retries, options.backoff)
+            engines[m.label] = await clients[m.label].detect_engine() if jobs else {}
 
         with out.open("a", encoding="utf-8") as sink:
             if out.stat().st_size and not out.read_bytes().endswith(b"\n"):
                 sink.write("\n")  # an interrupted run left half a line: start a fresh one
 
-            failing: dict[str, int] = {m.name: 0 for m in models}  # consecutive endpoint errors
+            failing: dict[str, int] = {m.label: 0 for m in models}  # consecutive endpoint errors
             give_up = max(8, 2 * options.concurrency)
 
             async def one(model: ModelTarget, case: Case, repeat: int, stream: bool) -> None:
                 async with semaphore:
-                    if failing[model.name] >= give_up:
+                    if failing[model.label] >= give_up:
                         progress.step(False)
                         return  # the endpoint is down: leave the rest for a rerun instead of waiting on it
-                    row = await run_case(clients[model.name], model, case, fleet, options, repeat, stream)
-                failing[model.name] = failing[model.name] + 1 if row["error"] else 0
-                if failing[model.name] == give_up:
-                    print(f"\n{model.name}: {give_up} endpoint errors in a row ({row['error']}); "
+                    row = await run_case(clients[model.label], model, case, fleet, options, repeat, stream)
+                failing[model.label] = failing[model.label] + 1 if row["error"] else 0
+                if failing[model.label] == give_up:
+                    print(f"\n{model.label}: {give_up} endpoint errors in a row ({row['error']}); "
                           "skipping its remaining cases (rerun to resume)", file=sys.stderr)
-                row["engine"] = engines[model.name]
+                row["engine"] = engines[model.label]
                 async with lock:
                     sink.write(json.dumps(row, ensure_ascii=False) + "\n")
                     sink.flush()
@@ -182,9 +235,10 @@ def _messages(case: Case, user: str) -> list[dict]:
 
 async def run_case(client: ChatClient, model: ModelTarget, case: Case, fleet: Fleet, options: RunOptions,
                    repeat: int, stream: bool) -> dict:
-    tools = fleet.offered(case.tools, case.server)
+    tools, schemas = offered_tools(case, fleet)
     row: dict[str, Any] = {
-        "model": model.name, "endpoint": client.base_url, "case": case.id, "category": case.category,
+        "model": model.name, "target": model.label, "serving": model.serving,
+        "endpoint": client.base_url, "case": case.id, "category": case.category,
         "server": case.server, "repeat": repeat, "stream": stream, "tool_choice": options.tool_choice,
         "temperature": options.temperature, "seed": options.seed, "params": model.params,
         "expected": [[c.to_json() for c in alt] for alt in case.acceptable()] if case.category != "multi_turn"
@@ -200,13 +254,22 @@ async def run_case(client: ChatClient, model: ModelTarget, case: Case, fleet: Fl
             result = await client.complete(model.name, _messages(case, case.user), tools, **request)
             _record(row, [result])
             calls = [ActualCall.from_raw(c["name"], c["arguments"]) for c in result.tool_calls]
-            _score_single(case, calls, fleet, row)
+            _score_single(case, calls, schemas, row)
     except EndpointError as exc:
         row["error"] = str(exc)[:500]
         row.setdefault("raw_tool_calls", [])
         row.setdefault("calls", [])
+        row["faults"] = [{"kind": "endpoint_error", "detail": str(exc)[:300]}]
+        row["fault"] = "endpoint"
+        if exc.raw is not None:
+            row["raw_stream"] = exc.raw
         row["scores"] = {"success": False, "ast_ok": False, "schema_ok": False, "parse_ok": False,
                          "errors": [f"endpoint error: {str(exc)[:200]}"]}
+    else:
+        row["fault"] = "engine" if row["faults"] else None
+        if stream and (row["faults"] or not row["scores"]["success"]):
+            row["raw_stream"] = row.pop("_raw_stream", None)
+    row.pop("_raw_stream", None)
     return row
 
 
@@ -218,7 +281,11 @@ def _record(row: dict, results: list[ChatResult]) -> None:
             if r.usage and isinstance(r.usage.get(k), int):
                 usage[k] = usage.get(k, 0) + r.usage[k]
     last = results[-1]
+    faults = [f for r in results for f in engine_faults(r)]
+    raw = [line for r in results for line in (r.raw_stream or [])]
     row.update({
+        "faults": faults,
+        "_raw_stream": raw if any(r.raw_stream is not None for r in results) else None,
         "latency_s": round(sum(r.latency_s for r in results), 4),
         "requests": len(results),
         "attempts": sum(r.attempts for r in results),
@@ -232,12 +299,21 @@ def _record(row: dict, results: list[ChatResult]) -> None:
     })
 
 
-def _score_single(case: Case, calls: list[ActualCall], fleet: Fleet, row: dict) -> None:
+def offered_tools(case: Case, fleet: Fleet) -> tuple[list[dict], dict[str, dict]]:
+    """The OpenAI `tools` a case offers and the schemas its calls are scored against."""
+    if not case.functions:
+        return fleet.offered(case.tools, case.server), fleet.schemas
+    names = list(case.functions) if isinstance(case.tools, str) else [n for n in case.tools if n in case.functions]
+    return ([openai_tool(n, case.functions[n].get("description"), case.functions[n]["parameters"]) for n in names],
+            {n: f["parameters"] for n, f in case.functions.items()})
+
+
+def _score_single(case: Case, calls: list[ActualCall], schemas: dict[str, dict], row: dict) -> None:
     row["calls"] = [{"name": c.name, "arguments": c.args if c.args is not None else c.arguments} for c in calls]
-    schema_errs = [e for c in calls for e in schema_errors(c, fleet.schemas.get(c.name))]
+    schema_errs = [e for c in calls for e in schema_errors(c, schemas.get(c.name))]
     best = None
     for alt in case.acceptable():
-        score = check_calls(alt, calls, fleet.schemas)
+        score = check_calls(alt, calls, schemas)
         if score.ok:
             best = score
             break

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from shared_data import shared_path
-from mcpfleet.evals.bfcl import DIFFERENCES, functions_of, to_case
+from mcpfleet.evals.bfcl import DIFFERENCES, to_case
 from mcpfleet.evals.cases import parse_case
 from mcpfleet.evals.scoring import ActualCall, check_calls
 
@@ -349,7 +349,7 @@ def entries() -> list[dict]:
 
 def our_verdict(entry: dict, output: list[tuple[str, str]]) -> bool:
     case = parse_case(to_case(entry, entry["possible_answer"], "bfcl"), "bfcl")
-    schemas = {n: f["parameters"] for n, f in functions_of([entry]).items()}
+    schemas = {n: f["parameters"] for n, f in case.functions.items()}
     return check_calls(case.expect, [ActualCall.from_raw(n, a) for n, a in output], schemas).ok
 
 

@@ -66,6 +66,8 @@ async def test_each_persona_is_scored_exactly_as_its_script_intends(results, fle
         got = row["scores"]
         assert (got["success"], got["schema_ok"]) == (want["success"], want["schema_ok"]), (row["model"], want["mode"], row)
         assert row["error"] is None
+        assert row["fault"] == want["fault"] and {f["kind"] for f in row["faults"]} == want["kinds"], row
+        assert ("raw_stream" in row) == (row["stream"] and not got["success"])  # kept for every faulty or failed stream
     perfect = [r for r in rows if r["model"] == "perfect"]
     assert all(r["scores"]["success"] and r["scores"]["schema_ok"] for r in perfect)
 
@@ -126,10 +128,14 @@ async def test_stream_disagreement_rate_counts_the_scripted_disagreements(result
     runs = {r.model: r for r in build_runs([out])}
     assert runs["perfect"].disagreement == (0, len(CASES))
     assert runs["sloppy"].disagreement == (0, len(CASES))
-    disagree = [c for c in CASES if c.category not in ("multi_turn", "irrelevance")
-                and expected_outcome("broken", c, True, fleet.schemas)["mode"] == "disagree"]
-    assert disagree
-    assert runs["broken"].disagreement == (len(disagree), len(CASES))
+    outcome = {c.id: expected_outcome("broken", c, True, fleet.schemas) for c in CASES}
+    disagree = [c for c in CASES if outcome[c.id]["mode"] == "disagree" and c.category not in ("multi_turn", "irrelevance")]
+    faulted = [c for c in CASES if outcome[c.id]["fault"]]  # an engine fault on either side: no pair to compare
+    assert disagree and faulted
+    assert runs["broken"].disagreement == (len(disagree), len(CASES) - len(faulted))
+    streamed = [r for r in runs["broken"].rows if r["stream"] and r["case"] in {c.id for c in disagree}]
+    assert all(r["fault"] == "engine" and r["faults"][-1]["kind"] == "stream_disagreement" for r in streamed)
+    assert runs["broken"].engine_faults == len(disagree) + 2 * len(faulted)
 
 
 async def test_a_rerun_skips_finished_rows_and_retries_failed_ones(results, llm, fleet, tmp_path):
