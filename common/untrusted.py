@@ -272,6 +272,8 @@ _DASHES = re.compile(r"[\u2010-\u2015\u2212\ufe58\ufe63\uff0d]")
 
 
 def _is_close_tag(tag: str) -> bool:
+    if tag.isascii() and tag.isprintable():  # most tags in a page: no invisible or compatibility characters
+        return "".join(tag.split()).lower() == CLOSE_TAG
     flat = unicodedata.normalize("NFKC", tag)
     flat = "".join(ch for ch in flat if not ch.isspace() and unicodedata.category(ch) not in _INVISIBLE)
     return _DASHES.sub("-", flat).lower() == CLOSE_TAG
