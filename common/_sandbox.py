@@ -54,7 +54,8 @@ _LANDLOCK_RULE_PATH_BENEATH = 1
 SYSTEM_READ_PATHS = (
     "/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin",
     "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", "/etc/passwd",
-    "/etc/group", "/etc/nsswitch.conf", "/proc", "/sys/devices/system/cpu", "/dev/urandom", "/dev/random",
+    "/etc/group", "/etc/nsswitch.conf", "/etc/ssl/openssl.cnf", "/etc/ssl/certs", "/proc", "/sys/devices/system/cpu",
+    "/dev/urandom", "/dev/random",
 )  # fmt: skip
 
 

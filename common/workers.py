@@ -80,6 +80,7 @@ import logging
 import math
 import os
 import pickle
+import shutil
 import signal
 import sys
 from collections.abc import Coroutine, Iterable, Mapping
@@ -651,6 +652,18 @@ def _package_dirs() -> list[str]:
         if spec is not None and spec.submodule_search_locations:
             dirs.extend(spec.submodule_search_locations)
     return dirs
+
+
+def confined_command(argv: list[str], *, network: bool = False, readable_paths: Iterable[str] = ()) -> list[str]:
+    """`argv` run under the workers' confinement (for worker programs that are not Python, like
+    the ui server's Node process): a small Python launcher confines itself, then executes it.
+
+    The program may read its own binary, `readable_paths` and the system libraries; nothing else.
+    """
+    make_undumpable()
+    program = shutil.which(argv[0]) or argv[0]
+    policy = sandbox_policy(network, [program, os.path.realpath(program), *readable_paths])
+    return [sys.executable, "-I", _SANDBOX_SCRIPT, json.dumps(policy), "--", *argv]
 
 
 def make_undumpable() -> None:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from mcpfleet.common.errors import LimitExceeded, UserError, WorkerCrashed
+from mcpfleet.common.workers import confined_command
 from mcpfleet.servers.ui.config import NODE_DIR, UiSettings
 
 log = logging.getLogger("mcpfleet.ui.tailwind")
@@ -322,8 +323,9 @@ class TailwindWorker:
         # A JSON line can be several times the CSS it carries (escapes); leave room.
         limit = 8 * self.section.max_css_chars + 65_536
         try:
+            readable = [self.tailwind_dir, *self.checker_dirs(), WORKER_SCRIPT.resolve()]
             self._proc = await asyncio.create_subprocess_exec(
-                *self.command(),
+                *confined_command(self.command(), readable_paths=[str(p) for p in readable]),
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,

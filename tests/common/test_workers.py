@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import resource
 import signal
 import socket
@@ -526,3 +527,26 @@ async def test_a_call_that_kills_its_own_worker_is_not_retried(make_pool: MakePo
     with pytest.raises(WorkerCrashed):
         await pool.run(T + "kill_self")
     assert pool.stats()["retries"] == 0 and pool.stats()["crashes"] == 1
+
+
+def test_a_confined_program_reads_only_what_it_was_given(tmp_path) -> None:
+    from mcpfleet.common.workers import confined_command
+
+    secret = tmp_path / "secret"
+    secret.write_text("GITHUB_TOKEN=ghp_x\n")
+    given = tmp_path / "given"
+    given.mkdir()
+    (given / "data.txt").write_text("fine\n")
+
+    def run(*argv: str) -> subprocess.CompletedProcess:
+        return subprocess.run(confined_command(list(argv), readable_paths=[str(given)]), capture_output=True, text=True, timeout=60)
+
+    assert run("cat", str(given / "data.txt")).stdout == "fine\n"
+    status = run("cat", "/proc/self/status").stdout
+    assert re.search(r"^NoNewPrivs:\s+1$", status, re.MULTILINE)
+    if os.geteuid() == 0:
+        assert re.search(r"^CapEff:\s+0+$", status, re.MULTILINE)  # root without a capability
+    if "Landlock" not in run("true").stderr:  # this kernel has Landlock: files outside are refused
+        assert run("cat", str(secret)).returncode != 0
+        assert run("touch", str(tmp_path / "created")).returncode != 0
+        assert not (tmp_path / "created").exists()
