@@ -16,7 +16,7 @@ from mcpfleet.common.errors import FleetError, UserError
 from mcpfleet.common.http import OutboundClient
 from mcpfleet.common.settings import Settings
 from mcpfleet.common.untrusted import page
-from mcpfleet.servers.docs.catalog import DocsSettings, lookup
+from mcpfleet.servers.docs.catalog import DocsSettings, fuzzy_lookup, library_match, lookup, name_key
 from mcpfleet.servers.docs.indexer import Indexer, IndexResult, Progress, _no_progress
 from mcpfleet.servers.docs.jobs import IndexJobs, Running
 from mcpfleet.servers.docs.packing import pack
@@ -79,6 +79,13 @@ class Librarian:
                 "origin": origin,
             }
 
+        # Offline first, most certain first: catalog names and aliases ('k8s'), indexed libraries
+        # ('ollama docs' -> local/ollama), then names spelled alike; the forge only when none of
+        # the certain ones matched.
+        indexed = self.index.versions()
+        matches = {how: [v.library for v in indexed if library_match(name, v.library) == how]
+                   for how in ("exact", "near", "fuzzy")}
+        certain = bool(lookup(self.catalog, name) or matches["exact"] or matches["near"])
         for n, (_, value) in enumerate(lookup(self.catalog, name)):
             source = parse_source(value)
             extra = {}
@@ -89,13 +96,18 @@ class Librarian:
                 except FleetError:
                     pass
             add(source.library, "catalog", source.ref, **extra)
-        for version in self.index.versions():
-            if name.lower() in version.library.lower():
-                add(version.library, "index")
+        for library in dict.fromkeys(matches["exact"] + matches["near"]):
+            add(library, "index")
+        for _, value in fuzzy_lookup(self.catalog, name):
+            source = parse_source(value)
+            add(source.library, "catalog", source.ref)
+        for library in dict.fromkeys(matches["fuzzy"]):
+            add(library, "index")
         if re.fullmatch(r"[\w.-]+/[\w.-]+", name):
             add(name, "id")
+            certain = True
         note = None
-        if len(candidates) < 3 and self.forges is not None:
+        if not certain and len(candidates) < 3 and self.forges is not None:
             try:
                 for info in await self.forges.search(name):
                     add(info.library, "github", description=info.description, stars=info.stars)
@@ -127,6 +139,14 @@ class Librarian:
             version = self.index.find_version(source.library, source.ref)
             if version is not None:
                 return Found(version)
+        if ref is None:  # a name ('ollama docs') that only one indexed library answers to: that one
+            named: dict[str, Version] = {}
+            for v in self.index.versions():  # the default branch's version comes first
+                if library_match(base, v.library) == "exact":
+                    named.setdefault(v.library, v)
+            if len(named) == 1:
+                return Found(next(iter(named.values())))
+        if source is not None and source.kind != "local":
             if index_missing and self.settings.index_on_demand and self.forges is not None:
                 result = await self._index(source, self.settings.local_roots, progress, None, wait)
                 if isinstance(result, Running):
@@ -141,7 +161,7 @@ class Librarian:
 
     def _source_for(self, base: str, ref: str | None) -> Source | None:
         matches = lookup(self.catalog, base)
-        if matches and matches[0][0] == re.sub(r"[^a-z0-9]", "", base.lower()):
+        if matches and matches[0][0] == name_key(base):
             source = parse_source(matches[0][1])
         else:
             try:

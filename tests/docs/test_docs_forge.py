@@ -135,6 +135,16 @@ async def test_resolve_catalog_index_and_github_search(librarian):
     assert nothing["candidates"] == [] and "no library found" in nothing["text"]
 
 
+async def test_resolve_asks_the_forge_only_when_nothing_offline_matches(librarian, forge):
+    before = len(forge.requests)
+    widgets = await librarian.resolve("Widgets docs")  # filler words dropped, catalog name matched
+    assert widgets["candidates"][0]["id"] == "acme/widgets"
+    assert {c["origin"] for c in widgets["candidates"]} <= {"catalog", "index"}
+    assert not any(path.startswith("/search/") for path, _ in forge.requests[before:])
+    gadgets = await librarian.resolve("gadgets")  # no catalog name or indexed library matches it
+    assert "github" in [c["origin"] for c in gadgets["candidates"]]
+
+
 async def test_unindexed_library_error_is_actionable(librarian):
     with pytest.raises(UserError, match="not indexed; docs_resolve finds its id, docs_index indexes it"):
         await librarian.read("nobody/nothing-here", "", 0)
