@@ -80,3 +80,5 @@ def test_a_lean_tool_is_listed_without_the_derived_title_and_empty_meta():
     assert listed.title is None and listed.meta is None
     tagged = LeanTool.from_function(sample, title="Sample tool", tags={"x"}).to_mcp_tool()
     assert tagged.title == "Sample tool" and tagged.meta == {"fastmcp": {"tags": ["x"]}}
+    annotated = LeanTool.from_function(sample, annotations={"title": "Sample tool"}).to_mcp_tool()
+    assert annotated.title == "Sample tool"
