@@ -214,7 +214,7 @@ def build(settings: Settings) -> FastMCP:
             tree = await deptree.resolve_tree(registry, out["name"], resolved, manifest,
                                               min(depth, section.max_depth), section.max_tree_nodes)
             out |= tree
-            text = deptree.tree_text(tree["tree"]) + ("\n[truncated: depth or node limit]" if tree["truncated"] else "")
+            text = deptree.tree_text(tree["tree"])
         else:
             parts = [f"{out['name']}@{resolved}"]
             for kind in ("dependencies", "peerDependencies", "optionalDependencies"):
@@ -222,7 +222,8 @@ def build(settings: Settings) -> FastMCP:
                 parts.append(f"{kind}: " + (", ".join(f"{k} {v}" for k, v in deps.items()) or "none"))
             text = "\n".join(parts)
         # Names and ranges are the publishers' (a range may be any dist-tag text): neutralised, flagged.
-        return untrusted_result(text, f"npm:{out['name']}@{resolved}", out, outside_keys=NPM_OUTSIDE)
+        note = "[truncated: depth or node limit]" if out.get("truncated") else ""
+        return untrusted_result(text, f"npm:{out['name']}@{resolved}", out, header=note, outside_keys=NPM_OUTSIDE)
 
     @mcp.tool(annotations=READ_ONLY, output_schema=OUTPUT)
     async def npm_audit(
