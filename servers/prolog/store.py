@@ -43,7 +43,13 @@ def check_name(name: str) -> str:
 
 
 def caller_key(caller: str) -> str:
-    return hashlib.sha256(caller.encode("utf-8")).hexdigest()[:32]
+    """The store key of a caller: the SHA-256 (hex) of the FULL identity string, never a prefix.
+
+    Identities are namespaced by how they were proven (`key:alice`, `jwt:<issuer>:<sub>`,
+    `local`) and may be long; hashing all of it keeps two that share a prefix apart. The
+    identity itself is never parsed here.
+    """
+    return hashlib.sha256(caller.encode("utf-8")).hexdigest()
 
 
 class _Limits:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 import time
@@ -10,7 +11,7 @@ import pytest
 
 from fleet_testing import free_port
 from mcpfleet.common.errors import FleetError, LimitExceeded, UserError
-from mcpfleet.servers.prolog.store import MemoryStore, RedisStore, open_store
+from mcpfleet.servers.prolog.store import MemoryStore, RedisStore, caller_key, open_store
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +65,34 @@ async def test_callers_never_see_each_other(store):
     assert await store.list("bob") == []
     assert await store.delete("bob", "secret") is False
     assert await store.get("alice", "secret") == "code(42)."
+
+
+async def test_identities_are_kept_whole(store):
+    # Two long identities with a common prefix (over 128 characters), and the same name proven
+    # two ways, are four callers.
+    prefix = "jwt:https://issuer.example/:" + "s" * 200
+    callers = [prefix + "-one", prefix + "-two", "key:alice", "jwt:https://issuer.example/:alice"]
+    for i, caller in enumerate(callers):
+        await store.put(caller, "mine", f"owner({i}).")
+    for i, caller in enumerate(callers):
+        assert await store.get(caller, "mine") == f"owner({i})."
+        assert [k.name for k in await store.list(caller)] == ["mine"]
+
+
+def test_caller_key_is_the_hash_of_the_full_identity():
+    long = "key:" + "a" * 300
+    assert caller_key(long) == hashlib.sha256(long.encode()).hexdigest()
+    assert caller_key(long) != caller_key(long[:-1] + "b") and len(caller_key(long)) == 64
+
+
+async def test_redis_keys_hold_no_identity(redis_url):
+    store = RedisStore(redis_url)
+    await store._redis.flushdb()
+    await store.put("key:alice-secret-name", "family", "parent(tom, bob).")
+    keys = [k.decode() for k in await store._redis.keys("*")]
+    assert keys == [RedisStore.PREFIX + caller_key("key:alice-secret-name")]
+    assert "alice" not in keys[0]
+    await store.aclose()
 
 
 async def test_limits_and_names(store):
