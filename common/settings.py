@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from mcpfleet.common.errors import ConfigError
+from mcpfleet.common import lazy_errors as errors
 
 CONFIG_ENV = "MCPFLEET_CONFIG"
 _config_path: contextvars.ContextVar[Path | None] = contextvars.ContextVar("mcpfleet_config", default=None)
@@ -106,6 +106,9 @@ class WorkerSettings(_Section):
     timeout: float = Field(default=30.0, gt=0, le=3600)
     max_queue: int = Field(default=64, ge=0)
     max_per_caller: int = Field(default=4, ge=0, description="calls one caller may have running or waiting; 0 = no cap")
+    max_running_per_caller: int = Field(
+        default=0, ge=0, description="calls one caller may have running at once; 0 = one worker fewer than size"
+    )
 
 
 class Settings(BaseSettings):
@@ -160,7 +163,7 @@ class Settings(BaseSettings):
         try:
             return model.model_validate(self.servers.get(name, {}))
         except ValidationError as exc:
-            raise ConfigError(f"servers.{name}: {_first_error(exc)}") from None
+            raise errors.ConfigError(f"servers.{name}: {_first_error(exc)}") from None
 
 
 class _FileSource(PydanticBaseSettingsSource):
@@ -178,16 +181,16 @@ def read_config_file(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+        raise errors.ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
     try:
         if path.suffix == ".toml":
             data = tomllib.loads(text)
         else:
             data = yaml.safe_load(text) or {}
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"config file {path} is not valid {path.suffix.lstrip('.') or 'YAML'}: {exc}") from None
+        raise errors.ConfigError(f"config file {path} is not valid {path.suffix.lstrip('.') or 'YAML'}: {exc}") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a mapping at the top level")
+        raise errors.ConfigError(f"config file {path} must hold a mapping at the top level")
     return data
 
 
@@ -197,7 +200,7 @@ def load_settings(config: str | Path | None = None, **overrides: Any) -> Setting
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
-        raise ConfigError(f"invalid configuration: {_first_error(exc)}") from None
+        raise errors.ConfigError(f"invalid configuration: {_first_error(exc)}") from None
     finally:
         _config_path.reset(token)
 

@@ -48,11 +48,13 @@ What a call can end in
     Replacements start in the background.
 
 Fair sharing between callers
-    The caller is `common.auth.current_caller()` of the request that runs the call. A freed
-    worker goes to the waiting call whose caller has the fewest calls running (the earliest
-    among equals), so one caller's backlog delays another caller's first call by at most one
-    job, and each caller may have at most `max_per_caller` calls running or waiting (the
-    in-process `local` user is not capped).
+    The caller is `common.auth.current_caller()` of the request that runs the call. One caller
+    may have at most `running_cap` calls running (`max_running_per_caller`; by default one
+    worker fewer than the pool has, so one caller's flood always leaves a worker for the others)
+    and `max_per_caller` running or waiting (more are refused at once). A freed worker goes to
+    the waiting call whose caller has the fewest calls running (the earliest among equals), so
+    another caller's first call waits for at most one job. The in-process `local` user is not
+    capped.
 
 A worker found dead
     A call whose worker turns out to have died before the call was sent (killed while idle,
@@ -283,21 +285,19 @@ class WorkerPool:
                 # A queued call waits for one job (at most `wall`) plus a replacement's start.
                 worker = await self._acquire(wall + min(wall, _RESPAWN_GRACE), caller)
                 self._counts["calls"] += 1
-                self._running[caller] += 1
                 try:
                     reply = await worker.call(request, wall, cpu)
                 except BaseException as exc:  # cancellation included: the worker must not run on
                     self._discard(worker, target, exc)
                     if self._closed and isinstance(exc, WorkerError):
                         raise WorkerError(f"worker pool {self.name!r} was closed during the call") from None
+                    self._ungrant(caller)
+                    self._dispatch()  # another of this caller's calls may run now
                     if attempt == 1 and self.idempotent and isinstance(exc, WorkerCrashed) and exc.found_dead:
                         self._counts["retries"] += 1
                         continue
                     raise
-                finally:
-                    self._running[caller] -= 1
-                    if not self._running[caller]:
-                        del self._running[caller]
+                self._ungrant(caller)
                 self._release(worker)
                 return _decode_reply(reply)
             raise AssertionError("unreachable")
@@ -322,8 +322,27 @@ class WorkerPool:
         if not self._started:
             raise WorkerError(f"worker pool {self.name!r} is not started")
 
+    def _may_run(self, caller: str) -> bool:
+        return self._running[caller] < self.running_cap or is_local(caller)
+
+    @property
+    def running_cap(self) -> int:
+        """Calls one caller may have running at once: `max_running_per_caller`, by default one
+        worker fewer than the pool has, so a flood from one caller leaves a worker for the rest."""
+        return self.settings.max_running_per_caller or max(1, self.settings.size - 1)
+
+    def _grant(self, caller: str) -> None:
+        self._running[caller] += 1
+
+    def _ungrant(self, caller: str) -> None:
+        self._running[caller] -= 1
+        if not self._running[caller]:
+            del self._running[caller]
+
     async def _acquire(self, wait: float, caller: str) -> _Worker:
-        if self._idle and not self._waiters:
+        # Invariant: while a worker is idle, no waiting call may run (each is at its caller's cap).
+        if self._idle and self._may_run(caller):
+            self._grant(caller)
             return self._idle.popleft()
         if len(self._waiters) >= self.settings.max_queue:
             raise WorkerBusy(f"all {self.settings.size} workers are busy and the queue is full; try again later")
@@ -337,6 +356,7 @@ class WorkerPool:
                 self._waiters.remove(waiter)
             future = waiter.future
             if future.done() and not future.cancelled() and future.exception() is None:
+                self._ungrant(caller)
                 self._release(future.result())  # handed over just as we gave up
             if isinstance(exc, TimeoutError):
                 raise WorkerBusy(f"no worker became free within {wait:g}s; try again later") from None
@@ -346,14 +366,21 @@ class WorkerPool:
         if self._closed or not worker.ready:
             worker.kill()
             return
-        while self._waiters:
-            # The caller with the fewest calls running goes first; among equals, the earliest.
-            waiter = min(self._waiters, key=lambda w: self._running[w.caller])
-            self._waiters.remove(waiter)
-            if not waiter.future.done():
-                waiter.future.set_result(worker)
-                return
         self._idle.append(worker)
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        """Hand idle workers to waiting calls: among those whose caller is under its cap, the
+        caller with the fewest calls running first; among equals, the earliest."""
+        while self._idle and self._waiters:
+            self._waiters = [w for w in self._waiters if not w.future.done()]
+            ready = [w for w in self._waiters if self._may_run(w.caller)]
+            if not ready:
+                return
+            waiter = min(ready, key=lambda w: self._running[w.caller])
+            self._waiters.remove(waiter)
+            self._grant(waiter.caller)
+            waiter.future.set_result(self._idle.popleft())
 
     def _discard(self, worker: _Worker, target: str, exc: BaseException) -> None:
         worker.kill()
