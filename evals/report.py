@@ -442,7 +442,7 @@ def render_html(runs: Sequence[Run]) -> str:
         parts.append("</table>")
     faults = fault_examples(runs)
     if faults:
-        parts.append("<h2>Fault examples</h2><table id='faults'><tr><th>model</th><th>case</th><th>fault</th>"
+        parts.append("<h2>Fault examples</h2><table id='fault-examples'><tr><th>model</th><th>case</th><th>fault</th>"
                      "<th>raw stream</th></tr>")
         for f in faults:
             parts.append(f"<tr><td>{e(f['model'])}</td><td><code>{e(f['case'])}</code>"

@@ -390,7 +390,8 @@ def _call_parts(n: int, call: dict, quirk: str | None) -> list[dict]:
     if quirk == "dup_args":
         return [head] + tail + [{"index": n, "function": {"arguments": args}}]
     if quirk == "truncated":
-        return [head] + [{"index": n, "function": {"arguments": args[i:i + 5]}} for i in range(0, len(args) - 2, 5)]
+        cut = args[:-2]
+        return [head] + [{"index": n, "function": {"arguments": cut[i:i + 5]}} for i in range(0, len(cut), 5)]
     return [head] + tail
 
 

@@ -15,13 +15,15 @@ from mcpfleet.evals.client import ChatClient, EndpointError
 from mcpfleet.evals.fleet import open_fleet
 from mcpfleet.evals.report import build_runs, summarise
 from mcpfleet.evals.runner import ModelTarget, RunOptions, read_rows, run_eval
+from mcpfleet.evals.stats import mean_interval, paired
 from mcpfleet.servers.math import SPEC as MATH
 from mcpfleet.servers.prolog import SPEC as PROLOG
-from scripted_llm import ScriptedLLM, expected_outcome, playable
+from scripted_llm import FAULTY_MODES, ScriptedLLM, expected_outcome, playable
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 CASES = [c for c in load_cases(["math", "prolog"]) if playable(c)]
+PERSONAS = ("perfect", "sloppy", "broken", "faulty")
 BY_ID = {c.id: c for c in CASES}
 
 
@@ -48,7 +50,7 @@ async def results(llm, fleet, tmp_path_factory):
     """One run of all three personas over every playable case, both streaming and not."""
     _, url = llm
     out = tmp_path_factory.mktemp("eval") / "results.jsonl"
-    models = [ModelTarget(p, url) for p in ("perfect", "sloppy", "broken")]
+    models = [ModelTarget(p, url) for p in PERSONAS]
     rows = await run_eval(models, CASES, fleet, options(), out)
     return out, rows
 
@@ -59,15 +61,19 @@ async def test_every_case_of_my_servers_is_playable_by_the_script():
 
 async def test_each_persona_is_scored_exactly_as_its_script_intends(results, fleet):
     out, rows = results
-    assert len(rows) == 3 * len(CASES) * 2
+    assert len(rows) == len(PERSONAS) * len(CASES) * 2
     for row in rows:
         case = BY_ID[row["case"]]
         want = expected_outcome(row["model"], case, row["stream"], {n: fleet.schemas[n] for n in fleet.schemas})
         got = row["scores"]
-        assert (got["success"], got["schema_ok"]) == (want["success"], want["schema_ok"]), (row["model"], want["mode"], row)
-        assert row["error"] is None
         assert row["fault"] == want["fault"] and {f["kind"] for f in row["faults"]} == want["kinds"], row
-        assert ("raw_stream" in row) == (row["stream"] and not got["success"])  # kept for every faulty or failed stream
+        assert (row["error"] is None) == (want["fault"] != "endpoint")
+        if want["success"] is not None:  # a faulted row's score is not the model's
+            assert (got["success"], got["schema_ok"]) == (want["success"], want["schema_ok"]), (row["model"], want["mode"], row)
+        if row["stream"] and (row["fault"] == "engine" or (row["fault"] is None and not got["success"])):
+            assert row["raw_stream"] and all(line.startswith("{") for line in row["raw_stream"])  # kept, as received
+        elif row["fault"] is None:
+            assert "raw_stream" not in row
     perfect = [r for r in rows if r["model"] == "perfect"]
     assert all(r["scores"]["success"] and r["scores"]["schema_ok"] for r in perfect)
 
@@ -80,6 +86,8 @@ async def test_each_persona_mode_was_exercised(results, fleet):
         assert ("sloppy", mode) in modes
     for mode in ("wrong_name", "bad_json", "disagree", "flaky"):
         assert ("broken", mode) in modes
+    for mode in FAULTY_MODES:
+        assert ("faulty", mode) in modes
 
 
 async def test_rows_record_what_was_asked_and_answered(results, llm):
@@ -217,3 +225,52 @@ async def test_a_dead_endpoint_is_given_up_after_a_run_of_errors(fleet, tmp_path
     rows = await run_eval([ModelTarget("perfect", "http://127.0.0.1:9/v1")], CASES, fleet,
                           options(streams=(False,), retries=0, concurrency=2), out)
     assert 8 <= len(rows) < 12 and all(r["error"] for r in rows)  # 8 in a row, plus those already in flight
+
+
+# --- done when: accuracy, fault rate and intervals per persona; a paired comparison ------------------
+
+
+def _measured_rates(persona: str, fleet) -> tuple[list[float], int]:
+    """Per-case success rates over the persona's unfaulted trials, and its faulted row count."""
+    rates, faulted = [], 0
+    for case in CASES:
+        wins = []
+        for stream in (False, True):
+            want = expected_outcome(persona, case, stream, fleet.schemas)
+            if want["fault"]:
+                faulted += 1
+            else:
+                wins.append(want["success"])
+        if wins:
+            rates.append(sum(wins) / len(wins))
+    return rates, faulted
+
+
+async def test_accuracy_fault_rate_and_intervals_are_what_each_persona_earns(results, fleet):
+    out, _ = results
+    runs = {r.model: r for r in build_runs([out])}
+    for persona in PERSONAS:
+        run = runs[persona]
+        rates, faulted = _measured_rates(persona, fleet)
+        disagreeing = run.disagreement[0] if run.disagreement else 0  # stream faults found by pairing
+        assert run.engine_faults + run.errors == faulted + disagreeing, persona
+        if persona != "broken":  # broken's disagreeing streamed rows leave their cases one trial short
+            assert run.overall.accuracy == pytest.approx(sum(rates) / len(rates)), persona
+            assert run.overall.ci == pytest.approx(mean_interval(rates)), persona
+    faulty = runs["faulty"]
+    assert faulty.overall.accuracy == 1.0 and faulty.errors > 0 and faulty.engine_faults > 0
+    assert faulty.overall.ci[0] < 1.0 == faulty.overall.ci[1]  # an interval over cases, not a point
+    assert runs["perfect"].errors == runs["perfect"].engine_faults == 0
+
+
+async def test_a_paired_comparison_says_which_persona_is_better_with_a_p_value(results):
+    out, _ = results
+    runs = {r.model: r for r in build_runs([out])}
+    vs_sloppy = paired(runs["perfect"].overall.by_case, runs["sloppy"].overall.by_case)
+    assert vs_sloppy.significant and vs_sloppy.p_value < 1e-3 and vs_sloppy.difference > 0 and vs_sloppy.b_better == 0
+    assert vs_sloppy.verdict("perfect", "sloppy").startswith("perfect is better than sloppy")
+    assert vs_sloppy.interval[0] > 0
+    vs_faulty = paired(runs["perfect"].overall.by_case, runs["faulty"].overall.by_case)
+    assert not vs_faulty.significant and vs_faulty.p_value == 1.0  # the engine's faults are not the model's
+    assert vs_faulty.cases < len(CASES)  # cases that only faulted are not compared
+    assert vs_faulty.verdict("perfect", "faulty").startswith("No significant difference")
