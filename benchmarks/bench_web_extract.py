@@ -9,11 +9,12 @@ For each hostile page: one call alone, then three at once, each while another cl
 /small.html. Printed: wall seconds per call, its outcome, and the RSS of the server process and of
 its worker processes (children) before and after. Nothing is asserted.
 
-    python benchmarks/bench_web_extract.py
+    python benchmarks/bench_web_extract.py [--extract-timeout S] [--tool-timeout S]
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
@@ -25,8 +26,6 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def links_page(count: int = 100_000) -> bytes:
@@ -42,7 +41,7 @@ SMALL = (b"<html><head><title>Small</title></head><body><article><p>"
          + b"A short article about container networking and egress policies. " * 20 + b"</p></article></body></html>")
 
 
-def serve_fixtures() -> tuple[ThreadingHTTPServer, int]:
+def serve_fixtures() -> tuple[ThreadingHTTPServer, int, dict[str, int]]:
     pages = {"/links.html": links_page(), "/nested.html": nested_page(), "/small.html": SMALL}
 
     class Handler(BaseHTTPRequestHandler):
@@ -133,7 +132,7 @@ async def scenario(url: str, pid: int, page: str, small: str, concurrent: int) -
     print(f"    after:  {memory(pid)}")
 
 
-async def main() -> None:
+async def main(extract_timeout: float | None, tool_timeout: float | None) -> None:
     fixtures, fixture_port, sizes = serve_fixtures()
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MCPFLEET_")}
@@ -141,12 +140,15 @@ async def main() -> None:
         "MCPFLEET_HTTP__ALLOW": json.dumps(["localhost"]),
         "MCPFLEET_HTTP__CACHE_TTL": "0",
         "MCPFLEET_HTTP__RETRIES": "0",
-        "MCPFLEET_SERVERS": json.dumps({"web": {"robots": False, "cache_ttl": 0}}),
+        "MCPFLEET_SERVERS": json.dumps({"web": {"robots": False, "cache_ttl": 0}
+                                        | ({"extract_timeout": extract_timeout} if extract_timeout else {})}),
         "MCPFLEET_TELEMETRY__LOG_LEVEL": "WARNING",
     }
+    if tool_timeout:
+        env["MCPFLEET_LIMITS__TOOL_TIMEOUT"] = str(tool_timeout)
     server = subprocess.Popen(
         [sys.executable, "-m", "mcpfleet", "serve", "web", "--port", str(port)],
-        env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
         url = f"http://127.0.0.1:{port}/web/mcp"
@@ -159,7 +161,8 @@ async def main() -> None:
             await asyncio.sleep(0.2)
         base = f"http://localhost:{fixture_port}"
         await call(url, f"{base}/small.html")  # warm up (imports, workers)
-        print("web_fetch of hostile pages, server in its own process (caches off)")
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"web_fetch of hostile pages, server in its own process (caches off); load average {load}")
         print(f"  idle: {memory(server.pid)}")
         for path in ("/links.html", "/nested.html"):
             print(f"{path} ({sizes[path]:,} bytes)")
@@ -172,4 +175,8 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--extract-timeout", type=float, help="servers.web.extract_timeout (default: the server's)")
+    parser.add_argument("--tool-timeout", type=float, help="limits.tool_timeout (default: the server's)")
+    args = parser.parse_args()
+    asyncio.run(main(args.extract_timeout, args.tool_timeout))
