@@ -1,141 +1,136 @@
-"""Docs index: build time and search latency on a corpus of real documentation found on this machine.
+"""Docs search quality on real documentation: docs_search against a whole-file FTS baseline.
 
-The corpus is every .md/.rst/.txt/.ipynb (and gzipped .md) under the Python packages of the venv,
-/usr/lib/node_modules, .tools/ (node packages) and /usr/share/doc, copied into one folder as
-`docs/<origin>/...` and indexed as one local library (the same code path as `mcpfleet docs index DIR`).
+The corpus is ../shared/peer-data/docs/{ollama,kserve} (read in place; MCPFLEET_SHARED_DIR moves
+it), the questions are tests/docs/ranking_questions.json (93, answers found by reading the files).
+Both sides index the same files and get the same words:
 
-Reported: files, sections (chunks), index build time, index size on disk, and p50/p99 latency of
-(a) the FTS5 BM25 query alone and (b) a full search (query + token-budget packing, 4,000 tokens),
-over queries made of words taken from the corpus's own headings.
+- docs_search: the Librarian's search (sections, BM25 + page weights + boosts, token-budget
+  packing) at its default 4,000-token budget and at 2,000;
+- whole-file FTS: one FTS5 row per file (porter stemming, BM25, any word), the top 5 files
+  returned whole, which is what pasting search hits into a prompt costs.
 
-    python benchmarks/bench_docs.py [--queries 500] [--keep DIR [--reuse]]
+Printed: hit@1, hit@5, MRR (rank = the first result whose file answers), tokens returned per
+answer (o200k_base), and p50/p95 latency per query over `--repeat` rounds. Nothing is asserted.
+
+    python benchmarks/bench_docs.py [--repeat 3] [--misses]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import gzip
 import os
-import random
-import re
-import shutil
-import statistics
+import sqlite3
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-ORIGINS = {
-    "python": Path(sys.prefix) / "lib",
-    "node-global": Path("/usr/lib/node_modules"),
-    "node-tools": REPO / ".tools",
-    "debian": Path("/usr/share/doc"),
-}
-SUFFIXES = (".md", ".markdown", ".mdx", ".rst", ".txt", ".ipynb")
+SHARED = Path(os.environ.get("MCPFLEET_SHARED_DIR") or REPO.parent / "shared")
+TREES = ("ollama", "kserve")
+QUESTIONS = REPO / "tests" / "docs" / "ranking_questions.json"
+BASELINE_FILES = 5
 
 
-def build_corpus(target: Path, max_bytes: int = 2_000_000) -> tuple[int, int]:
-    files = size = 0
-    for origin, base in ORIGINS.items():
-        if not base.is_dir():
-            continue
-        for dirpath, _dirs, names in os.walk(base, followlinks=False):
-            for name in names:
-                src = Path(dirpath) / name
-                lower = name.lower()
-                gz = lower.endswith(".md.gz") or lower.endswith(".rst.gz")
-                if not (lower.endswith(SUFFIXES) or gz) or src.is_symlink():
-                    continue
-                try:
-                    data = gzip.decompress(src.read_bytes()) if gz else src.read_bytes()
-                except (OSError, EOFError, gzip.BadGzipFile):
-                    continue
-                if not data or len(data) > max_bytes:
-                    continue
-                # "node_modules", "dist"... would be skipped as vendored trees: flatten those names
-                rel = str(src.relative_to(base)).removesuffix(".gz").replace("node_modules", "nm")
-                rel = "/".join(p if p not in ("dist", "build", "vendor", "out", "target") else f"_{p}"
-                               for p in rel.split("/"))
-                rel = re.sub(r"/\.+", "/_", rel)
-                dest = target / "docs" / origin / rel
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                dest.write_bytes(data)
-                files += 1
-                size += len(data)
-    return files, size
+def tokens_of(text: str, piece: int = 50_000) -> int:
+    """Tokens of a text of any size (the tokenizer refuses megabytes at once; cut lines cost ~0)."""
+    from mcpfleet.common.tokens import count_tokens
+    return sum(count_tokens(text[i:i + piece]) for i in range(0, len(text), piece))
 
 
 def pct(samples: list[float], q: float) -> float:
-    samples = sorted(samples)
-    return samples[min(len(samples) - 1, int(len(samples) * q))] * 1000
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] * 1000
+
+
+class WholeFileFTS:
+    """The baseline: every indexed file as one FTS5 row, ranked by BM25 over any query word."""
+
+    def __init__(self, path: Path) -> None:
+        self.conn = sqlite3.connect(path)
+        self.conn.execute("CREATE VIRTUAL TABLE files USING fts5(tree UNINDEXED, path UNINDEXED, text, "
+                          "tokenize='porter unicode61 remove_diacritics 2')")
+
+    def add(self, tree: str, path: str, text: str) -> None:
+        self.conn.execute("INSERT INTO files VALUES (?, ?, ?)", (tree, path, text))
+
+    def search(self, tree: str, expr: str, limit: int) -> list[tuple[str, str]]:
+        return self.conn.execute("SELECT path, text FROM files WHERE files MATCH ? AND tree = ? "
+                                 "ORDER BY bm25(files) LIMIT ?", (expr, tree, limit)).fetchall()
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--queries", type=int, default=500)
-    parser.add_argument("--keep", help="keep the corpus and index in this folder")
-    parser.add_argument("--reuse", action="store_true", help="with --keep: search the index built last time")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds over the questions for latency")
+    parser.add_argument("--misses", action="store_true", help="list the questions answered below rank 5")
     args = parser.parse_args()
 
     from mcpfleet.servers.docs.catalog import DocsSettings
+    from mcpfleet.servers.docs.evaluation import Scores, load_questions
     from mcpfleet.servers.docs.library import Librarian
-    from mcpfleet.servers.docs.store import DocsIndex
+    from mcpfleet.servers.docs.store import DocsIndex, query_terms
 
-    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-docs-"))
-    try:
-        corpus = work / "corpus"
-        index_path = work / "docs.sqlite"
-        settings = DocsSettings(index_path=str(index_path), max_files=100_000, index_timeout=3600,
-                                default_catalog=False)
-        if args.reuse and args.keep and index_path.exists():
-            librarian = Librarian(DocsIndex(index_path), settings, forges=None)
-            v = librarian.index.find_version("local/bench")
-            print(f"index (reused): {v.files} files, {v.chunks} sections")
-        else:
-            shutil.rmtree(corpus, ignore_errors=True)
+    roots = {tree: SHARED / "peer-data" / "docs" / tree for tree in TREES}
+    missing = [str(p) for p in roots.values() if not p.is_dir()]
+    if missing:
+        sys.exit(f"corpus not found: {', '.join(missing)} (set MCPFLEET_SHARED_DIR)")
+    questions = load_questions(QUESTIONS)
+
+    with tempfile.TemporaryDirectory(prefix="bench-docs-") as tmp:
+        index_path = Path(tmp) / "docs.sqlite"
+        librarian = Librarian(DocsIndex(index_path), DocsSettings(index_path=str(index_path), default_catalog=False),
+                              forges=None)
+        baseline = WholeFileFTS(Path(tmp) / "files.sqlite")
+        for tree, root in roots.items():
             t = time.perf_counter()
-            files, size = build_corpus(corpus)
-            print(f"corpus: {files} files, {size / 1e6:.1f} MB copied in {time.perf_counter() - t:.1f} s")
-            for p in work.glob("docs.sqlite*"):
-                p.unlink()
-            librarian = Librarian(DocsIndex(index_path), settings, forges=None)
-            t = time.perf_counter()
-            result = await librarian.index_source(str(corpus), None, local_roots=None, name="bench")
-            build = time.perf_counter() - t
+            result = await librarian.index_source(str(root), None, local_roots=None, name=tree)
             v = result.version
-            disk = sum(p.stat().st_size for p in work.glob("docs.sqlite*"))
-            print(f"index: {v.files} files, {v.chunks} sections, built in {build:.1f} s "
-                  f"({v.chunks / build:,.0f} sections/s), {disk / 1e6:.1f} MB on disk")
-        if v.chunks < 10_000:
-            print(f"WARNING: only {v.chunks} sections (< 10,000)")
+            print(f"{tree}: {v.files} files, {v.chunks} sections, indexed in {time.perf_counter() - t:.2f} s")
+            for path, _title in librarian.index.paths(v):  # the same files, as the index normalised them
+                baseline.add(tree, path, librarian.index.document(v, path)[1])
 
-        headings = [r[0] for r in librarian.index._reader.execute(
-            "SELECT heading FROM chunks WHERE library = ? ORDER BY random() LIMIT 5000", (v.library,))]
-        words = [w for h in headings for w in re.findall(r"[a-z]{4,}", h.lower())]
-        rng = random.Random(7)
-        queries = [" ".join(rng.sample(words, rng.choice((1, 2, 2, 3)))) for _ in range(args.queries)]
+        def expression(text: str) -> str | None:
+            terms = query_terms(text)
+            return " OR ".join(f'"{t}"' for t in terms) if terms else None
 
-        raw, full, hits = [], [], 0
-        for q in queries:
-            t = time.perf_counter()
-            found = librarian.index.search(v, q, limit=50)
-            raw.append(time.perf_counter() - t)
-            hits += bool(found)
-        for q in queries:
-            t = time.perf_counter()
-            await librarian.search(v.library, q, 4000)
-            full.append(time.perf_counter() - t)
-        print(f"queries: {len(queries)} ({hits} with hits)")
-        print(f"FTS5 BM25 query:           p50 {pct(raw, 0.5):7.2f} ms  p99 {pct(raw, 0.99):7.2f} ms  "
-              f"mean {statistics.mean(raw) * 1000:.2f} ms")
-        print(f"search + pack (4k tokens): p50 {pct(full, 0.5):7.2f} ms  p99 {pct(full, 0.99):7.2f} ms  "
-              f"mean {statistics.mean(full) * 1000:.2f} ms")
+        rows = []
+        for budget in (4000, 2000):
+            scores, latency, misses = Scores(), [], []
+            for round_ in range(args.repeat):
+                for q in questions:
+                    t = time.perf_counter()
+                    found = await librarian.search(f"local/{q.tree}", q.text, budget)
+                    latency.append(time.perf_counter() - t)
+                    if round_ == 0:
+                        rank = scores.add([s["path"] for s in found["sections"]], q.expect, found["tokens"])
+                        if rank is None or rank > 5:
+                            misses.append(f"  {rank}\t{q.tree}\t{q.text}")
+            rows.append((f"docs_search ({budget:,} tokens)", scores, latency, misses))
+
+        scores, latency, misses = Scores(), [], []
+        for round_ in range(args.repeat):
+            for q in questions:
+                expr = expression(q.text)
+                t = time.perf_counter()
+                files = baseline.search(q.tree, expr, BASELINE_FILES) if expr else []
+                latency.append(time.perf_counter() - t)
+                if round_ == 0:
+                    tokens = sum(tokens_of(text) for _, text in files)
+                    rank = scores.add([p for p, _ in files], q.expect, tokens)
+                    if rank is None or rank > 5:
+                        misses.append(f"  {rank}\t{q.tree}\t{q.text}")
+        rows.append((f"whole-file FTS (top {BASELINE_FILES} files)", scores, latency, misses))
         librarian.index.close()
-    finally:
-        if not args.keep:
-            shutil.rmtree(work, ignore_errors=True)
+
+    print(f"\n{len(questions)} questions over {', '.join(TREES)}; latency over {args.repeat} rounds")
+    print(f"{'':32} {'hit@1':>6} {'hit@5':>6} {'MRR':>6} {'tokens/answer':>14} {'p50 ms':>8} {'p95 ms':>8}")
+    for name, s, lat, _ in rows:
+        print(f"{name:32} {s.hit_at(1):6.3f} {s.hit_at(5):6.3f} {s.mrr:6.3f} {s.mean_tokens:14,.0f} "
+              f"{pct(lat, 0.5):8.2f} {pct(lat, 0.95):8.2f}")
+    if args.misses:
+        for name, _, _, miss in rows:
+            print(f"\nbelow rank 5, {name}:\n" + ("\n".join(miss) or "  none"))
 
 
 if __name__ == "__main__":

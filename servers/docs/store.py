@@ -15,7 +15,7 @@ page cannot fill a whole answer.
 
 from __future__ import annotations
 
-import json
+import heapq
 import logging
 import re
 import sqlite3
@@ -327,16 +327,21 @@ class DocsIndex:
         return diversify(scored, limit)
 
     def _coverage(self, terms: list[str], ids: list[int]) -> dict[int, float]:
-        """The share of the query's words each candidate section holds (1.0 = all of them)."""
+        """The share of the query's words each candidate section holds (1.0 = all of them): one
+        posting-list read per word, limited to the candidates' rowid range (a library's sections
+        are written together, so the range is about one library's), intersected here — an
+        `IN (...)` filter inside the FTS query is ten times slower."""
         if len(terms) < 2:
             return dict.fromkeys(ids, 1.0)
-        counts: dict[int, int] = dict.fromkeys(ids, 0)
-        id_list = json.dumps(ids)
+        wanted = set(ids)
+        low, high = min(ids), max(ids)
+        counts = dict.fromkeys(ids, 0)
         for term in terms:
             for (rowid,) in self._reader.execute(
-                "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? "
-                "AND rowid IN (SELECT value FROM json_each(?))", (f'"{term}"', id_list)):
-                counts[rowid] = counts.get(rowid, 0) + 1
+                    "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid BETWEEN ? AND ?",
+                    (f'"{term}"', low, high)):
+                if rowid in wanted:
+                    counts[rowid] += 1
         return {cid: n / len(terms) for cid, n in counts.items()}
 
     def document(self, version: Version, path: str) -> tuple[str, str, str | None] | None:
@@ -377,13 +382,19 @@ def _place(path: str, about: str) -> str:
 
 def diversify(scored: list[tuple], limit: int) -> list[Hit]:
     """`limit` hits, best first, a document's n-th section counting SAME_PAGE_DECAY**n of its score
-    (greedy: the next pick is the best score after the decay of what was already picked)."""
+    (greedy: the next pick is the best score after the decay of what was already picked). A heap
+    with lazy updates: an entry pushed before its document gained a pick is re-pushed decayed."""
+    heap = [(-score, n, 0) for n, (score, *_rest) in enumerate(scored)]
+    heapq.heapify(heap)
     picked: list[Hit] = []
     seen: dict[int, int] = {}
-    pending = list(scored)
-    while pending and len(picked) < limit:
-        best = max(range(len(pending)), key=lambda i: pending[i][0] * SAME_PAGE_DECAY ** seen.get(pending[i][6], 0))
-        score, cid, path, url, heading, body, doc = pending.pop(best)
-        picked.append(Hit(cid, path, url, heading, body, round(score * SAME_PAGE_DECAY ** seen.get(doc, 0), 4)))
-        seen[doc] = seen.get(doc, 0) + 1
+    while heap and len(picked) < limit:
+        neg, n, at = heapq.heappop(heap)
+        score, cid, path, url, heading, body, doc = scored[n]
+        now = seen.get(doc, 0)
+        if now != at:
+            heapq.heappush(heap, (-score * SAME_PAGE_DECAY ** now, n, now))
+            continue
+        picked.append(Hit(cid, path, url, heading, body, round(-neg, 4)))
+        seen[doc] = now + 1
     return picked
