@@ -279,8 +279,13 @@ def _is_close_tag(tag: str) -> bool:
     return _DASHES.sub("-", flat).lower() == CLOSE_TAG
 
 
+_SOURCE_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 def _source_attribute(source: str) -> str:
-    return neutralise(source).replace('"', "%22").replace("<", "%3C").replace(">", "%3E").replace("\n", " ")[:500]
+    """`source` as the wrapper's attribute: one line, no quote or bracket of its own, control sequences defused."""
+    flat = _SOURCE_BREAKS.sub(" ", neutralise(source))
+    return flat.replace('"', "%22").replace("<", "%3C").replace(">", "%3E")[:500]
 
 
 def _wrap_neutralised(text: str, source: str, *, inline: bool = False) -> str:

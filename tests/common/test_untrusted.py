@@ -10,7 +10,7 @@ import unicodedata
 import pytest
 from fastmcp import Client, FastMCP
 from fastmcp.tools.base import ToolResult
-from hypothesis import given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from mcpfleet.common.errors import UserError
 from mcpfleet.common.untrusted import (
@@ -247,20 +247,20 @@ HOSTILE_TEXT = st.lists(st.one_of(FRAGMENTS, st.text(max_size=8)), max_size=40).
 
 
 @given(HOSTILE_TEXT, st.text(max_size=40))
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])  # a busy machine
 def test_the_wrapper_cannot_be_closed_early_or_carry_live_sequences(text, source):
     for wrapped in (wrap(text, source), untrusted_result(text, source, {"title": f"t{text}"}).structured_content["title"]):
         assert wrapped.startswith(OPEN_TAG + ' source="') and wrapped.endswith(CLOSE_TAG)
         assert wrapped.count(CLOSE_TAG) == 1 and live_control_sequences(wrapped) == []
         opening = wrapped[: wrapped.index('">') + 2]
-        assert "\n" not in opening and opening.count('"') == 2  # the source cannot leave its attribute
+        assert len(opening.splitlines()) == 1 and opening.count('"') == 2  # the source cannot leave its attribute
     clean = neutralise(text)
     assert neutralise_control_sequences(clean) == (clean, [])  # idempotent: nothing left to find
     assert CLOSE_TAG not in unwrap(wrap(text, source))
 
 
 @given(HOSTILE_TEXT)
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_neutralising_changes_only_brackets(text):
     clean, found = neutralise_control_sequences(text)
     assert len(clean) == len(text)
