@@ -45,6 +45,10 @@ from mcpfleet.common.workers import WorkerPool
 
 log = logging.getLogger("mcpfleet.app")
 READY_CHECK_TIMEOUT = 5.0
+API_KEY_REFUSAL = (
+    "This server needs an API key: send it as 'Authorization: Bearer <key>' (in a client's MCP "
+    "configuration, a header). The fleet's operator issues keys with 'mcpfleet auth new-key'."
+)
 
 
 def new_server(name: str, instructions: str | None = None, **kwargs) -> FastMCP:
@@ -197,15 +201,14 @@ def build_http_app(specs: Sequence[ServerSpec], settings: Settings) -> Starlette
             }
         )
 
-    async def authenticate(scope) -> bool:
-        # Only requests to a server's MCP endpoint carry bodies worth reading; anything else
-        # (unknown paths, metadata) is answered without one.
-        name = scope.get("path", "").strip("/").partition("/")[0]
+    async def authenticate(scope) -> str:
+        # Only a server's MCP endpoint needs credentials (and carries bodies worth reading).
+        name, _, rest = scope.get("path", "").strip("/").partition("/")
         verifier = verifiers.get(name)
-        if verifier is None:
-            return not verifiers
+        if verifier is None or rest.rstrip("/") != "mcp":
+            return "open"
         token = bearer_token(scope)
-        return token is not None and await verifier.verify_token(token) is not None
+        return "ok" if token is not None and await verifier.verify_token(token) is not None else "refused"
 
     routes += [
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
@@ -237,6 +240,7 @@ def build_http_app(specs: Sequence[ServerSpec], settings: Settings) -> Starlette
                 max_bytes=settings.limits.max_request_bytes,
                 body_timeout=settings.limits.body_timeout,
                 authenticate=authenticate if verifiers else None,
+                refusal=None if settings.auth.jwt else API_KEY_REFUSAL,
             )
         ],
         lifespan=lifespan,

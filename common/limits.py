@@ -116,16 +116,19 @@ def cap_output(result: ToolResult, limit: int) -> ToolResult:
     return ToolResult(content=content, meta=result.meta, is_error=True)
 
 
-Authenticator = Callable[[Scope], Awaitable[bool]]
+# "ok": a caller the endpoint accepts; "refused": an endpoint's caller without valid credentials;
+# "open": a path that needs no credentials (health, metadata) or is not an endpoint at all.
+Authenticator = Callable[[Scope], Awaitable[str]]
 
 
 class RequestGuard:
     """ASGI middleware in front of every route; see the module docstring.
 
-    `authenticate(scope)` says whether the request's credentials are good enough to be worth
-    reading a body for; when it says no, the app is called with an empty body, so the server
-    under it answers its usual 401 (with its own challenge) without the client's body ever
-    being read or held.
+    `authenticate(scope)` judges the request's credentials from its headers (see
+    `Authenticator`). A refused request never has its body read or held: with `refusal` set
+    (API keys only: there is no OAuth to discover) the guard answers 401 with that text;
+    otherwise the app is called with an empty body and answers its own 401 with its RFC 9728
+    challenge. A body sent to a path that is not an endpoint is not read either.
     """
 
     def __init__(
@@ -134,11 +137,13 @@ class RequestGuard:
         max_bytes: int,
         body_timeout: float = 15.0,
         authenticate: Authenticator | None = None,
+        refusal: str | None = None,
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.body_timeout = body_timeout
         self.authenticate = authenticate
+        self.refusal = refusal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -147,10 +152,15 @@ class RequestGuard:
         if sum(1 for key, _ in scope.get("headers", ()) if key == b"authorization") > 1:
             await _refuse(send, 400, "more than one Authorization header; send exactly one")
             return
-        if scope.get("method") in ("GET", "HEAD", "OPTIONS", "DELETE"):
+        has_body = scope.get("method") not in ("GET", "HEAD", "OPTIONS", "DELETE")
+        verdict = "ok" if self.authenticate is None else await self.authenticate(scope)
+        if verdict == "refused" and self.refusal is not None and scope.get("method") != "OPTIONS":
+            await _unauthorized(send, self.refusal, bearer_token(scope) is not None)
+            return
+        if not has_body:
             await self.app(scope, receive, send)
             return
-        if self.authenticate is not None and not await self.authenticate(scope):
+        if verdict != "ok":
             await self.app(scope, _empty_body, send)
             return
         declared = _content_length(scope)
@@ -220,6 +230,25 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
+
+
+async def _unauthorized(send: Send, description: str, had_token: bool) -> None:
+    # RFC 6750: no error attribute when no credentials were sent; no resource_metadata, since
+    # there is no authorization server to discover when the fleet takes API keys only.
+    challenge = 'Bearer realm="mcpfleet"' + (', error="invalid_token"' if had_token else "")
+    body = json.dumps({"error": "invalid_token" if had_token else "unauthorized", "error_description": description}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 401,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"www-authenticate", challenge.encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 async def _too_large(send: Send, max_bytes: int) -> None:

@@ -29,7 +29,7 @@ from fastmcp.tools.base import ToolResult
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from pydantic import ValidationError as PydanticValidationError
 
-from mcpfleet.common.auth import current_caller
+from mcpfleet.common.auth import current_caller, loggable
 from mcpfleet.common.errors import LimitExceeded
 from mcpfleet.common.settings import TelemetrySettings
 
@@ -85,7 +85,7 @@ class TelemetryMiddleware(Middleware):
         token = request_id_var.set(request_id)
         name = context.message.name
         tool = name if name in self.tools else UNKNOWN_TOOL
-        caller = current_caller()
+        caller = loggable(current_caller())
         started = time.perf_counter()
         outcome = "ok"
         try:

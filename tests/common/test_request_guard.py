@@ -89,3 +89,21 @@ def test_many_slow_unauthenticated_connections_hold_nothing(fleet):
     with connect(fleet) as sock:  # and the server still answers a real caller
         sock.sendall(head(KEYS["alice"], len(BODY)) + BODY)
         assert read_status(sock) == b"HTTP/1.1 200 OK"
+
+
+@pytest.mark.parametrize("key", [None, "wrong-key"], ids=["no key", "wrong key"])
+@pytest.mark.parametrize("method", ["POST", "GET"])
+def test_with_api_keys_only_a_401_says_a_key_is_needed_and_points_at_no_oauth(fleet, key, method):
+    import httpx2
+
+    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    url = f"http://{fleet[0]}:{fleet[1]}/echo/mcp"
+    response = httpx2.request(method, url, content=BODY if method == "POST" else None, headers=headers, timeout=20)
+    assert response.status_code == 401
+    assert "needs an API key" in response.json()["error_description"]
+    assert "Authorization: Bearer <key>" in response.json()["error_description"]
+    challenge = response.headers["www-authenticate"]
+    assert "resource_metadata" not in challenge and "re-register" not in response.text
+    assert ('error="invalid_token"' in challenge) == bool(key)
