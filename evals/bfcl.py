@@ -213,8 +213,10 @@ def read_entries(entries: Path, answers: Path | None = None) -> list[tuple[dict,
     for entry in _lines(entries):
         bfcl_id = str(entry.get("id"))
         answer = entry["possible_answer"] if "possible_answer" in entry else truth.get(bfcl_id)
-        is_irrelevance = CATEGORY.get(entry.get("bfcl_category") or re.sub(r"_\d+$", "", bfcl_id)) == "irrelevance"
-        if answer is None and not is_irrelevance:
+        prefix = entry.get("bfcl_category") or re.sub(r"_\d+$", "", bfcl_id)
+        if prefix not in CATEGORY:
+            raise ValueError(f"{bfcl_id}: unsupported BFCL category {prefix!r} (supported: {', '.join(sorted(CATEGORY))})")
+        if answer is None and CATEGORY[prefix] != "irrelevance":
             raise ValueError(f"{bfcl_id}: no possible answer (give --answers FILE)")
         out.append((entry, answer))
     return out

@@ -83,7 +83,7 @@ def sample(m: Matcher, perturb: bool) -> Any:
     if m.kind == "exact":
         return m.value
     if m.kind == "one_of":
-        return m.value[0]
+        return m.value[0] if m.value else None
     if m.kind == "text":
         value = m.value[0] if isinstance(m.value, list) else m.value
         return ("  " + value.replace(" ", "   ").upper() + " ") if perturb else value

@@ -188,3 +188,38 @@ def test_wilson_interval_and_percentiles():
     lo, hi = wilson_interval(10, 10)
     assert hi == 1.0 and lo < 1.0
     assert percentile([1, 2, 3, 4], 50) == 2.5 and percentile([5], 99) == 5 and percentile([], 50) is None
+
+
+def test_normalised_strings_follow_bfcl_standardize():
+    m = Matcher.parse({"normalised": ["April 1, 2024", "2024-04-01"]})
+    assert m.check("april 1 2024") is None and m.check("APRIL_1,2024.") is None and m.check("20240401") is None
+    assert m.check("April 2, 2024") is not None and m.check("April 1, 2024!") is not None
+    assert Matcher.parse({"normalised": "it's"}).check('IT"S') is None  # ' read as ", as BFCL does
+    assert m.check(20240401) is not None  # a number is not a string
+
+
+def test_integer_is_strict():
+    m = Matcher.parse({"integer": [10, 20]})
+    assert m.check(10) is None and m.check(20) is None
+    assert m.check(10.0) is not None and m.check(True) is not None and m.check("10") is not None
+    assert Matcher.parse({"one_of": [10]}).check(10.0) is None  # one_of compares numbers by value
+
+
+def test_items_keys_and_any_of_nest():
+    m = Matcher.parse({"any_of": [
+        {"items": [{"normalised": "New York"}, {"integer": 3}]},
+        {"keys": {"city": {"normalised": "NYC"}, "days": {"integer": 3, "optional": True}}}]})
+    assert m.check(["new-york", 3]) is None
+    assert m.check(["new york", 3.0]) is not None and m.check([3, "new york"]) is not None  # in order, strict
+    assert m.check({"city": "nyc"}) is None and m.check({"city": "N.Y.C.", "days": 3}) is None
+    assert m.check({"city": "nyc", "days": 4}) is not None
+    assert m.check({"city": "nyc", "extra": 1}) is not None  # no other key
+    assert m.check({"days": 3}) is not None  # a required key is missing
+    assert Matcher.parse(m.to_json()) == m and m.literals() == [["New York", 3], {"city": "NYC"}]
+
+
+@pytest.mark.parametrize("raw", [{"integer": 1.5}, {"normalised": 3}, {"items": "x"}, {"keys": ["a"]},
+                                 {"any_of": {"exact": 1}}])
+def test_malformed_nested_matchers_are_rejected(raw):
+    with pytest.raises(ValueError):
+        Matcher.parse(raw)
