@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import asyncio
-import json
 import sys
 from collections.abc import Sequence
 
 from mcpfleet import __version__
-from mcpfleet.common.errors import ConfigError, FleetError
 
-# Modules adding their own subcommands: each has `register(sub)`, which adds a subparser with
-# `set_defaults(handler=fn)`; `fn(args) -> int` runs it. Imported when the parser is built, so
-# they keep heavy imports inside their handlers.
-COMMAND_MODULES: tuple[str, ...] = (
-    "mcpfleet.servers.k8s.cli",
-    "mcpfleet.servers.docs.cli",
-    "mcpfleet.evals.cli",
-    "mcpfleet.common.litellm",
-)
+# Modules adding their own subcommands: each has `register(add)`, which adds a subparser with
+# `set_defaults(handler=fn)`; `fn(args) -> int` runs it. A module is imported only when its
+# command runs (or the whole parser is built), so `mcpfleet --help` and `mcpfleet k8s validate`
+# import nothing they do not use; the one-line help is here for the command list, and
+# tests/k8s/test_k8s_cli.py checks it matches what the module registers.
+COMMAND_MODULES: dict[str, tuple[str, str]] = {
+    "k8s": ("mcpfleet.servers.k8s.cli", "validate and fix Kubernetes manifests, print examples and rules"),
+    "docs": ("mcpfleet.servers.docs.cli", "index and search library documentation (the docs server's index)"),
+    "eval": ("mcpfleet.evals.cli", "score models' tool calling against the fleet's real tools"),
+    "litellm": ("mcpfleet.common.litellm", "put the fleet behind a LiteLLM gateway"),
+}
+CONFIG_HELP = "print configuration for a client"
 
 EXAMPLES = """\
 examples:
@@ -37,7 +37,9 @@ examples:
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The `mcpfleet` parser. With `only`, the command of that name is built in full and the
+    others are listed by name and help alone (their modules stay unimported)."""
     parser = argparse.ArgumentParser(
         prog="mcpfleet",
         description="MCP servers for self-hosted LLMs, on one runtime.",
@@ -52,11 +54,19 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--config", metavar="FILE", help="TOML or YAML settings file (also: MCPFLEET_CONFIG)")
         return p
 
+    def wanted(name: str) -> bool:
+        return only is None or only == name
+
     serve = add("serve", "run servers over streamable HTTP (default) or stdio")
     serve.add_argument("servers", nargs="*", metavar="NAME", help="servers to run (default: all)")
     serve.add_argument("--transport", choices=("http", "stdio"), default="http")
     serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default 8080)")
+    serve.add_argument(
+        "--log-format",
+        choices=("auto", "json", "text"),
+        help="auto (default): short lines on a terminal, JSON lines otherwise",
+    )
     serve.add_argument(
         "--insecure-no-auth",
         action="store_true",
@@ -68,18 +78,22 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("servers", nargs="*", metavar="NAME")
     lst.add_argument("--json", action="store_true", help="machine-readable output")
 
-    cfg = add("config", "print configuration for a client")
-    from mcpfleet.common.clients import CLIENTS, DEFAULT_KEY_ENV
+    cfg = add("config", CONFIG_HELP)
+    if wanted("config"):
+        from mcpfleet.common.clients import CLIENTS, DEFAULT_KEY_ENV
 
-    cfg.add_argument("client", choices=CLIENTS)
-    cfg.add_argument("servers", nargs="*", metavar="NAME", help="servers to include (default: all)")
-    cfg.add_argument("--url", help="the fleet's base URL (default: public_url, else http://HOST:PORT)")
-    cfg.add_argument("--key-env", default=DEFAULT_KEY_ENV, help=f"variable holding the API key (default {DEFAULT_KEY_ENV})")
-    cfg.add_argument("--no-auth", action="store_true", help="the fleet runs without auth")
-    cfg.add_argument("--stdio", action="store_true", help="start servers locally over stdio instead of HTTP")
+        cfg.add_argument("client", choices=CLIENTS)
+        cfg.add_argument("servers", nargs="*", metavar="NAME", help="servers to include (default: all)")
+        cfg.add_argument("--url", help="the fleet's base URL (default: public_url, else http://HOST:PORT)")
+        cfg.add_argument("--key-env", default=DEFAULT_KEY_ENV, help=f"variable holding the API key (default {DEFAULT_KEY_ENV})")
+        cfg.add_argument("--no-auth", action="store_true", help="the fleet runs without auth")
+        cfg.add_argument("--stdio", action="store_true", help="start servers locally over stdio instead of HTTP")
 
-    for module in COMMAND_MODULES:
-        importlib.import_module(module).register(add)
+    for name, (module, help_) in COMMAND_MODULES.items():
+        if wanted(name):
+            importlib.import_module(module).register(add)
+        else:
+            sub.add_parser(name, help=help_, description=help_)
 
     auth = sub.add_parser("auth", help="API key tools", description="API key tools")
     auth_sub = auth.add_subparsers(dest="auth_command", metavar="ACTION", required=True)
@@ -90,18 +104,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # the first word that is not an option names the command (top-level options take no value)
+    command = next((a for a in argv if not a.startswith("-")), "")
+    parser = build_parser(only=command)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
     try:
         return _dispatch(args)
-    except (ConfigError, FleetError, ValueError) as exc:
-        print(f"mcpfleet: error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        if not (isinstance(exc, ValueError) or _is_fleet_error(exc)):
+            raise
+        print(f"mcpfleet: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _is_fleet_error(exc: BaseException) -> bool:
+    # mcpfleet.common.errors imports FastMCP (over a second): a command that never imported it
+    # cannot have raised one of its errors, so it is not imported just to ask
+    errors = sys.modules.get("mcpfleet.common.errors")
+    return errors is not None and isinstance(exc, errors.FleetError)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -127,12 +153,18 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _serve(args, settings, specs) -> int:
+    import asyncio
+
     from mcpfleet.common import app
+    from mcpfleet.common.errors import ConfigError
     from mcpfleet.common.telemetry import configure_logging
 
     if not specs:
         raise ConfigError("no servers are installed; see README for the servers and their extras")
-    configure_logging(settings.telemetry)
+    telemetry = settings.telemetry
+    if args.log_format:
+        telemetry = telemetry.model_copy(update={"log_format": args.log_format})
+    configure_logging(telemetry)
     if args.transport == "stdio":
         if len(specs) != 1:
             raise ConfigError("stdio serves exactly one server: name it, e.g. `mcpfleet serve math --transport stdio`")
@@ -144,6 +176,9 @@ def _serve(args, settings, specs) -> int:
 
 
 def _list(args, settings, specs) -> int:
+    import asyncio
+    import json
+
     rows = asyncio.run(_tool_rows(settings, specs))
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -187,6 +222,7 @@ async def _tool_rows(settings, specs) -> list[dict]:
 
 def _config(args, settings, specs) -> int:
     from mcpfleet.common.clients import render
+    from mcpfleet.common.errors import ConfigError
 
     if not specs:
         raise ConfigError("no servers are installed")
@@ -197,6 +233,7 @@ def _config(args, settings, specs) -> int:
 
 def _auth(args) -> int:
     from mcpfleet.common.auth import hash_key, new_key
+    from mcpfleet.common.errors import ConfigError
 
     if args.auth_command == "new-key":
         key = new_key()

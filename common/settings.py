@@ -76,7 +76,9 @@ class LimitSettings(_Section):
 
 class TelemetrySettings(_Section):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_format: Literal["json", "text"] = "json"
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto", description="auto: short text lines on a terminal, JSON lines otherwise (pods)"
+    )
     otlp_endpoint: str | None = Field(default=None, description="OTLP/HTTP traces endpoint, e.g. http://otel:4318")
     service_name: str = "mcpfleet"
 

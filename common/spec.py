@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from mcpfleet.common.errors import ConfigError
+from mcpfleet.common import lazy_errors as errors
 
 if TYPE_CHECKING:
     from fastmcp import FastMCP
@@ -54,7 +54,7 @@ class ServerSpec:
         """Build the server, or say in one line what must be installed first."""
         reason = self.missing()
         if reason:
-            raise ConfigError(f"server {self.name!r} cannot run here: {reason}")
+            raise errors.ConfigError(f"server {self.name!r} cannot run here: {reason}")
         build = self.build
         if isinstance(build, str):
             module, _, function = build.partition(":")
@@ -102,10 +102,10 @@ def load_plugin(ref: str) -> ServerSpec:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ConfigError(f"plugin {ref!r}: cannot import {module_name!r} ({exc})") from None
+        raise errors.ConfigError(f"plugin {ref!r}: cannot import {module_name!r} ({exc})") from None
     spec = getattr(module, attr, None)
     if not isinstance(spec, ServerSpec):
-        raise ConfigError(f"plugin {ref!r}: {attr!r} is not a ServerSpec")
+        raise errors.ConfigError(f"plugin {ref!r}: {attr!r} is not a ServerSpec")
     return spec
 
 
@@ -117,7 +117,7 @@ def all_specs(plugins: Iterable[str] = ()) -> list[ServerSpec]:
     seen: set[str] = set()
     for spec in specs:
         if spec.name in seen:
-            raise ConfigError(f"two servers are named {spec.name!r}")
+            raise errors.ConfigError(f"two servers are named {spec.name!r}")
         seen.add(spec.name)
     return specs
 
@@ -141,5 +141,5 @@ def select_specs(specs: Sequence[ServerSpec], names: Sequence[str]) -> list[Serv
     unknown = [n for n in names if n not in by_name]
     if unknown:
         known = ", ".join(by_name) or "(none installed)"
-        raise ConfigError(f"unknown server {unknown[0]!r}; known servers: {known}")
+        raise errors.ConfigError(f"unknown server {unknown[0]!r}; known servers: {known}")
     return [by_name[n] for n in dict.fromkeys(names)]

@@ -25,7 +25,7 @@ def register(add) -> None:
     validate = sub.add_parser("validate", help="validate manifests (exit 1 on error findings)")
     common(validate)
     validate.add_argument("--format", choices=("text", "json"), default="text")
-    validate.add_argument("files", nargs="+", metavar="FILE", help="YAML files, directories (*.yaml, *.yml) or - for stdin")
+    validate.add_argument("files", nargs="+", metavar="FILE", help="YAML files, directories (searched recursively for *.yaml, *.yml, *.json) or - for stdin")
     validate.set_defaults(handler=_validate)
 
     fix = sub.add_parser("fix", help="print the fixed manifest (or --diff, or --in-place)")
@@ -57,7 +57,9 @@ def _engine(args):
 
 
 def _inputs(names: list[str]) -> list[tuple[str, str]]:
-    from mcpfleet.common.errors import UserError
+    """(name, text) of each input: a file, `-` for stdin, or a directory searched recursively
+    for *.yaml, *.yml and *.json files (hidden folders skipped), in a stable order."""
+    from mcpfleet.common import lazy_errors as errors
 
     out = []
     for name in names:
@@ -65,15 +67,29 @@ def _inputs(names: list[str]) -> list[tuple[str, str]]:
             out.append(("-", sys.stdin.read()))
             continue
         path = Path(name)
-        files = sorted([*path.glob("*.yaml"), *path.glob("*.yml")]) if path.is_dir() else [path]
+        files = _manifests_under(path) if path.is_dir() else [path]
         if path.is_dir() and not files:
-            raise UserError(f"{name}: no *.yaml or *.yml files")
+            raise errors.UserError(f"{name}: no *.yaml, *.yml or *.json files in it or its sub-folders")
         for f in files:
             try:
                 out.append((str(f), f.read_text(encoding="utf-8")))
             except (OSError, UnicodeDecodeError) as exc:
-                raise UserError(f"cannot read {f}: {getattr(exc, 'strerror', None) or exc}") from None
+                raise errors.UserError(f"cannot read {f}: {getattr(exc, 'strerror', None) or exc}") from None
     return out
+
+
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def _manifests_under(directory: Path) -> list[Path]:
+    found = []
+    for path in sorted(directory.rglob("*")):
+        relative = path.relative_to(directory).parts
+        if any(part.startswith(".") for part in relative[:-1]) or relative[-1].startswith("."):
+            continue  # .git, .github and friends hold no manifests to apply
+        if path.suffix in MANIFEST_SUFFIXES and path.is_file():
+            found.append(path)
+    return found
 
 
 def _prefetch(engine, settings, text: str, version: str | None) -> None:
@@ -109,9 +125,9 @@ def _fix(args) -> int:
     engine, settings = _engine(args)
     [(name, text)] = _inputs([args.file])
     if args.in_place and name == "-":
-        from mcpfleet.common.errors import UserError
+        from mcpfleet.common import lazy_errors as errors
 
-        raise UserError("--in-place needs a file, not stdin")
+        raise errors.UserError("--in-place needs a file, not stdin")
     _prefetch(engine, settings, text, args.kubernetes_version)
     result = engine.fix_text(text, args.kubernetes_version, args.profile)
     if args.diff:

@@ -8,7 +8,7 @@ import logging
 import re
 from pathlib import Path
 
-from mcpfleet.common.errors import ConfigError, OutboundError
+from mcpfleet.common import lazy_errors as errors
 from mcpfleet.servers.k8s.documents import Document
 
 log = logging.getLogger("mcpfleet.k8s")
@@ -67,7 +67,7 @@ async def fetch_schemas(settings, pairs: list[tuple[str, str]], http_settings) -
     if not settings.crd_url_template:
         return []
     if not settings.crd_cache_dir:
-        raise ConfigError("servers.k8s.crd_url_template needs servers.k8s.crd_cache_dir")
+        raise errors.ConfigError("servers.k8s.crd_url_template needs servers.k8s.crd_cache_dir")
     from mcpfleet.common.http import OutboundClient
 
     fetched: list[tuple[str, str, dict]] = []
@@ -80,7 +80,7 @@ async def fetch_schemas(settings, pairs: list[tuple[str, str]], http_settings) -
             url = settings.crd_url_template.format(group=group, kind=kind.lower(), version=ver)
             try:
                 result = await client.fetch(url, max_bytes=MAX_SCHEMA_BYTES, accept_status=(200, 404))
-            except OutboundError as exc:
+            except errors.OutboundError as exc:
                 log.info("CRD schema %s: %s", url, exc)
                 continue
             if result.status != 200:
@@ -103,7 +103,7 @@ def cluster_crds(timeout: float = 10.0) -> list[dict]:
     try:
         from kubernetes import client, config  # optional: only for live-cluster CRDs
     except ImportError:
-        raise ConfigError("servers.k8s.cluster_crds needs the 'kubernetes' package: pip install kubernetes") from None
+        raise errors.ConfigError("servers.k8s.cluster_crds needs the 'kubernetes' package: pip install kubernetes") from None
     try:
         try:
             config.load_incluster_config()

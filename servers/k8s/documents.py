@@ -7,10 +7,15 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 import yaml
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+if TYPE_CHECKING:
+    from ruamel.yaml import YAML
+
+# ruamel.yaml (round trip, for fixes) is imported where it is used: validation reads with libyaml,
+# and the CLI should not pay ruamel's import time (~0.1 s) for it.
 
 MAX_DOCUMENTS = 5000
 MAX_NODES = 500_000  # after alias expansion: a "billion laughs" document stops here
@@ -67,7 +72,7 @@ class Document:
         """The 1-based line where the document's content starts."""
         if self.node is not None:
             return self.node.start_mark.line + 1
-        node_line = self.data.lc.line if isinstance(self.data, (CommentedMap, CommentedSeq)) else 0
+        node_line = self.data.lc.line if hasattr(self.data, "lc") else 0  # ruamel's CommentedMap/Seq
         return self.offset + node_line + 1
 
     def line_of(self, path: tuple) -> int:
@@ -78,6 +83,8 @@ class Document:
 
 
 def new_yaml() -> YAML:
+    from ruamel.yaml import YAML
+
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
     yaml.width = 4096  # never re-wrap long strings (commands, annotations)
@@ -108,6 +115,8 @@ def chunks(text: str) -> list[tuple[int, str, str]]:
 
 def parse(text: str) -> list[Document]:
     """The non-empty documents of a YAML stream; raises YamlSyntaxError with line and column."""
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
     yaml = new_yaml()
     docs: list[Document] = []
     budget = [MAX_TOTAL_NODES]
@@ -294,10 +303,10 @@ def line_of(node: Any, path: tuple, default: int = 1) -> int:
     line = default
     for key in path:
         try:
-            if isinstance(node, CommentedMap) and key in node:
+            if isinstance(node, dict) and hasattr(node, "lc") and key in node:
                 line = node.lc.key(key)[0] + 1
                 node = node[key]
-            elif isinstance(node, CommentedSeq) and isinstance(key, int) and 0 <= key < len(node):
+            elif isinstance(node, list) and hasattr(node, "lc") and isinstance(key, int) and 0 <= key < len(node):
                 line = node.lc.item(key)[0] + 1
                 node = node[key]
             else:

@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from mcpfleet.common.errors import ConfigError, UserError
+from mcpfleet.common import lazy_errors as errors
 from mcpfleet.servers.k8s.documents import Document, YamlSyntaxError, dump, format_path, load, parse
 from mcpfleet.servers.k8s.profiles import Profile, get_profile, load_profiles
 from mcpfleet.servers.k8s.rules import Fix, all_rules
@@ -130,7 +130,7 @@ class Engine:
         self.settings = settings or K8sSettings()
         crd_dirs = list(self.settings.crd_dirs)
         if self.settings.crd_url_template and not self.settings.crd_cache_dir:
-            raise ConfigError("servers.k8s.crd_url_template needs servers.k8s.crd_cache_dir (schemas are cached there)")
+            raise errors.ConfigError("servers.k8s.crd_url_template needs servers.k8s.crd_cache_dir (schemas are cached there)")
         if self.settings.crd_cache_dir and self.settings.crd_url_template:
             from pathlib import Path
 
@@ -147,7 +147,7 @@ class Engine:
         self.default_version = check_version(self.settings.kubernetes_version) if self.settings.kubernetes_version \
             else default_version()
         if self.settings.profile not in self.profiles:  # a bad default fails at start, not per call
-            raise ConfigError(f"servers.k8s.profile: unknown profile {self.settings.profile!r}; "
+            raise errors.ConfigError(f"servers.k8s.profile: unknown profile {self.settings.profile!r}; "
                               f"choose one of {', '.join(sorted(self.profiles))}")
 
     def resolve(self, kubernetes_version: str | None, profile: str | None) -> tuple[str, Profile]:
@@ -157,7 +157,7 @@ class Engine:
     def parse(self, text: str, round_trip: bool = False) -> list[Document]:
         """Documents of `text`: round-trip (ruamel, editable) for fixes, else libyaml (fast)."""
         if len(text.encode("utf-8", "surrogatepass")) > self.settings.max_bytes:
-            raise UserError(f"the manifest is larger than {self.settings.max_bytes} bytes; split it")
+            raise errors.UserError(f"the manifest is larger than {self.settings.max_bytes} bytes; split it")
         return parse(text) if round_trip else load(text)
 
     def validate_text(self, text: str, kubernetes_version: str | None = None, profile: str | None = None,
@@ -208,7 +208,7 @@ class Engine:
         try:
             docs = self.parse(text, round_trip=True)
         except YamlSyntaxError as exc:
-            raise UserError(f"{exc.message} at line {exc.line}, column {exc.column}; fix the YAML first") from None
+            raise errors.UserError(f"{exc.message} at line {exc.line}, column {exc.column}; fix the YAML first") from None
         findings = self.check(docs, version, prof)
         applied = []
         for f in findings:
@@ -231,7 +231,7 @@ class Engine:
     def rules_info(self, profile: str | None = None, rule: str | None = None) -> dict[str, Any]:
         if rule is not None:
             if rule not in self.rules:
-                raise UserError(f"unknown rule {rule!r}; k8s_rules lists them")
+                raise errors.UserError(f"unknown rule {rule!r}; k8s_rules lists them")
             r = self.rules[rule]
             used = {name: p.severity(rule) for name, p in self.profiles.items() if p.severity(rule)}
             return {"rule": r.id, "description": r.description, "default_severity": r.severity,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from mcpfleet.common.errors import UserError
+from mcpfleet.common import lazy_errors as errors
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 ALIASES = {"sgl": "sglang", "lws": "vllm-multinode", "leaderworkerset": "vllm-multinode", "multinode": "vllm-multinode",
@@ -41,7 +41,7 @@ def example(topic: str | None = None) -> dict:
     if key is None:
         matches = {k for c, k in by_compact.items() if compact and compact in c}
         if len(matches) != 1:
-            raise UserError(f"no example {topic!r}; topics: {', '.join(available)}")
+            raise errors.UserError(f"no example {topic!r}; topics: {', '.join(available)}")
         key = matches.pop()
     manifest = (EXAMPLES_DIR / f"{key}.yaml").read_text(encoding="utf-8")
     return {"topic": key, "description": available[key], "manifest": manifest, "text": manifest}

@@ -12,10 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
+import yaml
 
-from mcpfleet.common.errors import ConfigError, UserError
+from mcpfleet.common import lazy_errors as errors
 from mcpfleet.servers.k8s.rules import SEVERITIES, all_rules
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "profiles"
@@ -40,14 +39,15 @@ class Profile:
 
 def _read(path: Path) -> dict:
     try:
-        data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
-    except (OSError, YAMLError) as exc:
-        raise ConfigError(f"profile {path}: {str(exc).splitlines()[0] if str(exc) else 'unreadable'}") from None
+        # libyaml: profiles are small, and YAML 1.1's `off` (False) is read as "off" below
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (OSError, yaml.YAMLError) as exc:
+        raise errors.ConfigError(f"profile {path}: {str(exc).splitlines()[0] if str(exc) else 'unreadable'}") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"profile {path}: expected a mapping with name, extends and rules")
+        raise errors.ConfigError(f"profile {path}: expected a mapping with name, extends and rules")
     unknown = set(data) - {"name", "description", "extends", "rules"}
     if unknown:
-        raise ConfigError(f"profile {path}: unknown keys {sorted(unknown)}")
+        raise errors.ConfigError(f"profile {path}: unknown keys {sorted(unknown)}")
     return data
 
 
@@ -56,7 +56,7 @@ def load_profiles(extra_dirs: list[str] | tuple[str, ...] = ()) -> dict[str, Pro
     raw: dict[str, tuple[Path, dict]] = {}
     for directory in (BUILTIN_DIR, *map(Path, extra_dirs)):
         if not directory.is_dir():
-            raise ConfigError(f"servers.k8s.profile_dirs: {directory} is not a directory")
+            raise errors.ConfigError(f"servers.k8s.profile_dirs: {directory} is not a directory")
         for path in sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")]):
             data = _read(path)
             raw[str(data.get("name") or path.stem)] = (path, data)
@@ -67,18 +67,18 @@ def load_profiles(extra_dirs: list[str] | tuple[str, ...] = ()) -> dict[str, Pro
         if name in resolved:
             return resolved[name]
         if name in seen:
-            raise ConfigError(f"profile {name!r}: extends itself ({' -> '.join(seen + (name,))})")
+            raise errors.ConfigError(f"profile {name!r}: extends itself ({' -> '.join(seen + (name,))})")
         if name not in raw:
-            raise ConfigError(f"profile {seen[-1]!r} extends unknown profile {name!r}")
+            raise errors.ConfigError(f"profile {seen[-1]!r} extends unknown profile {name!r}")
         path, data = raw[name]
         parent = data.get("extends")
         rules = dict(resolve(str(parent), seen + (name,)).rules) if parent else {}
         for rule_id, severity in (data.get("rules") or {}).items():
             if rule_id not in known:
-                raise ConfigError(f"profile {path}: unknown rule {rule_id!r}")
+                raise errors.ConfigError(f"profile {path}: unknown rule {rule_id!r}")
             severity = OFF if severity is False else str(severity)
             if severity not in (*SEVERITIES, OFF):
-                raise ConfigError(f"profile {path}: rule {rule_id!r}: severity must be error, warning, info or off")
+                raise errors.ConfigError(f"profile {path}: rule {rule_id!r}: severity must be error, warning, info or off")
             rules[rule_id] = severity
         resolved[name] = Profile(name, str(data.get("description") or ""), rules, str(parent) if parent else None)
         return resolved[name]
@@ -90,5 +90,5 @@ def load_profiles(extra_dirs: list[str] | tuple[str, ...] = ()) -> dict[str, Pro
 
 def get_profile(profiles: dict[str, Profile], name: str) -> Profile:
     if name not in profiles:
-        raise UserError(f"unknown profile {name!r}; choose one of {', '.join(sorted(profiles))}")
+        raise errors.UserError(f"unknown profile {name!r}; choose one of {', '.join(sorted(profiles))}")
     return profiles[name]

@@ -4,6 +4,7 @@ refusal a model can act on, never `internal error`."""
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 import pytest_asyncio
@@ -140,21 +141,29 @@ FRAGMENTS = st.sampled_from([
 ])
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(FRAGMENTS, max_size=30).map("".join), st.sampled_from([None, "cerit", "best-practices"]))
-def test_property_no_manifest_crashes_a_tool(manifest, profile):
-    async def run() -> None:
-        async with Client(_server()) as c:
-            await answer(c, "k8s_validate", {"manifest": manifest, "profile": profile})
-            await answer(c, "k8s_fix", {"manifest": manifest, "profile": profile})
+@pytest.fixture(scope="module")
+def call_tool():
+    """One server with its worker pool, open in an event loop of its own for the whole module:
+    hypothesis drives the examples synchronously, and a pool cannot outlive the loop it started in."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    client = Client(server())
 
-    asyncio.run(run())
+    def run(coro):
+        return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout=120)
+
+    run(client.__aenter__())
+    yield lambda tool, args: run(answer(client, tool, args))
+    run(client.__aexit__(None, None, None))
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(timeout=10)
 
 
-_built: list = []
-
-
-def _server():
-    if not _built:
-        _built.append(server())
-    return _built[0]
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(manifest=st.lists(FRAGMENTS, max_size=30).map("".join),
+       profile=st.sampled_from([None, "cerit", "best-practices"]))
+def test_property_no_manifest_crashes_a_tool(call_tool, manifest, profile):
+    call_tool("k8s_validate", {"manifest": manifest, "profile": profile})
+    call_tool("k8s_fix", {"manifest": manifest, "profile": profile})

@@ -88,7 +88,7 @@ def test_example_and_rules(capsys):
 
 def test_profile_dirs_from_a_config_file(tmp_path, capsys):
     (tmp_path / "profiles").mkdir()
-    (tmp_path / "profiles" / "lenient.yaml").write_text("name: lenient\nextends: restricted\nrules: {probes: off, image-tag: off}\n")
+    (tmp_path / "profiles" / "lenient.yaml").write_text("name: lenient\nextends: restricted\nrules: {probes: off, image-tag: off, read-only-root-filesystem: off}\n")
     config = tmp_path / "mcpfleet.toml"
     config.write_text(f'[servers.k8s]\nprofile = "lenient"\nprofile_dirs = ["{tmp_path / "profiles"}"]\n')
     good = tmp_path / "pod.yaml"
@@ -96,7 +96,7 @@ def test_profile_dirs_from_a_config_file(tmp_path, capsys):
     assert main(["k8s", "validate", "--config", str(config), "--format", "json", str(good)]) == 1
     before = json.loads(capsys.readouterr().out)
     assert {f["rule"] for f in before["findings"]} == {"run-as-non-root", "seccomp", "privilege-escalation",
-                                                      "capabilities-drop-all", "read-only-root-filesystem"}  # probes and image-tag are off
+                                                      "capabilities-drop-all"}  # probes, image-tag, read-only... are off
     assert main(["k8s", "fix", "--config", str(config), "--in-place", str(good)]) == 0
     capsys.readouterr()
     assert main(["k8s", "validate", "--config", str(config), "--format", "json", str(good)]) == 0
@@ -110,3 +110,50 @@ def test_stdin_in_a_real_process():
     assert proc.returncode == 1, proc.stderr
     [finding] = json.loads(proc.stdout)["findings"]
     assert finding["rule"] == "yaml-syntax" and finding["line"] == 12 and finding["file"] == "-"
+
+
+def test_validate_searches_folders_recursively(tmp_path, capsys):
+    (tmp_path / "apps" / "web").mkdir(parents=True)
+    (tmp_path / ".git").mkdir()
+    good = (CORPUS / "good-fleet-cerit.yaml").read_text()
+    (tmp_path / "top.yaml").write_text(good)
+    (tmp_path / "apps" / "web" / "deep.yml").write_text(good.replace("replicas:", "replicas: 'two'\n  x:", 1))
+    (tmp_path / "apps" / "cm.json").write_text('{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "j"}}')
+    (tmp_path / ".git" / "ignored.yaml").write_text("not: [valid")
+    (tmp_path / "apps" / "notes.txt").write_text("not a manifest")
+    code = main(["k8s", "validate", "--profile", "cerit", "--format", "json", str(tmp_path)])
+    out = json.loads(capsys.readouterr().out)
+    files = {f["file"] for f in out["findings"] if f["severity"] == "error"}
+    assert code == 1 and out["errors"] >= 1
+    assert files == {str(tmp_path / "apps" / "web" / "deep.yml")}  # the broken copy, found two levels down
+    assert main(["k8s", "validate", str(tmp_path / "apps" / "cm.json")]) == 0  # JSON is YAML
+
+
+def test_the_k8s_command_imports_only_what_it_uses(tmp_path):
+    """`mcpfleet k8s validate` on a good file and `mcpfleet --help` load neither FastMCP (the
+    MCP runtime) nor ruamel (round-trip YAML for fixes) nor the other commands' modules."""
+    import subprocess
+    import sys
+
+    manifest = tmp_path / "cm.yaml"
+    manifest.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: one}\ndata: {a: b}\n")
+    probe = ("import sys, contextlib, io\nfrom mcpfleet.common.cli import main\n"
+             "with contextlib.redirect_stdout(io.StringIO()):\n"
+             "    try:\n        code = main(sys.argv[1:])\n    except SystemExit as exc:\n        code = exc.code\n"
+             "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('fastmcp', 'mcp', 'ruamel', 'sympy')\n"
+             "               or m in ('mcpfleet.servers.docs.cli', 'mcpfleet.evals.cli', 'mcpfleet.common.litellm'))\n"
+             "print(code, heavy)\n")
+    for argv, code in ((["k8s", "validate", str(manifest)], 0), (["--help"], 0)):
+        run = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True, timeout=60)
+        assert run.stdout.strip() == f"{code} []", run.stdout + run.stderr
+
+
+def test_the_command_list_matches_what_the_modules_register():
+    """common/cli.py lists each command module's help without importing it; they must agree."""
+    from mcpfleet.common.cli import COMMAND_MODULES, build_parser
+
+    full = build_parser()._subparsers._group_actions[0]
+    helps = {a.dest: a.help for a in full._choices_actions}
+    assert {name: help_ for name, (_, help_) in COMMAND_MODULES.items()} == {n: helps[n] for n in COMMAND_MODULES}
+    quick = build_parser(only="")._subparsers._group_actions[0]
+    assert {a.dest: a.help for a in quick._choices_actions} == helps  # `mcpfleet --help` shows the same list

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
-
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from typing import TYPE_CHECKING, Any
 
 from mcpfleet.servers.k8s.documents import Document
+
+if TYPE_CHECKING:
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 # kind → paths of pod specs inside it
 POD_SPEC_PATHS: dict[str, tuple[tuple, ...]] = {
@@ -104,6 +105,8 @@ class NotFixable(Exception):
 
 def ensure_map(parent: CommentedMap, key: str) -> CommentedMap:
     """parent[key] as a mapping, created (at the end of parent) when missing or null."""
+    from ruamel.yaml.comments import CommentedMap  # fixes only: validation never imports ruamel
+
     value = parent.get(key)
     if value is None:
         value = CommentedMap()
@@ -114,6 +117,8 @@ def ensure_map(parent: CommentedMap, key: str) -> CommentedMap:
 
 
 def ensure_seq(parent: CommentedMap, key: str) -> CommentedSeq:
+    from ruamel.yaml.comments import CommentedSeq
+
     value = parent.get(key)
     if value is None:
         value = CommentedSeq()

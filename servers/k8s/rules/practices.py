@@ -6,8 +6,6 @@ import re
 import shlex
 from collections.abc import Iterator
 
-from ruamel.yaml.comments import CommentedMap
-
 from mcpfleet.servers.k8s.documents import Document
 from mcpfleet.servers.k8s.rules import Hit, rule
 from mcpfleet.servers.k8s.rules.pods import (
@@ -153,6 +151,8 @@ def gpu_shm(doc: Document, docs: list[Document]) -> Iterator[Hit]:
                 continue
 
             def fix(pod=pod, c=c) -> str:
+                from ruamel.yaml.comments import CommentedMap
+
                 names = {v.get("name") for v in seq(pod.spec.get("volumes")) if isinstance(v, dict)}
                 name = next(n for n in ("dshm", "dshm-1", "dshm-2", "dshm-3", "shm-memory") if n not in names)
                 volume = CommentedMap([("name", name), ("emptyDir", CommentedMap([("medium", "Memory")]))])
