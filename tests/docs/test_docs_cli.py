@@ -50,3 +50,18 @@ def test_errors_are_one_clean_line(tmp_path):
     local_ref = run(tmp_path, "index", str(tmp_path), "--ref", "main")
     assert local_ref.returncode == 2 and "no refs" in local_ref.stderr
 
+
+
+def test_readme_example_on_real_docs(tmp_path):
+    # the README's "on a docs tree" example, on the real ollama docs in ../shared (read in place)
+    from shared_data import shared_path
+
+    root = shared_path("peer-data", "docs", "ollama")
+    indexed = run(tmp_path, "index", str(root), "--name", "ollama", "--quiet")
+    assert indexed.returncode == 0, indexed.stderr
+    assert "indexed local/ollama@local: 62 files" in indexed.stdout
+    found = run(tmp_path, "search", "ollama", "keep a model loaded in memory", "--tokens", "1000")
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.startswith("## FAQ > How do I keep a model loaded in memory or make it unload immediately?\n"
+                                   "source: docs/faq.mdx")
+    assert "keep_alive" in found.stdout
