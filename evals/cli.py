@@ -212,19 +212,27 @@ def _validate(args) -> int:
 
     from mcpfleet.common.settings import load_settings
     from mcpfleet.evals.cases import CASES_DIR, load_cases, validate_cases
-    from mcpfleet.evals.fleet import open_fleet
+    from mcpfleet.evals.fleet import Fleet, open_fleet
 
-    cases = load_cases(args.server, (), Path(args.cases_dir) if args.cases_dir else CASES_DIR)
+    every = load_cases(args.server, (), Path(args.cases_dir) if args.cases_dir else CASES_DIR)
+    # Cases that carry their own functions are checked against those, one case at a time.
+    own = [p for c in every if c.functions for p in validate_cases(
+        [c], {n: f["parameters"] for n, f in c.functions.items()}, dict.fromkeys(c.functions, c.server))]
+    cases = [c for c in every if not c.functions]
     settings = load_settings(args.config)
 
     # Each file is checked against its own server's tools (`multiple` cases expect those too).
     async def go():
-        async with open_fleet(settings, sorted({c.server for c in cases} & _installed(settings))) as fleet:
+        servers = sorted({c.server for c in cases} & _installed(settings))
+        if not servers and not cases:
+            return Fleet()
+        async with open_fleet(settings, servers) as fleet:
             return fleet
 
     fleet = asyncio.run(go())
     checked = [c for c in cases if c.server in fleet.servers]
-    problems = validate_cases(checked, fleet.schemas, fleet.server_of)
+    problems = own + validate_cases(checked, fleet.schemas, fleet.server_of)
+    checked = checked + [c for c in every if c.functions]
     for server, reason in fleet.skipped.items():
         print(f"warning: {server} not checked: {reason}", file=sys.stderr)
     unloaded = sorted({c.server for c in cases} - set(fleet.servers) - set(fleet.skipped))

@@ -197,18 +197,24 @@ async def run_eval(models: Sequence[ModelTarget], cases: Sequence[Case], fleet: 
             if out.stat().st_size and not out.read_bytes().endswith(b"\n"):
                 sink.write("\n")  # an interrupted run left half a line: start a fresh one
 
-            failing: dict[str, int] = {m.label: 0 for m in models}  # consecutive endpoint errors
+            # Cases whose rows ended in endpoint errors since the model's last answer: a dead
+            # endpoint fails every case, a flaky one fails some repeatedly.
+            failing: dict[str, set[str]] = {m.label: set() for m in models}
             give_up = max(8, 2 * options.concurrency)
 
             async def one(model: ModelTarget, case: Case, repeat: int, stream: bool) -> None:
                 async with semaphore:
-                    if failing[model.label] >= give_up:
+                    if len(failing[model.label]) >= give_up:
                         progress.step(False)
                         return  # the endpoint is down: leave the rest for a rerun instead of waiting on it
                     row = await run_case(clients[model.label], model, case, fleet, options, repeat, stream)
-                failing[model.label] = failing[model.label] + 1 if row["error"] else 0
-                if failing[model.label] == give_up:
-                    print(f"\n{model.label}: {give_up} endpoint errors in a row ({row['error']}); "
+                was_down = len(failing[model.label]) >= give_up
+                if row["error"]:
+                    failing[model.label].add(case.id)
+                else:
+                    failing[model.label].clear()
+                if len(failing[model.label]) >= give_up and not was_down:
+                    print(f"\n{model.label}: endpoint errors on {give_up} cases in a row ({row['error']}); "
                           "skipping its remaining cases (rerun to resume)", file=sys.stderr)
                 row["engine"] = engines[model.label]
                 async with lock:
