@@ -34,7 +34,8 @@ _MDX_EXPORT = re.compile(r"^export\s+(?:const|let|var|function|default|async|cla
 _JSX_OPEN = re.compile(r"</?([A-Z][A-Za-z0-9]*(?:\.[A-Za-z0-9]+)*)(?=[\s/>]|$)")
 _JSX_ATTR = re.compile(r"""\b(title|label|name|type|description)=(?:"([^"]*)"|'([^']*)'|\{["'`]([^"'`]*)["'`]\})""")
 _MDX_COMMENT = re.compile(r"\{/\*.*?\*/\}")
-MAX_TAG_CHARS = 4000  # an unclosed tag stops here (hostile input cannot make the scan quadratic)
+MAX_TAG_CHARS = 4000  # a tag not closed within this many characters is not a tag
+MAX_STATEMENT_LINES = 200
 _RST_ADORN = re.compile(r"^([=\-~^\"'`#*+:._<>!$%&,;?@\\|/])\1{2,}\s*$")
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 
@@ -268,13 +269,16 @@ def strip_mdx(text: str) -> str:
 
 
 def skip_statement(lines: list[str], i: int) -> int:
-    """The index after a module statement that may span lines (brackets balanced, at most 200 lines)."""
+    """The index after a module statement that may span lines (brackets balanced). One that does
+    not balance within MAX_STATEMENT_LINES ends there: a broken statement costs those lines, and
+    no line is scanned twice."""
     depth = 0
-    for j in range(i, min(len(lines), i + 200)):
+    end = min(len(lines), i + MAX_STATEMENT_LINES)
+    for j in range(i, end):
         depth += sum(lines[j].count(c) for c in "({[") - sum(lines[j].count(c) for c in ")}]")
         if depth <= 0 and (j > i or not lines[j].rstrip().endswith(("=", ","))):
             return j + 1
-    return i + 1
+    return end
 
 
 def strip_jsx(text: str) -> str:
@@ -283,13 +287,20 @@ def strip_jsx(text: str) -> str:
     scan, a tag's end found by a bounded scan that respects quotes and braces."""
     text = _MDX_COMMENT.sub("", text)
     out: list[str] = []
-    pos = 0
+    pos = 0  # text before this is written out (or was a tag)
+    scanned = 0  # no tag starts before this: a failed scan got that far
+    seen, in_code = 0, False  # backtick parity of the current line up to `seen`
     for m in _JSX_OPEN.finditer(text):
         start = m.start()
-        if start < pos or text.count("`", text.rfind("\n", 0, start) + 1, start) % 2:
-            continue  # inside the previous tag, or in an inline code span
+        chunk = text[seen:start]
+        newline = chunk.rfind("\n")
+        in_code = (chunk.count("`", newline + 1) + (0 if newline >= 0 else in_code)) % 2 == 1
+        seen = start
+        if start < pos or start < scanned or in_code:
+            continue  # inside the previous tag, past a failed scan, or in an inline code span
         end = tag_end(text, m.end())
         if end is None:
+            scanned = min(len(text), m.end() + MAX_TAG_CHARS)
             continue
         out.append(text[pos:start])
         words = [next(g for g in a.groups()[1:] if g is not None) for a in _JSX_ATTR.finditer(text, m.end(), end)]

@@ -127,6 +127,12 @@ HOSTILE_DOCS = [
     ("setext-title.md", "[" * 100_000 + "\n===\n"),
     ("unclosed-comments.mdx", "<!--" * 100_000),
     ("rst-title.rst", "[" * 100_000 + "\n" + "=" * 100_001 + "\n"),
+    # JSX tags that never close inside braces, tags on one long line with inline-code backticks,
+    # module statements that never balance: each rescanned the rest of the text per tag or line
+    ("unclosed-braces.mdx", "<A{" * 200_000),
+    ("one-line-tags.mdx", "<A>`" * 50_000),
+    ("unbalanced-exports.mdx", "export const x = (\n" * 50_000),
+    ("front-matter.md", "---\n" + "title: a\n" * 100_000 + "---\n# T\n\nbody\n"),
 ]
 
 

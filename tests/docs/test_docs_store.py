@@ -166,7 +166,8 @@ def test_generated_reference_weighs_less_than_the_guide(tmp_path):
     guide = "# Storage\n\n## Storage URI\n\nSet `storageUri` to where the model is: s3://, gs:// or pvc://.\n"
     idx = DocsIndex(tmp_path / "g.sqlite")
     docs = []
-    for path, text in {"docs/reference/client-api.md": "# Client API\n\n" + signatures, "docs/storage.md": guide}.items():
+    pages = {"docs/reference/client-api.md": "# Client API\n\n" + signatures, "docs/storage.md": guide}
+    for path, text in pages.items():
         doc = parse_document(path, text)
         weight = page_weight(path, doc.text, len(doc.sections))
         docs.append(NewDocument(path, doc.title, None, doc.text, [(s.heading_path, s.body) for s in doc.sections],
@@ -180,7 +181,8 @@ def test_generated_reference_weighs_less_than_the_guide(tmp_path):
 
 def test_one_page_cannot_fill_the_answer(tmp_path):
     # ten sections of one page match best, but the other page's section still ranks among the first few
-    long_page = "# Autoscaling\n\n" + "".join(f"## Autoscaling knob {i}\n\nautoscaling metric {i}\n\n" for i in range(10))
+    knobs = "".join(f"## Autoscaling knob {i}\n\nautoscaling metric {i}\n\n" for i in range(10))
+    long_page = "# Autoscaling\n\n" + knobs
     idx = DocsIndex(tmp_path / "d.sqlite")
     idx.replace_version(version(), documents({"docs/a.md": long_page,
                                               "docs/b.md": "# KEDA\n\nAutoscaling with KEDA on a metric.\n"}))
@@ -197,7 +199,8 @@ def test_an_index_file_of_the_first_schema_is_upgraded_in_place(tmp_path, caplog
     conn.execute("INSERT INTO documents VALUES (1,'acme/web','main','docs/helm.md','Helm',NULL,'# Helm\n\ntext\n')")
     for cid, heading, body in ((1, "Helm", "Install the chart."), (2, "Helm > Upgrade", "Upgrade the release.")):
         conn.execute("INSERT INTO chunks VALUES (?, 1, 'acme/web', 'main', ?, ?, ?)", (cid, cid, heading, body))
-        conn.execute("INSERT INTO chunks_fts (rowid, heading, body, lib) VALUES (?, ?, ?, '')", (cid, heading + " helm", body))
+        conn.execute("INSERT INTO chunks_fts (rowid, heading, body, lib) VALUES (?, ?, ?, '')",
+                     (cid, heading + " helm", body))
     conn.commit()
     conn.close()
     idx = DocsIndex(path)
