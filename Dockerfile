@@ -10,11 +10,14 @@
 # and runs as UID 10001 with a read-only root: HOME, TMPDIR and caches point at /tmp (an emptyDir
 # in Kubernetes), the docs index at /var/lib/mcpfleet (a volume).
 
-ARG PYTHON_VERSION=3.11
-ARG NODE_VERSION=22
+# The bases are build args so the same recipe also builds on local bases where no registry is
+# reachable (scripts/build-image.sh: debootstrap bookworm + Node 22, tagged localhost/...). Any base
+# for PYTHON_IMAGE needs `python` 3.11 with venv and apt; NODE_IMAGE needs /usr/local/bin/node + npm.
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+ARG NODE_IMAGE=node:22-bookworm-slim
 
 # --- Python wheels ------------------------------------------------------------------------------
-FROM python:${PYTHON_VERSION}-slim-bookworm AS wheels
+FROM ${PYTHON_IMAGE} AS wheels
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends build-essential \
@@ -25,17 +28,20 @@ COPY mcpfleet ./mcpfleet
 COPY common ./common
 COPY servers ./servers
 COPY evals ./evals
-RUN pip wheel --no-cache-dir --wheel-dir /wheels ".[all]"
+# pip from a venv: the same on the upstream image and on a Debian base (whose system pip is
+# externally managed).
+RUN python -m venv /opt/build \
+    && /opt/build/bin/pip wheel --no-cache-dir --wheel-dir /wheels ".[all]"
 
 # --- Node packages of the ui server -----------------------------------------------------------
-FROM node:${NODE_VERSION}-bookworm-slim AS node
+FROM ${NODE_IMAGE} AS node
 WORKDIR /opt/ui-node
 COPY servers/ui/node/ ./
 RUN bash ./install.sh /opt/ui-node \
     && npm cache clean --force
 
 # --- runtime ----------------------------------------------------------------------------------
-FROM python:${PYTHON_VERSION}-slim-bookworm AS runtime
+FROM ${PYTHON_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="mcpfleet" \
       org.opencontainers.image.description="MCP servers for self-hosted LLMs" \
       org.opencontainers.image.licenses="Apache-2.0"

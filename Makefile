@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test test-fast conformance bench clean litellm manifests
+.PHONY: setup run test test-fast conformance bench clean litellm manifests image test-image
 
 setup: $(STAMP)
 
@@ -35,6 +35,14 @@ test: setup litellm
 ## everything but the conformance suite (no Node needed)
 test-fast: setup
 	$(BIN)/python -m pytest -m "not conformance"
+
+## the fleet image mcpfleet:dev with buildah on local debootstrap bases (root; no Docker engine needed)
+image:
+	bash scripts/build-image.sh
+
+## build the image, run `mcpfleet serve all` from it read-only as UID 10001, call every server
+test-image: setup
+	MCPFLEET_IMAGE_TEST=1 $(BIN)/python -m pytest tests/deploy/test_image.py -p no:randomly -v -s
 
 ## every benchmark in benchmarks/ (numbers printed, nothing asserted)
 bench: setup
