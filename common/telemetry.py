@@ -13,9 +13,12 @@
 
 from __future__ import annotations
 
+import atexit
 import contextvars
 import json
 import logging
+import logging.handlers
+import queue
 import sys
 import time
 import uuid
@@ -163,11 +166,22 @@ def _root_cause(exc: BaseException) -> BaseException:
 
 # --- logs -------------------------------------------------------------------------------------
 
-_RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+# uvicorn adds `color_message` (the message again, with ANSI escapes) to its records.
+_RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "color_message"}
+
+
+def _extras(record: logging.LogRecord) -> dict[str, Any]:
+    return {
+        key: value if isinstance(value, (str, int, float, bool)) else str(value)
+        for key, value in record.__dict__.items()
+        if key not in _RESERVED and not key.startswith("_") and value is not None
+    }
 
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, request_id and any extras."""
+
+    converter = time.gmtime  # the Z in the timestamp means UTC
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -176,12 +190,28 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for key, value in record.__dict__.items():
-            if key not in _RESERVED and not key.startswith("_") and value is not None:
-                entry[key] = value if isinstance(value, (str, int, float, bool)) else str(value)
+        entry.update(_extras(record))
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
+
+
+class TextFormatter(logging.Formatter):
+    """Short lines for a person at a terminal: `12:04:31 INFO  tool call  math/math_solve ok 41ms key:alice`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        extras = _extras(record)
+        line = f"{self.formatTime(record, '%H:%M:%S')} {record.levelname:<5} {record.getMessage()}"
+        if "tool" in extras and "server" in extras:
+            line += (
+                f"  {extras.pop('server')}/{extras.pop('tool')} {extras.pop('outcome', '')}"
+                f" {extras.pop('duration_ms', '')}ms {extras.pop('caller', '')}"
+            )
+        if extras:
+            line += "  " + " ".join(f"{key}={value}" for key, value in extras.items())
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
 
 
 class RequestIdFilter(logging.Filter):
@@ -192,23 +222,51 @@ class RequestIdFilter(logging.Filter):
 
 
 _configured_handler: logging.Handler | None = None
+_listener: logging.handlers.QueueListener | None = None
+
+
+class _QueueHandler(logging.handlers.QueueHandler):
+    """Hands the record to the writer thread as it is (formatting happens there)."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        # The message is merged here (its args may be mutable objects), the rest is left alone.
+        record.msg = record.getMessage()
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        return record
+
+
+@atexit.register
+def _flush_logs() -> None:
+    if _listener is not None:
+        _listener.stop()
 
 
 def configure_logging(settings: TelemetrySettings) -> None:
     """Route the fleet's, FastMCP's, the MCP SDK's and uvicorn's logs to stderr in one format.
 
-    stderr, because stdout belongs to the stdio transport.
+    stderr, because stdout belongs to the stdio transport. `log_format` auto: short text lines on a
+    terminal, JSON lines otherwise (pods have no terminal).
+
+    Lines are written by a thread of their own (`QueueHandler` -> `QueueListener`), so a slow
+    terminal or pipe never holds up the event loop; the queue is flushed at exit.
     """
-    global _configured_handler
-    handler = logging.StreamHandler(sys.stderr)
-    if settings.log_format == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
+    global _configured_handler, _listener
+    fmt = settings.log_format
+    if fmt == "auto":
+        fmt = "text" if sys.stderr.isatty() else "json"
+    writer = logging.StreamHandler(sys.stderr)
+    writer.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler = _QueueHandler(queue.SimpleQueue())
     handler.addFilter(RequestIdFilter())
     root = logging.getLogger()
     if _configured_handler is not None:
         root.removeHandler(_configured_handler)
+    if _listener is not None:
+        _listener.stop()
+    _listener = logging.handlers.QueueListener(handler.queue, writer)
+    _listener.start()
     root.addHandler(handler)
     root.setLevel(settings.log_level)
     _configured_handler = handler

@@ -208,3 +208,50 @@ def test_every_command_module_adds_its_subcommand():
     commands = build_parser()._subparsers._group_actions[0].choices
     assert {"k8s", "docs", "eval", "litellm"} <= set(commands)
     assert len(COMMAND_MODULES) == 4
+
+
+async def test_logs_are_json_lines_in_a_pipe_without_uvicorns_color_duplicate(tmp_path):
+    with serving(tmp_path, "echo", MCPFLEET_AUTH__API_KEYS=ALICE) as (url, proc, log):
+        async with Client(f"{url}/echo/mcp", auth=KEYS["alice"]) as c:
+            await c.call_tool("echo_say", {"text": "hi"})
+    rows = json_lines(log.read_text())
+    assert any(r.get("logger", "").startswith("uvicorn") for r in rows)
+    assert rows and not any("color_message" in r for r in rows)
+    assert all(r["time"].endswith("Z") for r in rows)
+
+
+async def test_logs_are_short_lines_on_a_terminal(tmp_path):
+    import os
+    import pty
+
+    from fleet_testing import subprocess_env
+
+    port = free_port()
+    primary, secondary = pty.openpty()
+    proc = subprocess.Popen(
+        mcpfleet_cmd("serve", "echo", "--port", str(port)), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=secondary, env=subprocess_env(MCPFLEET_AUTH__API_KEYS=ALICE),
+    )
+    os.close(secondary)
+    output = b""
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx2.HTTPError):
+                if httpx2.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                    break
+            time.sleep(0.2)
+        async with Client(f"http://127.0.0.1:{port}/echo/mcp", auth=KEYS["alice"]) as c:
+            await c.call_tool("echo_say", {"text": "hi"})
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=15)
+        with contextlib.suppress(OSError):
+            while chunk := os.read(primary, 65536):
+                output += chunk
+        os.close(primary)
+    text = output.decode("utf-8", "replace")
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert lines and not any(line.lstrip().startswith("{") for line in lines), text[-2000:]
+    assert any("tool call" in line and "echo/echo_say ok" in line and "key:alice" in line for line in lines), text[-2000:]
+    assert "\x1b[" not in text  # no ANSI colour codes
