@@ -5,8 +5,8 @@ robots.txt off); a fixture server on 127.0.0.1 serves
   /links.html   ~1.9 MB, 100,000 links (what the issue measured: 16.7 s, +280 MB, held)
   /nested.html  ~1 MB of 100,000 nested <div>s (a hostile tree)
   /small.html   a short article (the "other caller")
-For each hostile page: one call alone, then three at once, each while another client fetches
-/small.html. Printed: wall seconds per call, its outcome, and the RSS of the server process and of
+For each hostile page: one call alone, then three at once from caller alice, each while caller
+bob (another API key) fetches /small.html. Printed: wall seconds per call, its outcome, and the RSS of the server process and of
 its worker processes (children) before and after. Nothing is asserted.
 
     python benchmarks/bench_web_extract.py [--extract-timeout S] [--tool-timeout S]
@@ -90,13 +90,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def call(url: str, page: str) -> tuple[float, str]:
+KEYS = {"alice": "bench-key-alice-0123456789", "bob": "bench-key-bob-0123456789"}
+
+
+async def call(url: str, page: str, who: str = "alice") -> tuple[float, str]:
     from fastmcp import Client
     from fastmcp.exceptions import ToolError
 
     start = time.perf_counter()
     try:
-        async with Client(url, timeout=120) as client:
+        async with Client(url, auth=KEYS[who], timeout=120) as client:
             result = await client.call_tool("web_fetch", {"url": page, "max_length": 1000})
         outcome = f"ok, {result.structured_content['total_length']} chars"
     except ToolError as exc:
@@ -113,7 +116,7 @@ async def scenario(url: str, pid: int, page: str, small: str, concurrent: int) -
 
     async def bystander() -> None:  # another caller, fetching a small page over and over
         while not done.is_set():
-            other.append(await call(url, small))
+            other.append(await call(url, small, "bob"))
             await asyncio.sleep(0.2)
 
     task = asyncio.create_task(bystander())
@@ -121,13 +124,13 @@ async def scenario(url: str, pid: int, page: str, small: str, concurrent: int) -
     done.set()
     await task
     await asyncio.sleep(1.0)  # let the server settle before reading its RSS
-    print(f"  {concurrent} at once:")
+    print(f"  {concurrent} at once (alice):")
     for seconds, outcome in results:
         print(f"    {seconds:6.1f} s  {outcome}")
     if other:
         worst = max(s for s, _ in other)
         ok = sum(o.startswith("ok") for _, o in other)
-        print(f"    other caller: {ok}/{len(other)} small fetches ok, worst {worst:.2f} s")
+        print(f"    bob meanwhile: {ok}/{len(other)} small fetches ok, worst {worst:.2f} s")
     print(f"    before: {before}")
     print(f"    after:  {memory(pid)}")
 
@@ -135,6 +138,8 @@ async def scenario(url: str, pid: int, page: str, small: str, concurrent: int) -
 async def main(extract_timeout: float | None, tool_timeout: float | None) -> None:
     fixtures, fixture_port, sizes = serve_fixtures()
     port = free_port()
+    from mcpfleet.common.auth import hash_key
+
     env = {k: v for k, v in os.environ.items() if not k.startswith("MCPFLEET_")}
     env |= {
         "MCPFLEET_HTTP__ALLOW": json.dumps(["localhost"]),
@@ -143,6 +148,7 @@ async def main(extract_timeout: float | None, tool_timeout: float | None) -> Non
         "MCPFLEET_SERVERS": json.dumps({"web": {"robots": False, "cache_ttl": 0}
                                         | ({"extract_timeout": extract_timeout} if extract_timeout else {})}),
         "MCPFLEET_TELEMETRY__LOG_LEVEL": "WARNING",
+        "MCPFLEET_AUTH__API_KEYS": json.dumps([{"name": n, "hash": hash_key(k)} for n, k in KEYS.items()]),
     }
     if tool_timeout:
         env["MCPFLEET_LIMITS__TOOL_TIMEOUT"] = str(tool_timeout)
