@@ -60,7 +60,8 @@ def build(settings: Settings) -> FastMCP:
     async def docs_resolve(
         name: Annotated[str, Field(description="library name, e.g. 'next.js'", min_length=1, max_length=200)],
     ) -> ToolResult:
-        """Find a library's id (owner/repo), with description, stars and indexed versions."""
+        """Find a library's id (owner/repo) by its name, an alias or a near spelling ('k8s', 'Open WebUI'),
+        with description, stars and indexed versions; answered from the catalog and the index first."""
         result = await librarian.resolve(name)
         return untrusted_result(result.pop("text"), f"docs:resolve:{name}", result)
 
@@ -72,7 +73,7 @@ def build(settings: Settings) -> FastMCP:
         ctx: Context,
         tokens: Annotated[int, Field(ge=200, le=20_000, description="token budget")] = 4000,
     ) -> ToolResult:
-        """Best-matching doc sections for a query, with heading path and source URL, within the token budget."""
+        """Best-matching doc sections for a query, with heading path and source URL, filling the token budget."""
         result = await librarian.search(library, query, tokens, progress=ctx.report_progress,
                                         wait=wait_for("docs_search"))
         header = result.pop("header")
