@@ -6,6 +6,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from mcpfleet import __version__
 
@@ -88,6 +89,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         cfg.add_argument("--key-env", default=DEFAULT_KEY_ENV, help=f"variable holding the API key (default {DEFAULT_KEY_ENV})")
         cfg.add_argument("--no-auth", action="store_true", help="the fleet runs without auth")
         cfg.add_argument("--stdio", action="store_true", help="start servers locally over stdio instead of HTTP")
+        cfg.add_argument("--write", metavar="PATH", help="write the file there instead of printing it")
 
     for name, (module, help_) in COMMAND_MODULES.items():
         if wanted(name):
@@ -227,8 +229,26 @@ def _config(args, settings, specs) -> int:
     if not specs:
         raise ConfigError("no servers are installed")
     key_env = None if args.no_auth or args.stdio else args.key_env
-    print(render(args.client, specs, args.url or settings.base_url, key_env, stdio=args.stdio), end="")
+    rendered = render(args.client, specs, args.url or settings.base_url, key_env, stdio=args.stdio)
+    if args.write:
+        _write_atomically(Path(args.write), rendered.text)
+        print(f"wrote {args.write}", file=sys.stderr)
+    else:
+        sys.stdout.write(rendered.text)  # exactly the file: `> .mcp.json` works
+    if rendered.notes:
+        print(rendered.notes, file=sys.stderr)
     return 0
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    from mcpfleet.common.errors import ConfigError
+
+    temporary = path.with_name(f".{path.name}.tmp")
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        temporary.replace(path)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror}") from None
 
 
 def _auth(args) -> int:

@@ -4,6 +4,10 @@ Secrets are never printed: configurations name an environment variable holding t
 syntax each client expands (`${VAR}` for Claude Code, `bearer_token_env_var` for Codex,
 `{env:VAR}` for OpenCode, `os.environ/VAR` for LiteLLM). Open WebUI stores the key itself, so its
 entry carries a placeholder to replace in the admin UI.
+
+A rendering is the file itself (`text`, exactly what the client reads, so `> .mcp.json` works)
+plus `notes` for the person (where the file goes, shell alternatives), which the CLI prints on
+stderr.
 """
 
 from __future__ import annotations
@@ -19,6 +23,12 @@ from mcpfleet.common.spec import ServerSpec
 
 CLIENTS = ("claude-code", "codex", "opencode", "openwebui", "litellm")
 DEFAULT_KEY_ENV = "MCPFLEET_API_KEY"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    text: str  # the configuration file, nothing else
+    notes: str = ""  # for the person: where it goes, what else to run
 
 
 @dataclass(frozen=True)
@@ -38,8 +48,10 @@ def targets(specs: Sequence[ServerSpec], base_url: str) -> list[Target]:
     return [Target(spec, f"{base}/{spec.name}/mcp") for spec in specs]
 
 
-def render(client: str, specs: Sequence[ServerSpec], base_url: str, key_env: str | None, stdio: bool = False) -> str:
-    """The configuration text for `client`; `key_env=None` means the fleet runs without auth."""
+def render(
+    client: str, specs: Sequence[ServerSpec], base_url: str, key_env: str | None, stdio: bool = False
+) -> Rendered:
+    """The configuration for `client`; `key_env=None` means the fleet runs without auth."""
     renderer = _STDIO if stdio else _HTTP
     if client not in renderer:
         supported = ", ".join(renderer)
@@ -54,7 +66,13 @@ def _stdio_args(target: Target) -> list[str]:
 # --- Claude Code ------------------------------------------------------------------------------
 
 
-def _claude_code(ts: list[Target], key_env: str | None) -> str:
+_CLAUDE_APPROVAL = (
+    "Claude Code asks before it uses servers from a project's .mcp.json: approve them when it asks,\n"
+    "with /mcp, or set \"enableAllProjectMcpServers\": true in .claude/settings.local.json."
+)
+
+
+def _claude_code(ts: list[Target], key_env: str | None) -> Rendered:
     servers = {}
     lines = []
     for t in ts:
@@ -62,23 +80,25 @@ def _claude_code(ts: list[Target], key_env: str | None) -> str:
         add = ["claude", "mcp", "add", "--transport", "http", t.id, t.url]
         if key_env:
             entry["headers"] = {"Authorization": f"Bearer ${{{key_env}}}"}
-            add += ["--header", f"Authorization: Bearer ${key_env}"]
+            add += ["--header", f"Authorization: Bearer ${{{key_env}}}"]
         servers[t.id] = entry
-        # The header is double-quoted so the shell expands the variable when the line is run.
-        lines.append(" ".join(shlex.quote(a) if "$" not in a else f'"{a}"' for a in add))
-    return (
-        "# .mcp.json (project scope; Claude Code expands ${VAR} from the environment)\n"
-        + json.dumps({"mcpServers": servers}, indent=2)
-        + "\n\n# or add them from a shell:\n"
+        # Single-quoted: Claude Code stores ${VAR} and expands it when it connects, so the key
+        # itself never lands in ~/.claude.json.
+        lines.append(" ".join(shlex.quote(a) for a in add))
+    notes = (
+        "Save as .mcp.json in the project (Claude Code expands ${VAR} from the environment).\n"
+        + _CLAUDE_APPROVAL
+        + "\nOr add them for yourself from a shell:\n"
         + "\n".join(lines)
-        + "\n"
     )
+    return Rendered(json.dumps({"mcpServers": servers}, indent=2) + "\n", notes)
 
 
-def _claude_code_stdio(ts: list[Target], key_env: str | None) -> str:
+def _claude_code_stdio(ts: list[Target], key_env: str | None) -> Rendered:
     servers = {t.id: {"type": "stdio", "command": "mcpfleet", "args": _stdio_args(t)} for t in ts}
     lines = [f"claude mcp add {t.id} -- mcpfleet {' '.join(_stdio_args(t))}" for t in ts]
-    return json.dumps({"mcpServers": servers}, indent=2) + "\n\n# or:\n" + "\n".join(lines) + "\n"
+    notes = "Save as .mcp.json in the project.\n" + _CLAUDE_APPROVAL + "\nOr:\n" + "\n".join(lines)
+    return Rendered(json.dumps({"mcpServers": servers}, indent=2) + "\n", notes)
 
 
 # --- Codex ------------------------------------------------------------------------------------
@@ -88,22 +108,25 @@ def _toml_str(value: str) -> str:
     return json.dumps(value)  # a JSON string is a valid TOML basic string
 
 
-def _codex(ts: list[Target], key_env: str | None) -> str:
-    blocks = ["# ~/.codex/config.toml"]
+_CODEX_NOTE = "Add to ~/.codex/config.toml (or append: mcpfleet config codex >> ~/.codex/config.toml)."
+
+
+def _codex(ts: list[Target], key_env: str | None) -> Rendered:
+    blocks = []
     for t in ts:
         block = [f"[mcp_servers.{t.id}]", f"url = {_toml_str(t.url)}"]
         if key_env:
             block.append(f"bearer_token_env_var = {_toml_str(key_env)}")
         blocks.append("\n".join(block))
-    return "\n\n".join(blocks) + "\n"
+    return Rendered("\n\n".join(blocks) + "\n", _CODEX_NOTE)
 
 
-def _codex_stdio(ts: list[Target], key_env: str | None) -> str:
-    blocks = ["# ~/.codex/config.toml"]
+def _codex_stdio(ts: list[Target], key_env: str | None) -> Rendered:
+    blocks = []
     for t in ts:
         args = ", ".join(_toml_str(a) for a in _stdio_args(t))
         blocks.append(f'[mcp_servers.{t.id}]\ncommand = "mcpfleet"\nargs = [{args}]')
-    return "\n\n".join(blocks) + "\n"
+    return Rendered("\n\n".join(blocks) + "\n", _CODEX_NOTE)
 
 
 # --- OpenCode ---------------------------------------------------------------------------------
@@ -116,12 +139,15 @@ def _opencode(ts: list[Target], key_env: str | None) -> str:
         if key_env:
             entry["headers"] = {"Authorization": f"Bearer {{env:{key_env}}}"}
         mcp[t.id] = entry
-    return json.dumps({"$schema": "https://opencode.ai/config.json", "mcp": mcp}, indent=2) + "\n"
+    return Rendered(json.dumps({"$schema": "https://opencode.ai/config.json", "mcp": mcp}, indent=2) + "\n", _OPENCODE_NOTE)
 
 
-def _opencode_stdio(ts: list[Target], key_env: str | None) -> str:
+_OPENCODE_NOTE = "Save as opencode.json in the project (or merge its mcp entries into your own)."
+
+
+def _opencode_stdio(ts: list[Target], key_env: str | None) -> Rendered:
     mcp = {t.id: {"type": "local", "command": ["mcpfleet", *_stdio_args(t)], "enabled": True} for t in ts}
-    return json.dumps({"$schema": "https://opencode.ai/config.json", "mcp": mcp}, indent=2) + "\n"
+    return Rendered(json.dumps({"$schema": "https://opencode.ai/config.json", "mcp": mcp}, indent=2) + "\n", _OPENCODE_NOTE)
 
 
 # --- Open WebUI -------------------------------------------------------------------------------
@@ -140,12 +166,12 @@ def _openwebui(ts: list[Target], key_env: str | None) -> str:
         }
         for t in ts
     ]
-    return (
-        "# Open WebUI >= 0.6.31: Admin Settings -> External Tools -> + -> Type 'MCP (Streamable HTTP)',\n"
-        "# or set TOOL_SERVER_CONNECTIONS to this JSON (replace the key placeholder):\n"
-        + json.dumps(connections, indent=2)
-        + "\n"
+    notes = (
+        "Open WebUI >= 0.6.31: Admin Settings -> External Tools -> + -> Type 'MCP (Streamable HTTP)',\n"
+        "or set TOOL_SERVER_CONNECTIONS to this JSON"
+        + (f" (replace the key placeholder with the value of {key_env})." if key_env else ".")
     )
+    return Rendered(json.dumps(connections, indent=2) + "\n", notes)
 
 
 # --- LiteLLM ----------------------------------------------------------------------------------
@@ -157,17 +183,20 @@ def _litellm(ts: list[Target], key_env: str | None) -> str:
     from mcpfleet.common.litellm import entries, render_config
 
     base = ts[0].url[: -len(f"/{ts[0].spec.name}/mcp")] if ts else ""
-    return render_config(entries([t.spec for t in ts], base), key_env)
+    return Rendered(render_config(entries([t.spec for t in ts], base), key_env), _LITELLM_NOTE)
 
 
-def _litellm_stdio(ts: list[Target], key_env: str | None) -> str:
+_LITELLM_NOTE = "Merge into the LiteLLM proxy's config.yaml (mcp_servers)."
+
+
+def _litellm_stdio(ts: list[Target], key_env: str | None) -> Rendered:
     servers = {
         t.id.replace("-", "_"): {"transport": "stdio", "command": "mcpfleet", "args": _stdio_args(t)} for t in ts
     }
-    return "# LiteLLM proxy config.yaml\n" + yaml.safe_dump({"mcp_servers": servers}, sort_keys=False)
+    return Rendered(yaml.safe_dump({"mcp_servers": servers}, sort_keys=False), _LITELLM_NOTE)
 
 
-Renderer = Callable[[list[Target], str | None], str]
+Renderer = Callable[[list[Target], str | None], Rendered]
 _HTTP: dict[str, Renderer] = {
     "claude-code": _claude_code,
     "codex": _codex,

@@ -121,13 +121,26 @@ def test_auth_hash_key_reads_stdin():
 URL = "https://mcp.example.org"
 
 
-def test_config_claude_code_is_valid_mcp_json():
-    out = run("config", "claude-code", "echo", "--url", URL).stdout
-    data = json.loads(out[out.index("{\n"): out.rindex("}") + 1])
+def test_config_claude_code_stdout_is_exactly_mcp_json():
+    result = run("config", "claude-code", "echo", "--url", URL)
+    data = json.loads(result.stdout)  # the whole of stdout: `> .mcp.json` gives a file Claude Code reads
     entry = data["mcpServers"]["mcpfleet-echo"]
     assert entry == {"type": "http", "url": f"{URL}/echo/mcp",
                      "headers": {"Authorization": "Bearer ${MCPFLEET_API_KEY}"}}
-    assert f'claude mcp add --transport http mcpfleet-echo {URL}/echo/mcp --header "Authorization: Bearer $MCPFLEET_API_KEY"' in out
+    # The shell form keeps ${MCPFLEET_API_KEY} unexpanded (single quotes): the key itself is never
+    # written into ~/.claude.json.
+    add = f"claude mcp add --transport http mcpfleet-echo {URL}/echo/mcp --header 'Authorization: Bearer ${{MCPFLEET_API_KEY}}'"
+    assert add in result.stderr
+    assert "enableAllProjectMcpServers" in result.stderr
+
+
+def test_config_write_puts_the_file_where_asked(tmp_path):
+    target = tmp_path / ".mcp.json"
+    result = run("config", "claude-code", "echo", "--url", URL, "--write", str(target))
+    assert result.returncode == 0 and result.stdout == ""
+    assert json.loads(target.read_text())["mcpServers"]["mcpfleet-echo"]["url"] == f"{URL}/echo/mcp"
+    missing = run("config", "claude-code", "echo", "--url", URL, "--write", str(tmp_path / "no" / "such" / "dir.json"))
+    assert missing.returncode == 2 and "cannot write" in missing.stderr and "Traceback" not in missing.stderr
 
 
 def test_config_codex_is_valid_toml():
@@ -143,7 +156,7 @@ def test_config_opencode_and_openwebui_are_valid_json():
     assert oc["mcp"]["mcpfleet-echo"]["type"] == "remote"
     assert oc["mcp"]["mcpfleet-echo"]["headers"]["Authorization"] == "Bearer {env:MCPFLEET_API_KEY}"
     out = run("config", "openwebui", "echo", "--url", URL).stdout
-    conns = json.loads(out[out.index("["):])
+    conns = json.loads(out)  # TOOL_SERVER_CONNECTIONS=$(mcpfleet config openwebui) works
     assert conns[0]["type"] == "mcp" and conns[0]["url"] == f"{URL}/echo/mcp" and conns[0]["auth_type"] == "bearer"
 
 
