@@ -443,8 +443,10 @@ async def compile_classes(
                      f"(not a valid {bad['property']} value{fix})")
     for r in renamed:
         lines.append(f"v3 name {r['class']}: use {r['v4']} ({r['note']})")
+    told = {bad["class"] for bad in invalid if bad["v4"]}
     for r in spelling:
-        lines.append(f"v4 spelling of {r['class']}: {r['v4']} ({r['note']})")
+        if r["class"] not in told:  # the invalid-CSS line already gave the v4 form
+            lines.append(f"v4 spelling of {r['class']}: {r['v4']} ({r['note']})")
     if preset != "tailwind" or "dark:" in classes:
         lines.append(f"/* dark: is {dark_variant(theme_css)} */")
     lines.append(css.rstrip() or "/* no CSS */")
