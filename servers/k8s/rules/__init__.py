@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from mcpfleet.servers.k8s.documents import Document
-
 SEVERITIES = ("error", "warning", "info")
 
 Fix = Callable[[], str]

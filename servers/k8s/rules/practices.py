@@ -18,7 +18,6 @@ from mcpfleet.servers.k8s.rules.pods import (
     ensure_map,
     ensure_seq,
     get,
-    pod_meta,
     pod_specs,
     seq,
 )
