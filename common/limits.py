@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mcpfleet.common.auth import caller_key, current_caller, is_local, loggable
 from mcpfleet.common.errors import LimitExceeded
 from mcpfleet.common.settings import LimitSettings
+from mcpfleet.common.untrusted import CLOSE_TAG, OPEN_TAG
 
 TRUNCATION_MARKER = "\n\n[output truncated by mcpfleet: {shown} of {total} characters shown; ask for less, e.g. a smaller page]"
 
@@ -104,13 +105,18 @@ def cap_output(result: ToolResult, limit: int) -> ToolResult:
     texts = [b.text for b in result.content if isinstance(b, TextContent)]
     text_total = sum(len(t) for t in texts)
     structured = result.structured_content
-    structured_size = len(json.dumps(structured, default=str)) if structured is not None else 0
+    # Characters, as the text is counted (escaping non-ASCII would count a CJK page six times).
+    structured_size = len(json.dumps(structured, default=str, ensure_ascii=False)) if structured is not None else 0
     if text_total <= limit and structured_size <= limit:
         return result
     joined = "\n\n".join(texts)
     room = max(0, limit - 200)
+    shown = joined[:room]
+    # Outside text cut inside its wrapper stays wrapped: the closing tag is put back.
+    if shown.count(OPEN_TAG) > shown.count(CLOSE_TAG):
+        shown += "\n" + CLOSE_TAG
     marker = TRUNCATION_MARKER.format(shown=min(room, len(joined)), total=len(joined))
-    content = [TextContent(type="text", text=joined[:room] + marker)]
+    content = [TextContent(type="text", text=shown + marker)]
     if structured_size <= limit:
         return ToolResult(content=content, structured_content=structured, meta=result.meta, is_error=result.is_error)
     return ToolResult(content=content, meta=result.meta, is_error=True)
