@@ -1765,9 +1765,9 @@ stop_reason(error(type_error(T, V), Ctx), _, "type", Msg) :-
            [T, [quoted(true), max_depth(8)], V, [quoted(true), max_depth(8)], Where, Expl]).
 stop_reason(E, _, "error", Msg) :-
     E = error(_, _),
+    catch(message_text(E, _), _, fail),  % else the term itself, below
     !,
-    error_text(E, Text),
-    format(string(Msg), "~w", [Text]).
+    error_text(E, Msg).
 stop_reason(E, _, "exception", Msg) :-
     format(string(Msg), "uncaught exception: ~W", [E, [quoted(true), max_depth(12), portray(false)]]).
 
@@ -1803,27 +1803,29 @@ error_text(E, Text) :-
 
 %   SWI-Prolog prints the culprit of an error in full: cut at 1500 characters.
 message_text(E, Text) :-
-    '$messages':translate_message(E, Lines0, []),
-    maplist(inert_line, Lines0, Lines),
+    '$messages':translate_message(E, Lines, []),
+    maplist(inert_line, Lines),
     bounded_text(1500, print_message_lines(current_output, '', Lines), Text, _).
 
-%   inert_line(+Line0, -Line): a message line element whose format cannot
-%   call a goal (~@) or pass write options (~W); others are quoted as data.
-inert_line(Fmt-Args, Line) :-
+%   inert_line(+Line): a message line element whose format cannot call a goal
+%   (~@) or pass write options (~W). A message with any other element is not
+%   printed: the caller gets the term itself (error_text/2, stop_reason/4).
+inert_line(Fmt-Args) :-
     !,
-    (   inert_format(Fmt), is_list(Args) -> Line = Fmt-Args ; Line = '~q'-[Fmt-Args] ).
-inert_line(ansi(Attr, Fmt, Args), Line) :-
+    inert_format(Fmt),
+    is_list(Args).
+inert_line(ansi(_Attr, Fmt, Args)) :-
     !,
-    (   inert_format(Fmt), is_list(Args) -> Line = ansi(Attr, Fmt, Args) ; Line = '~q'-[Fmt-Args] ).
-inert_line(E, E) :-
+    inert_format(Fmt),
+    is_list(Args).
+inert_line(E) :-
     atom(E),
     memberchk(E, [nl, flush, full_stop, at_same_line]),
     !.
-inert_line(Fmt, Line) :-
+inert_line(Fmt) :-
     (   atom(Fmt) ; string(Fmt) ),
     !,
-    (   inert_format(Fmt) -> Line = Fmt ; Line = '~q'-[Fmt] ).
-inert_line(E, '~q'-[E]).
+    inert_format(Fmt).
 
 inert_format(F) :-
     format_text(F, Codes),

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 
 import pytest
 from fastmcp import Client
 from fastmcp.exceptions import ToolError
 
 from fleet_testing import KEYS, running_app
+from redis_testing import redis_server
 from mcpfleet.common.app import build_http_app
 from mcpfleet.common.auth import hash_key
 from mcpfleet.common.settings import load_settings
@@ -107,3 +110,135 @@ async def test_runaway_query_is_stopped(fleet):
             await c.call_tool("prolog_query", {"query": "repeat, fail", "timeout": 1})
         ok = await c.call_tool("prolog_query", {"query": "X = done"})
     assert ok.structured_content["solutions"][0]["X"]["prolog"] == "done"
+
+
+# --- goals run later by the engine (issue 15): refused over MCP, and nothing reaches other callers ---
+
+def _planting(token: int, target: str) -> list[tuple[str, str]]:
+    """(query, program) pairs that would plant a clause in the shared prelude and touch `target`."""
+    plant = f"(assertz(mcp_prelude:planted({token})), shell('touch {target}'))"
+    touch = f"shell('touch {target}')"
+    return [
+        (f"put_attr(X, freeze, {plant}), X = 1", ""),
+        (f"put_attr(X, freeze, {touch}), X = 1", ""),
+        (f"G = {touch}, put_attr(X, freeze, G), X = 1", ""),
+        (f"put_attr(X, freeze, '$and'(true, {touch})), X = 1", ""),
+        ("p(X), X = 1", f"p(X) :- put_attr(X, freeze, {touch})."),
+        (f"freeze(X, true), get_attr(X, freeze, G), setarg(2, G, {plant}), X = 1", ""),
+        (f"throw(error(format(\"~@\", [{plant}]), _))", ""),
+    ]
+
+
+@pytest.fixture
+def target():
+    folder = tempfile.mkdtemp(prefix="mcpfleet-prolog-")
+    os.chmod(folder, 0o777)  # writable by a worker that runs as another user
+    yield os.path.join(folder, "pwned")
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+async def test_attribute_escapes_are_refused_and_plant_nothing(fleet, target):
+    token = int.from_bytes(os.urandom(6), "big")
+    async with client(fleet, "alice") as alice, client(fleet, "bob") as bob:
+        for query, program in _planting(token, target):
+            try:
+                result = await alice.call_tool("prolog_query", {"query": query, "program": program})
+            except ToolError as refused:
+                expected = ("shell/1 is not allowed", "assertz/1 is not allowed", "module-qualified goals",
+                            "cannot verify", "uncaught exception: error(format(")
+                assert str(refused).startswith(expected), str(refused)
+                assert "internal error" not in str(refused) and "Traceback" not in str(refused)
+            else:  # the copy handed out by get_attr/3 was rewritten, not the stored goal
+                assert "setarg" in query and result.structured_content["status"] == "ok"
+        for who in (alice, bob):
+            seen = await who.call_tool("prolog_query", {"query": "catch(planted(X), _, fail)"})
+            assert seen.structured_content["solutions"] == []
+    assert not os.path.exists(target)
+
+
+async def test_consult_refuses_a_program_with_an_attribute_escape(fleet, target):
+    async with client(fleet, "alice") as c:
+        for program in (f"p(X) :- put_attr(X, freeze, shell('touch {target}')).",
+                        f"p(X) :- put_attr(X, freeze, '$and'(true, shell('touch {target}'))).",
+                        "p(X) :- put_attr(X, my_attr, 1)."):
+            with pytest.raises(ToolError, match=r"not stored: line 1: (shell/1|put_attr/3 with attribute module)"):
+                await c.call_tool("prolog_consult", {"program": program, "kb": "escape"})
+        listed = await c.call_tool("prolog_kb", {"action": "list"})
+    assert "escape" not in [k["kb"] for k in listed.structured_content["kbs"]]
+    assert not os.path.exists(target)
+
+
+async def test_one_callers_queries_change_nothing_another_sees(fleet):
+    plants = [
+        ("assertz(secret(alice)), assertz(term_expansion(a, b)), assertz(append(x, y, z))", ":- dynamic secret/1."),
+        ("true", "secret(alice).\nmember(leak, [leak]).\nportray(_)."),
+        ("assertz(user:secret(alice))", ""),
+        ("true", ":- module(user, []).\nsecret(alice)."),
+        ("true", ":- dynamic user:secret/1.\nuser:secret(alice)."),
+        ("true", "term_expansion(_, secret(alice))."),
+        ("op(700, xfx, ===>)", ""),
+        ("true", ":- op(700, xfx, ===>).\n:- set_prolog_flag(double_quotes, codes)."),
+    ]
+    async with client(fleet, "alice") as alice, client(fleet, "bob") as bob:
+        for query, program in plants:
+            try:
+                await alice.call_tool("prolog_query", {"query": query, "program": program})
+            except ToolError as refused:
+                assert "internal error" not in str(refused)
+        for _ in range(4):  # whichever worker answers
+            seen = await bob.call_tool("prolog_query", {"query": "catch(secret(X), _, fail)"})
+            assert seen.structured_content["solutions"] == []
+            member = await bob.call_tool("prolog_query", {"query": "member(leak, [a])"})
+            assert member.structured_content["status"] == "no"
+            append = await bob.call_tool("prolog_query", {"query": "append(x, y, z)"})
+            assert append.structured_content["status"] == "no"
+            quoted = await bob.call_tool("prolog_query", {"query": 'X = "ab"'})
+            assert quoted.structured_content["solutions"][0]["X"]["json"] == "ab"
+            with pytest.raises(ToolError, match="syntax error"):
+                await bob.call_tool("prolog_query", {"query": "X = (a ===> b)"})
+
+
+def _children_running(initializer: str) -> list[int]:
+    """Pids of this process's worker children started with `initializer`."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                argv = cmdline.read()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == os.getpid() and b"_worker_child" in argv and initializer.encode() in argv:
+            pids.append(int(entry))
+    return pids
+
+
+async def test_the_redis_store_is_used_by_the_server_only(tmp_path, monkeypatch):
+    password = "redis-secret-" + os.urandom(8).hex()
+    with redis_server(tmp_path, password) as url:
+        # Configured the way an operator would: through the environment the server reads.
+        monkeypatch.setenv("MCPFLEET_SERVERS__PROLOG__STORE", url)
+        settings = load_settings(
+            auth={"api_keys": [{"name": "alice", "hash": hash_key(KEYS["alice"])}]},
+            workers={"size": 1},
+        )
+        with running_app(build_http_app([SPEC], settings)) as base:
+            async with client(f"{base}/prolog/mcp", "alice") as c:
+                await c.call_tool("prolog_consult", {"program": FAMILY, "kb": "family"})
+                result = await c.call_tool("prolog_query", {"query": "ancestor(pat, X)", "kb": ["family"]})
+                assert [s["X"]["prolog"] for s in result.structured_content["solutions"]] == ["jim"]
+                workers = _children_running("mcpfleet.servers.prolog.engine:warm")
+                assert workers, "no prolog worker found"
+                for pid in workers:
+                    with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                        argv = cmdline.read()
+                    assert password.encode() not in argv and b"redis" not in argv
+                    try:
+                        with open(f"/proc/{pid}/environ", "rb") as environ:
+                            env = environ.read()
+                    except PermissionError:  # not readable: not even by this test, the worker's parent
+                        continue
+                    assert password.encode() not in env and b"redis" not in env and b"MCPFLEET_" not in env

@@ -3,40 +3,19 @@
 from __future__ import annotations
 
 import hashlib
-import shutil
-import subprocess
-import time
 
 import pytest
 
 from fleet_testing import free_port
+from redis_testing import redis_server
 from mcpfleet.common.errors import FleetError, LimitExceeded, UserError
 from mcpfleet.servers.prolog.store import MemoryStore, RedisStore, caller_key, open_store
 
 
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory):
-    if shutil.which("redis-server") is None:
-        pytest.fail("redis-server is needed (scripts/system-deps.sh installs it)")
-    port = free_port()
-    workdir = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen(
-        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
-         "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    import socket
-
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0"
-    proc.terminate()
-    proc.wait(timeout=10)
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
 
 
 @pytest.fixture(params=["memory", "redis"])
