@@ -138,10 +138,11 @@ def _run(args) -> int:
             return await run_eval(models, cases, fleet, options, Path(args.out))
 
     rows = asyncio.run(go())
-    done = sum(1 for r in rows if r["scores"]["success"])
-    errors = sum(1 for r in rows if r.get("error"))
-    print(f"{len(rows)} new result(s) in {args.out}: {done} succeeded, {errors} endpoint error(s)"
-          + ("; rerun to retry them" if errors else ""))
+    done = sum(1 for r in rows if r["scores"]["success"] and not r.get("fault"))
+    errors = sum(1 for r in rows if r.get("fault") == "endpoint")
+    faults = sum(1 for r in rows if r.get("fault") == "engine")
+    print(f"{len(rows)} new result(s) in {args.out}: {done} succeeded, {faults} engine fault(s), "
+          f"{errors} endpoint error(s)" + ("; rerun to retry them" if errors else ""))
     return 0
 
 
@@ -240,7 +241,8 @@ def _validate(args) -> int:
         print(f"warning: {server} not checked: no such server installed", file=sys.stderr)
     for p in problems:
         print(p)
-    print(f"{len(checked)} case(s) checked against {len(fleet.tools)} tools: "
+    own_tools = sum(len(c.functions) for c in every if c.functions)
+    print(f"{len(checked)} case(s) checked against {len(fleet.tools) + own_tools} tools: "
           + (f"{len(problems)} problem(s)" if problems else "all valid"), file=sys.stderr)
     return 1 if problems else 0
 

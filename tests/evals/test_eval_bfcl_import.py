@@ -87,6 +87,17 @@ def test_import_writes_a_case_file_with_the_matchers_bfcl_means(imported):
     assert cases["photos-simple-simple_python_0"].expect[0].args["precision"].check(3.0) is not None  # strict int
 
 
+def test_imported_cases_validate_against_their_own_functions(imported, tmp_path):
+    _, cases_dir, _ = imported
+    done = cli("eval", "validate", "--cases-dir", str(cases_dir))
+    assert "5 case(s) checked" in done.stderr and "all valid" in done.stderr
+    data = yaml.safe_load((cases_dir / "photos.yaml").read_text())
+    data["cases"][0]["expect"][0]["args"]["shape"] = {"normalised": ["circle"], "optional": True}  # required!
+    (tmp_path / "photos.yaml").write_text(yaml.safe_dump(data))
+    done = cli("eval", "validate", "--cases-dir", str(tmp_path), ok=False)
+    assert "required argument 'shape' is not expected (or marked optional)" in done.stdout
+
+
 def test_imported_cases_run_without_a_server_and_compare(imported):
     tmp, cases_dir, _ = imported
     cases = load_cases(directory=cases_dir)
