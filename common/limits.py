@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 import time
 from collections import OrderedDict
@@ -27,6 +28,7 @@ from mcpfleet.common.errors import LimitExceeded
 from mcpfleet.common.settings import LimitSettings
 from mcpfleet.common.untrusted import CLOSE_TAG, OPEN_TAG
 
+log = logging.getLogger("mcpfleet.limits")
 TRUNCATION_MARKER = "\n\n[output truncated by mcpfleet: {shown} of {total} characters shown; ask for less, e.g. a smaller page]"
 
 
@@ -57,13 +59,87 @@ class RateLimiter:
         return wait
 
 
+# A token bucket in one Redis hash, updated atomically; Redis's clock, so replicas agree.
+_BUCKET_SCRIPT = """
+local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'last')
+local tokens, last = tonumber(state[1]) or burst, tonumber(state[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - last) * rate)
+local wait = 0
+if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / rate end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'last', tostring(now))
+redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 1)
+return tostring(wait)
+"""
+
+
+class RedisRateLimiter:
+    """The same token buckets, shared by every replica through Redis (`limits.rate_limit_store`).
+
+    Keys are `mcpfleet:rate:<hash>` and expire once a bucket would be full again. When Redis
+    cannot be reached, each replica falls back to its own in-memory buckets (logged), so an
+    outage weakens the limit to N replicas × the rate instead of stopping every call.
+    """
+
+    def __init__(self, url: str, per_minute: int, burst: int) -> None:
+        try:
+            import redis.asyncio as redis
+        except ImportError:
+            from mcpfleet.common.errors import ConfigError
+
+            raise ConfigError("limits.rate_limit_store = redis://… needs the redis package: pip install redis") from None
+        self.rate = per_minute / 60.0
+        self.burst = float(burst)
+        self._redis = redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self._script = self._redis.register_script(_BUCKET_SCRIPT)
+        self._errors = (redis.RedisError, OSError)
+        self._fallback = RateLimiter(per_minute, burst)
+        self._warned_at = -math.inf
+
+    async def acquire(self, key: str) -> float:
+        if self.rate <= 0:
+            return 0.0
+        try:
+            return float(await self._script(keys=[f"mcpfleet:rate:{key}"], args=[self.rate, self.burst]))
+        except self._errors as exc:
+            if time.monotonic() - self._warned_at > 60:
+                self._warned_at = time.monotonic()
+                log.warning("rate limits are per replica while Redis is unreachable: %s", type(exc).__name__)
+            return self._fallback.acquire(key)
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()
+
+
+class _LocalLimiter:
+    def __init__(self, limiter: RateLimiter) -> None:
+        self.limiter = limiter
+
+    async def acquire(self, key: str) -> float:
+        return self.limiter.acquire(key)
+
+
+def rate_limiter(settings: LimitSettings) -> _LocalLimiter | RedisRateLimiter:
+    """The limiter `settings.rate_limit_store` names: `memory` (per replica) or a redis:// URL."""
+    store = settings.rate_limit_store
+    if store == "memory":
+        return _LocalLimiter(RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst))
+    if store.startswith(("redis://", "rediss://", "unix://")):
+        return RedisRateLimiter(store, settings.rate_limit_per_minute, settings.rate_limit_burst)
+    from mcpfleet.common.errors import ConfigError
+
+    raise ConfigError(f"limits.rate_limit_store must be 'memory' or a redis:// URL, not {store!r}")
+
+
 class LimitsMiddleware(Middleware):
     """Rate limit, then run the tool under its timeout, then cap the size of what it returns."""
 
     def __init__(self, server: str, settings: LimitSettings) -> None:
         self.server = server
         self.settings = settings
-        self.limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+        self.limiter = rate_limiter(settings)
         self._output_schemas: dict[str, bool] = {}
 
     def timeout_for(self, tool: str) -> float:
@@ -78,7 +154,7 @@ class LimitsMiddleware(Middleware):
         caller = current_caller()
         # The local user (stdio, in process) started this server for themselves: not rate limited.
         # No remote caller can be `local`: remote identities are namespaced (key:, jwt:).
-        wait = 0.0 if is_local(caller) else self.limiter.acquire(caller_key(caller) + self.server)
+        wait = 0.0 if is_local(caller) else await self.limiter.acquire(caller_key(caller) + ":" + self.server)
         if wait > 0:
             raise LimitExceeded(
                 f"rate limit reached for {loggable(caller)!r} on {self.server!r} "

@@ -67,6 +67,7 @@ class LimitSettings(_Section):
     tool_timeouts: dict[str, float] = Field(default_factory=dict, description="per tool name, e.g. math_solve: 60")
     rate_limit_per_minute: int = Field(default=600, ge=0, description="per caller and server; 0 = off")
     rate_limit_burst: int = Field(default=60, ge=1)
+    rate_limit_store: str = Field(default="memory", description="'memory' (per replica) or a redis:// URL shared by replicas")
     max_request_bytes: int = Field(default=1_000_000, ge=1024)
     header_timeout: float = Field(default=10.0, gt=0, le=300, description="seconds to receive a request's headers")
     body_timeout: float = Field(default=15.0, gt=0, le=600, description="seconds to receive a request's body")

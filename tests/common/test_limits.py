@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
 from fastmcp.tools.base import ToolResult
 from mcp_types import TextContent
 
@@ -67,3 +70,58 @@ def test_structured_size_counts_characters_not_json_escapes():
     page = "日本語のページ" * 100  # 700 characters; as escaped JSON about 4,200
     result = ToolResult(content=[TextContent(type="text", text=page)], structured_content={"text": page})
     assert cap_output(result, 1000) is result
+
+
+# -- one limit across replicas (Redis) ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    from redis_testing import redis_server
+
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+async def test_two_replicas_share_one_rate_limit_through_redis(tmp_path, redis_url):
+    from fastmcp import Client
+    from fastmcp.exceptions import ToolError
+
+    from fleet_testing import KEYS, serving
+    from mcpfleet.common.auth import hash_key
+
+    keys = json.dumps([{"name": "alice", "hash": hash_key(KEYS["alice"])}, {"name": "bob", "hash": hash_key(KEYS["bob"])}])
+    env = dict(
+        MCPFLEET_AUTH__API_KEYS=keys,
+        MCPFLEET_LIMITS__RATE_LIMIT_STORE=redis_url,
+        MCPFLEET_LIMITS__RATE_LIMIT_PER_MINUTE="1",
+        MCPFLEET_LIMITS__RATE_LIMIT_BURST="3",
+    )
+    with serving(tmp_path, "echo", **env) as (one, _, _), serving(tmp_path, "echo", **env) as (two, _, _):
+        for url in (one, two, one):  # three calls, spread over both replicas: the burst
+            async with Client(f"{url}/echo/mcp", auth=KEYS["alice"]) as c:
+                await c.call_tool("echo_say", {"text": "hi"})
+        async with Client(f"{two}/echo/mcp", auth=KEYS["alice"]) as c:
+            with pytest.raises(ToolError, match=r"rate limit reached for 'key:alice'"):
+                await c.call_tool("echo_say", {"text": "one too many"})
+        async with Client(f"{two}/echo/mcp", auth=KEYS["bob"]) as c:  # bob has his own bucket
+            await c.call_tool("echo_say", {"text": "hi"})
+
+
+async def test_without_redis_each_replica_limits_on_its_own():
+    from fleet_testing import free_port
+    from mcpfleet.common.limits import RedisRateLimiter
+
+    limiter = RedisRateLimiter(f"redis://127.0.0.1:{free_port()}/0", per_minute=1, burst=2)
+    assert [await limiter.acquire("k") for _ in range(2)] == [0, 0]
+    assert await limiter.acquire("k") > 0  # the in-memory fallback still limits
+    await limiter.aclose()
+
+
+def test_an_unknown_rate_limit_store_is_a_clear_error():
+    from mcpfleet.common.errors import ConfigError
+    from mcpfleet.common.limits import rate_limiter
+    from mcpfleet.common.settings import LimitSettings
+
+    with pytest.raises(ConfigError, match="rate_limit_store must be 'memory' or a redis:// URL"):
+        rate_limiter(LimitSettings(rate_limit_store="postgres://x"))

@@ -1,4 +1,4 @@
-"""A real redis-server on 127.0.0.1 for the prolog tests (scripts/system-deps.sh installs it)."""
+"""A real redis-server on 127.0.0.1 for tests (prolog stores, shared rate limits; scripts/system-deps.sh installs it)."""
 
 from __future__ import annotations
 
