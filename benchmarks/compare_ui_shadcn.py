@@ -64,14 +64,12 @@ def serve(www: Path) -> tuple[ThreadingHTTPServer, str]:
 def scratch_project(where: Path) -> Path:
     """A Next.js app as `shadcn init` leaves it (nothing installed: the dry run reads files only)."""
     (where / "app").mkdir(parents=True)
-    (where / "lib").mkdir()
     (where / "package.json").write_text(json.dumps({"name": "scratch", "private": True, "dependencies": {
         "next": "15.3.0", "react": "19.0.0", "react-dom": "19.0.0", "tailwindcss": "^4.1.0"}}))
     (where / "tsconfig.json").write_text(json.dumps({"compilerOptions": {"baseUrl": ".", "paths": {"@/*": ["./*"]}}}))
     (where / "components.json").write_text(json.dumps(COMPONENTS_JSON))
     (where / "app" / "globals.css").write_text('@import "tailwindcss";\n')
     (where / "next.config.mjs").write_text("export default {}\n")
-    (where / "lib" / "utils.ts").write_text("export function cn() {}\n")
     return where
 
 
@@ -132,7 +130,7 @@ async def ours(module, client, name: str) -> dict:
     return {"files": contents, "npm": answer["npm_all"], "css_vars": css_vars}
 
 
-async def compare(cli: str, rev: str | None) -> None:
+async def compare(cli: str, rev: str | None, items: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         www = Path(tmp) / "www"
         (www / "r" / "colors").mkdir(parents=True)
@@ -149,7 +147,7 @@ async def compare(cli: str, rev: str | None) -> None:
         print(f"{'item':18} {'files same':>10} {'npm':>5} {'css vars (ours/cli)':>20}")
         async with OutboundClient(settings.http, allow=section.allow) as http:
             client = module.RegistryClient(http, section)
-            for name in ITEMS:
+            for name in items:
                 theirs = cli_add(cli, project, base, name)
                 mine = await ours(module, client, name)
                 written = {c.rstrip("\n") for c in theirs["files"].values()}
@@ -160,17 +158,18 @@ async def compare(cli: str, rev: str | None) -> None:
                 print(f"{name:18} {same:>4}/{len(mine['files']):<5} {'ok' if npm_ok else 'DIFF':>5} "
                       f"{mine['css_vars']:>9}/{theirs['css_vars']:<10} {'' if full else '<- differs'}")
         server.shutdown()
-        print(f"\n{agree} of {len(ITEMS)} items agree fully with `shadcn add` ({'rev ' + rev if rev else 'working tree'})")
+        print(f"\n{agree} of {len(items)} items agree fully with `shadcn add` ({'rev ' + rev if rev else 'working tree'})")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cli", default="shadcn", help="the shadcn CLI binary")
     parser.add_argument("--before", default=None, help="a git revision whose servers/ui/registry.py to compare instead")
+    parser.add_argument("--items", nargs="*", default=ITEMS, help="item names (default: the 17 compared)")
     args = parser.parse_args()
     if not SHARED.is_dir():
         sys.exit(f"{SHARED} is absent")
-    asyncio.run(compare(args.cli, args.before))
+    asyncio.run(compare(args.cli, args.before, args.items))
 
 
 if __name__ == "__main__":
