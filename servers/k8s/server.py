@@ -69,7 +69,10 @@ def build(settings: Settings) -> FastMCP:
     for_workers = worker_settings(section, engine)
     pool = WorkerPool(
         "k8s",
-        pool_settings(settings.workers, size=section.pool_size, memory_mb=section.memory_mb, timeout=section.timeout),
+        # CPU may run as long as the wall clock allows: parsing is single-threaded, and the call's
+        # `timeout` is what the operator chose for one manifest
+        pool_settings(settings.workers, size=section.pool_size, memory_mb=section.memory_mb, timeout=section.timeout,
+                      cpu_seconds=section.timeout),
         initializer=f"{MODULE}.work:warm",
         allowed_prefixes=[MODULE],
         env={ENV: json.dumps(for_workers)},
