@@ -21,7 +21,7 @@ from pathlib import Path
 
 from mcpfleet.evals import stats
 from mcpfleet.evals.cases import CATEGORIES
-from mcpfleet.evals.runner import read_rows, row_key
+from mcpfleet.evals.runner import call_signature, mark_disagreement, read_rows, row_key
 from mcpfleet.evals.scoring import percentile
 
 MAX_FAILURES = 12
@@ -129,20 +129,25 @@ def build_runs(files: Sequence[Path]) -> list[Run]:
 
 
 def mark_stream_disagreements(rows: list[dict]) -> tuple[int, int]:
-    """Flag (in place, on a copy of the row) the streamed row of each (case, repeat) whose calls
-    differ from the non-streamed one as an engine fault; returns (differing pairs, compared pairs)."""
+    """(differing pairs, compared pairs) of streamed vs non-streamed rows of one (case, repeat).
+
+    The runner marks a disagreeing streamed row as an engine fault when it ran both; rows from
+    separate runs or older files are marked here (on a copy of the row)."""
     pairs: dict[tuple, dict[bool, int]] = defaultdict(dict)
     for i, row in enumerate(rows):
-        if fault_of(row) is None:
+        kinds = {f["kind"] for f in row.get("faults") or []}
+        if fault_of(row) is None or kinds == {"stream_disagreement"}:
             pairs[(row["case"], row["repeat"])][bool(row["stream"])] = i
     compared = [p for p in pairs.values() if len(p) == 2]
     differ = 0
     for pair in compared:
         plain, streamed = rows[pair[False]], rows[pair[True]]
-        if _call_signature(plain) != _call_signature(streamed):
+        if fault_of(streamed):  # already marked by the runner
             differ += 1
-            rows[pair[True]] = {**streamed, "fault": "engine", "faults": [*streamed.get("faults", []), {
-                "kind": "stream_disagreement", "detail": "the streamed calls differ from the non-streamed ones"}]}
+        elif call_signature(plain) != call_signature(streamed):
+            differ += 1
+            rows[pair[True]] = copy = {**streamed, "faults": list(streamed.get("faults") or [])}
+            mark_disagreement(plain, copy)
     return differ, len(compared)
 
 
@@ -170,13 +175,6 @@ def summarise(label: str, target: str, rows: list[dict]) -> Run:
         if isinstance(total, int):
             run.tokens.append(total)
     return run
-
-
-def _call_signature(row: dict) -> tuple:
-    import json
-
-    calls = sorted(f"{c['name']}({json.dumps(c['arguments'], sort_keys=True)})" for c in row.get("calls", []))
-    return (tuple(calls), bool(row["scores"]["success"]))
 
 
 # --- formatting -------------------------------------------------------------------------------

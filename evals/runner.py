@@ -176,10 +176,12 @@ async def run_eval(models: Sequence[ModelTarget], cases: Sequence[Case], fleet: 
     labels = [m.label for m in models]
     if len(set(labels)) != len(labels):
         raise ConfigError("two models have the same label; give each model x serving config its own `label`")
-    jobs = [(m, c, r, s) for m in models for c in runnable for r in range(options.repeats) for s in options.streams
-            if (m.label, c.id, r, s) not in finished]
+    # One job per (model, case, repeat): its missing stream modes run one after the other, so a
+    # streamed answer can be compared with the non-streamed one while its raw stream is at hand.
+    jobs = [(m, c, r, todo) for m in models for c in runnable for r in range(options.repeats)
+            if (todo := tuple(s for s in options.streams if (m.label, c.id, r, s) not in finished))]
     out.parent.mkdir(parents=True, exist_ok=True)
-    progress = Progress(len(jobs), options.progress)
+    progress = Progress(sum(len(j[3]) for j in jobs), options.progress)
     semaphore = asyncio.Semaphore(max(1, options.concurrency))
     lock = asyncio.Lock()
     rows: list[dict] = []
@@ -202,26 +204,34 @@ async def run_eval(models: Sequence[ModelTarget], cases: Sequence[Case], fleet: 
             failing: dict[str, set[str]] = {m.label: set() for m in models}
             give_up = max(8, 2 * options.concurrency)
 
-            async def one(model: ModelTarget, case: Case, repeat: int, stream: bool) -> None:
-                async with semaphore:
-                    if len(failing[model.label]) >= give_up:
-                        progress.step(False)
-                        return  # the endpoint is down: leave the rest for a rerun instead of waiting on it
-                    row = await run_case(clients[model.label], model, case, fleet, options, repeat, stream)
-                was_down = len(failing[model.label]) >= give_up
-                if row["error"]:
-                    failing[model.label].add(case.id)
-                else:
-                    failing[model.label].clear()
-                if len(failing[model.label]) >= give_up and not was_down:
-                    print(f"\n{model.label}: endpoint errors on {give_up} cases in a row ({row['error']}); "
-                          "skipping its remaining cases (rerun to resume)", file=sys.stderr)
-                row["engine"] = engines[model.label]
+            async def one(model: ModelTarget, case: Case, repeat: int, streams: tuple[bool, ...]) -> None:
+                done: list[dict] = []
+                for stream in streams:
+                    async with semaphore:
+                        if len(failing[model.label]) >= give_up:
+                            progress.step(False)
+                            continue  # the endpoint is down: leave the rest for a rerun instead of waiting on it
+                        row = await run_case(clients[model.label], model, case, fleet, options, repeat, stream)
+                    was_down = len(failing[model.label]) >= give_up
+                    if row["error"]:
+                        failing[model.label].add(case.id)
+                    else:
+                        failing[model.label].clear()
+                    if len(failing[model.label]) >= give_up and not was_down:
+                        print(f"\n{model.label}: endpoint errors on {give_up} cases in a row ({row['error']}); "
+                              "skipping its remaining cases (rerun to resume)", file=sys.stderr)
+                    row["engine"] = engines[model.label]
+                    done.append(row)
+                if len(done) == 2:
+                    mark_disagreement(done[0], done[1])
+                for row in done:
+                    keep_raw_stream(row)
                 async with lock:
-                    sink.write(json.dumps(row, ensure_ascii=False) + "\n")
+                    for row in done:
+                        sink.write(json.dumps(row, ensure_ascii=False) + "\n")
+                        rows.append(row)
+                        progress.step(row["scores"]["success"])
                     sink.flush()
-                    rows.append(row)
-                    progress.step(row["scores"]["success"])
 
             await asyncio.gather(*(one(*job) for job in jobs))
     finally:
@@ -273,10 +283,34 @@ async def run_case(client: ChatClient, model: ModelTarget, case: Case, fleet: Fl
                          "errors": [f"endpoint error: {str(exc)[:200]}"]}
     else:
         row["fault"] = "engine" if row["faults"] else None
-        if stream and (row["faults"] or not row["scores"]["success"]):
-            row["raw_stream"] = row.pop("_raw_stream", None)
-    row.pop("_raw_stream", None)
     return row
+
+
+def call_signature(row: dict) -> tuple:
+    """What a streamed and a non-streamed answer to the same case must agree on."""
+    calls = sorted(f"{c['name']}({json.dumps(c['arguments'], sort_keys=True)})" for c in row.get("calls", []))
+    return (tuple(calls), bool(row["scores"]["success"]))
+
+
+DISAGREEMENT = {"kind": "stream_disagreement", "detail": "the streamed calls differ from the non-streamed ones"}
+
+
+def mark_disagreement(plain: dict, streamed: dict) -> bool:
+    """Flag the streamed row as an engine fault when both measured and their calls differ."""
+    if plain["stream"] or not streamed["stream"] or plain.get("fault") or streamed.get("fault"):
+        return False
+    if call_signature(plain) == call_signature(streamed):
+        return False
+    streamed["fault"] = "engine"
+    streamed["faults"] = [*streamed.get("faults", []), dict(DISAGREEMENT)]
+    return True
+
+
+def keep_raw_stream(row: dict) -> None:
+    """Keep the raw stream of a faulty or failed streamed row; drop it otherwise."""
+    raw = row.pop("_raw_stream", None)
+    if row["stream"] and raw is not None and (row.get("fault") or not row["scores"]["success"]):
+        row["raw_stream"] = raw
 
 
 def _record(row: dict, results: list[ChatResult]) -> None:

@@ -229,6 +229,8 @@ def expected_outcome(persona: str, case: Case, stream: bool, schemas: dict[str, 
         return {"success": ok, "schema_ok": ok, "mode": persona, "fault": fault, "kinds": kinds}
     if p.mode == "bad_json":
         return {"success": False, "schema_ok": False, "mode": p.mode, "fault": "engine", "kinds": {"arguments_truncated"}}
+    if p.mode == "disagree" and stream:  # run beside the non-streamed answer (--compare-stream)
+        return {"success": False, "schema_ok": False, "mode": p.mode, "fault": "engine", "kinds": {"stream_disagreement"}}
     if p.mode in ("wrong_name", "bad_json", "extra_arg") or (p.mode == "disagree" and stream):
         schema_ok = False
     else:
