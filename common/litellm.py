@@ -11,8 +11,18 @@ Two ways to put the fleet in front of LiteLLM:
 Naming: LiteLLM forbids '-' in server names and prefixes every tool with `<alias>-`, so each server
 is registered as `mcpfleet_<name>` with alias `<name>`: models see `math-math_solve`. Each server
 joins the access group `mcpfleet` and its own `mcpfleet_<name>`, so keys and teams can be granted
-the whole fleet or single servers. LiteLLM calls the fleet with one static bearer key per server
-(`auth_type: bearer_token`); the fleet logs and rate-limits that key's name as the caller.
+the whole fleet or single servers.
+
+Who the fleet sees as the caller (`--identity`):
+
+- key (default): LiteLLM sends one static fleet key (`auth_type: bearer_token`); every user behind
+  the gateway is that one caller.
+- header / idp: LiteLLM's `mcp_jwt_signer` guardrail signs each user's MCP request with an RS256
+  JWT whose `sub` is the user, and the fleet trusts LiteLLM's JWKS (`[auth.jwt]`). The user comes
+  from LiteLLM's end-user header (header) or from the user's own IdP token, verified by LiteLLM
+  (idp). The static key stays, marked `list_only` on the fleet: LiteLLM's start-up tools listing
+  carries no user and uses it; it cannot call tools.
+- delegate: `auth_type: oauth_delegate`, so the user's own fleet bearer rides through LiteLLM.
 """
 
 from __future__ import annotations
@@ -35,6 +45,10 @@ if TYPE_CHECKING:
 
 FLEET_GROUP = "mcpfleet"
 TOOL_POLICIES = ("pin", "read-only", "any")
+IDENTITY_MODES = ("key", "header", "idp", "delegate")
+DEFAULT_AUDIENCE = "mcpfleet"
+GATEWAY_KEY_NAME = "litellm-gateway"
+SIGNING_KEY_ENV = "MCP_JWT_SIGNING_KEY"  # LiteLLM's variable: its signing key survives restarts
 _ADMIN_PATH = "/v1/mcp/server"
 _MAX_ADMIN_RESPONSE = 5_000_000
 
@@ -90,8 +104,96 @@ def entries(
     return out
 
 
-def config_block(items: Sequence[ServerEntry], key_env: str | None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Identity:
+    """How end users reach the fleet through the gateway (see the module docstring)."""
+
+    mode: str = "key"
+    gateway_url: str | None = None  # LiteLLM's base URL as the fleet reaches it (JWKS, issuer)
+    audience: str = DEFAULT_AUDIENCE
+    idp_discovery_url: str | None = None  # idp: the IdP's /.well-known/openid-configuration
+    idp_issuer: str | None = None
+    idp_audience: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.mode not in IDENTITY_MODES:
+            raise ConfigError(f"unknown identity mode {self.mode!r}; choose one of: {', '.join(IDENTITY_MODES)}")
+        if self.signed and not self.gateway_url:
+            raise ConfigError(f"--identity {self.mode} needs --gateway-url (LiteLLM's URL as the fleet reaches it)")
+        if self.mode == "idp" and not (self.idp_discovery_url and self.idp_issuer):
+            raise ConfigError("--identity idp needs --idp-discovery-url and --idp-issuer (the users' identity provider)")
+
+    @property
+    def signed(self) -> bool:
+        """True when LiteLLM signs a JWT per user (header, idp)."""
+        return self.mode in ("header", "idp")
+
+    @property
+    def issuer(self) -> str:
+        return (self.gateway_url or "").rstrip("/")
+
+    @property
+    def jwks_url(self) -> str:
+        return f"{self.issuer}/.well-known/jwks.json"
+
+
+def guardrails(identity: Identity) -> list[dict[str, Any]]:
+    """LiteLLM's `guardrails:` list for a signed identity mode (empty otherwise)."""
+    if not identity.signed:
+        return []
+    params: dict[str, Any] = {
+        "guardrail": "mcp_jwt_signer",
+        "mode": "pre_mcp_call",
+        "default_on": True,
+        "issuer": identity.issuer,
+        "audience": identity.audience,
+        "ttl_seconds": 300,
+    }
+    if identity.mode == "header":
+        # x-litellm-end-user-id / x-litellm-customer-id, else the LiteLLM key's user (with a database).
+        params["end_user_claim_sources"] = ["litellm:end_user_id", "litellm:user_id"]
+    else:
+        params["access_token_discovery_uri"] = identity.idp_discovery_url
+        params["verify_issuer"] = identity.idp_issuer
+        if identity.idp_audience:
+            params["verify_audience"] = identity.idp_audience
+        params["end_user_claim_sources"] = ["token:sub"]
+        # Without a verified IdP token LiteLLM would sign its key's hash as the user: refuse instead.
+        params["required_claims"] = ["sub"]
+    return [{"guardrail_name": "mcpfleet-identity", "litellm_params": params}]
+
+
+def fleet_auth(identity: Identity, key_hash: str | None) -> str:
+    """The fleet's side of `identity` as TOML for its config file (`[auth]`)."""
+    hash_line = f'hash = "{key_hash}"' if key_hash else 'hash = "sha256:<mcpfleet auth hash-key of the key LiteLLM sends>"'
+    if identity.mode == "delegate":
+        return (
+            "# Each user's own fleet key rides through LiteLLM (auth_type: oauth_delegate): issue one\n"
+            "# per user with `mcpfleet auth new-key`, or trust your IdP in [auth.jwt] instead.\n"
+            "[[auth.api_keys]]\n"
+            'name = "alice"\n'
+            'hash = "sha256:<hash of alice\'s key>"\n'
+        )
+    if not identity.signed:
+        return f'[[auth.api_keys]]\nname = "{GATEWAY_KEY_NAME}"\n{hash_line}\n'
+    return (
+        "# LiteLLM's own start-up tools listing carries no user: its key may list, never call.\n"
+        "[[auth.api_keys]]\n"
+        f'name = "{GATEWAY_KEY_NAME}"\n'
+        f"{hash_line}\n"
+        "list_only = true\n"
+        "\n"
+        "# Each user's calls come signed by LiteLLM: the caller is jwt:<issuer>:<user>.\n"
+        "[auth.jwt]\n"
+        f'jwks_url = "{identity.jwks_url}"\n'
+        f'issuer = "{identity.issuer}"\n'
+        f'audience = "{identity.audience}"\n'
+    )
+
+
+def config_block(items: Sequence[ServerEntry], key_env: str | None, identity: Identity | None = None) -> dict[str, Any]:
     """The `mcp_servers:` mapping of LiteLLM's config.yaml (the key stays an env reference)."""
+    delegate = identity is not None and identity.mode == "delegate"
     servers: dict[str, Any] = {}
     for e in items:
         entry: dict[str, Any] = {
@@ -100,25 +202,43 @@ def config_block(items: Sequence[ServerEntry], key_env: str | None) -> dict[str,
             "alias": e.name,
             "description": e.description,
         }
-        if key_env:
+        if delegate:
+            entry["auth_type"] = "oauth_delegate"  # the caller's own Authorization goes upstream
+        elif key_env:
             entry["auth_type"] = "bearer_token"
             entry["auth_value"] = f"os.environ/{key_env}"
         entry["access_groups"] = list(e.access_groups)
         if e.allowed_tools is not None:
             entry["allowed_tools"] = list(e.allowed_tools)
         servers[e.litellm_name] = entry
-    return {"mcp_servers": servers}
+    block: dict[str, Any] = {"mcp_servers": servers}
+    if identity is not None and identity.signed:
+        block["guardrails"] = guardrails(identity)
+    return block
 
 
-def render_config(items: Sequence[ServerEntry], key_env: str | None) -> str:
+def render_config(items: Sequence[ServerEntry], key_env: str | None, identity: Identity | None = None) -> str:
     header = (
         "# LiteLLM proxy config.yaml: mcp_servers for the mcpfleet servers (streamable HTTP).\n"
         "# Tools appear as <alias>-<tool>, e.g. math-math_solve. Grant keys the access group\n"
         f"# '{FLEET_GROUP}' (all servers) or 'mcpfleet_<name>' (one server).\n"
     )
-    if key_env:
+    if identity is not None and identity.mode == "delegate":
+        header += (
+            "# Identity: each user's own fleet key rides through. Clients send their LiteLLM key in\n"
+            "# x-litellm-api-key and their fleet key in Authorization.\n"
+        )
+    elif key_env:
         header += f"# LiteLLM reads the fleet's API key from its environment variable {key_env}.\n"
-    return header + yaml.safe_dump(config_block(items, key_env), sort_keys=False, width=1000)
+    if identity is not None and identity.signed:
+        header += (
+            f"# Identity ({identity.mode}): mcp_jwt_signer signs each user's MCP request (sub = the user).\n"
+            f"# Set {SIGNING_KEY_ENV} in LiteLLM's environment (an RSA private key PEM, or\n"
+            f"# file:///path, from a Secret) so restarts keep the key: `openssl genrsa 2048`.\n"
+        )
+        if identity.mode == "header":
+            header += "# Users are named by the x-litellm-end-user-id header: only for a trusted front-end.\n"
+    return header + yaml.safe_dump(config_block(items, key_env, identity), sort_keys=False, width=1000)
 
 
 def admin_payload(entry: ServerEntry, key: str | None, server_id: str | None = None) -> dict[str, Any]:
@@ -269,8 +389,17 @@ def register(add) -> None:
         p.add_argument("--group", action="append", default=None, metavar="NAME",
                        help=f"access group for every server (repeatable; default {FLEET_GROUP})")
 
-    cfg = sub.add_parser("config", help="print the mcp_servers block of LiteLLM's config.yaml")
+    cfg = sub.add_parser("config", help="print LiteLLM's config.yaml (mcp_servers, identity guardrail) and the fleet's [auth]")
     common(cfg)
+    cfg.add_argument("--identity", choices=IDENTITY_MODES, default="key",
+                     help="who the fleet sees: the gateway's key (default), each user by LiteLLM's end-user header, "
+                          "by the user's own IdP token, or the user's own fleet key passed through")
+    cfg.add_argument("--gateway-url", help="LiteLLM's base URL as the fleet reaches it (header, idp: JWKS and issuer)")
+    cfg.add_argument("--audience", default=DEFAULT_AUDIENCE, help=f"aud of LiteLLM's JWTs (default {DEFAULT_AUDIENCE})")
+    cfg.add_argument("--idp-discovery-url", help="idp: the IdP's /.well-known/openid-configuration URL")
+    cfg.add_argument("--idp-issuer", help="idp: the iss of the users' IdP tokens")
+    cfg.add_argument("--idp-audience", help="idp: the aud of the users' IdP tokens (checked when set)")
+    cfg.add_argument("--fleet-out", metavar="FILE", help="write the fleet's [auth] TOML here (default: stderr)")
     cfg.set_defaults(handler=_config_handler)
 
     reg = sub.add_parser("register", help="create or update the servers through LiteLLM's admin API")
@@ -296,8 +425,25 @@ def _prepare(args) -> tuple[list[ServerEntry], Settings]:
 
 
 def _config_handler(args) -> int:
+    from pathlib import Path
+
+    from mcpfleet.common.auth import hash_key
+
+    identity = Identity(args.identity, args.gateway_url, args.audience, args.idp_discovery_url,
+                        args.idp_issuer, args.idp_audience)
+    if args.no_auth and identity.mode != "key":
+        raise ConfigError(f"--identity {identity.mode} needs the fleet's auth on; drop --no-auth")
     items, _ = _prepare(args)
-    print(render_config(items, None if args.no_auth else args.key_env), end="")
+    # stdout is exactly LiteLLM's config.yaml; the fleet's side goes to stderr or --fleet-out.
+    print(render_config(items, None if args.no_auth else args.key_env, identity), end="")
+    if args.no_auth:
+        return 0
+    key = os.environ.get(args.key_env, "")
+    fleet = fleet_auth(identity, hash_key(key) if key and identity.mode != "delegate" else None)
+    if args.fleet_out:
+        Path(args.fleet_out).write_text(fleet, encoding="utf-8")
+    else:
+        print(f"# --- the fleet's side (its config file, e.g. mcpfleet.toml) ---\n{fleet}", end="", file=sys.stderr)
     return 0
 
 

@@ -33,6 +33,9 @@ class ApiKey(_Section):
     name: str = Field(min_length=1, max_length=64, description="caller identity for logs and limits")
     hash: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
     servers: list[str] = Field(default_factory=lambda: ["*"], description="servers this key may call; * = all")
+    list_only: bool = Field(
+        default=False, description="may list tools but not call them (a gateway's own start-up tools listing)"
+    )
 
     def allows(self, server: str) -> bool:
         return "*" in self.servers or server in self.servers
