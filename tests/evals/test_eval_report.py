@@ -188,6 +188,7 @@ def test_plots_are_embedded_pngs_and_the_page_is_self_contained(report):
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
     page = (tmp / "report.html").read_text()
+    assert page.index("<table id='leaderboard'>") == page.index("<table")  # the page leads with the leaderboard
     assert "http://" not in page.replace("http://127.0.0.1", "") and "<script" not in page
 
 
