@@ -65,6 +65,7 @@ BODY_WEIGHT = 1.0
 CANDIDATES = 400  # sections ranked per query (BM25 order) before boosts and the per-page decay
 COVERAGE_BOOST = 0.5  # a section holding every query word scores (1 + this) times one holding few
 SAME_PAGE_DECAY = 0.75  # the n-th section of one document counts DECAY**n
+WEIGHT_CACHE_VERSIONS = 64
 STOPWORDS = frozenset(
     "a an and are as at be by do does for from how i in is it me my of on or the this to use using what "
     "when where which who why with can should".split()
@@ -132,6 +133,7 @@ class DocsIndex:
         self._local = threading.local()
         self._write_lock = threading.RLock()
         self._created = False
+        self._weight_cache: dict[tuple[str, str, float], dict[int, float]] = {}
 
     def _create(self) -> None:
         """The file and its tables, on first use (building a server for `mcpfleet list` writes nothing)."""
@@ -311,20 +313,40 @@ class DocsIndex:
         if not terms:
             return []
         expr = " OR ".join(f'"{t}"' for t in terms)
-        rows = self._reader.execute(
-            "SELECT c.id, d.path, d.url, c.heading, c.body, c.doc_id, "
-            "-bm25(chunks_fts, ?, ?, ?, 0) * d.weight AS score "
-            "FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.doc_id "
-            "WHERE chunks_fts MATCH ? AND c.library = ? AND c.ref = ? ORDER BY score DESC LIMIT ?",
-            (HEADING_WEIGHT, PLACE_WEIGHT, BODY_WEIGHT, expr, version.library, version.ref, CANDIDATES),
+        # Ids and BM25 only: reading bodies (or a page's weight, stored after its text) for every
+        # match is what made this slow; texts are read for the hits that are returned
+        matches = self._reader.execute(
+            # CROSS JOIN keeps the FTS table the outer loop: otherwise SQLite may walk the version's
+            # chunks and run the MATCH once per chunk
+            "SELECT c.id, c.doc_id, -bm25(chunks_fts, ?, ?, ?, 0) FROM chunks_fts "
+            "CROSS JOIN chunks c ON c.id = chunks_fts.rowid WHERE chunks_fts MATCH ? AND c.library = ? AND c.ref = ?",
+            (HEADING_WEIGHT, PLACE_WEIGHT, BODY_WEIGHT, expr, version.library, version.ref),
         ).fetchall()
-        if not rows:
+        if not matches:
             return []
-        coverage = self._coverage(terms, [r[0] for r in rows])
-        scored = [(score * (1 + COVERAGE_BOOST * coverage.get(cid, 0.0) ** 2), cid, path, url, heading, body, doc)
-                  for cid, path, url, heading, body, doc, score in rows]
-        scored.sort(key=lambda r: -r[0])
-        return diversify(scored, limit)
+        weights = self._weights(version)
+        best = heapq.nlargest(CANDIDATES, ((bm25 * weights.get(doc, 1.0), cid, doc) for cid, doc, bm25 in matches))
+        coverage = self._coverage(terms, [cid for _, cid, _ in best])
+        scored = [(score * (1 + COVERAGE_BOOST * coverage.get(cid, 0.0) ** 2), cid, doc) for score, cid, doc in best]
+        picked = diversify(scored, limit)
+        rows = {r[0]: r[1:] for r in self._reader.execute(
+            "SELECT c.id, d.path, d.url, c.heading, c.body FROM chunks c JOIN documents d ON d.id = c.doc_id "
+            f"WHERE c.id IN ({','.join('?' * len(picked))})", [cid for _, cid in picked])}
+        return [Hit(cid, *rows[cid], score) for score, cid in picked if cid in rows]
+
+    def _weights(self, version: Version) -> dict[int, float]:
+        """doc id -> page weight of one indexed version, read once per version (and re-read when it
+        is indexed again: the key holds indexed_at)."""
+        key = (version.library, version.ref, version.indexed_at)
+        cached = self._weight_cache.get(key)
+        if cached is None:
+            cached = dict(self._reader.execute("SELECT id, weight FROM documents WHERE library = ? AND ref = ?",
+                                               (version.library, version.ref)).fetchall())
+            with self._write_lock:
+                if len(self._weight_cache) >= WEIGHT_CACHE_VERSIONS:
+                    self._weight_cache.clear()
+                self._weight_cache[key] = cached
+        return cached
 
     def _coverage(self, terms: list[str], ids: list[int]) -> dict[int, float]:
         """The share of the query's words each candidate section holds (1.0 = all of them): one
@@ -380,21 +402,22 @@ def _place(path: str, about: str) -> str:
     return f"{words} {about}".strip()
 
 
-def diversify(scored: list[tuple], limit: int) -> list[Hit]:
-    """`limit` hits, best first, a document's n-th section counting SAME_PAGE_DECAY**n of its score
-    (greedy: the next pick is the best score after the decay of what was already picked). A heap
-    with lazy updates: an entry pushed before its document gained a pick is re-pushed decayed."""
-    heap = [(-score, n, 0) for n, (score, *_rest) in enumerate(scored)]
+def diversify(scored: list[tuple[float, int, int]], limit: int) -> list[tuple[float, int]]:
+    """(score, chunk id) of `limit` picks from (score, chunk id, doc id), best first, a document's
+    n-th section counting SAME_PAGE_DECAY**n of its score (greedy: the next pick is the best score
+    after the decay of what was already picked). A heap with lazy updates: an entry pushed before
+    its document gained a pick is re-pushed decayed."""
+    heap = [(-score, n, 0) for n, (score, _, _) in enumerate(scored)]
     heapq.heapify(heap)
-    picked: list[Hit] = []
+    picked: list[tuple[float, int]] = []
     seen: dict[int, int] = {}
     while heap and len(picked) < limit:
         neg, n, at = heapq.heappop(heap)
-        score, cid, path, url, heading, body, doc = scored[n]
+        score, cid, doc = scored[n]
         now = seen.get(doc, 0)
         if now != at:
             heapq.heappush(heap, (-score * SAME_PAGE_DECAY ** now, n, now))
             continue
-        picked.append(Hit(cid, path, url, heading, body, round(-neg, 4)))
+        picked.append((round(-neg, 4), cid))
         seen[doc] = now + 1
     return picked
