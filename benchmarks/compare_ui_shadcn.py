@@ -107,6 +107,7 @@ def load_registry_module(rev: str | None):
     path.write_text(source)
     spec = importlib.util.spec_from_file_location("registry_before", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
     spec.loader.exec_module(module)
     return module
 
