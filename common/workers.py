@@ -92,7 +92,7 @@ from typing import TYPE_CHECKING, Any
 
 from mcpfleet.common import _sandbox as sandbox
 from mcpfleet.common import _worker_child as child
-from mcpfleet.common.auth import current_caller, is_local, loggable
+from mcpfleet.common.auth import current_caller, is_local
 from mcpfleet.common.errors import TargetError, UserError, WorkerBusy, WorkerCrashed, WorkerError, WorkerTimeout
 
 if TYPE_CHECKING:

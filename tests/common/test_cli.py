@@ -10,10 +10,8 @@ import sys
 import threading
 import time
 import tomllib
-from pathlib import Path
 
 import httpx2
-import pytest
 import yaml
 from fastmcp import Client
 from fastmcp.client.transports import StdioTransport

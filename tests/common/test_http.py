@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import httpcore2
 import pytest
 
+from budgets import cpu_budget
 from mcpfleet.common import http
 from mcpfleet.common.errors import BlockedDestination, ConfigError, OutboundError, ResponseTooLarge
 from mcpfleet.common.http import FetchResult, OutboundClient, check_url, resolve_checked
@@ -466,27 +467,21 @@ async def test_credentials_dropped_on_cross_origin_redirect(http_server: LocalSe
 
 
 async def test_endless_body_raises_quickly(client: OutboundClient, http_server: LocalServer) -> None:
-    start = time.monotonic()
     with pytest.raises(ResponseTooLarge, match="larger than 100000 bytes"):
         await client.fetch(http_server.url("/huge"), max_bytes=100_000)
-    assert time.monotonic() - start < 1.0
     await _until(lambda: http_server.open_connections == 0)  # we hung up; the server stopped writing
 
 
 async def test_endless_body_truncated_on_request(client: OutboundClient, http_server: LocalServer) -> None:
-    start = time.monotonic()
     result = await client.fetch(http_server.url("/huge"), max_bytes=100_000, truncate=True)
-    assert time.monotonic() - start < 1.0
     assert (len(result.content), result.truncated) == (100_000, True)
     await _until(lambda: http_server.open_connections == 0)
     assert http_server.streamed < 64 * 1024 * 1024  # only socket buffers' worth went out, not "for ever"
 
 
 async def test_huge_content_length_refused_before_reading(client: OutboundClient, http_server: LocalServer) -> None:
-    start = time.monotonic()
     with pytest.raises(ResponseTooLarge):
         await client.fetch(http_server.url("/big-length"))  # the server never sends the body
-    assert time.monotonic() - start < 1.0
 
 
 async def test_lying_content_length_reads_only_what_it_declared(client: OutboundClient, http_server: LocalServer) -> None:
@@ -495,12 +490,11 @@ async def test_lying_content_length_reads_only_what_it_declared(client: Outbound
 
 
 async def test_compressed_body_limited_after_decoding(client: OutboundClient, http_server: LocalServer) -> None:
-    start = time.monotonic()
-    with pytest.raises(ResponseTooLarge, match="larger than 100000 bytes"):
-        await client.fetch(http_server.url("/gzip-bomb"), max_bytes=100_000)
-    cut = await client.fetch(http_server.url("/gzip-bomb"), max_bytes=100_000, truncate=True)
+    with cpu_budget(10):  # stopped early: inflating the whole 50 MB is what the budget catches
+        with pytest.raises(ResponseTooLarge, match="larger than 100000 bytes"):
+            await client.fetch(http_server.url("/gzip-bomb"), max_bytes=100_000)
+        cut = await client.fetch(http_server.url("/gzip-bomb"), max_bytes=100_000, truncate=True)
     assert (len(cut.content), cut.truncated) == (100_000, True)
-    assert time.monotonic() - start < 1.0  # stopped early, never inflated the 50 MB
 
 
 async def test_body_at_the_limit_is_whole(client: OutboundClient, http_server: LocalServer) -> None:
@@ -522,10 +516,8 @@ async def test_caller_cannot_raise_the_configured_cap(http_server: LocalServer) 
 
 async def test_dripping_server_cut_by_overall_deadline(http_server: LocalServer) -> None:
     async with OutboundClient(settings(timeout=0.5), allow=LOCAL) as c:
-        start = time.monotonic()
         with pytest.raises(OutboundError, match=r"timed out after 0.5s fetching http://127.0.0.1:\d+/slow$"):
-            await c.fetch(http_server.url("/slow"))
-        assert time.monotonic() - start < 1.2
+            await c.fetch(http_server.url("/slow"))  # the overall deadline, not the dripping, ended it
 
 
 async def test_connect_timeout() -> None:
@@ -537,10 +529,8 @@ async def test_connect_timeout() -> None:
     fillers = _fill_accept_queue(port)
     try:
         async with OutboundClient(settings(connect_timeout=0.2, timeout=3.0), allow=LOCAL) as c:
-            start = time.monotonic()
             with pytest.raises(OutboundError, match=f"connecting to http://127.0.0.1:{port} timed out"):
-                await c.fetch(f"http://127.0.0.1:{port}/")
-            assert time.monotonic() - start < 1.0
+                await c.fetch(f"http://127.0.0.1:{port}/")  # the connect timeout, not the overall 3 s
     finally:
         for s in [*fillers, listener]:
             s.close()
@@ -618,10 +608,9 @@ async def test_retry_after_honoured_and_capped(http_server: LocalServer, monkeyp
 
 async def test_retry_after_beyond_deadline_returns_the_answer(http_server: LocalServer) -> None:
     async with OutboundClient(settings(retries=3, timeout=1.0), allow=LOCAL) as c:
-        start = time.monotonic()
         result = await c.fetch(http_server.url("/status/503?retry_after=5"))
+    # One request: a Retry-After beyond the deadline is not waited for (no retry was sent).
     assert result.status == 503 and http_server.hits["/status/503"] == 1
-    assert time.monotonic() - start < 0.5
 
 
 def test_backoff_is_exponential_with_jitter() -> None:

@@ -167,10 +167,8 @@ async def test_stray_output_does_not_corrupt_the_protocol(make_pool: MakePool) -
 async def test_timeout_kills_and_replaces_the_worker(make_pool: MakePool) -> None:
     pool = await make_pool()
     [old] = pool.pids
-    began = time.monotonic()
-    with pytest.raises(WorkerTimeout, match="took longer than 0.5s"):
+    with pytest.raises(WorkerTimeout, match="took longer than 0.5s"):  # not the 100 s sleep
         await pool.run(T + "sleep", 100, timeout=0.5)
-    assert time.monotonic() - began < 2
     new = await pool.run(T + "pid")
     assert new != old and not alive(old)
     assert pool.stats()["timeouts"] == 1 and pool.stats()["restarts"] == 1
@@ -204,10 +202,9 @@ async def test_crash_raises_worker_crashed_and_replaces(
 
 async def test_cpu_limit_ends_a_runaway(make_pool: MakePool) -> None:
     pool = await make_pool(timeout=20)
-    began = time.monotonic()
+    # The CPU limit (whole-second rounding: ~2 CPU seconds), not the 20 s wall timeout, ended it.
     with pytest.raises(WorkerCrashed, match=r"CPU time limit exceeded \(1s\)"):
         await pool.run(T + "spin", cpu_seconds=1)
-    assert time.monotonic() - began < 10  # ~2 CPU seconds (whole-second rounding), well before timeout
     assert await pool.run("operator:add", 1, 1) == 2
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import pickle
-import time
-from collections.abc import Iterator
+
+from budgets import cpu_budget  # noqa: F401  (re-exported for the math tests)
 
 PLAIN = (str, int, float, bool, type(None))
 
@@ -37,14 +36,3 @@ def assert_plain(value) -> None:
     assert _load_plain(pickle.dumps(value)) == value
 
 
-@contextlib.contextmanager
-def cpu_budget(seconds: float) -> Iterator[None]:
-    """Fail if the block uses more than `seconds` of this process's CPU time.
-
-    CPU time, not wall time: a busy machine stretches the wall clock but not the work, so the
-    budget can be generous (10x what the work takes) and still catch a slow path (minutes).
-    """
-    started = time.process_time()
-    yield
-    used = time.process_time() - started
-    assert used <= seconds, f"used {used:.1f} CPU seconds, budget {seconds:g}"

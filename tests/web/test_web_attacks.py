@@ -3,7 +3,6 @@ no look-alike closing tag may end the wrapper early."""
 
 from __future__ import annotations
 
-import time
 
 import pytest
 import pytest_asyncio
@@ -12,6 +11,7 @@ from starlette.applications import Starlette
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from budgets import cpu_budget
 from fleet_testing import running_app
 from mcpfleet.common.app import build_server
 from mcpfleet.common.settings import load_settings
@@ -75,6 +75,5 @@ async def test_closing_tag_variants_are_neutralised(tag):
 
 async def test_other_markup_is_left_alone_and_wrapping_stays_fast():
     assert "<b>bold</b> </untrusted-contents>" in wrap("<b>bold</b> </untrusted-contents>", "s")
-    start = time.monotonic()
-    wrap(("<" + "a" * 79) * 50_000 + "<" * 1_000_000, "s")
-    assert time.monotonic() - start < 2
+    with cpu_budget(10):
+        wrap(("<" + "a" * 79) * 50_000 + "<" * 1_000_000, "s")
