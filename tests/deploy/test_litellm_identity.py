@@ -16,6 +16,7 @@ Skipped or failed exactly as test_litellm_gateway.py is (MCPFLEET_REQUIRE_LITELL
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -34,9 +35,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
 from fastmcp.exceptions import ToolError
-
 from fleet_testing import free_port, mcpfleet_cmd, subprocess_env
-from test_litellm_gateway import LITELLM, _process, _wait_http  # skips this module as it skips itself
+from test_litellm_gateway import (  # skips this module as it skips itself
+    LITELLM,
+    _process,
+    _wait_http,
+)
 
 MASTER = "sk-litellm-master-0123456789"
 GATEWAY_KEY = "fleet-gateway-key-0123456789"  # LiteLLM's own fleet key: list_only on the fleet
@@ -233,7 +237,7 @@ async def test_requests_around_the_gateway_are_refused(stack):
     headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
     stranger = _new_key()
     good = mint(stack, "mallory")
-    head, payload, sig = good.split(".")
+    head, _payload, sig = good.split(".")
     tampered_payload = jwt.utils.base64url_encode(json.dumps(
         {**jwt.decode(good, options={"verify_signature": False}), "sub": "alice"}).encode()).decode()
     refused = {
@@ -306,7 +310,7 @@ async def test_a_restart_with_a_new_signing_key_does_not_lock_users_out(stack, i
             break
         except Exception as exc:  # noqa: BLE001 - the client's error type varies with LiteLLM's answer
             errors.append(type(exc).__name__)
-            time.sleep(3)
+            await asyncio.sleep(3)
     assert caller == identities["alice"], errors
     assert await whoami(stack, "bob") == identities["bob"]
     print(f"\nafter the rotation: {len(errors)} refused call(s) before the fleet refetched LiteLLM's JWKS")
@@ -360,7 +364,6 @@ def modes(tmp_path_factory) -> Iterator[dict]:
         delegate_proxy.config.write_text(delegate_yaml + tail)
         # delegate: each user's own fleet key (hashes as `mcpfleet auth hash-key` prints them)
         from fleet_testing import KEYS
-
         from mcpfleet.common.auth import hash_key
 
         users = "".join(f'\n[[auth.api_keys]]\nname = "{u}"\nhash = "{hash_key(KEYS[u])}"\n' for u in ("alice", "bob"))
@@ -410,7 +413,7 @@ async def test_idp_mode_refuses_users_without_a_valid_idp_token(modes):
         ("no IdP token, only a name", None, {"x-litellm-end-user-id": "alice"}),
         ("an IdP token signed by another key", idp_token(modes, "alice", key=_new_key()), {}),
     ):
-        with pytest.raises(Exception):  # noqa: B017,PT011 - LiteLLM's refusal surfaces as the client's error
+        with pytest.raises(Exception):  # noqa: B017 - LiteLLM's refusal surfaces as the client's error
             caller = await whoami_with(proxy, bearer, **extra)
             pytest.fail(f"{what}: got through as {caller}")
 
@@ -422,6 +425,6 @@ async def test_delegate_mode_passes_each_users_own_fleet_key(modes):
     assert "auth_type: oauth_delegate" in modes["delegate_yaml"] and "auth_value" not in modes["delegate_yaml"]
     assert await whoami_with(proxy, KEYS["alice"]) == "key:alice"
     assert await whoami_with(proxy, KEYS["bob"]) == "key:bob"
-    with pytest.raises(Exception):  # noqa: B017,PT011 - the fleet's 401 through LiteLLM
+    with pytest.raises(Exception):  # noqa: B017 - the fleet's 401 through LiteLLM
         caller = await whoami_with(proxy, None)
         pytest.fail(f"no fleet key: got through as {caller}")
