@@ -31,6 +31,7 @@ from fastmcp.server.auth.providers.jwt import JWTVerifier
 from fastmcp.server.dependencies import get_access_token
 from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 from fastmcp.tools.base import ToolResult
+
 from mcpfleet.common.errors import ConfigError, UserError
 from mcpfleet.common.settings import ApiKey, AuthSettings, JwtSettings, Settings
 

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import yaml
+
 from mcpfleet.common.errors import ConfigError
 
 if TYPE_CHECKING:

@@ -35,12 +35,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
 from fastmcp.exceptions import ToolError
+
 from fleet_testing import free_port, mcpfleet_cmd, subprocess_env
-from test_litellm_gateway import (  # skips this module as it skips itself
-    LITELLM,
-    _process,
-    _wait_http,
-)
+from test_litellm_gateway import LITELLM, _process, _wait_http  # skips this module as it skips itself
 
 MASTER = "sk-litellm-master-0123456789"
 GATEWAY_KEY = "fleet-gateway-key-0123456789"  # LiteLLM's own fleet key: list_only on the fleet
@@ -364,6 +361,7 @@ def modes(tmp_path_factory) -> Iterator[dict]:
         delegate_proxy.config.write_text(delegate_yaml + tail)
         # delegate: each user's own fleet key (hashes as `mcpfleet auth hash-key` prints them)
         from fleet_testing import KEYS
+
         from mcpfleet.common.auth import hash_key
 
         users = "".join(f'\n[[auth.api_keys]]\nname = "{u}"\nhash = "{hash_key(KEYS[u])}"\n' for u in ("alice", "bob"))

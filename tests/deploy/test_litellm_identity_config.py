@@ -15,6 +15,7 @@ import yaml
 from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
 from fastmcp.exceptions import ToolError
+
 from fleet_testing import KEYS, json_lines, mcpfleet_cmd, serving, subprocess_env
 from mcpfleet.common import litellm
 from mcpfleet.common.auth import hash_key
