@@ -126,6 +126,8 @@ setup_prelude :-
     set_module(mcp_prelude:base(system)),
     forall(allowed_library(L),
            @(use_module(library(L)), mcp_prelude)),
+    retractall(stateful_stub(_)),
+    forall(( stateful_system_predicate(H), \+ stubbed(H, _) ), assertz(stateful_stub(H))),
     forall(stubbed(Head, _), install_stub(Head)),
     install_format_wrappers,
     install_attribute_wrappers.
@@ -175,6 +177,50 @@ stubbed(apropos(_), "the manual is not available").
 stubbed(debug(_, _, _), "debug output is not available; use format/2").
 stubbed(statistics, "statistics of the worker are not available; use statistics/2").
 stubbed(statistics(_), "statistics of the worker are not available; use statistics/2").
+stubbed(at_halt(_), "it stores a goal that the worker would run when it exits").
+stubbed(cancel_halt(_), "the worker's exit is not available").
+stubbed(Head, "it changes state of the worker that other calls share") :-
+    stateful_stub(Head).
+
+:- dynamic stateful_stub/1.
+
+%!  stateful_system_predicate(-Head) is nondet.
+%
+%   A predicate of module system whose clauses assert into or retract from
+%   system's own dynamic predicates. library(sandbox) approves such bodies: it
+%   takes a fact asserted anywhere for one asserted "in the current module",
+%   but in a system predicate's body that module is system, shared with every
+%   later call (at_halt/1 stores its goal there: '$at_halt'/2, run at exit).
+%   Found by reading the clauses at start-up, so the list follows the SWI-Prolog
+%   version in use; in 9.0.4: at_halt/1, gc_file_search_cache/1 and '$'-named
+%   internals ('$clear_source_admin'/1, '$set_compilation_mode'/1, ...).
+
+stateful_system_predicate(Head) :-
+    findall(N/A,
+            ( current_predicate(system:N/A),
+              functor(H, N, A),
+              \+ predicate_property(system:H, imported_from(_)),
+              \+ predicate_property(system:H, foreign),
+              \+ predicate_property(system:H, dynamic),
+              catch(clause(system:H, Body), _, fail),
+              modifies_database(Body)
+            ),
+            PIs0),
+    sort(PIs0, PIs),
+    member(N/A, PIs),
+    functor(Head, N, A).
+
+modifies_database(B) :- var(B), !, fail.
+modifies_database((A, B)) :- !, ( modifies_database(A) ; modifies_database(B) ).
+modifies_database((A ; B)) :- !, ( modifies_database(A) ; modifies_database(B) ).
+modifies_database((A -> B)) :- !, ( modifies_database(A) ; modifies_database(B) ).
+modifies_database((A *-> B)) :- !, ( modifies_database(A) ; modifies_database(B) ).
+modifies_database(\+ A) :- !, modifies_database(A).
+modifies_database(_:A) :- !, modifies_database(A).
+modifies_database(G) :-
+    compound(G),
+    functor(G, N, _),
+    memberchk(N, [assert, asserta, assertz, retract, retractall, erase, abolish]).
 
 install_stub(Head) :-
     functor(Head, N, A),
@@ -1094,6 +1140,8 @@ denied(N, A, Why) :-
     functor(Head, N, A0),
     ( var(A) -> true ; A =:= A0 ),
     !.
+denied(N, _, "internal predicates ('$' names) are not available") :-
+    sub_atom(N, 0, 1, _, $).
 denied(create_prolog_flag, _, "Prolog flags are shared with other users of this worker").
 denied(nb_setval, _, "global variables are not available").
 denied(b_setval, _, "global variables are not available").
