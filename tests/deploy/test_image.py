@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import shutil
 import subprocess
 import time
@@ -29,8 +30,9 @@ from mcpfleet.common.spec import all_specs
 pytestmark = [pytest.mark.image, pytest.mark.timeout(3600)]
 
 IMAGE = os.environ.get("MCPFLEET_IMAGE", "mcpfleet:dev")
-ENV = {**os.environ, "STORAGE_DRIVER": os.environ.get("STORAGE_DRIVER", "vfs"),
-       "BUILDAH_ISOLATION": os.environ.get("BUILDAH_ISOLATION", "chroot")}
+ENV = {**os.environ, "BUILDAH_ISOLATION": os.environ.get("BUILDAH_ISOLATION", "chroot")}
+# the storage driver the build script used: containers' default, or STORAGE_DRIVER (e.g. vfs)
+STORE = ["--storage-driver", os.environ["STORAGE_DRIVER"]] if os.environ.get("STORAGE_DRIVER") else []
 
 if os.environ.get("MCPFLEET_IMAGE_TEST") != "1":
     pytest.skip("image smoke test: set MCPFLEET_IMAGE_TEST=1 or run `make test-image` (needs root, buildah, podman)",
@@ -67,8 +69,23 @@ def answer(path: str) -> tuple[int, object]:
     return 404, {"error": "Not found"}
 
 
+def runtime_flags() -> list[str]:
+    """What lets `podman run` work in a VM or CI runner as well as on a plain host.
+
+    runc with cgroupfs, where installed: crun refuses hybrid cgroup v1/v2 hosts. Explicit nofile and
+    nproc limits below the current ones: podman's defaults (1048576) exceed what a confined root
+    may set.
+    """
+    nofile = min(resource.getrlimit(resource.RLIMIT_NOFILE)[0], 16384)
+    nproc = min(resource.getrlimit(resource.RLIMIT_NPROC)[0], 4096)
+    runc = ["--runtime", "runc", "--cgroup-manager", "cgroupfs"] if shutil.which("runc") else []
+    return [*runc, "run", "--ulimit", f"nofile={nofile}:{nofile}", "--ulimit", f"nproc={nproc}:{nproc}"]
+
+
 def podman(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(["podman", "--storage-driver", ENV["STORAGE_DRIVER"], *args],
+    if args[0] == "run":
+        args = (*runtime_flags(), *args[1:])
+    return subprocess.run(["podman", *STORE, *args],
                           capture_output=True, text=True, timeout=timeout, env=ENV)
 
 
@@ -76,7 +93,7 @@ def podman(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
 def image() -> str:
     for tool in ("buildah", "podman", "debootstrap"):
         if not shutil.which(tool):
-            pytest.fail(f"{tool} is not installed: apt-get install -y buildah podman debootstrap")
+            pytest.fail(f"{tool} is not installed: apt-get install -y buildah podman debootstrap runc")
     started = time.monotonic()
     result = subprocess.run(["bash", str(ROOT / "scripts" / "build-image.sh")], capture_output=True, text=True,
                             timeout=3000, cwd=ROOT, env={**ENV, "MCPFLEET_IMAGE": IMAGE})
@@ -97,10 +114,10 @@ def fleet(image: str, remote: str) -> Iterator[dict]:
     port = free_port()
     name = f"mcpfleet-image-test-{port}"
     run = podman(
-        "run", "-d", "--rm", "--name", name, "--network", "host",
+        "run", "-d", "--name", name, "--network", "host",
         "--read-only", "--user", "10001:10001", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
         "--tmpfs", "/tmp:rw,mode=1777",
-        "--tmpfs", "/var/lib/mcpfleet:rw,uid=10001,gid=10001,mode=0750",  # the docs index volume
+        "--volume", "/var/lib/mcpfleet",  # the docs index volume: anonymous, owned as in the image, gone with --rm
         "-e", 'MCPFLEET_HTTP__ALLOW=["127.0.0.1/32"]',  # the fixture remote lives on loopback
         "-e", f"MCPFLEET_SERVERS__NPM__REGISTRY={remote}",
         image, "all", "--host", "127.0.0.1", "--port", str(port),
