@@ -33,6 +33,8 @@ IMAGE = os.environ.get("MCPFLEET_IMAGE", "mcpfleet:dev")
 ENV = {**os.environ, "BUILDAH_ISOLATION": os.environ.get("BUILDAH_ISOLATION", "chroot")}
 # the storage driver the build script used: containers' default, or STORAGE_DRIVER (e.g. vfs)
 STORE = ["--storage-driver", os.environ["STORAGE_DRIVER"]] if os.environ.get("STORAGE_DRIVER") else []
+if os.environ.get("MCPFLEET_STORAGE_ROOT"):
+    STORE += ["--root", f"{os.environ['MCPFLEET_STORAGE_ROOT']}/root", "--runroot", f"{os.environ['MCPFLEET_STORAGE_ROOT']}/run"]
 
 if os.environ.get("MCPFLEET_IMAGE_TEST") != "1":
     pytest.skip("image smoke test: set MCPFLEET_IMAGE_TEST=1 or run `make test-image` (needs root, buildah, podman)",
