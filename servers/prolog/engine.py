@@ -35,7 +35,11 @@ How a query runs (the Prolog half is sandbox.pl)
        that sandbox 9.0.4 whitelists although they let a goal through unchecked
        (print_message/2 and message_to_string/2 with format's ~@, term_string/3 and format's
        ~W with portray_goal/1) or that touch shared state (set_prolog_flag/2, abort/0, sleep/1,
-       the global-variable readers) are shadowed by stubs that sandbox refuses. A call of an
+       the global-variable readers, at_halt/1 and other system predicates that store into
+       module system) are shadowed by stubs that sandbox refuses. Goals the engine runs later
+       are checked when registered: put_attr/3 only with `freeze` and a checked goal,
+       get_attr/3 and get_attrs/2 return copies, attribute modules are an allow-list
+       (freeze, when, dif, clpfd), and no message is printed during a call. A call of an
        unknown procedure is not refused: it raises existence_error when it runs, as in plain
        Prolog ("unknown procedure foo/1" if uncaught).
     4. It runs under `call_with_inference_limit/3`; an alarm throws `time_limit_exceeded` at

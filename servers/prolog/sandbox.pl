@@ -30,7 +30,12 @@
          predicates too. Predicates that sandbox whitelists although they run
          goals unchecked or change shared state are shadowed in mcp_prelude by
          stubs that sandbox refuses (see OVERRIDES IN THE PRELUDE);
-      4. the query runs under an inference limit, a wall-clock limit that
+      4. goals that run later, called by the engine rather than the user's
+         code, are checked when they are registered: raw attribute access
+         goes through checked wrappers (ATTRIBUTED VARIABLES), system
+         predicates that store into module system are stubbed, and no message
+         is printed while a call runs (MESSAGES);
+      5. the query runs under an inference limit, a wall-clock limit that
          ends with '$aborted' (which catch/3 cannot swallow), a memory
          watchdog, and with its output going to a bounded buffer.
 */

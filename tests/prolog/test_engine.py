@@ -20,10 +20,10 @@ import pytest_asyncio
 if shutil.which("swipl") is None:  # pragma: no cover - scripts/system-deps.sh installs it
     pytest.fail("SWI-Prolog (swipl) is needed: run scripts/system-deps.sh", pytrace=False)
 
-from mcpfleet.common.errors import TargetError, WorkerCrashed, WorkerTimeout  # noqa: E402
-from mcpfleet.common.settings import WorkerSettings  # noqa: E402
-from mcpfleet.common.workers import WorkerPool  # noqa: E402
-from mcpfleet.servers.prolog import engine  # noqa: E402
+from mcpfleet.common.errors import TargetError, WorkerCrashed, WorkerTimeout
+from mcpfleet.common.settings import WorkerSettings
+from mcpfleet.common.workers import WorkerPool
+from mcpfleet.servers.prolog import engine
 
 E = "mcpfleet.servers.prolog.engine:"
 HERE_MODULE = __name__  # importable in the worker too: tests/prolog is on sys.path

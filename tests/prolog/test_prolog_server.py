@@ -5,17 +5,17 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from pathlib import Path
 
 import pytest
 from fastmcp import Client
 from fastmcp.exceptions import ToolError
-
 from fleet_testing import KEYS, running_app
-from redis_testing import redis_server
 from mcpfleet.common.app import build_http_app
 from mcpfleet.common.auth import hash_key
 from mcpfleet.common.settings import load_settings
 from mcpfleet.servers.prolog import SPEC
+from redis_testing import redis_server
 
 FAMILY = """
 parent(tom, bob). parent(tom, liz). parent(bob, ann). parent(bob, pat). parent(pat, jim).
@@ -233,12 +233,10 @@ async def test_the_redis_store_is_used_by_the_server_only(tmp_path, monkeypatch)
                 workers = _children_running("mcpfleet.servers.prolog.engine:warm")
                 assert workers, "no prolog worker found"
                 for pid in workers:
-                    with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-                        argv = cmdline.read()
+                    argv = Path(f"/proc/{pid}/cmdline").read_bytes()
                     assert password.encode() not in argv and b"redis" not in argv
                     try:
-                        with open(f"/proc/{pid}/environ", "rb") as environ:
-                            env = environ.read()
+                        env = Path(f"/proc/{pid}/environ").read_bytes()
                     except PermissionError:  # not readable: not even by this test, the worker's parent
                         continue
                     assert password.encode() not in env and b"redis" not in env and b"MCPFLEET_" not in env

@@ -5,11 +5,15 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-
 from fleet_testing import free_port
-from redis_testing import redis_server
 from mcpfleet.common.errors import FleetError, LimitExceeded, UserError
-from mcpfleet.servers.prolog.store import MemoryStore, RedisStore, caller_key, open_store
+from mcpfleet.servers.prolog.store import (
+    MemoryStore,
+    RedisStore,
+    caller_key,
+    open_store,
+)
+from redis_testing import redis_server
 
 
 @pytest.fixture(scope="module")
