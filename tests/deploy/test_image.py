@@ -140,7 +140,7 @@ def fleet(image: str, remote: str) -> Iterator[dict]:
             time.sleep(1)
         yield {"url": url, "name": name, "ready": ready.json()}
     finally:
-        podman("rm", "-f", "-t", "10", name)
+        podman("rm", "-f", "-v", "-t", "10", name)  # -v: its anonymous volume too
 
 
 def test_the_image_runs_as_10001_on_a_read_only_root(fleet):
