@@ -29,7 +29,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from mcpfleet import __version__
-from mcpfleet.common.auth import FleetTokenVerifier, ListOnlyKeys, build_auth
+from mcpfleet.common.auth import FleetTokenVerifier, build_auth
 from mcpfleet.common.errors import ConfigError
 from mcpfleet.common.limits import LimitsMiddleware, RequestGuard, bearer_token, guarded_h11_protocol
 from mcpfleet.common.settings import Settings
@@ -119,7 +119,6 @@ def build_server(spec: ServerSpec, settings: Settings, metrics: Metrics | None =
     limits = LimitsMiddleware(spec.name, settings.limits)
     # Outermost first: telemetry sees every outcome, including rate-limit refusals and timeouts.
     server.add_middleware(telemetry)
-    server.add_middleware(ListOnlyKeys())  # before limits: a refused call uses no rate budget
     server.add_middleware(limits)
     return BuiltServer(spec, server, telemetry, limits)
 

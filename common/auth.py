@@ -25,12 +25,9 @@ import secrets
 import time
 from collections.abc import Iterator
 
-import mcp_types as mt
 from fastmcp.server.auth import AccessToken, RemoteAuthProvider, TokenVerifier
 from fastmcp.server.auth.providers.jwt import JWTVerifier
 from fastmcp.server.dependencies import get_access_token
-from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
-from fastmcp.tools.base import ToolResult
 
 from mcpfleet.common.errors import ConfigError, UserError
 from mcpfleet.common.settings import ApiKey, AuthSettings, JwtSettings, Settings
@@ -242,22 +239,15 @@ def loggable(caller: str) -> str:
     return caller[: LOG_IDENTITY_CHARS - 18] + "…#" + caller_key(caller)[:16]
 
 
-class ListOnlyKeys(Middleware):
-    """Refuses tool calls by an API key marked `list_only` (a gateway's service key: LiteLLM lists
+def refuse_list_only() -> None:
+    """Refuse a tool call by an API key marked `list_only` (a gateway's service key: LiteLLM lists
     the tools at start-up with it, while every user's call carries that user's own token)."""
-
-    async def on_call_tool(
-        self,
-        context: MiddlewareContext[mt.CallToolRequestParams],
-        call_next: CallNext[mt.CallToolRequestParams, ToolResult],
-    ) -> ToolResult:
-        try:
-            token = get_access_token()
-        except RuntimeError:
-            token = None
-        if token is not None and token.claims.get("list_only") is True:
-            raise UserError(
-                f"{loggable(token.client_id)} may list tools but not call them: call through the gateway "
-                "as a user (the gateway signs each user's call with that user's identity)"
-            )
-        return await call_next(context)
+    try:
+        token = get_access_token()
+    except RuntimeError:
+        return
+    if token is not None and token.claims.get("list_only") is True:
+        raise UserError(
+            f"{loggable(token.client_id)} may list tools but not call them: call through the gateway "
+            "as a user (the gateway signs each user's call with that user's identity)"
+        )

@@ -23,7 +23,7 @@ from fastmcp.tools.base import ToolResult
 from mcp_types import TextContent
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mcpfleet.common.auth import caller_key, current_caller, is_local, loggable
+from mcpfleet.common.auth import caller_key, current_caller, is_local, loggable, refuse_list_only
 from mcpfleet.common.errors import LimitExceeded
 from mcpfleet.common.settings import LimitSettings
 from mcpfleet.common.untrusted import CLOSE_TAG, OPEN_TAG
@@ -151,6 +151,7 @@ class LimitsMiddleware(Middleware):
         call_next: CallNext[mt.CallToolRequestParams, ToolResult],
     ) -> ToolResult:
         name = context.message.name
+        refuse_list_only()  # before the rate limit: a refused call uses no budget
         caller = current_caller()
         # The local user (stdio, in process) started this server for themselves: not rate limited.
         # No remote caller can be `local`: remote identities are namespaced (key:, jwt:).

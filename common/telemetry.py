@@ -13,12 +13,9 @@
 
 from __future__ import annotations
 
-import atexit
 import contextvars
 import json
 import logging
-import logging.handlers
-import queue
 import sys
 import time
 import uuid
@@ -222,25 +219,6 @@ class RequestIdFilter(logging.Filter):
 
 
 _configured_handler: logging.Handler | None = None
-_listener: logging.handlers.QueueListener | None = None
-
-
-class _QueueHandler(logging.handlers.QueueHandler):
-    """Hands the record to the writer thread as it is (formatting happens there)."""
-
-    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
-        # The message is merged here (its args may be mutable objects), the rest is left alone.
-        record.msg = record.getMessage()
-        record.args = None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        return record
-
-
-@atexit.register
-def _flush_logs() -> None:
-    if _listener is not None:
-        _listener.stop()
 
 
 def configure_logging(settings: TelemetrySettings) -> None:
@@ -249,24 +227,20 @@ def configure_logging(settings: TelemetrySettings) -> None:
     stderr, because stdout belongs to the stdio transport. `log_format` auto: short text lines on a
     terminal, JSON lines otherwise (pods have no terminal).
 
-    Lines are written by a thread of their own (`QueueHandler` -> `QueueListener`), so a slow
-    terminal or pipe never holds up the event loop; the queue is flushed at exit.
+    Lines are written on the caller's thread. A queue and a writer thread were measured slower
+    (p50 of a trivial call 1.43× bare FastMCP against 1.23× written directly; the thread hand-off
+    and the GIL cost more than a line written to a pipe), so they are not used.
     """
-    global _configured_handler, _listener
+    global _configured_handler
     fmt = settings.log_format
     if fmt == "auto":
         fmt = "text" if sys.stderr.isatty() else "json"
-    writer = logging.StreamHandler(sys.stderr)
-    writer.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
-    handler = _QueueHandler(queue.SimpleQueue())
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(RequestIdFilter())
     root = logging.getLogger()
     if _configured_handler is not None:
         root.removeHandler(_configured_handler)
-    if _listener is not None:
-        _listener.stop()
-    _listener = logging.handlers.QueueListener(handler.queue, writer)
-    _listener.start()
     root.addHandler(handler)
     root.setLevel(settings.log_level)
     _configured_handler = handler
