@@ -467,17 +467,23 @@ async def test_workers_with_network_may_connect(make_pool: MakePool, tmp_path) -
 # -- fair sharing between callers ---------------------------------------------------------
 
 
-async def test_a_flooding_caller_cannot_delay_another_callers_first_call_by_more_than_one_job(make_pool: MakePool) -> None:
+def sleeper(pool: WorkerPool, order: list[str]):
+    """A call that sleeps in the pool as `caller`, then records its label in `order`."""
     from mcpfleet.common.auth import acting_for
-
-    pool = await make_pool(size=2, max_per_caller=0, max_running_per_caller=2)  # no caps: fairness alone
-    order: list[str] = []
 
     async def call(caller: str, label: str, seconds: float) -> None:
         with acting_for(caller):
             await pool.run(T + "sleep", seconds)
         order.append(label)
 
+    return call
+
+
+async def test_a_flooding_caller_cannot_delay_another_callers_first_call_by_more_than_one_job(make_pool: MakePool) -> None:
+
+    pool = await make_pool(size=2, max_per_caller=0, max_running_per_caller=2)  # no caps: fairness alone
+    order: list[str] = []
+    call = sleeper(pool, order)
     flood = [asyncio.create_task(call("key:flooder", f"flood{i}", 0.4)) for i in range(8)]
     await asyncio.sleep(0.1)  # the flooder holds both workers and has six calls queued
     victim = asyncio.create_task(call("key:victim", "victim", 0.01))
@@ -550,17 +556,11 @@ def test_a_confined_program_reads_only_what_it_was_given(tmp_path) -> None:
 
 
 async def test_one_callers_flood_always_leaves_a_worker_for_the_others(make_pool: MakePool) -> None:
-    from mcpfleet.common.auth import acting_for
 
     pool = await make_pool(size=2, max_per_caller=0)  # default running cap: size - 1
     assert pool.running_cap == 1
     order: list[str] = []
-
-    async def call(caller: str, label: str, seconds: float) -> None:
-        with acting_for(caller):
-            await pool.run(T + "sleep", seconds)
-        order.append(label)
-
+    call = sleeper(pool, order)
     flood = [asyncio.create_task(call("key:flooder", f"flood{i}", 0.3)) for i in range(4)]
     await asyncio.sleep(0.1)
     assert pool.stats()["busy"] == 1  # the flooder runs one call; the second worker stays free

@@ -12,12 +12,15 @@ from __future__ import annotations
 import collections
 
 import pytest
+import pytest_asyncio
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from fleet_testing import running_app
+from mcpfleet.servers.ui.config import UiSettings
+from mcpfleet.servers.ui.tailwind import TailwindWorker
 
 ACME_TOKEN = "acme-test-token-123"
 
@@ -203,3 +206,12 @@ def shadcn_registry():
 def shadcn_config(shadcn_registry):
     base, _ = shadcn_registry
     return {"official_index": f"{base}/r/index.json", "official_item": f"{base}/r/styles/{{style}}/{{name}}.json"}
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def worker():
+    """One Tailwind worker per test module (the module's tests share its event loop)."""
+    w = TailwindWorker(UiSettings())
+    await w.start()
+    yield w
+    await w.aclose()

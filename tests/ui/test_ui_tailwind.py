@@ -7,7 +7,6 @@ import os
 import signal
 
 import pytest
-import pytest_asyncio
 
 from mcpfleet.common.errors import LimitExceeded, UserError, WorkerCrashed
 from mcpfleet.servers.ui.config import UiSettings, missing_node_parts
@@ -18,14 +17,6 @@ pytestmark = [
     pytest.mark.asyncio(loop_scope="module"),
     pytest.mark.skipif(missing_node_parts(SECTION) is not None, reason=str(missing_node_parts(SECTION))),
 ]
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def worker():
-    w = TailwindWorker(SECTION)
-    await w.start()
-    yield w
-    await w.aclose()
 
 
 async def tw(worker, classes: str, theme: str = "") -> dict:

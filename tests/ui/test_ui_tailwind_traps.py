@@ -7,25 +7,16 @@ import json
 import re
 
 import pytest
-import pytest_asyncio
 
 from mcpfleet.common.errors import UserError
 from mcpfleet.servers.ui.config import UiSettings, missing_node_parts
-from mcpfleet.servers.ui.tailwind import TailwindWorker, compile_classes, v3_rename, v4_spelling
+from mcpfleet.servers.ui.tailwind import compile_classes, v3_rename, v4_spelling
 
 SECTION = UiSettings()
 pytestmark = [
     pytest.mark.asyncio(loop_scope="module"),
     pytest.mark.skipif(missing_node_parts(SECTION) is not None, reason=str(missing_node_parts(SECTION))),
 ]
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def worker():
-    w = TailwindWorker(SECTION)
-    await w.start()
-    yield w
-    await w.aclose()
 
 
 async def tw(worker, classes: str, theme: str = "", preset: str = "tailwind") -> dict:
