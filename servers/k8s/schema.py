@@ -185,11 +185,8 @@ class SchemaStore:
                 m = re.fullmatch(r"([a-z0-9]+)_([a-z0-9]+)", path.stem)
                 if not m:
                     continue
-                try:
-                    schema = json.loads(path.read_text(encoding="utf-8"))
-                except (OSError, ValueError):
-                    continue
-                if isinstance(schema, dict):
+                schema = _json_object(path)
+                if schema is not None:
                     self._add_catalog(f"{path.parent.name}/{m[2]}", m[1], schema)
 
     def _add_catalog(self, api_version: str, lower_kind: str, schema: dict) -> None:
@@ -211,11 +208,8 @@ class SchemaStore:
             path = catalog_path(directory, api_version, kind)
             if path is None or not path.is_file():
                 continue
-            try:
-                schema = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            if isinstance(schema, dict):
+            schema = _json_object(path)
+            if schema is not None:
                 with self._lock:
                     self._add_catalog(api_version, kind.lower(), schema)
                 return self._crds.get((api_version, kind)) or self._catalog.get((api_version, kind.lower()))
@@ -469,3 +463,12 @@ def _plain(data: Any) -> Any:
     if isinstance(data, str):
         return str(data)
     return str(data)
+
+
+def _json_object(path: Path) -> dict | None:
+    """The JSON object in a catalog file, or None when it cannot be read or is not an object."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
