@@ -51,15 +51,53 @@ API_KEY_REFUSAL = (
 )
 
 
-def new_server(name: str, instructions: str | None = None, **kwargs) -> FastMCP:
+# Tool annotations (MCP ToolAnnotations), shared by every server. The spec calls destructiveHint
+# and idempotentHint meaningful only when readOnlyHint is false, so read-only tools leave them out
+# (every token of a definition is paid on every turn). openWorldHint: the tool reaches the internet.
+READ_ONLY: dict[str, bool] = {"readOnlyHint": True, "openWorldHint": False}
+READ_ONLY_REMOTE: dict[str, bool] = {"readOnlyHint": True, "openWorldHint": True}
+WRITES: dict[str, bool] = {"readOnlyHint": False, "destructiveHint": False, "idempotentHint": True,
+                           "openWorldHint": False}
+DESTRUCTIVE: dict[str, bool] = {"readOnlyHint": False, "destructiveHint": True, "idempotentHint": True,
+                                "openWorldHint": False}
+
+Closer = Callable[[], Awaitable[None]]
+
+
+def new_server(
+    name: str, instructions: str | None = None, *, closers: Sequence[Closer] = (), **kwargs
+) -> FastMCP:
     """A FastMCP server with the fleet's defaults; servers' `build` functions start here.
 
     Error details of unexpected exceptions are masked (the runtime reports them with a request
     id); tool errors raised on purpose (`ToolError`, `FleetError`) reach the model as written.
+    `closers` run in order when the server shuts down (after a given `lifespan`, if any); one
+    that fails is logged and the rest still run.
     """
     kwargs.setdefault("mask_error_details", True)
     kwargs.setdefault("strict_input_validation", True)
+    if closers:
+        kwargs["lifespan"] = _closing_lifespan(kwargs.get("lifespan"), tuple(closers))
     return FastMCP(name, instructions=instructions, version=__version__, **kwargs)
+
+
+def _closing_lifespan(inner, closers: Sequence[Closer]):  # type: ignore[no-untyped-def]
+    @contextlib.asynccontextmanager
+    async def lifespan(server: FastMCP) -> AsyncIterator[dict]:
+        try:
+            if inner is None:
+                yield {}
+            else:
+                async with inner(server) as state:
+                    yield state
+        finally:
+            for close in closers:
+                try:
+                    await close()
+                except Exception:  # one failing closer must not leak the others
+                    log.exception("closing %s failed", server.name)
+
+    return lifespan
 
 
 def new_pooled_server(
@@ -68,7 +106,7 @@ def new_pooled_server(
     pool: WorkerPool,
     *,
     ready: ReadyCheck | None = None,
-    closers: Sequence[Callable[[], Awaitable[None]]] = (),
+    closers: Sequence[Closer] = (),
 ) -> FastMCP:
     """A server whose lifespan starts its worker pool and stops it (then `closers`) at shutdown.
 
@@ -78,14 +116,9 @@ def new_pooled_server(
     @contextlib.asynccontextmanager
     async def lifespan(server: FastMCP) -> AsyncIterator[dict]:
         await pool.start()
-        try:
-            yield {}
-        finally:
-            await pool.aclose()
-            for close in closers:
-                await close()
+        yield {}
 
-    server = new_server(name, instructions=instructions, lifespan=lifespan)
+    server = new_server(name, instructions=instructions, lifespan=lifespan, closers=(pool.aclose, *closers))
 
     async def pool_ready() -> bool:
         return pool.ready and (ready is None or await ready())
