@@ -35,7 +35,7 @@ BASELINE_FILES = 5
 
 def tokens_of(text: str, piece: int = 50_000) -> int:
     """Tokens of a text of any size (the tokenizer refuses megabytes at once; cut lines cost ~0)."""
-    from mcpfleet.common.tokens import count_tokens
+    from mcpfleet.tokens import count_tokens
     return sum(count_tokens(text[i:i + piece]) for i in range(0, len(text), piece))
 
 

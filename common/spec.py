@@ -1,15 +1,14 @@
-"""What a server is to the runtime: a `ServerSpec`, and the registry that lists them.
+"""What a server is to the runtime: a `ServerSpec` (the type) and its ready checks.
 
-Every consumer (the CLI, the combined ASGI app, `mcpfleet list`, client configs, manifests and
-evals) reads `all_specs()`; adding a server is one folder plus one line in `mcpfleet.servers`.
+The registry that lists the fleet's servers is `mcpfleet.registry` (the composition root);
+the runtime only ever receives specs, it never looks them up.
 """
 
 from __future__ import annotations
 
 import importlib
-import logging
 import re
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -20,7 +19,6 @@ if TYPE_CHECKING:
 
     from mcpfleet.common.settings import Settings
 
-log = logging.getLogger("mcpfleet.spec")
 NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,30}$")
 
 ReadyCheck = Callable[[], Awaitable[bool]]
@@ -94,52 +92,3 @@ def add_ready_check(server: FastMCP, check: ReadyCheck) -> None:
 
 def ready_checks(server: FastMCP) -> Sequence[ReadyCheck]:
     return getattr(server, _READY_ATTR, ())
-
-
-def load_plugin(ref: str) -> ServerSpec:
-    """Import `package.module:ATTRIBUTE` and return the ServerSpec it names."""
-    module_name, _, attr = ref.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise errors.ConfigError(f"plugin {ref!r}: cannot import {module_name!r} ({exc})") from None
-    spec = getattr(module, attr, None)
-    if not isinstance(spec, ServerSpec):
-        raise errors.ConfigError(f"plugin {ref!r}: {attr!r} is not a ServerSpec")
-    return spec
-
-
-def all_specs(plugins: Iterable[str] = ()) -> list[ServerSpec]:
-    """The product's servers followed by configured plugins; names must be unique."""
-    from mcpfleet.servers import SERVERS
-
-    specs = list(SERVERS) + [load_plugin(ref) for ref in plugins]
-    seen: set[str] = set()
-    for spec in specs:
-        if spec.name in seen:
-            raise errors.ConfigError(f"two servers are named {spec.name!r}")
-        seen.add(spec.name)
-    return specs
-
-
-def select_specs(specs: Sequence[ServerSpec], names: Sequence[str]) -> list[ServerSpec]:
-    """`names` may be empty or contain 'all'; unknown names are an error listing the known ones.
-
-    'all' leaves out servers whose dependencies are missing here (with a warning); a server
-    named explicitly fails in `ServerSpec.create` with the reason.
-    """
-    if not names or "all" in names:
-        usable = []
-        for spec in specs:
-            reason = spec.missing()
-            if reason:
-                log.warning("not serving %s: %s", spec.name, reason)
-            else:
-                usable.append(spec)
-        return usable
-    by_name = {s.name: s for s in specs}
-    unknown = [n for n in names if n not in by_name]
-    if unknown:
-        known = ", ".join(by_name) or "(none installed)"
-        raise errors.ConfigError(f"unknown server {unknown[0]!r}; known servers: {known}")
-    return [by_name[n] for n in dict.fromkeys(names)]

@@ -66,7 +66,7 @@ def openai_tool(name: str, description: str | None, schema: dict) -> dict:
 
 def available_specs(settings: Any) -> list[Any]:
     """The registry's specs, plugins included (servers that cannot run here are skipped later)."""
-    from mcpfleet.common.spec import all_specs
+    from mcpfleet.registry import all_specs
 
     return all_specs(settings.plugins)
 

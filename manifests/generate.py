@@ -326,7 +326,7 @@ def render(specs) -> dict[str, str]:
 
 
 def _specs():
-    from mcpfleet.common.spec import all_specs
+    from mcpfleet.registry import all_specs
 
     return all_specs()
 

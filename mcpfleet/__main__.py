@@ -1,5 +1,5 @@
 import sys
 
-from mcpfleet.common.cli import main
+from mcpfleet.cli import main
 
 sys.exit(main())

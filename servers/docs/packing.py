@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from mcpfleet.common.tokens import count_tokens
+from mcpfleet.tokens import count_tokens
 from mcpfleet.servers.docs.chunking import blocks
 from mcpfleet.servers.docs.store import Hit
 

@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from fleet_testing import KEYS, free_port, json_lines, mcpfleet_cmd, running_app, serving, subprocess_env
 from mcpfleet.common.auth import hash_key
-from mcpfleet.common.spec import all_specs
+from mcpfleet.registry import all_specs
 
 ALICE = json.dumps([{"name": "alice", "hash": hash_key(KEYS["alice"])}])
 
@@ -214,7 +214,7 @@ async def test_traces_are_exported_over_otlp_when_configured(tmp_path):
 
 
 def test_every_command_module_adds_its_subcommand():
-    from mcpfleet.common.cli import COMMAND_MODULES, build_parser
+    from mcpfleet.cli import COMMAND_MODULES, build_parser
 
     commands = build_parser()._subparsers._group_actions[0].choices
     assert {"k8s", "docs", "eval", "litellm"} <= set(commands)

@@ -7,7 +7,8 @@ import pytest
 from fleet_testing import ECHO, build_echo
 from mcpfleet.common.errors import ConfigError
 from mcpfleet.common.settings import load_settings
-from mcpfleet.common.spec import ServerSpec, all_specs, requires, select_specs
+from mcpfleet.common.spec import ServerSpec, requires
+from mcpfleet.registry import all_specs, select_specs
 
 ABSENT = ServerSpec(name="absent", title="Absent", description="needs what is not here", build=build_echo,
                     missing=requires(("no_such_module_mcpfleet",), (), "pip install nothing"))
@@ -36,8 +37,9 @@ def test_names_and_plugins_are_validated():
 
 
 def test_registry_ships_every_named_server_once():
-    from mcpfleet.servers import NAMES, SERVERS
+    from mcpfleet.registry import NAMES, servers
 
+    SERVERS = servers()
     assert [s.name for s in SERVERS] == list(NAMES)
     assert len(set(NAMES)) == len(NAMES)
     # egress is what NetworkPolicies are generated from: the servers that fetch say so
@@ -47,9 +49,10 @@ def test_registry_ships_every_named_server_once():
 async def test_the_whole_fleet_fits_its_tool_definition_budget():
     """Open models often run with 8k-16k contexts: every tool definition is paid on every turn."""
     from mcpfleet.common.settings import load_settings
-    from mcpfleet.common.tokens import tools_tokens
-    from mcpfleet.servers import SERVERS
+    from mcpfleet.tokens import tools_tokens
+    from mcpfleet.registry import servers
 
+    SERVERS = servers()
     settings = load_settings()
     tools = []
     for spec in SERVERS:

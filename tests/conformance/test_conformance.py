@@ -14,7 +14,7 @@ import subprocess
 import pytest
 
 from fleet_testing import REPO, subprocess_env
-from mcpfleet.common.spec import all_specs
+from mcpfleet.registry import all_specs
 
 pytestmark = pytest.mark.conformance
 

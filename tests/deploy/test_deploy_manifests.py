@@ -22,7 +22,7 @@ from deploy_checks import (
     security_problems,
     validate_with_k8s,
 )
-from mcpfleet.common.spec import all_specs
+from mcpfleet.registry import all_specs
 
 sys.path.insert(0, str(MANIFESTS))
 import generate  # noqa: E402  (manifests/generate.py)

@@ -25,7 +25,7 @@ from fastmcp import Client
 from deploy_checks import ROOT
 from fleet_testing import free_port
 from local_http import serving
-from mcpfleet.common.spec import all_specs
+from mcpfleet.registry import all_specs
 
 pytestmark = [pytest.mark.image, pytest.mark.timeout(3600)]
 

@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from fleet_testing import mcpfleet_cmd, running_app, subprocess_env
-from mcpfleet.common import litellm
+from mcpfleet import litellm
 from mcpfleet.common.spec import ServerSpec
 
 MASTER = "sk-master-0123456789"

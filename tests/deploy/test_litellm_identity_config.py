@@ -17,7 +17,7 @@ from fastmcp.client.transports import StreamableHttpTransport
 from fastmcp.exceptions import ToolError
 
 from fleet_testing import KEYS, json_lines, mcpfleet_cmd, serving, subprocess_env
-from mcpfleet.common import litellm
+from mcpfleet import litellm
 from mcpfleet.common.auth import hash_key
 from mcpfleet.common.errors import ConfigError
 from mcpfleet.common.settings import load_settings

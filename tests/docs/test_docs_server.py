@@ -10,7 +10,7 @@ from docs_forge import WIDGETS_MAIN, docs_settings, write_tree
 from fleet_testing import KEYS, running_app
 from mcpfleet.common.app import build_http_app
 from mcpfleet.common.auth import hash_key
-from mcpfleet.common.tokens import count_tokens
+from mcpfleet.tokens import count_tokens
 from mcpfleet.common.untrusted import META_UNTRUSTED, is_wrapped, unwrap, unwrap_structured
 from mcpfleet.servers.docs import SPEC
 

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from mcpfleet.common.tokens import count_tokens
+from mcpfleet.tokens import count_tokens
 from mcpfleet.servers.docs.chunking import parse_document
 from mcpfleet.servers.docs.packing import pack
 from mcpfleet.common.errors import ConfigError

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 from fleet_testing import mcpfleet_cmd, subprocess_env
-from mcpfleet.common.cli import main
+from mcpfleet.cli import main
 from mcpfleet.servers.k8s.examples import EXAMPLES_DIR
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -137,11 +137,11 @@ def test_the_k8s_command_imports_only_what_it_uses(tmp_path):
 
     manifest = tmp_path / "cm.yaml"
     manifest.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: one}\ndata: {a: b}\n")
-    probe = ("import sys, contextlib, io\nfrom mcpfleet.common.cli import main\n"
+    probe = ("import sys, contextlib, io\nfrom mcpfleet.cli import main\n"
              "with contextlib.redirect_stdout(io.StringIO()):\n"
              "    try:\n        code = main(sys.argv[1:])\n    except SystemExit as exc:\n        code = exc.code\n"
              "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('fastmcp', 'mcp', 'ruamel', 'sympy')\n"
-             "               or m in ('mcpfleet.servers.docs.cli', 'mcpfleet.evals.cli', 'mcpfleet.common.litellm'))\n"
+             "               or m in ('mcpfleet.servers.docs.cli', 'mcpfleet.evals.cli', 'mcpfleet.litellm'))\n"
              "print(code, heavy)\n")
     for argv, code in ((["k8s", "validate", str(manifest)], 0), (["--help"], 0)):
         run = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True, timeout=60)
@@ -149,8 +149,8 @@ def test_the_k8s_command_imports_only_what_it_uses(tmp_path):
 
 
 def test_the_command_list_matches_what_the_modules_register():
-    """common/cli.py lists each command module's help without importing it; they must agree."""
-    from mcpfleet.common.cli import COMMAND_MODULES, build_parser
+    """mcpfleet/cli.py lists each command module's help without importing it; they must agree."""
+    from mcpfleet.cli import COMMAND_MODULES, build_parser
 
     full = build_parser()._subparsers._group_actions[0]
     helps = {a.dest: a.help for a in full._choices_actions}

@@ -11,7 +11,7 @@ from fleet_testing import KEYS, running_app
 from mcpfleet.common.app import build_http_app
 from mcpfleet.common.auth import hash_key
 from mcpfleet.common.settings import load_settings
-from mcpfleet.common.tokens import tools_tokens
+from mcpfleet.tokens import tools_tokens
 from mcpfleet.servers.k8s import SPEC
 from mcpfleet.servers.k8s.server import build
 

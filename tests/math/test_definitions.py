@@ -10,7 +10,7 @@ import pytest
 from fastmcp.tools.function_tool import FunctionTool
 from pydantic import Field
 
-from mcpfleet.common.tokens import count_tokens
+from mcpfleet.tokens import count_tokens
 from mcpfleet.servers.math.definitions import LeanTool, lean
 
 

@@ -10,7 +10,7 @@ from fastmcp.exceptions import ToolError
 
 from mcpfleet.common.app import build_server
 from mcpfleet.common.settings import load_settings
-from mcpfleet.common.tokens import tool_definition, tools_tokens
+from mcpfleet.tokens import tool_definition, tools_tokens
 from mcpfleet.servers.math import SPEC
 from mcpfleet.servers.math.parser import parse_expression
 

@@ -11,7 +11,7 @@ from fleet_testing import KEYS, running_app
 from mcpfleet.common.app import build_http_app
 from mcpfleet.common.auth import hash_key
 from mcpfleet.common.settings import load_settings
-from mcpfleet.common.tokens import tools_tokens
+from mcpfleet.tokens import tools_tokens
 from mcpfleet.common.untrusted import META_UNTRUSTED
 from mcpfleet.servers.ui import SPEC
 

@@ -372,8 +372,8 @@ def _detail(text: str) -> str:
 
 
 def register(add) -> None:
-    """Add `mcpfleet litellm config|register` (called by common/cli.py)."""
-    from mcpfleet.common.clients import DEFAULT_KEY_ENV
+    """Add `mcpfleet litellm config|register` (called by mcpfleet/cli.py)."""
+    from mcpfleet.clients import DEFAULT_KEY_ENV
 
     parser = add("litellm", "put the fleet behind a LiteLLM gateway")
     sub = parser.add_subparsers(dest="litellm_command", metavar="ACTION", required=True)
@@ -413,7 +413,7 @@ def _prepare(args) -> tuple[list[ServerEntry], Settings]:
     import asyncio
 
     from mcpfleet.common.settings import load_settings
-    from mcpfleet.common.spec import all_specs, select_specs
+    from mcpfleet.registry import all_specs, select_specs
 
     settings = load_settings(args.config)
     specs = select_specs(all_specs(settings.plugins), args.servers)

@@ -19,7 +19,7 @@ COMMAND_MODULES: dict[str, tuple[str, str]] = {
     "k8s": ("mcpfleet.servers.k8s.cli", "validate and fix Kubernetes manifests, print examples and rules"),
     "docs": ("mcpfleet.servers.docs.cli", "index and search library documentation (the docs server's index)"),
     "eval": ("mcpfleet.evals.cli", "score models' tool calling against the fleet's real tools"),
-    "litellm": ("mcpfleet.common.litellm", "put the fleet behind a LiteLLM gateway"),
+    "litellm": ("mcpfleet.litellm", "put the fleet behind a LiteLLM gateway"),
 }
 CONFIG_HELP = "print configuration for a client"
 
@@ -81,7 +81,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
     cfg = add("config", CONFIG_HELP)
     if wanted("config"):
-        from mcpfleet.common.clients import CLIENTS, DEFAULT_KEY_ENV
+        from mcpfleet.clients import CLIENTS, DEFAULT_KEY_ENV
 
         cfg.add_argument("client", choices=CLIENTS)
         cfg.add_argument("servers", nargs="*", metavar="NAME", help="servers to include (default: all)")
@@ -144,7 +144,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "serve":
         overrides = {"host": args.host, "port": args.port, "insecure_no_auth": args.insecure_no_auth}
     settings = load_settings(args.config, **overrides)
-    from mcpfleet.common.spec import all_specs, select_specs
+    from mcpfleet.registry import all_specs, select_specs
 
     specs = select_specs(all_specs(settings.plugins), args.servers)
     if args.command == "serve":
@@ -199,7 +199,7 @@ def _list(args, settings, specs) -> int:
 
 
 async def _tool_rows(settings, specs) -> list[dict]:
-    from mcpfleet.common.tokens import tools_tokens
+    from mcpfleet.tokens import tools_tokens
 
     rows = []
     for spec in specs:
@@ -223,7 +223,7 @@ async def _tool_rows(settings, specs) -> list[dict]:
 
 
 def _config(args, settings, specs) -> int:
-    from mcpfleet.common.clients import render
+    from mcpfleet.clients import render
     from mcpfleet.common.errors import ConfigError
 
     if not specs:

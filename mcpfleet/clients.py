@@ -179,8 +179,8 @@ def _openwebui(ts: list[Target], key_env: str | None) -> str:
 
 def _litellm(ts: list[Target], key_env: str | None) -> str:
     # Streamable HTTP, bearer key from LiteLLM's environment, alias + access groups: see
-    # common/litellm.py (`mcpfleet litellm config --tools pin|read-only` also sets allowed_tools).
-    from mcpfleet.common.litellm import entries, render_config
+    # mcpfleet/litellm.py (`mcpfleet litellm config --tools pin|read-only` also sets allowed_tools).
+    from mcpfleet.litellm import entries, render_config
 
     base = ts[0].url[: -len(f"/{ts[0].spec.name}/mcp")] if ts else ""
     return Rendered(render_config(entries([t.spec for t in ts], base), key_env), _LITELLM_NOTE)
