@@ -15,19 +15,13 @@ Input text goes through `parser` only (never `sympify`); results are plain data 
 - inequalities (one unknown, over the reals): `solveset`, given as `intervals` and as text;
 - systems: `linsolve` when linear, else `solve`, else Newton from many starting points.
 
-Symbolic attempts that a numeric method can replace run under `time_budget` (sympy can grind for
-minutes on problems without a closed form). The budget and the small input checks
-(`bounded_int`, `pick_operation`, `clip`) are shared with `calculus`.
+Symbolic attempts that a numeric method can replace run under `budget.time_budget` (sympy can
+grind for minutes on problems without a closed form); the numeric methods live in `numeric`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import math
-import signal
-import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import mpmath
@@ -36,150 +30,28 @@ import sympy as sp
 from sympy.functions.elementary.hyperbolic import HyperbolicFunction
 from sympy.functions.elementary.trigonometric import TrigonometricFunction
 
+from mcpfleet.servers.math.budget import MAX_EQUATIONS, SYMBOLIC_BUDGET, SymbolicTimeout, time_budget
+from mcpfleet.servers.math.checks import bounded_int, pick_operation
+from mcpfleet.servers.math.numeric import (
+    DENSE_LIMIT,
+    MAX_NUMERIC_ROOTS,
+    SEARCH_LIMIT,
+    maybe_real,
+    numeric_sum,
+    numeric_value,
+    real_roots_numeric,
+    same_value,
+    sort_key,
+)
 from mcpfleet.servers.math.parser import MathInputError, parse_statement, parse_symbols
-from mcpfleet.servers.math.render import render
+from mcpfleet.servers.math.render import clip, render
 
-MAX_EQUATIONS = 20
 MAX_DIGITS = 1000
-TEXT_MAX = 600  # the one-line `text` summary is cut beyond this
 _LONG_ROOT = 300  # a radical root longer than this (characters) is given numerically instead
-_MAX_NUMERIC_ROOTS = 30  # a numeric search reports at most this many roots
-_SEARCH_LIMIT = 1e6  # the numeric search scans [-1e6, 1e6] ...
-_DENSE_LIMIT = 100.0  # ... finely (steps of 0.01) in [-100, 100], sparsely beyond
 _SIMPLIFY_MAX_OPS = 200  # `simplify()` on bigger expressions may take too long to be worth it
-SYMBOLIC_BUDGET = 5.0  # seconds a symbolic attempt may take where a numeric method can take over
 
 _DOMAINS = {"complex": "complex", "c": "complex", "complexes": "complex",
             "real": "real", "r": "real", "reals": "real"}
-
-
-# --- shared small helpers ---------------------------------------------------------------------
-
-
-def clip(text: str, limit: int = TEXT_MAX) -> str:
-    """`text` cut to `limit` characters with a marker (the `text` field is a summary, not data)."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def bounded_int(value: Any, name: str, low: int, high: int) -> int:
-    """`value` as an int in [low, high], or a MathInputError saying what is allowed."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise MathInputError(f"{name} must be a whole number between {low} and {high}")
-    try:
-        number = int(value) if not isinstance(value, float) or value.is_integer() else None
-    except ValueError:
-        number = None
-    if number is None or not low <= number <= high:
-        raise MathInputError(f"{name} must be a whole number between {low} and {high}, got {value!r}")
-    return number
-
-
-def pick_operation(operation: Any, aliases: dict[str, str]) -> str:
-    """The canonical operation name for `operation`, or an error listing the valid ones."""
-    key = str(operation).strip().lower().replace("-", "_").replace(" ", "_") if operation is not None else ""
-    if key not in aliases:
-        valid = ", ".join(dict.fromkeys(aliases.values()))
-        raise MathInputError(f"unknown operation {operation!r}; valid operations: {valid}")
-    return aliases[key]
-
-
-class SymbolicTimeout(BaseException):
-    """A symbolic attempt ran past its budget. A BaseException, so that sympy's own broad
-    `except Exception` blocks cannot swallow it."""
-
-
-@contextlib.contextmanager
-def time_budget(seconds: float) -> Iterator[None]:
-    """Raise SymbolicTimeout in the block after `seconds` (wall clock), where a numeric method can
-    take over from a symbolic one that is grinding (sympy may spend minutes on an integral that has
-    no closed form). Uses SIGALRM, so only on the main thread; an outer timer that would fire
-    sooner is left alone, and one that fires later is restored afterwards. Outside the main thread
-    the block simply runs unbounded (the worker pool's own limit still applies)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    outer_remaining, outer_interval = signal.getitimer(signal.ITIMER_REAL)
-    if 0 < outer_remaining <= seconds:
-        yield
-        return
-
-    def on_alarm(signum: int, frame: Any) -> None:
-        raise SymbolicTimeout()
-
-    started = time.monotonic()
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    # Repeats every 0.2 s in case sympy catches the first one with a bare `except:`.
-    signal.setitimer(signal.ITIMER_REAL, seconds, 0.2)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-        if outer_remaining > 0:
-            left = max(outer_remaining - (time.monotonic() - started), 0.001)
-            signal.setitimer(signal.ITIMER_REAL, left, outer_interval)
-
-
-def numeric_value(value: Any, digits: int = 15) -> sp.Expr:
-    """A sympy Float (or complex Float) with `digits` significant digits, tiny imaginary parts dropped."""
-    return sp.N(value, digits, chop=True)
-
-
-def lambdify_real(expr: sp.Expr, x: sp.Symbol, module: str) -> Callable[[Any], Any]:
-    """`expr` as a function of `x` for numpy ("numpy") or mpmath ("mpmath").
-
-    The expression comes from the parser (whitelisted functions, identifier-only names), and
-    `dummify` replaces the argument name, so the generated code holds nothing from the input text.
-    """
-    modules = ["numpy", "scipy"] if module == "numpy" else ["mpmath"]
-    return sp.lambdify(x, expr, modules=modules, dummify=True)
-
-
-def real_roots_numeric(f: sp.Expr, x: sp.Symbol,
-                       digits: int = 15) -> tuple[list[sp.Float], bool, list[tuple[float, float]]]:
-    """Real roots of f(x) = 0 found numerically in [-1e6, 1e6].
-
-    Returns (sorted roots, truncated, plateaus): plateaus are approximate intervals where f is
-    exactly 0 on many grid points in a row (floor(x) = 2 holds on [2, 3)), reported instead of
-    listing their points as roots.
-
-    Scans a fixed grid (dense near 0, logarithmic further out), bisects each sign change in
-    floating point and polishes the root with mpmath; sign changes at poles (tan x) are rejected
-    because |f| grows there instead of vanishing. Local minima of |f| get a multiple-root Newton
-    attempt, to catch roots where f touches zero without crossing it. The work is bounded: fixed
-    grid, at most 200 brackets and 20 touch points, those nearest 0 first; the roots nearest 0
-    are kept.
-    """
-    grid, values, f_float = _grid_values(f, x, _search_grid())
-    plateaus = _plateaus(grid, values)
-    f_mp = lambdify_real(f, x, "mpmath")
-    candidates: list[float] = []
-    for a, b in _sign_changes(grid, values)[:200]:
-        root = _bisect(f_float, a, b)
-        if root is not None:
-            candidates.append(root)
-    found: list[tuple[mpmath.mpf, mpmath.mpf]] = []  # (root, |f(root)|)
-    # Polishing is the costly step (mpmath special functions): candidates come nearest 0 first,
-    # and once more roots than can be listed are in hand, the rest are not polished.
-    enough = _MAX_NUMERIC_ROOTS + 1
-    with mpmath.workdps(digits + 10):
-        for start in candidates:
-            if len(found) >= enough:
-                break
-            polished = _polish(f_mp, start, bracketed=True)
-            if polished is not None:
-                found.append(polished)
-        for start in _touch_points(grid, values)[:20]:
-            if len(found) >= enough:
-                break
-            polished = _polish(f_mp, start, bracketed=False)
-            if polished is not None:
-                found.append(polished)
-        roots = [r for r in _cluster(found) if not any(lo <= r <= hi for lo, hi in plateaus)]
-    roots.sort(key=abs)
-    truncated = len(roots) > _MAX_NUMERIC_ROOTS or len(found) >= enough
-    kept = sorted(roots[:_MAX_NUMERIC_ROOTS])
-    return [sp.Float(mpmath.nstr(r, digits), digits) for r in kept], truncated, plateaus
 
 
 # --- solve ------------------------------------------------------------------------------------
@@ -398,7 +270,7 @@ def _solve_with_parameters(eq: sp.Eq, x: sp.Symbol, dom: str, params: set[sp.Sym
                         f"values for the parameters {names}",
                 "text": f"no closed-form solution found for {x}"}
     if dom == "real":
-        values = [v for v in values if _maybe_real(v)]
+        values = [v for v in values if maybe_real(v)]
     result = _listed_solutions(values, x)
     result["note"] = f"parameters {names} are treated as generic (e.g. non-zero where divided by)"
     if dom == "real":
@@ -427,7 +299,7 @@ def _polynomial_roots(poly: sp.Poly, x: sp.Symbol, dom: str) -> dict[str, Any]:
             roots, reason = _factor_roots(factor, dom)
             entries.extend((r, m * mult, exact) for r, m, exact in roots)
             reasons.add(reason)
-    entries.sort(key=lambda e: _sort_key(e[0]))
+    entries.sort(key=lambda e: sort_key(e[0]))
     exact = all(e[2] for e in entries)
     result = _listed_solutions([e[0] for e in entries], x)
     result["multiplicities"] = [e[1] for e in entries]
@@ -446,7 +318,7 @@ def _factor_roots(factor: sp.Poly, dom: str) -> tuple[list[tuple[sp.Expr, int, b
     found = _radical_roots(factor)
     complete = sum(found.values()) == factor.degree()
     if complete and not any(_unwieldy(r) for r in found):
-        return [(r, m, True) for r, m in found.items() if dom == "complex" or _maybe_real(r)], None
+        return [(r, m, True) for r, m in found.items() if dom == "complex" or maybe_real(r)], None
     approx = _numeric_poly_roots(factor)
     if dom == "real":
         count = factor.count_roots()  # exact number of real roots (Sturm sequence)
@@ -470,7 +342,7 @@ def _from_set(solution_set: sp.Set, eq: sp.Eq, x: sp.Symbol, dom: str) -> dict[s
         result = _listed_solutions(points, x)
         result.update({"exact": False, "numeric_fallback": True})
     else:
-        result = _listed_solutions(sorted(points, key=_sort_key), x)
+        result = _listed_solutions(sorted(points, key=sort_key), x)
     if not (general or intervals):
         return result
     n = sp.Symbol("n")
@@ -511,7 +383,7 @@ def _decompose(solution_set: sp.Set, dom: str) -> dict[str, list]:
         elif isinstance(s, sp.Intersection) and any(isinstance(a, sp.FiniteSet) for a in s.args):
             # sympy could not decide which candidates are real; decide numerically.
             finite = next(a for a in s.args if isinstance(a, sp.FiniteSet))
-            parts["points"].extend(p for p in finite.args if dom == "complex" or _maybe_real(p))
+            parts["points"].extend(p for p in finite.args if dom == "complex" or maybe_real(p))
         else:
             parts["unresolved"].append(s)
 
@@ -525,8 +397,8 @@ def _principal(eq: sp.Eq, x: sp.Symbol, dom: str) -> list[dict[str, Any]]:
         values = sp.solve(eq, x)
     except (NotImplementedError, ValueError, TypeError):
         return []
-    values = [v for v in values if not v.free_symbols and (dom == "complex" or _maybe_real(v))]
-    return [{str(x): render(v)} for v in sorted(values, key=_sort_key)]
+    values = [v for v in values if not v.free_symbols and (dom == "complex" or maybe_real(v))]
+    return [{str(x): render(v)} for v in sorted(values, key=sort_key)]
 
 
 def _fallback(eq: sp.Eq, x: sp.Symbol, dom: str) -> dict[str, Any]:
@@ -537,10 +409,10 @@ def _fallback(eq: sp.Eq, x: sp.Symbol, dom: str) -> dict[str, Any]:
     """
     closed = _solve_closed(eq, x)
     if dom == "real":
-        closed = [v for v in closed if _maybe_real(v)]
+        closed = [v for v in closed if maybe_real(v)]
     f = eq.lhs - eq.rhs
     if dom == "complex" and closed:
-        result = _listed_solutions(sorted(closed, key=_sort_key), x)
+        result = _listed_solutions(sorted(closed, key=sort_key), x)
         result["note"] = "found by sympy.solve; there may be further (complex) solutions"
         return result
     try:
@@ -551,12 +423,12 @@ def _fallback(eq: sp.Eq, x: sp.Symbol, dom: str) -> dict[str, Any]:
     exact_all = True
     for value in numeric:
         value = _exact_if_simple(f, x, value)
-        match = value if not isinstance(value, sp.Float) else next((c for c in closed if _close(c, value)), None)
+        match = value if not isinstance(value, sp.Float) else next((c for c in closed if same_value(c, value)), None)
         merged.append(match if match is not None else value)
         exact_all &= match is not None
-    merged.extend(c for c in closed if not any(_close(c, m) for m in merged))
-    merged.sort(key=_sort_key)
-    span = f"[-{_DENSE_LIMIT:g}, {_DENSE_LIMIT:g}] (sparsely out to ±{_SEARCH_LIMIT:.0e})"
+    merged.extend(c for c in closed if not any(same_value(c, m) for m in merged))
+    merged.sort(key=sort_key)
+    span = f"[-{DENSE_LIMIT:g}, {DENSE_LIMIT:g}] (sparsely out to ±{SEARCH_LIMIT:.0e})"
     if plateaus:
         return _plateau_result(merged, plateaus, x, span)
     if not merged:
@@ -572,7 +444,7 @@ def _fallback(eq: sp.Eq, x: sp.Symbol, dom: str) -> dict[str, Any]:
     if dom == "complex":
         notes.append("complex roots were not searched")
     if truncated:
-        notes.append(f"only the {_MAX_NUMERIC_ROOTS} roots nearest 0 are listed")
+        notes.append(f"only the {MAX_NUMERIC_ROOTS} roots nearest 0 are listed")
         result["truncated"] = True
     if notes:
         result["note"] = "; ".join(notes)
@@ -694,7 +566,7 @@ def _as_intervals(s: sp.Set) -> list[Span] | None:
             if sub is None:
                 return None
             pieces.extend(sub)
-        return sorted(pieces, key=lambda span: _sort_key(span[0]))
+        return sorted(pieces, key=lambda span: sort_key(span[0]))
     return None
 
 
@@ -755,7 +627,7 @@ def _solve_system(statements: list[sp.Basic], symbols: list[sp.Symbol], dom: str
                 "note": "sympy found no closed form and the numeric search found no solution",
                 "text": "no solution found"}
     if dom == "real":
-        found = [sol for sol in found if all(_maybe_real(v) for v in sol.values())]
+        found = [sol for sol in found if all(maybe_real(v) for v in sol.values())]
     return _system_result(found, symbols)
 
 
@@ -772,7 +644,7 @@ def _linear_system(fs: list[sp.Expr], symbols: list[sp.Symbol], dom: str) -> dic
     values = solution.args[0]
     found = [dict(zip(symbols, values))]
     if dom == "real":
-        found = [sol for sol in found if all(_maybe_real(v) for v in sol.values())]
+        found = [sol for sol in found if all(maybe_real(v) for v in sol.values())]
     return _system_result(found, symbols)
 
 
@@ -837,7 +709,7 @@ def _numeric_system(fs: list[sp.Expr], symbols: list[sp.Symbol]) -> dict[str, An
                 continue
             if not any(np.allclose(sol.x, f, rtol=1e-7, atol=1e-9) for f in found):
                 found.append(sol.x)
-            if len(found) >= _MAX_NUMERIC_ROOTS:
+            if len(found) >= MAX_NUMERIC_ROOTS:
                 break
     if not found:
         return None
@@ -848,185 +720,6 @@ def _numeric_system(fs: list[sp.Expr], symbols: list[sp.Symbol]) -> dict[str, An
             "note": "no closed form found; real solutions located numerically from many starting points "
                     "(others may exist)",
             "text": text}
-
-
-# --- numeric helpers --------------------------------------------------------------------------
-
-
-def _maybe_real(value: sp.Expr) -> bool:
-    """False only when `value` is certainly not real (numerically, a clear imaginary part)."""
-    if value.is_real is not None:
-        return bool(value.is_real)
-    if value.free_symbols:
-        return True
-    try:
-        z = complex(sp.N(value, 30))
-    except (TypeError, ValueError):
-        return True
-    return abs(z.imag) <= 1e-20 * max(1.0, abs(z.real))
-
-
-def _sort_key(value: sp.Expr) -> tuple:
-    """Order roots by real then imaginary part; symbolic ones last, by text."""
-    try:
-        z = complex(sp.N(value, 20))
-        return (0, z.real, z.imag, "")
-    except (TypeError, ValueError):
-        return (1, 0.0, 0.0, sp.sstr(value))
-
-
-def _close(a: sp.Expr, b: sp.Expr) -> bool:
-    try:
-        za, zb = complex(sp.N(a, 20)), complex(sp.N(b, 20))
-    except (TypeError, ValueError):
-        return False
-    return abs(za - zb) <= 1e-9 * max(1.0, abs(zb))
-
-
-def _search_grid() -> np.ndarray:
-    """Steps of 0.01 in [-100, 100], then logarithmic out to ±1e6: 22 000 points in all."""
-    near = np.linspace(-_DENSE_LIMIT, _DENSE_LIMIT, 20001)
-    far = np.logspace(math.log10(_DENSE_LIMIT), math.log10(_SEARCH_LIMIT), 1000)[1:]
-    return np.concatenate([-far[::-1], near, far])
-
-
-def _grid_values(f: sp.Expr, x: sp.Symbol, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, Callable]:
-    """(grid, f on it as real floats with NaN where undefined or complex, scalar f for bisection).
-
-    numpy evaluates the whole grid at once; for functions numpy lacks, mpmath evaluates point by
-    point on every fourth grid point (still bounded: 2 500 evaluations).
-    """
-    with np.errstate(all="ignore"):
-        try:
-            f_np = lambdify_real(f, x, "numpy")
-            values = np.asarray(f_np(grid), dtype=complex)
-            if values.shape != grid.shape:
-                values = np.broadcast_to(values, grid.shape)
-            f_float = lambda t: _real_or_nan(complex(f_np(t)))  # noqa: E731
-        except (TypeError, NameError, ValueError, AttributeError, ZeroDivisionError):
-            grid = grid[::4]
-            f_mp = lambdify_real(f, x, "mpmath")
-            values = np.array([_mp_value(f_mp, float(t)) for t in grid], dtype=complex)
-            f_float = lambda t: _real_or_nan(_mp_value(f_mp, t))  # noqa: E731
-        real = values.real.copy()
-        bad = ~np.isfinite(values) | (np.abs(values.imag) > 1e-9 * np.maximum(1.0, np.abs(values.real)))
-    real[bad] = np.nan
-    return grid, real, f_float
-
-
-def _real_or_nan(z: complex) -> float:
-    if not (math.isfinite(z.real) and math.isfinite(z.imag)) or abs(z.imag) > 1e-9 * max(1.0, abs(z.real)):
-        return math.nan
-    return z.real
-
-
-def _mp_value(f_mp: Callable, t: float) -> complex:
-    try:
-        return complex(f_mp(mpmath.mpf(t)))
-    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
-        return complex("nan")
-
-
-def _sign_changes(grid: np.ndarray, values: np.ndarray) -> list[tuple[float, float]]:
-    """Brackets [a, b] where f changes sign, and isolated exact zeros as [a, a], nearest 0 first."""
-    finite = np.isfinite(values)
-    both = finite[:-1] & finite[1:]
-    change = both & (np.sign(values[:-1]) * np.sign(values[1:]) < 0)
-    brackets = [(float(grid[i]), float(grid[i + 1])) for i in np.nonzero(change)[0]]
-    zero = finite & (values == 0)
-    isolated = zero & ~np.r_[False, zero[:-1]] & ~np.r_[zero[1:], False]
-    zeros = [(float(grid[i]), float(grid[i])) for i in np.nonzero(isolated)[0]]
-    return sorted(brackets + zeros, key=lambda ab: min(abs(ab[0]), abs(ab[1])))
-
-
-def _plateaus(grid: np.ndarray, values: np.ndarray) -> list[tuple[float, float]]:
-    """Runs of three or more grid points where f is exactly 0, as (first, last) grid values."""
-    zero = np.isfinite(values) & (values == 0)
-    runs, start = [], None
-    for i, z in enumerate(zero.tolist() + [False]):
-        if z and start is None:
-            start = i
-        elif not z and start is not None:
-            if i - start >= 3:
-                runs.append((float(grid[start]), float(grid[i - 1])))
-            start = None
-    return runs[:10]
-
-
-def _touch_points(grid: np.ndarray, values: np.ndarray) -> list[float]:
-    """Local minima of |f| with no sign change next to them: candidates for double roots."""
-    mag = np.abs(values)
-    inner = np.arange(1, values.size - 1)
-    ok = np.isfinite(mag[inner - 1]) & np.isfinite(mag[inner]) & np.isfinite(mag[inner + 1])
-    minima = inner[ok & (mag[inner] < mag[inner - 1]) & (mag[inner] <= mag[inner + 1])]
-    same_sign = np.sign(values[minima - 1]) == np.sign(values[minima + 1])
-    minima = minima[same_sign]
-    scale = np.nanmax(mag[np.isfinite(mag)]) if np.any(np.isfinite(mag)) else 1.0
-    # Only minima that are small compared to nearby values are worth a Newton attempt.
-    minima = minima[mag[minima] < 1e-2 * max(1.0, min(scale, 1e6))]
-    order = np.argsort(mag[minima])
-    return [float(grid[i]) for i in minima[order]]
-
-
-def _bisect(f: Callable[[float], float], a: float, b: float) -> float | None:
-    """Bisect a sign change of f on [a, b] in floating point; None where it is a pole, not a root."""
-    if a == b:
-        return a
-    with np.errstate(all="ignore"):
-        fa, fb = f(a), f(b)
-        edge = max(abs(fa), abs(fb))
-        for _ in range(100):  # 100 halvings exhaust double precision on any bracket
-            mid = 0.5 * (a + b)
-            if mid in (a, b):
-                break
-            fm = f(mid)
-            if not math.isfinite(fm):
-                return None
-            if fm == 0:
-                return mid
-            if (fm < 0) == (fa < 0):
-                a, fa = mid, fm
-            else:
-                b, fb = mid, fm
-        root = a if abs(fa) <= abs(fb) else b
-        # At a root |f| collapses; across a pole it grows beyond the bracket's starting values.
-        return root if abs(f(root)) <= max(1e-6 * edge, 1e-12) else None
-
-
-def _polish(f_mp: Callable, start: float, bracketed: bool) -> tuple[mpmath.mpf, mpmath.mpf] | None:
-    """(root, |f(root)|) refined by Newton-type steps at high precision near `start`.
-
-    A bracketed start is a root already (bisection saw the sign change and |f| vanish): polishing
-    only improves it, and where it fails the start is kept. A touch-point start must converge,
-    with the multiple-root variant of Newton, to a point where |f| is tiny.
-    """
-    here = mpmath.mpf(start)
-    try:
-        start_residual = abs(f_mp(here))
-        solver = "secant" if bracketed else "mnewton"
-        root = mpmath.findroot(f_mp, here, solver=solver, maxsteps=50, verify=False)
-        if isinstance(root, mpmath.mpc):
-            root = root.real if abs(root.imag) <= 1e-20 * max(1, abs(root.real)) else mpmath.nan
-        residual = abs(f_mp(root)) if mpmath.isfinite(root) else mpmath.inf
-    except (ValueError, ZeroDivisionError, TypeError, OverflowError, ArithmeticError):
-        return (here, mpmath.inf) if bracketed else None
-    near = mpmath.isfinite(root) and abs(root - here) <= 1e-3 * max(1.0, abs(here))
-    if bracketed:
-        return (root, residual) if near and residual <= start_residual else (here, start_residual)
-    return (root, residual) if near and residual <= mpmath.mpf(10) ** (5 - mpmath.mp.dps) else None
-
-
-def _cluster(found: list[tuple[mpmath.mpf, mpmath.mpf]]) -> list[mpmath.mpf]:
-    """One root per cluster of nearby candidates (the one with the smallest |f|): a flat multiple
-    root (tan x - x at 0) makes Newton stop at many slightly different points."""
-    out: list[tuple[mpmath.mpf, mpmath.mpf]] = []
-    for root, residual in sorted(found, key=lambda rr: rr[0]):
-        if out and abs(root - out[-1][0]) <= 1e-6 * max(1, abs(root)):
-            if residual < out[-1][1]:
-                out[-1] = (root, residual)
-        else:
-            out.append((root, residual))
-    return [r for r, _ in out]
 
 
 # --- simplify ---------------------------------------------------------------------------------
@@ -1119,8 +812,6 @@ def _apply(expr: sp.Expr, op: str, variable: str | None) -> sp.Expr:
 def _render_sum(total: sp.Sum, digits: int) -> dict[str, Any]:
     """A Sum sympy could not evaluate: its numeric value by mpmath's nsum rather than sympy's
     evalf, which is slow and can be wrong (Σ sin(k)/k² comes out wrong in the 5th digit)."""
-    from mcpfleet.servers.math.calculus import numeric_sum  # calculus imports this module
-
     rendered = {"result": clip(sp.sstr(total), 20_000), "latex": clip(sp.latex(total), 20_000), "numeric": None}
     if total.free_symbols:
         return rendered

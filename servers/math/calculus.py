@@ -24,15 +24,9 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from mcpfleet.servers.math.algebra import (
-    MAX_EQUATIONS,
-    SYMBOLIC_BUDGET,
-    SymbolicTimeout,
-    bounded_int,
-    clip,
-    pick_operation,
-    time_budget,
-)
+from mcpfleet.servers.math.budget import MAX_EQUATIONS, SYMBOLIC_BUDGET, SymbolicTimeout, time_budget
+from mcpfleet.servers.math.checks import bounded_int, pick_operation
+from mcpfleet.servers.math.numeric import mp_bound, numeric_sum
 from mcpfleet.servers.math.parser import (
     NUMBER_BEFORE_NAME,
     MathInputError,
@@ -40,7 +34,7 @@ from mcpfleet.servers.math.parser import (
     parse_statement,
     parse_symbol,
 )
-from mcpfleet.servers.math.render import render
+from mcpfleet.servers.math.render import clip, render
 
 MAX_ORDER = 20
 MAX_SERIES_TERMS = 30
@@ -186,7 +180,7 @@ def _cross_check(expr: sp.Expr, x: sp.Symbol, a: sp.Expr, b: sp.Expr, closed: sp
     try:
         f = sp.lambdify(x, expr, modules=["mpmath"], dummify=True)
         with mpmath.workdps(25):
-            quad, error = mpmath.quad(f, [_mp_bound(a), _mp_bound(b)], error=True, maxdegree=8)
+            quad, error = mpmath.quad(f, [mp_bound(a), mp_bound(b)], error=True, maxdegree=8)
             exact = mpmath.mpmathify(complex(sp.N(closed, 25)))
     except (ValueError, TypeError, ZeroDivisionError, OverflowError, ArithmeticError):
         return {"note": note, "numeric_check": "inconclusive"}
@@ -246,7 +240,7 @@ def _quadrature(expr: sp.Expr, x: sp.Symbol, a: sp.Expr, b: sp.Expr, bounds: dic
     f = sp.lambdify(x, expr, modules=["mpmath"], dummify=True)
     try:
         with mpmath.workdps(25):
-            lo, hi = _mp_bound(a), _mp_bound(b)
+            lo, hi = mp_bound(a), mp_bound(b)
             value, error = mpmath.quad(f, [lo, hi], error=True, maxdegree=8)
             value = mpmath.chop(value, tol=mpmath.mpf(10) ** -20)
             finite = mpmath.isfinite(value)
@@ -267,14 +261,6 @@ def _quadrature(expr: sp.Expr, x: sp.Symbol, a: sp.Expr, b: sp.Expr, bounds: dic
                              "too much, or have a singularity inside the range")
         result["text"] += f"; unreliable (error estimate {estimate:.2g})"
     return result
-
-
-def _mp_bound(value: sp.Expr) -> Any:
-    if value == sp.oo:
-        return mpmath.inf
-    if value == -sp.oo:
-        return -mpmath.inf
-    return mpmath.mpmathify(complex(sp.N(value, 25))) if not value.is_real else mpmath.mpf(str(sp.N(value, 25)))
 
 
 # --- limit ------------------------------------------------------------------------------------
@@ -457,25 +443,6 @@ def _numeric_answer(value: sp.Expr, how: str) -> dict[str, Any]:
     rendered = render(value)
     return {**rendered, "exact": False, "numeric_fallback": True, "closed_form": False,
             "text": f"≈ {rendered['result']} ({how})"}
-
-
-def numeric_sum(total: sp.Sum, digits: int = 15) -> tuple[Any, Any]:
-    """(value, error estimate) of a convergent numeric Sum by mpmath's nsum, or (None, None).
-
-    nsum reports no error estimate: the change between two working precisions serves as one.
-    Also used by `algebra.simplify(..., "evaluate")` for sums sympy leaves unevaluated.
-    """
-    (k, a, b), = total.limits
-    f = sp.lambdify(k, total.function, modules=["mpmath"], dummify=True)
-    try:
-        with time_budget(SYMBOLIC_BUDGET):
-            with mpmath.workdps(digits + 5):
-                rough = mpmath.nsum(f, [_mp_bound(a), _mp_bound(b)])
-            with mpmath.workdps(digits + 15):
-                value = mpmath.nsum(f, [_mp_bound(a), _mp_bound(b)])
-        return value, abs(value - rough)
-    except (ValueError, TypeError, ZeroDivisionError, OverflowError, ArithmeticError, SymbolicTimeout):
-        return None, None
 
 
 def _numeric_infinite_sum(total: sp.Sum, unevaluated: sp.Expr) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 Results cross the worker boundary as plain data, and reach a model with a small context, so every
 rendering is bounded: an integer with more than `MAX_DIGITS` digits is summarised by its digit
 count and leading digits (exact results are never rounded silently: the summary says so), and
-strings longer than `MAX_TEXT` are cut with a marker.
+strings longer than `MAX_TEXT` are cut with a marker; a result's one-line `text` is `clip`ped.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import sympy as sp
 MAX_DIGITS = 1_000
 MAX_TEXT = 20_000
 MAX_NUMERIC_DIGITS = 1_000
+TEXT_MAX = 600  # a result's one-line `text` summary is cut beyond this
 
 
 def render(expr: Any, digits: int = 15) -> dict[str, Any]:
@@ -53,6 +54,11 @@ def numeric(expr: Any, digits: int = 15) -> str | None:
     if not value.is_number or value.has(sp.Integral, sp.Sum, sp.Limit):
         return None
     return _bounded(sp.sstr(value, full_prec=False))
+
+
+def clip(text: str, limit: int = TEXT_MAX) -> str:
+    """`text` cut to `limit` characters with a marker (the `text` field is a summary, not data)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def integer_digits(n: int) -> int:

@@ -138,7 +138,7 @@ def test_slow_symbolic_integration_gives_way_to_quadrature(monkeypatch):
 def test_time_budget_restores_an_outer_timer():
     import signal
 
-    from mcpfleet.servers.math.algebra import SymbolicTimeout, time_budget
+    from mcpfleet.servers.math.budget import SymbolicTimeout, time_budget
 
     saved_handler = signal.getsignal(signal.SIGALRM)
     saved_timer = signal.getitimer(signal.ITIMER_REAL)  # pytest-timeout's, if it uses signals

@@ -6,7 +6,6 @@ sympy (a difference that simplifies to 0), never by string equality.
 
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pytest

@@ -6,7 +6,6 @@ sympy numbers.
 
 from __future__ import annotations
 
-import json
 import math
 
 import pytest

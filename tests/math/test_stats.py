@@ -6,7 +6,6 @@ incomplete beta for t, closed forms for chi-square with 2 df and F with 2 numera
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 
