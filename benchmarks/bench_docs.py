@@ -66,10 +66,11 @@ async def main() -> None:
     parser.add_argument("--misses", action="store_true", help="list the questions answered below rank 5")
     args = parser.parse_args()
 
-    from mcpfleet.servers.docs.catalog import DocsSettings
+    from mcpfleet.servers.docs.settings import DocsSettings
     from mcpfleet.servers.docs.evaluation import Scores, load_questions
     from mcpfleet.servers.docs.library import Librarian
-    from mcpfleet.servers.docs.store import DocsIndex, query_terms
+    from mcpfleet.servers.docs.ranking import query_terms
+    from mcpfleet.servers.docs.store_sqlite import SqliteIndex
 
     roots = {tree: SHARED / "peer-data" / "docs" / tree for tree in TREES}
     missing = [str(p) for p in roots.values() if not p.is_dir()]
@@ -79,7 +80,7 @@ async def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-docs-") as tmp:
         index_path = Path(tmp) / "docs.sqlite"
-        librarian = Librarian(DocsIndex(index_path), DocsSettings(index_path=str(index_path), default_catalog=False),
+        librarian = Librarian(SqliteIndex(index_path), DocsSettings(index_path=str(index_path), default_catalog=False),
                               forges=None)
         baseline = WholeFileFTS(Path(tmp) / "files.sqlite")
         for tree, root in roots.items():

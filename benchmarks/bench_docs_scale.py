@@ -79,9 +79,9 @@ async def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="with --keep: search the index built last time")
     args = parser.parse_args()
 
-    from mcpfleet.servers.docs.catalog import DocsSettings
+    from mcpfleet.servers.docs.settings import DocsSettings
     from mcpfleet.servers.docs.library import Librarian
-    from mcpfleet.servers.docs.store import DocsIndex
+    from mcpfleet.servers.docs.store_sqlite import SqliteIndex
 
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-docs-"))
     try:
@@ -90,7 +90,7 @@ async def main() -> None:
         settings = DocsSettings(index_path=str(index_path), max_files=100_000, index_timeout=3600,
                                 default_catalog=False)
         if args.reuse and args.keep and index_path.exists():
-            librarian = Librarian(DocsIndex(index_path), settings, forges=None)
+            librarian = Librarian(SqliteIndex(index_path), settings, forges=None)
             v = librarian.index.find_version("local/bench")
             print(f"index (reused): {v.files} files, {v.chunks} sections")
         else:
@@ -100,7 +100,7 @@ async def main() -> None:
             print(f"corpus: {files} files, {size / 1e6:.1f} MB copied in {time.perf_counter() - t:.1f} s")
             for p in work.glob("docs.sqlite*"):
                 p.unlink()
-            librarian = Librarian(DocsIndex(index_path), settings, forges=None)
+            librarian = Librarian(SqliteIndex(index_path), settings, forges=None)
             t = time.perf_counter()
             result = await librarian.index_source(str(corpus), None, local_roots=None, name="bench")
             build = time.perf_counter() - t

@@ -1,13 +1,9 @@
-"""`[servers.docs]` settings and the catalog of known libraries (name -> repository[@ref])."""
+"""The catalog of known libraries (name -> repository[@ref]) and how names find them."""
 
 from __future__ import annotations
 
 import difflib
-import os
 import re
-from pathlib import Path
-
-from pydantic import BaseModel, Field
 
 # Popular libraries whose docs live somewhere a search would not guess; users add their own.
 # A value is "owner/repo", "owner/repo@ref", or "owner/repo@ref:folder,folder" to index only those folders.
@@ -49,38 +45,6 @@ ALIASES: dict[str, str] = {
 FILLER_WORDS = frozenset("docs doc documentation documents library lib framework official the api reference "
                          "manual guide guides site website".split())
 FUZZY_CUTOFF = 0.8
-
-
-def _default_index_path() -> str:
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return str(Path(base) / "mcpfleet" / "docs.sqlite")
-
-
-class DocsSettings(BaseModel):
-    """`[servers.docs]`."""
-
-    model_config = {"extra": "forbid"}
-    index_path: str = Field(default_factory=_default_index_path, description="SQLite file (a volume in Kubernetes)")
-    github_api: str = "https://api.github.com"
-    github_token_env: str = Field(default="GITHUB_TOKEN", description="variable holding a GitHub token")
-    gitlab_url: str = "https://gitlab.com"
-    gitlab_token_env: str = "GITLAB_TOKEN"
-    catalog: dict[str, str] = Field(default_factory=dict, description="name -> owner/repo[@ref][:folders]")
-    default_catalog: bool = True
-    local_roots: list[str] = Field(default_factory=list, description="folders tools may index from")
-    index_on_demand: bool = Field(default=True, description="docs_search indexes a missing catalog/GitHub library")
-    max_archive_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
-    max_unpacked_bytes: int = Field(default=512 * 1024 * 1024, ge=1024)
-    max_files: int = Field(default=5_000, ge=1, le=100_000)
-    max_file_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
-    index_timeout: float = Field(default=120.0, gt=0, le=3600)
-    chunk_chars: int = Field(default=3_000, ge=200, le=50_000)
-    page_chars: int = Field(default=12_000, ge=500, le=100_000)
-
-    def full_catalog(self) -> dict[str, str]:
-        merged = dict(DEFAULT_CATALOG) if self.default_catalog else {}
-        merged.update(self.catalog)
-        return {normalise_name(k): v for k, v in merged.items()}
 
 
 def normalise_name(name: str) -> str:

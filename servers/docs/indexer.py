@@ -14,9 +14,9 @@ import anyio.to_thread
 
 from mcpfleet.common.errors import UserError
 from mcpfleet.servers.docs.archive import Bounds, Tree, read_directory, read_tarball
-from mcpfleet.servers.docs.catalog import DocsSettings
 from mcpfleet.servers.docs.chunking import parse_document
 from mcpfleet.servers.docs.selection import RepoConfig, wanted
+from mcpfleet.servers.docs.settings import DocsSettings
 from mcpfleet.servers.docs.sources import LOCAL_REF, Forges, RepoInfo, Source, blob_url_base, check_local
 from mcpfleet.servers.docs.store import DocsIndex, NewDocument, Version
 from mcpfleet.servers.docs.weights import page_weight

@@ -16,12 +16,13 @@ from mcpfleet.common.errors import FleetError, UserError
 from mcpfleet.common.http import OutboundClient
 from mcpfleet.common.settings import Settings
 from mcpfleet.common.untrusted import page
-from mcpfleet.servers.docs.catalog import DocsSettings, fuzzy_lookup, library_match, lookup, name_key
+from mcpfleet.servers.docs.catalog import fuzzy_lookup, library_match, lookup, name_key
 from mcpfleet.servers.docs.indexer import Indexer, IndexResult, Progress, _no_progress
 from mcpfleet.servers.docs.jobs import IndexJobs, Running
 from mcpfleet.servers.docs.packing import pack
+from mcpfleet.servers.docs.settings import DocsSettings
 from mcpfleet.servers.docs.sources import Forges, Source, parse_source
-from mcpfleet.servers.docs.store import DocsIndex, Version
+from mcpfleet.servers.docs.store import DocsIndex, Version, open_index
 
 MAX_CANDIDATES = 8
 TOC_ENTRIES_CHARS = 12_000
@@ -44,7 +45,7 @@ def open_librarian(settings: Settings) -> tuple[Librarian, OutboundClient]:
     client = OutboundClient(http)
     forges = Forges(client, section.github_api, section.gitlab_url, section.github_token_env,
                     section.gitlab_token_env, section.max_archive_bytes)
-    return Librarian(DocsIndex(section.index_path), section, forges), client
+    return Librarian(open_index(section.store, section.index_path), section, forges), client
 
 
 class Librarian:

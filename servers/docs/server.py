@@ -1,28 +1,30 @@
 """The docs server's tools: resolve a library, search and read its docs, index a repository.
 
 Docs come from Git repositories (GitHub/GitLab tarballs, or local folders below configured
-roots) into a SQLite FTS5 index on disk; see library.py for what each tool does.
+roots) into an index (a SQLite file, or PostgreSQL shared by replicas: store.py); see
+library.py for what each tool does.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from typing import Annotated
+
+import anyio.to_thread
 
 from fastmcp import Context, FastMCP
 from fastmcp.tools.base import ToolResult
 from pydantic import Field
 
-from mcpfleet.common.app import new_server, structured_answer
+from mcpfleet.common.app import READ_ONLY_REMOTE, WRITES, new_server, structured_answer
+from mcpfleet.common.limits import LimitsMiddleware
 from mcpfleet.common.settings import Settings
 from mcpfleet.common.spec import add_ready_check
 from mcpfleet.common.untrusted import untrusted_result
-from mcpfleet.servers.docs.catalog import DocsSettings
 from mcpfleet.servers.docs.jobs import Running
 from mcpfleet.servers.docs.library import open_librarian
 
-READ = {"readOnlyHint": True, "openWorldHint": True, "idempotentHint": True}
+READ = READ_ONLY_REMOTE  # docs_search may fetch and index a library it has not seen
+INDEX = {**WRITES, "openWorldHint": True}  # downloads from GitHub/GitLab
 OUTPUT = {"type": "object"}
 INDEX_WAIT_MARGIN = 3.0  # seconds left to answer "still indexing" before the tool timeout
 Library = Annotated[str, Field(description="library id from docs_resolve, e.g. 'fastapi/fastapi' or 'owner/repo@v2'",
@@ -30,29 +32,25 @@ Library = Annotated[str, Field(description="library id from docs_resolve, e.g. '
 
 
 def build(settings: Settings) -> FastMCP:
-    section: DocsSettings = settings.server_section("docs", DocsSettings)
     librarian, client = open_librarian(settings)
+    section = librarian.settings
     index = librarian.index
 
-    def wait_for(tool: str) -> float:
-        """How long a call waits for indexing: until shortly before the runtime would stop it."""
-        limit = settings.limits.tool_timeouts.get(tool, settings.limits.tool_timeout)
-        return max(0.5, limit - INDEX_WAIT_MARGIN)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(server: FastMCP) -> AsyncIterator[dict]:
-        try:
-            yield {}
-        finally:
-            await librarian.jobs.aclose()
-            await client.aclose()
-            index.close()
+    async def close_index() -> None:
+        index.close()
 
     mcp = new_server("docs", "Current library documentation from Git repositories: resolve a library id, "
-                             "then search or read its docs.", lifespan=lifespan)
+                             "then search or read its docs.",
+                     closers=(librarian.jobs.aclose, client.aclose, close_index))
+
+    def wait_for(tool: str) -> float | None:
+        """How long a call waits for indexing: until shortly before the runtime stops it (the
+        runtime's own LimitsMiddleware says when); without the runtime around it, until done."""
+        limits = next((m for m in mcp.middleware if isinstance(m, LimitsMiddleware)), None)
+        return None if limits is None else max(0.5, limits.timeout_for(tool) - INDEX_WAIT_MARGIN)
 
     async def ready() -> bool:
-        return index.ping()
+        return await anyio.to_thread.run_sync(index.ping)
 
     add_ready_check(mcp, ready)
 
@@ -92,8 +90,7 @@ def build(settings: Settings) -> FastMCP:
         return untrusted_result(result.pop("text"), f"docs:{result['library']}@{result['ref']}/{result['path']}",
                                 result, header=header)
 
-    @mcp.tool(annotations={"readOnlyHint": False, "destructiveHint": False, "idempotentHint": True,
-                           "openWorldHint": True}, output_schema=OUTPUT)
+    @mcp.tool(annotations=INDEX, output_schema=OUTPUT)
     async def docs_index(
         repo: Annotated[str, Field(description="owner/repo, gitlab:group/repo or a GitHub URL", min_length=1,
                                    max_length=300)],

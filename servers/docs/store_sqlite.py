@@ -1,31 +1,30 @@
-"""The on-disk index: SQLite with FTS5 (BM25 over heading, path and body columns), in WAL mode.
+"""The embedded index: SQLite with FTS5 (BM25 over heading, path and body columns), in WAL mode.
 
-One file holds every library and every indexed ref of it side by side (library = `owner/repo`,
-version = git ref). Re-indexing a ref replaces its rows in one transaction, so a reader sees the
-old version or the new one, never half. Readers and writers are separate connections; WAL lets
-any number of readers (threads, processes, replicas on a shared volume that supports locking)
-read while one writer writes.
-
-Ranking: every section holding any query word is a candidate; BM25 (heading 4 : path and page
-description 2 : body 1) is scaled by the document's weight (generated references weigh less,
-see weights.py), raised for sections that hold more of the query's words (all words is a boost,
-not a filter), and a document's second, third... section counts a little less each, so one long
-page cannot fill a whole answer.
+One file holds every library. Readers and writers are separate connections; WAL lets any number
+of readers (threads, processes, replicas on a shared volume that supports locking) read while one
+writer writes. Ranking: ranking.py, with FTS5's own bm25().
 """
 
 from __future__ import annotations
 
-import heapq
 import logging
-import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
 
 from mcpfleet.common.errors import ConfigError
+from mcpfleet.servers.docs.ranking import (
+    BODY_WEIGHT,
+    HEADING_WEIGHT,
+    PLACE_WEIGHT,
+    best_candidates,
+    place,
+    query_terms,
+    rank,
+)
+from mcpfleet.servers.docs.store import DocsIndex, Hit, NewDocument, Version
 from mcpfleet.servers.docs.weights import page_weight
 
 log = logging.getLogger("mcpfleet.docs")
@@ -59,61 +58,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
 # keeps only the inverted index. Deleting from it needs the original values, which those still have.
 # `heading` is the heading path (page title first), `place` the file path's words and the page's
 # description and sidebar label: a file called Kubernetes.md no longer weighs like a heading.
-HEADING_WEIGHT = 4.0
-PLACE_WEIGHT = 2.0
-BODY_WEIGHT = 1.0
-CANDIDATES = 400  # sections ranked per query (BM25 order) before boosts and the per-page decay
-COVERAGE_BOOST = 0.5  # a section holding every query word scores (1 + this) times one holding few
-SAME_PAGE_DECAY = 0.75  # the n-th section of one document counts DECAY**n
 WEIGHT_CACHE_VERSIONS = 64
-STOPWORDS = frozenset(
-    "a an and are as at be by do does for from how i in is it me my of on or the this to use using what "
-    "when where which who why with can should".split()
-)
-MAX_TERMS = 16
-
-
-@dataclass(frozen=True)
-class Version:
-    library: str
-    ref: str
-    is_default: bool
-    commit: str | None
-    source: str
-    url_base: str | None
-    description: str | None
-    stars: int | None
-    files: int
-    chunks: int
-    indexed_at: float
-
-
-@dataclass(frozen=True)
-class Hit:
-    chunk_id: int
-    path: str
-    url: str | None
-    heading: str
-    body: str
-    score: float
-
-
-@dataclass(frozen=True)
-class NewDocument:
-    path: str
-    title: str
-    url: str | None
-    text: str
-    sections: Sequence[tuple[str, str]]  # (heading path, body)
-    about: str = ""  # the page's description and sidebar label, searched with its path
-    weight: float = 1.0  # weights.page_weight: generated references weigh less
-
-
-def query_terms(text: str) -> list[str]:
-    """The words of a query that count: stop words dropped (unless nothing else is left), at most 16."""
-    words = re.findall(r"\w+", text.lower())
-    terms = [w for w in dict.fromkeys(words) if w not in STOPWORDS] or list(dict.fromkeys(words))
-    return terms[:MAX_TERMS]
 
 
 def fts_query(text: str, mode: str = "and") -> str | None:
@@ -125,7 +70,7 @@ def fts_query(text: str, mode: str = "and") -> str | None:
     return joiner.join(f'"{t}"' for t in terms)
 
 
-class DocsIndex:
+class SqliteIndex(DocsIndex):
     """The index file. Thread-safe: one connection per thread for reads, one lock for writes."""
 
     def __init__(self, path: str | Path) -> None:
@@ -193,7 +138,7 @@ class DocsIndex:
         rows = conn.execute("SELECT c.id, c.heading, c.body, d.path, d.about FROM chunks c "
                             "JOIN documents d ON d.id = c.doc_id").fetchall()
         conn.executemany("INSERT INTO chunks_fts (rowid, heading, place, body, lib) VALUES (?,?,?,?,'')",
-                         [(cid, h, _place(p, a), b) for cid, h, b, p, a in rows])
+                         [(cid, h, place(p, a), b) for cid, h, b, p, a in rows])
         libraries = conn.execute("SELECT count(DISTINCT library) FROM versions").fetchone()[0]
         log.warning("docs index %s: upgraded from schema 0 to %d (search table rebuilt from the %d stored "
                     "sections of %d libraries, nothing removed); index a library again (docs_index) to "
@@ -245,7 +190,7 @@ class DocsIndex:
                         )
                         conn.execute(
                             "INSERT INTO chunks_fts (rowid, heading, place, body, lib) VALUES (?,?,?,?,?)",
-                            (cur.lastrowid, heading, _place(doc.path, doc.about), body, ""),
+                            (cur.lastrowid, heading, place(doc.path, doc.about), body, ""),
                         )
                         chunks += 1
                 if version.is_default:
@@ -284,7 +229,7 @@ class DocsIndex:
         ).fetchall()
         conn.executemany(
             "INSERT INTO chunks_fts (chunks_fts, rowid, heading, place, body, lib) VALUES ('delete', ?, ?, ?, ?, '')",
-            [(cid, h, _place(p, a), b) for cid, h, b, p, a in rows],
+            [(cid, h, place(p, a), b) for cid, h, b, p, a in rows],
         )
         conn.execute("DELETE FROM chunks WHERE library = ? AND ref = ?", (library, ref))
         conn.execute("DELETE FROM documents WHERE library = ? AND ref = ?", (library, ref))
@@ -299,16 +244,8 @@ class DocsIndex:
                                     (library,) if library else ()).fetchall()
         return [Version(r[0], r[1], bool(r[2]), *r[3:]) for r in rows]
 
-    def find_version(self, library: str, ref: str | None = None) -> Version | None:
-        """The ref asked for, else the default branch's index, else the latest indexed."""
-        found = self.versions(library)
-        if ref is not None:
-            return next((v for v in found if v.ref == ref), None)
-        return found[0] if found else None
-
     def search(self, version: Version, query: str, limit: int = 40) -> list[Hit]:
-        """Best sections first: every section with any query word is ranked together (see the
-        module docstring); scores are positive, higher is better."""
+        """Best sections first (ranking.py), BM25 from FTS5."""
         terms = query_terms(query)
         if not terms:
             return []
@@ -324,11 +261,8 @@ class DocsIndex:
         ).fetchall()
         if not matches:
             return []
-        weights = self._weights(version)
-        best = heapq.nlargest(CANDIDATES, ((bm25 * weights.get(doc, 1.0), cid, doc) for cid, doc, bm25 in matches))
-        coverage = self._coverage(terms, [cid for _, cid, _ in best])
-        scored = [(score * (1 + COVERAGE_BOOST * coverage.get(cid, 0.0) ** 2), cid, doc) for score, cid, doc in best]
-        picked = diversify(scored, limit)
+        best = best_candidates(matches, self._weights(version))
+        picked = rank(best, self._coverage(terms, [cid for _, cid, _ in best]), limit)
         rows = {r[0]: r[1:] for r in self._reader.execute(
             "SELECT c.id, d.path, d.url, c.heading, c.body FROM chunks c JOIN documents d ON d.id = c.doc_id "
             f"WHERE c.id IN ({','.join('?' * len(picked))})", [cid for _, cid in picked])}
@@ -395,29 +329,3 @@ def run_script(conn: sqlite3.Connection, script: str) -> None:
         if statement.strip():
             conn.execute(statement)
 
-
-def _place(path: str, about: str) -> str:
-    """The place column: the file path's words (folders and name) and what the page says of itself."""
-    words = re.sub(r"[/_.\-]+", " ", str(Path(path).with_suffix(""))).strip()
-    return f"{words} {about}".strip()
-
-
-def diversify(scored: list[tuple[float, int, int]], limit: int) -> list[tuple[float, int]]:
-    """(score, chunk id) of `limit` picks from (score, chunk id, doc id), best first, a document's
-    n-th section counting SAME_PAGE_DECAY**n of its score (greedy: the next pick is the best score
-    after the decay of what was already picked). A heap with lazy updates: an entry pushed before
-    its document gained a pick is re-pushed decayed."""
-    heap = [(-score, n, 0) for n, (score, _, _) in enumerate(scored)]
-    heapq.heapify(heap)
-    picked: list[tuple[float, int]] = []
-    seen: dict[int, int] = {}
-    while heap and len(picked) < limit:
-        neg, n, at = heapq.heappop(heap)
-        score, cid, doc = scored[n]
-        now = seen.get(doc, 0)
-        if now != at:
-            heapq.heappush(heap, (-score * SAME_PAGE_DECAY ** now, n, now))
-            continue
-        picked.append((round(-neg, 4), cid))
-        seen[doc] = now + 1
-    return picked

@@ -17,11 +17,11 @@ from starlette.routing import Route
 from fleet_testing import running_app
 from mcpfleet.common.errors import UserError
 from mcpfleet.common.http import OutboundClient
-from mcpfleet.servers.docs.catalog import DocsSettings
+from mcpfleet.servers.docs.settings import DocsSettings
 from mcpfleet.servers.docs.jobs import IndexJobs, Running
 from mcpfleet.servers.docs.library import Librarian
 from mcpfleet.servers.docs.sources import Forges, parse_source
-from mcpfleet.servers.docs.store import DocsIndex
+from mcpfleet.servers.docs.store_sqlite import SqliteIndex
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -52,7 +52,7 @@ async def librarian(forge, tmp_path_factory):
     client = OutboundClient(settings.http)
     forges = Forges(client, section.github_api, section.gitlab_url, section.github_token_env,
                     section.gitlab_token_env, section.max_archive_bytes)
-    yield Librarian(DocsIndex(section.index_path), section, forges)
+    yield Librarian(SqliteIndex(section.index_path), section, forges)
     await client.aclose()
 
 
@@ -78,7 +78,7 @@ async def test_the_token_never_reaches_an_api_path_outside_repos(catch_all, tmp_
     client = OutboundClient(settings.http)
     forges = Forges(client, section.github_api, section.gitlab_url, section.github_token_env,
                     section.gitlab_token_env, section.max_archive_bytes)
-    lib = Librarian(DocsIndex(section.index_path), section, forges)
+    lib = Librarian(SqliteIndex(section.index_path), section, forges)
     try:
         for spec in ("github:../user", "https://github.com/../../admin", "github:../../admin",
                      "acme/widgets@..%2F..%2Fuser"):

@@ -9,10 +9,10 @@ from docs_forge import TOKEN, TOKEN_ENV, WIDGETS_MAIN, build_tarball, docs_setti
 from mcpfleet.common.errors import BlockedDestination, UserError
 from mcpfleet.common.http import OutboundClient
 from mcpfleet.common.settings import load_settings
-from mcpfleet.servers.docs.catalog import DocsSettings
+from mcpfleet.servers.docs.settings import DocsSettings
 from mcpfleet.servers.docs.library import Librarian
 from mcpfleet.servers.docs.sources import Forges, parse_source
-from mcpfleet.servers.docs.store import DocsIndex
+from mcpfleet.servers.docs.store_sqlite import SqliteIndex
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -22,7 +22,7 @@ def make_librarian(settings):
     client = OutboundClient(settings.http)
     forges = Forges(client, section.github_api, section.gitlab_url, section.github_token_env,
                     section.gitlab_token_env, section.max_archive_bytes)
-    return Librarian(DocsIndex(section.index_path), section, forges), client
+    return Librarian(SqliteIndex(section.index_path), section, forges), client
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

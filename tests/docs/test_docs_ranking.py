@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from mcpfleet.servers.docs.catalog import DocsSettings
+from mcpfleet.servers.docs.settings import DocsSettings
 from mcpfleet.servers.docs.evaluation import Scores, load_questions
 from mcpfleet.servers.docs.library import Librarian
-from mcpfleet.servers.docs.store import DocsIndex
+from mcpfleet.servers.docs.store_sqlite import SqliteIndex
 from shared_data import shared_path
 
 QUESTIONS = load_questions(Path(__file__).with_name("ranking_questions.json"))
@@ -25,7 +25,7 @@ def answers(tmp_path_factory) -> dict[str, dict]:
     """Every question's docs_search answer, from one index of both trees."""
     roots = {tree: shared_path("peer-data", "docs", tree) for tree in TREES}
     index_path = tmp_path_factory.mktemp("ranking") / "docs.sqlite"
-    librarian = Librarian(DocsIndex(index_path), DocsSettings(index_path=str(index_path), default_catalog=False),
+    librarian = Librarian(SqliteIndex(index_path), DocsSettings(index_path=str(index_path), default_catalog=False),
                           forges=None)
 
     async def run() -> dict[str, dict]:

@@ -7,9 +7,10 @@ import pytest
 import pytest_asyncio
 
 from docs_forge import write_tree
-from mcpfleet.servers.docs.catalog import DocsSettings, library_match, name_key
+from mcpfleet.servers.docs.catalog import library_match, name_key
+from mcpfleet.servers.docs.settings import DocsSettings
 from mcpfleet.servers.docs.library import Librarian
-from mcpfleet.servers.docs.store import DocsIndex
+from mcpfleet.servers.docs.store_sqlite import SqliteIndex
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 async def librarian(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("resolve")
     settings = DocsSettings(index_path=str(tmp / "docs.sqlite"), catalog={"handbook": "acme/handbook"})
-    lib = Librarian(DocsIndex(settings.index_path), settings, forges=None)
+    lib = Librarian(SqliteIndex(settings.index_path), settings, forges=None)
     for name in ("ollama", "open-webui"):
         root = write_tree(tmp / name, {"README.md": f"# {name}\n\nAbout {name}.\n"})
         await lib.index_source(str(root), None, local_roots=None, name=name)

@@ -11,7 +11,8 @@ from mcpfleet.tokens import count_tokens
 from mcpfleet.servers.docs.chunking import parse_document
 from mcpfleet.servers.docs.packing import pack
 from mcpfleet.common.errors import ConfigError
-from mcpfleet.servers.docs.store import SCHEMA_VERSION, DocsIndex, Hit, NewDocument, Version, fts_query
+from mcpfleet.servers.docs.store import Hit, NewDocument, Version
+from mcpfleet.servers.docs.store_sqlite import SCHEMA_VERSION, SqliteIndex, fts_query
 from mcpfleet.servers.docs.weights import page_weight
 
 DOCS = {
@@ -34,7 +35,7 @@ def documents(docs: dict[str, str], base="https://github.com/acme/web/blob/main/
 
 @pytest.fixture
 def index(tmp_path):
-    idx = DocsIndex(tmp_path / "idx" / "docs.sqlite")
+    idx = SqliteIndex(tmp_path / "idx" / "docs.sqlite")
     idx.replace_version(version(), documents(DOCS))
     yield idx
     idx.close()
@@ -107,14 +108,14 @@ def test_a_failed_reindex_keeps_the_old_version(index):
 
 
 def test_readers_see_old_or_new_never_half(tmp_path):
-    idx = DocsIndex(tmp_path / "d.sqlite")
+    idx = SqliteIndex(tmp_path / "d.sqlite")
     idx.replace_version(version(), documents(DOCS))
     big = {f"docs/p{i}.md": f"# Page {i}\n\nrouting entry {i}\n" for i in range(300)}
     seen: set[int] = set()
     stop = threading.Event()
 
     def reader():
-        reader_index = DocsIndex(tmp_path / "d.sqlite")  # another connection, as another replica would have
+        reader_index = SqliteIndex(tmp_path / "d.sqlite")  # another connection, as another replica would have
         while not stop.is_set():
             v = reader_index.find_version("acme/web")
             if v is not None:
@@ -150,7 +151,7 @@ def test_all_words_is_a_boost_not_a_filter(index):
 
 def test_path_words_weigh_less_than_headings(tmp_path):
     # "install with helm on kubernetes": kubernetes.md (another product, path only) must not beat helm.md
-    idx = DocsIndex(tmp_path / "p.sqlite")
+    idx = SqliteIndex(tmp_path / "p.sqlite")
     idx.replace_version(version(), documents({
         "docs/platforms/kubernetes.md": "# Platforms\n\nIt runs on many platforms, and on clusters too.\n",
         "docs/helm.md": "# Install on Kubernetes with Helm\n\nAdd the chart repository, then install the release.\n",
@@ -164,7 +165,7 @@ def test_generated_reference_weighs_less_than_the_guide(tmp_path):
     signatures = "".join(f"## storage_uri_{i}\n\n```python\ndef storage_uri_{i}(self, storage_uri)\n```\n\n"
                          f"- `storage_uri`: the storage uri\n\n" for i in range(400))
     guide = "# Storage\n\n## Storage URI\n\nSet `storageUri` to where the model is: s3://, gs:// or pvc://.\n"
-    idx = DocsIndex(tmp_path / "g.sqlite")
+    idx = SqliteIndex(tmp_path / "g.sqlite")
     docs = []
     pages = {"docs/reference/client-api.md": "# Client API\n\n" + signatures, "docs/storage.md": guide}
     for path, text in pages.items():
@@ -183,7 +184,7 @@ def test_one_page_cannot_fill_the_answer(tmp_path):
     # ten sections of one page match best, but the other page's section still ranks among the first few
     knobs = "".join(f"## Autoscaling knob {i}\n\nautoscaling metric {i}\n\n" for i in range(10))
     long_page = "# Autoscaling\n\n" + knobs
-    idx = DocsIndex(tmp_path / "d.sqlite")
+    idx = SqliteIndex(tmp_path / "d.sqlite")
     idx.replace_version(version(), documents({"docs/a.md": long_page,
                                               "docs/b.md": "# KEDA\n\nAutoscaling with KEDA on a metric.\n"}))
     paths = [h.path for h in idx.search(idx.find_version("acme/web"), "autoscaling metric")]
@@ -203,7 +204,7 @@ def test_an_index_file_of_the_first_schema_is_upgraded_in_place(tmp_path, caplog
                      (cid, heading + " helm", body))
     conn.commit()
     conn.close()
-    idx = DocsIndex(path)
+    idx = SqliteIndex(path)
     with caplog.at_level("WARNING", logger="mcpfleet.docs"):
         v = idx.find_version("acme/web")
     assert "upgraded from schema 0" in caplog.text and "2 stored sections" in caplog.text
@@ -221,7 +222,7 @@ def test_an_index_file_from_a_newer_schema_is_refused(tmp_path):
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.close()
     with pytest.raises(ConfigError, match="written by a newer mcpfleet"):
-        DocsIndex(path).versions()
+        SqliteIndex(path).versions()
 
 
 OLD_SCHEMA = """
