@@ -21,7 +21,7 @@ from fastmcp import Client
 from mcpfleet.common.app import build_server
 from mcpfleet.common.settings import load_settings
 from mcpfleet.servers.ui import SPEC
-from mcpfleet.servers.ui.config import UiSettings
+from mcpfleet.servers.ui.settings import UiSettings
 from mcpfleet.servers.ui.tailwind import TailwindWorker
 
 CLASSES = (

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from mcpfleet.common.http import OutboundClient
 from mcpfleet.common.settings import load_settings
-from mcpfleet.servers.ui.config import UiSettings
+from mcpfleet.servers.ui.settings import UiSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("MCPFLEET_SHARED_DIR") or ROOT.parent / "shared") / "peer-data" / "shadcn-registry"

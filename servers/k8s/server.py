@@ -20,7 +20,7 @@ from fastmcp import FastMCP
 from fastmcp.tools.base import ToolResult
 from pydantic import Field
 
-from mcpfleet.common.app import new_pooled_server, structured_answer
+from mcpfleet.common.app import READ_ONLY, new_pooled_server, structured_answer
 from mcpfleet.common.settings import Settings
 from mcpfleet.common.workers import WorkerPool, pool_settings, run_for_tool
 from mcpfleet.servers.k8s.engine import Engine
@@ -30,7 +30,6 @@ from mcpfleet.servers.k8s.work import ENV
 
 MODULE = "mcpfleet.servers.k8s"
 INPUT_ERRORS = {"UserError"}  # too large, unknown profile or version: the caller's to fix
-READ_ONLY = {"readOnlyHint": True, "openWorldHint": False, "idempotentHint": True}
 OUTPUT = {"type": "object"}
 
 Manifest = Annotated[str, Field(description="YAML, one or more documents", max_length=5_000_000)]

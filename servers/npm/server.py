@@ -7,28 +7,25 @@ versions, npm's version pick, name suggestions), deptree.py, readme.py and audit
 from __future__ import annotations
 
 import contextlib
-import os
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastmcp import FastMCP
 from fastmcp.tools.base import ToolResult
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from mcpfleet.common.app import READ_ONLY_REMOTE as READ_ONLY
 from mcpfleet.common.app import new_server
-from mcpfleet.common.errors import ConfigError, FleetError, ResponseTooLarge, UserError
+from mcpfleet.common.errors import FleetError, ResponseTooLarge, UserError
 from mcpfleet.common.http import OutboundClient
 from mcpfleet.common.settings import Settings
 from mcpfleet.common.untrusted import OUTSIDE_KEYS, neutralise, page, untrusted_result
 from mcpfleet.servers.npm import audit, deptree, semver
 from mcpfleet.servers.npm import packages as pkgs
-from mcpfleet.servers.npm.npmrc import NpmConfig, parse_npmrc
 from mcpfleet.servers.npm.readme import readme_from_packument, readme_from_tarball
 from mcpfleet.servers.npm.registry import PackageNotFound, RegistryClient
+from mcpfleet.servers.npm.settings import NpmSettings, registry_config
 
-READ_ONLY = {"readOnlyHint": True, "openWorldHint": True, "idempotentHint": True}
 OUTPUT = {"type": "object"}
 # Everything a registry or advisory server says is outside text. These keys hold prose its authors
 # wrote (wrapped in both content kinds); names, versions and ranges stay plain so they can be
@@ -39,33 +36,6 @@ ADVISORY_OUTSIDE = NPM_OUTSIDE | {"url"}
 # Optional arguments default to "" rather than None: a shorter schema for small-context models.
 Name = Annotated[str, Field(max_length=214, description="e.g. 'react', '@types/node'")]
 Version = Annotated[str, Field(max_length=256, description="version, tag or range")]
-
-
-class NpmSettings(BaseModel):
-    """`[servers.npm]`."""
-
-    model_config = {"extra": "forbid"}
-    registry: str = Field(default="https://registry.npmjs.org", description="default registry URL")
-    npmrc: str | None = Field(default=None, description="path of an .npmrc (scoped registries, tokens)")
-    npmrc_text: str = Field(default="", description="inline .npmrc text, read after the file")
-    audit_url: str | None = Field(default=None, description="bulk advisory endpoint; default {registry}/-/npm/v1/security/advisories/bulk")
-    cache_ttl: float = Field(default=300.0, ge=0, le=86_400, description="seconds a packument is used without revalidation")
-    cache_entries: int = Field(default=512, ge=0, le=100_000)
-    max_packument_bytes: int = Field(default=32_000_000, ge=10_000, description="past it the abbreviated form is used")
-    max_tarball_bytes: int = Field(default=20_000_000, ge=10_000)
-    max_readme_chars: int = Field(default=1_000_000, ge=1_000)
-    max_tree_nodes: int = Field(default=300, ge=1, le=10_000)
-    max_depth: int = Field(default=5, ge=1, le=20)
-
-
-def registry_config(section: NpmSettings) -> NpmConfig:
-    text = ""
-    if section.npmrc:
-        try:
-            text = Path(section.npmrc).expanduser().read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"servers.npm.npmrc: cannot read {section.npmrc}: {exc.strerror}") from None
-    return parse_npmrc(text + "\n" + section.npmrc_text, section.registry, os.environ)
 
 
 def build(settings: Settings) -> FastMCP:
@@ -80,16 +50,9 @@ def build(settings: Settings) -> FastMCP:
         max_packument_bytes=section.max_packument_bytes, max_tarball_bytes=section.max_tarball_bytes,
     )
 
-    @contextlib.asynccontextmanager
-    async def lifespan(server: FastMCP) -> AsyncIterator[dict]:
-        try:
-            yield {}
-        finally:
-            await http.aclose()
-
     mcp = new_server(
         "npm", "Facts about npm packages from the registry itself: check names, versions and ranges here instead of guessing.",
-        lifespan=lifespan,
+        closers=[http.aclose],
     )
     mcp.registry = registry  # type: ignore[attr-defined]  # tests and benchmarks read its counters
 

@@ -12,33 +12,19 @@ from typing import Annotated, Any, Literal
 
 from fastmcp import FastMCP
 from fastmcp.tools.base import ToolResult
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from mcpfleet.common.app import new_pooled_server, structured_answer
+from mcpfleet.common.app import DESTRUCTIVE, READ_ONLY, WRITES, new_pooled_server, structured_answer
 from mcpfleet.common.auth import current_caller
 from mcpfleet.common.errors import UserError
 from mcpfleet.common.settings import Settings
 from mcpfleet.common.workers import WorkerPool, pool_settings, run_for_tool
+from mcpfleet.servers.prolog.settings import PrologSettings
 from mcpfleet.servers.prolog.store import check_name, open_store
 
 MODULE = "mcpfleet.servers.prolog"
 INPUT_ERRORS = {"PrologInputError"}
-READ_ONLY = {"readOnlyHint": True, "openWorldHint": False, "idempotentHint": True}
 OUTPUT = {"type": "object"}
-
-
-class PrologSettings(BaseModel):
-    """`[servers.prolog]`."""
-
-    model_config = {"extra": "forbid"}
-    store: str = Field(default="memory", description="'memory' or a redis:// URL shared by replicas")
-    max_kbs: int = Field(default=50, ge=1, le=10_000, description="knowledge bases per caller")
-    max_kb_bytes: int = Field(default=256_000, ge=1_000, le=10_000_000)
-    time_limit: float = Field(default=5.0, gt=0, le=300, description="default seconds per query")
-    max_time_limit: float = Field(default=30.0, gt=0, le=600)
-    inference_limit: int = Field(default=50_000_000, ge=1000)
-    pool_size: int | None = Field(default=None, ge=1, le=64)
-    memory_mb: int | None = Field(default=None, ge=256)
 
 
 def build(settings: Settings) -> FastMCP:
@@ -88,8 +74,7 @@ def build(settings: Settings) -> FastMCP:
         )
         return structured_answer(result)
 
-    @mcp.tool(annotations={"readOnlyHint": False, "destructiveHint": False, "idempotentHint": True,
-                           "openWorldHint": False}, output_schema=OUTPUT)
+    @mcp.tool(annotations=WRITES, output_schema=OUTPUT)
     async def prolog_consult(
         program: Annotated[str, Field(description="Prolog clauses")],
         kb: Annotated[str, Field(description="name to store it under, e.g. 'family'")],
@@ -105,8 +90,7 @@ def build(settings: Settings) -> FastMCP:
         report["text"] = f"stored {kb!r}: " + (", ".join(report.get("predicates", [])) or "no predicates")
         return structured_answer(report)
 
-    @mcp.tool(annotations={"readOnlyHint": False, "destructiveHint": True, "idempotentHint": True,
-                           "openWorldHint": False}, output_schema=OUTPUT)
+    @mcp.tool(annotations=DESTRUCTIVE, output_schema=OUTPUT)
     async def prolog_kb(
         action: Literal["list", "show", "delete"] = "list",
         kb: str = "",

@@ -30,7 +30,7 @@ from urllib.parse import quote, urlsplit
 from mcpfleet.common.errors import OutboundError, UserError
 from mcpfleet.common.http import OutboundClient
 from mcpfleet.common.untrusted import page
-from mcpfleet.servers.ui.config import RegistrySource, UiSettings
+from mcpfleet.servers.ui.settings import RegistrySource, UiSettings
 from mcpfleet.servers.ui.imports import rewrite_imports, unlisted_imports
 from mcpfleet.servers.ui.search import search as search_items
 from mcpfleet.servers.ui.tree import install_order, merged

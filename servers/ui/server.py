@@ -15,20 +15,20 @@ from fastmcp import FastMCP
 from fastmcp.tools.base import ToolResult
 from pydantic import Field
 
+from mcpfleet.common.app import READ_ONLY as LOCAL
+from mcpfleet.common.app import READ_ONLY_REMOTE as REGISTRY
 from mcpfleet.common.app import new_server, structured_answer
 from mcpfleet.common.errors import FleetError
 from mcpfleet.common.http import OutboundClient
 from mcpfleet.common.settings import Settings
 from mcpfleet.common.spec import add_ready_check
 from mcpfleet.common.untrusted import untrusted_result
-from mcpfleet.servers.ui.config import UiSettings
+from mcpfleet.servers.ui.settings import UiSettings
 from mcpfleet.servers.ui.registry import RegistryClient, get_component, list_components
 from mcpfleet.servers.ui.tailwind import TailwindWorker, compile_classes, theme_answer
 
 log = logging.getLogger("mcpfleet.ui")
 OUTPUT = {"type": "object"}
-REGISTRY = {"readOnlyHint": True, "openWorldHint": True, "idempotentHint": True}
-LOCAL = {"readOnlyHint": True, "openWorldHint": False, "idempotentHint": True}
 
 RegistryArg = Annotated[str | None, Field(max_length=500, description="@namespace or URL; default shadcn/ui")]
 
@@ -46,17 +46,13 @@ def build(settings: Settings) -> FastMCP:
             await worker.build(["p-4"])  # starts Node and builds the default design system once
         except FleetError as exc:  # calls start it again; readiness says so meanwhile
             log.warning("tailwind worker did not start: %s", exc)
-        try:
-            yield {}
-        finally:
-            await worker.aclose()
-            await http.aclose()
-            await public.aclose()
+        yield {}
 
     mcp = new_server(
         "ui",
         "shadcn/ui registry items and Tailwind CSS v4 facts from the sources of truth, not memory.",
         lifespan=lifespan,
+        closers=[worker.aclose, http.aclose, public.aclose],
     )
 
     async def ready() -> bool:

@@ -24,7 +24,7 @@ from typing import Any
 
 from mcpfleet.common.errors import LimitExceeded, UserError, WorkerCrashed
 from mcpfleet.common.workers import confined_command
-from mcpfleet.servers.ui.config import NODE_DIR, UiSettings
+from mcpfleet.servers.ui.settings import NODE_DIR, UiSettings
 
 log = logging.getLogger("mcpfleet.ui.tailwind")
 WORKER_SCRIPT = NODE_DIR / "worker.mjs"

@@ -25,7 +25,7 @@ from typing import Protocol
 
 from mcpfleet.common.errors import OutboundError, UserError
 from mcpfleet.common.http import OutboundClient
-from mcpfleet.servers.web.config import WebSettings
+from mcpfleet.servers.web.settings import WebSettings
 from mcpfleet.servers.web.extract import Extracted, Format, is_pdf
 from mcpfleet.servers.web.robots import RobotsPolicy
 

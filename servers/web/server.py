@@ -16,20 +16,19 @@ from fastmcp import FastMCP
 from fastmcp.tools.base import ToolResult
 from pydantic import Field
 
-from mcpfleet.common.app import new_pooled_server
+from mcpfleet.common.app import READ_ONLY_REMOTE, new_pooled_server
 from mcpfleet.common.auth import current_caller
 from mcpfleet.common.errors import UserError
 from mcpfleet.common.http import OutboundClient
 from mcpfleet.common.settings import HttpSettings, Settings
 from mcpfleet.common.untrusted import page, untrusted_result
 from mcpfleet.common.workers import WorkerPool, pool_settings
-from mcpfleet.servers.web.config import WebSettings
+from mcpfleet.servers.web.settings import WebSettings
 from mcpfleet.servers.web.extracting import INITIALIZER, MODULE, PooledExtractor
 from mcpfleet.servers.web.fetch import PageFetcher
 from mcpfleet.servers.web.robots import RobotsPolicy
 from mcpfleet.servers.web.search import Backend, DdgsBackend, Searcher, SearchRequest, SearxngBackend
 
-ANNOTATIONS = {"readOnlyHint": True, "openWorldHint": True, "idempotentHint": True, "destructiveHint": False}
 OUTPUT = {"type": "object"}
 
 
@@ -109,7 +108,7 @@ def build(settings: Settings) -> FastMCP:
         closers=[clients.aclose],
     )
 
-    @mcp.tool(annotations=ANNOTATIONS, output_schema=OUTPUT)
+    @mcp.tool(annotations=READ_ONLY_REMOTE, output_schema=OUTPUT)
     async def web_search(
         query: Annotated[str, Field(min_length=1, max_length=400)],
         max_results: Annotated[int, Field(ge=1, le=30)] = 10,
@@ -126,7 +125,7 @@ def build(settings: Settings) -> FastMCP:
         structured = {"query": request.query, "kind": kind, **answer.as_dict()}
         return untrusted_result(answer.render(), f"web search ({answer.backend})", structured)
 
-    @mcp.tool(annotations=ANNOTATIONS, output_schema=OUTPUT)
+    @mcp.tool(annotations=READ_ONLY_REMOTE, output_schema=OUTPUT)
     async def web_fetch(
         url: Annotated[str, Field(min_length=1, max_length=4096, description="http(s) URL")],
         max_length: Annotated[int, Field(ge=100, le=100_000, description="characters")] = section.max_length,

@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from fleet_testing import running_app
-from mcpfleet.servers.ui.config import UiSettings
+from mcpfleet.servers.ui.settings import UiSettings
 from mcpfleet.servers.ui.tailwind import TailwindWorker
 
 ACME_TOKEN = "acme-test-token-123"

@@ -9,7 +9,7 @@ import pytest
 from mcpfleet.common.errors import BlockedDestination, UserError
 from mcpfleet.common.http import OutboundClient
 from mcpfleet.common.settings import load_settings
-from mcpfleet.servers.ui.config import UiSettings
+from mcpfleet.servers.ui.settings import UiSettings
 from mcpfleet.servers.ui.registry import (
     MalformedItem,
     RegistryClient,

@@ -9,7 +9,7 @@ import signal
 import pytest
 
 from mcpfleet.common.errors import LimitExceeded, UserError, WorkerCrashed
-from mcpfleet.servers.ui.config import UiSettings, missing_node_parts
+from mcpfleet.servers.ui.settings import UiSettings, missing_node_parts
 from mcpfleet.servers.ui.tailwind import RENAMED, TailwindWorker, compile_classes
 
 SECTION = UiSettings()

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from mcpfleet.common.errors import UserError
-from mcpfleet.servers.ui.config import UiSettings, missing_node_parts
+from mcpfleet.servers.ui.settings import UiSettings, missing_node_parts
 from mcpfleet.servers.ui.tailwind import check_theme, compile_classes, parse_theme_tokens, theme_answer, v3_rename
 
 SECTION = UiSettings()

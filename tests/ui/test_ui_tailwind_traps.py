@@ -9,7 +9,7 @@ import re
 import pytest
 
 from mcpfleet.common.errors import UserError
-from mcpfleet.servers.ui.config import UiSettings, missing_node_parts
+from mcpfleet.servers.ui.settings import UiSettings, missing_node_parts
 from mcpfleet.servers.ui.tailwind import compile_classes, v3_rename, v4_spelling
 
 SECTION = UiSettings()

@@ -7,7 +7,7 @@ import pytest
 from mcpfleet.common.errors import ConfigError
 from mcpfleet.common.settings import load_settings
 from mcpfleet.servers.web import SPEC
-from mcpfleet.servers.web.config import WebSettings
+from mcpfleet.servers.web.settings import WebSettings
 
 
 def section(**web) -> WebSettings:
