@@ -17,25 +17,17 @@ from typing import Annotated, Any, Literal
 
 from fastmcp import FastMCP
 from fastmcp.tools.base import ToolResult
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from mcpfleet.common.app import new_pooled_server, structured_answer
 from mcpfleet.common.settings import Settings
 from mcpfleet.common.workers import WorkerPool, pool_settings, run_for_tool
 from mcpfleet.servers.math.definitions import register
+from mcpfleet.servers.math.settings import MathSettings
 
 MODULE = "mcpfleet.servers.math"
 INPUT_ERRORS = {"MathInputError", "ZeroDivisionError", "NotImplementedError", "PolynomialError",
                 "ValueError", "TypeError", "GeneratorsNeeded", "CoercionFailed"}
-
-
-class MathSettings(BaseModel):
-    """`[servers.math]`: the worker pool follows `[workers]`; these override it for math."""
-
-    model_config = {"extra": "forbid"}
-    pool_size: int | None = Field(default=None, ge=1, le=64)
-    timeout: float = Field(default=20.0, gt=0, le=600, description="seconds per computation")
-    memory_mb: int | None = Field(default=None, ge=256)
 
 
 def build(settings: Settings) -> FastMCP:
@@ -57,11 +49,11 @@ def build(settings: Settings) -> FastMCP:
 
     @tool
     async def math_solve(
-        equations: Annotated[str | list[str], Field(description="e.g. 'x^2=4' or ['x+y=3','x-y=1']")],
+        equations: Annotated[str | list[str], Field(description="e.g. ['x+y=3','x-y=1']")],
         variables: list[str] = [],
         domain: Literal["complex", "real"] = "complex",
     ) -> ToolResult:
-        """Solve equations, systems or inequalities exactly; numeric roots are flagged."""
+        """Solve equations, systems or inequalities exactly."""
         return await compute("algebra:solve", equations, variables or None, domain)
 
     @tool
@@ -71,7 +63,7 @@ def build(settings: Settings) -> FastMCP:
         digits: int = 15,
         variable: str = "",
     ) -> ToolResult:
-        """Rewrite an expression or evaluate it (exact and numeric), e.g. 'Sum(1/k^2,(k,1,oo))'."""
+        """Rewrite or evaluate an expression."""
         return await compute("algebra:simplify", expression, operation, digits, variable=variable or None)
 
     @tool
@@ -94,16 +86,16 @@ def build(settings: Settings) -> FastMCP:
 
     @tool
     async def math_ode(
-        equations: Annotated[str | list[str], Field(description="e.g. \"y''+y=0\"")],
-        function: Annotated[str | list[str], Field(description="e.g. 'y'")],
-        ics: Annotated[dict[str, str], Field(description="e.g. {\"y(0)\":\"0\",\"y'(0)\":\"1\"}")] = {},
+        equations: Annotated[str | list[str], Field(description="e.g. y''+y=0")],
+        function: str | list[str],
+        ics: Annotated[dict[str, str], Field(description="e.g. {\"y'(0)\":\"1\"}")] = {},
     ) -> ToolResult:
-        """Solve an ODE or a small system, with optional initial conditions."""
+        """Solve an ODE or a small system."""
         return await compute("calculus:ode", equations, function, ics or None)
 
     @tool
     async def math_matrix(
-        matrix: Annotated[list | str, Field(description="rows, e.g. [[1,2],[3,4]]")],
+        matrix: Annotated[list | str, Field(description="e.g. [[1,2],[3,4]]")],
         operation: Literal["det", "inverse", "rank", "rref", "nullspace", "eigenvalues", "eigenvectors",
                            "transpose", "multiply", "solve", "charpoly"],
         other: Annotated[list | str, Field(description="multiply: matrix; solve: b")] = [],
@@ -120,7 +112,7 @@ def build(settings: Settings) -> FastMCP:
         bounds: Annotated[dict[str, list[float | None]], Field(description="e.g. {'x':[0,null]}")] = {},
         integer: list[str] = [],
     ) -> ToolResult:
-        """Linear, integer (variables listed in integer) or nonlinear optimisation."""
+        """Linear, integer or nonlinear optimisation."""
         return await compute(
             "optimize:optimize", objective, variables, constraints or None, goal, bounds or None, integer or None
         )
@@ -132,9 +124,6 @@ def build(settings: Settings) -> FastMCP:
         data: list[float] = [],
         data2: list[float] = [],
         groups: list[list[float]] = [],
-        table: list[list[float]] = [],
-        observed: list[float] = [],
-        expected: list[float] = [],
         mu: float | None = None,
         alpha: float = 0.05,
         confidence: float = 0.95,
@@ -142,10 +131,9 @@ def build(settings: Settings) -> FastMCP:
         method: Literal["pearson", "spearman", "kendall"] = "pearson",
         alternative: Literal["two-sided", "less", "greater"] = "two-sided",
     ) -> ToolResult:
-        """Statistics of samples data and data2 (x, y), groups (anova), table or observed/expected (chi2)."""
+        """Statistics of data, data2 (x, y or chi2 observed, expected), groups (anova, chi2 table)."""
         return await compute(
-            "stats:stats", operation, data=data or None, data2=data2 or None, groups=groups or None,
-            table=table or None, observed=observed or None, expected=expected or None, mu=mu,
+            "stats:stats", operation, data=data or None, data2=data2 or None, groups=groups or None, mu=mu,
             alpha=alpha, confidence=confidence, equal_var=equal_var, method=method, alternative=alternative,
         )
 
@@ -156,7 +144,7 @@ def build(settings: Settings) -> FastMCP:
         operation: Literal["pdf", "pmf", "cdf", "sf", "ppf", "isf", "mean", "variance", "std", "median", "interval"],
         at: Annotated[float | list[float], Field(description="x, probability or confidence level")] = [],
     ) -> ToolResult:
-        """Probabilities, quantiles and moments of common distributions."""
+        """Probabilities, quantiles and moments of distributions."""
         value = at if not isinstance(at, list) else (at[0] if len(at) == 1 else at or None)
         return await compute("stats:distribution", name, params, operation, value)
 

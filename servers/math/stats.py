@@ -2,9 +2,10 @@
 
 Two entry points, both returning plain data (no numpy types: results cross a process boundary):
 
-- `stats(operation, data, data2, groups, table, observed, expected, mu, alpha, confidence,
-  equal_var, method, alternative)` — describe, ttest_1samp, ttest_ind, ttest_paired, anova,
-  chi2_contingency, chi2_goodness, correlation, regression, confidence_interval.
+- `stats(operation, data, data2, groups, mu, alpha, confidence, equal_var, method, alternative)`
+  — describe, ttest_1samp, ttest_ind, ttest_paired, anova, chi2_contingency (the table's rows in
+  `groups`), chi2_goodness (observed counts in `data`, expected counts or proportions in `data2`),
+  correlation, regression, confidence_interval.
 - `distribution(name, params, operation, at)` — pdf/pmf, cdf, sf, ppf, isf, mean, variance, std,
   median, interval for 14 distributions, with the parametrisation stated in every result.
 
@@ -42,9 +43,6 @@ class _Args:
     data: Any
     data2: Any
     groups: Any
-    table: Any
-    observed: Any
-    expected: Any
     mu: Any
     alpha: float
     confidence: float
@@ -61,11 +59,18 @@ def stats(operation: str, data: Any = None, data2: Any = None, groups: Any = Non
     """Run one statistical operation; see the module docstring for the list.
 
     Every result has "operation" and a one-line "text"; tests also give "p_value",
-    "alternative", "alpha" and "reject_null" (p < alpha).
+    "alternative", "alpha" and "reject_null" (p < alpha). `observed`/`expected` (chi2_goodness)
+    and `table` (chi2_contingency) may be given instead of data/data2 and groups.
     """
     op = _stats_operation(operation)
+    # The math_stats tool has no observed/expected/table parameters (each costs tokens on every
+    # turn): chi2 reads them from data/data2 and groups. Direct callers may still name them.
+    if op == "chi2_goodness" and data is None and data2 is None:
+        data, data2, observed, expected = observed, expected, None, None
+    elif op == "chi2_contingency" and groups is None:
+        groups, table = table, None
     notes: list[str] = []
-    args = _Args(data, data2, groups, table, observed, expected, mu, _unit(alpha, "alpha", notes, percent=False),
+    args = _Args(data, data2, groups, mu, _unit(alpha, "alpha", notes, percent=False),
                  _unit(confidence, "confidence", notes, percent=True), _bool(equal_var, "equal_var"),
                  method, _alternative(alternative), notes)
     handler, used = _STATS[op]
@@ -282,7 +287,7 @@ def _anova(a: _Args) -> dict[str, Any]:
 def _chi2_contingency(a: _Args) -> dict[str, Any]:
     from scipy import stats as st
 
-    obs = _table(a.table)
+    obs = _table(a.groups)
     rows, cols = obs.sum(axis=1), obs.sum(axis=0)
     for what, sums in (("row", rows), ("column", cols)):
         empty = [i + 1 for i, s in enumerate(sums) if s == 0]
@@ -320,18 +325,18 @@ def _chi2_contingency(a: _Args) -> dict[str, Any]:
 def _chi2_goodness(a: _Args) -> dict[str, Any]:
     from scipy import stats as st
 
-    obs = _numbers(a.observed, "observed", 2)
+    obs = _numbers(a.data, "data (observed counts)", 2)
     if np.any(obs < 0):
         raise MathInputError("observed counts must be non-negative")
     total = float(obs.sum())
     if total <= 0:
         raise MathInputError("observed counts sum to 0")
-    if a.expected is None:
+    if a.data2 is None:
         exp = np.full(obs.size, total / obs.size)
-        a.notes.append("no expected given: testing against equal frequencies")
+        a.notes.append("no expected counts (data2) given: testing against equal frequencies")
     else:
-        exp = _numbers(a.expected, "expected", 2)
-        _same_length(obs, exp, "expected needs one value per observed category")
+        exp = _numbers(a.data2, "data2 (expected counts)", 2)
+        _same_length(obs, exp, "data2 needs one expected value per observed category in data")
         if np.any(exp <= 0):
             raise MathInputError("expected counts/proportions must all be positive")
         exp_total = float(exp.sum())
@@ -435,8 +440,8 @@ _STATS: dict[str, tuple[Callable[[_Args], dict[str, Any]], tuple[str, ...]]] = {
     "ttest_ind": (_ttest_ind, ("data", "data2", "mu")),
     "ttest_paired": (_ttest_paired, ("data", "data2", "mu")),
     "anova": (_anova, ("groups",)),
-    "chi2_contingency": (_chi2_contingency, ("table",)),
-    "chi2_goodness": (_chi2_goodness, ("observed", "expected")),
+    "chi2_contingency": (_chi2_contingency, ("groups",)),
+    "chi2_goodness": (_chi2_goodness, ("data", "data2")),
     "correlation": (_correlation, ("data", "data2")),
     "regression": (_regression, ("data", "data2")),
     "confidence_interval": (_confidence_interval, ("data",)),
@@ -506,14 +511,14 @@ def _number(v: Any, where: str) -> float:
 
 def _table(table: Any) -> np.ndarray:
     if not isinstance(table, (list, tuple)) or len(table) < 2 or not all(isinstance(r, (list, tuple)) for r in table):
-        raise MathInputError("chi2_contingency needs `table`: a list of at least 2 rows of counts, "
+        raise MathInputError("chi2_contingency needs the table in `groups`: a list of at least 2 rows of counts, "
                              "e.g. [[10, 20], [30, 40]]")
     width = len(table[0])
     if width < 2 or any(len(r) != width for r in table):
         raise MathInputError("every row of the table needs the same number (at least 2) of counts")
     if len(table) * width > MAX_VALUES:
         raise MathInputError(f"the table has more than {MAX_VALUES} cells")
-    obs = np.array([_numbers(list(r), f"table[{i}]", 2) for i, r in enumerate(table)])
+    obs = np.array([_numbers(list(r), f"groups[{i}]", 2) for i, r in enumerate(table)])
     if np.any(obs < 0):
         raise MathInputError("table counts must be non-negative")
     return obs

@@ -82,3 +82,16 @@ def test_a_lean_tool_is_listed_without_the_derived_title_and_empty_meta():
     assert tagged.title == "Sample tool" and tagged.meta == {"fastmcp": {"tags": ["x"]}}
     annotated = LeanTool.from_function(sample, annotations={"title": "Sample tool"}).to_mcp_tool()
     assert annotated.title == "Sample tool"
+
+
+def test_lean_writes_schema_keys_in_the_order_that_costs_fewest_tokens():
+    original, leaner = schemas()
+    props = leaner["properties"]
+    assert list(leaner)[:2] == ["type", "additionalProperties"] and list(leaner)[-2:] == ["properties", "required"]
+    assert list(props["equations"]) == ["description", "type", "items"]
+    assert list(props["bounds"]) == ["type", "additionalProperties"]
+    assert list(props["bounds"]["additionalProperties"]) == ["type", "items"]
+    assert list(props["n"]) == ["type", "default"] and list(props["method"]) == ["default", "enum"]
+    compact = lambda schema, **kw: count_tokens(json.dumps(schema, separators=(",", ":"), **kw))  # noqa: E731
+    # pydantic writes keys alphabetically ({"items": ..., "type": "array"}); the same schema costs more so
+    assert compact(leaner) < compact(leaner, sort_keys=True)

@@ -263,6 +263,20 @@ def test_chi2_goodness_mendel():
     assert counts["chi2"] == pytest.approx(r["chi2"])
 
 
+def test_chi2_reads_data_data2_and_groups_as_the_tool_sends_them():
+    # math_stats has no observed/expected/table parameters: the same numbers come as data, data2, groups
+    named = run("chi2_goodness", observed=[315, 108, 101, 32], expected=[9 / 16, 3 / 16, 3 / 16, 1 / 16])
+    sent = run("chi2_goodness", data=[315, 108, 101, 32], data2=[9 / 16, 3 / 16, 3 / 16, 1 / 16])
+    assert sent == named and sent["df"] == 3
+    assert run("chi2_contingency", groups=[[20, 30, 50], [30, 20, 50]]) == run(
+        "chi2_contingency", table=[[20, 30, 50], [30, 20, 50]])
+    assert any("equal frequencies" in n for n in run("chi2_goodness", data=[22, 17, 20, 26, 22, 13])["notes"])
+    with pytest.raises(MathInputError, match="needs `data`"):
+        run("chi2_goodness")
+    with pytest.raises(MathInputError, match="in `groups`"):
+        run("chi2_contingency", data=[1, 2])
+
+
 # --- correlation and regression -------------------------------------------------------------------
 
 X, Y = [1, 2, 3, 4, 5], [2, 4, 5, 4, 5]
