@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from mcpfleet.servers.docs import SPEC
+
 
 def register(add) -> None:
-    docs = add("docs", "index and search library documentation (the docs server's index)")
+    docs = add(SPEC.name, SPEC.cli_help)  # the line `mcpfleet --help` shows
     sub = docs.add_subparsers(dest="docs_command", metavar="ACTION", required=True)
 
     def action(name: str, help_: str) -> argparse.ArgumentParser:

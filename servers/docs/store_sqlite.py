@@ -92,8 +92,11 @@ class SqliteIndex(DocsIndex):
                 raise ConfigError(f"servers.docs.index_path: cannot open {self.path} ({exc})") from None
             try:
                 conn.execute("PRAGMA busy_timeout=30000")
-                conn.execute("PRAGMA journal_mode=WAL")
-                self._upgrade(conn)
+                # A file already at this schema needs no write lock: opening it while another process
+                # re-indexes must not wait for that writer (readers are never blocked by a re-index)
+                if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    self._upgrade(conn)
             finally:
                 conn.close()
             self._created = True

@@ -1,4 +1,5 @@
-"""The SQLite FTS5 index: ranking, query sanitising, refs side by side, atomic replacement, packing."""
+"""The contract of the index stores, run for SQLite and for PostgreSQL (a real server): ranking,
+query sanitising, refs side by side, atomic replacement; SQLite schema upgrades; packing."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ from mcpfleet.tokens import count_tokens
 from mcpfleet.servers.docs.chunking import parse_document
 from mcpfleet.servers.docs.packing import pack
 from mcpfleet.common.errors import ConfigError
-from mcpfleet.servers.docs.store import Hit, NewDocument, Version
+from mcpfleet.servers.docs.ranking import bm25, idf, tokens
+from mcpfleet.servers.docs.store import Hit, NewDocument, Version, open_index
+from mcpfleet.servers.docs.store_postgres import PostgresIndex
 from mcpfleet.servers.docs.store_sqlite import SCHEMA_VERSION, SqliteIndex, fts_query
+from postgres_testing import new_database
 from mcpfleet.servers.docs.weights import page_weight
 
 DOCS = {
@@ -33,12 +37,31 @@ def documents(docs: dict[str, str], base="https://github.com/acme/web/blob/main/
         yield NewDocument(path, doc.title, base + path, doc.text, [(s.heading_path, s.body) for s in doc.sections])
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request, tmp_path):
+    """Opens handles on one fresh store: each call another handle, as another replica would have."""
+    if request.param == "sqlite":
+        where = str(tmp_path / "idx" / "docs.sqlite")
+        kind = "sqlite"
+    else:
+        where = kind = new_database(request.getfixturevalue("postgres_url"))
+    opened = []
+
+    def open_():
+        idx = open_index(kind, where)
+        opened.append(idx)
+        return idx
+
+    yield open_
+    for idx in opened:
+        idx.close()
+
+
 @pytest.fixture
-def index(tmp_path):
-    idx = SqliteIndex(tmp_path / "idx" / "docs.sqlite")
+def index(store):
+    idx = store()
     idx.replace_version(version(), documents(DOCS))
-    yield idx
-    idx.close()
+    return idx
 
 
 @pytest.mark.parametrize(("query", "heading"), [
@@ -91,9 +114,28 @@ def test_reindex_replaces_and_leaves_no_stale_rows(index):
     v = index.find_version("acme/web")
     assert v.files == 1 and v.chunks == 1
     assert [h.path for h in index.search(v, "routing")] == ["docs/new.md"]
-    conn = sqlite3.connect(index.path)
-    assert conn.execute("SELECT count(*) FROM chunks").fetchone() == (1,)
-    assert conn.execute("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH 'middleware'").fetchone() == (0,)
+    assert index.search(v, "middleware") == [] and index.document(v, "docs/routing.md") is None
+    if isinstance(index, SqliteIndex):
+        conn = sqlite3.connect(index.path)
+        assert conn.execute("SELECT count(*) FROM chunks").fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH 'middleware'").fetchone() == (0,)
+    else:
+        assert pg_rows(index) == {"docs_documents": (1, 0), "docs_chunks": (1, 0), "docs_postings": (7, 0)}
+
+
+def pg_rows(index: PostgresIndex) -> dict[str, tuple[int, int]]:
+    """(rows, rows of no stored version) of each table."""
+    with index._connection() as conn:
+        return {t: conn.execute(f"SELECT count(*), count(*) FILTER (WHERE version_id NOT IN "
+                                f"(SELECT id FROM docs_versions)) FROM {t}").fetchone()
+                for t in ("docs_documents", "docs_chunks", "docs_postings")}
+
+
+def test_delete_version_removes_one_ref(index):
+    index.replace_version(version(ref="v1", default=False), documents({"docs/old.md": "# Old\n\nLegacy.\n"}))
+    assert index.delete_version("acme/web", "v1") and not index.delete_version("acme/web", "v1")
+    assert [v.ref for v in index.versions()] == ["main"]
+    assert index.search(index.find_version("acme/web"), "middleware")
 
 
 def test_a_failed_reindex_keeps_the_old_version(index):
@@ -107,15 +149,15 @@ def test_a_failed_reindex_keeps_the_old_version(index):
     assert v.files == 4 and index.search(v, "middleware")
 
 
-def test_readers_see_old_or_new_never_half(tmp_path):
-    idx = SqliteIndex(tmp_path / "d.sqlite")
+def test_readers_see_old_or_new_never_half(store):
+    idx = store()
     idx.replace_version(version(), documents(DOCS))
     big = {f"docs/p{i}.md": f"# Page {i}\n\nrouting entry {i}\n" for i in range(300)}
     seen: set[int] = set()
     stop = threading.Event()
 
     def reader():
-        reader_index = SqliteIndex(tmp_path / "d.sqlite")  # another connection, as another replica would have
+        reader_index = store()  # another connection, as another replica would have
         while not stop.is_set():
             v = reader_index.find_version("acme/web")
             if v is not None:
@@ -131,6 +173,60 @@ def test_readers_see_old_or_new_never_half(tmp_path):
         stop.set()
         thread.join()
     assert seen <= {4, 300}, seen
+
+
+def test_a_reader_keeps_the_old_version_while_a_reindex_runs(store):
+    """The writer stops half-way through its documents; another handle still reads the old version,
+    unblocked, and sees the new one only once the writer commits."""
+    writer, reader = store(), store()
+    writer.replace_version(version(), documents(DOCS))
+    halfway, resume = threading.Event(), threading.Event()
+
+    def slow_documents():
+        new = list(documents({f"docs/n{i}.md": f"# Zeppelin {i}\n\nzeppelin mooring {i}\n" for i in range(50)}))
+        yield from new[:25]
+        halfway.set()
+        assert resume.wait(60)
+        yield from new[25:]
+
+    thread = threading.Thread(target=writer.replace_version, args=(version(), slow_documents()))
+    thread.start()
+    try:
+        assert halfway.wait(60)
+        v = reader.find_version("acme/web")
+        assert v.files == 4 and [h.heading for h in reader.search(v, "middleware matcher")][0] == "Middleware > Matching paths"
+        assert reader.search(v, "zeppelin") == [] and len(reader.paths(v)) == 4
+    finally:
+        resume.set()
+        thread.join(60)
+    v = reader.find_version("acme/web")
+    assert v.files == 50 and len(reader.search(v, "zeppelin mooring")) == 40 and reader.search(v, "middleware") == []
+
+
+def test_bm25_here_is_fts5s(tmp_path):
+    """ranking.bm25 (what the PostgreSQL store computes) gives FTS5's own bm25() on the same rows."""
+    rows = [("Install > Helm", "docs install", "helm install the chart helm"),
+            ("Upgrade", "docs upgrade", "upgrade the release with helm"),
+            ("Storage", "docs storage", "a long body " * 30 + "about storage uri and helm")]
+    conn = sqlite3.connect(tmp_path / "b.sqlite")
+    conn.execute("CREATE VIRTUAL TABLE t USING fts5(heading, place, body, tokenize='unicode61')")
+    conn.executemany("INSERT INTO t VALUES (?, ?, ?)", rows)
+    fts5 = dict(conn.execute("SELECT rowid, -bm25(t, 4, 2, 1) FROM t WHERE t MATCH '\"helm\" OR \"install\"'"))
+    lengths = [sum(len(tokens(col)) for col in row) for row in rows]
+    avg = sum(lengths) / len(rows)
+    df = {w: sum(1 for row in rows if w in tokens(" ".join(row))) for w in ("helm", "install")}
+    for rowid, row in enumerate(rows, 1):
+        freqs = [(idf(len(rows), df[w]), 4 * tokens(row[0]).count(w) + 2 * tokens(row[1]).count(w)
+                  + tokens(row[2]).count(w)) for w in df if w in tokens(" ".join(row))]
+        assert bm25(freqs, lengths[rowid - 1], avg) == pytest.approx(fts5[rowid], rel=1e-9)
+
+
+def test_text_with_nul_characters_and_odd_words_is_stored(index):
+    index.replace_version(version(ref="odd", default=False), documents({
+        "docs/nul.md": "# Bytes\n\na NUL \x00 in the middle, storage_uri, naïve café, 東京 and 3.11\n"}))
+    v = index.find_version("acme/web", "odd")
+    for query in ("storage_uri", "naïve", "東京", "3.11", "bytes nul"):
+        assert [h.path for h in index.search(v, query)] == ["docs/nul.md"], query
 
 
 def test_document_and_folder_listing(index):
@@ -149,9 +245,9 @@ def test_all_words_is_a_boost_not_a_filter(index):
     assert "Routing > Redirects" in [h.heading for h in hits[1:]]
 
 
-def test_path_words_weigh_less_than_headings(tmp_path):
+def test_path_words_weigh_less_than_headings(store):
     # "install with helm on kubernetes": kubernetes.md (another product, path only) must not beat helm.md
-    idx = SqliteIndex(tmp_path / "p.sqlite")
+    idx = store()
     idx.replace_version(version(), documents({
         "docs/platforms/kubernetes.md": "# Platforms\n\nIt runs on many platforms, and on clusters too.\n",
         "docs/helm.md": "# Install on Kubernetes with Helm\n\nAdd the chart repository, then install the release.\n",
@@ -161,11 +257,11 @@ def test_path_words_weigh_less_than_headings(tmp_path):
     idx.close()
 
 
-def test_generated_reference_weighs_less_than_the_guide(tmp_path):
+def test_generated_reference_weighs_less_than_the_guide(store):
     signatures = "".join(f"## storage_uri_{i}\n\n```python\ndef storage_uri_{i}(self, storage_uri)\n```\n\n"
                          f"- `storage_uri`: the storage uri\n\n" for i in range(400))
     guide = "# Storage\n\n## Storage URI\n\nSet `storageUri` to where the model is: s3://, gs:// or pvc://.\n"
-    idx = SqliteIndex(tmp_path / "g.sqlite")
+    idx = store()
     docs = []
     pages = {"docs/reference/client-api.md": "# Client API\n\n" + signatures, "docs/storage.md": guide}
     for path, text in pages.items():
@@ -180,11 +276,11 @@ def test_generated_reference_weighs_less_than_the_guide(tmp_path):
     idx.close()
 
 
-def test_one_page_cannot_fill_the_answer(tmp_path):
+def test_one_page_cannot_fill_the_answer(store):
     # ten sections of one page match best, but the other page's section still ranks among the first few
     knobs = "".join(f"## Autoscaling knob {i}\n\nautoscaling metric {i}\n\n" for i in range(10))
     long_page = "# Autoscaling\n\n" + knobs
-    idx = SqliteIndex(tmp_path / "d.sqlite")
+    idx = store()
     idx.replace_version(version(), documents({"docs/a.md": long_page,
                                               "docs/b.md": "# KEDA\n\nAutoscaling with KEDA on a metric.\n"}))
     paths = [h.path for h in idx.search(idx.find_version("acme/web"), "autoscaling metric")]
