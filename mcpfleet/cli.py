@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from mcpfleet import __version__
+from mcpfleet.common.spec import import_ref
 
-# Modules adding their own subcommands: each has `register(add)`, which adds a subparser with
-# `set_defaults(handler=fn)`; `fn(args) -> int` runs it. A module is imported only when its
-# command runs (or the whole parser is built), so `mcpfleet --help` and `mcpfleet k8s validate`
-# import nothing they do not use; the one-line help is here for the command list, and
-# tests/k8s/test_k8s_cli.py checks it matches what the module registers.
+# Commands added by modules: each names `register(add)` as "module:function", which adds a
+# subparser with `set_defaults(handler=fn)`; `fn(args) -> int` runs it. Servers add theirs through
+# `ServerSpec.cli` (the command is named after the server); these two are the fleet's own. A
+# module is imported only when its command runs (or the whole parser is built), so `mcpfleet
+# --help` and `mcpfleet k8s validate` import nothing they do not use; the one-line help shown
+# meanwhile (`ServerSpec.cli_help`, or here) must match what the module registers
+# (tests/common/test_cli.py checks it).
 COMMAND_MODULES: dict[str, tuple[str, str]] = {
-    "k8s": ("mcpfleet.servers.k8s.cli", "validate and fix Kubernetes manifests, print examples and rules"),
-    "docs": ("mcpfleet.servers.docs.cli", "index and search library documentation (the docs server's index)"),
-    "eval": ("mcpfleet.evals.cli", "score models' tool calling against the fleet's real tools"),
-    "litellm": ("mcpfleet.litellm", "put the fleet behind a LiteLLM gateway"),
+    "eval": ("mcpfleet.evals.cli:register", "score models' tool calling against the fleet's real tools"),
+    "litellm": ("mcpfleet.litellm:register", "put the fleet behind a LiteLLM gateway"),
 }
+BUILT_IN = ("serve", "list", "config", "auth")
 CONFIG_HELP = "print configuration for a client"
 
 EXAMPLES = """\
@@ -91,9 +92,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         cfg.add_argument("--stdio", action="store_true", help="start servers locally over stdio instead of HTTP")
         cfg.add_argument("--write", metavar="PATH", help="write the file there instead of printing it")
 
-    for name, (module, help_) in COMMAND_MODULES.items():
+    for name, (ref, help_) in commands().items():
         if wanted(name):
-            importlib.import_module(module).register(add)
+            import_ref(ref)(add)
         else:
             sub.add_parser(name, help=help_, description=help_)
 
@@ -103,6 +104,18 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     hk = auth_sub.add_parser("hash-key", help="print the hash of a key (read from stdin when not given)")
     hk.add_argument("key", nargs="?", help="the key (prefer stdin: arguments end up in shell history)")
     return parser
+
+
+def commands() -> dict[str, tuple[str, str]]:
+    """The added commands, name -> ("module:function", help): the servers' in registry order,
+    then the fleet's own."""
+    from mcpfleet.registry import servers
+
+    found = {spec.name: (spec.cli, spec.cli_help) for spec in servers() if spec.cli and spec.cli_help}
+    for name in found:
+        if name in BUILT_IN or name in COMMAND_MODULES:
+            raise ValueError(f"server {name!r} cannot add a command: `mcpfleet {name}` is taken")
+    return found | COMMAND_MODULES
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -144,9 +157,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "serve":
         overrides = {"host": args.host, "port": args.port, "insecure_no_auth": args.insecure_no_auth}
     settings = load_settings(args.config, **overrides)
-    from mcpfleet.registry import all_specs, select_specs
+    from mcpfleet.registry import all_specs, check_sections, select_specs
 
-    specs = select_specs(all_specs(settings.plugins), args.servers)
+    every = all_specs(settings.plugins)
+    check_sections(every, settings)
+    specs = select_specs(every, args.servers)
     if args.command == "serve":
         return _serve(args, settings, specs)
     if args.command == "list":

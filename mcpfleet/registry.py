@@ -9,13 +9,14 @@ server is built, and one whose dependencies are missing says so through `SPEC.mi
 from __future__ import annotations
 
 import importlib
-import logging
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from mcpfleet.common import lazy_errors as errors
 from mcpfleet.common.spec import ServerSpec
 
-log = logging.getLogger("mcpfleet.registry")
+if TYPE_CHECKING:
+    from mcpfleet.common.settings import Settings
 
 NAMES: tuple[str, ...] = ("web", "docs", "k8s", "npm", "ui", "math", "prolog")
 
@@ -56,6 +57,9 @@ def select_specs(specs: Sequence[ServerSpec], names: Sequence[str]) -> list[Serv
     named explicitly fails in `ServerSpec.create` with the reason.
     """
     if not names or "all" in names:
+        import logging  # here: `mcpfleet --help` reads the registry and logs nothing
+
+        log = logging.getLogger("mcpfleet.registry")
         usable = []
         for spec in specs:
             reason = spec.missing()
@@ -70,3 +74,17 @@ def select_specs(specs: Sequence[ServerSpec], names: Sequence[str]) -> list[Serv
         known = ", ".join(by_name) or "(none installed)"
         raise errors.ConfigError(f"unknown server {unknown[0]!r}; known servers: {known}")
     return [by_name[n] for n in dict.fromkeys(names)]
+
+
+def check_sections(specs: Sequence[ServerSpec], settings: Settings) -> None:
+    """Refuse a `[servers.<name>]` section that names no server (a typo would be ignored
+    silently) or does not validate against its server's settings model."""
+    by_name = {s.name: s for s in specs}
+    for name in settings.servers:
+        spec = by_name.get(name)
+        if spec is None:
+            known = ", ".join(by_name) or "(none installed)"
+            raise errors.ConfigError(f"servers.{name}: there is no server {name!r}; known servers: {known}")
+        model = spec.settings_model()
+        if model is not None:
+            settings.server_section(name, model)

@@ -10,9 +10,11 @@ import json
 import sys
 from pathlib import Path
 
+from mcpfleet.servers.k8s import SPEC
+
 
 def register(add) -> None:
-    parser = add("k8s", "validate and fix Kubernetes manifests, print examples and rules")
+    parser = add(SPEC.name, SPEC.cli_help)  # the line `mcpfleet --help` shows
     parser.set_defaults(handler=lambda args: (parser.print_help(), 2)[1])
     sub = parser.add_subparsers(dest="k8s_command", metavar="ACTION")
 

@@ -10,6 +10,7 @@ SPEC = ServerSpec(
     title="Web",
     description="Web search (ddgs or your SearXNG) and page fetching as markdown, with an SSRF guard.",
     build=f"{__name__}.server:build",  # heavy imports only when the server is built
+    settings=f"{__name__}.settings:WebSettings",
     extra="web",
     needs_network=True,
     missing=requires(("ddgs", "trafilatura", "lxml", "pypdf", "charset_normalizer"), (), "pip install 'mcpfleet[web]'"),

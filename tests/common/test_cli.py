@@ -213,12 +213,19 @@ async def test_traces_are_exported_over_otlp_when_configured(tmp_path):
         assert "tools/call echo_say" in receiver.span_names()
 
 
-def test_every_command_module_adds_its_subcommand():
-    from mcpfleet.cli import COMMAND_MODULES, build_parser
+def test_every_command_module_adds_its_subcommand_with_the_help_listed_for_it():
+    """`mcpfleet --help` lists the added commands without importing their modules (the servers'
+    from `ServerSpec.cli_help`); building them in full must give the same commands and lines."""
+    from mcpfleet.cli import COMMAND_MODULES, build_parser, commands
+    from mcpfleet.registry import servers
 
-    commands = build_parser()._subparsers._group_actions[0].choices
-    assert {"k8s", "docs", "eval", "litellm"} <= set(commands)
-    assert len(COMMAND_MODULES) == 4
+    added = commands()
+    assert {s.name for s in servers() if s.cli} | set(COMMAND_MODULES) == set(added)
+    full = build_parser()._subparsers._group_actions[0]
+    helps = {a.dest: a.help for a in full._choices_actions}
+    assert {name: help_ for name, (_, help_) in added.items()} == {name: helps[name] for name in added}
+    quick = build_parser(only="")._subparsers._group_actions[0]
+    assert {a.dest: a.help for a in quick._choices_actions} == helps
 
 
 async def test_logs_are_json_lines_in_a_pipe_without_uvicorns_color_duplicate(tmp_path):
