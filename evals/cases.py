@@ -11,9 +11,10 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, StringConstraints, ValidationError
 
 from mcpfleet.common.errors import ConfigError
 from mcpfleet.evals.scoring import ExpectedCall, values_equal
@@ -21,9 +22,6 @@ from mcpfleet.evals.scoring import ExpectedCall, values_equal
 CASES_DIR = Path(__file__).resolve().parent / "cases"
 CATEGORIES = ("simple", "multiple", "parallel", "irrelevance", "multi_turn")
 ID_RE = re.compile(r"^[a-z0-9]+-(simple|multiple|parallel|irrelevance|multi_turn)-[a-z0-9_-]+$")
-CASE_KEYS = {"id", "category", "user", "history", "system", "tools", "expect", "alternatives", "turns",
-             "final", "reference", "functions"}
-
 
 @dataclass(frozen=True)
 class Final:
@@ -59,49 +57,105 @@ class Case:
         return [self.expect, *self.alternatives]
 
 
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["user", "assistant"]
+    content: StrictStr
+
+
+class _Final(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    answer_matches: list[StrictStr] = []
+    called: list[StrictStr] = []
+
+
+class _Function(BaseModel):
+    description: str = ""
+    parameters: dict[str, Any]
+
+
+class _RawCase(BaseModel):
+    """A case's YAML mapping: the shape here, the rules between fields in `_rules`."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: Annotated[StrictStr, StringConstraints(pattern=ID_RE.pattern)]
+    category: Literal["simple", "multiple", "parallel", "irrelevance", "multi_turn"]
+    user: StrictStr | None = None
+    history: list[_Message] | None = None
+    system: StrictStr | None = None
+    tools: Literal["server", "fleet"] | Annotated[list[StrictStr], Field(min_length=1)] | None = None
+    expect: list[Any] | None = None
+    alternatives: list[list[Any]] | None = None
+    turns: list[StrictStr] | None = None
+    final: _Final | None = None
+    reference: list[list[dict[str, Any]]] | None = None
+    functions: dict[str, _Function] | None = None
+
+
+# One message per field a case gets wrong: what to write instead, not Pydantic's wording.
+_FIELD_MESSAGES = {
+    "category": f"category must be one of {', '.join(CATEGORIES)}",
+    "tools": "tools must be 'server', 'fleet' or a list of tool names",
+    "history": "history entries are {role: user|assistant, content: text}",
+    "final": "final has answer_matches and called",
+    "functions": "functions maps a tool name to {description, parameters (JSON Schema)}",
+    "turns": "multi_turn cases need turns: [user messages]",
+    "user": "the case needs a user message (text)",
+    "system": "system is a text",
+    "expect": "expect is a list of calls",
+    "alternatives": "alternatives is a list of lists of calls",
+    "reference": "reference is one list of calls per turn of a multi_turn case",
+}
+
+
+def _shape_error(exc: ValidationError, raw: dict) -> str:
+    cid = raw.get("id")
+    unknown = sorted(str(e["loc"][0]) for e in exc.errors() if e["type"] == "extra_forbidden" and len(e["loc"]) == 1)
+    if unknown:
+        return f"{cid}: unknown keys {unknown}"
+    first = str(exc.errors()[0]["loc"][0]) if exc.errors()[0]["loc"] else ""
+    if first == "id":
+        return f"id {cid!r} must look like <server>-<category>-<slug>"
+    return f"{cid}: {_FIELD_MESSAGES.get(first, f'{first}: ' + exc.errors()[0]['msg'])}"
+
+
 def parse_case(raw: dict, server: str) -> Case:
     """One case from its YAML mapping; ValueError with the reason when malformed."""
     if not isinstance(raw, dict):
         raise ValueError("a case must be a mapping")
-    cid = raw.get("id")
-    if not isinstance(cid, str) or not ID_RE.match(cid):
-        raise ValueError(f"id {cid!r} must look like <server>-<category>-<slug>")
-    unknown = set(raw) - CASE_KEYS
-    if unknown:
-        raise ValueError(f"{cid}: unknown keys {sorted(unknown)}")
-    category = raw.get("category")
-    if category not in CATEGORIES:
-        raise ValueError(f"{cid}: category must be one of {', '.join(CATEGORIES)}")
+    try:
+        shape = _RawCase.model_validate(raw)
+    except ValidationError as exc:
+        raise ValueError(_shape_error(exc, raw)) from None
+    cid, category = shape.id, shape.category
     if not cid.startswith(f"{server}-{category}-"):
         raise ValueError(f"{cid}: id must start with {server}-{category}-")
-    tools = raw.get("tools", "fleet" if category == "multiple" else "server")
-    if isinstance(tools, list):
-        if not tools or not all(isinstance(t, str) for t in tools):
-            raise ValueError(f"{cid}: tools must be 'server', 'fleet' or a list of tool names")
-        tools = tuple(tools)
-    elif tools not in ("server", "fleet"):
-        raise ValueError(f"{cid}: tools must be 'server', 'fleet' or a list of tool names")
-    history = raw.get("history") or []
-    for msg in history:
-        if not isinstance(msg, dict) or msg.get("role") not in ("user", "assistant") or not isinstance(msg.get("content"), str):
-            raise ValueError(f"{cid}: history entries are {{role: user|assistant, content: text}}")
-    expect = tuple(ExpectedCall.parse(c) for c in (raw.get("expect") or []))
-    alternatives = tuple(tuple(ExpectedCall.parse(c) for c in alt) for alt in (raw.get("alternatives") or []))
-    final_raw = raw.get("final") or {}
-    if not isinstance(final_raw, dict) or set(final_raw) - {"answer_matches", "called"}:
-        raise ValueError(f"{cid}: final has answer_matches and called")
-    final = Final(tuple(final_raw.get("answer_matches") or ()), tuple(final_raw.get("called") or ()))
+    tools = shape.tools if shape.tools is not None else ("fleet" if category == "multiple" else "server")
+    expect = tuple(ExpectedCall.parse(c) for c in shape.expect or ())
+    alternatives = tuple(tuple(ExpectedCall.parse(c) for c in alt) for alt in shape.alternatives or ())
+    final = Final(tuple(shape.final.answer_matches), tuple(shape.final.called)) if shape.final else Final()
     for pattern in final.answer_matches:
         re.compile(pattern)
-    turns = tuple(raw.get("turns") or ())
-    user = raw.get("user") or ""
+    turns = tuple(shape.turns or ())
+    reference = tuple(tuple(turn) for turn in shape.reference or ())
+    _rules(cid, category, shape.user or "", expect, alternatives, turns, final, reference, bool(shape.functions))
+    return Case(cid, server, category, shape.user or "", tuple(raw.get("history") or ()), shape.system,
+                tuple(tools) if isinstance(tools, list) else tools, expect, alternatives, turns, final, reference,
+                raw, raw.get("functions") or {})
+
+
+def _rules(cid: str, category: str, user: str, expect: tuple, alternatives: tuple, turns: tuple,
+           final: Final, reference: tuple, functions: bool) -> None:
+    """What each category needs, beyond the shape."""
     if category == "multi_turn":
-        if not turns or not all(isinstance(t, str) and t.strip() for t in turns):
+        if not turns or not all(t.strip() for t in turns):
             raise ValueError(f"{cid}: multi_turn cases need turns: [user messages]")
         if not (final.answer_matches or final.called):
             raise ValueError(f"{cid}: multi_turn cases need final rules (answer_matches and/or called)")
+        if functions:
+            raise ValueError(f"{cid}: multi_turn cases need live servers, not `functions`")
     else:
-        if not isinstance(user, str) or not user.strip():
+        if not user.strip():
             raise ValueError(f"{cid}: the case needs a user message")
         if category == "irrelevance" and (expect or alternatives):
             raise ValueError(f"{cid}: irrelevance cases expect no call (expect: [])")
@@ -111,15 +165,8 @@ def parse_case(raw: dict, server: str) -> Case:
             raise ValueError(f"{cid}: parallel cases expect several calls")
         if category in ("simple", "multiple") and len(expect) != 1:
             raise ValueError(f"{cid}: {category} cases expect exactly one call")
-    functions = raw.get("functions") or {}
-    _check_functions(functions, cid)
-    if functions and category == "multi_turn":
-        raise ValueError(f"{cid}: multi_turn cases need live servers, not `functions`")
-    reference = tuple(tuple(turn) for turn in (raw.get("reference") or ()))
     if reference and (category != "multi_turn" or len(reference) != len(turns)):
         raise ValueError(f"{cid}: reference is one list of calls per turn of a multi_turn case")
-    return Case(cid, server, category, user, tuple(history), raw.get("system"), tools, expect, alternatives,
-                turns, final, reference, raw, functions)
 
 
 def _check_functions(functions: Any, where: str) -> None:

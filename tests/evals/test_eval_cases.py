@@ -119,6 +119,12 @@ def test_validator_reports_each_kind_of_drift(tmp_path, tools):
     ('- {id: math-simple-x, category: simple, user: hi, expect: [{name: a, args: {b: {regex: "("}}}]}', "case 1"),
     ('- {id: math-simple-x, category: simple, user: hi, expect: [{name: a}], colour: red}', "unknown keys"),
     ('- {id: math-simple-x, category: simple, user: hi, tools: everything, expect: [{name: a}]}', "tools must be"),
+    ('- {id: math-simple-x, category: simple, user: hi, tools: [], expect: [{name: a}]}', "tools must be"),
+    ('- {id: math-simple-x, category: simple, user: 5, expect: [{name: a}]}', "needs a user message (text)"),
+    ('- {id: math-simple-x, category: simple, user: hi, expect: a}', "expect is a list of calls"),
+    ('- {id: math-simple-x, category: simple, user: hi, expect: [{name: a}], history: [{role: bot, content: x}]}',
+     "history entries are"),
+    ('- {id: math-simple-x, category: simple, user: hi, expect: [{name: a}], final: {x: 1}}', "final has"),
 ])
 def test_malformed_cases_fail_at_load_time_with_the_reason(tmp_path, body, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
