@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,34 @@ ALL_RESOURCES = _res("500m", "1Gi", "4", "4Gi", "6Gi")
 # Servers keeping data between requests get a second volume at /var/lib/mcpfleet (an emptyDir
 # in the base; production overlays may swap in a PersistentVolumeClaim).
 DATA_VOLUME = {"docs"}
+
+
+
+@dataclass(frozen=True)
+class SharedStore:
+    """A store replicas share in the production overlay: the variable naming it, the key of
+    STORES_SECRET holding its URL (URLs carry passwords) and the kind of peer it is."""
+
+    env: str
+    key: str
+    kind: str  # a key of STORE_PEERS
+
+
+# The production overlay's stores; in the base these servers keep their state in the pod (docs:
+# SQLite on the data volume, prolog: knowledge bases in memory), so the base runs them once.
+STORES_SECRET = "mcpfleet-stores"
+SHARED_STORES = {
+    "docs": SharedStore("MCPFLEET_SERVERS__DOCS__STORE", "docs-postgres-url", "postgresql"),
+    "prolog": SharedStore("MCPFLEET_SERVERS__PROLOG__STORE", "prolog-redis-url", "redis"),
+}
+RATE_LIMIT_STORE = SharedStore("MCPFLEET_LIMITS__RATE_LIMIT_STORE", "limits-redis-url", "redis")
+# Who the stores are (a patch of your own overlay can swap in ipBlocks for managed services).
+STORE_PEERS = {
+    "postgresql": ({"namespaceSelector": {}, "podSelector": {"matchLabels": {"app.kubernetes.io/name": "postgresql"}}}, 5432),
+    "redis": ({"namespaceSelector": {}, "podSelector": {"matchLabels": {"app.kubernetes.io/name": "redis"}}}, 6379),
+}
+GATEWAY_JWKS_PORT = 4000  # LiteLLM's container port: the fleet fetches its /.well-known/jwks.json
+PRODUCTION_REPLICAS = 3
 
 PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10"]
 
@@ -176,20 +205,24 @@ def pdb(component: str) -> dict[str, Any]:
     }
 
 
+def from_ns(ns: str) -> dict[str, Any]:
+    return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}
+
+
+def dns_egress() -> dict[str, Any]:
+    return {
+        "to": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+    }
+
+
 def network_policy(component: str, internet: bool) -> dict[str, Any]:
     """Ingress from the gateway and monitoring namespaces only; egress DNS + public internet for
     servers that fetch, nothing at all for the others."""
-
-    def from_ns(ns: str) -> dict[str, Any]:
-        return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}
-
     egress: list[dict[str, Any]] = []
     if internet:
         egress = [
-            {
-                "to": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
-                "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-            },
+            dns_egress(),
             {
                 "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": PRIVATE_RANGES}}],
                 "ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 80}],
@@ -247,8 +280,22 @@ def images() -> list[dict[str, str]]:
     return [{"name": IMAGE, "newTag": IMAGE_TAG}]
 
 
-def production_patches() -> list[dict[str, Any]]:
-    """More replicas, spread over nodes and zones, bigger HPA bounds."""
+def _secret_env(store: SharedStore) -> dict[str, Any]:
+    return {"name": store.env, "valueFrom": {"secretKeyRef": {"name": STORES_SECRET, "key": store.key}}}
+
+
+def _egress_to(peer: dict[str, Any], port: int) -> dict[str, Any]:
+    return {"to": [peer], "ports": [{"protocol": "TCP", "port": port}]}
+
+
+def _dump(ops: list[dict[str, Any]]) -> str:
+    return yaml.safe_dump(ops, sort_keys=False, width=1000)
+
+
+def production_patches(specs, base: dict[str, Any]) -> list[dict[str, Any]]:
+    """More replicas, spread over nodes and zones, bigger HPA bounds; the shared stores (URLs from
+    the STORES_SECRET Secret) and the egress to them and to the gateway's JWKS. `base` is the
+    base tree, so removals name the right list index."""
     spread = [
         {
             "maxSkew": 1,
@@ -259,20 +306,48 @@ def production_patches() -> list[dict[str, Any]]:
         }
         for key in ("kubernetes.io/hostname", "topology.kubernetes.io/zone")
     ]
+    env = "/spec/template/spec/containers/0/env/-"
     deploy = [
-        {"op": "replace", "path": "/spec/replicas", "value": 3},
+        {"op": "replace", "path": "/spec/replicas", "value": PRODUCTION_REPLICAS},
         {"op": "add", "path": "/spec/template/spec/topologySpreadConstraints", "value": spread},
         {"op": "add", "path": "/spec/template/spec/priorityClassName", "value": "mcpfleet"},
+        {"op": "add", "path": env, "value": _secret_env(RATE_LIMIT_STORE)},
     ]
     scale = [
-        {"op": "replace", "path": "/spec/minReplicas", "value": 3},
+        {"op": "replace", "path": "/spec/minReplicas", "value": PRODUCTION_REPLICAS},
         {"op": "replace", "path": "/spec/maxReplicas", "value": 12},
     ]
-    dump = lambda ops: yaml.safe_dump(ops, sort_keys=False)  # noqa: E731
-    return [
-        {"target": {"kind": "Deployment"}, "patch": dump(deploy)},
-        {"target": {"kind": "HorizontalPodAutoscaler"}, "patch": dump(scale)},
+    # Servers whose state stays in the pod even here (a data volume and no shared store) keep one replica.
+    alone = sorted(s.name for s in specs if has_data_volume(s) and s.name not in SHARED_STORES)
+    target: dict[str, Any] = {"labelSelector": f"app.kubernetes.io/component notin ({','.join(alone)})"} if alone else {}
+    patches = [
+        {"target": {"kind": "Deployment", **target}, "patch": _dump(deploy)},
+        {"target": {"kind": "HorizontalPodAutoscaler", **target}, "patch": _dump(scale)},
     ]
+    redis_peer, redis_port = STORE_PEERS["redis"]
+    gateway = {**from_ns(GATEWAY_NAMESPACE)}
+    for spec in specs:
+        name = f"{APP}-{spec.name}"
+        ops: list[dict[str, Any]] = []
+        store = SHARED_STORES.get(spec.name)
+        if store:
+            ops.append({"op": "add", "path": env, "value": _secret_env(store)})
+            if has_data_volume(spec):  # the state lives in the store now: no data volume
+                pod = base[f"base/{spec.name}/deployment.yaml"]["spec"]["template"]["spec"]
+                mounts = [m["name"] for m in pod["containers"][0]["volumeMounts"]]
+                volumes = [v["name"] for v in pod["volumes"]]
+                ops.append({"op": "remove", "path": f"/spec/template/spec/containers/0/volumeMounts/{mounts.index('data')}"})
+                ops.append({"op": "remove", "path": f"/spec/template/spec/volumes/{volumes.index('data')}"})
+        if ops:
+            patches.append({"target": {"kind": "Deployment", "name": name}, "patch": _dump(ops)})
+        egress = [] if spec.needs_network else [dns_egress()]  # servers that fetch have DNS already
+        egress.append(_egress_to(redis_peer, redis_port))
+        if store and store.kind != "redis":
+            egress.append(_egress_to(*STORE_PEERS[store.kind]))
+        egress.append(_egress_to(gateway, GATEWAY_JWKS_PORT))
+        add = [{"op": "add", "path": "/spec/egress/-", "value": rule} for rule in egress]
+        patches.append({"target": {"kind": "NetworkPolicy", "name": name}, "patch": _dump(add)})
+    return patches
 
 
 def priority_class() -> dict[str, Any]:
@@ -286,25 +361,41 @@ def priority_class() -> dict[str, Any]:
     }
 
 
+def has_data_volume(spec) -> bool:
+    return spec.name in DATA_VOLUME
+
+
+def resources_for(spec) -> dict:
+    return RESOURCES.get(spec.name, DEFAULT_RESOURCES)
+
+
+def keeps_state_in_pod(spec) -> bool:
+    """True when the base keeps the server's state in its pod: it then runs one replica there."""
+    return has_data_volume(spec) or spec.name in SHARED_STORES
+
+
 def tree(specs) -> dict[str, Any]:
     """Relative path -> YAML document (dict) or raw text, for the whole manifests/ tree."""
     files: dict[str, Any] = {}
     base_resources = ["namespace.yaml"]
     files["base/namespace.yaml"] = namespace()
     for spec in specs:
-        res = RESOURCES.get(spec.name, DEFAULT_RESOURCES)
-        docs = component_docs(spec.name, [spec.name], spec.needs_network, res, spec.name in DATA_VOLUME)
+        docs = component_docs(spec.name, [spec.name], spec.needs_network, resources_for(spec), has_data_volume(spec))
+        if keeps_state_in_pod(spec):
+            docs["deployment.yaml"]["spec"]["replicas"] = 1
+            docs["hpa.yaml"] = hpa(spec.name, 1, 1)
         for fname, doc in docs.items():
             files[f"base/{spec.name}/{fname}"] = doc
         files[f"base/{spec.name}/kustomization.yaml"] = kustomization(list(docs))
         base_resources.append(spec.name)
     files["base/kustomization.yaml"] = kustomization(base_resources, namespace=NAMESPACE, images=images())
 
-    # One Deployment serving every server: egress to the internet if any server needs it.
+    # One Deployment serving every server: egress to the internet if any server needs it; one
+    # replica, as the servers keep their state in the pod.
     internet = any(s.needs_network for s in specs)
-    data = any(s.name in DATA_VOLUME for s in specs)
+    data = any(has_data_volume(s) for s in specs)
     docs = component_docs("all", ["all"], internet, ALL_RESOURCES, data)
-    docs["hpa.yaml"] = hpa("all", 1, 4)
+    docs["hpa.yaml"] = hpa("all", 1, 1 if any(keeps_state_in_pod(s) for s in specs) else 4)
     docs["deployment.yaml"]["spec"]["replicas"] = 1
     docs["pdb.yaml"]["spec"] = {"minAvailable": 0, "selector": {"matchLabels": labels("all")}}
     for fname, doc in docs.items():
@@ -316,7 +407,7 @@ def tree(specs) -> dict[str, Any]:
 
     files["overlays/production/priorityclass.yaml"] = priority_class()
     files["overlays/production/kustomization.yaml"] = kustomization(
-        ["../../base", "priorityclass.yaml"], patches=production_patches()
+        ["../../base", "priorityclass.yaml"], patches=production_patches(specs, files)
     )
     return files
 

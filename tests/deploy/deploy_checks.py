@@ -16,10 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = ROOT / "manifests"
 CHART = ROOT / "charts" / "mcpfleet"
 OVERLAYS = ("base", "overlays/all", "overlays/production")
-CHART_VALUES = ("default", "full", "combined")
-# Egress to the internet, per the issue; the rest get no egress at all.
-INTERNET = {"web", "docs", "npm", "ui"}
-OFFLINE = {"math", "prolog", "k8s"}
+CHART_VALUES = ("default", "full", "combined", "production")
 UID_MIN = 1000
 
 

@@ -7,9 +7,7 @@ import sys
 import pytest
 
 from deploy_checks import (
-    INTERNET,
     MANIFESTS,
-    OFFLINE,
     OVERLAYS,
     allows_internet,
     by_kind,
@@ -22,7 +20,12 @@ from deploy_checks import (
     security_problems,
     validate_with_k8s,
 )
+from pod_settings import pod_settings
+
+from mcpfleet.common.limits import RedisRateLimiter, rate_limiter
 from mcpfleet.registry import all_specs
+from mcpfleet.servers.docs.settings import DocsSettings
+from mcpfleet.servers.prolog.settings import PrologSettings
 
 sys.path.insert(0, str(MANIFESTS))
 import generate  # noqa: E402  (manifests/generate.py)
@@ -74,7 +77,7 @@ def test_network_policies_follow_the_registry(rendered):
         egress = egress_by_component(rendered[overlay])
         for name, rules in egress.items():
             assert allows_internet(rules) == specs[name].needs_network, (overlay, name)
-            if not specs[name].needs_network:
+            if overlay == "base" and not specs[name].needs_network:
                 assert rules == [], f"{name} must have no egress at all"
         for np in by_kind(rendered[overlay], "NetworkPolicy"):
             assert np["spec"]["policyTypes"] == ["Ingress", "Egress"]
@@ -83,11 +86,6 @@ def test_network_policies_follow_the_registry(rendered):
                 generate.GATEWAY_NAMESPACE,
                 generate.MONITORING_NAMESPACE,
             }
-    # the issue's list, for the servers registered so far
-    for name in set(specs) & INTERNET:
-        assert specs[name].needs_network, name
-    for name in set(specs) & OFFLINE:
-        assert not specs[name].needs_network, name
 
 
 def test_private_ranges_are_excluded_from_internet_egress(rendered):
@@ -106,6 +104,51 @@ def test_all_overlay_is_one_combined_deployment(rendered):
     args = deployments[0]["spec"]["template"]["spec"]["containers"][0]["args"]
     assert args[:2] == ["serve", "all"]
     assert allows_internet(egress_by_component(objects)["all"]) == any(s.needs_network for s in all_specs())
+
+
+def test_base_runs_servers_with_pod_state_once(rendered):
+    """In the base docs (SQLite) and prolog (memory) keep their state in the pod: one replica."""
+    objects = rendered["base"]
+    deps = {component(d): d for d in by_kind(objects, "Deployment")}
+    hpa = {component(h): h["spec"] for h in by_kind(objects, "HorizontalPodAutoscaler")}
+    for name in deps:
+        single = name in generate.SHARED_STORES or any(
+            v["name"] == "data" for v in deps[name]["spec"]["template"]["spec"]["volumes"]
+        )
+        assert (deps[name]["spec"]["replicas"] == 1) == single, name
+        assert (hpa[name]["maxReplicas"] == 1) == single, name
+    assert {"docs", "prolog"} <= set(generate.SHARED_STORES)
+
+
+def test_production_overlay_wires_the_shared_stores(rendered, monkeypatch, tmp_path):
+    """Each pod of the production overlay loads the store URLs from the mcpfleet-stores Secret."""
+    urls = {
+        (generate.STORES_SECRET, store.key): f"{'postgresql' if store.kind == 'postgresql' else 'redis'}://u:pw@{store.key}:1/0"
+        for store in (*generate.SHARED_STORES.values(), generate.RATE_LIMIT_STORE)
+    }
+    objects = rendered["overlays/production"]
+    deps = {component(d): d for d in by_kind(objects, "Deployment")}
+    for name, dep in deps.items():
+        settings = pod_settings(dep, monkeypatch, tmp_path, urls)
+        assert isinstance(rate_limiter(settings.limits), RedisRateLimiter), name
+        docs_store = settings.server_section("docs", DocsSettings).store
+        prolog_store = settings.server_section("prolog", PrologSettings).store
+        assert docs_store.startswith("postgresql://") == (name == "docs"), name
+        assert prolog_store.startswith("redis://") == (name == "prolog"), name
+        pod = dep["spec"]["template"]["spec"]
+        assert "data" not in {v["name"] for v in pod["volumes"]}  # the index is in PostgreSQL
+        assert "/var/lib/mcpfleet" not in {m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
+    egress = egress_by_component(objects)
+    specs = {s.name: s for s in all_specs()}
+
+    def ports(rules):
+        return [p["port"] for r in rules for p in r.get("ports", [])]
+
+    for name, rules in egress.items():
+        assert ports(rules).count(53) == 2, name  # one DNS rule (UDP + TCP), not a second copy
+        assert 6379 in ports(rules) and generate.GATEWAY_JWKS_PORT in ports(rules), name
+        assert (5432 in ports(rules)) == (name == "docs"), name
+        assert allows_internet(rules) == specs[name].needs_network, name
 
 
 def test_production_overlay_scales_and_spreads(rendered):
