@@ -47,6 +47,10 @@ class ResponseTooLarge(OutboundError):
     """The response body passed the configured size cap."""
 
 
+class MalformedResponse(OutboundError):
+    """A response body that is not JSON, or not JSON of the shape asked for (`FetchResult.json`)."""
+
+
 class WorkerError(FleetError):
     """A sandboxed computation failed: it raised, crashed, or hit a limit."""
 

@@ -1,7 +1,9 @@
 """The outbound client: SSRF guard, DNS pinning, redirects, limits, timeouts, retries, cache.
 
 Everything runs against a real server on 127.0.0.1 (conftest.py); other hosts are faked by
-replacing the resolver, and nothing ever connects anywhere but 127.0.0.1.
+passing the client a resolver (`FakeDNS`), and nothing ever connects anywhere but 127.0.0.1: where a
+"public" address is the target, the client gets a network backend that records and refuses the
+connect (`RecordingNetwork`). Retry delays and cache expiry go through the injected sleep and clock.
 """
 
 from __future__ import annotations
@@ -20,9 +22,17 @@ import httpcore2
 import pytest
 
 from budgets import cpu_budget
-from mcpfleet.common import http
-from mcpfleet.common.errors import BlockedDestination, ConfigError, OutboundError, ResponseTooLarge
+from mcpfleet.common.errors import (
+    BlockedDestination,
+    ConfigError,
+    MalformedResponse,
+    OutboundError,
+    ResponseTooLarge,
+)
 from mcpfleet.common.http import FetchResult, OutboundClient, check_url, resolve_checked
+from mcpfleet.common.http.fetching import RETRY_AFTER_CAP, backoff, retry_after
+from mcpfleet.common.http.pinning import PinnedBackend
+from mcpfleet.common.http.policy import classify, inet_aton
 from mcpfleet.common.settings import HttpSettings
 
 if TYPE_CHECKING:  # the fixture's type; conftest.py is not importable as a package module
@@ -42,35 +52,36 @@ async def client() -> AsyncIterator[OutboundClient]:
         yield c
 
 
-@pytest.fixture
-def fake_dns(monkeypatch: pytest.MonkeyPatch) -> Callable[[dict[str, list[str]]], list[str]]:
-    """Replace the resolver with a table; returns the list of names looked up."""
-    looked_up: list[str] = []
+class FakeDNS:
+    """A resolver answering from a table (`resolver=`); `looked_up` lists the names asked for.
 
-    def install(table: dict[str, list[str]]) -> list[str]:
-        async def resolve(host: str, port: int) -> list[str]:
-            looked_up.append(host)
-            answer = table[host]
-            # a list of lists is a sequence of answers: DNS that changes between lookups
-            return list(answer.pop(0) if answer and isinstance(answer[0], list) else answer)
+    A list of lists is a sequence of answers: DNS that changes between lookups."""
 
-        monkeypatch.setattr(http, "_resolve", resolve)
-        return looked_up
+    def __init__(self, table: dict[str, Any]) -> None:
+        self.table = table
+        self.looked_up: list[str] = []
 
-    return install
+    async def __call__(self, host: str, port: int) -> list[str]:
+        self.looked_up.append(host)
+        answer = self.table[host]
+        return list(answer.pop(0) if answer and isinstance(answer[0], list) else answer)
 
 
-@pytest.fixture
-def connects(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
-    """Record TCP connect targets and fail them, so a 'public' address is never really dialled."""
-    seen: list[tuple[str, int]] = []
+class RecordingNetwork(httpcore2.AsyncNetworkBackend):
+    """A network backend (`network=`) that records TCP connect targets and fails them, so a
+    'public' address is never really dialled."""
 
-    async def fake_connect(self: Any, address: str, port: int, *args: Any) -> Any:
-        seen.append((address, port))
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, int]] = []
+
+    async def connect_tcp(self, host: str, port: int, *args: Any, **kwargs: Any) -> httpcore2.AsyncNetworkStream:
+        self.seen.append((host, port))
         raise httpcore2.ConnectError("test: not dialling out")
 
-    monkeypatch.setattr(http._PinnedBackend, "_connect_ip", fake_connect)
-    return seen
+
+@pytest.fixture
+def network() -> RecordingNetwork:
+    return RecordingNetwork()
 
 
 # --- 1. schemes and URL shape -------------------------------------------------------------------
@@ -135,15 +146,15 @@ def test_public_url_passes_syntactic_check() -> None:
         ("http://0/", "0.0.0.0", "unspecified"),
     ],
 )
-async def test_numeric_hosts_refused_without_dns(fake_dns: Any, url: str, address: str, reason: str) -> None:
-    looked_up = fake_dns({})
+async def test_numeric_hosts_refused_without_dns(url: str, address: str, reason: str) -> None:
+    dns = FakeDNS({})
     expected = rf"^refused: {re.escape(url)} resolves to {re.escape(address)}, .*{re.escape(reason)}"
     with pytest.raises(BlockedDestination, match=expected):
         check_url(url)
-    async with OutboundClient(settings()) as c:  # no allow-list at all
+    async with OutboundClient(settings(), resolver=dns) as c:  # no allow-list at all
         with pytest.raises(BlockedDestination, match=expected):
             await c.fetch(url)
-    assert looked_up == []  # classified from the URL alone
+    assert dns.looked_up == []  # classified from the URL alone
 
 
 async def test_refusal_message_is_readable() -> None:
@@ -198,7 +209,7 @@ async def test_localhost_refused_via_real_resolver() -> None:
     ],
 )
 def test_refused_ranges(address: str, reason: str) -> None:
-    why = http._classify(ipaddress.ip_address(address))
+    why = classify(ipaddress.ip_address(address))
     assert why is not None and reason in why
 
 
@@ -226,14 +237,14 @@ EMBEDDING_FORMS = [
 
 @pytest.mark.parametrize(("address", "reason"), EMBEDDING_FORMS)
 async def test_ipv4_embedding_forms_refused_before_connecting(
-    fake_dns: Any, connects: list[tuple[str, int]], address: str, reason: str
+    network: RecordingNetwork, address: str, reason: str
 ) -> None:
-    fake_dns({"embedded.example": [address]})
-    async with OutboundClient(settings()) as c:
+    dns = FakeDNS({"embedded.example": [address]})
+    async with OutboundClient(settings(), resolver=dns, network=network) as c:
         for url in (f"http://[{address}]:8080/", "http://embedded.example:8080/"):  # as written, as resolved
             with pytest.raises(BlockedDestination, match=re.escape(reason)):
                 await c.fetch(url)
-    assert connects == []
+    assert network.seen == []
 
 
 @pytest.mark.parametrize(
@@ -241,7 +252,7 @@ async def test_ipv4_embedding_forms_refused_before_connecting(
                 "64:ff9b::808:808", "2002:808:808::1"]
 )
 def test_public_addresses_pass(address: str) -> None:
-    assert http._classify(ipaddress.ip_address(address)) is None
+    assert classify(ipaddress.ip_address(address)) is None
 
 
 @pytest.mark.parametrize(
@@ -264,62 +275,63 @@ def test_public_addresses_pass(address: str) -> None:
     ],
 )
 def test_inet_aton_forms(text: str, expected: str | None) -> None:
-    parsed = http._inet_aton(text)
+    parsed = inet_aton(text)
     assert (str(parsed) if parsed else None) == expected
     if expected is not None:  # same reading as the C library
         assert socket.inet_ntoa(socket.inet_aton(text)) == expected
 
 
-async def test_any_private_address_refuses_the_host(fake_dns: Any) -> None:
-    fake_dns({"mixed.example": ["93.184.216.34", "10.0.0.7"]})
+async def test_any_private_address_refuses_the_host() -> None:
+    dns = FakeDNS({"mixed.example": ["93.184.216.34", "10.0.0.7"]})
     with pytest.raises(BlockedDestination, match="mixed.example resolves to 10.0.0.7, a private"):
-        await resolve_checked("mixed.example", 80)
-    async with OutboundClient(settings()) as c:
+        await resolve_checked("mixed.example", 80, resolver=dns)
+    async with OutboundClient(settings(), resolver=dns) as c:
         with pytest.raises(BlockedDestination, match=r"http://mixed.example/x resolves to 10\.0\.0\.7"):
             await c.fetch("http://mixed.example/x")
 
 
-async def test_resolve_checked_returns_checked_addresses(fake_dns: Any) -> None:
-    fake_dns({"pub.example": ["93.184.216.34", "2606:4700::1"]})
-    assert await resolve_checked("pub.example", 443) == ["93.184.216.34", "2606:4700::1"]
-    assert await resolve_checked("[::ffff:8.8.8.8]", 80) == ["::ffff:808:808"]
+async def test_resolve_checked_returns_checked_addresses() -> None:
+    dns = FakeDNS({"pub.example": ["93.184.216.34", "2606:4700::1"]})
+    assert await resolve_checked("pub.example", 443, resolver=dns) == ["93.184.216.34", "2606:4700::1"]
+    assert await resolve_checked("[::ffff:8.8.8.8]", 80, resolver=dns) == ["::ffff:808:808"]
+    assert dns.looked_up == ["pub.example"]
 
 
-async def test_unresolvable_host_is_outbound_error(fake_dns: Any) -> None:
-    fake_dns({"nowhere.example": []})
+async def test_unresolvable_host_is_outbound_error() -> None:
+    dns = FakeDNS({"nowhere.example": []})
     with pytest.raises(OutboundError, match="cannot resolve host 'nowhere.example'") as info:
-        await resolve_checked("nowhere.example", 80)
+        await resolve_checked("nowhere.example", 80, resolver=dns)
     assert not isinstance(info.value, BlockedDestination)
 
 
 # --- 5. allow-list -------------------------------------------------------------------------------
 
 
-async def test_allow_cidr_entries(fake_dns: Any) -> None:
-    fake_dns({"db.corp": ["10.1.2.3"], "other.corp": ["10.2.0.1"]})
+async def test_allow_cidr_entries() -> None:
+    dns = FakeDNS({"db.corp": ["10.1.2.3"], "other.corp": ["10.2.0.1"]})
     allow = ["10.1.0.0/16", "::1/128"]
-    assert await resolve_checked("db.corp", 5432, allow) == ["10.1.2.3"]
-    assert await resolve_checked("::1", 80, allow) == ["::1"]
+    assert await resolve_checked("db.corp", 5432, allow, resolver=dns) == ["10.1.2.3"]
+    assert await resolve_checked("::1", 80, allow, resolver=dns) == ["::1"]
     with pytest.raises(BlockedDestination, match="10.2.0.1"):
-        await resolve_checked("other.corp", 80, allow)
+        await resolve_checked("other.corp", 80, allow, resolver=dns)
     check_url("http://10.1.0.9/", allow)
     with pytest.raises(BlockedDestination):
         check_url("http://10.3.0.9/", allow)
 
 
-async def test_allow_host_name_entries(fake_dns: Any) -> None:
-    fake_dns({n: ["10.9.9.9"] for n in ("metrics", "a.internal.example", "b.c.internal.example", "internal.example")})
+async def test_allow_host_name_entries() -> None:
+    dns = FakeDNS({n: ["10.9.9.9"] for n in ("metrics", "a.internal.example", "b.c.internal.example", "internal.example")})
     allow = ["Metrics", "*.internal.example"]
-    assert await resolve_checked("metrics", 80, allow) == ["10.9.9.9"]
-    assert await resolve_checked("a.internal.example", 80, allow) == ["10.9.9.9"]
-    assert await resolve_checked("b.c.internal.example", 80, allow) == ["10.9.9.9"]
+    assert await resolve_checked("metrics", 80, allow, resolver=dns) == ["10.9.9.9"]
+    assert await resolve_checked("a.internal.example", 80, allow, resolver=dns) == ["10.9.9.9"]
+    assert await resolve_checked("b.c.internal.example", 80, allow, resolver=dns) == ["10.9.9.9"]
     with pytest.raises(BlockedDestination):  # the wildcard covers names below it, not itself
-        await resolve_checked("internal.example", 80, allow)
+        await resolve_checked("internal.example", 80, allow, resolver=dns)
 
 
-async def test_settings_allow_and_constructor_allow_combine(http_server: LocalServer, fake_dns: Any) -> None:
-    fake_dns({"svc.internal": ["127.0.0.1"]})
-    async with OutboundClient(settings(allow=["svc.internal"]), allow=LOCAL) as c:
+async def test_settings_allow_and_constructor_allow_combine(http_server: LocalServer) -> None:
+    dns = FakeDNS({"svc.internal": ["127.0.0.1"]})
+    async with OutboundClient(settings(allow=["svc.internal"]), allow=LOCAL, resolver=dns) as c:
         assert (await c.fetch(http_server.url("/ok"))).status == 200
         assert (await c.fetch(http_server.url("/ok", host="svc.internal"))).status == 200
 
@@ -333,31 +345,31 @@ def test_bad_allow_entry_is_config_error(entry: str) -> None:
 # --- 3. DNS pinning ------------------------------------------------------------------------------
 
 
-async def test_connects_to_the_checked_address_not_the_name(fake_dns: Any, connects: list[tuple[str, int]]) -> None:
-    looked_up = fake_dns({"www.example": ["93.184.216.34"]})
-    async with OutboundClient(settings()) as c:
+async def test_connects_to_the_checked_address_not_the_name(network: RecordingNetwork) -> None:
+    dns = FakeDNS({"www.example": ["93.184.216.34"]})
+    async with OutboundClient(settings(), resolver=dns, network=network) as c:
         with pytest.raises(OutboundError, match=r"could not connect to http://www.example$"):
             await c.fetch("http://www.example/")
-    assert connects == [("93.184.216.34", 80)]
-    assert looked_up == ["www.example"]  # resolved once, for the check
+    assert network.seen == [("93.184.216.34", 80)]
+    assert dns.looked_up == ["www.example"]  # resolved once, for the check
 
 
-async def test_dns_rebinding_is_defeated(fake_dns: Any, connects: list[tuple[str, int]]) -> None:
+async def test_dns_rebinding_is_defeated(network: RecordingNetwork) -> None:
     # First lookup public, the next one loopback: the classic rebinding pattern.
-    looked_up = fake_dns({"rebind.example": [["93.184.216.34"], ["127.0.0.1"]]})
-    async with OutboundClient(settings()) as c:
+    dns = FakeDNS({"rebind.example": [["93.184.216.34"], ["127.0.0.1"]]})
+    async with OutboundClient(settings(), resolver=dns, network=network) as c:
         with pytest.raises(OutboundError, match="could not connect"):
             await c.fetch("http://rebind.example/", cache=False)
         with pytest.raises(BlockedDestination, match="resolves to 127.0.0.1"):
             await c.fetch("http://rebind.example/", cache=False)
-    assert connects == [("93.184.216.34", 80)]  # 127.0.0.1 was never dialled
-    assert looked_up == ["rebind.example", "rebind.example"]
+    assert network.seen == [("93.184.216.34", 80)]  # 127.0.0.1 was never dialled
+    assert dns.looked_up == ["rebind.example", "rebind.example"]
 
 
 async def test_pinned_connection_keeps_host_header_and_never_resolves_again(
-    http_server: LocalServer, fake_dns: Any, monkeypatch: pytest.MonkeyPatch
+    http_server: LocalServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fake_dns({"pinned.test": ["127.0.0.1"]})
+    dns = FakeDNS({"pinned.test": ["127.0.0.1"]})
     system_lookups: list[Any] = []
     real_getaddrinfo = socket.getaddrinfo
 
@@ -367,15 +379,15 @@ async def test_pinned_connection_keeps_host_header_and_never_resolves_again(
             raise AssertionError("second resolution of pinned.test")
         return real_getaddrinfo(host, *args, **kwargs)
 
-    monkeypatch.setattr(socket, "getaddrinfo", spy)
-    async with OutboundClient(settings(), allow=LOCAL) as c:
+    monkeypatch.setattr(socket, "getaddrinfo", spy)  # the system resolver, spied on: never asked
+    async with OutboundClient(settings(), allow=LOCAL, resolver=dns) as c:
         result = await c.fetch(http_server.url("/echo", host="pinned.test"))
     seen = json.loads(result.content)
     assert seen["headers"]["host"] == f"pinned.test:{http_server.port}"
-    assert "pinned.test" not in system_lookups
+    assert "pinned.test" not in system_lookups and dns.looked_up == ["pinned.test"]
 
 
-async def test_https_uses_original_name_for_sni(fake_dns: Any) -> None:
+async def test_https_uses_original_name_for_sni() -> None:
     hello = bytearray()
 
     async def tls_sink(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -384,9 +396,9 @@ async def test_https_uses_original_name_for_sni(fake_dns: Any) -> None:
 
     srv = await asyncio.start_server(tls_sink, "127.0.0.1", 0)
     port = srv.sockets[0].getsockname()[1]
-    fake_dns({"secure.test": ["127.0.0.1"]})
+    dns = FakeDNS({"secure.test": ["127.0.0.1"]})
     try:
-        async with OutboundClient(settings(), allow=LOCAL) as c:
+        async with OutboundClient(settings(), allow=LOCAL, resolver=dns) as c:
             with pytest.raises(OutboundError):
                 await c.fetch(f"https://secure.test:{port}/")
     finally:
@@ -397,7 +409,7 @@ async def test_https_uses_original_name_for_sni(fake_dns: Any) -> None:
 
 
 async def test_backend_without_pin_fails_closed() -> None:
-    backend = http._PinnedBackend()
+    backend = PinnedBackend()
     with pytest.raises(httpcore2.ConnectError, match="no checked address"):
         await backend.connect_tcp("example.com", 80)
 
@@ -593,17 +605,16 @@ async def test_client_errors_not_retried(http_server: LocalServer) -> None:
     assert http_server.hits["/status/404"] == 1
 
 
-async def test_retry_after_honoured_and_capped(http_server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_retry_after_honoured_and_capped(http_server: LocalServer) -> None:
     slept: list[float] = []
 
     async def record(seconds: float) -> None:
         slept.append(seconds)
 
-    monkeypatch.setattr(http, "_sleep", record)
-    async with OutboundClient(settings(retries=1, timeout=15.0), allow=LOCAL) as c:
+    async with OutboundClient(settings(retries=1, timeout=15.0), allow=LOCAL, sleep=record) as c:
         await c.fetch(http_server.url("/flaky?key=ra&fail=1&retry_after=3"))
         await c.fetch(http_server.url("/flaky?key=cap&fail=1&retry_after=3600"))
-    assert slept == [3.0, http._RETRY_AFTER_CAP]
+    assert slept == [3.0, RETRY_AFTER_CAP]
 
 
 async def test_retry_after_beyond_deadline_returns_the_answer(http_server: LocalServer) -> None:
@@ -615,12 +626,15 @@ async def test_retry_after_beyond_deadline_returns_the_answer(http_server: Local
 
 def test_backoff_is_exponential_with_jitter() -> None:
     for attempt in range(4):
-        delays = {http._backoff(0.5, attempt) for _ in range(50)}
+        delays = {backoff(0.5, attempt) for _ in range(50)}
         nominal = 0.5 * 2**attempt
         assert all(nominal * 0.5 <= d <= nominal * 1.5 for d in delays)
         assert len(delays) > 1
-    assert http._retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # a past date: no wait
-    assert http._retry_after("soon") is None
+    now = 1_445_412_480.0  # Wed, 21 Oct 2015 07:28:00 GMT
+    assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now + 60) == 0.0  # a past date: no wait
+    assert retry_after("Wed, 21 Oct 2015 07:28:05 GMT", now) == 5.0
+    assert retry_after("Wed, 21 Oct 2015 09:00:00 GMT", now) == RETRY_AFTER_CAP
+    assert retry_after("soon", now) is None
 
 
 # --- 9. cache ------------------------------------------------------------------------------------
@@ -636,10 +650,9 @@ async def test_second_fetch_served_from_cache(client: OutboundClient, http_serve
     assert bypass.content == b"n=2" and not bypass.from_cache
 
 
-async def test_cache_entries_expire(http_server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_cache_entries_expire(http_server: LocalServer) -> None:
     clock = [1000.0]
-    monkeypatch.setattr(http, "_now", lambda: clock[0])
-    async with OutboundClient(settings(cache_ttl=60), allow=LOCAL) as c:
+    async with OutboundClient(settings(cache_ttl=60), allow=LOCAL, clock=lambda: clock[0]) as c:
         await c.fetch(http_server.url("/counter"))
         clock[0] += 59
         assert (await c.fetch(http_server.url("/counter"))).from_cache
@@ -696,6 +709,19 @@ async def test_disk_cache_survives_a_new_client(http_server: LocalServer, tmp_pa
     assert (again.content, again.from_cache, again.status) == (b"n=1", True, 200)
     assert http_server.hits["/counter"] == 1
     assert not list((tmp_path / "cache").glob(".tmp-*"))  # written atomically, nothing left over
+
+
+async def test_disk_entries_expire_by_the_clients_clock(http_server: LocalServer, tmp_path: Path) -> None:
+    clock = [5000.0]
+    cfg = settings(cache_dir=str(tmp_path), cache_ttl=60)
+    async with OutboundClient(cfg, allow=LOCAL, clock=lambda: clock[0]) as c:
+        await c.fetch(http_server.url("/counter"))
+    clock[0] += 30
+    async with OutboundClient(cfg, allow=LOCAL, clock=lambda: clock[0]) as c:  # a fresh memory cache
+        assert (await c.fetch(http_server.url("/counter"))).from_cache  # from disk
+        clock[0] += 31  # 61 s after the first fetch: the memory copy keeps the disk expiry too
+        assert (await c.fetch(http_server.url("/counter"))).content == b"n=2"
+    assert http_server.hits["/counter"] == 2
 
 
 async def test_corrupt_disk_entry_is_a_miss(http_server: LocalServer, tmp_path: Path) -> None:
@@ -778,6 +804,45 @@ async def test_result_text_and_content_type(client: OutboundClient, http_server:
     assert (latin.content_type, latin.charset, latin.text()) == ("text/html", "ISO-8859-1", "café")
     odd = await client.fetch(http_server.url("/badcharset"))
     assert odd.text() == "café"  # unknown charset: utf-8
+
+
+def _result(status: int, body: bytes, ctype: str = "application/json") -> FetchResult:
+    return FetchResult(url="https://api.example/v1?key=secret", status=status, headers={"content-type": ctype},
+                       content=body)
+
+
+def test_result_json_parses_and_checks_the_shape() -> None:
+    assert _result(200, b'{"a": [1]}').json(dict) == {"a": [1]}
+    assert _result(200, b"[1, 2]").json(list) == [1, 2]
+    assert _result(200, b'"x"').json() == "x"  # no expectation: any JSON value
+    assert _result(200, '\ufeff{"a": "é"}'.encode()).json(dict) == {"a": "é"}  # a BOM is tolerated
+    latin = _result(200, '{"a": "é"}'.encode("latin-1"), "application/json; charset=ISO-8859-1")
+    assert latin.json(dict) == {"a": "é"}  # the declared charset is read
+    with pytest.raises(MalformedResponse, match=r"^the registry answered a list in JSON, not an object$"):
+        _result(200, b"[1]").json(dict, what="the registry")
+    with pytest.raises(MalformedResponse, match=r"answered null in JSON, not a list"):
+        _result(200, b"null").json(list)
+
+
+def test_result_json_refuses_statuses_and_non_json() -> None:
+    with pytest.raises(OutboundError, match=r"^https://api.example/v1\?… answered HTTP 503$") as info:
+        _result(503, b'{"error": 1}').json(dict)  # the query (a key) stays out of the message
+    assert not isinstance(info.value, MalformedResponse)
+    with pytest.raises(MalformedResponse, match=r"^SearXNG did not answer JSON \(the text/html body is not JSON\)$"):
+        _result(200, b"<html>", "text/html").json(dict, what="SearXNG")
+    with pytest.raises(MalformedResponse, match="the body is not JSON"):
+        _result(200, b"", "").json()
+    with pytest.raises(MalformedResponse, match="is not JSON"):
+        _result(200, b"[" * 100_000).json()  # deeper than the parser goes: refused, not a crash
+
+
+async def test_result_json_of_a_real_answer(client: OutboundClient, http_server: LocalServer) -> None:
+    echoed = (await client.fetch(http_server.url("/echo"))).json(dict)
+    assert echoed["method"] == "GET"
+    with pytest.raises(MalformedResponse, match=r"did not answer JSON \(the text/plain body is not JSON\)"):
+        (await client.fetch(http_server.url("/ok"))).json()
+    with pytest.raises(OutboundError, match=r"/status/404 answered HTTP 404$"):
+        (await client.fetch(http_server.url("/status/404"))).json()
 
 
 def test_result_without_content_type() -> None:

@@ -101,16 +101,27 @@ async def test_redirect_from_an_allowed_host_into_loopback_is_refused(site):
     (["::ffff:0:7f00:1"], "IPv4-translated"),
     (["64:ff9b::a00:1"], "NAT64 for 10.0.0.1"),
 ])
-async def test_public_looking_names_that_resolve_inside_are_refused(web, site, monkeypatch, answer, reason):
-    from mcpfleet.common import http
+async def test_public_looking_names_that_resolve_inside_are_refused(answer, reason):
+    # web_fetch's fetch path (PageFetcher, as server.py builds it) over a client whose resolver
+    # answers `answer` for a public-looking name: refused before anything is sent or extracted.
+    from mcpfleet.common.http import OutboundClient
+    from mcpfleet.servers.web.fetch import PageFetcher
+    from mcpfleet.servers.web.settings import WebSettings
+
+    asked: list[str] = []
 
     async def resolve(host: str, port: int) -> list[str]:
+        asked.append(host)
         return list(answer)
 
-    monkeypatch.setattr(http, "_resolve", resolve)  # DNS answers for a public-looking name
-    with pytest.raises(ToolError, match="refused") as info:
-        await web.call_tool("web_fetch", {"url": "http://innocent.example.com/page"})
-    assert reason in str(info.value)
+    async def never_extract(*args, **kwargs):
+        raise AssertionError("a refused page reached extraction")
+
+    async with OutboundClient(load_settings().http, resolver=resolve) as client:
+        fetcher = PageFetcher(WebSettings(), lambda: client, None, never_extract)
+        with pytest.raises(ToolError, match="refused") as info:
+            await fetcher.get("http://innocent.example.com/page", "markdown", "key:alice")
+    assert reason in str(info.value) and asked == ["innocent.example.com"]
 
 
 async def test_a_cidr_in_http_allow_opens_that_range_to_web_fetch(monkeypatch):
