@@ -1,0 +1,222 @@
+"""Cold start and memory per server, and how fast the CLI starts.
+
+For each server alone: `mcpfleet serve NAME` (the console script, API-key auth, a fresh docs index)
+from process start to the first 200 on /healthz and on /readyz, the moment its first child process
+(a worker pool's first worker, the Tailwind worker) appeared, and RSS at ready of the server and of
+its children (/proc VmRSS; PSS too, which counts shared pages once). For the servers with a warm
+pool, "pool" is ready minus first child: what starting the pool adds.
+
+Then the CLI: wall and CPU time of `mcpfleet --help` and of `mcpfleet k8s validate one.yaml` (one
+Deployment), and a `python -X importtime` summary (the 10 largest cumulative imports) for
+`mcpfleet --help` and for importing and building each server (`SPEC.create(settings)`), with the
+heavy packages each one loads. Every figure is the best of `--runs` (default 3).
+
+    python benchmarks/bench_coldstart.py [--runs 3] [--servers web docs ...] [--no-imports]
+
+Goals (issue 20): ready <= 1.5 s and <= 150 MB for web, docs, k8s, npm, ui; `mcpfleet --help`
+<= 0.3 s; a one-file validate <= 0.5 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench_load import DEPLOYMENT, TreeMemory, descendants, loadavg, tree_memory
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+MCPFLEET = str(BIN / "mcpfleet") if (BIN / "mcpfleet").exists() else shutil.which("mcpfleet")
+SERVERS = ("web", "docs", "k8s", "npm", "ui", "math", "prolog")
+GOAL_SERVERS = ("web", "docs", "k8s", "npm", "ui")
+HEAVY = ("fastmcp", "mcp", "starlette", "uvicorn", "pydantic", "httpx2", "opentelemetry", "prometheus_client",
+         "sympy", "numpy", "scipy", "mpmath", "ruamel", "jsonschema", "kubernetes_validate", "trafilatura", "lxml",
+         "pypdf", "matplotlib", "yaml", "jwt", "cryptography", "tiktoken", "bpe_openai", "ddgs", "redis", "pyswip")
+KEY = "bench-coldstart-key-0123456789"
+POLL = 0.01
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def status(url: str) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return None
+
+
+def environment(tmp: Path, run: int) -> dict[str, str]:
+    """A clean environment: one API key, a fresh docs index, no plugins, the user's PATH."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MCPFLEET_")}
+    keys = [{"name": "bench", "hash": "sha256:" + hashlib.sha256(KEY.encode()).hexdigest()}]
+    env.update(
+        MCPFLEET_AUTH__API_KEYS=json.dumps(keys),
+        MCPFLEET_PLUGINS="[]",
+        MCPFLEET_SERVERS=json.dumps({"docs": {"index_path": str(tmp / f"docs-{run}.sqlite")}}),
+    )
+    return env
+
+
+@dataclass
+class Start:
+    healthz: float
+    readyz: float
+    first_child: float | None
+    memory: TreeMemory
+
+
+def cold_start(name: str, tmp: Path, run: int, limit: float = 120) -> Start:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tmp / f"{name}-{run}.log"
+    with log.open("wb") as err:
+        t0 = time.monotonic()
+        proc = subprocess.Popen([MCPFLEET, "serve", name, "--host", "127.0.0.1", "--port", str(port)],
+                                stdout=subprocess.DEVNULL, stderr=err, env=environment(tmp, run))
+    healthz = first_child = None
+    try:
+        while True:
+            now = time.monotonic() - t0
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited ({proc.returncode}): {log.read_text(errors='replace')[-1500:]}")
+            if now > limit:
+                raise RuntimeError(f"{name} not ready within {limit:.0f} s")
+            if first_child is None and descendants(proc.pid):
+                first_child = now
+            if healthz is None and status(f"{base}/healthz") == 200:
+                healthz = time.monotonic() - t0
+            if healthz is not None and status(f"{base}/readyz") == 200:
+                readyz = time.monotonic() - t0
+                return Start(healthz, readyz, first_child, tree_memory(proc.pid))
+            time.sleep(POLL)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def timed(cmd: list[str], env: dict[str, str], runs: int) -> tuple[float, float, str]:
+    """Best wall and best CPU (user + system of the child) seconds over `runs`, and the last output."""
+    walls, cpus, out = [], [], ""
+    for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t = time.monotonic()
+        result = subprocess.run(cmd, check=False, env=env, capture_output=True, text=True, timeout=120)
+        walls.append(time.monotonic() - t)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+        out = (result.stdout + result.stderr).strip()
+    return min(walls), min(cpus), out
+
+
+def importtime(code: list[str], env: dict[str, str], runs: int) -> tuple[list[tuple[int, int, str]], float]:
+    """(self us, cumulative us, name with its nesting) of the fastest run, and that run's wall seconds."""
+    best: tuple[list[tuple[int, int, str]], float] | None = None
+    for _ in range(runs):
+        t = time.monotonic()
+        result = subprocess.run([sys.executable, "-X", "importtime", *code], check=False, env=env, capture_output=True,
+                                text=True, timeout=120)
+        wall = time.monotonic() - t
+        rows = []
+        for line in result.stderr.splitlines():
+            m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \| (.*)$", line)
+            if m:
+                rows.append((int(m.group(1)), int(m.group(2)), m.group(3)))
+        if result.returncode != 0:
+            raise RuntimeError(f"{' '.join(code)} failed: {result.stderr[-1500:]}")
+        if best is None or wall < best[1]:
+            best = (rows, wall)
+    assert best is not None
+    return best
+
+
+def print_imports(title: str, rows: list[tuple[int, int, str]], wall: float) -> None:
+    total = sum(s for s, _, _ in rows) / 1e6
+    names = {n.strip().split(".")[0] for _, _, n in rows}
+    heavy = [h for h in HEAVY if h in names]
+    print(f"\n{title}: {wall:.2f} s wall, {total:.2f} s in {len(rows)} imports; heavy: {', '.join(heavy) or 'none'}")
+    for _self, cumulative, name in sorted(rows, key=lambda r: -r[1])[:10]:
+        print(f"  {cumulative / 1000:8.1f} ms  {name}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--servers", nargs="*", default=list(SERVERS), choices=SERVERS)
+    parser.add_argument("--no-imports", action="store_true", help="skip the importtime summaries")
+    args = parser.parse_args()
+    if MCPFLEET is None:
+        sys.exit("the mcpfleet console script was not found (make setup)")
+    print(f"load average before: {loadavg()}  ({os.cpu_count()} CPUs); best of {args.runs}")
+
+    with tempfile.TemporaryDirectory(prefix="bench-coldstart-") as name:
+        tmp = Path(name)
+        env = environment(tmp, 0)
+        print(f"\n{'server':8} {'healthz s':>9} {'readyz s':>9} {'1st child s':>11} {'pool s':>7} "
+              f"{'server MB':>10} {'children MB':>12} {'RSS MB':>7} {'PSS MB':>7}  goal")
+        for server in args.servers:
+            starts = [cold_start(server, tmp, run) for run in range(args.runs)]
+            best = min(starts, key=lambda s: s.readyz)
+            children = [s.first_child for s in starts if s.first_child is not None]
+            first = min(children) if children else None
+            pool = min((s.readyz - s.first_child for s in starts if s.first_child is not None), default=None)
+            mem = min((s.memory for s in starts), key=lambda m: m.total_rss)
+            goal = ""
+            if server in GOAL_SERVERS:
+                goal = "ok" if best.readyz <= 1.5 and mem.total_rss <= 150 else "MISS"
+                goal += " (<= 1.5 s, <= 150 MB)"
+            print(f"{server:8} {min(s.healthz for s in starts):9.2f} {best.readyz:9.2f} "
+                  f"{first if first is not None else float('nan'):11.2f} {pool if pool is not None else float('nan'):7.2f} "
+                  f"{mem.server_rss:10.0f} {mem.children_rss:12.0f} {mem.total_rss:7.0f} {mem.pss:7.0f}  {goal}")
+
+        manifest = tmp / "one.yaml"
+        manifest.write_text(DEPLOYMENT.format(n=1))
+        print()
+        for label, cmd, goal in (("mcpfleet --help", [MCPFLEET, "--help"], 0.3),
+                                 ("mcpfleet k8s validate one.yaml", [MCPFLEET, "k8s", "validate", str(manifest)], 0.5)):
+            wall, cpu, out = timed(cmd, env, args.runs)
+            verdict = "ok" if wall <= goal else "MISS"
+            print(f"{label:32} wall {wall:5.2f} s  CPU {cpu:5.2f} s   goal <= {goal} s wall: {verdict}")
+            if label.startswith("mcpfleet k8s") and "Traceback" in out:
+                print(f"  {out[-500:]}")
+
+        if not args.no_imports:
+            rows, wall = importtime(["-m", "mcpfleet", "--help"], env, args.runs)
+            print_imports("python -X importtime -m mcpfleet --help", rows, wall)
+            for server in args.servers:
+                code = ("from mcpfleet.common.settings import load_settings; "
+                        f"from mcpfleet.servers.{server} import SPEC; SPEC.create(load_settings())")
+                rows, wall = importtime(["-c", code], env, args.runs)
+                print_imports(f"import and build {server}", rows, wall)
+    print(f"\nload average after: {loadavg()}")
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        main()
