@@ -120,7 +120,7 @@ def test_validator_reports_each_kind_of_drift(tmp_path, tools):
     ('- {id: math-simple-x, category: simple, user: hi, expect: [{name: a}], colour: red}', "unknown keys"),
     ('- {id: math-simple-x, category: simple, user: hi, tools: everything, expect: [{name: a}]}', "tools must be"),
     ('- {id: math-simple-x, category: simple, user: hi, tools: [], expect: [{name: a}]}', "tools must be"),
-    ('- {id: math-simple-x, category: simple, user: 5, expect: [{name: a}]}', "needs a user message (text)"),
+    ('- {id: math-simple-x, category: simple, user: 5, expect: [{name: a}]}', "needs a user message"),
     ('- {id: math-simple-x, category: simple, user: hi, expect: a}', "expect is a list of calls"),
     ('- {id: math-simple-x, category: simple, user: hi, expect: [{name: a}], history: [{role: bot, content: x}]}',
      "history entries are"),
