@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 import yaml
@@ -10,6 +11,7 @@ import yaml
 from deploy_checks import (
     CHART,
     CHART_VALUES,
+    MANIFESTS,
     allows_internet,
     by_kind,
     component,
@@ -32,8 +34,12 @@ from mcpfleet.servers.prolog.store import RedisStore, open_store
 
 SPECS = {s.name: s for s in all_specs()}
 SERVERS = tuple(sorted(SPECS))
-# Servers whose state the default stores keep in the pod: docs (SQLite), prolog (memory).
-POD_STATE = {"docs", "prolog"}
+# Servers whose state the default stores keep in the pod: a data volume (docs' SQLite) or a store
+# that only the production stores share (prolog's memory) — the kustomize generator's table too.
+sys.path.insert(0, str(MANIFESTS))
+import generate  # noqa: E402  (manifests/generate.py)
+
+POD_STATE = {n for n, s in SPECS.items() if s.data_volume} | set(generate.SHARED_STORES)
 # The Secret production-values.yaml names, as its comment tells the operator to create it.
 STORE_URLS = {
     ("mcpfleet-stores", "docs-postgres-url"): "postgresql://mcpfleet:pw@postgresql.db:5432/mcpfleet",

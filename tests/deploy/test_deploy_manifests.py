@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import pytest
+import yaml
 
 from deploy_checks import (
     MANIFESTS,
@@ -18,6 +19,7 @@ from deploy_checks import (
     kustomize,
     run,
     security_problems,
+    tool,
     validate_with_k8s,
 )
 from pod_settings import pod_settings
@@ -48,6 +50,61 @@ def test_generator_covers_every_registered_server():
         for kind in ("deployment", "service", "hpa", "pdb", "networkpolicy", "servicemonitor"):
             assert f"base/{name}/{kind}.yaml" in files
     assert not {p.split("/")[1] for p in files if p.startswith("base/") and p.count("/") == 2} - names
+
+
+def test_per_server_facts_come_from_the_specs(rendered):
+    """Resources and the data volume of each Deployment are its SPEC's (no table in the generator)."""
+    specs = {s.name: s for s in all_specs()}
+    for dep in by_kind(rendered["base"], "Deployment"):
+        spec = specs[component(dep)]
+        pod = dep["spec"]["template"]["spec"]
+        res = pod["containers"][0]["resources"]
+        if spec.resources is None:
+            assert res == generate.DEFAULT_RESOURCES
+        else:
+            assert (res["requests"]["cpu"], res["requests"]["memory"]) == (spec.resources.cpu, spec.resources.memory)
+            assert (res["limits"]["cpu"], res["limits"]["memory"]) == (spec.resources.cpu_max, spec.resources.memory_max)
+            assert res["limits"]["ephemeral-storage"] == spec.resources.disk_max
+        assert ("data" in {v["name"] for v in pod["volumes"]}) == spec.data_volume, spec.name
+
+
+def test_chart_servers_block_is_the_registry():
+    """values.yaml's servers: block is generated; a hand edit there is drift that --check reports."""
+    specs = all_specs()
+    values = yaml.safe_load(generate.CHART_VALUES.read_text())
+    assert values["servers"] == generate.chart_servers(specs)
+    assert list(values["servers"]) == [s.name for s in specs]
+    # the chart's fleet-wide default is the generator's default for a server without resources
+    assert values["resources"] == generate.DEFAULT_RESOURCES
+    text = generate.CHART_VALUES.read_text()
+    assert generate.chart_values(specs, text) == text
+    edited = text.replace("  k8s:", "  k8s:    {enabled: true, internet: true}\n  k8sold:", 1)
+    assert generate.chart_values(specs, edited) == text
+
+
+def test_a_new_server_reaches_every_output(tmp_path):
+    """A server added to the registry (here a plugin-like spec with a data volume and no shared
+    store) gets its base objects, stays at one replica in production, and a chart entry."""
+    from mcpfleet.common.spec import Resources, ServerSpec
+
+    extra = ServerSpec(
+        name="notes", title="Notes", description="a test server", build="mcpfleet.servers.math.server:build",
+        resources=Resources("50m", "64Mi", "500m", "128Mi", "3Gi"), data_volume=True,
+    )
+    specs = [*all_specs(), extra]
+    for path, text in generate.render(specs).items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+    objects = docs(run(tool("kubectl"), "kustomize", str(tmp_path / "overlays" / "production")).stdout)
+    deps = {component(d): d for d in by_kind(objects, "Deployment")}
+    assert deps["notes"]["spec"]["replicas"] == 1  # its data volume is per pod: not scaled to 3
+    assert {v["name"] for v in deps["notes"]["spec"]["template"]["spec"]["volumes"]} == {"tmp", "data"}
+    assert all(d["spec"]["replicas"] == generate.PRODUCTION_REPLICAS for n, d in deps.items() if n != "notes")
+    hpa = {component(h): h["spec"] for h in by_kind(objects, "HorizontalPodAutoscaler")}
+    assert hpa["notes"]["maxReplicas"] == 1 and hpa["math"]["minReplicas"] == generate.PRODUCTION_REPLICAS
+    assert security_problems(objects) == []
+    block = generate.chart_servers(specs)["notes"]
+    assert block["dataVolume"] is True and block["resources"]["limits"]["ephemeral-storage"] == "3Gi"
 
 
 def test_each_overlay_renders_and_passes_the_security_invariants(rendered):
