@@ -37,7 +37,7 @@ RUN python -m venv /opt/build \
     && python -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; extras = p["optional-dependencies"]; print("\n".join(p["dependencies"] + [d for k, ds in extras.items() if k != "test" for d in ds if not d.startswith("mcpfleet")]))' >/tmp/requirements.txt \
     && /opt/build/bin/pip wheel --no-cache-dir --wheel-dir /wheels "pip==${PIP_VERSION}" -r /tmp/requirements.txt \
     && cp /tmp/requirements.txt /wheels/requirements.txt
-COPY README.md ./
+COPY README.md setup.py ./
 COPY mcpfleet ./mcpfleet
 COPY common ./common
 COPY servers ./servers
