@@ -1,6 +1,6 @@
-"""Generate the kustomize tree under manifests/ from the server registry.
+"""Generate the kustomize tree under manifests/ and the chart's servers: block from the server registry.
 
-    python manifests/generate.py          # rewrite manifests/base and manifests/overlays
+    python manifests/generate.py          # rewrite manifests/base, manifests/overlays, the values.yaml block
     python manifests/generate.py --check  # exit 1 if the committed files differ (CI)
 
 One function per object kind, called once per server: nothing is duplicated by hand. What differs
@@ -460,7 +460,11 @@ def main(argv: list[str] | None = None) -> int:
         for p in (ROOT / d).rglob("*.yaml")
         if (ROOT / d).exists()
     }
-    values = CHART_VALUES.read_text()
+    try:
+        values = CHART_VALUES.read_text()
+    except FileNotFoundError:
+        print(f"{CHART_VALUES} is missing: the chart's servers: block is generated into it", file=sys.stderr)
+        return 1
     values_wanted = chart_values(specs, values)
     if args.check:
         stale = [f"manifests/{p}" for p in sorted(set(wanted) | set(existing)) if wanted.get(p) != existing.get(p)]
