@@ -65,5 +65,5 @@ def test_each_logic_module_imports_first_in_a_fresh_interpreter(first):
     # A cycle through top-level imports shows up as an ImportError only for some import orders.
     others = ", ".join(f"{PREFIX}{m}" for m in ("algebra", "calculus", "linalg", "optimize", "stats"))
     code = f"import {PREFIX}{first}; import {others}"
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert run.returncode == 0, run.stderr[-2000:]
