@@ -13,7 +13,12 @@ from pathlib import Path
 
 from setuptools import find_namespace_packages, setup
 
-ROOTS = {"mcpfleet": "mcpfleet", "mcpfleet.common": "common", "mcpfleet.servers": "servers", "mcpfleet.evals": "evals"}
+ROOTS = {
+    "mcpfleet": "mcpfleet",
+    "mcpfleet.common": "common",
+    "mcpfleet.servers": "servers",
+    "mcpfleet.evals": "evals",
+}
 JUNK = ["node_modules", "*.node_modules", "*.node_modules.*", "__pycache__", "*.__pycache__", "*.__pycache__.*", ".*", "*..*"]
 HERE = Path(__file__).resolve().parent
 

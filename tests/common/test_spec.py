@@ -102,8 +102,9 @@ def test_config_sections_must_name_a_server_and_validate():
     model = some.settings_model()
     field_name = next(iter(model.model_fields))
     check_sections(specs, load_settings())  # no sections: nothing to check
-    with pytest.raises(ConfigError, match=rf"servers\.{some.name}x: there is no server '{some.name}x'; known servers: "):
-        check_sections(specs, load_settings(servers={f"{some.name}x": {}}))
+    unknown = f"{some.name}x"
+    with pytest.raises(ConfigError, match=rf"servers\.{unknown}: there is no server '{unknown}'; known servers: "):
+        check_sections(specs, load_settings(servers={unknown: {}}))
     with pytest.raises(ConfigError, match=rf"servers\.{some.name}: "):
         check_sections(specs, load_settings(servers={some.name: {field_name: object()}}))
     with pytest.raises(ConfigError, match=rf"servers\.{some.name}: "):

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -160,13 +160,18 @@ def mcpfleet_cmd(*args: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def serving(tmp_path: Path, *args: str, host: str = "127.0.0.1", ready_timeout: float = 90, **env: str):
-    """`mcpfleet serve ARGS` as a subprocess; yields (url, process, log path) once /readyz is 200."""
+def serving(tmp_path: Path, *args: str, host: str = "127.0.0.1", ready_timeout: float = 90,
+            command: Sequence[str] = (), **env: str):
+    """`mcpfleet serve ARGS` as a subprocess; yields (url, process, log path) once /readyz is 200.
+
+    `command` is the program to run instead of this interpreter's `-m mcpfleet` (e.g. another
+    venv's `bin/mcpfleet`)."""
     port = free_port()
     log = tmp_path / f"serve-{port}.log"
     with log.open("w") as err:
         proc = subprocess.Popen(
-            mcpfleet_cmd("serve", *args, "--host", host, "--port", str(port)),
+            [*command, "serve", *args, "--host", host, "--port", str(port)] if command
+            else mcpfleet_cmd("serve", *args, "--host", host, "--port", str(port)),
             stdout=subprocess.DEVNULL, stderr=err, env=subprocess_env(**env),
         )
     url = f"http://127.0.0.1:{port}"
