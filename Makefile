@@ -24,7 +24,7 @@ run: setup
 litellm: setup
 	bash scripts/litellm-env.sh
 
-## regenerate manifests/ from the server registry (tests fail when they drift)
+## regenerate manifests/ and the chart's servers: block from the server registry (tests fail when they drift)
 manifests: setup
 	$(BIN)/python manifests/generate.py
 
