@@ -13,6 +13,7 @@ HTTP layout (one app, any number of servers):
 from __future__ import annotations
 
 import contextlib
+import importlib
 import ipaddress
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -157,6 +158,13 @@ def build_server(spec: ServerSpec, settings: Settings, metrics: Metrics | None =
 
 
 async def load_tool_names(built: BuiltServer) -> list[str]:
+    """The server's tool names, read at start-up, before it reports ready."""
+    # FastMCP creates its session-state store on the first client tools/list (visibility rules
+    # read session state), importing py-key-value and beartype: 1-2 s of CPU on a shared machine,
+    # past Claude Code's 5 s tools/list health check under load ("tools fetch failed"). Pay it here.
+    for module in ("key_value.aio.adapters.pydantic", "key_value.aio.stores.memory"):
+        importlib.import_module(module)
+
     tools = await built.server.list_tools(run_middleware=False)
     built.tools = sorted({t.name for t in tools})
     built.telemetry.set_tools(built.tools)

@@ -132,12 +132,15 @@ def _codex_stdio(ts: list[Target], key_env: str | None) -> Rendered:
 # --- OpenCode ---------------------------------------------------------------------------------
 
 
-def _opencode(ts: list[Target], key_env: str | None) -> str:
+def _opencode(ts: list[Target], key_env: str | None) -> Rendered:
     mcp = {}
     for t in ts:
         entry: dict = {"type": "remote", "url": t.url, "enabled": True}
         if key_env:
             entry["headers"] = {"Authorization": f"Bearer {{env:{key_env}}}"}
+            # The key is the credential: without this OpenCode treats any 401 (a wrong or unset key)
+            # as "needs authentication" and offers an OAuth flow the fleet does not run.
+            entry["oauth"] = False
         mcp[t.id] = entry
     return Rendered(json.dumps({"$schema": "https://opencode.ai/config.json", "mcp": mcp}, indent=2) + "\n", _OPENCODE_NOTE)
 
@@ -153,7 +156,7 @@ def _opencode_stdio(ts: list[Target], key_env: str | None) -> Rendered:
 # --- Open WebUI -------------------------------------------------------------------------------
 
 
-def _openwebui(ts: list[Target], key_env: str | None) -> str:
+def _openwebui(ts: list[Target], key_env: str | None) -> Rendered:
     connections = [
         {
             "type": "mcp",
@@ -177,7 +180,7 @@ def _openwebui(ts: list[Target], key_env: str | None) -> str:
 # --- LiteLLM ----------------------------------------------------------------------------------
 
 
-def _litellm(ts: list[Target], key_env: str | None) -> str:
+def _litellm(ts: list[Target], key_env: str | None) -> Rendered:
     # Streamable HTTP, bearer key from LiteLLM's environment, alias + access groups: see
     # mcpfleet/litellm.py (`mcpfleet litellm config --tools pin|read-only` also sets allowed_tools).
     from mcpfleet.litellm import entries, render_config
