@@ -2,16 +2,32 @@
 
 `FleetError` and its subclasses carry messages written for the person (or model) that must act on
 them; nothing here ever carries a traceback, a path on the server, or a secret.
+
+They are FastMCP `ToolError`s, yet importing this module does not import FastMCP (over a second),
+so the CLI's quick commands (`mcpfleet --help`, `mcpfleet k8s validate`) raise and catch them
+without it: until `fastmcp.exceptions` is imported, `FleetError` stands on `_Base`, a bare
+exception of the same layout, and the moment it is, `FleetError` is re-based onto its `ToolError`.
+FastMCP only ever meets the errors after it has been imported, so it always sees ToolErrors
+(tests/common/test_errors.py checks both orders).
 """
 
 from __future__ import annotations
 
+import importlib.abc
 import logging
+import sys
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
-from fastmcp.exceptions import ToolError
+if TYPE_CHECKING:
+    from fastmcp.exceptions import ToolError as _Base
+else:
+
+    class _Base(Exception):
+        """FastMCP's ToolError until FastMCP is imported (then `FleetError` is re-based)."""
 
 
-class FleetError(ToolError):
+class FleetError(_Base):
     """Base of every error the fleet raises on purpose.
 
     It is a FastMCP `ToolError`, so raised inside a tool its message reaches the model as an
@@ -20,7 +36,8 @@ class FleetError(ToolError):
     """
 
     def __init__(self, message: str, *, log_level: int = logging.INFO) -> None:
-        super().__init__(message, log_level=log_level)
+        super().__init__(message)
+        self.log_level = log_level
 
 
 class UserError(FleetError):
@@ -80,3 +97,45 @@ class WorkerCrashed(WorkerError):
 
 class WorkerBusy(WorkerError):
     """The queue is full; try again later."""
+
+
+# --- becoming FastMCP's ToolError -------------------------------------------------------------
+
+_FASTMCP_ERRORS = "fastmcp.exceptions"
+
+
+def _adopt_tool_error(module: ModuleType) -> None:
+    tool_error = module.ToolError
+    if FleetError.__bases__ != (tool_error,):
+        FleetError.__bases__ = (tool_error,)
+
+
+class _AdoptWhenFastMCPLoads(importlib.abc.MetaPathFinder):
+    """Finds `fastmcp.exceptions` as the finders after it would and re-bases `FleetError` right
+    after the module has run (before any other module can use its ToolError)."""
+
+    def find_spec(self, fullname: str, path: Any, target: ModuleType | None = None) -> Any:
+        if fullname != _FASTMCP_ERRORS:
+            return None
+        spec = None
+        for finder in sys.meta_path:
+            if finder is not self and hasattr(finder, "find_spec"):
+                spec = finder.find_spec(fullname, path, target)
+                if spec is not None:
+                    break
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        exec_module = spec.loader.exec_module
+
+        def exec_and_adopt(module: ModuleType) -> None:
+            exec_module(module)
+            _adopt_tool_error(module)
+
+        spec.loader.exec_module = exec_and_adopt  # type: ignore[method-assign]
+        return spec
+
+
+if _FASTMCP_ERRORS in sys.modules:
+    _adopt_tool_error(sys.modules[_FASTMCP_ERRORS])
+else:
+    sys.meta_path.insert(0, _AdoptWhenFastMCPLoads())

@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from mcpfleet.common import lazy_errors as errors
+from mcpfleet.common import errors
 
 CONFIG_ENV = "MCPFLEET_CONFIG"
 _config_path: contextvars.ContextVar[Path | None] = contextvars.ContextVar("mcpfleet_config", default=None)

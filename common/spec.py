@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mcpfleet.common import lazy_errors as errors
+from mcpfleet.common import errors
 
 if TYPE_CHECKING:
     from fastmcp import FastMCP

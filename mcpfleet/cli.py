@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mcpfleet import __version__
+from mcpfleet.common.errors import FleetError
 from mcpfleet.common.spec import import_ref
 
 # Commands added by modules: each names `register(add)` as "module:function", which adds a
@@ -131,18 +132,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _dispatch(args)
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:
-        if not (isinstance(exc, ValueError) or _is_fleet_error(exc)):
-            raise
+    except (ValueError, FleetError) as exc:
         print(f"mcpfleet: error: {exc}", file=sys.stderr)
         return 2
-
-
-def _is_fleet_error(exc: BaseException) -> bool:
-    # mcpfleet.common.errors imports FastMCP (over a second): a command that never imported it
-    # cannot have raised one of its errors, so it is not imported just to ask
-    errors = sys.modules.get("mcpfleet.common.errors")
-    return errors is not None and isinstance(exc, errors.FleetError)
 
 
 def _dispatch(args: argparse.Namespace) -> int:

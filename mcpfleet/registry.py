@@ -12,7 +12,7 @@ import importlib
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from mcpfleet.common import lazy_errors as errors
+from mcpfleet.common import errors
 from mcpfleet.common.spec import ServerSpec
 
 if TYPE_CHECKING:

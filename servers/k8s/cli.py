@@ -61,7 +61,7 @@ def _engine(args):
 def _inputs(names: list[str]) -> list[tuple[str, str]]:
     """(name, text) of each input: a file, `-` for stdin, or a directory searched recursively
     for *.yaml, *.yml and *.json files (hidden folders skipped), in a stable order."""
-    from mcpfleet.common import lazy_errors as errors
+    from mcpfleet.common import errors
 
     out = []
     for name in names:
@@ -127,7 +127,7 @@ def _fix(args) -> int:
     engine, settings = _engine(args)
     [(name, text)] = _inputs([args.file])
     if args.in_place and name == "-":
-        from mcpfleet.common import lazy_errors as errors
+        from mcpfleet.common import errors
 
         raise errors.UserError("--in-place needs a file, not stdin")
     _prefetch(engine, settings, text, args.kubernetes_version)

@@ -8,7 +8,7 @@ import logging
 import re
 from pathlib import Path
 
-from mcpfleet.common import lazy_errors as errors
+from mcpfleet.common import errors
 from mcpfleet.servers.k8s.documents import Document
 
 log = logging.getLogger("mcpfleet.k8s")

@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from mcpfleet.common import lazy_errors as errors
+from mcpfleet.common import errors
 from mcpfleet.servers.k8s.documents import Document, YamlSyntaxError, dump, format_path, load, parse
 from mcpfleet.servers.k8s.profiles import Profile, get_profile, load_profiles
 from mcpfleet.servers.k8s.rules import Fix, all_rules

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from mcpfleet.common import lazy_errors as errors
+from mcpfleet.common import errors
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 ALIASES = {"sgl": "sglang", "lws": "vllm-multinode", "leaderworkerset": "vllm-multinode", "multinode": "vllm-multinode",

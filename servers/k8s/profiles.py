@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from mcpfleet.common import lazy_errors as errors
+from mcpfleet.common import errors
 from mcpfleet.servers.k8s.rules import SEVERITIES, all_rules
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "profiles"

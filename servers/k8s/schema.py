@@ -20,7 +20,7 @@ from typing import Any
 import jsonschema
 from referencing import Registry, Resource
 
-from mcpfleet.common import lazy_errors as errors
+from mcpfleet.common import errors
 
 MIN_VERSION = (1, 25)
 MAX_VERSION = (1, 37)
