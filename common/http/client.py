@@ -210,7 +210,8 @@ class OutboundClient:
         if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
             method, content = "GET", None
             headers = {k: v for k, v in headers.items() if k.lower() not in ("content-type", "content-length")}
-        if (next_url.scheme, next_url.raw_host, port_of(next_url)) != (current.scheme, current.raw_host, port_of(current)):
+        origin = (current.scheme, current.raw_host, port_of(current))
+        if (next_url.scheme, next_url.raw_host, port_of(next_url)) != origin:
             # Credentials were meant for the origin the caller named, not for where it points.
             headers = {k: v for k, v in headers.items() if k.lower() in _CROSS_ORIGIN_HEADERS}
         return next_url, method, headers, content

@@ -21,10 +21,12 @@ import jsonschema
 from referencing import Registry, Resource
 
 from mcpfleet.common import errors
+from mcpfleet.common.text import clip
 
 MIN_VERSION = (1, 25)
 MAX_VERSION = (1, 37)
 MAX_ERRORS_PER_DOCUMENT = 50
+MAX_MESSAGE = 300  # characters of one schema message
 NOT_CLUSTER_OBJECTS = {"kustomize.config.k8s.io"}
 
 # apiVersion/kind pairs removed from Kubernetes: (group/version, kind) → (removed in, replacement).
@@ -300,8 +302,8 @@ class SchemaStore:
                 # a Kubernetes API group has no such kind: a typo or a wrong apiVersion, never a CRD
                 elsewhere = sorted(gv for gv, kinds in builtin.items() if kind in kinds)
                 hint = f"; {kind} is served as {' or '.join(elsewhere)}" if elsewhere else ""
-                yield SchemaProblem("api-not-available", ("kind",),
-                                    _short(f"Kubernetes {version} has no kind {kind} in {api_version}{hint}"))
+                message = f"Kubernetes {version} has no kind {kind} in {api_version}{hint}"
+                yield SchemaProblem("api-not-available", ("kind",), clip(message, MAX_MESSAGE))
                 return
             yield SchemaProblem("unknown-kind", ("kind",), f"no schema for {kind} {api_version} in Kubernetes {version}"
                                 " or the configured CRDs; only policy rules were checked")
@@ -369,14 +371,12 @@ def _problem(error: jsonschema.ValidationError) -> SchemaProblem:
                                  f"unknown field {extra[0]!r}" + (f" (did you mean {hint!r}?)" if hint else ""))
     if error.validator in ("oneOf", "anyOf") and error.context:
         best = jsonschema.exceptions.best_match(error.context)
-        return SchemaProblem("schema", path, _short(best.message))
+        return SchemaProblem("schema", path, clip(best.message, MAX_MESSAGE))
     if error.validator == "enum" and error.absolute_path and list(error.absolute_path)[-1] in ("apiVersion", "kind"):
         return SchemaProblem("schema", path, f"{error.instance!r} is not valid here; expected one of {error.validator_value}")
-    return SchemaProblem("schema", path, _short(error.message))
+    return SchemaProblem("schema", path, clip(error.message, MAX_MESSAGE))
 
 
-def _short(message: str, limit: int = 300) -> str:
-    return message if len(message) <= limit else message[: limit - 1] + "…"
 
 
 def _closest(word: str, choices: set[str]) -> str | None:

@@ -16,11 +16,12 @@ import asyncio
 import json
 import re
 import time
-from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from mcpfleet.common.cache import TTLCache
 from mcpfleet.common.errors import FleetError, OutboundError, UserError
 from mcpfleet.common.http import OutboundClient
 from mcpfleet.servers.npm.npmrc import NpmConfig
@@ -48,12 +49,10 @@ def check_name(name: str) -> str:
     return name
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Entry:
     etag: str | None
-    expires: float
     data: dict[str, Any] | None  # None: the registry said 404 (kept briefly, like a found one)
-    size: int
 
 
 class RegistryClient:
@@ -70,6 +69,7 @@ class RegistryClient:
         cache_bytes: int = 64_000_000,
         max_packument_bytes: int = 32_000_000,
         max_tarball_bytes: int = 20_000_000,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.http = http
         self.config = config
@@ -77,10 +77,11 @@ class RegistryClient:
         self.cache_ttl = cache_ttl
         self.max_packument_bytes = max_packument_bytes
         self.max_tarball_bytes = max_tarball_bytes
-        self._cache: OrderedDict[tuple[str, bool], _Entry] = OrderedDict()
-        self._cache_entries = cache_entries
-        self._cache_bytes = cache_bytes
-        self._bytes = 0
+        # (URL, full) -> packument; sized by the bytes it was sent as. Expired entries stay (within
+        # the bounds) for an If-None-Match revalidation.
+        self._cache: TTLCache[tuple[str, bool], _Entry] = TTLCache(
+            ttl=cache_ttl, max_entries=cache_entries, max_size=cache_bytes, clock=clock
+        )
         self._inflight: dict[tuple[str, bool], asyncio.Future] = {}
         self.requests = 0  # network requests sent (tests and benchmarks read it)
         self.revalidated = 0  # of which answered 304 Not Modified
@@ -111,14 +112,14 @@ class RegistryClient:
         """The packument of `name` (abbreviated unless `full`), from cache when fresh."""
         name = check_name(name)
         key = (self.packument_url(name), full)
-        entry = self._fresh(key)
+        entry = self._cache.get(key)
         if entry is None and not full:
-            entry = self._fresh((key[0], True))  # a full packument answers abbreviated questions too
+            entry = self._cache.get((key[0], True))  # a full packument answers abbreviated questions too
         if entry is not None:
             if entry.data is None:
                 raise PackageNotFound(name, self._not_found(name))
             return entry.data
-        entry = self._cache.get(key)
+        entry = self._cache.stale(key)
         pending = self._inflight.get(key)
         if pending is not None:  # one request per packument, however many callers want it
             return await asyncio.shield(pending)
@@ -135,13 +136,6 @@ class RegistryClient:
         finally:
             del self._inflight[key]
 
-    def _fresh(self, key: tuple[str, bool]) -> _Entry | None:
-        entry = self._cache.get(key)
-        if entry is None or entry.expires <= time.monotonic():
-            return None
-        self._cache.move_to_end(key)
-        return entry
-
     def _not_found(self, name: str) -> str:
         return f"no package named {name!r} in {self.config.registry_for(name)}"
 
@@ -152,39 +146,21 @@ class RegistryClient:
                                    max_bytes=self.max_packument_bytes)
         if result.status == 304 and stale is not None and stale.data is not None:
             self.revalidated += 1
-            stale.expires = time.monotonic() + self.cache_ttl
-            self._cache.move_to_end(key)
+            self._cache.refresh(key)
             return stale.data
         if result.status == 404:
-            self._store(key, _Entry(None, time.monotonic() + min(self.cache_ttl, 60.0), None, 0))
+            self._cache.put(key, _Entry(None, None), ttl=min(self.cache_ttl, 60.0), size=0)
             raise PackageNotFound(name, self._not_found(name))
         if result.status in (401, 403):
             raise UserError(
                 f"the registry refused access to {name!r} (HTTP {result.status}): a private package needs a token "
                 "for its registry in the server's npmrc setting"
             )
-        if result.status != 200:
-            raise OutboundError(f"the registry answered HTTP {result.status} for {name!r}")
-        try:
-            data = json.loads(result.content)
-        except ValueError:
-            raise OutboundError(f"the registry sent an unreadable packument for {name!r}") from None
-        if not isinstance(data, dict) or not isinstance(data.get("versions", {}), dict):
-            raise OutboundError(f"the registry sent an unexpected packument for {name!r}")
-        self._store(key, _Entry(result.headers.get("etag"), time.monotonic() + self.cache_ttl, data, len(result.content)))
+        data = result.json(dict, what=f"the registry (package {name!r})")
+        if not isinstance(data.get("versions", {}), dict):
+            raise OutboundError(f"the registry (package {name!r}) sent a packument whose 'versions' is not an object")
+        self._cache.put(key, _Entry(result.headers.get("etag"), data), size=len(result.content))
         return data
-
-    def _store(self, key: tuple[str, bool], entry: _Entry) -> None:
-        if self.cache_ttl <= 0 or self._cache_entries == 0 or entry.size > self._cache_bytes:
-            return
-        old = self._cache.pop(key, None)
-        if old is not None:
-            self._bytes -= old.size
-        self._cache[key] = entry
-        self._bytes += entry.size
-        while len(self._cache) > self._cache_entries or self._bytes > self._cache_bytes:
-            _, dropped = self._cache.popitem(last=False)
-            self._bytes -= dropped.size
 
     async def exists(self, name: str) -> bool:
         try:
@@ -200,12 +176,9 @@ class RegistryClient:
         if result.status in (404, 405, 501):
             raise UserError(f"{self.config.registry} does not serve search (/-/v1/search answered HTTP {result.status}); "
                             "npm_package checks a name directly")
-        if result.status != 200:
-            raise OutboundError(f"registry search answered HTTP {result.status}")
-        try:
-            objects = json.loads(result.content).get("objects", [])
-        except (ValueError, AttributeError):
-            raise OutboundError("registry search sent an unreadable answer") from None
+        objects = result.json(dict, what="registry search").get("objects", [])
+        if not isinstance(objects, list):
+            raise OutboundError("registry search answered JSON whose 'objects' is not a list")
         return [o for o in objects if isinstance(o, dict) and isinstance(o.get("package"), dict)][:size]
 
     async def tarball(self, url: str) -> bytes:
@@ -223,12 +196,4 @@ class RegistryClient:
                 f"this registry does not serve the bulk advisory endpoint (HTTP {result.status}); "
                 "set servers.npm.audit_url to one that does"
             )
-        if result.status != 200:
-            raise OutboundError(f"the advisory endpoint answered HTTP {result.status}")
-        try:
-            data = json.loads(result.content)
-        except ValueError:
-            raise OutboundError("the advisory endpoint sent an unreadable answer") from None
-        if not isinstance(data, dict):
-            raise OutboundError("the advisory endpoint sent an unexpected answer")
-        return data
+        return result.json(dict, what="the advisory endpoint")

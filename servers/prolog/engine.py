@@ -87,6 +87,8 @@ import resource
 from pathlib import Path
 from typing import Any
 
+from mcpfleet.common.text import clip
+
 STACK_LIMIT_MB = 256
 MAX_PROGRAM_BYTES = 256 * 1024  # per program and per knowledge base (UTF-8)
 MAX_CLAUSES = 5_000  # per program and per knowledge base
@@ -376,7 +378,7 @@ def _answer_text(result: dict[str, Any], residual: list[list[str]], max_solution
         for i, solution in enumerate(result["solutions"]):
             parts = [f"{name} = {value['prolog']}" for name, value in solution.items()]
             parts += residual[i] if i < len(residual) else []
-            answer = _clip(",\n".join(parts) if parts else "true", TEXT_MAX // 4)
+            answer = clip(",\n".join(parts) if parts else "true", TEXT_MAX // 4)
             if answers and used + len(answer) > TEXT_MAX - 300:
                 answers.append(f"... ({len(result['solutions']) - i} more in the solutions list)")
                 break
@@ -392,7 +394,7 @@ def _answer_text(result: dict[str, Any], residual: list[list[str]], max_solution
         else:
             text += "."
     if result["output"]:
-        output = _clip(result["output"].rstrip("\n"), TEXT_MAX // 4)
+        output = clip(result["output"].rstrip("\n"), TEXT_MAX // 4)
         output += "..." if result["output_truncated"] and not output.endswith("…") else ""
         text = f"% output:\n{output}\n{text}"
     return text
@@ -443,7 +445,7 @@ def _check_text(result: dict[str, Any]) -> str:
             if "column" in p:
                 where += f", column {p['column']}"
             lines.append(f"{where}: {p['message']}" if kind == "error" else f"warning: {where}: {p['message']}")
-    return _clip("\n".join(lines))
+    return clip("\n".join(lines), TEXT_MAX)
 
 
 # --- input checks --------------------------------------------------------------------------------
@@ -516,5 +518,3 @@ def _g(x: float) -> str:
     return f"{x:g}"
 
 
-def _clip(text: str, limit: int = TEXT_MAX) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

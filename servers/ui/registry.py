@@ -21,13 +21,13 @@ import json
 import os
 import re
 import time
-from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from mcpfleet.common.errors import OutboundError, UserError
+from mcpfleet.common.cache import TTLCache
+from mcpfleet.common.errors import MalformedResponse, OutboundError, UserError
 from mcpfleet.common.http import OutboundClient
 from mcpfleet.common.untrusted import page
 from mcpfleet.servers.ui.settings import RegistrySource, UiSettings
@@ -265,39 +265,24 @@ def validate_item(data: Any) -> dict[str, Any]:
 class RegistryClient:
     """Fetches registry indexes and items through the outbound client, keeping validated answers a while."""
 
-    def __init__(self, client: OutboundClient, section: UiSettings, public: OutboundClient | None = None) -> None:
+    def __init__(
+        self,
+        client: OutboundClient,
+        section: UiSettings,
+        public: OutboundClient | None = None,
+        *,
+        cache_bytes: int = CACHE_BYTES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         """`client` may reach `section.allow` (operator-configured registries); `public` (default:
         `client`) serves URLs that callers or registry items name, so `allow` is no open door."""
         self.client = client
         self.public = public or client
         self.section = section
-        self._cache: OrderedDict[str, tuple[float, Any, int]] = OrderedDict()
-        self._cache_bytes = 0
-
-    def _cached(self, url: str) -> Any | None:
-        entry = self._cache.get(url)
-        if entry is None:
-            return None
-        expires, value, _ = entry
-        if expires < time.monotonic():
-            self._drop(url)
-            return None
-        self._cache.move_to_end(url)
-        return value
-
-    def _drop(self, url: str) -> None:
-        entry = self._cache.pop(url, None)
-        if entry is not None:
-            self._cache_bytes -= entry[2]
-
-    def _remember(self, url: str, value: Any, size: int = 0) -> None:
-        if self.section.cache_ttl <= 0 or self.section.cache_entries <= 0 or size > CACHE_BYTES:
-            return
-        self._drop(url)
-        self._cache[url] = (time.monotonic() + self.section.cache_ttl, value, size)
-        self._cache_bytes += size
-        while len(self._cache) > self.section.cache_entries or self._cache_bytes > CACHE_BYTES:
-            self._drop(next(iter(self._cache)))
+        # "<trusted> <url>" -> validated item or index, sized by the bytes it was sent as
+        self.cache: TTLCache[str, Any] = TTLCache(
+            ttl=section.cache_ttl, max_entries=section.cache_entries, max_size=cache_bytes, clock=clock
+        )
 
     async def _json(self, url: str, headers: Mapping[str, str], what: str, trusted: bool = False) -> tuple[Any, int]:
         """The parsed answer and its size in bytes."""
@@ -305,22 +290,20 @@ class RegistryClient:
         result = await client.fetch(url, headers=dict(headers), max_bytes=MAX_REGISTRY_BYTES)
         if result.status == 404:
             raise ItemNotFound(f"{what} not found ({url} answered 404)")
-        if result.status >= 400:
-            raise OutboundError(f"{url} answered HTTP {result.status}")
         try:
-            return json.loads(result.text()), len(result.content)
-        except json.JSONDecodeError:
-            raise MalformedItem(f"{what} at {url} is not JSON") from None
+            return result.json(what=f"{what} at {url}"), len(result.content)
+        except MalformedResponse as exc:
+            raise MalformedItem(str(exc)) from None
 
     async def item(self, ref: ItemRef) -> dict[str, Any]:
         key = f"{int(ref.registry.trusted)} {ref.url}"  # a trusted fetch never answers an untrusted ask
-        cached = self._cached(key)
+        cached = self.cache.get(key)
         if cached is not None:
             return cached
         data, size = await self._json(ref.url, ref.registry.headers, f"registry item {ref.name!r}",
                                       ref.registry.trusted)
         item = validate_item(data)
-        self._remember(key, item, size)
+        self.cache.put(key, item, size=size)
         return item
 
     async def index(self, registry: Registry) -> tuple[list[dict[str, Any]], int, str]:
@@ -335,7 +318,7 @@ class RegistryClient:
 
     async def _index_at(self, registry: Registry, url: str) -> tuple[list[dict[str, Any]], int, str]:
         key = f"{int(registry.trusted)} {url}"
-        cached = self._cached(key)
+        cached = self.cache.get(key)
         if cached is not None:
             return cached
         data, size = await self._json(url, registry.headers, f"the index of registry {registry.label}", registry.trusted)
@@ -350,7 +333,7 @@ class RegistryClient:
                 items.append({k: entry.get(k) for k in ("name", "type", "title", "description")})
             else:
                 bad += 1
-        self._remember(key, (items, bad, url), size)
+        self.cache.put(key, (items, bad, url), size=size)
         return items, bad, url
 
 

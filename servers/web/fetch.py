@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from mcpfleet.common.cache import TTLCache
 from mcpfleet.common.errors import OutboundError, UserError
 from mcpfleet.common.http import OutboundClient
 from mcpfleet.servers.web.settings import WebSettings
@@ -41,39 +41,19 @@ class Document:
     notes: tuple[str, ...] = ()
 
 
-class PageCache:
-    """LRU of extracted pages by entries and characters; entries expire after `ttl` seconds."""
+class PageCache(TTLCache[tuple[str, ...], Document]):
+    """Extracted pages by (caller, URL, format): LRU by entries and characters, `ttl` seconds each."""
 
-    def __init__(self, ttl: float, max_entries: int, max_chars: int = _CACHE_MAX_CHARS) -> None:
-        self._ttl = ttl
-        self._max_entries = max_entries
-        self._max_chars = max_chars
-        self._chars = 0
-        self._entries: OrderedDict[tuple[str, ...], tuple[float, Document]] = OrderedDict()
-
-    def get(self, key: tuple[str, ...]) -> Document | None:
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        if entry[0] <= time.monotonic():
-            self._drop(key)
-            return None
-        self._entries.move_to_end(key)
-        return entry[1]
-
-    def put(self, key: tuple[str, ...], document: Document) -> None:
-        if self._ttl <= 0 or self._max_entries == 0 or len(document.text) > self._max_chars:
-            return
-        self._drop(key)
-        self._entries[key] = (time.monotonic() + self._ttl, document)
-        self._chars += len(document.text)
-        while len(self._entries) > self._max_entries or self._chars > self._max_chars:
-            self._drop(next(iter(self._entries)))
-
-    def _drop(self, key: tuple[str, ...]) -> None:
-        entry = self._entries.pop(key, None)
-        if entry is not None:
-            self._chars -= len(entry[1].text)
+    def __init__(
+        self,
+        ttl: float,
+        max_entries: int,
+        max_chars: int = _CACHE_MAX_CHARS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(
+            ttl=ttl, max_entries=max_entries, max_size=max_chars, sizeof=lambda d: len(d.text), clock=clock
+        )
 
 
 class Extractor(Protocol):

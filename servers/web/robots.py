@@ -10,25 +10,33 @@ time whether another had recently read a site.
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from urllib.parse import urlsplit
 from urllib.robotparser import RobotFileParser
 
+from mcpfleet.common.cache import TTLCache
 from mcpfleet.common.errors import BlockedDestination, OutboundError, UserError
 from mcpfleet.common.http import OutboundClient
 
 ROBOTS_MAX_BYTES = 512_000  # what Google reads; the rest is ignored
 MAX_ENTRIES = 4096  # (caller, origin) pairs remembered
+_UNKNOWN = object()  # not remembered (None is remembered: "allow all")
 
 
 class RobotsPolicy:
-    def __init__(self, client: Callable[[], OutboundClient], user_agent: str, ttl: float = 3600.0) -> None:
+    def __init__(
+        self,
+        client: Callable[[], OutboundClient],
+        user_agent: str,
+        ttl: float = 3600.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._client = client
         self._agent = user_agent
-        self._ttl = ttl
-        # (namespace, origin) -> (expiry, rules); None rules: allow all
-        self._rules: OrderedDict[tuple[str, str], tuple[float, RobotFileParser | None]] = OrderedDict()
+        # (namespace, origin) -> rules; None rules: allow all
+        self._rules: TTLCache[tuple[str, str], RobotFileParser | None] = TTLCache(
+            ttl=ttl, max_entries=MAX_ENTRIES, clock=clock
+        )
 
     async def check(self, url: str, namespace: str = "") -> None:
         """Return if `url` may be fetched; raise UserError if robots.txt disallows it, OutboundError
@@ -45,10 +53,9 @@ class RobotsPolicy:
 
     async def _rules_for(self, namespace: str, origin: str) -> RobotFileParser | None:
         key = (namespace, origin)
-        cached = self._rules.get(key)
-        if cached is not None and cached[0] > time.monotonic():
-            self._rules.move_to_end(key)
-            return cached[1]
+        cached = self._rules.get(key, _UNKNOWN)
+        if cached is not _UNKNOWN:
+            return cached  # type: ignore[return-value]
         try:
             response = await self._client().fetch(f"{origin}/robots.txt", max_bytes=ROBOTS_MAX_BYTES, truncate=True)
         except BlockedDestination:
@@ -63,11 +70,5 @@ class RobotsPolicy:
         if 200 <= response.status < 300:
             rules = RobotFileParser()
             rules.parse(response.content.decode("utf-8", errors="replace").splitlines())
-        self._remember(key, rules)
+        self._rules.put(key, rules)
         return rules
-
-    def _remember(self, key: tuple[str, str], rules: RobotFileParser | None) -> None:
-        self._rules[key] = (time.monotonic() + self._ttl, rules)
-        self._rules.move_to_end(key)
-        while len(self._rules) > MAX_ENTRIES:
-            self._rules.popitem(last=False)

@@ -7,7 +7,6 @@ plain data: `title`, `url`, `snippet`, `engine`, and `date` when the engine give
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import re
@@ -18,8 +17,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import anyio
 
-from mcpfleet.common.errors import OutboundError
+from mcpfleet.common.errors import MalformedResponse, OutboundError
 from mcpfleet.common.http import OutboundClient
+from mcpfleet.common.text import clip
 
 logger = logging.getLogger(__name__)
 
@@ -130,18 +130,19 @@ def dedupe(results: Sequence[dict[str, str]]) -> list[dict[str, str]]:
     return unique
 
 
-def _clip(value: Any, limit: int) -> str:
-    text = " ".join(str(value or "").split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _one_line(value: Any, limit: int) -> str:
+    """A JSON field from an engine as one clipped line ("" for a missing one)."""
+    return clip(" ".join(str(value or "").split()), limit)
 
 
 def _hit(title: Any, url: Any, snippet: Any, engine: str, date: Any = None) -> dict[str, str] | None:
     url = str(url or "").strip()
     if not url.lower().startswith(("http://", "https://")):
         return None  # engines sometimes return javascript: or relative links; nothing to fetch
-    hit = {"title": _clip(title, MAX_TITLE), "url": url, "snippet": _clip(snippet, MAX_SNIPPET), "engine": engine}
+    hit = {"title": _one_line(title, MAX_TITLE), "url": url, "snippet": _one_line(snippet, MAX_SNIPPET),
+           "engine": engine}
     if date:
-        hit["date"] = _clip(date, 40)
+        hit["date"] = _one_line(date, 40)
     return hit
 
 
@@ -222,7 +223,7 @@ class DdgsBackend:
 
 
 def _ddgs_engine(item: dict[str, Any]) -> str:
-    source = _clip(item.get("source"), 60)  # news: the publisher
+    source = _one_line(item.get("source"), 60)  # news: the publisher
     return f"ddgs ({source})" if source else "ddgs"
 
 
@@ -277,12 +278,12 @@ class SearxngBackend:
             raise BackendFailed("rate limited by SearXNG")
         if response.status == 403:
             raise BackendFailed("SearXNG refused the JSON API (enable json in search.formats of its settings.yml)")
-        if response.status != 200:
-            raise BackendFailed(f"SearXNG answered HTTP {response.status}")
         try:
-            data = json.loads(response.content)
-        except ValueError:
-            raise BackendFailed("SearXNG did not answer JSON (is search.formats missing json?)") from None
+            data = response.json(what="SearXNG")
+        except MalformedResponse as exc:
+            raise BackendFailed(f"{exc}; is json missing from search.formats?") from None
+        except OutboundError as exc:  # a status other than 2xx
+            raise BackendFailed(str(exc)) from None
         if not isinstance(data, dict) or not isinstance(data.get("results"), list):
             raise BackendFailed("SearXNG answered JSON without a results list")
         results = []
@@ -294,9 +295,9 @@ class SearxngBackend:
             hit = _hit(item.get("title"), item.get("url"), item.get("content"), engine, item.get("publishedDate"))
             if hit:
                 results.append(hit)
-        answers = [_clip(a.get("answer") if isinstance(a, dict) else a, MAX_SNIPPET)
+        answers = [_one_line(a.get("answer") if isinstance(a, dict) else a, MAX_SNIPPET)
                    for a in _list(data.get("answers"))]
-        suggestions = [_clip(s, 100) for s in _list(data.get("suggestions"))[:5]]
+        suggestions = [_one_line(s, 100) for s in _list(data.get("suggestions"))[:5]]
         if not results and not answers:
             down = [_unresponsive(e) for e in _list(data.get("unresponsive_engines"))]
             if down:
@@ -325,8 +326,8 @@ def _searxng_language(region: str | None) -> str:
 
 def _unresponsive(entry: Any) -> str:
     if isinstance(entry, list | tuple) and entry:
-        return _clip(" ".join(str(p) for p in entry[:2]), 100)
-    return _clip(entry, 100)
+        return _one_line(" ".join(str(p) for p in entry[:2]), 100)
+    return _one_line(entry, 100)
 
 
 # --------------------------------------------------------------------------------------------

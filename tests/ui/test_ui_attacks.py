@@ -79,17 +79,14 @@ def big_items():
         yield url
 
 
-async def test_the_item_cache_is_bounded_by_bytes(ui_config, big_items, monkeypatch):
-    from mcpfleet.servers.ui import registry as registry_module
-
-    monkeypatch.setattr(registry_module, "CACHE_BYTES", 1_000_000)
+async def test_the_item_cache_is_bounded_by_bytes(ui_config, big_items):
     settings = load_settings(http={"allow": ["127.0.0.1"]}, servers={"ui": ui_config})
     ui = settings.server_section("ui", UiSettings)
     async with OutboundClient(settings.http) as http:
-        client = RegistryClient(http, ui)
+        client = RegistryClient(http, ui, cache_bytes=1_000_000)
         for n in range(8):  # caller-chosen URLs, ~300 KB each; cache_entries (512) alone would keep all
             await get_component(client, f"{big_items}/big/item{n}.json", None, None)
-        assert 0 < len(client._cache) <= 3
-        assert client._cache_bytes <= 1_000_000
+        assert 0 < len(client.cache) <= 3
+        assert client.cache.size <= 1_000_000
         # the newest is still served from the cache
         assert (await get_component(client, f"{big_items}/big/item7.json", None, None))["name"] == "item7"

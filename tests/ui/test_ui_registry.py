@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import time
 
 import pytest
 
@@ -24,12 +24,12 @@ from mcpfleet.servers.ui.registry import (
 async def registries(ui_config, acme_token):
     clients = []
 
-    def make(http: dict | None = None, **section) -> RegistryClient:
+    def make(http: dict | None = None, clock=time.monotonic, **section) -> RegistryClient:
         settings = load_settings(http={"allow": ["127.0.0.1"], **(http or {})}, servers={"ui": {**ui_config, **section}})
         ui = settings.server_section("ui", UiSettings)
         client = OutboundClient(settings.http, allow=ui.allow)
         clients.append(client)
-        return RegistryClient(client, ui)
+        return RegistryClient(client, ui, clock=clock)
 
     yield make
     for client in clients:
@@ -201,13 +201,14 @@ async def test_url_dependencies_and_url_registry(registries, registry_server):
 
 
 async def test_items_are_cached_for_the_ttl(registries, registry_server):
-    client = registries(http={"cache_ttl": 0}, cache_ttl=0.5)  # only the registry cache, not HTTP's
+    now = [0.0]
+    client = registries(http={"cache_ttl": 0}, cache_ttl=0.5, clock=lambda: now[0])  # the registry cache, not HTTP's
     path = "/r/styles/new-york-v4/card.json"
     before = registry_server.hits[path]
     await get_component(client, "card", None, None)
     await get_component(client, "card", None, None)
     assert registry_server.hits[path] == before + 1
-    await asyncio.sleep(0.7)
+    now[0] += 0.7
     await get_component(client, "card", None, None)
     assert registry_server.hits[path] == before + 2
 

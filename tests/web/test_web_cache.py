@@ -1,8 +1,6 @@
-"""The page cache: TTL, LRU by entries and by characters."""
+"""The page cache: TTL, LRU by entries and by characters (time moved by an injected clock)."""
 
 from __future__ import annotations
-
-import time
 
 from mcpfleet.servers.web.fetch import Document, PageCache
 
@@ -12,11 +10,14 @@ def doc(text: str) -> Document:
 
 
 def test_entries_expire():
-    cache = PageCache(ttl=0.05, max_entries=10)
+    now = [100.0]
+    cache = PageCache(ttl=0.05, max_entries=10, clock=lambda: now[0])
     cache.put(("u", "markdown"), doc("x"))
     assert cache.get(("u", "markdown")).text == "x"
     assert cache.get(("u", "text")) is None  # the format is part of the key
-    time.sleep(0.08)
+    now[0] += 0.04
+    assert cache.get(("u", "markdown")).text == "x"
+    now[0] += 0.02
     assert cache.get(("u", "markdown")) is None
 
 
