@@ -293,17 +293,17 @@ def _polynomial_roots(poly: sp.Poly, x: sp.Symbol, dom: str) -> dict[str, Any]:
     except (NotImplementedError, sp.PolynomialError, ValueError):
         factors = [(poly, 1)]
     entries: list[tuple[sp.Expr, int, bool]] = []  # (root, multiplicity, exact)
-    reasons = set()
+    reasons: set[str] = set()  # why some roots are numeric; none when all are exact
     for factor, mult in factors:
         if factor.degree() > 0:
             roots, reason = _factor_roots(factor, dom)
             entries.extend((r, m * mult, exact) for r, m, exact in roots)
-            reasons.add(reason)
+            if reason is not None:
+                reasons.add(reason)
     entries.sort(key=lambda e: sort_key(e[0]))
     exact = all(e[2] for e in entries)
     result = _listed_solutions([e[0] for e in entries], x)
     result["multiplicities"] = [e[1] for e in entries]
-    reasons.discard(None)
     if reasons:
         result.update({"exact": exact, "numeric_fallback": True,
                        "note": "some roots are given numerically: " + "; ".join(sorted(reasons))})
@@ -377,7 +377,7 @@ def _decompose(solution_set: sp.Set, dom: str) -> dict[str, list]:
         elif isinstance(s, sp.ImageSet) and s.base_sets == (sp.S.Integers,) and len(s.lamda.variables) == 1:
             parts["general"].append(s.lamda.expr.subs(s.lamda.variables[0], n))
         elif isinstance(s, sp.Interval) or s == sp.S.Reals:
-            parts["intervals"].extend(_as_intervals(s))
+            parts["intervals"].append(_span(s))
         elif s is sp.S.EmptySet:
             pass
         elif isinstance(s, sp.Intersection) and any(isinstance(a, sp.FiniteSet) for a in s.args):
@@ -455,7 +455,7 @@ def _plateau_result(points: list[sp.Expr], plateaus: list[tuple[float, float]], 
                     span: str) -> dict[str, Any]:
     """The equation holds on whole intervals (seen numerically): report them approximately."""
     found = ", ".join(f"[{lo:g}, {hi:g}]" for lo, hi in plateaus)
-    result = _listed_solutions(points, x) if points else {"solutions": [], "text": ""}
+    result: dict[str, Any] = _listed_solutions(points, x) if points else {"solutions": [], "text": ""}
     text = f"{x} in about {' or '.join(f'[{lo:g}, {hi:g}]' for lo, hi in plateaus)}"
     result.update({
         "exact": False, "numeric_fallback": True, "infinite": True,
@@ -549,14 +549,19 @@ def _solve_inequalities(statements: list[sp.Basic], symbols: list[sp.Symbol], do
 Span = tuple[sp.Expr, sp.Expr, bool, bool]
 
 
+def _span(s: sp.Interval) -> Span:
+    """The reals or one interval as a span."""
+    if s == sp.S.Reals:
+        return (-sp.oo, sp.oo, True, True)
+    return (s.start, s.end, bool(s.left_open), bool(s.right_open))
+
+
 def _as_intervals(s: sp.Set) -> list[Span] | None:
     """A real set as a sorted list of spans (points as degenerate ones), or None if it isn't one."""
     if s is sp.S.EmptySet:
         return []
-    if s == sp.S.Reals:
-        return [(-sp.oo, sp.oo, True, True)]
-    if isinstance(s, sp.Interval):
-        return [(s.start, s.end, bool(s.left_open), bool(s.right_open))]
+    if s == sp.S.Reals or isinstance(s, sp.Interval):
+        return [_span(s)]
     if isinstance(s, sp.FiniteSet) and all(p.is_real for p in s.args):
         return [(p, p, False, False) for p in s.args]
     if isinstance(s, sp.Union):

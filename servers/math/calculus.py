@@ -196,7 +196,8 @@ def _cross_check(expr: sp.Expr, x: sp.Symbol, a: sp.Expr, b: sp.Expr, closed: sp
 
 def _undefined_integral(expr: sp.Expr, x: sp.Symbol, a: sp.Expr, b: sp.Expr, bounds: dict[str, str]) -> dict[str, Any]:
     """sympy's nan: a non-integrable singularity inside the range; the principal value may exist."""
-    result = {"result": None, "latex": None, "numeric": None, **bounds, "definite": True, "converges": False,
+    result: dict[str, Any] = {"result": None, "latex": None, "numeric": None, **bounds, "definite": True,
+                              "converges": False,
               "text": "the integral does not converge (non-integrable singularity in the range)"}
     try:
         # principal_value can loop for ever on periodic singularities (tan x): keep it short.
@@ -634,9 +635,9 @@ def _parse_ode(text: str, names: list[str], var: str, funcs: list[sp.Expr], t: s
     if order == 0:
         raise MathInputError(f"{text!r} has no derivative of {', '.join(names)}: write e.g. {names[0]}' or "
                              f"d{names[0]}/d{var}")
-    stray = sorted(str(s) for s in (lhs - rhs).free_symbols if str(s) in names)
-    if stray:  # a use the rewriting did not recognise would silently become a constant
-        raise MathInputError(f"could not read {stray[0]!r} in {text!r} as the function {stray[0]}({var})")
+    unread = sorted(str(s) for s in (lhs - rhs).free_symbols if str(s) in names)
+    if unread:  # a use the rewriting did not recognise would silently become a constant
+        raise MathInputError(f"could not read {unread[0]!r} in {text!r} as the function {unread[0]}({var})")
     return sp.Eq(lhs.xreplace(replacements), rhs.xreplace(replacements)), order
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from fastmcp import FastMCP
 from fastmcp.tools.function_tool import FunctionTool
 from mcp.types import Tool as MCPTool
+from mcp.types import ToolAnnotations
 
 from mcpfleet.common.app import READ_ONLY
 
@@ -105,6 +106,6 @@ def register(mcp: FastMCP, fn: Callable[..., Any]) -> Callable[..., Any]:
 
     No outputSchema: the result's structured content is still sent (MCP allows it without one).
     """
-    tool = LeanTool.from_function(fn, annotations=READ_ONLY, output_schema=None)
+    tool = LeanTool.from_function(fn, annotations=ToolAnnotations.model_validate(READ_ONLY), output_schema=None)
     mcp.add_tool(tool.model_copy(update={"parameters": lean(tool.parameters)}))
     return fn

@@ -178,20 +178,19 @@ def _solve(a: sp.Matrix, b: sp.Matrix) -> dict[str, Any]:
     if taken & set(names):
         names = [sp.Symbol(f"s_{i + 1}") for i in range(len(params))]
     sol = sol.subs(dict(zip(params, names))).applyfunc(_tidy)
-    out = _matrix_out(sol) if sol.cols > 1 else None
-    result: dict[str, Any] = {"solution": _vector(sol) if sol.cols == 1 else out,
-                              "rank": int(a.rank())}
+    out = _matrix_out(sol) if sol.cols > 1 else None  # None: the solution is a vector
+    result: dict[str, Any] = {"solution": _vector(sol) if out is None else out, "rank": int(a.rank())}
     if any(e.free_symbols for e in a):
         result["note"] = "generic solution: assumes the symbolic pivots are non-zero"
     if not params:
         result["status"] = "unique"
-        result["text"] = f"unique solution x = {_vec_text(result['solution']) if sol.cols == 1 else out['text']}"
+        result["text"] = f"unique solution x = {_vec_text(result['solution']) if out is None else out['text']}"
     else:
         result["status"] = "infinite"
         result["free_parameters"] = [str(n) for n in names]
         particular = sol.subs({n: 0 for n in names})
-        result["particular_solution"] = _vector(particular) if sol.cols == 1 else _matrix_out(particular)
-        shown = _vec_text(result["solution"]) if sol.cols == 1 else out["text"]
+        result["particular_solution"] = _vector(particular) if out is None else _matrix_out(particular)
+        shown = _vec_text(result["solution"]) if out is None else out["text"]
         result["text"] = (f"infinitely many solutions, x = {shown} for any "
                           f"{', '.join(result['free_parameters'])}")
     return result

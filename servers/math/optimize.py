@@ -263,7 +263,8 @@ def _linear_form(problem: _Problem) -> _Linear | None:
     obj = _affine(problem.objective, problem.symbols)
     if obj is None:
         return None
-    ub, eq = [], []
+    ub: list[tuple[list[Any], Any, str]] = []
+    eq: list[tuple[list[Any], Any, str]] = []
     for con in problem.constraints:
         form = _affine(con.expr, problem.symbols)
         if form is None:

@@ -608,7 +608,7 @@ class _Dist:
     build: Callable[[dict[str, float]], Any]     # canonical params -> frozen scipy distribution
     scipy: str                                   # the mapping onto scipy's parametrisation
     choice: tuple[str, ...] = ()                 # at most one of these; the first is the default
-    choice_default: float | None = None
+    choice_default: float = 1.0                  # the first choice's value when none is given
     check: Callable[[dict[str, float]], str | None] | None = None   # cross-parameter validation
 
 
