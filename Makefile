@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test test-fast conformance bench clean litellm manifests image test-image
+.PHONY: setup run test test-fast conformance bench clean litellm client-clis manifests image test-image
 
 setup: $(STAMP)
 
@@ -24,12 +24,16 @@ run: setup
 litellm: setup
 	bash scripts/litellm-env.sh
 
+## Claude Code, OpenCode and Codex, pinned, in .tools/clients for tests/deploy/test_client_clis.py
+client-clis:
+	bash scripts/client-clis.sh
+
 ## regenerate manifests/ and the chart's servers: block from the server registry (tests fail when they drift)
 manifests: setup
 	$(BIN)/python manifests/generate.py
 
-## the whole test suite, the MCP conformance suite and the LiteLLM gateway test included
-test: setup litellm
+## the whole test suite, the MCP conformance suite, the LiteLLM gateway and client CLI tests included
+test: setup litellm client-clis
 	$(BIN)/python -m pytest
 
 ## everything but the conformance suite (no Node needed)
