@@ -38,7 +38,14 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench_load import DEPLOYMENT, TreeMemory, descendants, loadavg, tree_memory
+from bench_load import (
+    DEPLOYMENT,
+    TreeMemory,
+    descendants,
+    loadavg,
+    tree_cpu,
+    tree_memory,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -86,6 +93,7 @@ class Start:
     readyz: float
     first_child: float | None
     memory: TreeMemory
+    cpu: float  # CPU seconds of the server and its children until ready
 
 
 def cold_start(name: str, tmp: Path, run: int, limit: float = 120) -> Start:
@@ -110,7 +118,7 @@ def cold_start(name: str, tmp: Path, run: int, limit: float = 120) -> Start:
                 healthz = time.monotonic() - t0
             if healthz is not None and status(f"{base}/readyz") == 200:
                 readyz = time.monotonic() - t0
-                return Start(healthz, readyz, first_child, tree_memory(proc.pid))
+                return Start(healthz, readyz, first_child, tree_memory(proc.pid), sum(tree_cpu(proc.pid).values()))
             time.sleep(POLL)
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -163,6 +171,12 @@ def print_imports(title: str, rows: list[tuple[int, int, str]], wall: float) -> 
     print(f"\n{title}: {wall:.2f} s wall, {total:.2f} s in {len(rows)} imports; heavy: {', '.join(heavy) or 'none'}")
     for _self, cumulative, name in sorted(rows, key=lambda r: -r[1])[:10]:
         print(f"  {cumulative / 1000:8.1f} ms  {name}")
+    by_package: dict[str, int] = {}
+    for own, _, name in rows:
+        root = name.strip().split(".")[0]
+        by_package[root] = by_package.get(root, 0) + own
+    ranked = sorted(by_package.items(), key=lambda kv: -kv[1])[:10]
+    print("  own import time by package: " + ", ".join(f"{k} {v / 1000:.0f} ms" for k, v in ranked))
 
 
 def main() -> None:
@@ -178,7 +192,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-coldstart-") as name:
         tmp = Path(name)
         env = environment(tmp, 0)
-        print(f"\n{'server':8} {'healthz s':>9} {'readyz s':>9} {'1st child s':>11} {'pool s':>7} "
+        print(f"\n{'server':8} {'healthz s':>9} {'readyz s':>9} {'CPU s':>6} {'1st child s':>11} {'pool s':>7} "
               f"{'server MB':>10} {'children MB':>12} {'RSS MB':>7} {'PSS MB':>7}  goal")
         for server in args.servers:
             starts = [cold_start(server, tmp, run) for run in range(args.runs)]
@@ -191,7 +205,7 @@ def main() -> None:
             if server in GOAL_SERVERS:
                 goal = "ok" if best.readyz <= 1.5 and mem.total_rss <= 150 else "MISS"
                 goal += " (<= 1.5 s, <= 150 MB)"
-            print(f"{server:8} {min(s.healthz for s in starts):9.2f} {best.readyz:9.2f} "
+            print(f"{server:8} {min(s.healthz for s in starts):9.2f} {best.readyz:9.2f} {min(s.cpu for s in starts):6.2f} "
                   f"{first if first is not None else float('nan'):11.2f} {pool if pool is not None else float('nan'):7.2f} "
                   f"{mem.server_rss:10.0f} {mem.children_rss:12.0f} {mem.total_rss:7.0f} {mem.pss:7.0f}  {goal}")
 

@@ -56,6 +56,7 @@ SHARED = Path(os.environ.get("MCPFLEET_SHARED_DIR") or REPO.parent / "shared")
 sys.path[:0] = [str(REPO / "tests" / "support"), str(REPO / "tests" / "web"), str(REPO / "tests" / "npm")]
 
 CHEAP = ("k8s_rules", "npm_versions", "ui_theme")
+AGAIN = {"prolog_query": "prolog_query sum", "web_fetch": "web_fetch cached"}  # a tool's second mix entry
 CALL_TIMEOUT = 60.0
 WARMUP_LIMIT = 180.0  # seconds the warm-up may take at most
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
@@ -309,6 +310,7 @@ def fleet_config(path: Path, keys: dict[str, str], *, site: str, npm: str, shadc
 @dataclass
 class Results:
     latency: dict[str, list[float]] = field(default_factory=lambda: collections.defaultdict(list))
+    reply_bytes: collections.Counter = field(default_factory=collections.Counter)
     errors: collections.Counter = field(default_factory=collections.Counter)
     examples: dict[str, str] = field(default_factory=dict)
     calls: int = 0
@@ -355,7 +357,8 @@ async def call(client, url: str, key: str, tool: str, args: dict) -> tuple[bool,
     if "error" in data:
         return False, f"JSON-RPC {data['error'].get('code')}", {"detail": data["error"].get("message", "")}
     result = data.get("result", {})
-    if result.get("isError") or not result:
+    result["_bytes"] = len(response.content)
+    if result.get("isError") or len(result) == 1:
         message = " ".join(b.get("text", "") for b in result.get("content", []))
         return False, f"tool error: {error_kind(message)}", {"detail": message}
     return True, "", result
@@ -403,6 +406,7 @@ async def run_clients(base: str, keys: dict[str, str], fx: Fixtures, args, on_ph
                 into.calls += 1
                 if ok:
                     into.latency[tool].append(elapsed)
+                    into.reply_bytes[tool] += out.get("_bytes", 0)
                 else:
                     into.error(kind, f"{tool}: {out.get('detail', '')}")
                 if not pending and first_passes["left"] and i not in done_first:
@@ -444,6 +448,35 @@ async def run_clients(base: str, keys: dict[str, str], fx: Fixtures, args, on_ph
     return results, args.seconds
 
 
+async def cost_per_call(base: str, key: str, pid: int, fx: Fixtures, calls: int, seed: int) -> None:
+    """Each entry of the mix `calls` times in a row from one client: the server's and its workers'
+    CPU per call (from /proc, so a busy machine changes it far less than it changes latency)."""
+    import httpx2
+
+    rng = random.Random(seed)
+    print(f"\nCPU per call, {calls} calls in a row per entry of the mix (one client, after one unmeasured call):")
+    print(f"{'tool':20} {'server ms':>10} {'workers ms':>11} {'wall p50 ms':>12}")
+    seen: set[str] = set()
+    async with httpx2.AsyncClient() as http:
+        await call(http, f"{base}/prolog/mcp", key, "prolog_consult", {"program": FAMILY, "kb": "family"})
+        for _, server, tool, make in mix(fx):
+            label = AGAIN.get(tool, tool) if tool in seen else tool
+            seen.add(tool)
+            await call(http, f"{base}/{server}/mcp", key, tool, make(rng) if callable(make) else make)
+            before = tree_cpu(pid)
+            walls, failed = [], 0
+            for _ in range(calls):
+                t = time.monotonic()
+                ok, _, _ = await call(http, f"{base}/{server}/mcp", key, tool, make(rng) if callable(make) else make)
+                walls.append(time.monotonic() - t)
+                failed += not ok
+            after = tree_cpu(pid)
+            main = (after.get(pid, 0) - before.get(pid, 0)) / calls * 1000
+            workers = sum(v - before.get(p, 0) for p, v in after.items() if p != pid) / calls * 1000
+            note = f"  ({failed} failed)" if failed else ""
+            print(f"{label:20} {main:10.1f} {workers:11.1f} {pct(walls, 0.5):12.1f}{note}")
+
+
 # --- server-side figures ----------------------------------------------------------------------
 
 
@@ -475,7 +508,8 @@ def report(results: Results, window: float, run: Watch, args) -> None:
         if total + errors:
             print(f"server + workers CPU per call: {served / (total + errors) * 1000:.1f} ms")
     before, after = run.metrics.get("before", {}), run.metrics.get("after", {})
-    print(f"\n{'tool':20} {'calls':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} {'server mean ms':>15}")
+    print(f"\n{'tool':20} {'calls':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} {'server mean ms':>15} "
+          f"{'reply kB':>9}")
     for tool in sorted(results.latency, key=lambda t: (t not in CHEAP, t)):
         lat = results.latency[tool]
         s_sum = after.get(tool, (0, 0))[0] - before.get(tool, (0, 0))[0]
@@ -483,7 +517,7 @@ def report(results: Results, window: float, run: Watch, args) -> None:
         server = f"{s_sum / s_count * 1000:15.1f}" if s_count else f"{'-':>15}"
         mark = " *" if tool in CHEAP else ""
         print(f"{tool + mark:20} {len(lat):6d} {pct(lat, 0.5):8.1f} {pct(lat, 0.95):8.1f} {pct(lat, 0.99):8.1f} "
-              f"{max(lat) * 1000:8.1f} {server}")
+              f"{max(lat) * 1000:8.1f} {server} {results.reply_bytes[tool] / len(lat) / 1000:9.1f}")
     cheap = [x for t in CHEAP for x in results.latency.get(t, [])]
     if cheap:
         print(f"\ncheap tools (*) together: p50 {pct(cheap, 0.5):.1f} ms, p99 {pct(cheap, 0.99):.1f} ms (goal <= 50 ms)")
@@ -628,6 +662,8 @@ def main() -> None:
     parser.add_argument("--think", type=float, default=0.5, help="mean seconds a client waits between calls; 0 = none")
     parser.add_argument("--max-calls", type=int, default=200_000, help="calls in all, warm-up included")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--cost-calls", type=int, default=20,
+                        help="sequential calls per mix entry for the CPU-per-call table first; 0 = skip it")
     parser.add_argument("--py-spy", nargs="?", const=shutil.which("py-spy") or "py-spy", default=None,
                         metavar="PATH", help="profile the server with py-spy during the window (pip install py-spy)")
     args = parser.parse_args()
@@ -675,6 +711,9 @@ def main() -> None:
         t = time.monotonic()
         asyncio.run(index_docs())
         print(f"docs: ollama indexed in {time.monotonic() - t:.1f} s")
+        if args.cost_calls:
+            fixtures = Fixtures(site.base, questions)
+            asyncio.run(cost_per_call(base, first_key, proc.pid, fixtures, args.cost_calls, args.seed))
 
         verdaccio = pid_listening(f"127.0.0.1:{registry.port}")
         py_spy = args.py_spy or None
