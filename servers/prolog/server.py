@@ -16,15 +16,20 @@ from pydantic import Field
 
 from mcpfleet.common.app import DESTRUCTIVE, READ_ONLY, WRITES, new_pooled_server, structured_answer
 from mcpfleet.common.auth import current_caller
-from mcpfleet.common.errors import UserError
 from mcpfleet.common.settings import Settings
 from mcpfleet.common.workers import WorkerPool, pool_settings, run_for_tool
+from mcpfleet.servers.prolog.kbs import Deleted, KnowledgeBases, Listing, Shown, Stored
 from mcpfleet.servers.prolog.settings import PrologSettings
-from mcpfleet.servers.prolog.store import check_name, open_store
+from mcpfleet.servers.prolog.store import open_store
 
 MODULE = "mcpfleet.servers.prolog"
 INPUT_ERRORS = {"PrologInputError"}
 OUTPUT = {"type": "object"}
+
+
+def answer(result: Stored | Listing | Shown | Deleted) -> ToolResult:
+    # Until common.app.structured_answer takes an object with as_dict()/text() itself.
+    return structured_answer(result.as_dict() | {"text": result.text()})
 
 
 def build(settings: Settings) -> FastMCP:
@@ -47,9 +52,11 @@ def build(settings: Settings) -> FastMCP:
         pool, ready=store.ping, closers=[store.aclose],
     )
 
-    async def engine(target: str, *args: Any, timeout: float | None = None, **kwargs: Any) -> dict:
+    async def engine(target: str, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
         return await run_for_tool(pool, f"{MODULE}.engine:{target}", *args, input_errors=INPUT_ERRORS,
                                   timeout=timeout, **kwargs)
+
+    kbs = KnowledgeBases(store, engine, section)
 
     @mcp.tool(annotations=READ_ONLY, output_schema=OUTPUT)
     async def prolog_query(
@@ -60,19 +67,7 @@ def build(settings: Settings) -> FastMCP:
         timeout: Annotated[float, Field(ge=0, le=600, description="seconds; 0 = default")] = 0,
     ) -> ToolResult:
         """Run a Prolog goal; returns variable bindings for each solution (no solution is a normal answer)."""
-        caller = current_caller()
-        texts = []
-        for name in kb:
-            text = await store.get(caller, check_name(name))
-            if text is None:
-                raise UserError(f"no knowledge base named {name!r}; prolog_consult stores one, prolog_kb lists yours")
-            texts.append(text)
-        limit = min(timeout or section.time_limit, section.max_time_limit)
-        result = await engine(
-            "query", query, program or None, texts or None, max_solutions, limit, section.inference_limit,
-            timeout=limit + 5,
-        )
-        return structured_answer(result)
+        return structured_answer(await kbs.query(current_caller(), query, program, kb, max_solutions, timeout))
 
     @mcp.tool(annotations=WRITES, output_schema=OUTPUT)
     async def prolog_consult(
@@ -80,15 +75,7 @@ def build(settings: Settings) -> FastMCP:
         kb: Annotated[str, Field(description="name to store it under, e.g. 'family'")],
     ) -> ToolResult:
         """Check a program and store it as one of your named knowledge bases (replacing one of the same name)."""
-        check_name(kb)
-        report = await engine("check", program)
-        if not report.get("ok"):
-            problems = "; ".join(f"line {e.get('line', '?')}: {e.get('message')}" for e in report.get("errors", [])[:10])
-            raise UserError(f"not stored: {problems or report.get('text', 'the program has errors')}")
-        await store.put(current_caller(), kb, program)
-        report["kb"] = kb
-        report["text"] = f"stored {kb!r}: " + (", ".join(report.get("predicates", [])) or "no predicates")
-        return structured_answer(report)
+        return answer(await kbs.consult(current_caller(), kb, program))
 
     @mcp.tool(annotations=DESTRUCTIVE, output_schema=OUTPUT)
     async def prolog_kb(
@@ -96,22 +83,6 @@ def build(settings: Settings) -> FastMCP:
         kb: str = "",
     ) -> ToolResult:
         """List, show or delete your stored knowledge bases."""
-        caller = current_caller()
-        if action == "list":
-            infos = await store.list(caller)
-            items = [{"kb": i.name, "bytes": i.size, "updated": i.updated} for i in infos]
-            text = ", ".join(f"{i.name} ({i.size} bytes)" for i in infos) or "no knowledge bases"
-            return ToolResult(content=text, structured_content={"kbs": items})
-        if not kb:
-            raise UserError(f"name the knowledge base to {action}")
-        if action == "show":
-            text = await store.get(caller, check_name(kb))
-            if text is None:
-                raise UserError(f"no knowledge base named {kb!r}")
-            return ToolResult(content=text, structured_content={"kb": kb, "program": text})
-        deleted = await store.delete(caller, check_name(kb))
-        if not deleted:
-            raise UserError(f"no knowledge base named {kb!r}")
-        return ToolResult(content=f"deleted {kb!r}", structured_content={"kb": kb, "deleted": True})
+        return answer(await kbs.manage(current_caller(), action, kb))
 
     return mcp
