@@ -1,8 +1,8 @@
 """Text from the outside world, as tools return it: paged, wrapped, neutralised and flagged.
 
 Web pages, package metadata, READMEs and repository docs are data, not instructions. Every server
-that returns such text goes through `untrusted_result`, so the marking is the same everywhere and
-in both kinds of content a client may forward to its model:
+that returns such text goes through `untrusted_result` (`untrusted_answer` for a typed result), so
+the marking is the same everywhere and in both kinds of content a client may forward to its model:
 
 - the text content is wrapped in `<untrusted-content source="...">` ... `</untrusted-content>`
   (a closing tag inside the text is neutralised, so the text cannot end the wrapper early);
@@ -29,7 +29,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from fastmcp.tools.base import ToolResult
 
@@ -410,6 +410,29 @@ def untrusted_result(text: str, source: str, structured: dict[str, Any], *, head
         structured_content=marked,
         meta={META_UNTRUSTED: True, META_SOURCE: source},
     )
+
+
+class OutsideAnswer(Protocol):
+    """A logic module's typed result that holds outside text: what `untrusted_answer` takes."""
+
+    @property
+    def source(self) -> str: ...  # where the text came from: a URL, `npm:name@version`, ...
+
+    @property
+    def header(self) -> str: ...  # a short line of our own shown before the wrapper, or ""
+
+    @property
+    def outside_keys(self) -> Iterable[str]: ...  # structured keys that hold outside prose
+
+    def as_dict(self) -> dict[str, Any]: ...  # the structured content
+
+    def text(self) -> str: ...  # the outside text the model reads
+
+
+def untrusted_answer(result: OutsideAnswer) -> ToolResult:
+    """`untrusted_result` for a typed result: its `text()`, `source`, `as_dict()`, `header`, `outside_keys`."""
+    return untrusted_result(result.text(), result.source, result.as_dict(), header=result.header,
+                            outside_keys=result.outside_keys)
 
 
 @dataclass(frozen=True)
