@@ -18,10 +18,10 @@ from ddgs.results import NewsResult
 from mcpfleet.common.errors import OutboundError
 from mcpfleet.common.http import OutboundClient
 from mcpfleet.common.settings import HttpSettings
+from mcpfleet.servers.web.clients import allow_entry
 from mcpfleet.servers.web.search import (
     BackendFailed, DdgsBackend, Searcher, SearchRequest, SearxngBackend, dedupe, normalise_url,
 )
-from mcpfleet.servers.web.server import _allow_entry
 from web_site import Site
 
 HTTP = HttpSettings(timeout=3, connect_timeout=1, retries=0, backoff=0, cache_ttl=0)
@@ -137,9 +137,9 @@ async def test_searxng_unreachable_is_a_failure():
 
 
 def test_searxng_host_is_allowed_for_its_own_client_only():
-    assert _allow_entry("http://searxng.search.svc:8080") == "searxng.search.svc"
-    assert _allow_entry("http://10.0.3.7:8080/") == "10.0.3.7/32"
-    assert _allow_entry("http://[fd00::5]:8080/") == "fd00::5/128"
+    assert allow_entry("http://searxng.search.svc:8080") == "searxng.search.svc"
+    assert allow_entry("http://10.0.3.7:8080/") == "10.0.3.7/32"
+    assert allow_entry("http://[fd00::5]:8080/") == "fd00::5/128"
 
 
 # --- ddgs -------------------------------------------------------------------------------------
