@@ -7,7 +7,6 @@ content. Tailwind runs in one long-lived Node worker (tailwind.py), warmed in th
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
@@ -18,16 +17,14 @@ from pydantic import Field
 from mcpfleet.common.app import READ_ONLY as LOCAL
 from mcpfleet.common.app import READ_ONLY_REMOTE as REGISTRY
 from mcpfleet.common.app import new_server, structured_answer
-from mcpfleet.common.errors import FleetError
 from mcpfleet.common.http import OutboundClient
 from mcpfleet.common.settings import Settings
 from mcpfleet.common.spec import add_ready_check
 from mcpfleet.common.untrusted import untrusted_result
-from mcpfleet.servers.ui.settings import UiSettings
 from mcpfleet.servers.ui.registry import RegistryClient, get_component, list_components
+from mcpfleet.servers.ui.settings import UiSettings
 from mcpfleet.servers.ui.tailwind import TailwindWorker, compile_classes, theme_answer
 
-log = logging.getLogger("mcpfleet.ui")
 OUTPUT = {"type": "object"}
 
 RegistryArg = Annotated[str | None, Field(max_length=500, description="@namespace or URL; default shadcn/ui")]
@@ -42,10 +39,7 @@ def build(settings: Settings) -> FastMCP:
 
     @contextlib.asynccontextmanager
     async def lifespan(server: FastMCP) -> AsyncIterator[dict]:
-        try:
-            await worker.build(["p-4"])  # starts Node and builds the default design system once
-        except FleetError as exc:  # calls start it again; readiness says so meanwhile
-            log.warning("tailwind worker did not start: %s", exc)
+        await worker.warm()
         yield {}
 
     mcp = new_server(
@@ -55,17 +49,7 @@ def build(settings: Settings) -> FastMCP:
         closers=[worker.aclose, http.aclose, public.aclose],
     )
 
-    async def ready() -> bool:
-        # A worker stopped after a timeout is started again here too, not only by the next call:
-        # a replica that reports itself unready would otherwise get no call to revive it.
-        if not worker.alive:
-            try:
-                await worker.start()
-            except FleetError:
-                return False
-        return worker.alive
-
-    add_ready_check(mcp, ready)
+    add_ready_check(mcp, worker.ready)
 
     @mcp.tool(annotations=REGISTRY, output_schema=OUTPUT)
     async def ui_components(

@@ -22,7 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from mcpfleet.common.errors import LimitExceeded, UserError, WorkerCrashed
+from mcpfleet.common.errors import FleetError, LimitExceeded, UserError, WorkerCrashed
 from mcpfleet.common.workers import confined_command
 from mcpfleet.servers.ui.settings import NODE_DIR, UiSettings
 
@@ -314,6 +314,28 @@ class TailwindWorker:
     async def start(self) -> None:
         async with self._lock:
             await self._ensure_started()
+
+    async def warm(self) -> None:
+        """Start Node and build the default design system once (the server's start-up does this).
+
+        A failure is logged, not raised: calls start the worker again, and readiness says so meanwhile.
+        """
+        try:
+            await self.build(["p-4"])
+        except FleetError as exc:
+            log.warning("tailwind worker did not start: %s", exc)
+
+    async def ready(self) -> bool:
+        """Whether the worker runs, starting a stopped one (after a timeout) first.
+
+        Not only the next call revives it: a replica that reports itself unready would get no call.
+        """
+        if not self.alive:
+            try:
+                await self.start()
+            except FleetError:
+                return False
+        return self.alive
 
     async def _ensure_started(self) -> None:
         if self.alive:
