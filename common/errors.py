@@ -13,11 +13,11 @@ FastMCP only ever meets the errors after it has been imported, so it always sees
 
 from __future__ import annotations
 
-import importlib.abc
-import logging
 import sys
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
+
+LOG_INFO = 20  # logging.INFO; the CLI's quick commands do not import logging
 
 if TYPE_CHECKING:
     from fastmcp.exceptions import ToolError as _Base
@@ -35,7 +35,7 @@ class FleetError(_Base):
     world, not faults of the server (those are logged at ERROR with a request id).
     """
 
-    def __init__(self, message: str, *, log_level: int = logging.INFO) -> None:
+    def __init__(self, message: str, *, log_level: int = LOG_INFO) -> None:
         super().__init__(message)
         self.log_level = log_level
 
@@ -110,7 +110,7 @@ def _adopt_tool_error(module: ModuleType) -> None:
         FleetError.__bases__ = (tool_error,)
 
 
-class _AdoptWhenFastMCPLoads(importlib.abc.MetaPathFinder):
+class _AdoptWhenFastMCPLoads:  # a meta path finder (importlib.abc would import importlib.resources)
     """Finds `fastmcp.exceptions` as the finders after it would and re-bases `FleetError` right
     after the module has run (before any other module can use its ToolError)."""
 
