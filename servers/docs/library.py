@@ -57,6 +57,11 @@ class Librarian:
         self.jobs = IndexJobs()
         self.catalog = settings.full_catalog()
 
+    @staticmethod
+    async def _call(read, *args):  # type: ignore[no-untyped-def]
+        """An index read off the event loop: a database round trip (PostgreSQL) must not stall other calls."""
+        return await anyio.to_thread.run_sync(read, *args)
+
     # -- resolve ----------------------------------------------------------------------------------
 
     async def resolve(self, name: str) -> dict:
@@ -64,12 +69,16 @@ class Librarian:
         if not name:
             raise UserError("give a library name, e.g. 'fastapi' or 'vercel/next.js'")
         candidates: dict[str, dict] = {}
+        indexed = await self._call(self.index.versions)
+        by_library: dict[str, list[Version]] = {}
+        for v in indexed:
+            by_library.setdefault(v.library.lower(), []).append(v)
 
         def add(library: str, origin: str, ref: str | None = None, **extra: object) -> None:
             key = library.lower()
             if key in candidates or len(candidates) >= MAX_CANDIDATES:
                 return
-            versions = self.index.versions(library)
+            versions = by_library.get(key, [])
             known = versions[0] if versions else None
             candidates[key] = {
                 "id": library + (f"@{ref}" if ref else ""),
@@ -83,14 +92,13 @@ class Librarian:
         # Offline first, most certain first: catalog names and aliases ('k8s'), indexed libraries
         # ('ollama docs' -> local/ollama), then names spelled alike; the forge only when none of
         # the certain ones matched.
-        indexed = self.index.versions()
         matches = {how: [v.library for v in indexed if library_match(name, v.library) == how]
                    for how in ("exact", "near", "fuzzy")}
         certain = bool(lookup(self.catalog, name) or matches["exact"] or matches["near"])
         for n, (_, value) in enumerate(lookup(self.catalog, name)):
             source = parse_source(value)
             extra = {}
-            if n < 2 and self.forges is not None and source.kind != "local" and not self.index.versions(source.library):
+            if n < 2 and self.forges is not None and source.kind != "local" and source.library.lower() not in by_library:
                 try:  # best effort: the description and stars of the likeliest matches
                     info = await self.forges.info(source)
                     extra = {"description": info.description, "stars": info.stars}
@@ -132,17 +140,17 @@ class Librarian:
         ref = ref or None
         if not base.strip():  # the index would answer "" with every library's versions
             raise UserError(f"{library[:100]!r} names no library; give an id like 'owner/repo' or 'owner/repo@v2'")
-        version = self.index.find_version(base, ref)
+        version = await self._call(self.index.find_version, base, ref)
         if version is not None:
             return Found(version)
         source = self._source_for(base, ref)
         if source is not None and source.kind != "local":
-            version = self.index.find_version(source.library, source.ref)
+            version = await self._call(self.index.find_version, source.library, source.ref)
             if version is not None:
                 return Found(version)
         if ref is None:  # a name ('ollama docs') that only one indexed library answers to: that one
             named: dict[str, Version] = {}
-            for v in self.index.versions():  # the default branch's version comes first
+            for v in await self._call(self.index.versions):  # the default branch's version comes first
                 if library_match(base, v.library) == "exact":
                     named.setdefault(v.library, v)
             if len(named) == 1:
@@ -154,7 +162,7 @@ class Librarian:
                     raise UserError(f"{source.library} is being indexed ({result.percent:g}%: {result.message}); "
                                     "search again in a minute")
                 return Found(result.version, indexed_now=True)
-        indexed = [v.library for v in self.index.versions()]
+        indexed = [v.library for v in await self._call(self.index.versions)]
         close = difflib.get_close_matches(base, indexed, n=3, cutoff=0.5)
         hint = f"; indexed libraries like it: {', '.join(close)}" if close else ""
         which = f"{base}@{ref}" if ref else base
@@ -201,7 +209,7 @@ class Librarian:
         version = (await self.find(library, index_missing=False)).version
         label = f"{version.library}@{version.ref}"
         path = path.strip().strip("/")
-        doc = self.index.document(version, path) if path else None
+        doc = await self._call(self.index.document, version, path) if path else None
         if doc is not None:
             title, text, url = doc
             pg = page(text, start_index, self.settings.page_chars)
@@ -209,9 +217,9 @@ class Librarian:
             return {"library": version.library, "ref": version.ref, "path": path, "title": title, "url": url,
                     "kind": "document", "content": pg.text, **pg.as_dict(),
                     "header": f"{label} {where} {pg.note()}", "text": pg.text}
-        entries = self.index.paths(version, f"{path}/" if path else "")
+        entries = await self._call(self.index.paths, version, f"{path}/" if path else "")
         if not entries:
-            every = [p for p, _ in self.index.paths(version)]
+            every = [p for p, _ in await self._call(self.index.paths, version)]
             close = difflib.get_close_matches(path, every, n=3, cutoff=0.4)
             hint = f"; did you mean {', '.join(close)}?" if close else "; path '' lists every document"
             raise UserError(f"{label} has no document or folder {path!r}{hint}")

@@ -21,7 +21,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections import defaultdict
+from collections import Counter
 from collections.abc import Iterable, Iterator
 
 from mcpfleet.common.errors import ConfigError, UserError
@@ -100,14 +100,18 @@ FROM docs_staging s, unnest(setweight(to_tsvector('{CONFIG}', s.heading_words), 
                             || setweight(to_tsvector('{CONFIG}', s.place_words), 'B')
                             || to_tsvector('{CONFIG}', s.body_words)) AS u
 """
-# One snapshot: the version's statistics and every posting of the query's words. A query word
-# that splits into several ('storage_uri') matches a section holding all of its parts.
+# One snapshot: the version's statistics and, per query word and section holding it, the
+# column-weighted frequency (ranking.py's weights, passed in) and the section's length. A query
+# word that splits into several ('storage_uri') counts where a section holds all of its parts, as
+# often as its rarest part.
 SEARCH = f"""
 WITH v AS (SELECT id, chunks, tokens FROM docs_versions WHERE library = %(library)s AND ref = %(ref)s),
 t AS (SELECT q.n, u.lexeme, count(*) OVER (PARTITION BY q.n) AS parts
       FROM unnest(%(terms)s::text[]) WITH ORDINALITY AS q(words, n), unnest(to_tsvector('{CONFIG}', q.words)) AS u)
-SELECT v.id, v.chunks, v.tokens, t.n, t.parts, p.chunk, p.doc, p.heading, p.place, p.body, p.length
+SELECT v.id, v.chunks, v.tokens, t.n, p.chunk, min(p.doc), min(p.length),
+       min(%(heading)s * p.heading + %(place)s * p.place + %(body)s * p.body)
 FROM v, t JOIN docs_postings p ON p.lexeme = t.lexeme WHERE p.version_id = v.id
+GROUP BY v.id, v.chunks, v.tokens, t.n, p.chunk HAVING count(*) = min(t.parts)
 """
 VERSION_COLUMNS = "library, ref, is_default, commit_sha, source, url_base, description, stars, files, chunks, indexed_at"
 
@@ -317,31 +321,17 @@ class PostgresIndex(DocsIndex):
         if not any(words):
             return []
         with self._connection() as conn:
-            rows = conn.execute(SEARCH, {"library": version.library, "ref": version.ref, "terms": words}).fetchall()
+            rows = conn.execute(SEARCH, {"library": version.library, "ref": version.ref, "terms": words,
+                                         "heading": HEADING_WEIGHT, "place": PLACE_WEIGHT, "body": BODY_WEIGHT}).fetchall()
             if not rows:
                 return []
             vid, sections, total_tokens = rows[0][:3]
-            # per query word: the sections holding it, with their column-weighted frequency and length
-            parts: dict[int, int] = {}
-            seen: dict[int, dict[int, list]] = defaultdict(dict)
-            for _, _, _, n, k, chunk, doc, heading, place_, body, length in rows:
-                parts[n] = k
-                freq = HEADING_WEIGHT * heading + PLACE_WEIGHT * place_ + BODY_WEIGHT * body
-                entry = seen[n].get(chunk)
-                if entry is None:
-                    seen[n][chunk] = [doc, length, freq, 1]
-                else:  # another part of a split word: the section holds the word as often as its rarest part
-                    entry[2] = min(entry[2], freq)
-                    entry[3] += 1
+            holders = Counter(row[3] for row in rows)  # query word -> sections holding it
+            weights = {n: idf(sections, count) for n, count in holders.items()}
             avg = total_tokens / sections if sections else 0.0
             per_chunk: dict[int, list] = {}
-            for n, holders in seen.items():
-                complete = {c: e for c, e in holders.items() if e[3] >= parts[n]}
-                weight = idf(sections, len(complete))
-                for chunk, (doc, length, freq, _) in complete.items():
-                    per_chunk.setdefault(chunk, [doc, length, []])[2].append((weight, freq))
-            if not per_chunk:
-                return []
+            for _, _, _, n, chunk, doc, length, freq in rows:
+                per_chunk.setdefault(chunk, [doc, length, []])[2].append((weights[n], freq))
             matches = [(chunk, doc, bm25(freqs, length, avg)) for chunk, (doc, length, freqs) in per_chunk.items()]
             best = best_candidates(matches, self._weights(conn, vid))
             coverage = {chunk: len(per_chunk[chunk][2]) / len(terms) for _, chunk, _ in best}

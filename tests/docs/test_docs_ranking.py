@@ -1,6 +1,8 @@
 """Ranking on real documentation: the ollama and kserve trees in ../shared/peer-data/docs, indexed in
 place once per session, against ranking_questions.json (93 questions, answers found by reading the
-files). hit@k counts a question when an answering file is among the first k returned sections."""
+files). hit@k counts a question when an answering file is among the first k returned sections.
+Both stores are measured: SQLite and PostgreSQL rank the same way (ranking.py) and must both
+reach the bar."""
 
 from __future__ import annotations
 
@@ -12,21 +14,24 @@ import pytest
 from mcpfleet.servers.docs.settings import DocsSettings
 from mcpfleet.servers.docs.evaluation import Scores, load_questions
 from mcpfleet.servers.docs.library import Librarian
-from mcpfleet.servers.docs.store_sqlite import SqliteIndex
+from mcpfleet.servers.docs.store import open_index
+from postgres_testing import new_database
 from shared_data import shared_path
 
 QUESTIONS = load_questions(Path(__file__).with_name("ranking_questions.json"))
 TREES = ("ollama", "kserve")
 BUDGET = 4000  # docs_search's default
+pytestmark = pytest.mark.timeout(300)  # the first test of each store waits for its index of both trees
 
 
-@pytest.fixture(scope="session")
-def answers(tmp_path_factory) -> dict[str, dict]:
-    """Every question's docs_search answer, from one index of both trees."""
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def answers(request, tmp_path_factory) -> dict[str, dict]:
+    """Every question's docs_search answer, from one index of both trees, in each store."""
     roots = {tree: shared_path("peer-data", "docs", tree) for tree in TREES}
     index_path = tmp_path_factory.mktemp("ranking") / "docs.sqlite"
-    librarian = Librarian(SqliteIndex(index_path), DocsSettings(index_path=str(index_path), default_catalog=False),
-                          forges=None)
+    store = "sqlite" if request.param == "sqlite" else new_database(request.getfixturevalue("postgres_url"))
+    librarian = Librarian(open_index(store, index_path),
+                          DocsSettings(index_path=str(index_path), default_catalog=False), forges=None)
 
     async def run() -> dict[str, dict]:
         for tree, root in roots.items():

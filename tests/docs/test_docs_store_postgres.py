@@ -127,3 +127,14 @@ def test_the_store_is_set_by_the_environment_as_the_chart_does(url, monkeypatch,
     with pytest.raises(ConfigError, match="servers.docs: store: .*'sqlite' or a postgresql://") as err:
         load_settings().server_section("docs", DocsSettings)
     assert "pw@" not in str(err.value)
+
+
+async def test_readiness_follows_the_database(url):
+    """/readyz runs the docs server's ready check: a ping of the store."""
+    from mcpfleet.common.spec import ready_checks
+    from mcpfleet.servers.docs.server import build
+
+    for store, expected in ((url, True), (f"postgresql://fleet:x@127.0.0.1:{free_port()}/docs", False)):
+        server = build(load_settings(servers={"docs": {"store": store, "default_catalog": False}}))
+        [check] = ready_checks(server)
+        assert await check() is expected, store
