@@ -44,21 +44,22 @@ def resources_limits(doc: Document, docs: list[Document]) -> Iterator[Hit]:
                 yield Hit(c.path + ("resources", "requests", resource),
                           f"container {c.name!r} must set resources.requests and resources.limits for {resource}")
             elif limit is None:
-                def fix(c=c, resource=resource, request=request) -> str:
+                def set_limit(c=c, resource=resource, request=request) -> str:
                     ensure_map(ensure_map(c.data, "resources"), "limits")[resource] = request
                     return (f"container {c.name!r}: set limits.{resource} = requests.{resource} ({request}); "
                             "raise it if the program needs bursts")
 
                 yield Hit(c.path + ("resources", "limits", resource),
-                          f"container {c.name!r} requests {resource} without a limit (requests-only is not allowed)", fix)
+                          f"container {c.name!r} requests {resource} without a limit (requests-only is not allowed)",
+                          set_limit)
             else:
-                def fix(c=c, resource=resource, limit=limit) -> str:
+                def set_request(c=c, resource=resource, limit=limit) -> str:
                     ensure_map(ensure_map(c.data, "resources"), "requests")[resource] = limit
                     return (f"container {c.name!r}: set requests.{resource} = limits.{resource} ({limit}), "
                             "the value Kubernetes assumes anyway")
 
                 yield Hit(c.path + ("resources", "requests", resource),
-                          f"container {c.name!r} limits {resource} without an explicit request", fix)
+                          f"container {c.name!r} limits {resource} without an explicit request", set_request)
 
 
 @rule("ephemeral-storage", "warning", "Containers request and limit ephemeral-storage.", group="cerit")

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mcpfleet.servers.k8s.documents import Document
-
-if TYPE_CHECKING:
-    from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 # kind → paths of pod specs inside it
 POD_SPEC_PATHS: dict[str, tuple[tuple, ...]] = {
@@ -32,10 +29,11 @@ SERVING_KINDS = {"Deployment", "DeploymentConfig", "StatefulSet", "DaemonSet", "
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 
 
+# Mappings are plain dicts when validating (libyaml) and ruamel's CommentedMap (a dict) when fixing.
 @dataclass
 class PodSpec:
     path: tuple
-    spec: CommentedMap
+    spec: dict[str, Any]
     doc: Document
 
     @property
@@ -46,7 +44,7 @@ class PodSpec:
 @dataclass
 class Container:
     path: tuple
-    data: CommentedMap
+    data: dict[str, Any]
     pod: PodSpec
     list_name: str
 
@@ -103,7 +101,7 @@ class NotFixable(Exception):
     """A fix met a value of the wrong type: the schema finding says what; nothing is overwritten."""
 
 
-def ensure_map(parent: CommentedMap, key: str) -> CommentedMap:
+def ensure_map(parent: dict[str, Any], key: str) -> dict[str, Any]:
     """parent[key] as a mapping, created (at the end of parent) when missing or null."""
     from ruamel.yaml.comments import CommentedMap  # fixes only: validation never imports ruamel
 
@@ -116,7 +114,7 @@ def ensure_map(parent: CommentedMap, key: str) -> CommentedMap:
     return value
 
 
-def ensure_seq(parent: CommentedMap, key: str) -> CommentedSeq:
+def ensure_seq(parent: dict[str, Any], key: str) -> list[Any]:
     from ruamel.yaml.comments import CommentedSeq
 
     value = parent.get(key)

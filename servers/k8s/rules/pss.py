@@ -16,6 +16,7 @@ baseline rule off, so each problem is reported once, under the control that judg
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from mcpfleet.servers.k8s.documents import Document
 from mcpfleet.servers.k8s.rules import Hit, rule
@@ -214,7 +215,7 @@ def host_probes(doc: Document, docs: list[Document], version: Version) -> Iterat
     if version < (1, 34):
         return
     for c in all_containers(doc):
-        handlers = [((probe,), c.data.get(probe)) for probe in PROBES]
+        handlers: list[tuple[tuple[str, ...], Any]] = [((probe,), c.data.get(probe)) for probe in PROBES]
         handlers += [(("lifecycle", hook), get(c.data, "lifecycle", hook)) for hook in LIFECYCLE]
         for where, handler in handlers:
             for action in ("httpGet", "tcpSocket"):
