@@ -4,14 +4,13 @@ on disk, served here by a real HTTP server on 127.0.0.1."""
 from __future__ import annotations
 
 import pytest
-from fastmcp import Client
 
+from fleet_testing import fleet_client
 from local_http import serving
 from mcpfleet.common.errors import ConfigError
 from mcpfleet.common.settings import load_settings
 from mcpfleet.servers.k8s.crds import catalog_path, fetch_catalog_schemas
 from mcpfleet.servers.k8s.engine import Engine
-from mcpfleet.servers.k8s.server import build
 from mcpfleet.servers.k8s.settings import K8sSettings
 
 SCHEMA = {
@@ -54,7 +53,7 @@ def settings_for(base: str, cache, allow: bool = True):
 async def test_schemas_are_fetched_once_then_read_from_the_disk_cache(catalog, tmp_path):
     base, requests = catalog
     settings = settings_for(base, tmp_path / "cache")
-    async with Client(build(settings)) as c:
+    async with fleet_client("k8s", settings) as c:
         bad = (await c.call_tool("k8s_validate", {"manifest": BAD})).structured_content
         assert {(f["rule"], f["path"]) for f in bad["findings"]} == {("schema", "spec"), ("schema", "spec.maxReplicas")}
         good = (await c.call_tool("k8s_validate", {"manifest": GOOD})).structured_content
@@ -65,7 +64,7 @@ async def test_schemas_are_fetched_once_then_read_from_the_disk_cache(catalog, t
     assert requests == ["/keda.sh/scaledobject_v1alpha1.json", "/example.org/widget_v1.json"]
     assert catalog_path(tmp_path / "cache", "keda.sh/v1alpha1", "ScaledObject").is_file()
     # a new server (a restart) reads the cache: no more requests for the ScaledObject
-    async with Client(build(settings)) as c:
+    async with fleet_client("k8s", settings) as c:
         again = (await c.call_tool("k8s_validate", {"manifest": BAD})).structured_content
     assert again["errors"] == 2 and requests.count("/keda.sh/scaledobject_v1alpha1.json") == 1
 

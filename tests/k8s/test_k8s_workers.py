@@ -6,11 +6,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from fastmcp import Client
 from fastmcp.exceptions import ToolError
 
+from fleet_testing import fleet_client
 from mcpfleet.common.settings import load_settings
-from mcpfleet.servers.k8s.server import build
 
 SMALL = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: small}\ndata: {a: b}\n"
 POD = """\
@@ -34,7 +33,7 @@ def settings(timeout: float, max_bytes: int = 2_000_000):
 
 
 async def test_a_runaway_call_is_stopped_while_another_caller_is_served():
-    async with Client(build(settings(timeout=1.0))) as c:
+    async with fleet_client("k8s", settings(timeout=1.0)) as c:
         huge = asyncio.create_task(c.call_tool("k8s_validate", {"manifest": HUGE}))
         await asyncio.sleep(0.2)  # the huge call holds one worker now
         other = await c.call_tool("k8s_validate", {"manifest": SMALL})
@@ -47,14 +46,14 @@ async def test_a_runaway_call_is_stopped_while_another_caller_is_served():
 
 
 async def test_an_oversized_manifest_is_refused_with_a_clear_message():
-    async with Client(build(settings(timeout=30.0, max_bytes=100_000))) as c:
+    async with fleet_client("k8s", settings(timeout=30.0, max_bytes=100_000)) as c:
         with pytest.raises(ToolError, match="larger than 100000 bytes; split it"):
             await c.call_tool("k8s_validate", {"manifest": HUGE})
         assert (await c.call_tool("k8s_validate", {"manifest": SMALL})).structured_content["errors"] == 0
 
 
 async def test_bad_arguments_are_user_errors_from_the_worker():
-    async with Client(build(settings(timeout=30.0))) as c:
+    async with fleet_client("k8s", settings(timeout=30.0)) as c:
         with pytest.raises(ToolError, match="Kubernetes version '1.99' is not available"):
             await c.call_tool("k8s_validate", {"manifest": SMALL, "kubernetes_version": "1.99"})
         with pytest.raises(ToolError, match="unknown profile 'nope'"):

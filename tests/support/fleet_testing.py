@@ -2,6 +2,16 @@
 
 Importable as `fleet_testing` (pytest's pythonpath and the subprocess helpers add tests/support),
 so `MCPFLEET_PLUGINS='["fleet_testing:ECHO"]'` loads them into a real `mcpfleet serve`.
+
+The one way to build a server under test is `fleet_client` (always with the runtime):
+
+    async with fleet_client("npm", settings) as c:                 # in memory, with the middleware
+        await c.call_tool("npm_package", {"name": "alpha"})
+    async with fleet_client("npm", settings, key="alice") as c:    # over HTTP on 127.0.0.1, with auth
+        ...
+    built = fleet_server("npm", settings)                          # when the test reads the server
+    async with fleet_client(built) as c:                           # object itself (its caches, pools)
+        ...
 """
 
 from __future__ import annotations
@@ -16,9 +26,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx2
 import uvicorn
@@ -28,6 +38,12 @@ from mcpfleet.common.app import new_server
 from mcpfleet.common.auth import current_caller
 from mcpfleet.common.errors import UserError
 from mcpfleet.common.spec import ServerSpec, add_ready_check
+
+if TYPE_CHECKING:
+    from fastmcp import Client
+
+    from mcpfleet.common.app import BuiltServer
+    from mcpfleet.common.settings import Settings
 
 KEYS = {"alice": "key-alice-0123456789", "bob": "key-bob-0123456789", "carol": "key-carol-0123456789"}
 
@@ -144,6 +160,80 @@ def running_app(app, host: str = "127.0.0.1", settings=None) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def spec_named(name: str) -> ServerSpec:
+    """A server of the registry, or one of the test servers here (`echo`, `other`), by name."""
+    from mcpfleet.registry import all_specs
+
+    specs = {spec.name: spec for spec in [*all_specs(), ECHO, OTHER]}
+    if name not in specs:
+        raise KeyError(f"no server named {name!r}; known: {', '.join(sorted(specs))}")
+    return specs[name]
+
+
+def fleet_server(server: str | ServerSpec, settings: Settings | None = None) -> BuiltServer:
+    """The server as the runtime builds it (`build_server`: telemetry and limits around its tools),
+    for a test that also reads the server object (`built.server`) or the middleware."""
+    from mcpfleet.common.app import build_server
+    from mcpfleet.common.settings import load_settings
+
+    spec = spec_named(server) if isinstance(server, str) else server
+    return build_server(spec, settings if settings is not None else load_settings())
+
+
+def with_test_keys(settings: Settings) -> Settings:
+    """`settings` with alice, bob and carol (KEYS) as API keys, unless it configures auth itself."""
+    from mcpfleet.common.auth import hash_key
+    from mcpfleet.common.settings import ApiKey
+
+    if settings.auth.enabled:
+        return settings
+    keys = [ApiKey(name=name, hash=hash_key(key)) for name, key in KEYS.items()]
+    return settings.model_copy(update={"auth": settings.auth.model_copy(update={"api_keys": keys})})
+
+
+@contextlib.asynccontextmanager
+async def fleet_client(
+    server: str | ServerSpec | BuiltServer,
+    settings: Settings | None = None,
+    *,
+    key: str | None = None,
+    http: bool = False,
+    timeout: float = 60,
+    **client_kwargs: Any,
+) -> AsyncIterator[Client]:
+    """An MCP client of one server, built and wrapped as `mcpfleet serve` does it.
+
+    `server` is a registry name ("npm"), a `ServerSpec` (e.g. `ECHO`) or a `fleet_server(...)`.
+    In memory by default: `build_server` puts the runtime's telemetry and limits middleware around
+    the tools (a crash reads "internal error", timeouts and rate limits apply), and the client talks
+    to it without a network. With `key` (a name of KEYS, or any other string as a token to try) or
+    `http=True`, the server is mounted by `build_http_app` and served by uvicorn on 127.0.0.1 as
+    `mcpfleet serve` serves it (auth, the request guard, host checks, /readyz); the client speaks
+    streamable HTTP to `/<name>/mcp` with that bearer token. With a key and settings that
+    configure no auth, KEYS become the API keys (`with_test_keys`), so a wrong key is refused.
+    """
+    from fastmcp import Client
+
+    from mcpfleet.common.app import BuiltServer, build_http_app
+    from mcpfleet.common.settings import load_settings
+
+    settings = settings if settings is not None else load_settings()
+    if key is None and not http:
+        built = server if isinstance(server, BuiltServer) else fleet_server(server, settings)
+        async with Client(built.server, timeout=timeout, **client_kwargs) as client:
+            yield client
+        return
+    if isinstance(server, BuiltServer):
+        raise TypeError("over HTTP the runtime builds the server itself: pass its name or spec")
+    spec = spec_named(server) if isinstance(server, str) else server
+    if key is not None:
+        settings = with_test_keys(settings)
+    with running_app(build_http_app([spec], settings), settings=settings) as url:
+        token = KEYS.get(key, key) if key is not None else None
+        async with Client(f"{url}/{spec.name}/mcp", auth=token, timeout=timeout, **client_kwargs) as client:
+            yield client
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:
