@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 
-import psycopg
 import pytest
 from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
@@ -73,6 +72,8 @@ async def test_indexed_through_one_replica_searched_through_the_other(replicas):
 async def test_one_library_is_indexed_by_one_replica_at_a_time(replicas):
     a, b, roots, url = replicas
     library, folder = "local/manual", roots / "manual"
+    import psycopg  # here: without the driver the fixture has skipped (or failed, in CI) with the reason
+
     # a third replica in the middle of indexing the library: the database lock says so at once
     with psycopg.connect(url, autocommit=True) as holder:
         holder.execute("SELECT pg_advisory_lock(%s, %s)", (LOCK_CLASS, library_lock_key(library)))
