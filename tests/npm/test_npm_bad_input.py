@@ -7,19 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import pytest_asyncio
-from fastmcp import Client
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from bad_input_testing import answer
-from mcpfleet.common.app import build_server
+from fleet_testing import fleet_client
+from local_http import Reply, Request, serving
 from mcpfleet.common.settings import load_settings
 from mcpfleet.common.untrusted import unwrap
-from mcpfleet.servers.npm import SPEC
 from mcpfleet.servers.npm import deptree
 from mcpfleet.servers.npm.audit import wanted_versions
 from mcpfleet.servers.npm.packages import summary, summary_text
@@ -49,41 +46,29 @@ ODD_ADVISORIES = {
 }
 
 
-class AdvisoryHandler(BaseHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def do_POST(self) -> None:  # noqa: N802
-        asked = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-        answer = json.dumps({k: v for k, v in ODD_ADVISORIES.items() if k in asked}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
+def odd_advisories(request: Request) -> Reply:
+    if request.method != "POST":
+        return Reply(501, "Unsupported method")
+    return Reply(body={k: v for k, v in ODD_ADVISORIES.items() if k in request.json()})
 
 
 @pytest.fixture(scope="module")
 def registry(verdaccio):
     for manifest in ODD_MANIFESTS:
         verdaccio.publish(manifest, "# readme\n\n" + "\u202e\u200bx\x00 " * 50)
-    advisories = ThreadingHTTPServer(("127.0.0.1", 0), AdvisoryHandler)
-    threading.Thread(target=advisories.serve_forever, daemon=True).start()
-    yield verdaccio, f"http://127.0.0.1:{advisories.server_address[1]}/-/npm/v1/security/advisories/bulk"
-    advisories.shutdown()
-    advisories.server_close()
+    with serving(default=odd_advisories) as advisories:  # the one fake remote, answering every POST
+        yield verdaccio, advisories.url("/-/npm/v1/security/advisories/bulk")
 
 
-def npm_server(registry):
+def npm_settings(registry):
     verdaccio, audit_url = registry
-    settings = load_settings(http={"allow": ["127.0.0.1"]},
-                             servers={"npm": {"registry": verdaccio.url, "audit_url": audit_url}})
-    return build_server(SPEC, settings).server  # telemetry masks crashes as production does
+    return load_settings(http={"allow": ["127.0.0.1"]},
+                         servers={"npm": {"registry": verdaccio.url, "audit_url": audit_url}})
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def npm(registry):
-    async with Client(npm_server(registry), timeout=60) as c:
+    async with fleet_client("npm", npm_settings(registry)) as c:  # telemetry masks crashes as production does
         yield c
 
 
@@ -186,7 +171,7 @@ JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size
 @given(JSON)
 def test_property_no_json_crashes_npm_audit(registry, lock):
     async def run() -> None:
-        async with Client(npm_server(registry), timeout=60) as c:
+        async with fleet_client("npm", npm_settings(registry)) as c:
             await answer(c, "npm_audit", {"packages": json.dumps(lock)})
 
     asyncio.run(run())

@@ -12,12 +12,11 @@ import shutil
 import subprocess
 
 import pytest
-from fastmcp import Client
 from fastmcp.exceptions import ToolError
 
+from fleet_testing import fleet_client
 from mcpfleet.common.settings import load_settings
 from mcpfleet.common.untrusted import unwrap
-from mcpfleet.servers.npm.server import build
 
 LIVE = os.environ.get("MCPFLEET_LIVE_NPM") == "1"
 pytestmark = pytest.mark.skipif(not LIVE or shutil.which("npm") is None,
@@ -31,8 +30,7 @@ def npm_view(*args: str):
 
 async def test_matches_npm_view():
     # Allow-listed by name: behind some egress proxies the registry resolves to a non-public address.
-    server = build(load_settings(http={"allow": ["registry.npmjs.org"]}))
-    async with Client(server, timeout=120) as c:
+    async with fleet_client("npm", load_settings(http={"allow": ["registry.npmjs.org"]}), timeout=120) as c:
         pkg = (await c.call_tool("npm_package", {"name": "react"})).structured_content
         assert pkg["version"] == npm_view("react", "version")
         assert pkg["dist_tags"]["latest"] == npm_view("react", "dist-tags")["latest"]

@@ -8,21 +8,19 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import pytest_asyncio
 from fastmcp import Client
 from fastmcp.exceptions import ToolError
 
-from fleet_testing import KEYS, running_app
+from fleet_testing import KEYS, fleet_client, fleet_server, running_app
+from local_http import Reply, Request, serving
 from mcpfleet.common.app import build_http_app
 from mcpfleet.common.auth import hash_key
 from mcpfleet.common.settings import load_settings
 from mcpfleet.common.untrusted import is_wrapped, live_control_sequences, unwrap, unwrap_structured
 from mcpfleet.servers.npm import SPEC
-from mcpfleet.servers.npm.server import build
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -42,38 +40,28 @@ ADVISORIES = {
 }
 
 
-class AdvisoryHandler(BaseHTTPRequestHandler):
+BULK = "/-/npm/v1/security/advisories/bulk"
+
+
+def bulk_advisories(request: Request) -> Reply:
     """POST /-/npm/v1/security/advisories/bulk, answering as registry.npmjs.org does: advisories
     for the names asked about (by name; the client must match versions itself)."""
-
-    requests: list[dict] = []
-
-    def do_POST(self):  # noqa: N802
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        type(self).requests.append({"path": self.path, "body": body, "content_type": self.headers["Content-Type"],
-                                    "authorization": self.headers.get("Authorization")})
-        if self.path != "/-/npm/v1/security/advisories/bulk":
-            self.send_response(404)
-            self.end_headers()
-            return
-        answer = json.dumps({name: ADVISORIES[name] for name in body if name in ADVISORIES}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
-
-    def log_message(self, *args):
-        pass
+    if request.method != "POST":
+        return Reply(501, "Unsupported method")
+    return Reply(body={name: ADVISORIES[name] for name in request.json() if name in ADVISORIES})
 
 
 @pytest.fixture(scope="module")
-def advisory_url():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), AdvisoryHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/-/npm/v1/security/advisories/bulk"
-    server.shutdown()
+def advisories():
+    """The advisory endpoint on the one fake remote; other paths: 404 to POST, 501 to GET."""
+    with serving({BULK: bulk_advisories},
+                 default=lambda request: Reply(501, "Unsupported method") if request.method == "GET" else Reply(404)) as remote:
+        yield remote
+
+
+@pytest.fixture(scope="module")
+def advisory_url(advisories):
+    return advisories.url(BULK)
 
 
 def npm_settings(verdaccio, advisory_url=None, *, token=True, **extra):
@@ -227,8 +215,7 @@ async def test_dependency_tree_dist_tag_and_git_specs(npm):
 
 
 async def test_dependency_tree_is_bounded(verdaccio, token_env):
-    server = build(npm_settings(verdaccio, max_tree_nodes=3))
-    async with Client(server) as c:
+    async with fleet_client("npm", npm_settings(verdaccio, max_tree_nodes=3)) as c:
         s = await call(c, "npm_dependencies", name="app", depth=5)
     assert s["truncated"] is True and s["nodes"] == 3
 
@@ -239,8 +226,7 @@ async def test_private_scope_needs_the_token_and_never_shows_it(npm, verdaccio, 
     assert s["version"] == "1.0.0" and s["license"] == "UNLICENSED"
     readme = await npm.call_tool("npm_readme", {"name": "@private/secret"})
     assert "Secret internal docs" in readme.structured_content["content"]
-    server = build(npm_settings(verdaccio, token=False))
-    async with Client(server) as c:
+    async with fleet_client("npm", npm_settings(verdaccio, token=False)) as c:
         with pytest.raises(ToolError, match="refused access to '@private/secret'.*token") as info:
             await call(c, "npm_package", name="@private/secret")
     outputs = [json.dumps(s), str(readme.content), json.dumps(readme.structured_content), str(info.value), caplog.text]
@@ -250,8 +236,7 @@ async def test_private_scope_needs_the_token_and_never_shows_it(npm, verdaccio, 
 async def test_errors_from_the_token_registry_never_show_the_token(verdaccio, token_env, caplog):
     # Same origin as the token's registry, so the request carries it; the error must not.
     caplog.set_level(logging.DEBUG)
-    server = build(npm_settings(verdaccio, audit_url=f"http://127.0.0.1:{verdaccio.port}/no/such/endpoint"))
-    async with Client(server) as c:
+    async with fleet_client("npm", npm_settings(verdaccio, audit_url=f"http://127.0.0.1:{verdaccio.port}/no/such/endpoint")) as c:
         with pytest.raises(ToolError) as info:
             await call(c, "npm_audit", packages={"alpha": "1.0.0"})
     assert "does not serve the bulk advisory endpoint" in str(info.value)
@@ -267,20 +252,22 @@ async def test_search(npm):
     assert result.meta["mcpfleet/untrusted"] is True and s["untrusted"] is True
 
 
-async def test_audit_map_matches_versions(npm):
-    AdvisoryHandler.requests.clear()
+async def test_audit_map_matches_versions(npm, advisories):
+    before = len(advisories.requests)
     s = await call(npm, "npm_audit", packages={"alpha": "1.0.0", "zero": "0.1.9", "app": "1.0.0"})
     assert [(f["name"], f["version"], f["id"], f["severity"]) for f in s["findings"]] == [("alpha", "1.0.0", 1101, "high")]
     assert s["findings"][0]["cvss_score"] == 7.5 and s["findings"][0]["cwe"] == ["CWE-1321"]
-    sent = AdvisoryHandler.requests[-1]
-    assert sent["body"] == {"alpha": ["1.0.0"], "app": ["1.0.0"], "zero": ["0.1.9"]}
-    assert sent["content_type"] == "application/json"
-    assert sent["authorization"] is None  # another origin than the token's registry: no token sent
+    assert len(advisories.requests) > before
+    sent = advisories.requests[-1]
+    assert (sent.method, sent.path) == ("POST", BULK)
+    assert sent.json() == {"alpha": ["1.0.0"], "app": ["1.0.0"], "zero": ["0.1.9"]}
+    assert sent.headers["Content-Type"] == "application/json"
+    assert sent.headers.get("Authorization") is None  # another origin than the token's registry: no token sent
 
 
 async def test_search_where_the_registry_has_none(advisory_url, verdaccio):
     settings = npm_settings(verdaccio, registry=advisory_url.split("/-/")[0])  # answers GET with 501
-    async with Client(build(settings)) as c:
+    async with fleet_client("npm", settings) as c:
         with pytest.raises(ToolError, match="does not serve search"):
             await call(c, "npm_search", query="alpha")
 
@@ -303,9 +290,9 @@ async def test_audit_lockfile_v3_with_nested_packages(npm):
 
 
 async def test_second_lookup_is_served_from_cache_then_revalidated(verdaccio, token_env):
-    server = build(npm_settings(verdaccio, cache_ttl=0.5))
-    registry = server.registry
-    async with Client(server) as c:
+    built = fleet_server("npm", npm_settings(verdaccio, cache_ttl=0.5))
+    registry = built.server.registry
+    async with fleet_client(built) as c:
         await call(c, "npm_package", name="zero")
         sent = registry.requests
         again = await call(c, "npm_package", name="zero")
@@ -317,52 +304,25 @@ async def test_second_lookup_is_served_from_cache_then_revalidated(verdaccio, to
         assert registry.requests > sent and registry.revalidated >= 1  # If-None-Match -> 304
 
 
-class Recorder(BaseHTTPRequestHandler):
-    """GET: redirect /r/... to the `target` origin (same path), else record the headers and 404."""
-
-    seen: list[dict] = []
-    target = ""
-
-    def do_GET(self):  # noqa: N802
-        if self.path.startswith("/r/"):
-            type(self).seen.append({"path": self.path, "authorization": self.headers.get("Authorization")})
-            self.send_response(302)
-            self.send_header("Location", f"{type(self).target}/{self.path[3:]}")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        type(self).seen.append({"path": self.path, "authorization": self.headers.get("Authorization")})
-        body = b'{"error": "not found"}'
-        self.send_response(404)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+NOT_FOUND = Reply(404, b'{"error": "not found"}', content_type=None)
 
 
 async def test_token_is_not_forwarded_across_a_redirect(verdaccio, caplog):
     caplog.set_level(logging.DEBUG)
-    servers = [ThreadingHTTPServer(("127.0.0.1", 0), Recorder) for _ in range(2)]
-    for server in servers:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        origin, other = (f"http://127.0.0.1:{s.server_address[1]}" for s in servers)
-        Recorder.target, Recorder.seen = other, []
+    # origin redirects /r/... to the same path on `other`; both record the headers, else 404
+    with serving(default=NOT_FOUND) as other, serving(
+            {"/r/*": lambda request: Reply(302, content_type=None, headers={"Location": f"{other}/{request.path[3:]}"})},
+            default=NOT_FOUND) as origin:
         secret = "redirect-secret-token-0123456789"
         settings = load_settings(http={"allow": ["127.0.0.1"]}, servers={"npm": {
-            "registry": f"{origin}/r/", "npmrc_text": f"//127.0.0.1:{servers[0].server_address[1]}/:_authToken={secret}"}})
-        async with Client(build(settings)) as c:
+            "registry": f"{origin}/r/", "npmrc_text": f"//127.0.0.1:{origin.port}/:_authToken={secret}"}})
+        async with fleet_client("npm", settings) as c:
             with pytest.raises(ToolError, match="no package named 'alpha'") as info:
                 await call(c, "npm_package", name="alpha")
-        hops = {s["path"].split("/")[1]: s["authorization"] for s in Recorder.seen}
+        hops = {r.path.split("/")[1]: r.headers.get("Authorization") for r in [*origin.requests, *other.requests]}
         assert hops["r"] == f"Bearer {secret}"  # the token's own registry gets it...
         assert "alpha" in hops and hops["alpha"] is None  # ...the host it redirects to does not
         assert secret not in str(info.value) and secret not in caplog.text
-    finally:
-        for server in servers:
-            server.shutdown()
 
 
 # --- everything the registry says is untrusted, in both content kinds --------------------------

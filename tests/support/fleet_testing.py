@@ -12,6 +12,8 @@ The one way to build a server under test is `fleet_client` (always with the runt
     built = fleet_server("npm", settings)                          # when the test reads the server
     async with fleet_client(built) as c:                           # object itself (its caches, pools)
         ...
+    with fleet_http("npm", with_test_keys(settings)) as url:       # raw HTTP: statuses, headers
+        httpx2.post(f"{url}/npm/mcp", ...)
 """
 
 from __future__ import annotations
@@ -216,7 +218,7 @@ async def fleet_client(
     """
     from fastmcp import Client
 
-    from mcpfleet.common.app import BuiltServer, build_http_app
+    from mcpfleet.common.app import BuiltServer
     from mcpfleet.common.settings import load_settings
 
     settings = settings if settings is not None else load_settings()
@@ -228,12 +230,25 @@ async def fleet_client(
     if isinstance(server, BuiltServer):
         raise TypeError("over HTTP the runtime builds the server itself: pass its name or spec")
     spec = spec_named(server) if isinstance(server, str) else server
-    if key is not None:
-        settings = with_test_keys(settings)
-    with running_app(build_http_app([spec], settings), settings=settings) as url:
+    with fleet_http(spec, with_test_keys(settings) if key is not None else settings) as url:
         token = KEYS.get(key, key) if key is not None else None
         async with Client(f"{url}/{spec.name}/mcp", auth=token, timeout=timeout, **client_kwargs) as client:
             yield client
+
+
+@contextlib.contextmanager
+def fleet_http(server: str | ServerSpec, settings: Settings | None = None) -> Iterator[str]:
+    """The HTTP half of `fleet_client` for tests that speak HTTP themselves: one server mounted by
+    `build_http_app` and served on 127.0.0.1 as `mcpfleet serve` serves it; yields the base URL
+    (the server's endpoint is `{url}/{name}/mcp`). Auth is what `settings` configure
+    (`with_test_keys(settings)` for KEYS)."""
+    from mcpfleet.common.app import build_http_app
+    from mcpfleet.common.settings import load_settings
+
+    spec = spec_named(server) if isinstance(server, str) else server
+    settings = settings if settings is not None else load_settings()
+    with running_app(build_http_app([spec], settings), settings=settings) as url:
+        yield url
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -16,10 +15,9 @@ from fastmcp import Client
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from bad_input_testing import answer
-from local_http import serving
-from mcpfleet.common.app import build_server
+from fleet_testing import fleet_client
+from local_http import Reply, serving
 from mcpfleet.common.settings import load_settings
-from mcpfleet.servers.web import SPEC
 from web_site import Site
 
 in_module_loop = pytest.mark.asyncio(loop_scope="module")
@@ -54,66 +52,39 @@ ODD_PAGES: dict[str, tuple[str | None, bytes]] = {
 REDIRECTS = {"/to-javascript": "javascript:alert(1)", "/to-nowhere": "", "/to-bad-host": "http://[::1"}
 
 
-class OddSite:
-    def __init__(self) -> None:
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
+def odd_routes() -> dict[str, Reply]:
+    routes = {path: Reply(200, body, content_type=kind) for path, (kind, body) in ODD_PAGES.items()}
+    routes.update({path: Reply(302, content_type=None, headers={"Location": target}) for path, target in REDIRECTS.items()})
+    # a gzip header over bytes that are not gzip
+    routes["/bad-gzip"] = Reply(200, b"\x1f\x8bgarbage!", content_type="text/html", headers={"Content-Encoding": "gzip"})
+    return routes
 
-            def do_GET(self) -> None:  # noqa: N802
-                path = self.path.split("?")[0]
-                if path in REDIRECTS:
-                    self.send_response(302)
-                    self.send_header("Location", REDIRECTS[path])
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                if path == "/bad-gzip":
-                    self.send_response(200)
-                    self.send_header("Content-Type", "text/html")
-                    self.send_header("Content-Encoding", "gzip")
-                    self.send_header("Content-Length", "10")
-                    self.end_headers()
-                    self.wfile.write(b"\x1f\x8bgarbage!")
-                    return
-                content_type, body = ODD_PAGES.get(path, ("text/html", b"<p>not found</p>"))
-                self.send_response(200 if path in ODD_PAGES else 404)
-                if content_type:
-                    self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.base = f"http://localhost:{self.server.server_address[1]}"
-
-    def __enter__(self) -> OddSite:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+def odd_site():
+    """The odd pages on the one fake remote (reached as http://localhost:PORT)."""
+    return serving(odd_routes(), default=lambda request: Reply(404, b"<p>not found</p>", content_type="text/html"))
 
 
 @pytest.fixture(scope="module")
 def sites():
-    with Site() as site, OddSite() as odd, pytest.MonkeyPatch.context() as patch:
+    with Site() as site, odd_site() as odd, pytest.MonkeyPatch.context() as patch:
         patch.setattr(Duckduckgo, "search_url", f"http://127.0.0.1:{site.port}/html/")  # ddgs for real, locally
         yield site, odd
 
 
-def web_server(site: Site, backends: list[str]):
-    settings = load_settings(http={"allow": ["localhost"], "retries": 0, "timeout": 5}, servers={"web": {
+def web_settings(site: Site, backends: list[str]):
+    return load_settings(http={"allow": ["localhost"], "retries": 0, "timeout": 5}, servers={"web": {
         "backends": backends, "searxng_url": f"http://127.0.0.1:{site.port}", "ddgs_backend": "duckduckgo",
         "search_timeout": 10, "robots": False}})
-    return build_server(SPEC, settings).server  # telemetry masks crashes as production does
+
+
+def web_client(site: Site, backends: list[str]):
+    return fleet_client("web", web_settings(site, backends))  # telemetry masks crashes as production does
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def web(sites):
-    async with Client(web_server(sites[0], ["searxng", "ddgs"])) as c:
+    async with web_client(sites[0], ["searxng", "ddgs"]) as c:
         yield c
 
 
@@ -126,7 +97,7 @@ async def web(sites):
 async def test_a_query_without_words_is_refused_before_any_search(sites, query, backends):
     site, _ = sites
     before = site.count("/html/") + site.count("/search")
-    async with Client(web_server(site, backends)) as c:
+    async with web_client(site, backends) as c:
         refusal = await answer(c, "web_search", {"query": query})
     # before: ddgs failed and the model was told "search failed, retry in a minute"
     assert isinstance(refusal, str) and "no words" in refusal and "retry" not in refusal
@@ -166,7 +137,7 @@ async def test_searxng_json_of_the_wrong_shape_falls_back_or_answers(sites, case
     with serving(odd_searxng) as searxng_url:
         settings = load_settings(http={"allow": ["localhost"], "retries": 0, "timeout": 5}, servers={"web": {
             "searxng_url": searxng_url, "ddgs_backend": "duckduckgo", "search_timeout": 10}})
-        async with Client(build_server(SPEC, settings).server) as c:
+        async with fleet_client("web", settings) as c:
             result = await answer(c, "web_search", {"query": f"odd searxng {case}"})
     # a number where SearXNG sends a list used to end the call with an internal error, skipping ddgs
     assert not isinstance(result, str), result
@@ -195,10 +166,10 @@ async def test_odd_urls_are_refused_with_a_reason(web, url):
 @pytest.mark.parametrize("fmt", ["markdown", "text", "raw"])
 async def test_odd_pages_are_answered_or_refused(web, sites, path, fmt):
     _, odd = sites
-    result = await answer(web, "web_fetch", {"url": odd.base + path, "format": fmt, "max_length": 100_000})
+    result = await answer(web, "web_fetch", {"url": odd.url(path, host="localhost"), "format": fmt, "max_length": 100_000})
     if not isinstance(result, str):
         data = result.structured_content
-        assert data["url"].startswith(odd.base) and len(data["content"]) <= 100_000
+        assert data["url"].startswith(odd.url(host="localhost")) and len(data["content"]) <= 100_000
         assert "\x00" not in result.content[0].text or fmt == "raw"
 
 
@@ -207,7 +178,7 @@ async def test_odd_pages_are_answered_or_refused(web, sites, path, fmt):
 @pytest.mark.parametrize("path", ["/ansi-in-code", "/ansi-as-references", "/comment-in-odd-place"])
 async def test_pages_that_broke_the_extraction(web, sites, fmt, path):
     _, odd = sites
-    result = await answer(web, "web_fetch", {"url": odd.base + path, "format": fmt})
+    result = await answer(web, "web_fetch", {"url": odd.url(path, host="localhost"), "format": fmt})
     assert not isinstance(result, str), result  # was: internal error (ValueError from lxml/trafilatura)
     content = result.structured_content["content"]
     assert "\x1b" not in content and "\x0b" not in content and "\ufffe" not in content
@@ -218,7 +189,7 @@ async def test_pages_that_broke_the_extraction(web, sites, fmt, path):
 @pytest.mark.parametrize("start", [1, 10**6, 2**63 - 1, 10**30])
 async def test_start_index_past_the_end(web, sites, start):
     _, odd = sites
-    result = await answer(web, "web_fetch", {"url": odd.base + "/rtl", "start_index": start})
+    result = await answer(web, "web_fetch", {"url": odd.url("/rtl", host="localhost"), "start_index": start})
     if start > 20:
         assert isinstance(result, str) and "past the end" in result
 
@@ -240,7 +211,7 @@ def web_in_thread(sites):
     holder: list[Client] = []
 
     async def hold() -> None:
-        async with Client(web_server(sites[0], ["searxng"])) as c:
+        async with web_client(sites[0], ["searxng"]) as c:
             holder.append(c)
             ready.set()
             await stop.wait()
@@ -263,5 +234,5 @@ def web_in_thread(sites):
        st.lists(URL_PARTS, max_size=12).map(lambda parts: "/" + "".join(parts)))  # the host stays local
 def test_property_no_local_url_crashes_web_fetch(sites, web_in_thread, scheme, host, rest):
     _, odd = sites
-    url = scheme + host.format(port=odd.server.server_address[1]) + rest
+    url = scheme + host.format(port=odd.port) + rest
     web_in_thread(url[:4096] or "x")

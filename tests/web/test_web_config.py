@@ -41,7 +41,7 @@ def test_explicit_order_is_kept():
 ])
 def test_bad_settings_are_config_errors(web, message):
     with pytest.raises(ConfigError, match=message):
-        SPEC.create(load_settings(servers={"web": web}))
+        SPEC.create(load_settings(servers={"web": web}))  # the spec's own check, before any runtime
 
 
 def test_settings_from_the_environment(monkeypatch):

@@ -1,4 +1,4 @@
-"""A real HTTP server on 127.0.0.1 serving the web server's fixtures, counting every request.
+"""A real HTTP server on 127.0.0.1 (the fake remote of tests/support/local_http.py) serving the web server's fixtures, counting every request.
 
 `Site` serves saved pages (fixtures/pages), generated PDFs, a huge page, a slow page, redirect
 chains (one of them into another loopback port), pages in awkward charsets, binary types, a
@@ -9,14 +9,15 @@ redirect to http://127.0.0.1:OTHER is refused like any other loopback address.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import threading
-import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
+
+from local_http import Reply, Request, serving
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PAGES = FIXTURES / "pages"
@@ -105,42 +106,22 @@ class Site:
         self.ddg_mode = "ok"
         self.redirect_target = "http://127.0.0.1:9/secret"  # set by tests to a real loopback port
         self._lock = threading.Lock()
-        self._closing = threading.Event()
         self._pdf = make_pdf(PDF_PAGES, title="Fixture report")
         self._huge = huge_page()
-        site = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # headers and body go out in two writes
-
-            def log_message(self, *args: object) -> None:  # quiet
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802
-                site._handle(self, "GET", b"")
-
-            def do_POST(self) -> None:  # noqa: N802
-                length = int(self.headers.get("content-length") or 0)
-                site._handle(self, "POST", self.rfile.read(min(length, 100_000)))
-
-        self._server = ThreadingHTTPServer((host, 0), Handler)  # any 127/8 address works on Linux
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._stack = contextlib.ExitStack()
+        # the one fake remote (tests/support/local_http.py); any 127/8 address works on Linux
+        self._remote = self._stack.enter_context(serving(default=self._handle, host=host))
+        self.port = self._remote.port
 
     @property
     def base(self) -> str:
         return f"http://localhost:{self.port}"
 
     def __enter__(self) -> Site:
-        self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._closing.set()
-        self._server.shutdown()
-        self._server.server_close()
+        self._stack.close()
 
     def count(self, path: str) -> int:
         with self._lock:
@@ -148,25 +129,17 @@ class Site:
 
     # -- routing -------------------------------------------------------------------------------
 
-    def _handle(self, handler: BaseHTTPRequestHandler, method: str, body: bytes) -> None:
-        parts = urlsplit(handler.path)
+    def _handle(self, request: Request) -> Reply:
+        parts = urlsplit(request.path)
         with self._lock:
             self.hits[parts.path] += 1
-            self.requests.append((method, handler.path, body.decode("latin-1")))
-            self.user_agents[handler.headers.get("User-Agent", "")] += 1
-        status, headers, content = self._route(parts.path, parse_qs(parts.query), handler)
-        handler.send_response(status)
-        for name, value in headers.items():
-            handler.send_header(name, value)
-        handler.send_header("Content-Length", str(len(content)))
-        handler.end_headers()
-        if method != "HEAD":
-            try:
-                handler.wfile.write(content)
-            except (BrokenPipeError, ConnectionResetError):
-                pass
+            self.requests.append((request.method, request.path, request.body[:100_000].decode("latin-1")))
+            self.user_agents[request.headers.get("User-Agent", "")] += 1
+        delay = self.slow_seconds if parts.path == "/slow.html" else 0.0
+        status, headers, content = self._route(parts.path, parse_qs(parts.query), request)
+        return Reply(status, content, content_type=None, headers=headers, delay=delay)
 
-    def _route(self, path: str, query: dict, handler: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
+    def _route(self, path: str, query: dict, request: Request) -> tuple[int, dict[str, str], bytes]:
         html = {"Content-Type": "text/html; charset=utf-8"}
         if path == "/robots.txt":
             status, text = ROBOTS[self.robots]
@@ -189,10 +162,7 @@ class Site:
             return 200, {"Content-Type": "application/pdf"}, b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\ngarbage" * 3
         if path == "/huge.html":
             return 200, html, self._huge
-        if path == "/slow.html":
-            deadline = time.monotonic() + self.slow_seconds
-            while time.monotonic() < deadline and not self._closing.is_set():
-                time.sleep(0.05)
+        if path == "/slow.html":  # answered after `slow_seconds` (the reply's delay, see _handle)
             return 200, html, b"<html><body><p>finally</p></body></html>"
         if path.startswith("/chain/"):
             step = int(path.rsplit("/", 1)[1])
