@@ -4,6 +4,7 @@ Searches go to the real local Site (tests/web/web_site.py) through the real Sear
 from __future__ import annotations
 
 import pytest
+from web_site import Site
 
 from mcpfleet.common.errors import UserError
 from mcpfleet.common.http import OutboundClient
@@ -13,7 +14,6 @@ from mcpfleet.servers.web.answers import PagePart, Web, search_words
 from mcpfleet.servers.web.clients import Clients
 from mcpfleet.servers.web.fetch import Document
 from mcpfleet.servers.web.search import Searcher, SearxngBackend
-from web_site import Site
 
 HTTP = HttpSettings(timeout=3, connect_timeout=1, retries=0, backoff=0, cache_ttl=0)
 
@@ -38,7 +38,7 @@ def site():
 async def test_search_sends_clean_words_and_refuses_blank_queries(site):
     site.searxng_mode = "ok"
     async with OutboundClient(HTTP, allow=["localhost"]) as client:
-        web = Web(Searcher([SearxngBackend(site.base, lambda: client)]), fetcher=None)  # type: ignore[arg-type]
+        web = Web(Searcher([SearxngBackend(site.base, lambda: client)]), fetcher=None)  # type: ignore[arg-type]  # searches only
         found = await web.search("vector\x00databases ", 3, "web", None, None)
         before = site.hits["/search"]
         with pytest.raises(UserError, match="the query has no words"):
