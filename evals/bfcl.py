@@ -169,7 +169,8 @@ def to_case(entry: dict, answer: list | None, server: str) -> dict:
     if category == "parallel" and len(expect) < 2:
         category = "multiple" if len(functions) > 1 else "simple"
     if "question" not in entry and isinstance(entry.get("mcpfleet_case"), dict):  # ../shared's combined form
-        system, history, user = None, [], entry["mcpfleet_case"].get("user", "")
+        system, user = None, entry["mcpfleet_case"].get("user", "")
+        history: list[dict] = []
     else:
         system, history, user = _question(entry)
     case: dict[str, Any] = {"id": f"{server}-{category}-{_slug(bfcl_id)}", "category": category}
@@ -206,7 +207,7 @@ def _lines(path: Path) -> Iterator[dict]:
 def read_entries(entries: Path, answers: Path | None = None) -> list[tuple[dict, list | None]]:
     """(entry, ground truth) pairs from BFCL files: entries with `possible_answer` inline, or
     entries plus a possible-answer file of `{"id", "ground_truth"}` lines."""
-    truth: dict[str, list] = {}
+    truth: dict[str, list | None] = {}
     if answers is not None:
         truth = {str(a["id"]): a.get("ground_truth") for a in _lines(answers)}
     out = []

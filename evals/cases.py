@@ -260,13 +260,13 @@ def validate_cases(cases: Sequence[Case], tools: dict[str, dict], tool_server: d
             if name not in tools:
                 problems.append(f"{where}: final.called names unknown tool {name!r}")
         for turn in case.reference:
-            for call in turn:
-                name, args = call.get("name"), call.get("arguments", {})
-                if name not in tools:
-                    problems.append(f"{where}: reference calls unknown tool {name!r}")
+            for ref in turn:
+                ref_name, args = ref.get("name"), ref.get("arguments", {})
+                if ref_name not in tools:
+                    problems.append(f"{where}: reference calls unknown tool {ref_name!r}")
                     continue
-                for err in jsonschema.Draft202012Validator(tools[name]).iter_errors(args):
-                    problems.append(f"{where}: reference {name}: {err.message[:160]}")
+                for err in jsonschema.Draft202012Validator(tools[ref_name]).iter_errors(args):
+                    problems.append(f"{where}: reference {ref_name}: {err.message[:160]}")
     return problems
 
 

@@ -76,6 +76,7 @@ async def open_fleet(settings: Any, servers: Sequence[str] = (), fleet_url: str 
                      api_key_env: str | None = None, specs: Sequence[Any] | None = None) -> AsyncIterator[Fleet]:
     """Connect to the named servers (default: every server that can run here) and list their tools."""
     from fastmcp import Client
+    from fastmcp.client.transports import ClientTransport, infer_transport
 
     specs = list(specs) if specs is not None else available_specs(settings)
     if servers:
@@ -86,9 +87,10 @@ async def open_fleet(settings: Any, servers: Sequence[str] = (), fleet_url: str 
     fleet = Fleet()
     async with contextlib.AsyncExitStack() as stack:
         for spec in specs:
+            client: Client[ClientTransport]  # HTTP to the running fleet, or the server in memory
             if fleet_url:
                 key = os.environ.get(api_key_env) if api_key_env else None
-                client = Client(f"{fleet_url.rstrip('/')}/{spec.name}/mcp", auth=key, timeout=120)
+                client = Client(infer_transport(f"{fleet_url.rstrip('/')}/{spec.name}/mcp"), auth=key, timeout=120)
             else:
                 reason = spec.missing()
                 if reason:
@@ -98,7 +100,7 @@ async def open_fleet(settings: Any, servers: Sequence[str] = (), fleet_url: str 
                 from mcpfleet.common.app import build_server
 
                 try:
-                    client = Client(build_server(spec, settings).server, timeout=120)
+                    client = Client(infer_transport(build_server(spec, settings).server), timeout=120)
                 except Exception as exc:
                     log.warning("skipping server %s: %s", spec.name, exc)
                     fleet.skipped[spec.name] = str(exc)

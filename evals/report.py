@@ -297,7 +297,8 @@ def fault_examples(runs: Sequence[Run]) -> list[dict]:
             seen.update(kinds)
             raw = row.get("raw_stream") or []
             out.append({"model": run.name, "case": row["case"], "stream": row["stream"], "kinds": kinds,
-                        "details": [str(f.get("detail", ""))[:200] for f in row.get("faults") or []] or [row.get("error")],
+                        "details": [str(f.get("detail", ""))[:200] for f in row.get("faults") or []]
+                        or [str(row.get("error") or "")],
                         "raw": "\n".join(raw[:12])[:1500] + ("\n…" if len(raw) > 12 else "")})
     return out
 
@@ -349,14 +350,15 @@ def plots(runs: Sequence[Run]) -> list[tuple[str, str]]:
     import matplotlib.pyplot as plt
 
     images = []
-    board = [r for r in ranked(runs) if r.overall.trials][::-1]
+    # (run, accuracy) for the runs with trials; accuracy is None exactly when there are none
+    board = [(r, a) for r in ranked(runs) if (a := r.overall.accuracy) is not None][::-1]
     if board:
         fig, ax = plt.subplots(figsize=(7, 0.45 * len(board) + 1.4))
-        acc = [100 * r.overall.accuracy for r in board]
-        lo = [a - 100 * r.overall.ci[0] for a, r in zip(acc, board)]
-        hi = [100 * r.overall.ci[1] - a for a, r in zip(acc, board)]
+        acc = [100 * a for _, a in board]
+        lo = [pct - 100 * r.overall.ci[0] for pct, (r, _) in zip(acc, board)]
+        hi = [100 * r.overall.ci[1] - pct for pct, (r, _) in zip(acc, board)]
         ax.errorbar(acc, range(len(board)), xerr=[lo, hi], fmt="o", capsize=4)
-        ax.set_yticks(range(len(board)), [r.name for r in board], fontsize=7)
+        ax.set_yticks(range(len(board)), [r.name for r, _ in board], fontsize=7)
         ax.set_xlim(0, 100)
         ax.set_xlabel("accuracy % (95% CI over cases)")
         images.append(("Leaderboard: accuracy (95% CI)", _png(fig)))
@@ -368,12 +370,13 @@ def plots(runs: Sequence[Run]) -> list[tuple[str, str]]:
             xs, ys, lo, hi = [], [], [], []
             for j, s in enumerate(servers):
                 cell = run.servers.get(s)
-                if cell and cell.trials:
-                    a, (l, h) = cell.accuracy, cell.ci
+                share = cell.accuracy if cell else None
+                if cell and share is not None:
+                    l, h = cell.ci
                     xs.append(j + i * width)
-                    ys.append(100 * a)
-                    lo.append(100 * (a - l))
-                    hi.append(100 * (h - a))
+                    ys.append(100 * share)
+                    lo.append(100 * (share - l))
+                    hi.append(100 * (h - share))
             ax.bar(xs, ys, width, yerr=[lo, hi], capsize=3, label=run.name)
         ax.set_xticks([j + width * (len(runs) - 1) / 2 for j in range(len(servers))], servers)
         ax.set_ylabel("accuracy %")

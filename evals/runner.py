@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from mcpfleet.common.errors import ConfigError
 from mcpfleet.evals.cases import Case
@@ -42,7 +42,7 @@ class ModelTarget:
     base_url: str
     api_key_env: str | None = None
     params: dict = field(default_factory=dict)
-    serving: dict = field(default_factory=dict)
+    serving: dict[str, str] = field(default_factory=dict)
     label: str = ""
 
     def __post_init__(self) -> None:
@@ -59,7 +59,7 @@ class ModelTarget:
                    str(raw.get("label") or ""))
 
 
-def parse_serving(raw: Any, base_dir: Path | None = None) -> dict:
+def parse_serving(raw: Any, base_dir: Path | None = None) -> dict[str, str]:
     """A models.yaml `serving:` block, the chat template reduced to its file name and SHA-256."""
     if raw is None:
         return {}
@@ -81,14 +81,14 @@ def parse_serving(raw: Any, base_dir: Path | None = None) -> dict:
     return out
 
 
-def serving_label(model: str, serving: dict) -> str:
+def serving_label(model: str, serving: dict[str, str]) -> str:
     """`model` alone, or `model [engine version, parser, reasoning, template hash, route]`."""
     parts = [" ".join(v for v in (serving.get("engine"), serving.get("engine_version")) if v),
              serving.get("tool_call_parser"), serving.get("reasoning_parser") and f"reasoning {serving['reasoning_parser']}",
              serving.get("chat_template_sha256") and f"template {serving['chat_template_sha256'][:8]}",
              serving.get("litellm_route") and f"via {serving['litellm_route']}"]
-    parts = [p for p in parts if p]
-    return f"{model} [{', '.join(parts)}]" if parts else model
+    shown = [p for p in parts if p]
+    return f"{model} [{', '.join(shown)}]" if shown else model
 
 
 @dataclass
@@ -106,13 +106,23 @@ class RunOptions:
     progress: bool = True
 
 
+class ChatOptions(TypedDict):
+    """The keyword arguments of `ChatClient.complete` that every request of one trial shares."""
+
+    tool_choice: str | None
+    stream: bool
+    temperature: float | None
+    seed: int | None
+    extra: dict | None
+
+
 def row_key(row: dict) -> tuple:
     return (row.get("target") or row["model"], row["case"], row["repeat"], bool(row["stream"]))
 
 
 def read_rows(path: Path) -> list[dict]:
     """The rows of a results file (a truncated last line from an interrupted run is ignored)."""
-    rows = []
+    rows: list[dict] = []
     if not path.exists():
         return rows
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -261,8 +271,8 @@ async def run_case(client: ChatClient, model: ModelTarget, case: Case, fleet: Fl
         else {"called": list(case.final.called), "answer_matches": list(case.final.answer_matches)},
         "error": None, "ts": time.time(),
     }
-    request = dict(tool_choice=options.tool_choice, stream=stream, temperature=options.temperature,
-                   seed=options.seed, extra=model.params)
+    request = ChatOptions(tool_choice=options.tool_choice, stream=stream, temperature=options.temperature,
+                          seed=options.seed, extra=model.params)
     try:
         if case.category == "multi_turn":
             await _multi_turn(client, model, case, fleet, tools, request, row, options.max_steps)
@@ -366,7 +376,7 @@ def _score_single(case: Case, calls: list[ActualCall], schemas: dict[str, dict],
 
 
 async def _multi_turn(client: ChatClient, model: ModelTarget, case: Case, fleet: Fleet, tools: list[dict],
-                      request: dict, row: dict, max_steps: int) -> None:
+                      request: ChatOptions, row: dict, max_steps: int) -> None:
     messages = _messages(case, case.turns[0])[:-1]
     results: list[ChatResult] = []
     made: list[ActualCall] = []

@@ -171,8 +171,9 @@ class ActualCall:
             return cls(name, text, {})  # no arguments at all: BFCL treats as {}
         try:
             value = json.loads(text)
-        except ValueError as exc:
-            return cls(name, text, None, f"arguments are not valid JSON ({exc.msg})")
+        except ValueError as exc:  # also a plain ValueError: an integer past Python's 4300-digit limit
+            detail = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+            return cls(name, text, None, f"arguments are not valid JSON ({detail})")
         if not isinstance(value, dict):
             return cls(name, text, None, "arguments are not a JSON object")
         return cls(name, text, value)

@@ -204,6 +204,8 @@ def engine_faults(result: Any) -> list[dict]:
             faults.append({"kind": "arguments_truncated" if truncated else "arguments_undecodable",
                            "detail": f"{name}: {exc.msg} at {exc.pos} of {len(args)}: {args[-80:]!r}"})
             continue
+        except ValueError:  # well-formed JSON Python will not decode (an integer past 4300 digits):
+            continue        # what the model wrote, not the engine's fault; scoring reports it
         if not isinstance(value, dict):
             faults.append({"kind": "arguments_undecodable", "detail": f"{name}: the arguments are not a JSON object"})
     if finish == "length":

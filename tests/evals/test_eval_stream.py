@@ -137,6 +137,13 @@ def test_engine_faults_in_the_arguments(arguments, finish, kind):
     assert kind in [f["kind"] for f in engine_faults(result)]
 
 
+def test_json_python_will_not_decode_is_no_engine_fault_and_no_crash():
+    # json.loads raises a plain ValueError (not JSONDecodeError) for an integer past 4300 digits
+    result = ChatResult(tool_calls=[{"id": "1", "name": "f", "arguments": '{"a": ' + "1" * 5000 + "}"}],
+                        finish_reason="tool_calls")
+    assert [f for f in engine_faults(result) if f["kind"].startswith("arguments_")] == []
+
+
 def test_finish_reason_must_agree_with_the_calls():
     assert [f["kind"] for f in engine_faults(ChatResult(finish_reason="tool_calls"))] == ["finish_reason_inconsistent"]
     assert engine_faults(ChatResult(finish_reason="stop")) == []
