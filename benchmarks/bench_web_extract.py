@@ -22,10 +22,11 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "support"))
+from local_http import Reply, serving  # noqa: E402 - the tests' fake remote
 
 
 def links_page(count: int = 100_000) -> bytes:
@@ -41,25 +42,13 @@ SMALL = (b"<html><head><title>Small</title></head><body><article><p>"
          + b"A short article about container networking and egress policies. " * 20 + b"</p></article></body></html>")
 
 
-def serve_fixtures() -> tuple[ThreadingHTTPServer, int, dict[str, int]]:
+def fixture_routes() -> tuple[dict[str, Reply], dict[str, int]]:
     pages = {"/links.html": links_page(), "/nested.html": nested_page(), "/small.html": SMALL}
+    html = "text/html; charset=utf-8"
+    return {path: Reply(body=body, content_type=html) for path, body in pages.items()}, {k: len(v) for k, v in pages.items()}
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
-            body = pages.get(self.path, b"not found")
-            self.send_response(200 if self.path in pages else 404)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, server.server_address[1], {k: len(v) for k, v in pages.items()}
+NOT_FOUND = Reply(404, b"not found", content_type="text/html; charset=utf-8")
 
 
 def rss_mb(pid: int) -> float:
@@ -136,48 +125,49 @@ async def scenario(url: str, pid: int, page: str, small: str, concurrent: int) -
 
 
 async def main(extract_timeout: float | None, tool_timeout: float | None) -> None:
-    fixtures, fixture_port, sizes = serve_fixtures()
-    port = free_port()
-    from mcpfleet.common.auth import hash_key
+    routes, sizes = fixture_routes()
+    with serving(routes, default=NOT_FOUND) as fixtures:
+        fixture_port = fixtures.port
+        port = free_port()
+        from mcpfleet.common.auth import hash_key
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MCPFLEET_")}
-    env |= {
-        "MCPFLEET_HTTP__ALLOW": json.dumps(["localhost"]),
-        "MCPFLEET_HTTP__CACHE_TTL": "0",
-        "MCPFLEET_HTTP__RETRIES": "0",
-        "MCPFLEET_SERVERS": json.dumps({"web": {"robots": False, "cache_ttl": 0}
-                                        | ({"extract_timeout": extract_timeout} if extract_timeout else {})}),
-        "MCPFLEET_TELEMETRY__LOG_LEVEL": "WARNING",
-        "MCPFLEET_AUTH__API_KEYS": json.dumps([{"name": n, "hash": hash_key(k)} for n, k in KEYS.items()]),
-    }
-    if tool_timeout:
-        env["MCPFLEET_LIMITS__TOOL_TIMEOUT"] = str(tool_timeout)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mcpfleet", "serve", "web", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}/web/mcp"
-        deadline = time.monotonic() + 60
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError("the web server did not start")
-            await asyncio.sleep(0.2)
-        base = f"http://localhost:{fixture_port}"
-        await call(url, f"{base}/small.html")  # warm up (imports, workers)
-        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-        print(f"web_fetch of hostile pages, server in its own process (caches off); load average {load}")
-        print(f"  idle: {memory(server.pid)}")
-        for path in ("/links.html", "/nested.html"):
-            print(f"{path} ({sizes[path]:,} bytes)")
-            for concurrent in (1, 3):
-                await scenario(url, server.pid, f"{base}{path}", f"{base}/small.html", concurrent)
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
-        fixtures.shutdown()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MCPFLEET_")}
+        env |= {
+            "MCPFLEET_HTTP__ALLOW": json.dumps(["localhost"]),
+            "MCPFLEET_HTTP__CACHE_TTL": "0",
+            "MCPFLEET_HTTP__RETRIES": "0",
+            "MCPFLEET_SERVERS": json.dumps({"web": {"robots": False, "cache_ttl": 0}
+                                            | ({"extract_timeout": extract_timeout} if extract_timeout else {})}),
+            "MCPFLEET_TELEMETRY__LOG_LEVEL": "WARNING",
+            "MCPFLEET_AUTH__API_KEYS": json.dumps([{"name": n, "hash": hash_key(k)} for n, k in KEYS.items()]),
+        }
+        if tool_timeout:
+            env["MCPFLEET_LIMITS__TOOL_TIMEOUT"] = str(tool_timeout)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "mcpfleet", "serve", "web", "--port", str(port)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}/web/mcp"
+            deadline = time.monotonic() + 60
+            while True:
+                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("the web server did not start")
+                await asyncio.sleep(0.2)
+            base = f"http://localhost:{fixture_port}"
+            await call(url, f"{base}/small.html")  # warm up (imports, workers)
+            load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+            print(f"web_fetch of hostile pages, server in its own process (caches off); load average {load}")
+            print(f"  idle: {memory(server.pid)}")
+            for path in ("/links.html", "/nested.html"):
+                print(f"{path} ({sizes[path]:,} bytes)")
+                for concurrent in (1, 3):
+                    await scenario(url, server.pid, f"{base}{path}", f"{base}/small.html", concurrent)
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
 
 
 if __name__ == "__main__":

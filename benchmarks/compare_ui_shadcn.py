@@ -25,8 +25,6 @@ import re
 import subprocess
 import sys
 import tempfile
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from mcpfleet.common.http import OutboundClient
@@ -34,6 +32,8 @@ from mcpfleet.common.settings import load_settings
 from mcpfleet.servers.ui.settings import UiSettings
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "support"))
+from local_http import serving  # noqa: E402 - the tests' fake remote, serving a folder read-only
 SHARED = Path(os.environ.get("MCPFLEET_SHARED_DIR") or ROOT.parent / "shared") / "peer-data" / "shadcn-registry"
 ITEMS = ["button", "dialog", "sidebar", "calendar", "chart", "form", "command", "carousel", "sonner", "input-otp",
          "toggle-group", "dashboard-01", "login-03", "sidebar-07", "use-mobile", "utils", "date-picker-demo"]
@@ -48,17 +48,6 @@ COMPONENTS_JSON = {
     "aliases": {"components": "@/components", "utils": "@/lib/utils", "ui": "@/components/ui", "lib": "@/lib",
                 "hooks": "@/hooks"},
 }
-
-
-def serve(www: Path) -> tuple[ThreadingHTTPServer, str]:
-    class Quiet(SimpleHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(www)))
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
 def scratch_project(where: Path) -> Path:
@@ -138,27 +127,26 @@ async def compare(cli: str, rev: str | None, items: list[str]) -> None:
         (www / "r" / "styles").symlink_to(SHARED / "r" / "styles")
         (www / "r" / "index.json").symlink_to(SHARED / "r" / "index.json")
         (www / "r" / "colors" / "neutral.json").write_text(json.dumps(NEUTRAL))
-        server, base = serve(www)
-        project = scratch_project(Path(tmp) / "app")
-        settings = load_settings(http={"allow": ["127.0.0.1"]}, servers={"ui": {
-            "official_index": f"{base}/r/index.json", "official_item": f"{base}/r/styles/{{style}}/{{name}}.json"}})
-        section = settings.server_section("ui", UiSettings)
-        module = load_registry_module(rev)
-        agree = 0
-        print(f"{'item':18} {'files same':>10} {'npm':>5} {'css vars (ours/cli)':>20}")
-        async with OutboundClient(settings.http, allow=section.allow) as http:
-            client = module.RegistryClient(http, section)
-            for name in items:
-                theirs = cli_add(cli, project, base, name)
-                mine = await ours(module, client, name)
-                written = {c.rstrip("\n") for c in theirs["files"].values()}
-                same = sum(1 for c in mine["files"].values() if c.rstrip("\n") in written)
-                npm_ok = set(mine["npm"]) == set(theirs["npm"])
-                full = same == len(mine["files"]) and npm_ok and mine["css_vars"] == theirs["css_vars"]
-                agree += full
-                print(f"{name:18} {same:>4}/{len(mine['files']):<5} {'ok' if npm_ok else 'DIFF':>5} "
-                      f"{mine['css_vars']:>9}/{theirs['css_vars']:<10} {'' if full else '<- differs'}")
-        server.shutdown()
+        with serving(static=www) as base:
+            project = scratch_project(Path(tmp) / "app")
+            settings = load_settings(http={"allow": ["127.0.0.1"]}, servers={"ui": {
+                "official_index": f"{base}/r/index.json", "official_item": f"{base}/r/styles/{{style}}/{{name}}.json"}})
+            section = settings.server_section("ui", UiSettings)
+            module = load_registry_module(rev)
+            agree = 0
+            print(f"{'item':18} {'files same':>10} {'npm':>5} {'css vars (ours/cli)':>20}")
+            async with OutboundClient(settings.http, allow=section.allow) as http:
+                client = module.RegistryClient(http, section)
+                for name in items:
+                    theirs = cli_add(cli, project, base, name)
+                    mine = await ours(module, client, name)
+                    written = {c.rstrip("\n") for c in theirs["files"].values()}
+                    same = sum(1 for c in mine["files"].values() if c.rstrip("\n") in written)
+                    npm_ok = set(mine["npm"]) == set(theirs["npm"])
+                    full = same == len(mine["files"]) and npm_ok and mine["css_vars"] == theirs["css_vars"]
+                    agree += full
+                    print(f"{name:18} {same:>4}/{len(mine['files']):<5} {'ok' if npm_ok else 'DIFF':>5} "
+                          f"{mine['css_vars']:>9}/{theirs['css_vars']:<10} {'' if full else '<- differs'}")
         print(f"\n{agree} of {len(items)} items agree fully with `shadcn add` ({'rev ' + rev if rev else 'working tree'})")
 
 
