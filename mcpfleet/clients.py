@@ -189,7 +189,11 @@ def _litellm(ts: list[Target], key_env: str | None) -> Rendered:
     return Rendered(render_config(entries([t.spec for t in ts], base), key_env), _LITELLM_NOTE)
 
 
-_LITELLM_NOTE = "Merge into the LiteLLM proxy's config.yaml (mcp_servers)."
+_LITELLM_NOTE = (
+    "Merge into the LiteLLM proxy's config.yaml (mcp_servers).\n"
+    "The fleet serves tools only: set general_settings.mcp_disabled_capabilities: [prompts, resources]\n"
+    "so LiteLLM stops listing prompts and resources upstream for every client session."
+)
 
 
 def _litellm_stdio(ts: list[Target], key_env: str | None) -> Rendered:
