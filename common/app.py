@@ -24,10 +24,10 @@ from fastmcp import FastMCP
 from fastmcp.tools.base import ToolResult
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
-from starlette.middleware import Middleware as AsgiMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcpfleet import __version__
 from mcpfleet.common.auth import FleetTokenVerifier, build_auth
@@ -273,22 +273,49 @@ def build_http_app(specs: Sequence[ServerSpec], settings: Settings) -> Starlette
                 state.started = False
                 shutdown_tracing()
 
-    app = Starlette(
-        routes=routes + mounts,
-        middleware=[
-            AsgiMiddleware(
-                RequestGuard,
-                max_bytes=settings.limits.max_request_bytes,
-                body_timeout=settings.limits.body_timeout,
-                authenticate=authenticate if verifiers else None,
-                refusal=None if settings.auth.jwt else API_KEY_REFUSAL,
-            )
-        ],
-        lifespan=lifespan,
-    )
+    guard = {
+        "max_bytes": settings.limits.max_request_bytes,
+        "body_timeout": settings.limits.body_timeout,
+        "authenticate": authenticate if verifiers else None,
+        "refusal": None if settings.auth.jwt else API_KEY_REFUSAL,
+    }
+    endpoints = {f"/{b.spec.name}/mcp": (f"/{b.spec.name}", sub) for b, sub in zip(built, sub_apps, strict=True)}
+    app = _FleetApp(endpoints, guard, routes=routes + mounts, lifespan=lifespan)
     app.state.fleet = state
     app.state.metrics = metrics
     return app
+
+
+class _FleetApp(Starlette):
+    """The fleet's ASGI app: `RequestGuard` in front of everything, one pure-ASGI layer.
+
+    A request for a server's MCP endpoint (`/<name>/mcp`, the hot path) goes from the guard
+    straight to that server's app, with the scope a `Mount` would give it; everything else
+    (health, metrics, metadata, the index, other paths under a mount) goes through Starlette's
+    error handling and router as usual. Same answers, without the outer router, its exception
+    middleware and the mount's regex match on every tool call.
+    """
+
+    def __init__(self, endpoints: dict[str, tuple[str, ASGIApp]], guard: dict, **kwargs) -> None:  # type: ignore[type-arg]
+        super().__init__(**kwargs)
+        self._endpoints = endpoints
+        self._entry = RequestGuard(self._dispatch, **guard)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await super().__call__(scope, receive, send)
+        else:
+            await self._entry(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        target = self._endpoints.get(scope["path"]) if scope["type"] == "http" and not scope.get("root_path") else None
+        if target is None:
+            await super().__call__(scope, receive, send)
+            return
+        prefix, endpoint = target
+        scope["app"] = self
+        scope.update(app_root_path=scope.get("app_root_path", ""), root_path=prefix, path_params={}, endpoint=endpoint)
+        await endpoint(scope, receive, send)
 
 
 class _FleetState:

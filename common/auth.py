@@ -29,6 +29,7 @@ from fastmcp.server.auth import AccessToken, RemoteAuthProvider, TokenVerifier
 from fastmcp.server.auth.providers.jwt import JWTVerifier
 from fastmcp.server.dependencies import get_access_token
 
+from mcpfleet.common.compat import HTTP_TRANSPORTS, current_transport
 from mcpfleet.common.errors import ConfigError, UserError
 from mcpfleet.common.settings import ApiKey, AuthSettings, JwtSettings, Settings
 
@@ -207,9 +208,7 @@ def current_caller() -> str:
         token = None
     if token is not None:
         return token.client_id
-    from fastmcp.server.context import _current_transport
-
-    return ANONYMOUS_CALLER if _current_transport.get() in ("streamable-http", "sse") else LOCAL_CALLER
+    return ANONYMOUS_CALLER if current_transport() in HTTP_TRANSPORTS else LOCAL_CALLER
 
 
 @contextlib.contextmanager

@@ -1,13 +1,19 @@
 """The library internals the runtime relies on, in one place, each with a test (tests/common/test_compat.py).
 
 An upgrade that breaks one of these assumptions fails here, loudly, with the library version in
-the message, instead of silently changing behaviour somewhere else.
+the message, instead of silently changing behaviour somewhere else. Code elsewhere imports these
+names instead of reaching into FastMCP, the MCP SDK, httpx2 or uvicorn itself. A flat module of
+small named functions and constants.
 """
 
 from __future__ import annotations
 
+from importlib.metadata import version
+from typing import Any
+
 import httpcore2
 import httpx2
+import mcp_types as mt
 
 
 def replace_transport_pool(transport: httpx2.AsyncHTTPTransport, pool: httpcore2.AsyncConnectionPool) -> None:
@@ -23,3 +29,71 @@ def replace_transport_pool(transport: httpx2.AsyncHTTPTransport, pool: httpcore2
             "DNS pinning cannot be installed (see common/compat.py)"
         )
     transport._pool = pool  # type: ignore[assignment]
+
+
+# --- FastMCP's message texts (outcome classification, log demotion) -----------------------------
+
+# The start of the ToolError FastMCP raises when a tool function raised something unexpected
+# (server.py: `ToolError(f"Error calling tool {name!r}")` from the original exception), and of
+# the log record it writes for it. Telemetry counts such an error as `internal`.
+FASTMCP_CRASH_PREFIX = "Error calling tool"
+# The start of FastMCP's log record for arguments that fail validation (logged at WARNING+).
+FASTMCP_INVALID_ARGUMENTS_PREFIX = "Invalid arguments for tool"
+# The start of FastMCP's NotFoundError text and log record for a tool name it does not have.
+FASTMCP_UNKNOWN_TOOL_PREFIX = "Unknown tool"
+
+
+# --- FastMCP's middleware dispatch ----------------------------------------------------------
+
+
+def is_tool_call(context: Any) -> bool:
+    """True when a middleware's `__call__` runs for a tool call, with the call's params.
+
+    FastMCP (4.x) runs its middleware chain for a tools/call once, inside `FastMCP.call_tool`,
+    with `context.method == "tools/call"` and `context.message` a `CallToolRequestParams`; a
+    malformed request that fails before then passes the chain again (the "outer" pass) with the
+    raw message, which the base class would give only to `on_message`/`on_request`. A middleware
+    that overrides `__call__` with this test skips FastMCP's per-call hook dispatch (a handler
+    chain of closures built for every call) and still sees exactly what `on_call_tool` would.
+    """
+    return context.method == "tools/call" and isinstance(context.message, mt.CallToolRequestParams)
+
+
+# --- FastMCP's transport ----------------------------------------------------------------------
+
+
+def current_transport() -> str | None:
+    """The transport of the running request ("stdio", "streamable-http", "sse"), or None.
+
+    FastMCP keeps it in the private context variable `fastmcp.server.context._current_transport`,
+    set by `run_async`/`http_app` for every request.
+    """
+    from fastmcp.server.context import _current_transport
+
+    return _current_transport.get()
+
+
+HTTP_TRANSPORTS = frozenset({"streamable-http", "sse"})
+
+
+# --- uvicorn's h11 protocol -------------------------------------------------------------------
+
+
+def h11_protocol_class() -> type:
+    """uvicorn's h11 protocol class, which `limits.guarded_h11_protocol` subclasses.
+
+    The subclass relies on its attributes `cycle` (None between requests, else an object with
+    `response_complete`), `transport` and `loop`, and on `connection_made`, `data_received`
+    and `connection_lost` being the asyncio.Protocol entry points.
+    """
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    return H11Protocol
+
+
+# --- versions, for the tests' messages --------------------------------------------------------
+
+
+def versions() -> str:
+    """The installed versions this module's assumptions were checked against, for messages."""
+    return ", ".join(f"{name} {version(name)}" for name in ("fastmcp", "mcp", "starlette", "uvicorn"))

@@ -15,6 +15,7 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import anyio
 import mcp_types as mt
@@ -24,6 +25,7 @@ from mcp_types import TextContent
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcpfleet.common.auth import caller_key, current_caller, is_local, loggable, refuse_list_only
+from mcpfleet.common.compat import h11_protocol_class, is_tool_call
 from mcpfleet.common.errors import LimitExceeded
 from mcpfleet.common.settings import LimitSettings
 from mcpfleet.common.untrusted import CLOSE_TAG, OPEN_TAG
@@ -145,6 +147,12 @@ class LimitsMiddleware(Middleware):
     def timeout_for(self, tool: str) -> float:
         return self.settings.tool_timeouts.get(tool, self.settings.tool_timeout)
 
+    async def __call__(self, context: MiddlewareContext, call_next: CallNext) -> Any:
+        # Straight to the one hook this middleware has (see compat.is_tool_call).
+        if is_tool_call(context):
+            return await self.on_call_tool(context, call_next)
+        return await call_next(context)
+
     async def on_call_tool(
         self,
         context: MiddlewareContext[mt.CallToolRequestParams],
@@ -172,6 +180,9 @@ class LimitsMiddleware(Middleware):
         return result
 
 
+_encode_json = json.JSONEncoder(default=str, ensure_ascii=False).encode  # one encoder, not one per call
+
+
 def cap_output(result: ToolResult, limit: int) -> ToolResult:
     """Cut text content to `limit` characters in total, with a marker saying so.
 
@@ -183,7 +194,7 @@ def cap_output(result: ToolResult, limit: int) -> ToolResult:
     text_total = sum(len(t) for t in texts)
     structured = result.structured_content
     # Characters, as the text is counted (escaping non-ASCII would count a CJK page six times).
-    structured_size = len(json.dumps(structured, default=str, ensure_ascii=False)) if structured is not None else 0
+    structured_size = len(_encode_json(structured)) if structured is not None else 0
     if text_total <= limit and structured_size <= limit:
         return result
     joined = "\n\n".join(texts)
@@ -360,9 +371,7 @@ def guarded_h11_protocol(header_timeout: float) -> type:
     A connection that opens and then sends its request line and headers slowly, or nothing at
     all, is closed after `header_timeout` seconds instead of being held forever.
     """
-    from uvicorn.protocols.http.h11_impl import H11Protocol
-
-    class GuardedH11Protocol(H11Protocol):
+    class GuardedH11Protocol(h11_protocol_class()):  # type: ignore[misc]
         _header_timer: asyncio.TimerHandle | None = None
 
         def connection_made(self, transport) -> None:  # type: ignore[no-untyped-def]
