@@ -147,6 +147,7 @@ class PostgresIndex(DocsIndex):
         self.where = f"{params.get('host') or 'localhost'}:{params.get('port') or 5432}/{params.get('dbname') or ''}"
         self._idle: list = []
         self._lock = threading.Lock()
+        self._pool_size = pool_size
         self._slots = threading.BoundedSemaphore(pool_size)
         self._ready = False
         self._weight_cache: dict[int, dict[int, float]] = {}
@@ -157,7 +158,7 @@ class PostgresIndex(DocsIndex):
     def _connection(self) -> Iterator:
         """A pooled autocommit connection; database failures become messages a model can act on."""
         if not self._slots.acquire(timeout=POOL_WAIT):
-            raise UserError(f"the docs index is busy ({POOL_SIZE} queries running here); try again in a moment")
+            raise UserError(f"the docs index is busy ({self._pool_size} queries running here); try again in a moment")
         conn = None
         try:
             with self._lock:
@@ -275,7 +276,7 @@ class PostgresIndex(DocsIndex):
             with cur.copy("COPY docs_documents (version_id, doc, path, title, url, text, about, weight) "
                           "FROM STDIN") as copy:
                 for n, doc in enumerate(batch, first_doc):
-                    copy.write_row((vid, n, doc.path, doc.title, doc.url, _clean(doc.text), _clean(doc.about),
+                    copy.write_row((vid, n, doc.path, _clean(doc.title), doc.url, _clean(doc.text), _clean(doc.about),
                                     doc.weight))
             chunk = first_chunk
             with cur.copy("COPY docs_staging FROM STDIN") as copy:

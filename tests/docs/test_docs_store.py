@@ -223,7 +223,7 @@ def test_bm25_here_is_fts5s(tmp_path):
 
 def test_text_with_nul_characters_and_odd_words_is_stored(index):
     index.replace_version(version(ref="odd", default=False), documents({
-        "docs/nul.md": "# Bytes\n\na NUL \x00 in the middle, storage_uri, naïve café, 東京 and 3.11\n"}))
+        "docs/nul.md": "# Bytes \x00\n\na NUL \x00 in the middle, storage_uri, naïve café, 東京 and 3.11\n"}))
     v = index.find_version("acme/web", "odd")
     for query in ("storage_uri", "naïve", "東京", "3.11", "bytes nul"):
         assert [h.path for h in index.search(v, query)] == ["docs/nul.md"], query
