@@ -44,7 +44,8 @@ from mcpfleet.servers.math.numeric import (
     sort_key,
 )
 from mcpfleet.servers.math.parser import MathInputError, parse_statement, parse_symbols
-from mcpfleet.servers.math.render import clip, render
+from mcpfleet.common.text import clip
+from mcpfleet.servers.math.render import TEXT_MAX, render
 
 MAX_DIGITS = 1000
 _LONG_ROOT = 300  # a radical root longer than this (characters) is given numerically instead
@@ -87,7 +88,7 @@ def solve(equations: str | Sequence[str], variables: str | Sequence[str] | None 
     else:
         result = _solve_system(statements, symbols, dom)
     result = {"exact": True, "numeric_fallback": False, **result, "variables": names, "domain": dom}
-    result["text"] = clip(result["text"])
+    result["text"] = clip(result["text"], TEXT_MAX)
     return result
 
 
@@ -783,7 +784,7 @@ def simplify(expression: str, operation: str = "simplify", digits: int = 15,
             text += " (no closed form found)"
     else:
         text = result["result"] + (" (unchanged)" if result["unchanged"] else "")
-    result["text"] = clip(text)
+    result["text"] = clip(text, TEXT_MAX)
     return result
 
 
@@ -860,7 +861,7 @@ def _simplify_relation(rel: sp.Rel, op: str, digits: int, variable: str | None) 
     result = {"operation": op, **render(rewritten, digits), "lhs": render(lhs, digits), "rhs": render(rhs, digits),
               "holds": holds, "unchanged": lhs == rel.lhs and rhs == rel.rhs}
     verdict = {True: "true", False: "false", None: "undecided"}[holds]
-    result["text"] = clip(f"{result['result']} ({verdict})")
+    result["text"] = clip(f"{result['result']} ({verdict})", TEXT_MAX)
     return result
 
 

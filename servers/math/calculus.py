@@ -34,7 +34,8 @@ from mcpfleet.servers.math.parser import (
     parse_statement,
     parse_symbol,
 )
-from mcpfleet.servers.math.render import clip, render
+from mcpfleet.common.text import clip
+from mcpfleet.servers.math.render import TEXT_MAX, render
 
 MAX_ORDER = 20
 MAX_SERIES_TERMS = 30
@@ -84,7 +85,7 @@ def calculus(expression: str, operation: str, variable: str | None = None, order
     else:
         result = _sum(expr, x, lower, upper)
     result = {"operation": op, "variable": str(x), "exact": True, "numeric_fallback": False, **result}
-    result["text"] = clip(result["text"])
+    result["text"] = clip(result["text"], TEXT_MAX)
     return result
 
 
@@ -530,7 +531,7 @@ def ode(equations: str | Sequence[str], function: str | Sequence[str],
         "functions": [sp.sstr(f) for f in funcs],
         "independent_variable": var,
         "order": max(orders),
-        "text": clip("; ".join(s["_text"] for s in solutions)),
+        "text": clip("; ".join(s["_text"] for s in solutions), TEXT_MAX),
     }
     for s in solutions:
         s.pop("_text")

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from mcpfleet.common.text import clip
 from mcpfleet.servers.math.parser import MathInputError, parse_matrix
 from mcpfleet.servers.math.render import render
 
@@ -65,7 +66,7 @@ def matrix(matrix: Any, operation: str, other: Any = None) -> dict[str, Any]:
             raise MathInputError(f"operation {op!r} takes no `other`; it is used by multiply and solve only")
         result = handler(a)
     result = {"operation": op, "shape": list(a.shape), **result}
-    result["text"] = _clip(result["text"])
+    result["text"] = clip(result["text"], _TEXT_MAX)
     return result
 
 
@@ -424,5 +425,3 @@ def _sort_key(value: Any) -> tuple:
     return (2, 0.0, 0.0, sp.sstr(value))
 
 
-def _clip(text: str) -> str:
-    return text if len(text) <= _TEXT_MAX else text[:_TEXT_MAX] + "…"

@@ -26,6 +26,8 @@ from typing import Any
 
 import sympy as sp
 
+from mcpfleet.common.text import clip
+
 MAX_CHARS = 10_000
 MAX_DEPTH = 60
 MAX_LITERAL_DIGITS = 2_000
@@ -119,7 +121,7 @@ def parse_expression(text: str) -> sp.Expr:
     """An expression (no `=` or comparison)."""
     result = _parse(text)
     if isinstance(result, (sp.Rel, sp.logic.boolalg.BooleanAtom)) and not isinstance(result, sp.Expr):
-        raise MathInputError(f"expected an expression, got a comparison or truth value: {_clip(text)}")
+        raise MathInputError(f"expected an expression, got a comparison or truth value: {_quoted(text)}")
     return result
 
 
@@ -128,11 +130,11 @@ def parse_statement(text: str) -> sp.Basic:
     text = _check_text(text)
     parts = _SINGLE_EQUALS.split(text)
     if len(parts) > 2:
-        raise MathInputError(f"more than one '=' in {_clip(text)}; give each equation separately")
+        raise MathInputError(f"more than one '=' in {_quoted(text)}; give each equation separately")
     if len(parts) == 2:
         lhs, rhs = (p.strip() for p in parts)
         if not lhs or not rhs:
-            raise MathInputError(f"{_clip(text)} is not an equation: one side of '=' is empty")
+            raise MathInputError(f"{_quoted(text)} is not an equation: one side of '=' is empty")
         return sp.Eq(parse_expression(lhs), parse_expression(rhs), evaluate=False)
     return _parse(text)
 
@@ -190,8 +192,9 @@ def _check_text(text: Any) -> str:
     return text.strip()
 
 
-def _clip(text: str, n: int = 60) -> str:
-    return repr(text if len(text) <= n else text[:n] + "…")
+def _quoted(text: str, n: int = 60) -> str:
+    """`text` as a quoted snippet for an error message (at most n characters of it)."""
+    return repr(clip(text, n))
 
 
 def _entry(e: Any) -> sp.Expr:
@@ -232,9 +235,9 @@ def _ast(text: str) -> ast.Expression:
         return ast.parse(_prepare(text), mode="eval")
     except SyntaxError as exc:
         where = f" at position {exc.offset}" if exc.offset else ""
-        raise MathInputError(f"could not understand {_clip(text)}{where}: {exc.msg}") from None
+        raise MathInputError(f"could not understand {_quoted(text)}{where}: {exc.msg}") from None
     except (RecursionError, MemoryError, ValueError):
-        raise MathInputError(f"could not understand {_clip(text)}: nested too deeply") from None
+        raise MathInputError(f"could not understand {_quoted(text)}: nested too deeply") from None
 
 
 def _parse(text: str) -> sp.Basic:
@@ -251,7 +254,7 @@ class _Converter:
         pos = getattr(node, "col_offset", None)
         snippet = ast.get_source_segment(_prepare(self.text), node) or ""
         at = f" at position {pos}" if pos is not None else ""
-        near = f" ({_clip(snippet, 40)})" if snippet else ""
+        near = f" ({_quoted(snippet, 40)})" if snippet else ""
         return MathInputError(f"{what}{at}{near}")
 
     def convert(self, node: ast.AST, depth: int) -> Any:

@@ -56,11 +56,6 @@ def numeric(expr: Any, digits: int = 15) -> str | None:
     return _bounded(sp.sstr(value, full_prec=False))
 
 
-def clip(text: str, limit: int = TEXT_MAX) -> str:
-    """`text` cut to `limit` characters with a marker (the `text` field is a summary, not data)."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def integer_digits(n: int) -> int:
     """Decimal digits of |n| without converting it to a string (Python refuses > 4300 digits)."""
     n = abs(n)
