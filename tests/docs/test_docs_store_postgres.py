@@ -138,3 +138,19 @@ async def test_readiness_follows_the_database(url):
         server = build(load_settings(servers={"docs": {"store": store, "default_catalog": False}}))
         [check] = ready_checks(server)
         assert await check() is expected, store
+
+
+def test_a_stalled_query_ends_at_the_statement_timeout(url):
+    """A search stuck behind a lock (here an exclusive one a test holds) ends with a clean error at
+    the statement timeout, and the connection it used serves the next call."""
+    import psycopg
+
+    idx = PostgresIndex(url + "?options=-c%20statement_timeout%3D1000")
+    idx.replace_version(version(), documents(DOCS))  # writes set their own, longer timeout
+    v = idx.find_version("acme/web")
+    with psycopg.connect(url) as blocker:  # not autocommit: the lock is held until the block ends
+        blocker.execute("LOCK TABLE docs_postings IN ACCESS EXCLUSIVE MODE")
+        with pytest.raises(UserError, match="took too long to answer"):
+            idx.search(v, "redirects")
+    assert idx.search(v, "redirects")
+    idx.close()
