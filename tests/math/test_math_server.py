@@ -51,6 +51,7 @@ async def test_eight_tools_with_short_descriptions(math):
 
 async def test_tool_definitions_fit_the_token_budget():
     """Every definition is paid on every turn; small open models run with 8k contexts."""
+    # the definitions as written (no runtime): counting their tokens needs nothing around them
     tools = await SPEC.create(load_settings()).list_tools(run_middleware=False)
     assert tools_tokens(tools) <= TOKEN_BUDGET
     for tool in map(tool_definition, tools):

@@ -1,4 +1,5 @@
-"""A shadcn-compatible registry on 127.0.0.1 written for these tests, and ui settings pointing at it.
+"""A shadcn-compatible registry on 127.0.0.1 written for these tests (on the one fake remote,
+tests/support/local_http.py), and ui settings pointing at it.
 
 Layout, as the shadcn CLI expects it:
   /r/index.json                       official-style index (a JSON array)
@@ -10,15 +11,12 @@ Layout, as the shadcn CLI expects it:
 from __future__ import annotations
 
 import collections
+import json
 
 import pytest
 import pytest_asyncio
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
 
-from fleet_testing import running_app
+from local_http import Reply, Request, serving
 from mcpfleet.servers.ui.settings import UiSettings
 from mcpfleet.servers.ui.tailwind import TailwindWorker
 
@@ -91,66 +89,86 @@ def acme_items() -> dict[str, dict]:
     }
 
 
+def json_reply(value, status: int = 200) -> Reply:
+    """JSON as a web framework sends it (compact, UTF-8)."""
+    return Reply(status, json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode(), content_type="application/json")
+
+
+def text_reply(text: str, status: int = 200, kind: str = "text/plain") -> Reply:
+    return Reply(status, text.encode(), content_type=f"{kind}; charset=utf-8")
+
+
+def one_name(request: Request, prefix: str) -> str | None:
+    """`{name}` of a route `<prefix>{name}.json`, or None when the path has another shape."""
+    rest = request.route.removeprefix(prefix)
+    return rest.removesuffix(".json") if rest.endswith(".json") and "/" not in rest and rest != ".json" else None
+
+
 class RegistryServer:
+    """The registry's routes on the one fake remote (tests/support/local_http.py); `hits` counts
+    requests by path, `base` is set once it runs."""
+
     def __init__(self) -> None:
         self.hits: collections.Counter[str] = collections.Counter()
         self.base = ""
 
-    def app(self) -> Starlette:
-        async def official(request: Request) -> Response:
-            style, name = request.path_params["style"], request.path_params["name"]
-            self.hits[request.url.path] += 1
+    def routes(self) -> dict:
+        def official(request: Request) -> Reply:
+            style, _, file = request.route.removeprefix("/r/styles/").partition("/")
+            name = one_name(request, f"/r/styles/{style}/") if style and file else None
+            if name is None:
+                return text_reply("Not Found", 404)
+            self.hits[request.route] += 1
             found = official_items(self.base).get(name)
             if style not in ("new-york-v4", "default") or found is None:
-                return PlainTextResponse("not found", status_code=404)
+                return text_reply("not found", 404)
             if style == "default":
                 found = {**found, "description": f"The {name} item (default style)."}
-            return JSONResponse(found)
+            return json_reply(found)
 
-        async def index(request: Request) -> Response:
-            self.hits[request.url.path] += 1
+        def index(request: Request) -> Reply:
+            self.hits[request.route] += 1
             # index entries carry file paths without content, and no examples
             entries = [
                 {**i, "files": [{"path": f["path"], "type": f["type"]} for f in i.get("files", [])]}
                 for i in official_items(self.base).values() if i.get("type") not in ("registry:example", None)
             ]
             entries.append({"name": "bad-entry", "type": "registry:nonsense"})
-            return JSONResponse(entries)
+            return json_reply(entries)
 
-        async def acme(request: Request) -> Response:
-            self.hits[request.url.path] += 1
+        def acme(request: Request) -> Reply:
+            name = one_name(request, "/acme/")
+            if name is None:
+                return text_reply("Not Found", 404)
+            self.hits[request.route] += 1
             if request.headers.get("authorization") != f"Bearer {ACME_TOKEN}":
-                return PlainTextResponse("unauthorized", status_code=401)
-            name = request.path_params["name"]
+                return text_reply("unauthorized", 401)
             items = acme_items()
             if name == "registry":
-                return JSONResponse({"name": "acme", "homepage": "https://acme.example", "items": list(items.values())})
-            return JSONResponse(items[name]) if name in items else PlainTextResponse("nope", status_code=404)
+                return json_reply({"name": "acme", "homepage": "https://acme.example", "items": list(items.values())})
+            return json_reply(items[name]) if name in items else text_reply("nope", 404)
 
-        async def plain(request: Request) -> Response:
-            self.hits[request.url.path] += 1
-            name = request.path_params["name"]
+        def plain(request: Request) -> Reply:
+            name = one_name(request, "/plain/")
+            if name is None:
+                return text_reply("Not Found", 404)
+            self.hits[request.route] += 1
             if name == "extra":
-                return JSONResponse(item("extra", kind="registry:lib", deps=["date-fns"], reg_deps=["card"]))
+                return json_reply(item("extra", kind="registry:lib", deps=["date-fns"], reg_deps=["card"]))
             if name == "notjson":
-                return Response("<html>oops</html>", media_type="text/html")
+                return text_reply("<html>oops</html>", kind="text/html")
             if name == "registry":
-                return JSONResponse({"name": "plain", "items": [item("extra", kind="registry:lib")]})
-            return PlainTextResponse("nope", status_code=404)
+                return json_reply({"name": "plain", "items": [item("extra", kind="registry:lib")]})
+            return text_reply("nope", 404)
 
-        return Starlette(routes=[
-            Route("/r/index.json", index),
-            Route("/r/styles/{style}/{name}.json", official),
-            Route("/acme/{name}.json", acme),
-            Route("/plain/{name}.json", plain),
-        ])
+        return {"/r/index.json": index, "/r/styles/*": official, "/acme/*": acme, "/plain/*": plain}
 
 
 @pytest.fixture(scope="session")
 def registry_server():
     server = RegistryServer()
-    with running_app(server.app()) as url:
-        server.base = url
+    with serving(server.routes(), default=text_reply("Not Found", 404)) as remote:
+        server.base = str(remote)
         yield server
 
 
@@ -177,29 +195,11 @@ def acme_token(monkeypatch):
 def shadcn_registry():
     """The real registry's `r/` tree (../shared/peer-data/shadcn-registry) served read-only on
     127.0.0.1 by a static file server, as ui.shadcn.com serves it. Yields (base URL, its folder)."""
-    import functools
-    import threading
-    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-
     from shared_data import shared_path
 
     root = shared_path("peer-data", "shadcn-registry")
-
-    class Quiet(SimpleHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def do_PUT(self) -> None:  # noqa: N802 - read-only
-            self.send_error(405)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(root)))
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", root
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(static=root) as remote:  # the one fake remote; anything but GET/HEAD is refused (405)
+        yield str(remote), root
 
 
 @pytest.fixture

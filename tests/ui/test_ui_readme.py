@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-from fastmcp import Client
 
+from fleet_testing import fleet_client
 from mcpfleet.common.settings import load_settings
 from mcpfleet.servers.ui import SPEC
 
@@ -82,7 +82,7 @@ async def test_readme_examples_return_what_they_claim(shadcn_config, registry_se
     settings = load_settings(http={"allow": ["127.0.0.1"]},
                              servers={"ui": {**shadcn_config, "registries": {"@acme": acme}}})
     failed = []
-    async with Client(SPEC.create(settings)) as client:
+    async with fleet_client(SPEC, settings) as client:  # with the runtime, as a reader's fleet runs it
         for tool, args, check in EXAMPLES:
             result = await client.call_tool(tool, args)
             if not check(result.structured_content, result.content[0].text):
