@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from fleet_testing import REPO
 
 BIN = REPO / ".tools" / "clients" / "node_modules" / ".bin"
