@@ -9,18 +9,17 @@ from __future__ import annotations
 import json
 import logging
 
+import httpx2
 import pytest
 import pytest_asyncio
 from fastmcp import Client
 from fastmcp.exceptions import ToolError
 
-from fleet_testing import KEYS, fleet_client, fleet_server, running_app
+from fleet_testing import KEYS, fleet_client, fleet_http, fleet_server
 from local_http import Reply, Request, serving
-from mcpfleet.common.app import build_http_app
 from mcpfleet.common.auth import hash_key
 from mcpfleet.common.settings import load_settings
 from mcpfleet.common.untrusted import is_wrapped, live_control_sequences, unwrap, unwrap_structured
-from mcpfleet.servers.npm import SPEC
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -87,7 +86,7 @@ def token_env(verdaccio):
 
 @pytest.fixture(scope="module")
 def fleet(verdaccio, advisory_url, token_env):
-    with running_app(build_http_app([SPEC], npm_settings(verdaccio, advisory_url))) as url:
+    with fleet_http("npm", npm_settings(verdaccio, advisory_url)) as url:
         yield f"{url}/npm/mcp"
 
 
@@ -103,9 +102,12 @@ async def call(client, tool, **args):
 
 
 async def test_auth_is_required(fleet):
-    with pytest.raises(Exception):
-        async with Client(fleet, auth="wrong-key", timeout=30) as c:
-            await c.call_tool("npm_package", {"name": "alpha"})
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "npm_package", "arguments": {"name": "alpha"}}}
+    accept = {"Accept": "application/json, text/event-stream"}
+    async with httpx2.AsyncClient(timeout=30) as http:
+        for credentials in ({"Authorization": "Bearer wrong-key"}, {}):
+            refused = await http.post(fleet, json=body, headers={**accept, **credentials})
+            assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith("Bearer")
 
 
 async def test_package_latest(npm):
