@@ -16,7 +16,6 @@ or fail when MCPFLEET_REQUIRE_CLIENT_CLIS is set (CI).
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 import subprocess
@@ -25,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from client_clis import BIN, REQUIRE, ClientHome, cli, codex_mcp_status
+from client_clis import BIN, REQUIRED, ClientHome, cli, codex_mcp_status
 from fleet_testing import mcpfleet_cmd, serving, subprocess_env
 
 from mcpfleet.common.auth import hash_key
@@ -37,7 +36,7 @@ IDS = tuple(f"mcpfleet-{s}" for s in SERVERS)
 
 pytestmark = pytest.mark.timeout(300)
 
-if not BIN.exists() and not os.environ.get(REQUIRE):  # none installed: skip before starting a fleet
+if not BIN.exists() and not REQUIRED:  # none installed: skip before starting a fleet
     pytest.skip(f"no client CLIs in {BIN.parent.parent} (bash scripts/client-clis.sh)", allow_module_level=True)
 
 

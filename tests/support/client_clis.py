@@ -21,6 +21,8 @@ from fleet_testing import REPO
 
 BIN = REPO / ".tools" / "clients" / "node_modules" / ".bin"
 REQUIRE = "MCPFLEET_REQUIRE_CLIENT_CLIS"
+# Read at import (collection): the suite's autouse fixture clears MCPFLEET_* before each test runs.
+REQUIRED = bool(os.environ.get(REQUIRE))
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 # Documented switches: Claude Code's (telemetry, error reporting, updater, and the umbrella for
@@ -44,7 +46,7 @@ def cli(name: str) -> Path:
     path = BIN / name
     if not path.exists():
         reason = f"{name} is not installed in {BIN.parent.parent} (bash scripts/client-clis.sh)"
-        if os.environ.get(REQUIRE):
+        if REQUIRED:
             pytest.fail(f"{REQUIRE} is set but {reason}")
         pytest.skip(reason)
     return path
