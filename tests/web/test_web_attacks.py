@@ -6,17 +6,12 @@ from __future__ import annotations
 
 import pytest
 import pytest_asyncio
-from fastmcp import Client
-from starlette.applications import Starlette
-from starlette.responses import HTMLResponse, PlainTextResponse, Response
-from starlette.routing import Route
 
 from budgets import cpu_budget
-from fleet_testing import running_app
-from mcpfleet.common.app import build_server
+from fleet_testing import fleet_client
+from local_http import Reply, serving
 from mcpfleet.common.settings import load_settings
 from mcpfleet.common.untrusted import CLOSE_TAG, unwrap, wrap
-from mcpfleet.servers.web import SPEC
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -29,20 +24,16 @@ EVIL_PAGE = f"""<html><head><title>{EVIL_TITLE}</title></head><body><article>
 
 @pytest.fixture(scope="module")
 def hostile():
-    async def robots(request) -> Response:
-        return PlainTextResponse("", status_code=404)
-
-    async def page(request) -> Response:
-        return HTMLResponse(EVIL_PAGE)
-
-    with running_app(Starlette(routes=[Route("/robots.txt", robots), Route("/notes", page)])) as url:
-        yield url.replace("127.0.0.1", "localhost")  # numeric loopback is refused before the allow-list
+    routes = {"/robots.txt": Reply(404, "", content_type="text/plain; charset=utf-8"),
+              "/notes": Reply(body=EVIL_PAGE, content_type="text/html; charset=utf-8")}
+    with serving(routes, default=Reply(404, "Not Found")) as remote:
+        yield remote.url(host="localhost")  # numeric loopback is refused before the allow-list
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def web():
     settings = load_settings(http={"allow": ["localhost"], "retries": 0, "cache_ttl": 0})
-    async with Client(build_server(SPEC, settings).server, timeout=30) as client:
+    async with fleet_client("web", settings, timeout=30) as client:
         yield client
 
 

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import pytest
 import pytest_asyncio
-from fastmcp import Client
 from fastmcp.exceptions import ToolError
 
-from mcpfleet.common.app import build_server
+from fleet_testing import fleet_client
 from mcpfleet.common.settings import load_settings
 from mcpfleet.common.untrusted import META_UNTRUSTED, is_wrapped, unwrap_structured
-from mcpfleet.servers.web import SPEC
 from web_site import LATIN1_TEXT, SJIS_TEXT, Site
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -38,7 +36,7 @@ def sites():
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def web():
-    async with Client(build_server(SPEC, settings()).server, timeout=30) as client:
+    async with fleet_client("web", settings(), timeout=30) as client:
         yield client
 
 
@@ -146,11 +144,11 @@ async def test_pdf_default_page_cap(web, sites):
 
 
 async def test_pdf_page_and_size_caps(sites):
-    async with Client(build_server(SPEC, settings(pdf_max_pages=2)).server) as client:
+    async with fleet_client("web", settings(pdf_max_pages=2)) as client:
         data = data_of(await fetch(client, f"{sites['main'].base}/report.pdf"))
         assert "region 2" in data["content"] and "region 3" not in data["content"]
         assert "only the first 2 pages were read" in data["notes"]
-    async with Client(build_server(SPEC, settings(pdf_max_bytes=10_000)).server) as client:
+    async with fleet_client("web", settings(pdf_max_bytes=10_000)) as client:
         with pytest.raises(ToolError, match="PDF is larger than 10000 bytes"):
             await fetch(client, f"{sites['main'].base}/big.pdf")
         data = data_of(await fetch(client, f"{sites['main'].base}/report.pdf"))
@@ -214,7 +212,7 @@ async def test_robots_group_for_our_agent_is_honoured(web, sites):
 
 async def test_robots_disallow_all(sites):
     with Site("disallow-all") as closed:
-        async with Client(build_server(SPEC, settings()).server) as client:
+        async with fleet_client("web", settings()) as client:
             with pytest.raises(ToolError, match="robots.txt does not allow"):
                 await fetch(client, f"{closed.base}/pages/article.html")
         assert closed.count("/pages/article.html") == 0
@@ -235,7 +233,7 @@ async def test_robots_5xx_is_not_permission(web, sites):
 async def test_robots_can_be_turned_off(sites):
     broken = sites["broken"]
     before = broken.count("/robots.txt")
-    async with Client(build_server(SPEC, settings(robots=False)).server) as client:
+    async with fleet_client("web", settings(robots=False)) as client:
         data = data_of(await fetch(client, f"{broken.base}/open/page.html"))
     assert "Robots test page body." in data["content"]
     assert broken.count("/robots.txt") == before
@@ -243,7 +241,7 @@ async def test_robots_can_be_turned_off(sites):
 
 async def test_user_agent_setting_changes_the_robots_group(sites):
     strict = sites["strict"]
-    async with Client(build_server(SPEC, settings(user_agent="OtherBot/2.0")).server) as client:
+    async with fleet_client("web", settings(user_agent="OtherBot/2.0")) as client:
         data = data_of(await fetch(client, f"{strict.base}/no-bots/page.html"))  # mcpfleet's rule
         assert "Robots test page body." in data["content"]
         with pytest.raises(ToolError, match="robots.txt does not allow"):

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import pytest
 import pytest_asyncio
-from fastmcp import Client
 from fastmcp.exceptions import ToolError
 
-from mcpfleet.common.app import build_server
+from fleet_testing import fleet_client
 from mcpfleet.common.settings import load_settings
-from mcpfleet.servers.web import SPEC
 from web_site import Site
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -58,7 +56,7 @@ def site():
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def web():
-    async with Client(build_server(SPEC, load_settings()).server) as client:  # the default configuration
+    async with fleet_client("web", load_settings()) as client:  # the default configuration
         yield client
 
 
@@ -83,7 +81,7 @@ async def test_redirect_from_an_allowed_host_into_loopback_is_refused(site):
     # Only the name `localhost` is allowed: the fixture host itself. Its redirect to 127.0.0.1 (the
     # same server, another spelling) and to the metadata service must still be refused.
     settings = load_settings(http={"allow": ["localhost"], "retries": 0})
-    async with Client(build_server(SPEC, settings).server) as client:
+    async with fleet_client("web", settings) as client:
         ok = await client.call_tool("web_fetch", {"url": f"{site.base}/pages/forum.html"})
         assert "20 GB file" in ok.structured_content["content"]
         for target in (f"http://127.0.0.1:{site.port}/pages/article.html", "http://169.254.169.254/",
@@ -136,7 +134,7 @@ async def test_a_cidr_in_http_allow_opens_that_range_to_web_fetch(monkeypatch):
         url = f"http://127.0.0.2:{inside.port}/pages/article.html"
         async with OutboundClient(settings.http) as client:
             assert (await client.fetch(url)).status == 200
-        async with Client(build_server(SPEC, settings).server) as web:
+        async with fleet_client("web", settings) as web:
             page = (await web.call_tool("web_fetch", {"url": url})).structured_content
             assert "Kubernetes Egress Policies Explained" in page["content"]
             # the same address in another spelling is the same destination: allowed too
