@@ -1,19 +1,35 @@
 """Runtime overhead: a trivial tool through the full fleet runtime vs the same tool on bare FastMCP.
 
 Both servers run in their own process with uvicorn, stateless streamable HTTP on 127.0.0.1; the
-full one has API-key auth, limits (rate limit on, generous), Prometheus metrics and JSON logs
-(written to a file, as a pod's stdout would be). The client sends raw JSON-RPC tools/call POSTs
-over one keep-alive connection, so the figures are per request, without client-library cost.
+full one is served as `mcpfleet serve` serves it (`app.uvicorn_config`: the header-deadline h11
+protocol, the connection cap) with API-key auth, limits (rate limit on, generous), Prometheus
+metrics and JSON logs (written to a file, as a pod's stdout would be). The client sends raw
+JSON-RPC tools/call POSTs over keep-alive connections, so the figures are per request, without
+client-library cost. Both servers stay up for the whole run and are measured in turns
+(bare, full, bare, full, ...), so a busy machine slows both alike; medians over the rounds.
 
-    python benchmarks/bench_runtime.py [--calls 2000] [--concurrency 8]
+    python benchmarks/bench_runtime.py [--calls 1000] [--concurrency 8] [--rounds 5]
+    python benchmarks/bench_runtime.py --split [--rounds 30]     # in process: the cost of each feature
+    python benchmarks/bench_runtime.py --profile [--calls 2000]  # in process: cProfile of the full path
 
-Prints p50/p99 latency (sequential calls), calls/s (concurrent), and full/bare ratios.
+Prints p50/p99 latency (sequential calls), calls/s (concurrent), and full/bare ratios per round
+and their medians. `--split` drives the ASGI apps directly (no sockets, no uvicorn) with one
+feature removed at a time and prints what each costs per call (fastest batch and median batch);
+`--profile` prints the functions that take the most time on the full path.
+
+Measured (2 vCPUs shared with other jobs, load average 8-14, so the absolute numbers are slow;
+medians of interleaved rounds):
+- Issue 20, quiet machine, before this work: p50 full/bare 1.29x and 1.33x, throughput 0.80x
+  and 0.79x; after the list-only/log changes 1.22x and 0.80x.
+- Before (commit 68f8681's runtime, this benchmark): see the README's performance table.
+- After: see the README's performance table.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -25,6 +41,7 @@ from pathlib import Path
 
 KEY = "bench-key-0123456789abcdef"
 CALL = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "bench_echo", "arguments": {"text": "hello"}}}
+BODY = json.dumps(CALL).encode()
 
 
 def build_tool_server(name: str):
@@ -40,84 +57,98 @@ def build_tool_server(name: str):
     return mcp
 
 
+def bare_app():
+    from fastmcp import FastMCP
+
+    mcp = FastMCP("bench")
+
+    @mcp.tool
+    def bench_echo(text: str) -> str:
+        """Repeat the text."""
+        return text
+
+    return mcp.http_app(path="/bench/mcp", stateless_http=True, host_origin_protection="auto")
+
+
+def full_settings(auth: bool = True):
+    from mcpfleet.common.auth import hash_key
+    from mcpfleet.common.settings import load_settings
+
+    return load_settings(
+        auth={"api_keys": [{"name": "bench", "hash": hash_key(KEY)}]} if auth else {},
+        limits={"rate_limit_per_minute": 10_000_000, "rate_limit_burst": 1_000_000},
+    )
+
+
+def full_app(settings):
+    from mcpfleet.common.app import build_http_app
+    from mcpfleet.common.spec import ServerSpec
+
+    spec = ServerSpec(name="bench", title="Bench", description="bench", build=lambda s: build_tool_server("bench"))
+    return build_http_app([spec], settings)
+
+
 def serve(kind: str, port: int) -> None:
     import uvicorn
 
     if kind == "bare":
-        from fastmcp import FastMCP
+        uvicorn.run(bare_app(), host="127.0.0.1", port=port, log_config=None, access_log=False)
+        return
+    from mcpfleet.common.app import uvicorn_config
+    from mcpfleet.common.telemetry import configure_logging
 
-        mcp = FastMCP("bench")
-
-        @mcp.tool
-        def bench_echo(text: str) -> str:
-            """Repeat the text."""
-            return text
-
-        app = mcp.http_app(path="/bench/mcp", stateless_http=True, host_origin_protection="auto")
-    else:
-        from mcpfleet.common.app import build_http_app
-        from mcpfleet.common.auth import hash_key
-        from mcpfleet.common.settings import load_settings
-        from mcpfleet.common.spec import ServerSpec
-        from mcpfleet.common.telemetry import configure_logging
-
-        settings = load_settings(
-            auth={"api_keys": [{"name": "bench", "hash": hash_key(KEY)}]},
-            limits={"rate_limit_per_minute": 10_000_000, "rate_limit_burst": 1_000_000},
-        )
-        configure_logging(settings.telemetry)
-        spec = ServerSpec(name="bench", title="Bench", description="bench", build=lambda s: build_tool_server("bench"))
-        app = build_http_app([spec], settings)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+    settings = full_settings()
+    configure_logging(settings.telemetry)
+    uvicorn.Server(uvicorn_config(full_app(settings), settings, host="127.0.0.1", port=port)).run()
 
 
-async def measure(url: str, calls: int, concurrency: int, auth: bool) -> dict:
-    import httpx2
+# --- over HTTP --------------------------------------------------------------------------------
 
-    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-    if auth:
-        headers["Authorization"] = f"Bearer {KEY}"
-    body = json.dumps(CALL).encode()
-    async with httpx2.AsyncClient(timeout=10, limits=httpx2.Limits(max_connections=concurrency)) as client:
-        async def one() -> float:
-            started = time.perf_counter()
-            response = await client.post(url, content=body, headers=headers)
-            elapsed = time.perf_counter() - started
-            if response.status_code != 200 or "hello" not in response.text:
-                raise RuntimeError(f"bad answer {response.status_code}: {response.text[:200]}")
-            return elapsed
 
-        for _ in range(min(200, calls)):  # warm up
-            await one()
-        latencies = [await one() for _ in range(calls)]
+class Target:
+    def __init__(self, kind: str, port: int, concurrency: int) -> None:
+        import httpx2
 
+        self.kind = kind
+        self.url = f"http://127.0.0.1:{port}/bench/mcp"
+        self.headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+        if kind == "full":
+            self.headers["Authorization"] = f"Bearer {KEY}"
+        self.client = httpx2.AsyncClient(timeout=10, limits=httpx2.Limits(max_connections=concurrency))
+
+    async def one(self) -> float:
+        started = time.perf_counter()
+        response = await self.client.post(self.url, content=BODY, headers=self.headers)
+        elapsed = time.perf_counter() - started
+        if response.status_code != 200 or "hello" not in response.text:
+            raise RuntimeError(f"{self.kind}: bad answer {response.status_code}: {response.text[:200]}")
+        return elapsed
+
+    async def latency(self, calls: int) -> dict:
+        latencies = sorted([await self.one() for _ in range(calls)])
+        return {"p50_ms": statistics.median(latencies) * 1000, "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000}
+
+    async def throughput(self, calls: int, concurrency: int) -> float:
         async def worker(n: int) -> None:
             for _ in range(n):
-                await one()
+                await self.one()
 
         started = time.perf_counter()
         await asyncio.gather(*(worker(calls // concurrency) for _ in range(concurrency)))
-        throughput = (calls // concurrency * concurrency) / (time.perf_counter() - started)
-    latencies.sort()
-    return {
-        "p50_ms": statistics.median(latencies) * 1000,
-        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
-        "calls_per_s": throughput,
-    }
+        return (calls // concurrency * concurrency) / (time.perf_counter() - started)
 
 
 def start(kind: str, port: int, log: Path) -> subprocess.Popen:
-    env = dict(os.environ)
     return subprocess.Popen(
         [sys.executable, __file__, "--serve", kind, "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=log.open("w"), env=env,
+        stdout=subprocess.DEVNULL, stderr=log.open("w"), env=dict(os.environ),
     )
 
 
 def wait_ready(port: int) -> None:
     import httpx2
 
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             httpx2.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
@@ -127,37 +158,198 @@ def wait_ready(port: int) -> None:
     raise RuntimeError("server did not start")
 
 
+async def compare(ports: dict[str, int], calls: int, concurrency: int, rounds: int) -> None:
+    targets = {kind: Target(kind, port, concurrency) for kind, port in ports.items()}
+    rows: dict[str, list[dict]] = {kind: [] for kind in targets}
+    for target in targets.values():  # warm up both
+        for _ in range(min(200, calls)):
+            await target.one()
+    for r in range(rounds):
+        order = list(targets.values()) if r % 2 == 0 else list(reversed(targets.values()))
+        for target in order:
+            row = await target.latency(calls)
+            row["calls_per_s"] = await target.throughput(calls, concurrency)
+            rows[target.kind].append(row)
+        bare, full = rows["bare"][-1], rows["full"][-1]
+        print(f"round {r + 1}: bare p50 {bare['p50_ms']:.2f} ms {bare['calls_per_s']:.0f}/s | full p50 "
+              f"{full['p50_ms']:.2f} ms {full['calls_per_s']:.0f}/s | full/bare p50 {full['p50_ms'] / bare['p50_ms']:.3f}x "
+              f"throughput {full['calls_per_s'] / bare['calls_per_s']:.3f}x", flush=True)
+    for target in targets.values():
+        await target.client.aclose()
+    med = {kind: {key: statistics.median(row[key] for row in kind_rows) for key in kind_rows[0]} for kind, kind_rows in rows.items()}
+    for kind, m in med.items():
+        print(f"{kind:>5} (median of {rounds}): p50 {m['p50_ms']:.2f} ms  p99 {m['p99_ms']:.2f} ms  {m['calls_per_s']:.0f} calls/s")
+    p50_ratios = [f["p50_ms"] / b["p50_ms"] for b, f in zip(rows["bare"], rows["full"], strict=True)]
+    tp_ratios = [f["calls_per_s"] / b["calls_per_s"] for b, f in zip(rows["bare"], rows["full"], strict=True)]
+    print(f"ratio full/bare, median of rounds: p50 {statistics.median(p50_ratios):.3f}x  "
+          f"throughput {statistics.median(tp_ratios):.3f}x  (goal: p50 <= 1.10x, throughput >= 0.90x)")
+
+
+# --- in process: split and profile -------------------------------------------------------------
+
+
+def _scope(auth: bool) -> dict:
+    headers = [
+        (b"host", b"127.0.0.1:8080"), (b"accept", b"application/json, text/event-stream"),
+        (b"content-type", b"application/json"), (b"content-length", str(len(BODY)).encode()),
+    ]
+    if auth:
+        headers.append((b"authorization", f"Bearer {KEY}".encode()))
+    return {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+        "path": "/bench/mcp", "raw_path": b"/bench/mcp", "root_path": "", "query_string": b"", "headers": headers,
+        "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8080),
+    }
+
+
+async def asgi_call(app, auth: bool) -> None:
+    delivered = False
+
+    async def receive() -> dict:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": BODY, "more_body": False}
+        await asyncio.Event().wait()  # the client never disconnects
+        return {"type": "http.disconnect"}
+
+    sent: list[dict] = []
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    await app(_scope(auth), receive, send)
+    body = b"".join(m.get("body", b"") for m in sent[1:])
+    if sent[0]["status"] != 200 or b"hello" not in body:
+        raise RuntimeError(f"bad answer {sent[0]['status']}: {body[:200]!r}")
+
+
+# Each variant is the full runtime with one feature taken away; its saving is that feature's cost.
+VARIANTS = {
+    "bare": "bare FastMCP",
+    "full": "every feature on",
+    "-auth": "no API-key auth (guard authenticate + FastMCP's auth middleware)",
+    "-guard": "no RequestGuard and no fast dispatch (Starlette routes every request)",
+    "-telemetry": "no TelemetryMiddleware (request id, metrics, log line)",
+    "-log": "TelemetryMiddleware without the log line",
+    "-metrics": "TelemetryMiddleware without Prometheus",
+    "-limits": "no LimitsMiddleware (rate limit, timeout, output cap)",
+}
+
+
+def variant(name: str) -> tuple[object, bool]:
+    if name == "bare":
+        return bare_app(), False
+    app = full_app(full_settings(auth=name != "-auth"))
+    built = app.state.fleet.built[0]
+    if name == "-telemetry":
+        built.server.middleware.remove(built.telemetry)
+    elif name == "-limits":
+        built.server.middleware.remove(built.limits)
+    elif name == "-metrics":
+        built.telemetry.metrics = None
+    elif name == "-guard":
+        from starlette.applications import Starlette
+
+        app._entry = lambda scope, receive, send: Starlette.__call__(app, scope, receive, send)  # type: ignore[attr-defined]
+    return app, name != "-auth"
+
+
+async def split(rounds: int, per_batch: int) -> None:
+    import logging
+
+    from mcpfleet.common.telemetry import configure_logging
+
+    configure_logging(full_settings().telemetry)
+    apps = {name: variant(name) for name in VARIANTS}
+    if "-log" in apps:
+        silent = logging.getLogger("mcpfleet.calls.silent")
+        silent.disabled = True
+        apps["-log"][0].state.fleet.built[0].telemetry.log = silent  # type: ignore[attr-defined]
+    batches: dict[str, list[float]] = {name: [] for name in apps}
+    async with contextlib.AsyncExitStack() as stack:
+        for app, _ in apps.values():
+            await stack.enter_async_context(app.router.lifespan_context(app))  # type: ignore[attr-defined]
+        for app, auth in apps.values():
+            for _ in range(100):
+                await asgi_call(app, auth)
+        for _ in range(rounds):
+            for name, (app, auth) in apps.items():
+                started = time.perf_counter()
+                for _ in range(per_batch):
+                    await asgi_call(app, auth)
+                batches[name].append((time.perf_counter() - started) / per_batch * 1e6)
+    best = {name: min(b) for name, b in batches.items()}
+    median = {name: statistics.median(b) for name, b in batches.items()}
+    print(f"in process, {rounds} interleaved batches of {per_batch} calls; µs per call (fastest batch / median batch)")
+    for name, what in VARIANTS.items():
+        line = f"{name:>11}: {best[name]:7.1f} / {median[name]:7.1f}"
+        if name == "full":
+            line += f"   = bare + {best['full'] - best['bare']:.1f} / {median['full'] - median['bare']:.1f}"
+        elif name != "bare":
+            line += f"   feature costs {best['full'] - best[name]:+.1f} / {median['full'] - median[name]:+.1f}"
+        print(f"{line}   ({what})")
+
+
+async def profile(calls: int) -> None:
+    import cProfile
+    import pstats
+
+    from mcpfleet.common.telemetry import configure_logging
+
+    configure_logging(full_settings().telemetry)
+    app, auth = variant("full")
+    async with app.router.lifespan_context(app):  # type: ignore[attr-defined]
+        for _ in range(200):
+            await asgi_call(app, auth)
+        profiler = cProfile.Profile(time.process_time)
+        profiler.enable()
+        for _ in range(calls):
+            await asgi_call(app, auth)
+        profiler.disable()
+    stats = pstats.Stats(profiler, stream=sys.stdout)
+    print(f"full runtime, {calls} calls in process, CPU time; by own time:")
+    stats.sort_stats("tottime").print_stats(25)
+    print("runtime functions by cumulative time:")
+    stats.sort_stats("cumtime").print_stats(r"mcpfleet|common/", 25)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--serve", choices=("full", "bare"))
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--split", action="store_true", help="in process: what each runtime feature costs per call")
+    parser.add_argument("--profile", action="store_true", help="in process: cProfile of the full path")
     args = parser.parse_args()
     if args.serve:
         serve(args.serve, args.port)
         return
+    if args.split or args.profile:
+        with open(os.devnull, "w") as devnull, contextlib.redirect_stderr(devnull):
+            os.dup2(devnull.fileno(), 2)  # the JSON log lines, as a pod's stdout would take them
+            if args.split:
+                asyncio.run(split(args.rounds if args.rounds != 5 else 30, 20))
+            else:
+                asyncio.run(profile(args.calls))
+        return
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
     from fleet_testing import free_port
 
-    results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for kind in ("bare", "full"):
-            port = free_port()
-            proc = start(kind, port, Path(tmp) / f"{kind}.log")
-            try:
+        ports = {kind: free_port() for kind in ("bare", "full")}
+        procs = [start(kind, port, Path(tmp) / f"{kind}.log") for kind, port in ports.items()]
+        try:
+            for port in ports.values():
                 wait_ready(port)
-                results[kind] = asyncio.run(
-                    measure(f"http://127.0.0.1:{port}/bench/mcp", args.calls, args.concurrency, auth=kind == "full")
-                )
-            finally:
+            asyncio.run(compare(ports, args.calls, args.concurrency, args.rounds))
+        finally:
+            for proc in procs:
                 proc.terminate()
+            for proc in procs:
                 proc.wait(timeout=15)
-    for kind, r in results.items():
-        print(f"{kind:>5}: p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  {r['calls_per_s']:.0f} calls/s")
-    bare, full = results["bare"], results["full"]
-    print(f"ratio full/bare: p50 {full['p50_ms'] / bare['p50_ms']:.3f}x  p99 {full['p99_ms'] / bare['p99_ms']:.3f}x  "
-          f"throughput {full['calls_per_s'] / bare['calls_per_s']:.3f}x  (goal: p50 <= 1.15x)")
 
 
 if __name__ == "__main__":

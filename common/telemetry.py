@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import contextvars
+import itertools
 import json
 import logging
 import os
@@ -87,6 +88,7 @@ class TelemetryMiddleware(Middleware):
         self.server = server
         self.metrics = metrics
         self.tools = frozenset(tools)
+        self.log = log  # the call log (benchmarks/bench_runtime.py --split swaps in a silent one)
 
     def set_tools(self, tools: Iterable[str]) -> None:
         self.tools = frozenset(tools)
@@ -117,7 +119,7 @@ class TelemetryMiddleware(Middleware):
         except Exception as exc:
             outcome = _outcome_of(exc)
             if outcome == "internal":
-                log.error(
+                self.log.error(
                     "internal error in %s/%s",
                     self.server,
                     name,
@@ -132,18 +134,42 @@ class TelemetryMiddleware(Middleware):
             seconds = time.perf_counter() - started
             if self.metrics is not None:
                 self.metrics.observe(self.server, tool, outcome, seconds)
-            log.info(
-                "tool call",
-                extra={
-                    "request_id": request_id,
-                    "caller": caller,
-                    "server": self.server,
-                    "tool": name[:64],
-                    "duration_ms": round(seconds * 1000, 2),
-                    "outcome": outcome,
-                },
-            )
+            if self.log.isEnabledFor(logging.INFO):
+                self.log.handle(
+                    call_record(
+                        self.log.name,
+                        {
+                            "request_id": request_id,
+                            "caller": caller,
+                            "server": self.server,
+                            "tool": name[:64],
+                            "duration_ms": round(seconds * 1000, 2),
+                            "outcome": outcome,
+                        },
+                    )
+                )
             request_id_var.reset(token)
+
+
+# The call log's record, built from a template: `Logger.info(extra=...)` would look up the
+# caller's frame, source file and module name for every call, none of which a call line prints.
+_CALL_TEMPLATE = logging.LogRecord("mcpfleet.calls", logging.INFO, __file__, 0, "tool call", None, None, "on_call_tool").__dict__
+_CALL_TEMPLATE.update(thread=None, threadName=None, process=None, processName=None)  # as logThreads etc. off
+_START = _CALL_TEMPLATE["created"] - _CALL_TEMPLATE["relativeCreated"] / 1000  # logging's start time
+
+
+def call_record(logger: str, fields: dict[str, Any]) -> logging.LogRecord:
+    """The INFO record "tool call" of `logger` with `fields` as its extras, stamped now."""
+    record = logging.LogRecord.__new__(logging.LogRecord)
+    now = time.time()
+    attributes = record.__dict__
+    attributes.update(_CALL_TEMPLATE)
+    attributes.update(fields)
+    attributes["name"] = logger
+    attributes["created"] = now
+    attributes["msecs"] = int((now - int(now)) * 1000) + 0.0
+    attributes["relativeCreated"] = (now - _START) * 1000
+    return record
 
 
 def _outcome_of(exc: BaseException) -> str:
@@ -185,16 +211,18 @@ def _root_cause(exc: BaseException) -> BaseException:
 # --- logs -------------------------------------------------------------------------------------
 
 # uvicorn adds `color_message` (the message again, with ANSI escapes) to its records.
-_RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "color_message"}
+_STANDARD = logging.LogRecord("", 0, "", 0, "", None, None).__dict__
+_STANDARD_ATTRIBUTES = len(_STANDARD)
+_RESERVED = set(_STANDARD) | {"message", "asctime", "color_message"}
 
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
-    fields = record.__dict__
-    # The set difference runs in C; a record has ~25 standard attributes and a few extras.
+    # A record's standard attributes come first (LogRecord.__init__ sets them in order); extras,
+    # and anything a filter or another formatter adds, follow. Only those are looked at, in order.
     return {
         key: value if isinstance(value, (str, int, float, bool)) else str(value)
-        for key in fields.keys() - _RESERVED
-        if not key.startswith("_") and (value := fields[key]) is not None
+        for key, value in itertools.islice(record.__dict__.items(), _STANDARD_ATTRIBUTES, None)
+        if key not in _RESERVED and not key.startswith("_") and value is not None
     }
 
 
