@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 import pytest_asyncio
 import sympy as sp
-from fastmcp import Client
 from fastmcp.exceptions import ToolError
 
-from mcpfleet.common.app import build_server
+from fleet_testing import fleet_client
 from mcpfleet.common.settings import load_settings
 from mcpfleet.tokens import tool_definition, tools_tokens
 from mcpfleet.servers.math import SPEC
@@ -28,8 +27,7 @@ async def math():
         workers={"size": 2, "cpu_seconds": TIMEOUT, "memory_mb": 1024},
         servers={"math": {"timeout": TIMEOUT}},
     )
-    built = build_server(SPEC, settings)
-    async with Client(built.server, timeout=60) as client:
+    async with fleet_client(SPEC, settings) as client:
         yield client
 
 

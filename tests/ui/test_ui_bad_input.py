@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import pytest
 import pytest_asyncio
-from fastmcp import Client
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from bad_input_testing import answer
+from fleet_testing import fleet_client
 from local_http import serving
-from mcpfleet.common.app import build_server
 from mcpfleet.common.settings import load_settings
 from mcpfleet.servers.ui import SPEC
 
@@ -29,7 +28,7 @@ async def ui(registry_server):
         "official_index": f"{base}/r/index.json", "official_item": f"{base}/r/styles/{{style}}/{{name}}.json",
         "registries": {"@acme": {"url": f"{base}/acme/{{name}}.json",
                                  "headers": {"Authorization": "Bearer ${ACME_TEST_TOKEN}"}}}}})
-    async with Client(build_server(SPEC, settings).server, timeout=60) as c:  # telemetry masks crashes
+    async with fleet_client(SPEC, settings) as c:  # telemetry masks crashes
         yield c
     mp.undo()
 
