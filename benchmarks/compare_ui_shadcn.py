@@ -34,6 +34,7 @@ from mcpfleet.servers.ui.settings import UiSettings
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "support"))
 from local_http import serving  # noqa: E402 - the tests' fake remote, serving a folder read-only
+
 SHARED = Path(os.environ.get("MCPFLEET_SHARED_DIR") or ROOT.parent / "shared") / "peer-data" / "shadcn-registry"
 ITEMS = ["button", "dialog", "sidebar", "calendar", "chart", "form", "command", "carousel", "sonner", "input-otp",
          "toggle-group", "dashboard-01", "login-03", "sidebar-07", "use-mobile", "utils", "date-picker-demo"]
@@ -101,8 +102,14 @@ def load_registry_module(rev: str | None):
     return module
 
 
+async def component(module, client, name: str, **paging) -> dict:
+    """The item's structured content: a typed result's `as_dict()`, or the dict older revisions returned."""
+    answer = await module.get_component(client, name, None, None, **paging)
+    return answer.as_dict() if hasattr(answer, "as_dict") else answer
+
+
 async def ours(module, client, name: str) -> dict:
-    answer = await module.get_component(client, name, None, None)
+    answer = await component(module, client, name)
     contents = {}
     for f in answer["files"]:
         text = f["content"] or ""
@@ -113,7 +120,7 @@ async def ours(module, client, name: str) -> dict:
         for _ in range(20):  # page the file to its end
             if start is None:
                 break
-            more = (await module.get_component(client, name, None, None, file=f["path"], start_index=start))["files"][0]
+            more = (await component(module, client, name, file=f["path"], start_index=start))["files"][0]
             text, start = text + more["content"], more["next_start_index"]
         contents[f["path"]] = text
     css_vars = sum(len(v) for v in (answer["cssVars"] or {}).values())

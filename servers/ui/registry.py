@@ -12,6 +12,10 @@ URLs used (the layout of the shadcn CLI, no components.json and no token needed)
 
 Every fetch goes through the runtime's `OutboundClient` (SSRF guard, size caps, HTTP cache) and
 validated items are kept for `cache_ttl` seconds.
+
+The tools' answers are typed results (`ComponentList`, `Component`): `as_dict()` is the structured
+content, `text()` what the model reads, and `source`, `header`, `outside_keys` tell
+`common.untrusted.untrusted_answer` how to mark them (everything a registry says is outside text).
 """
 
 from __future__ import annotations
@@ -29,10 +33,10 @@ from urllib.parse import quote, urlsplit
 from mcpfleet.common.cache import TTLCache
 from mcpfleet.common.errors import MalformedResponse, OutboundError, UserError
 from mcpfleet.common.http import OutboundClient
-from mcpfleet.common.untrusted import page
-from mcpfleet.servers.ui.settings import RegistrySource, UiSettings
+from mcpfleet.common.untrusted import OUTSIDE_KEYS, page
 from mcpfleet.servers.ui.imports import rewrite_imports, unlisted_imports
 from mcpfleet.servers.ui.search import search as search_items
+from mcpfleet.servers.ui.settings import RegistrySource, UiSettings
 from mcpfleet.servers.ui.tree import install_order, merged
 
 ITEM_TYPES = frozenset(
@@ -340,9 +344,44 @@ class RegistryClient:
 # --- the tools' answers ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ComponentList:
+    """A registry's catalogue, searched: the first items that match, how many there are in all."""
+
+    registry: str  # the registry's label: "shadcn", "@acme" or the URL given
+    url: str  # where the list came from: the full catalogue or the index
+    query: str | None  # as asked
+    total: int  # items that match (all of them without a query)
+    items: list[dict[str, Any]]  # the first of them: name, type, description
+    malformed_entries: int  # index entries left out
+    header = ""
+    # Item descriptions are the registry's words: outside text.
+    outside_keys = OUTSIDE_KEYS
+
+    @property
+    def source(self) -> str:
+        return self.url
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"registry": self.registry, "url": self.url, "total": self.total, "items": self.items,
+                "malformed_entries": self.malformed_entries}
+
+    def text(self) -> str:
+        lines = [f"{i['name']} ({i['type'].removeprefix('registry:')})" + (f": {i['description']}" if i["description"] else "")
+                 for i in self.items]
+        if not self.items:
+            searched = " ".join((self.query or "").split())
+            lines.append(f"no items match {self.query!r}" if searched else f"registry {self.registry} lists no items")
+        if self.total > len(self.items):
+            lines.append(f"... {self.total - len(self.items)} more; narrow the query")
+        if self.malformed_entries:
+            lines.append(f"({self.malformed_entries} malformed entries in the index were left out)")
+        return "\n".join(lines)
+
+
 async def list_components(
     client: RegistryClient, query: str | None, registry: str | None, limit: int = 60
-) -> dict[str, Any]:
+) -> ComponentList:
     """The registry's catalogue (the official one: `registry.json`, all 471 items), searched and ranked."""
     reg = pick_registry(registry, client.section)
     items, bad, url = await client.index(reg)
@@ -350,22 +389,7 @@ async def list_components(
     chosen = search_items(items, q) if q else items
     shown = [{"name": i["name"], "type": i["type"], "description": str(i.get("description") or i.get("title") or "")[:160]}
              for i in chosen[:limit]]
-    lines = [f"{i['name']} ({i['type'].removeprefix('registry:')})" + (f": {i['description']}" if i["description"] else "")
-             for i in shown]
-    if not shown:
-        lines.append(f"no items match {query!r}" if q else f"registry {reg.label} lists no items")
-    if len(chosen) > limit:
-        lines.append(f"... {len(chosen) - limit} more; narrow the query")
-    if bad:
-        lines.append(f"({bad} malformed entries in the index were left out)")
-    return {
-        "text": "\n".join(lines),
-        "registry": reg.label,
-        "url": url,
-        "total": len(chosen),
-        "items": shown,
-        "malformed_entries": bad,
-    }
+    return ComponentList(reg.label, url, query, len(chosen), shown, bad)
 
 
 async def _resolve_dependencies(
@@ -400,7 +424,8 @@ async def _resolve_dependencies(
             seen.add(ref.url)
             wanted.append((ref, dep, parent))
         answers = await asyncio.gather(*(client.item(ref) for ref, _, _ in wanted), return_exceptions=True)
-        next_level, fetched = [], []
+        next_level: list[tuple[str, str, bool]] = []
+        fetched: list[dict[str, Any]] = []
         for (ref, dep, parent), sub in zip(wanted, answers, strict=True):
             if isinstance(sub, (UserError, OutboundError)):
                 _problem(problems, f"{parent} → {dep[:80]}: {sub}")
@@ -471,10 +496,108 @@ def _prepared_files(item: dict[str, Any], aliases: Any) -> list[dict[str, Any]]:
     return out
 
 
+@dataclass(frozen=True)
+class Component:
+    """One registry item as `shadcn add` installs it, with what its whole dependency tree adds."""
+
+    name: str
+    kind: str  # registry:ui, registry:block, ...
+    title: str | None
+    description: str | None
+    registry: str  # the registry's label
+    url: str  # where the item came from
+    command: str  # the `npx shadcn add` line
+    dependencies: list[str]  # the item's own npm dependencies
+    dev_dependencies: list[str]
+    registry_dependencies: list[str]  # as the item names them
+    resolved: list[dict[str, Any]]  # the tree: name, type, url, required_by, dependencies, files
+    npm_all: list[str]  # npm dependencies of the whole tree
+    files: list[dict[str, Any]]  # imports rewritten, one page each (content None: the budget ran out)
+    css_vars: dict[str, Any]  # merged over the tree, as the CLI merges them
+    css_vars_from: list[str]  # the items that contributed cssVars
+    css: dict[str, Any]
+    env_vars: dict[str, Any]
+    docs: str | None
+    examples: list[dict[str, Any]]  # the `{name}-demo` item's files
+    aliases: dict[str, Any]  # the import aliases the files were rewritten onto
+    unlisted_imports: list[str]  # imports that no registryDependency installs
+    problems: list[str]  # dependencies that failed, limits reached
+    single_file: bool = False  # one page of one file was asked for: the text leaves the tree out
+    header = ""
+    # Titles, descriptions, docs and file contents are the registry's words: outside text.
+    outside_keys = OUTSIDE_KEYS
+
+    @property
+    def source(self) -> str:
+        return self.url
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "type": self.kind, "title": self.title, "description": self.description,
+            "registry": self.registry, "url": self.url, "command": self.command,
+            "dependencies": self.dependencies, "devDependencies": self.dev_dependencies,
+            "registryDependencies": self.registry_dependencies, "resolved": self.resolved, "npm_all": self.npm_all,
+            "files": self.files, "cssVars": self.css_vars, "cssVars_from": self.css_vars_from, "css": self.css,
+            "envVars": self.env_vars, "docs": self.docs, "examples": self.examples,
+            "aliases": self.aliases, "unlisted_imports": self.unlisted_imports, "problems": self.problems,
+        }
+
+    def text(self) -> str:
+        lines = [f"# {self.name} ({self.kind})"]
+        if self.description:
+            lines.append(self.description)
+        lines.append(f"install: {self.command}")
+        if self.npm_all:
+            lines.append("npm: " + " ".join(self.npm_all))
+        if self.dev_dependencies:
+            lines.append("npm dev: " + " ".join(self.dev_dependencies))
+        if self.resolved and not self.single_file:
+            lines.append("registry deps: " + ", ".join(f"{r['name']} (via {r['required_by']})" for r in self.resolved))
+        if not self.single_file:
+            for scope, values in (self.css_vars or {}).items():
+                if values:
+                    lines.append(f"cssVars.{scope}: " + "; ".join(f"--{k}: {v}" for k, v in values.items()))
+            if self.css_vars_from and self.css_vars_from != [self.name]:
+                lines.append("cssVars from: " + ", ".join(self.css_vars_from))
+            if self.css:
+                lines.append("css: " + json.dumps(self.css, ensure_ascii=False)[:2000])
+            if self.env_vars:
+                lines.append("env: " + ", ".join(self.env_vars))
+            if self.docs:
+                lines.append("docs: " + self.docs)
+        for f in self.files:
+            where = f" → {f['target']}" if f.get("target") else ""
+            lines.append(f"\n## {f['path']} ({f['type']}){where}{_more(f)}")
+            if f["content"] is not None:
+                lines.append(f"```\n{f['content']}\n```")
+        for e in self.examples:
+            lines.append(f"\n## example {e['name']}: {e['path']}{_more(e)}")
+            if e["content"] is not None:
+                lines.append(f"```\n{e['content']}\n```")
+        left = [f["path"] for f in self.files + self.examples if f["content"] is None]
+        if left:
+            lines.append(f"\n{len(left)} file(s) not shown (budget): " + ", ".join(left)
+                         + "; read each with ui_component(name, file=PATH)")
+        if self.problems:
+            lines.append("\nproblems: " + "; ".join(self.problems))
+        return "\n".join(lines)
+
+
+def _more(f: dict[str, Any]) -> str:
+    """How to read the rest of a file, for the text rendering."""
+    if f["content"] is None:
+        return f" [not shown: the answer's budget ran out; read it with file={f['path']!r}]"
+    if f["next_start_index"] is None:
+        return "" if f["start_index"] == 0 else f" [characters {f['start_index']}-{f['total_length']} of {f['total_length']}]"
+    end = f["start_index"] + len(f["content"])
+    return (f" [characters {f['start_index']}-{end} of {f['total_length']}; "
+            f"more with file={f['path']!r}, start_index={f['next_start_index']}]")
+
+
 async def get_component(
     client: RegistryClient, name: str, registry: str | None, style: str | None,
     file: str | None = None, start_index: int = 0,
-) -> dict[str, Any]:
+) -> Component:
     """One item with its files (imports rewritten as `shadcn add` writes them, paged per file), npm
     and registry dependencies (resolved, cycle-safe), the cssVars/css/envVars the whole tree
     installs, the `npx shadcn add` command and `{name}-demo` examples where the registry has them.
@@ -527,68 +650,13 @@ async def get_component(
                            f"(add it too: npx shadcn@latest add {spec.rsplit('/', 1)[-1]})")
 
     npm = sorted({d for d in item["dependencies"]} | {d for r in resolved for d in r["dependencies"]})
-    command = "npx shadcn@latest add " + root.registry.add_ref(root.name, root.url)
-    answer = {
-        "name": item["name"], "type": item["type"], "title": item["title"], "description": item["description"],
-        "registry": root.registry.label, "url": root.url, "command": command,
-        "dependencies": item["dependencies"], "devDependencies": item["devDependencies"],
-        "registryDependencies": item["registryDependencies"], "resolved": resolved, "npm_all": npm,
-        "files": files, "cssVars": tree["cssVars"], "cssVars_from": tree["cssVars_from"], "css": tree["css"],
-        "envVars": tree["envVars"], "docs": tree["docs"], "examples": examples,
-        "aliases": section.aliases.model_dump(), "unlisted_imports": [spec for spec, _ in unlisted],
-        "problems": problems,
-    }
-    answer["text"] = render_component(answer, single_file=bool(file))
-    return answer
-
-
-def _more(f: dict[str, Any]) -> str:
-    """How to read the rest of a file, for the text rendering."""
-    if f["content"] is None:
-        return f" [not shown: the answer's budget ran out; read it with file={f['path']!r}]"
-    if f["next_start_index"] is None:
-        return "" if f["start_index"] == 0 else f" [characters {f['start_index']}-{f['total_length']} of {f['total_length']}]"
-    end = f["start_index"] + len(f["content"])
-    return (f" [characters {f['start_index']}-{end} of {f['total_length']}; "
-            f"more with file={f['path']!r}, start_index={f['next_start_index']}]")
-
-
-def render_component(a: dict[str, Any], single_file: bool = False) -> str:
-    lines = [f"# {a['name']} ({a['type']})"]
-    if a.get("description"):
-        lines.append(a["description"])
-    lines.append(f"install: {a['command']}")
-    if a["npm_all"]:
-        lines.append("npm: " + " ".join(a["npm_all"]))
-    if a["devDependencies"]:
-        lines.append("npm dev: " + " ".join(a["devDependencies"]))
-    if a["resolved"] and not single_file:
-        lines.append("registry deps: " + ", ".join(f"{r['name']} (via {r['required_by']})" for r in a["resolved"]))
-    if not single_file:
-        for scope, values in (a["cssVars"] or {}).items():
-            if values:
-                lines.append(f"cssVars.{scope}: " + "; ".join(f"--{k}: {v}" for k, v in values.items()))
-        if a["cssVars_from"] and a["cssVars_from"] != [a["name"]]:
-            lines.append("cssVars from: " + ", ".join(a["cssVars_from"]))
-        if a.get("css"):
-            lines.append("css: " + json.dumps(a["css"], ensure_ascii=False)[:2000])
-        if a.get("envVars"):
-            lines.append("env: " + ", ".join(a["envVars"]))
-        if a.get("docs"):
-            lines.append("docs: " + a["docs"])
-    for f in a["files"]:
-        where = f" → {f['target']}" if f.get("target") else ""
-        lines.append(f"\n## {f['path']} ({f['type']}){where}{_more(f)}")
-        if f["content"] is not None:
-            lines.append(f"```\n{f['content']}\n```")
-    for e in a["examples"]:
-        lines.append(f"\n## example {e['name']}: {e['path']}{_more(e)}")
-        if e["content"] is not None:
-            lines.append(f"```\n{e['content']}\n```")
-    left = [f["path"] for f in a["files"] + a["examples"] if f["content"] is None]
-    if left:
-        lines.append(f"\n{len(left)} file(s) not shown (budget): " + ", ".join(left)
-                     + "; read each with ui_component(name, file=PATH)")
-    if a["problems"]:
-        lines.append("\nproblems: " + "; ".join(a["problems"]))
-    return "\n".join(lines)
+    return Component(
+        name=item["name"], kind=item["type"], title=item["title"], description=item["description"],
+        registry=root.registry.label, url=root.url,
+        command="npx shadcn@latest add " + root.registry.add_ref(root.name, root.url),
+        dependencies=item["dependencies"], dev_dependencies=item["devDependencies"],
+        registry_dependencies=item["registryDependencies"], resolved=resolved, npm_all=npm,
+        files=files, css_vars=tree["cssVars"], css_vars_from=tree["cssVars_from"], css=tree["css"],
+        env_vars=tree["envVars"], docs=tree["docs"], examples=examples, aliases=section.aliases.model_dump(),
+        unlisted_imports=[spec for spec, _ in unlisted], problems=problems, single_file=bool(file),
+    )

@@ -20,7 +20,7 @@ from mcpfleet.common.app import new_server, structured_answer
 from mcpfleet.common.http import OutboundClient
 from mcpfleet.common.settings import Settings
 from mcpfleet.common.spec import add_ready_check
-from mcpfleet.common.untrusted import untrusted_result
+from mcpfleet.common.untrusted import untrusted_answer
 from mcpfleet.servers.ui.registry import RegistryClient, get_component, list_components
 from mcpfleet.servers.ui.settings import UiSettings
 from mcpfleet.servers.ui.tailwind import TailwindWorker, compile_classes, theme_answer
@@ -57,8 +57,7 @@ def build(settings: Settings) -> FastMCP:
         registry: RegistryArg = None,
     ) -> ToolResult:
         """List or search shadcn registry items: components, blocks, hooks."""
-        answer = await list_components(registries, query, registry)
-        return untrusted_result(answer.pop("text"), answer["url"], answer)
+        return untrusted_answer(await list_components(registries, query, registry))
 
     @mcp.tool(annotations=REGISTRY, output_schema=OUTPUT)
     async def ui_component(
@@ -70,8 +69,7 @@ def build(settings: Settings) -> FastMCP:
     ) -> ToolResult:
         """One registry item as `shadcn add` writes it: files (imports rewritten), npm and registry deps,
         cssVars of the whole tree, add command. Long files: page with file, start_index."""
-        answer = await get_component(registries, name, registry, style, file, start_index)
-        return untrusted_result(answer.pop("text"), answer["url"], answer)
+        return untrusted_answer(await get_component(registries, name, registry, style, file, start_index))
 
     @mcp.tool(annotations=LOCAL, output_schema=OUTPUT)
     async def ui_tailwind(

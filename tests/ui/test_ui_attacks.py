@@ -8,8 +8,8 @@ import pytest
 from mcpfleet.common.errors import BlockedDestination
 from mcpfleet.common.http import OutboundClient
 from mcpfleet.common.settings import load_settings
-from mcpfleet.servers.ui.settings import UiSettings
 from mcpfleet.servers.ui.registry import RegistryClient, get_component, list_components, official, resolve_ref
+from mcpfleet.servers.ui.settings import UiSettings
 
 
 @pytest.fixture
@@ -26,11 +26,11 @@ async def allowed_only_for_registries(ui_config, acme_token):
 
 async def test_configured_registries_still_reach_allowed_hosts(allowed_only_for_registries):
     client = allowed_only_for_registries
-    assert (await get_component(client, "card", None, None))["name"] == "card"
-    assert (await get_component(client, "@acme/hero", None, None))["name"] == "hero"
+    assert (await get_component(client, "card", None, None)).name == "card"
+    assert (await get_component(client, "@acme/hero", None, None)).name == "hero"
     # a URL dependency named by a configured registry's item, on that registry's origin
     uses = await get_component(client, "uses-url", None, None)
-    assert {r["name"] for r in uses["resolved"]} >= {"extra", "cta"}
+    assert {r["name"] for r in uses.resolved} >= {"extra", "cta"}
 
 
 async def test_a_caller_url_is_not_exempt(allowed_only_for_registries, registry_server):
@@ -64,11 +64,10 @@ def test_url_references_inherit_trust_only_on_configured_origins(ui_config):
 
 @pytest.fixture(scope="module")
 def big_items():
+    from fleet_testing import running_app
     from starlette.applications import Starlette
     from starlette.responses import JSONResponse
     from starlette.routing import Route
-
-    from fleet_testing import running_app
 
     async def big(request):
         name = request.path_params["name"]
@@ -89,4 +88,4 @@ async def test_the_item_cache_is_bounded_by_bytes(ui_config, big_items):
         assert 0 < len(client.cache) <= 3
         assert client.cache.size <= 1_000_000
         # the newest is still served from the cache
-        assert (await get_component(client, f"{big_items}/big/item7.json", None, None))["name"] == "item7"
+        assert (await get_component(client, f"{big_items}/big/item7.json", None, None)).name == "item7"

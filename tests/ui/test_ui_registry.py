@@ -9,7 +9,6 @@ import pytest
 from mcpfleet.common.errors import BlockedDestination, UserError
 from mcpfleet.common.http import OutboundClient
 from mcpfleet.common.settings import load_settings
-from mcpfleet.servers.ui.settings import UiSettings
 from mcpfleet.servers.ui.registry import (
     MalformedItem,
     RegistryClient,
@@ -18,6 +17,7 @@ from mcpfleet.servers.ui.registry import (
     pick_registry,
     validate_item,
 )
+from mcpfleet.servers.ui.settings import UiSettings
 
 
 @pytest.fixture
@@ -92,55 +92,55 @@ def test_registry_forms():
 async def test_list_and_search(registries):
     client = registries()
     everything = await list_components(client, None, None)
-    names = [i["name"] for i in everything["items"]]
+    names = [i["name"] for i in everything.items]
     assert {"button", "dialog", "login-form", "use-mobile"} <= set(names)
     assert "button-demo" not in names  # examples are not in the index
-    assert everything["malformed_entries"] == 1  # bad-entry has a type outside registry:*
+    assert everything.malformed_entries == 1  # bad-entry has a type outside registry:*
     found = await list_components(client, "dialog", None)
-    assert [i["name"] for i in found["items"]] == ["dialog"]
+    assert [i["name"] for i in found.items] == ["dialog"]
     hooks = await list_components(client, "hook", None)
-    assert [i["name"] for i in hooks["items"]] == ["use-mobile"]
+    assert [i["name"] for i in hooks.items] == ["use-mobile"]
     none = await list_components(client, "zzzz-nothing", None)
-    assert none["total"] == 0 and "no items match" in none["text"]
+    assert none.total == 0 and "no items match" in none.text()
 
 
 async def test_component_with_nested_dependencies(registries):
     answer = await get_component(registries(), "login-form", None, None)
-    assert answer["type"] == "registry:block"
-    assert answer["command"] == "npx shadcn@latest add login-form"
-    resolved = {r["name"]: r["required_by"] for r in answer["resolved"]}
+    assert answer.kind == "registry:block"
+    assert answer.command == "npx shadcn@latest add login-form"
+    resolved = {r["name"]: r["required_by"] for r in answer.resolved}
     assert resolved == {"card": "login-form", "dialog": "login-form", "button": "dialog"}
-    assert answer["npm_all"] == ["@radix-ui/react-dialog", "@radix-ui/react-slot", "class-variance-authority"]
-    page = next(f for f in answer["files"] if f["type"] == "registry:page")
+    assert answer.npm_all == ["@radix-ui/react-dialog", "@radix-ui/react-slot", "class-variance-authority"]
+    page = next(f for f in answer.files if f["type"] == "registry:page")
     assert page["target"] == "app/login/page.tsx" and "export default function Page" in page["content"]
-    assert answer["problems"] == []
+    assert answer.problems == []
 
 
 async def test_cycle_is_resolved_once(registries):
     answer = await get_component(registries(), "loop-a", None, None)
-    assert sorted(r["name"] for r in answer["resolved"]) == ["card", "loop-b", "loop-c"]
-    assert answer["problems"] == []
+    assert sorted(r["name"] for r in answer.resolved) == ["card", "loop-b", "loop-c"]
+    assert answer.problems == []
 
 
 async def test_dependency_chain_is_bounded(registries):
     answer = await get_component(registries(max_dependencies=5), "deep-0", None, None)
-    assert len(answer["resolved"]) == 5
-    assert any("stopped after 5" in p for p in answer["problems"])
+    assert len(answer.resolved) == 5
+    assert any("stopped after 5" in p for p in answer.problems)
 
 
 async def test_css_vars_docs_and_examples(registries):
     answer = await get_component(registries(), "button", None, None)
-    assert answer["cssVars"]["dark"] == {"primary": "oklch(0.922 0 0)"}
-    assert answer["dependencies"] == ["@radix-ui/react-slot", "class-variance-authority"]
-    assert answer["examples"][0]["name"] == "button-demo" and "<Button>" in answer["examples"][0]["content"]
-    assert "--primary: oklch(0.205 0 0)" in answer["text"] and "asChild" in answer["text"]
+    assert answer.css_vars["dark"] == {"primary": "oklch(0.922 0 0)"}
+    assert answer.dependencies == ["@radix-ui/react-slot", "class-variance-authority"]
+    assert answer.examples[0]["name"] == "button-demo" and "<Button>" in answer.examples[0]["content"]
+    assert "--primary: oklch(0.205 0 0)" in answer.text() and "asChild" in answer.text()
     # an item without a -demo item simply has no examples
-    assert (await get_component(registries(), "card", None, None))["examples"] == []
+    assert (await get_component(registries(), "card", None, None)).examples == []
 
 
 async def test_style_picks_the_item_url(registries):
     answer = await get_component(registries(), "card", None, "default")
-    assert "/styles/default/card.json" in answer["url"] and "default style" in answer["description"]
+    assert "/styles/default/card.json" in answer.url and "default style" in answer.description
     with pytest.raises(UserError, match="not a style name"):
         await get_component(registries(), "card", None, "../etc")
 
@@ -160,8 +160,8 @@ async def test_malformed_item_and_missing_item(registries):
 
 async def test_bad_dependencies_are_reported_not_fatal(registries):
     answer = await get_component(registries(), "uses-broken", None, None)
-    assert [r["name"] for r in answer["resolved"]] == ["button"]
-    problems = " | ".join(answer["problems"])
+    assert [r["name"] for r in answer.resolved] == ["button"]
+    problems = " | ".join(answer.problems)
     assert "broken-item" in problems and "malformed" in problems
     assert "no-such-item" in problems and "404" in problems
 
@@ -169,16 +169,16 @@ async def test_bad_dependencies_are_reported_not_fatal(registries):
 async def test_namespaced_registry_with_token(registries):
     client = registries()
     listing = await list_components(client, None, "@acme")
-    assert sorted(i["name"] for i in listing["items"]) == ["brand-theme", "cta", "hero"]
+    assert sorted(i["name"] for i in listing.items) == ["brand-theme", "cta", "hero"]
     hero = await get_component(client, "@acme/hero", None, None)
-    assert hero["command"] == "npx shadcn@latest add @acme/hero"
+    assert hero.command == "npx shadcn@latest add @acme/hero"
     # @acme/cta from acme, bare "button" from the official registry, then button's own tree
-    assert {r["name"]: r["url"].split("/")[3] for r in hero["resolved"]} == {"cta": "acme", "button": "r"}
-    assert hero["npm_all"] == ["@radix-ui/react-slot", "class-variance-authority", "lucide-react", "motion"]
+    assert {r["name"]: r["url"].split("/")[3] for r in hero.resolved} == {"cta": "acme", "button": "r"}
+    assert hero.npm_all == ["@radix-ui/react-slot", "class-variance-authority", "lucide-react", "motion"]
     same = await get_component(client, "hero", "@acme", None)
-    assert same["url"] == hero["url"]
+    assert same.url == hero.url
     theme = await get_component(client, "@acme/brand-theme", None, None)
-    assert theme["files"] == [] and theme["cssVars"]["light"]["brand"] == "oklch(0.6 0.2 250)"
+    assert theme.files == [] and theme.css_vars["light"]["brand"] == "oklch(0.6 0.2 250)"
 
 
 async def test_namespace_without_its_token(registries, monkeypatch):
@@ -190,12 +190,12 @@ async def test_namespace_without_its_token(registries, monkeypatch):
 async def test_url_dependencies_and_url_registry(registries, registry_server):
     client = registries()
     answer = await get_component(client, "uses-url", None, None)
-    assert {r["name"] for r in answer["resolved"]} == {"extra", "cta", "card"}
+    assert {r["name"] for r in answer.resolved} == {"extra", "cta", "card"}
     item_url = f"{registry_server.base}/plain/extra.json"
     direct = await get_component(client, item_url, None, None)
-    assert direct["command"] == f"npx shadcn@latest add {item_url}" and direct["examples"] == []
+    assert direct.command == f"npx shadcn@latest add {item_url}" and direct.examples == []
     by_registry = await get_component(client, "extra", f"{registry_server.base}/plain/registry.json", None)
-    assert by_registry["url"] == item_url
+    assert by_registry.url == item_url
     with pytest.raises(MalformedItem, match="is not JSON"):
         await get_component(client, "notjson", f"{registry_server.base}/plain/", None)
 
