@@ -39,7 +39,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "support"))
 
 from fleet_testing import mcpfleet_cmd, subprocess_env  # noqa: E402
-
 from mcpfleet.common.auth import hash_key  # noqa: E402
 
 LITELLM = ROOT / ".tools" / "litellm" / "bin" / "litellm"

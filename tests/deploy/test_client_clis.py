@@ -24,9 +24,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from client_clis import BIN, REQUIRED, ClientHome, cli, codex_mcp_status
 from fleet_testing import mcpfleet_cmd, serving, subprocess_env
-
 from mcpfleet.common.auth import hash_key
 
 KEY = "client-cli-key-0123456789abcdef"

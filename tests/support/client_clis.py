@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from fleet_testing import REPO
 
 BIN = REPO / ".tools" / "clients" / "node_modules" / ".bin"
