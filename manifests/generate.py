@@ -302,7 +302,7 @@ def production_patches(specs, base: dict[str, Any]) -> list[dict[str, Any]]:
         for key in ("kubernetes.io/hostname", "topology.kubernetes.io/zone")
     ]
     env = "/spec/template/spec/containers/0/env/-"
-    deploy = [
+    deploy: list[dict[str, Any]] = [
         {"op": "replace", "path": "/spec/replicas", "value": PRODUCTION_REPLICAS},
         {"op": "add", "path": "/spec/template/spec/topologySpreadConstraints", "value": spread},
         {"op": "add", "path": "/spec/template/spec/priorityClassName", "value": "mcpfleet"},
