@@ -87,7 +87,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
         cfg.add_argument("client", choices=CLIENTS)
         cfg.add_argument("servers", nargs="*", metavar="NAME", help="servers to include (default: all)")
-        cfg.add_argument("--url", help="the fleet's base URL (default: public_url, else http://HOST:PORT)")
+        cfg.add_argument("--fleet-url", "--url", dest="url",
+                         help="the fleet's base URL (default: public_url, else http://HOST:PORT)")
         cfg.add_argument("--key-env", default=DEFAULT_KEY_ENV, help=f"variable holding the API key (default {DEFAULT_KEY_ENV})")
         cfg.add_argument("--no-auth", action="store_true", help="the fleet runs without auth")
         cfg.add_argument("--stdio", action="store_true", help="start servers locally over stdio instead of HTTP")

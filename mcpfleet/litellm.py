@@ -381,7 +381,9 @@ def register(add) -> None:
     def common(p) -> None:
         p.add_argument("--config", metavar="FILE", help="TOML or YAML settings file (also: MCPFLEET_CONFIG)")
         p.add_argument("servers", nargs="*", metavar="NAME", help="servers to include (default: all)")
-        p.add_argument("--fleet-url", help="the fleet's base URL as LiteLLM reaches it (default: public_url)")
+        # one name everywhere: --fleet-url is the fleet (as in `mcpfleet config`), --gateway-url is LiteLLM
+        p.add_argument("--fleet-url", "--url", dest="fleet_url",
+                       help="the fleet's base URL as LiteLLM reaches it (default: public_url)")
         p.add_argument("--key-env", default=DEFAULT_KEY_ENV, help=f"variable holding the fleet API key (default {DEFAULT_KEY_ENV})")
         p.add_argument("--no-auth", action="store_true", help="the fleet runs without auth")
         p.add_argument("--tools", choices=TOOL_POLICIES, default="pin",
@@ -404,7 +406,7 @@ def register(add) -> None:
 
     reg = sub.add_parser("register", help="create or update the servers through LiteLLM's admin API")
     common(reg)
-    reg.add_argument("--url", required=True, help="LiteLLM proxy base URL, e.g. http://litellm.ai-gateway:4000")
+    reg.add_argument("--gateway-url", required=True, help="LiteLLM's base URL, e.g. http://litellm.ai-gateway:4000")
     reg.add_argument("--master-key-env", required=True, metavar="VAR", help="variable holding LiteLLM's master key")
     reg.set_defaults(handler=_register_handler)
 
@@ -460,7 +462,7 @@ def _register_handler(args) -> int:
             raise ConfigError(f"the variable {args.key_env} (the fleet API key LiteLLM will send) is empty or unset; "
                               "pass --no-auth if the fleet runs without auth")
     items, settings = _prepare(args)
-    done = asyncio.run(register_servers(args.url, master, items, fleet_key, settings))
+    done = asyncio.run(register_servers(args.gateway_url, master, items, fleet_key, settings))
     for r in done:
         print(f"{r.action:<8} {r.name}  server_id={r.server_id or '?'}")
     return 0

@@ -81,6 +81,18 @@ def test_mcpfleet_config_litellm_cli():
     assert data["mcpfleet_other"]["auth_value"] == "os.environ/K"
 
 
+def test_the_fleet_url_has_one_name_in_both_commands():
+    """--fleet-url is the fleet everywhere (--url its short form); LiteLLM's own URL is --gateway-url."""
+    url = "http://mcpfleet-{name}.ns.svc:8080"
+    outputs = [cli(*cmd, "echo", flag, url, "--key-env", "K") for cmd in
+               (("config", "litellm"), ("litellm", "config")) for flag in ("--url", "--fleet-url")]
+    assert all(o.returncode == 0 for o in outputs), [o.stderr for o in outputs]
+    urls = {yaml.safe_load(o.stdout)["mcp_servers"]["mcpfleet_echo"]["url"] for o in outputs}
+    assert urls == {"http://mcpfleet-echo.ns.svc:8080/echo/mcp"}
+    missing = cli("litellm", "register", "echo", "--fleet-url", url, "--master-key-env", "M")
+    assert missing.returncode == 2 and "--gateway-url" in missing.stderr
+
+
 @pytest.mark.parametrize(("policy", "expected"), [("pin", None), ("read-only", ["echo_say"]), ("any", "absent")])
 def test_litellm_config_tool_policies(policy, expected):
     out = cli("litellm", "config", "echo", "--fleet-url", "http://f:8080", "--tools", policy)
@@ -141,7 +153,7 @@ def admin():
 def register(url: str, *extra: str, **env: str) -> subprocess.CompletedProcess:
     env = {"LITELLM_MASTER_KEY": MASTER, "FLEET_KEY": FLEET_KEY, **env}
     return cli(
-        "litellm", "register", "echo", "other", "--url", url, "--master-key-env", "LITELLM_MASTER_KEY",
+        "litellm", "register", "echo", "other", "--gateway-url", url, "--master-key-env", "LITELLM_MASTER_KEY",
         "--key-env", "FLEET_KEY", "--fleet-url", "http://mcpfleet-{name}.mcpfleet.svc:8080", *extra, **env,
     )
 
