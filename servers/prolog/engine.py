@@ -172,6 +172,8 @@ class _Swipl:
         pointer = ctypes.c_void_p()
         if not self.get_nchars(term, ctypes.byref(length), ctypes.byref(pointer), flags | _REP_UTF8 | _BUF_MALLOC):
             return None
+        if pointer.value is None:  # success always allocates (BUF_MALLOC); never read through NULL
+            return None
         try:
             return ctypes.string_at(pointer.value, length.value).decode("utf-8", "replace")
         finally:
