@@ -26,6 +26,8 @@ import pytest_asyncio
 from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
 from fastmcp.exceptions import ToolError
+from mcp.shared.exceptions import MCPError
+from mcp.types import INTERNAL_ERROR
 
 from deploy_checks import ROOT
 from fleet_testing import free_port, mcpfleet_cmd, subprocess_env
@@ -155,15 +157,25 @@ async def test_tool_errors_come_back_as_tool_errors(stack, tools):
 async def test_gateway_rejects_callers_without_a_litellm_key(stack, tools):
     body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
     headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-    for auth in ({}, {"x-litellm-api-key": "Bearer sk-not-a-key"}, {"Authorization": f"Bearer {GATEWAY_KEY}"}):
+    no_key = {"detail": {"error": "authentication_required", "message": "Authenticate with the gateway to use the MCP endpoint."}}
+    # Any other key is looked up in LiteLLM's key table, and this LiteLLM has no database (the
+    # master key alone): a key it does not know, or the fleet's key sent to it, is a 400.
+    no_db = {"detail": "No connected db."}
+    for auth, status, answer in (
+        ({}, 401, no_key),
+        ({"x-litellm-api-key": "Bearer sk-not-a-key"}, 400, no_db),
+        ({"Authorization": f"Bearer {GATEWAY_KEY}"}, 400, no_db),
+    ):
         r = httpx2.post(f"{stack['proxy']}/mcp/", json=body, headers={**headers, **auth}, timeout=30)
-        # no key: 401; an unknown sk- key without LiteLLM's database: 400 "No connected db."
-        assert 400 <= r.status_code < 500, (auth, r.status_code, r.text[:300])
-        assert "echo_whoami" not in r.text
-    # and an MCP client without a key cannot even initialize
-    with pytest.raises(Exception):  # noqa: B017,PT011 - the client's error type varies by transport
+        assert (r.status_code, r.json()) == (status, answer), (auth, r.status_code, r.text[:300])
+    challenge = httpx2.post(f"{stack['proxy']}/mcp/", json=body, headers=headers, timeout=30).headers["WWW-Authenticate"]
+    assert challenge == f'Bearer resource_metadata="{stack["proxy"]}/.well-known/oauth-protected-resource"'
+    # and an MCP client without a key cannot even initialize: the MCP client turns the 401 (a body
+    # that is no JSON-RPC error) into its stand-in error for a failed HTTP status
+    with pytest.raises(MCPError) as refused:
         async with gateway(stack, None) as client:
             await client.list_tools()
+    assert (refused.value.error.code, refused.value.error.message) == (INTERNAL_ERROR, "Server returned an error response")
 
 
 async def test_fleet_rejects_calls_that_bypass_the_gateway(stack):

@@ -305,7 +305,7 @@ async def test_a_restart_with_a_new_signing_key_does_not_lock_users_out(stack, i
         try:
             caller = await whoami(stack, "alice")
             break
-        except Exception as exc:  # noqa: BLE001 - the client's error type varies with LiteLLM's answer
+        except Exception as exc:  # the client's error type varies with LiteLLM's answer
             errors.append(type(exc).__name__)
             await asyncio.sleep(3)
     assert caller == identities["alice"], errors
@@ -361,7 +361,6 @@ def modes(tmp_path_factory) -> Iterator[dict]:
         delegate_proxy.config.write_text(delegate_yaml + tail)
         # delegate: each user's own fleet key (hashes as `mcpfleet auth hash-key` prints them)
         from fleet_testing import KEYS
-
         from mcpfleet.common.auth import hash_key
 
         users = "".join(f'\n[[auth.api_keys]]\nname = "{u}"\nhash = "{hash_key(KEYS[u])}"\n' for u in ("alice", "bob"))
@@ -406,14 +405,22 @@ async def test_idp_mode_names_users_by_their_own_verified_token(modes):
 
 
 async def test_idp_mode_refuses_users_without_a_valid_idp_token(modes):
+    # LiteLLM's mcp_jwt_signer refuses before anything reaches the fleet: a request without an IdP
+    # token lacks the required claim `sub` (403), a token signed by another key fails verification
+    # (401). LiteLLM answers the tools/call with an error result, a ToolError here, worded one of two
+    # ways: the status while it builds its client for the server (a first call), the guardrail's
+    # reason once that client exists.
     proxy = modes["idp_proxy"]
-    for what, bearer, extra in (
-        ("no IdP token, only a name", None, {"x-litellm-end-user-id": "alice"}),
-        ("an IdP token signed by another key", idp_token(modes, "alice", key=_new_key()), {}),
+    for what, bearer, extra, status, reason in (
+        ("no IdP token, only a name", None, {"x-litellm-end-user-id": "alice"}, 403,
+         "MCPJWTSigner: incoming token is missing required claims: ['sub']. Configure the IdP to include these claims."),
+        ("an IdP token signed by another key", idp_token(modes, "alice", key=_new_key()), {}, 401,
+         "MCPJWTSigner: incoming token verification failed: Signature verification failed"),
     ):
-        with pytest.raises(Exception):  # noqa: B017 - LiteLLM's refusal surfaces as the client's error
+        with pytest.raises(ToolError) as refused:
             caller = await whoami_with(proxy, bearer, **extra)
             pytest.fail(f"{what}: got through as {caller}")
+        assert str(refused.value) in (f"Error: upstream authentication required (HTTP {status})", f"Error: {reason}"), what
 
 
 async def test_delegate_mode_passes_each_users_own_fleet_key(modes):
@@ -423,6 +430,13 @@ async def test_delegate_mode_passes_each_users_own_fleet_key(modes):
     assert "auth_type: oauth_delegate" in modes["delegate_yaml"] and "auth_value" not in modes["delegate_yaml"]
     assert await whoami_with(proxy, KEYS["alice"]) == "key:alice"
     assert await whoami_with(proxy, KEYS["bob"]) == "key:bob"
-    with pytest.raises(Exception):  # noqa: B017 - the fleet's 401 through LiteLLM
+    # Without a key of their own the fleet answers 401, and LiteLLM answers the tools/call with an
+    # error result (a ToolError here): the fleet's 401 relayed, or, when this call had LiteLLM list
+    # the server for the caller first (a first call), that it knows no such tool (the listing got the 401).
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    assert httpx2.post(f"{modes['fleet']}/echo/mcp", json=body, headers=headers, timeout=10).status_code == 401
+    with pytest.raises(ToolError) as refused:
         caller = await whoami_with(proxy, None)
         pytest.fail(f"no fleet key: got through as {caller}")
+    assert str(refused.value) in ("Error: upstream authentication required (HTTP 401)", "Error: Tool 'echo_whoami' not found")
