@@ -7,14 +7,16 @@ library.py for what each tool does.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 import anyio.to_thread
-
 from fastmcp import Context, FastMCP
 from fastmcp.tools.base import ToolResult
 from pydantic import Field
 
+from mcpfleet import tokens
 from mcpfleet.common.app import READ_ONLY_REMOTE, WRITES, new_server, structured_answer
 from mcpfleet.common.limits import LimitsMiddleware
 from mcpfleet.common.settings import Settings
@@ -39,9 +41,16 @@ def build(settings: Settings) -> FastMCP:
     async def close_index() -> None:
         index.close()
 
+    @contextlib.asynccontextmanager
+    async def lifespan(server: FastMCP) -> AsyncIterator[dict]:
+        # docs_search packs answers by tokens: the encoder's tables load before /readyz says
+        # ready, not inside the first search while every other call waits (bench_load)
+        await anyio.to_thread.run_sync(tokens.warm)
+        yield {}
+
     mcp = new_server("docs", "Current library documentation from Git repositories: resolve a library id, "
                              "then search or read its docs.",
-                     closers=(librarian.jobs.aclose, client.aclose, close_index))
+                     lifespan=lifespan, closers=(librarian.jobs.aclose, client.aclose, close_index))
 
     def wait_for(tool: str) -> float | None:
         """How long a call waits for indexing: until shortly before the runtime stops it (the
