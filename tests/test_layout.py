@@ -88,3 +88,15 @@ def test_the_check_sees_every_way_of_importing(tmp_path, monkeypatch):
     assert [m for m in names if not _allowed(m)] == [
         "mcpfleet.servers.math", "mcpfleet.registry", "mcpfleet.cli", "mcpfleet.evals.cli",
     ]
+
+
+def test_test_module_names_are_unique():
+    """Test folders are not packages: two test files with one name make pytest refuse to collect
+    the second (`import file mismatch`), and the whole suite stops."""
+    tests = Path(__file__).resolve().parent
+    seen: dict[str, Path] = {}
+    for path in sorted(tests.rglob("test_*.py")):
+        if "dummy_server" in path.parts:
+            continue
+        assert path.name not in seen, f"{path} and {seen[path.name]} share a name: prefix it with its area"
+        seen[path.name] = path
