@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+JOBS   ?= auto   # pytest-xdist workers for make test / test-fast (auto: one per core; 0: none)
 
-.PHONY: setup run test test-fast conformance bench clean litellm client-clis manifests image test-image
+.PHONY: setup run test test-fast lint conformance bench clean litellm client-clis manifests image test-image
 
 setup: $(STAMP)
 
@@ -34,11 +35,17 @@ manifests: setup
 
 ## the whole test suite, the MCP conformance suite, the LiteLLM gateway and client CLI tests included
 test: setup litellm client-clis
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
 
-## everything but the conformance suite (no Node needed)
+## the quick tier for development: no slow tests (outside processes, corpora; see tests/conftest.py)
 test-fast: setup
-	$(BIN)/python -m pytest -m "not conformance"
+	$(BIN)/python -m pytest -m "not slow and not conformance" -n $(JOBS) --dist loadgroup
+
+## ruff (lint, import order, format) and mypy, as CI runs them
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 ## the fleet image mcpfleet:dev with buildah on local debootstrap bases (root; no Docker engine needed)
 image:
