@@ -259,6 +259,11 @@ def variant(name: str) -> tuple[object, bool]:
         built.server.middleware.remove(built.limits)
     elif name == "-metrics":
         built.telemetry.metrics = None
+    elif name == "-log":
+        import logging
+
+        built.telemetry.log = logging.getLogger("mcpfleet.calls.silent")
+        built.telemetry.log.disabled = True
     elif name == "-guard":
         from starlette.applications import Starlette
 
@@ -272,11 +277,14 @@ async def split(rounds: int, per_batch: int) -> None:
     from mcpfleet.common.telemetry import configure_logging
 
     configure_logging(full_settings().telemetry)
+    work = {}
+    for name in VARIANTS:  # one app alive at a time: others' timers and tasks would be counted too
+        app, auth = variant(name)
+        async with app.router.lifespan_context(app):  # type: ignore[attr-defined]
+            for _ in range(50):
+                await asgi_call(app, auth)
+            work[name] = (await count_work(app, auth, 40))[0]
     apps = {name: variant(name) for name in VARIANTS}
-    if "-log" in apps:
-        silent = logging.getLogger("mcpfleet.calls.silent")
-        silent.disabled = True
-        apps["-log"][0].state.fleet.built[0].telemetry.log = silent  # type: ignore[attr-defined]
     batches: dict[str, list[float]] = {name: [] for name in apps}
     async with contextlib.AsyncExitStack() as stack:
         for app, _ in apps.values():
@@ -284,7 +292,6 @@ async def split(rounds: int, per_batch: int) -> None:
         for app, auth in apps.values():
             for _ in range(100):
                 await asgi_call(app, auth)
-        work = {name: (await count_work(app, auth, 40))[0] for name, (app, auth) in apps.items()}
         for _ in range(rounds):
             for name, (app, auth) in apps.items():
                 started = time.perf_counter()
@@ -331,12 +338,20 @@ async def count_work(app, auth: bool, calls: int) -> tuple[float, float]:
     """Python bytecodes executed and frames entered (or resumed) per call: work, not time.
 
     Counted with `sys.settrace` (opcode events) in this thread, so a busy machine does not change
-    them (they vary by about ±1 % with the event loop's timer heap); C code (JSON, hashing,
-    pydantic-core) and the tool's worker thread are not counted.
+    them; C code (JSON, hashing, pydantic-core) and the tool's worker thread are not counted, nor
+    the event loop's timer-heap comparisons (`TimerHandle.__lt__`: how many depends on the
+    cancelled timers the loop still holds, i.e. on what ran before, not on this call). The cyclic
+    garbage collector is off while counting (finalizers of earlier calls' garbage would be
+    counted against whichever call the collection happened in).
     """
+    import gc
+
     count = [0, 0]
+    heap_compare = asyncio.TimerHandle.__lt__.__code__
 
     def tracer(frame, event, arg):  # type: ignore[no-untyped-def]
+        if frame.f_code is heap_compare:
+            return None
         frame.f_trace_opcodes = True
         if event == "opcode":
             count[0] += 1
@@ -344,12 +359,15 @@ async def count_work(app, auth: bool, calls: int) -> tuple[float, float]:
             count[1] += 1
         return tracer
 
+    gc.collect()
+    gc.disable()
     sys.settrace(tracer)
     try:
         for _ in range(calls):
             await asgi_call(app, auth)
     finally:
         sys.settrace(None)
+        gc.enable()
     return count[0] / calls, count[1] / calls
 
 

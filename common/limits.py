@@ -170,11 +170,14 @@ class LimitsMiddleware(Middleware):
                 f"({self.settings.rate_limit_per_minute} calls/minute); retry in {math.ceil(wait)} s"
             )
         timeout = self.timeout_for(name)
+        # anyio.fail_after's work without its generator-based context manager (hot path).
         try:
-            with anyio.fail_after(timeout):
+            with anyio.CancelScope(deadline=anyio.current_time() + timeout) as deadline:
                 result = await call_next(context)
         except TimeoutError:
-            raise LimitExceeded(f"{name} took longer than its {timeout:g} s limit and was stopped") from None
+            deadline = None  # a TimeoutError from inside the tool reads as the limit, as before
+        if deadline is None or deadline.cancelled_caught:
+            raise LimitExceeded(f"{name} took longer than its {timeout:g} s limit and was stopped")
         if isinstance(result, ToolResult):
             return cap_output(result, self.settings.max_output_chars)
         return result
