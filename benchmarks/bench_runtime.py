@@ -22,9 +22,11 @@ median batch times);
 Measured, 2026-12-02 (2 vCPUs shared with other jobs, load average 4-14):
 - Issue 20, quiet machine, before this work: p50 full/bare 1.29x and 1.33x, throughput 0.80x
   and 0.79x; after the list-only/log changes 1.22x and 0.80x.
-- `--bytecodes` (steady under load), before -> after the hot-path work (commits 6c824b5, a7d45c3):
-  the runtime adds 6,816 -> 4,717 bytecodes a call (+12.2 % -> +8.5 % of bare FastMCP's ~55,500)
-  and 356 -> 228 frames.
+- `--bytecodes` (steady under load), before -> after the hot-path work (commits 6c824b5, a7d45c3,
+  d8425fc): the runtime adds 6,772 -> 4,371 bytecodes a call (+12.2 % -> +7.9 % of bare FastMCP's
+  ~55,300) and 351 -> 206 frames. `--split` after: auth 966, LimitsMiddleware 1,402,
+  TelemetryMiddleware 1,279 (of it the log line 742, Prometheus 242), the guard with its direct
+  dispatch 110 more than Starlette routing the same request without a guard.
 - Over HTTP (`--calls 600 --rounds 5`, before and after runs alternated, load average 4-14), the
   median-of-rounds full/bare ratios: before p50 1.51x / 1.10x / 1.14x, throughput 0.95x / 0.90x /
   0.84x; after p50 1.23x / 1.47x / 1.20x, throughput 0.93x / 0.68x / 0.98x. Single rounds
