@@ -274,8 +274,6 @@ def variant(name: str) -> tuple[object, bool]:
 
 
 async def split(rounds: int, per_batch: int) -> None:
-    import logging
-
     from mcpfleet.common.telemetry import configure_logging
 
     configure_logging(full_settings().telemetry)

@@ -16,8 +16,9 @@ import contextlib
 import importlib
 import ipaddress
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import anyio
 from fastmcp import FastMCP
@@ -296,7 +297,7 @@ class _FleetApp(Starlette):
     middleware and the mount's regex match on every tool call.
     """
 
-    def __init__(self, endpoints: dict[str, tuple[str, ASGIApp]], guard: dict, **kwargs) -> None:  # type: ignore[type-arg]
+    def __init__(self, endpoints: Mapping[str, tuple[str, ASGIApp]], guard: dict[str, Any], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._endpoints = endpoints
         self._entry = RequestGuard(self._dispatch, **guard)

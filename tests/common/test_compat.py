@@ -11,6 +11,7 @@ import httpx2
 import pytest
 from fastmcp import Client, FastMCP
 from fastmcp.exceptions import NotFoundError, ToolError
+from fastmcp.exceptions import ValidationError as FastMCPValidationError
 from fastmcp.server.middleware import Middleware
 
 from mcpfleet.common.compat import (
@@ -103,7 +104,7 @@ async def test_an_unexpected_tool_exception_is_a_toolerror_with_the_crash_prefix
 
 
 async def test_bad_arguments_are_logged_with_the_invalid_arguments_prefix(fastmcp_records) -> None:
-    with pytest.raises(Exception):
+    with pytest.raises(FastMCPValidationError):
         await _server().call_tool("add", {"a": "not a number", "b": 1})
     # Written by the logger telemetry's filter watches (which may already have demoted it to INFO).
     logged = [r.getMessage() for r in fastmcp_records.records if r.name == "fastmcp.server.server"]
