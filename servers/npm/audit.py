@@ -70,7 +70,7 @@ def wanted_versions(packages: dict[str, str] | str) -> dict[str, list[str]]:
 
 def matching_advisories(wanted: dict[str, list[str]], answer: dict[str, Any]) -> list[dict[str, Any]]:
     """Findings: one per (package version, advisory) whose vulnerable range holds that version."""
-    findings = []
+    findings: list[dict[str, Any]] = []
     for name, advisories in answer.items():
         if name not in wanted or not isinstance(advisories, list):
             continue

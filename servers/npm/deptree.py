@@ -43,9 +43,10 @@ async def resolve_tree(registry: RegistryClient, name: str, version: str, manife
     # (node dict, its manifest, the package@versions on its path)
     level: list[tuple[dict[str, Any], dict[str, Any], frozenset[str]]] = [(root, manifest, frozenset(expanded))]
 
-    async def resolve(dep: str, spec: str) -> tuple[str | None, dict[str, Any] | None, str | None]:
+    async def resolve(dep: str, spec: str) -> tuple[str, dict[str, Any]] | str:
+        """(the version picked, its manifest), or why there is none."""
         if ":" in spec or "/" in spec:  # git, file, url, alias and github shorthand specs
-            return None, None, f"{spec!r} is not a semver range or dist-tag (git, file, url or alias spec)"
+            return f"{spec!r} is not a semver range or dist-tag (git, file, url or alias spec)"
         async with semaphore:
             try:
                 packument = await registry.packument(dep)
@@ -55,12 +56,12 @@ async def resolve_tree(registry: RegistryClient, name: str, version: str, manife
                 else:
                     picked = pick_version(packument, spec)
             except ValueError:
-                return None, None, f"{spec!r} is not a semver range or dist-tag (git, file, url or alias spec)"
+                return f"{spec!r} is not a semver range or dist-tag (git, file, url or alias spec)"
             except FleetError as exc:
-                return None, None, str(exc)[:200]
+                return str(exc)[:200]
         if picked is None:
-            return None, None, f"no version satisfies {spec!r}"
-        return picked, packument["versions"][picked], None
+            return f"no version satisfies {spec!r}"
+        return picked, packument["versions"][picked]
 
     for _level in range(depth):
         next_level = []
@@ -80,10 +81,11 @@ async def resolve_tree(registry: RegistryClient, name: str, version: str, manife
         if not jobs:
             break
         results = await asyncio.gather(*(job for _, _, job in jobs))
-        for (child, path, _), (picked, child_manifest, error) in zip(jobs, results, strict=True):
-            if error:
-                child["error"] = error
+        for (child, path, _), outcome in zip(jobs, results, strict=True):
+            if isinstance(outcome, str):
+                child["error"] = outcome
                 continue
+            picked, child_manifest = outcome
             child["version"] = picked
             key = f"{child['name']}@{picked}"
             peers = _deps(child_manifest, "peerDependencies")

@@ -18,8 +18,8 @@ DEP_KINDS = ("dependencies", "devDependencies", "peerDependencies", "optionalDep
 
 def sorted_versions(packument: dict[str, Any]) -> list[str]:
     """Valid versions, newest first (invalid ones are left out, as npm leaves them out)."""
-    parsed = [(semver.parse_version(v), v) for v in packument.get("versions", {})]
-    return [text for v, text in sorted((p for p in parsed if p[0] is not None), key=lambda p: p[0], reverse=True)]
+    parsed = [(v, text) for text in packument.get("versions", {}) if (v := semver.parse_version(text)) is not None]
+    return [text for _, text in sorted(parsed, key=lambda p: p[0], reverse=True)]
 
 
 def resolve_version(packument: dict[str, Any], wanted: str | None) -> str:
@@ -53,7 +53,8 @@ def pick_version(packument: dict[str, Any], range_text: str) -> str | None:
     rng = semver.parse_range(range_text or "*")  # ValueError for an invalid range
     versions = packument.get("versions", {})
     latest = (packument.get("dist-tags") or {}).get("latest")
-    if latest in versions and not versions[latest].get("deprecated"):
+    # a registry's dist-tags are untrusted JSON: a list there must not raise "unhashable"
+    if isinstance(latest, str) and latest in versions and not versions[latest].get("deprecated"):
         v = semver.parse_version(latest)
         if v is not None and (range_text.strip() in ("", "*") or rng.test(v)):
             return latest

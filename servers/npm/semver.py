@@ -239,10 +239,10 @@ def _parse_set(text: str) -> tuple[Comparator, ...]:
     pieces = ["" if _GTE0.match(p) else p for p in " ".join(pieces).split()] or [""]
     comparators: dict[str, Comparator] = {}
     parsed = [_comparator(raw) for raw in pieces]  # every one must parse, as in npm, before
-    for comp in parsed:  # a null set short-circuits the rest
-        if comp.value == "<0.0.0-0":
-            return (comp,)
-        comparators[comp.value] = comp
+    for comparator in parsed:  # a null set short-circuits the rest
+        if comparator.value == "<0.0.0-0":
+            return (comparator,)
+        comparators[comparator.value] = comparator
     if len(comparators) > 1:
         comparators.pop("", None)
     return tuple(comparators.values())

@@ -151,3 +151,9 @@ def test_pick_version_prefers_latest_then_undeprecated():
     assert packages.pick_version(doc, "1.4.x") == "1.4.0"  # deprecated only as a last resort
     assert packages.pick_version(doc, "") == "1.2.0"
     assert packages.types_package_name("@babel/core") == "@types/babel__core"
+
+
+def test_pick_version_ignores_a_dist_tag_that_is_not_a_version_string():
+    # the registry's JSON is untrusted: a list under dist-tags.latest raised "unhashable type: 'list'"
+    doc = {"dist-tags": {"latest": ["1.0.0"]}, "versions": {"1.0.0": {}, "1.1.0": {}}}
+    assert packages.pick_version(doc, "^1.0.0") == "1.1.0"
