@@ -70,5 +70,5 @@ def search(items: list[dict[str, Any]], query: str) -> list[dict[str, Any]]:
         return list(items)
     scored = [(score(item, words, phrase), item) for item in items]
     found = [(s, i) for s, i in scored if s > 0]
-    found.sort(key=lambda pair: (-pair[0], _TYPE_ORDER.get(pair[1].get("type"), 8), pair[1]["name"]))
+    found.sort(key=lambda pair: (-pair[0], _TYPE_ORDER.get(str(pair[1].get("type")), 8), pair[1]["name"]))
     return [item for _, item in found]

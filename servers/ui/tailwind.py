@@ -292,7 +292,8 @@ class TailwindWorker:
 
     @property
     def pid(self) -> int | None:
-        return self._proc.pid if self.alive else None
+        proc = self._proc
+        return proc.pid if proc is not None and proc.returncode is None else None  # as `alive`
 
     def checker_dirs(self) -> list[Path]:
         """css-tree and what it reads (mdn-data's grammars), installed beside tailwindcss."""
