@@ -8,6 +8,7 @@ gzip bomb stops at `max_unpacked_bytes`; member count, file count and per-file s
 from __future__ import annotations
 
 import io
+import math
 import os
 import tarfile
 import time
@@ -26,6 +27,10 @@ class Bounds:
     max_files: int = 5_000
     max_file_bytes: int = 2 * 1024 * 1024
     deadline: float | None = None  # time.monotonic() value
+
+    def seconds_left(self) -> float:
+        """Until the deadline (unbounded without one)."""
+        return math.inf if self.deadline is None else self.deadline - time.monotonic()
 
     def check_time(self) -> None:
         if self.deadline is not None and time.monotonic() > self.deadline:

@@ -199,7 +199,7 @@ def markdown_sections(text: str) -> list[tuple[tuple[str, ...], str]]:
 def closes(fence: str, line: str) -> bool:
     """Does `line` close a code block opened with `fence` (same character, at least as long, bare)?"""
     m = _FENCE.match(line)
-    return bool(m) and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence) \
+    return m is not None and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence) \
         and not line.strip()[len(m.group(1)):].strip()
 
 
@@ -371,7 +371,7 @@ def rst_sections(text: str) -> list[tuple[tuple[str, ...], str]]:
             under = _RST_ADORN.match(lines[i + 1])
             if under and len(lines[i + 1].rstrip()) >= len(line.rstrip()) and not _RST_ADORN.match(line):
                 title, style, consumed = line.strip(), (lines[i + 1].strip()[0], False), 2
-        if title is None:
+        if title is None or style is None:  # set together
             body.append(line)
             i += 1
             continue

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import Any
 from urllib.parse import quote
 
 import anyio
@@ -21,7 +22,7 @@ from mcpfleet.servers.docs.sources import LOCAL_REF, Forges, RepoInfo, Source, b
 from mcpfleet.servers.docs.store import DocsIndex, NewDocument, Version
 from mcpfleet.servers.docs.weights import page_weight
 
-Progress = Callable[[float, float, str], Awaitable[None]]
+Progress = Callable[[float, float, str], Coroutine[Any, Any, None]]  # anyio.from_thread.run needs a coroutine
 STEPS = 100.0  # progress is reported as 0..100
 
 
@@ -74,7 +75,7 @@ class Indexer:
         else:
             if self.forges is None:
                 raise UserError("remote sources are not available here")
-            with anyio.fail_after(max(1.0, bounds.deadline - time.monotonic())):
+            with anyio.fail_after(max(1.0, bounds.seconds_left())):
                 info = await self.forges.info(source)
                 ref = source.ref or info.default_branch or "main"
                 await progress(5, STEPS, f"downloading {info.library}@{ref}")

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+import functools
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from mcpfleet.common.errors import UserError
 from mcpfleet.servers.docs.indexer import IndexResult, Progress
@@ -24,7 +26,7 @@ SHUTDOWN_WAIT = 5.0
 @dataclass
 class Job:
     key: str
-    task: asyncio.Task | None = None
+    task: asyncio.Task[IndexResult] = field(init=False)  # set by Jobs.run right after creation
     done: float = 0.0
     total: float = 100.0
     message: str = "starting"
@@ -56,7 +58,7 @@ class IndexJobs:
     def __init__(self) -> None:
         self._jobs: dict[str, Job] = {}
 
-    async def run(self, key: str, start: Callable[[Progress], Awaitable[IndexResult]], progress: Progress,
+    async def run(self, key: str, start: Callable[[Progress], Coroutine[Any, Any, IndexResult]], progress: Progress,
                   wait: float | None) -> IndexResult | Running:
         """Run (or join) the job `key`; its result, or `Running` once `wait` seconds have passed."""
         job = self._jobs.get(key)
@@ -66,7 +68,7 @@ class IndexJobs:
                                 "try again in a minute")
             job = Job(key)
             job.task = asyncio.create_task(start(job.progress), name=f"docs-index {key}")
-            job.task.add_done_callback(lambda task, job=job: self._finished(job, task))
+            job.task.add_done_callback(functools.partial(self._finished, job))
             self._jobs[key] = job
         job.listeners.add(progress)
         try:
@@ -84,7 +86,7 @@ class IndexJobs:
             log.info("indexing %s failed: %s", job.key, task.exception())
 
     async def aclose(self) -> None:
-        tasks = [j.task for j in self._jobs.values() if j.task is not None]
+        tasks = [j.task for j in self._jobs.values()]
         for task in tasks:
             task.cancel()
         if tasks:

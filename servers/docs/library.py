@@ -136,8 +136,8 @@ class Librarian:
                    wait: float | None = None) -> Found:
         """The indexed version `library` names ('owner/repo', 'owner/repo@ref' or a catalog name)."""
         library = library.strip()
-        base, _, ref = library.partition("@") if not library.startswith("/") else (library, "", "")
-        ref = ref or None
+        base, _, ref_text = library.partition("@") if not library.startswith("/") else (library, "", "")
+        ref = ref_text or None
         if not base.strip():  # the index would answer "" with every library's versions
             raise UserError(f"{library[:100]!r} names no library; give an id like 'owner/repo' or 'owner/repo@v2'")
         version = await self._call(self.index.find_version, base, ref)

@@ -266,7 +266,7 @@ class SqliteIndex(DocsIndex):
             return []
         best = best_candidates(matches, self._weights(version))
         picked = rank(best, self._coverage(terms, [cid for _, cid, _ in best]), limit)
-        rows = {r[0]: r[1:] for r in self._reader.execute(
+        rows = {cid: (path, url, heading, body) for cid, path, url, heading, body in self._reader.execute(
             "SELECT c.id, d.path, d.url, c.heading, c.body FROM chunks c JOIN documents d ON d.id = c.doc_id "
             f"WHERE c.id IN ({','.join('?' * len(picked))})", [cid for _, cid in picked])}
         return [Hit(cid, *rows[cid], score) for score, cid in picked if cid in rows]
