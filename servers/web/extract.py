@@ -120,11 +120,11 @@ def decode(content: bytes, declared: str | None, *, html: bool) -> str:
     if not html and not declared:
         candidates.append("utf-8")  # JSON and most text formats are UTF-8 unless told otherwise
     for name in candidates:
-        encoding = _codec(name)
-        if encoding is None:
+        codec = _codec(name)
+        if codec is None:
             continue
         try:
-            return content.decode(encoding)
+            return content.decode(codec)
         except UnicodeDecodeError:
             continue
     return _detect(content)
@@ -237,7 +237,7 @@ def _title(tree) -> str:
 
 def pdf_to_text(content: bytes, max_pages: int) -> tuple[str, str, tuple[str, ...]]:
     """(title, text, notes) of a PDF: text of at most `max_pages` pages, each headed [page N]."""
-    from pypdf import PdfReader
+    from pypdf import PasswordType, PdfReader
     from pypdf.errors import PdfReadError
 
     try:
@@ -246,7 +246,7 @@ def pdf_to_text(content: bytes, max_pages: int) -> tuple[str, str, tuple[str, ..
             try:
                 opened = reader.decrypt("")  # many "encrypted" PDFs only restrict printing
             except Exception:  # noqa: BLE001 - unsupported algorithms and broken keys alike
-                opened = 0
+                opened = PasswordType.NOT_DECRYPTED
             if not opened:
                 raise UserError("the PDF is encrypted with a password; its text cannot be read")
         total = len(reader.pages)
@@ -256,7 +256,8 @@ def pdf_to_text(content: bytes, max_pages: int) -> tuple[str, str, tuple[str, ..
             parts.append(f"[page {number + 1}]\n{text.strip()}")
         title = ""
         try:
-            title = str((reader.metadata or {}).get("/Title") or "").strip()[:300]
+            metadata = reader.metadata
+            title = str(metadata.get("/Title") or "").strip()[:300] if metadata is not None else ""
         except Exception:  # noqa: BLE001 - broken metadata is no reason to lose the text
             pass
     except UserError:
