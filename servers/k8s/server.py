@@ -81,7 +81,7 @@ def build(settings: Settings) -> FastMCP:
     mcp = new_pooled_server("k8s", "Validate Kubernetes manifests against the API schema and policy profiles; fix "
                                    "them; get ready examples (vLLM, SGLang, KServe, LeaderWorkerSet, DRA, KEDA).", pool)
 
-    async def work(target: str, *args: Any) -> dict:
+    async def work(target: str, *args: Any) -> Any:  # what work.<target> returns (a dict, or pairs)
         return await run_for_tool(pool, f"{MODULE}.work:{target}", for_workers, *args, input_errors=INPUT_ERRORS)
 
     async def prefetch(manifest: str, version: str | None) -> None:
