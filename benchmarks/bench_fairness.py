@@ -76,7 +76,7 @@ async def run(url: str, seconds: float, flood: int, slow: float) -> None:
         async def flooder() -> None:
             nonlocal refused
             while time.monotonic() < stop:
-                ok, message = await call(client, url, KEYS["flooder"], "repeat, fail", slow)
+                _ok, message = await call(client, url, KEYS["flooder"], "repeat, fail", slow)
                 if "calls running or waiting" in message:
                     refused += 1
                     await asyncio.sleep(0.1)

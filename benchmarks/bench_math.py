@@ -70,7 +70,7 @@ async def main(repeats: int) -> None:
             d50, _ = percentiles(direct)
             p50, _ = percentiles(pooled)
             added.append(p50 - d50)
-            label = f"{target} {list(args.values())[0]}"[:52]
+            label = f"{target} {next(iter(args.values()))}"[:52]
             print(f"{label:<52} {d50:>8.2f}ms {p50:>7.2f}ms {p50 - d50:>5.2f}ms")
     finally:
         await pool.aclose()

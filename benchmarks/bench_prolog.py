@@ -55,7 +55,7 @@ async def main(repeats: int) -> None:
     async with WorkerPool("bench", WorkerSettings(size=1), initializer="mcpfleet.servers.prolog.engine:warm") as pool:
         for label, q, prog in (("member/2", QUERY, None), ("grandparent with program", "grandparent(tom, X)", PROGRAM)):
             await pool.run(target, q, prog)
-            pooled = await atimed(lambda: pool.run(target, q, prog), repeats)
+            pooled = await atimed(lambda q=q, prog=prog: pool.run(target, q, prog), repeats)
             print(f"pool   {label:<26} {p50_p99(pooled)}")
 
     engine.warm()

@@ -372,11 +372,11 @@ def plots(runs: Sequence[Run]) -> list[tuple[str, str]]:
                 cell = run.servers.get(s)
                 share = cell.accuracy if cell else None
                 if cell and share is not None:
-                    l, h = cell.ci
+                    ci_low, ci_high = cell.ci
                     xs.append(j + i * width)
                     ys.append(100 * share)
-                    lo.append(100 * (share - l))
-                    hi.append(100 * (h - share))
+                    lo.append(100 * (share - ci_low))
+                    hi.append(100 * (ci_high - share))
             ax.bar(xs, ys, width, yerr=[lo, hi], capsize=3, label=run.name)
         ax.set_xticks([j + width * (len(runs) - 1) / 2 for j in range(len(servers))], servers)
         ax.set_ylabel("accuracy %")

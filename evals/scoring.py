@@ -282,7 +282,7 @@ _MATCH = {
 
 
 def _show(v: Any) -> str:
-    text = json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+    text = json.dumps(v, ensure_ascii=False)
     return text if len(text) <= 80 else text[:77] + "..."
 
 

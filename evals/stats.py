@@ -114,5 +114,5 @@ def paired(a: Trials, b: Trials, samples: int = BOOTSTRAP_SAMPLES, seed: int = 0
     rng = random.Random(seed)
     n = len(diffs)
     boot = sorted(sum(diffs[rng.randrange(n)] for _ in range(n)) / n for _ in range(samples))
-    lo, hi = boot[int(0.025 * (samples - 1))], boot[int(round(0.975 * (samples - 1)))]
+    lo, hi = boot[int(0.025 * (samples - 1))], boot[round(0.975 * (samples - 1))]
     return Paired(n, a_better, b_better, mean, (lo, hi), sign_test(a_better, b_better))

@@ -94,7 +94,7 @@ def _schema_root() -> Path:
     spec = importlib.util.find_spec("kubernetes_validate")
     if spec is None or not spec.submodule_search_locations:
         raise errors.ConfigError("the k8s server needs kubernetes-validate: pip install 'mcpfleet[k8s]'")
-    return Path(list(spec.submodule_search_locations)[0]).resolve() / "kubernetes-json-schema"
+    return Path(next(iter(spec.submodule_search_locations))).resolve() / "kubernetes-json-schema"
 
 
 @lru_cache(maxsize=1)

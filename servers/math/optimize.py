@@ -362,7 +362,7 @@ def _candidate_rows(problem: _Problem, lin: _Linear, x: np.ndarray) -> list[tupl
     n = len(problem.symbols)
     unit = [[sp.Integer(int(i == j)) for j in range(n)] for i in range(n)]
     sure = [(list(row), b) for row, b, _ in lin.eq]
-    sure += [(unit[i], sp.Integer(int(round(x[i])))) for i in range(n) if problem.integer[i]]
+    sure += [(unit[i], sp.Integer(round(x[i]))) for i in range(n) if problem.integer[i]]
     maybe: list[tuple[float, list[Any], Any]] = []
     for row, b, _ in lin.ub:
         slack = float(b) - float(np.dot([float(v) for v in row], x))

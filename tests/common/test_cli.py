@@ -229,7 +229,7 @@ def test_every_command_module_adds_its_subcommand_with_the_help_listed_for_it():
 
 
 async def test_logs_are_json_lines_in_a_pipe_without_uvicorns_color_duplicate(tmp_path):
-    with serving(tmp_path, "echo", MCPFLEET_AUTH__API_KEYS=ALICE) as (url, proc, log):
+    with serving(tmp_path, "echo", MCPFLEET_AUTH__API_KEYS=ALICE) as (url, _proc, log):
         async with Client(f"{url}/echo/mcp", auth=KEYS["alice"]) as c:
             await c.call_tool("echo_say", {"text": "hi"})
     rows = json_lines(log.read_text())

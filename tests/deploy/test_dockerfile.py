@@ -175,7 +175,7 @@ def test_ui_node_install_script_exists():
 
 
 def test_base_images_are_build_args_defaulting_to_upstream():
-    args, stages = parse(DOCKERFILE.read_text())
+    args, _stages = parse(DOCKERFILE.read_text())
     assert args["PYTHON_IMAGE"] == "python:3.11-slim-bookworm"
     assert args["NODE_IMAGE"].startswith("node:22-") and args["NODE_IMAGE"].endswith("-slim")
     froms = [line.split()[1] for line in DOCKERFILE.read_text().splitlines() if line.upper().startswith("FROM ")]

@@ -60,7 +60,7 @@ async def test_every_case_of_my_servers_is_playable_by_the_script():
 
 
 async def test_each_persona_is_scored_exactly_as_its_script_intends(results, fleet):
-    out, rows = results
+    _out, rows = results
     assert len(rows) == len(PERSONAS) * len(CASES) * 2
     for row in rows:
         case = BY_ID[row["case"]]
@@ -160,7 +160,7 @@ async def test_the_report_finds_disagreements_between_separate_runs(results, tmp
 
 
 async def test_a_rerun_skips_finished_rows_and_retries_failed_ones(results, llm, fleet, tmp_path):
-    out, rows = results
+    out, _rows = results
     _, url = llm
     copy = tmp_path / "resume.jsonl"
     kept = [r for r in read_rows(out) if r["model"] == "perfect"]

@@ -4,7 +4,9 @@ then the HTML page checked for its structure and its numbers."""
 from __future__ import annotations
 
 import base64
+import functools
 import json
+import operator
 import subprocess
 from html.parser import HTMLParser
 
@@ -69,7 +71,7 @@ def accuracy_text(rates: list[float]) -> str:
 def report(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("report")
     with running_app(ScriptedLLM(CASES).app) as url:
-        base = ["--server", "math", "--no-progress", "--concurrency", "3"] + sum((["--category", c] for c in CATEGORIES), [])
+        base = ["--server", "math", "--no-progress", "--concurrency", "3"] + functools.reduce(operator.iadd, (["--category", c] for c in CATEGORIES), [])
         first = run("eval", "run", "--model", "perfect", "--base-url", f"{url}/v1", "--compare-stream",
                     "--out", str(tmp / "baseline.jsonl"), *base)
         models = tmp / "models.yaml"

@@ -51,7 +51,7 @@ def test_the_cases_include_parallel_calls():
 @in_loop
 @pytest.mark.parametrize("quirk", [q for q, kinds in QUIRKS.items() if not kinds])
 async def test_each_quirk_the_wire_allows_is_assembled_into_the_right_calls(rows, quirk):
-    got, schemas = rows
+    got, _schemas = rows
     perfect = {(r["case"], r["stream"]): r for r in got if r["model"] == "perfect"}
     mine = [r for r in got if r["model"] == f"quirk-{quirk}" and r["stream"]]
     assert len(mine) == len(CASES)
