@@ -142,8 +142,8 @@ class PostgresIndex(DocsIndex):
         params.setdefault("tcp_user_timeout", str(STATEMENT_TIMEOUT_MS + 5000))
         params.setdefault("keepalives_idle", "30")
         # set after connecting, not as a startup option: poolers such as PgBouncer refuse those
-        self._set_timeout = "statement_timeout" not in (params.get("options") or "")
-        self._conninfo = make_conninfo(**params)
+        self._set_timeout = "statement_timeout" not in str(params.get("options") or "")
+        self._conninfo = make_conninfo("", **params)
         self.where = f"{params.get('host') or 'localhost'}:{params.get('port') or 5432}/{params.get('dbname') or ''}"
         self._idle: list = []
         self._lock = threading.Lock()
@@ -337,7 +337,7 @@ class PostgresIndex(DocsIndex):
             best = best_candidates(matches, self._weights(conn, vid))
             coverage = {chunk: len(per_chunk[chunk][2]) / len(terms) for _, chunk, _ in best}
             picked = rank(best, coverage, limit)
-            found = {r[0]: r[1:] for r in conn.execute(
+            found = {cid: (path, url, heading, body) for cid, path, url, heading, body in conn.execute(
                 "SELECT c.chunk, d.path, d.url, c.heading, c.body FROM docs_chunks c JOIN docs_documents d "
                 "ON d.version_id = c.version_id AND d.doc = c.doc WHERE c.version_id = %s AND c.chunk = ANY(%s)",
                 (vid, [cid for _, cid in picked])).fetchall()}
