@@ -3,13 +3,14 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-JOBS   ?= auto   # pytest-xdist workers for make test / test-fast (auto: one per core; 0: none)
+# pytest-xdist workers for make test and test-fast (auto: one per core; 0: no workers)
+JOBS   ?= auto
 
 .PHONY: setup run test test-fast lint conformance bench clean litellm client-clis manifests image test-image
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml servers/ui/node/package-lock.json
+$(STAMP): pyproject.toml setup.py servers/ui/node/package-lock.json
 	bash scripts/system-deps.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip uv
@@ -45,7 +46,7 @@ test-fast: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy
+	bash scripts/typecheck.sh
 
 ## the fleet image mcpfleet:dev with buildah on local debootstrap bases (root; no Docker engine needed)
 image:
