@@ -232,7 +232,7 @@ _encode_json = json.JSONEncoder(ensure_ascii=False).encode  # one encoder, not o
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, request_id and any extras."""
 
-    converter = time.gmtime  # the Z in the timestamp means UTC
+    converter = staticmethod(time.gmtime)  # the Z in the timestamp means UTC
 
     def __init__(self) -> None:
         super().__init__()

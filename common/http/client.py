@@ -233,8 +233,8 @@ class OutboundClient:
                 continue
             if last or response.status_code not in RETRY_STATUSES:
                 return response
-            delay = retry_after(response.headers.get("retry-after"), self._clock())
-            delay = backoff(self._settings.backoff, attempt) if delay is None else delay
+            asked = retry_after(response.headers.get("retry-after"), self._clock())
+            delay = backoff(self._settings.backoff, attempt) if asked is None else asked
             if delay > time_left():  # waiting would only end in a timeout; the answer is better
                 return response
             await close(response)
