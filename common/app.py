@@ -60,6 +60,7 @@ READ_ONLY: dict[str, bool] = {"readOnlyHint": True, "openWorldHint": False}
 READ_ONLY_REMOTE: dict[str, bool] = {"readOnlyHint": True, "openWorldHint": True}
 WRITES: dict[str, bool] = {"readOnlyHint": False, "destructiveHint": False, "idempotentHint": True,
                            "openWorldHint": False}
+WRITES_REMOTE: dict[str, bool] = {**WRITES, "openWorldHint": True}
 DESTRUCTIVE: dict[str, bool] = {"readOnlyHint": False, "destructiveHint": True, "idempotentHint": True,
                                 "openWorldHint": False}
 

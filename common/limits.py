@@ -144,9 +144,6 @@ class LimitsMiddleware(Middleware):
         self.limiter = rate_limiter(settings)
         self._output_schemas: dict[str, bool] = {}
 
-    def timeout_for(self, tool: str) -> float:
-        return self.settings.tool_timeouts.get(tool, self.settings.tool_timeout)
-
     async def __call__(self, context: MiddlewareContext, call_next: CallNext) -> Any:
         # Straight to the one hook this middleware has (see compat.is_tool_call).
         if is_tool_call(context):
@@ -169,7 +166,7 @@ class LimitsMiddleware(Middleware):
                 f"rate limit reached for {loggable(caller)!r} on {self.server!r} "
                 f"({self.settings.rate_limit_per_minute} calls/minute); retry in {math.ceil(wait)} s"
             )
-        timeout = self.timeout_for(name)
+        timeout = self.settings.timeout_for(name)
         # anyio.fail_after's work without its generator-based context manager (hot path).
         try:
             with anyio.CancelScope(deadline=anyio.current_time() + timeout) as deadline:

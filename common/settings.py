@@ -77,6 +77,10 @@ class LimitSettings(_Section):
     max_connections: int = Field(default=1000, ge=1, description="concurrent connections; more get 503")
     max_output_chars: int = Field(default=100_000, ge=1000)
 
+    def timeout_for(self, tool: str) -> float:
+        """Seconds a call of `tool` may run before the runtime stops it."""
+        return self.tool_timeouts.get(tool, self.tool_timeout)
+
 
 class TelemetrySettings(_Section):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

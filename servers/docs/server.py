@@ -17,8 +17,7 @@ from fastmcp.tools.base import ToolResult
 from pydantic import Field
 
 from mcpfleet import tokens
-from mcpfleet.common.app import READ_ONLY_REMOTE, WRITES, new_server, structured_answer
-from mcpfleet.common.limits import LimitsMiddleware
+from mcpfleet.common.app import READ_ONLY_REMOTE, WRITES_REMOTE, new_server, structured_answer
 from mcpfleet.common.settings import Settings
 from mcpfleet.common.spec import add_ready_check
 from mcpfleet.common.untrusted import untrusted_result
@@ -26,7 +25,7 @@ from mcpfleet.servers.docs.jobs import Running
 from mcpfleet.servers.docs.library import open_librarian
 
 READ = READ_ONLY_REMOTE  # docs_search may fetch and index a library it has not seen
-INDEX = {**WRITES, "openWorldHint": True}  # downloads from GitHub/GitLab
+INDEX = WRITES_REMOTE  # downloads from GitHub/GitLab
 OUTPUT = {"type": "object"}
 INDEX_WAIT_MARGIN = 3.0  # seconds left to answer "still indexing" before the tool timeout
 Library = Annotated[str, Field(description="library id from docs_resolve, e.g. 'fastapi/fastapi' or 'owner/repo@v2'",
@@ -52,11 +51,9 @@ def build(settings: Settings) -> FastMCP:
                              "then search or read its docs.",
                      lifespan=lifespan, closers=(librarian.jobs.aclose, client.aclose, close_index))
 
-    def wait_for(tool: str) -> float | None:
-        """How long a call waits for indexing: until shortly before the runtime stops it (the
-        runtime's own LimitsMiddleware says when); without the runtime around it, until done."""
-        limits = next((m for m in mcp.middleware if isinstance(m, LimitsMiddleware)), None)
-        return None if limits is None else max(0.5, limits.timeout_for(tool) - INDEX_WAIT_MARGIN)
+    def wait_for(tool: str) -> float:
+        """How long a call waits for indexing: until shortly before the runtime stops it."""
+        return max(0.5, settings.limits.timeout_for(tool) - INDEX_WAIT_MARGIN)
 
     async def ready() -> bool:
         return await anyio.to_thread.run_sync(index.ping)
