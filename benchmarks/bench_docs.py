@@ -66,10 +66,10 @@ async def main() -> None:
     parser.add_argument("--misses", action="store_true", help="list the questions answered below rank 5")
     args = parser.parse_args()
 
-    from mcpfleet.servers.docs.settings import DocsSettings
     from mcpfleet.servers.docs.evaluation import Scores, load_questions
     from mcpfleet.servers.docs.library import Librarian
     from mcpfleet.servers.docs.ranking import query_terms
+    from mcpfleet.servers.docs.settings import DocsSettings
     from mcpfleet.servers.docs.store_sqlite import SqliteIndex
 
     roots = {tree: SHARED / "peer-data" / "docs" / tree for tree in TREES}

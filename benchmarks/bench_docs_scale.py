@@ -79,8 +79,8 @@ async def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="with --keep: search the index built last time")
     args = parser.parse_args()
 
-    from mcpfleet.servers.docs.settings import DocsSettings
     from mcpfleet.servers.docs.library import Librarian
+    from mcpfleet.servers.docs.settings import DocsSettings
     from mcpfleet.servers.docs.store_sqlite import SqliteIndex
 
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-docs-"))

@@ -669,8 +669,9 @@ def main() -> None:
     args = parser.parse_args()
 
     import httpx2
-    from fleet_testing import serving
     from verdaccio_registry import running_verdaccio
+
+    from fleet_testing import serving
     from web_site import Site
 
     docs_root = SHARED / "peer-data" / "docs"

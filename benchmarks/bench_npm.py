@@ -23,10 +23,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests" / "npm"), str(ROOT / "tests" / "support")]
 
 from fastmcp import Client  # noqa: E402
+from verdaccio_registry import running_verdaccio  # noqa: E402
 
 from mcpfleet.common.settings import load_settings  # noqa: E402
 from mcpfleet.servers.npm.server import build  # noqa: E402
-from verdaccio_registry import running_verdaccio  # noqa: E402
 
 
 def stats(label: str, samples: list[float], requests: float) -> None:

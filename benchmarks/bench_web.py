@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "web"))
 
-from web_site import PAGES, PDF_PAGES, Site, huge_page, make_pdf  # noqa: E402
+from web_site import PAGES, PDF_PAGES, Site, huge_page, make_pdf
 
 
 def ms(samples: list[float]) -> str:

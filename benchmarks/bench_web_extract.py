@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "support"))
-from local_http import Reply, serving  # noqa: E402 - the tests' fake remote
+from local_http import Reply, serving
 
 
 def links_page(count: int = 100_000) -> bytes:
@@ -93,7 +93,7 @@ async def call(url: str, page: str, who: str = "alice") -> tuple[float, str]:
         outcome = f"ok, {result.structured_content['total_length']} chars"
     except ToolError as exc:
         outcome = f"refused: {str(exc)[:90]}"
-    except Exception as exc:  # noqa: BLE001 - a benchmark reports whatever happened
+    except Exception as exc:
         outcome = f"failed: {type(exc).__name__}: {str(exc)[:80]}"
     return time.perf_counter() - start, outcome
 

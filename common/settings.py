@@ -8,6 +8,7 @@ JSON: `MCPFLEET_AUTH__API_KEYS='[{"name": "ci", "hash": "sha256:...", "servers":
 from __future__ import annotations
 
 import contextvars
+import json
 import os
 import tomllib
 from pathlib import Path
@@ -171,9 +172,27 @@ class Settings(BaseSettings):
     def server_section(self, name: str, model: type[BaseModel]) -> Any:
         """The validated settings section of one server (`[servers.<name>]`)."""
         try:
-            return model.model_validate(self.servers.get(name, {}))
+            return model.model_validate(_json_from_env(model, self.servers.get(name, {})))
         except ValidationError as exc:
             raise errors.ConfigError(f"servers.{name}: {_first_error(exc)}") from None
+
+
+def _json_from_env(model: type[BaseModel], section: dict[str, Any]) -> dict[str, Any]:
+    """`MCPFLEET_SERVERS__<NAME>__<KEY>='["a", "b"]'`: `servers` is a free-form map, so a list or
+    table from the environment arrives as text. For a field that is not text, JSON text is read
+    as JSON (a value that is not valid JSON is left for the model to refuse)."""
+    out = dict(section)
+    for key, value in section.items():
+        field = model.model_fields.get(key)
+        if field is None or not isinstance(value, str) or value.strip()[:1] not in ("[", "{"):
+            continue
+        if field.annotation in (str, str | None):
+            continue
+        try:
+            out[key] = json.loads(value)
+        except ValueError:
+            pass
+    return out
 
 
 class _FileSource(PydanticBaseSettingsSource):

@@ -476,7 +476,7 @@ class WorkerPool:
 
 
 class _Waiter:
-    __slots__ = ("future", "caller")
+    __slots__ = ("caller", "future")
 
     def __init__(self, future: asyncio.Future[_Worker], caller: str) -> None:
         self.future = future

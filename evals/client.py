@@ -93,7 +93,7 @@ class ChatClient:
                 result = await asyncio.wait_for(self._send(url, body, stream), timeout=self.timeout)
             except _Retryable as exc:
                 last = str(exc)
-            except (httpx2.TransportError, asyncio.TimeoutError, TimeoutError) as exc:
+            except (httpx2.TransportError, TimeoutError) as exc:
                 last = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             else:
                 result.latency_s = time.perf_counter() - started

@@ -6,9 +6,8 @@ import logging
 
 import pytest
 
-from mcpfleet.common.auth import hash_key
-
 from fleet_testing import KEYS
+from mcpfleet.common.auth import hash_key
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from mcpfleet.common.errors import UserError
-from mcpfleet.servers.docs.selection import CONFIG_FILES, is_text_doc, skipped_tree, RepoConfig
+from mcpfleet.servers.docs.selection import CONFIG_FILES, RepoConfig, is_text_doc, skipped_tree
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ A later call for the same source joins the running task instead of starting a se
 from __future__ import annotations
 
 import asyncio
-import logging
 import functools
+import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from mcpfleet.tokens import count_tokens
 from mcpfleet.servers.docs.chunking import blocks
 from mcpfleet.servers.docs.store import Hit
+from mcpfleet.tokens import count_tokens
 
 SEPARATOR = "\n\n---\n\n"
 MIN_SECTION_TOKENS = 40  # less room than this left: stop looking

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -48,17 +47,6 @@ class DocsSettings(BaseModel):
             raise ValueError("must be 'sqlite' or a postgresql://user:password@host:5432/database URL")
         return value
 
-    @field_validator("local_roots", "catalog", mode="before")
-    @classmethod
-    def _json_text(cls, value: object) -> object:
-        # MCPFLEET_SERVERS__DOCS__LOCAL_ROOTS='["/docs"]': the runtime hands a server's section over
-        # unparsed, so JSON from the environment is read here
-        if isinstance(value, str) and value.strip()[:1] in ("[", "{"):
-            try:
-                return json.loads(value)
-            except ValueError:
-                raise ValueError("is not valid JSON") from None
-        return value
 
     def full_catalog(self) -> dict[str, str]:
         merged = dict(DEFAULT_CATALOG) if self.default_catalog else {}

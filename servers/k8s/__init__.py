@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from mcpfleet.common.spec import ServerSpec, requires
 
-
 SPEC = ServerSpec(
     name="k8s",
     title="Kubernetes manifests",

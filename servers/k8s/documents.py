@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import io
+import itertools
 import re
 from dataclasses import dataclass
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -285,7 +284,7 @@ def guess_indent(text: str) -> tuple[int, int]:
     """(mapping indent, block-sequence dash offset) as the text writes them; (2, 0) when unsure."""
     mapping, offset = None, None
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
-    for here, nxt in zip(lines, lines[1:]):
+    for here, nxt in itertools.pairwise(lines):
         stripped = here.strip()
         if not stripped.endswith(":") or stripped.startswith("- "):
             continue

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from mcpfleet.common.spec import Resources, ServerSpec, requires
 
-
 SPEC = ServerSpec(
     name="math",
     title="Math",

@@ -30,6 +30,7 @@ import sympy as sp
 from sympy.functions.elementary.hyperbolic import HyperbolicFunction
 from sympy.functions.elementary.trigonometric import TrigonometricFunction
 
+from mcpfleet.common.text import clip
 from mcpfleet.servers.math.budget import MAX_EQUATIONS, SYMBOLIC_BUDGET, SymbolicTimeout, time_budget
 from mcpfleet.servers.math.checks import bounded_int, pick_operation
 from mcpfleet.servers.math.numeric import (
@@ -44,7 +45,6 @@ from mcpfleet.servers.math.numeric import (
     sort_key,
 )
 from mcpfleet.servers.math.parser import MathInputError, parse_statement, parse_symbols
-from mcpfleet.common.text import clip
 from mcpfleet.servers.math.render import TEXT_MAX, render
 
 MAX_DIGITS = 1000

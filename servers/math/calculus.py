@@ -24,6 +24,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
+from mcpfleet.common.text import clip
 from mcpfleet.servers.math.budget import MAX_EQUATIONS, SYMBOLIC_BUDGET, SymbolicTimeout, time_budget
 from mcpfleet.servers.math.checks import bounded_int, pick_operation
 from mcpfleet.servers.math.numeric import mp_bound, numeric_sum
@@ -34,7 +35,6 @@ from mcpfleet.servers.math.parser import (
     parse_statement,
     parse_symbol,
 )
-from mcpfleet.common.text import clip
 from mcpfleet.servers.math.render import TEXT_MAX, render
 
 MAX_ORDER = 20

@@ -35,7 +35,7 @@ def render(expr: Any, digits: int = 15) -> dict[str, Any]:
 
 def numeric(expr: Any, digits: int = 15) -> str | None:
     """The value to `digits` significant digits, or None if `expr` is not a (finite or infinite) number."""
-    if not isinstance(expr, sp.Basic) or isinstance(expr, (sp.Rel, sp.logic.boolalg.Boolean)) and not isinstance(expr, sp.Expr):
+    if not isinstance(expr, sp.Basic) or (isinstance(expr, (sp.Rel, sp.logic.boolalg.Boolean)) and not isinstance(expr, sp.Expr)):
         return None
     if not isinstance(expr, sp.Expr) or expr.free_symbols:
         return None

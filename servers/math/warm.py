@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def warm() -> None:
-    import scipy.optimize  # noqa: F401
+    import scipy.optimize
     import scipy.stats  # noqa: F401
     import sympy as sp
 

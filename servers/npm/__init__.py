@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from mcpfleet.common.spec import ServerSpec
 
-
 SPEC = ServerSpec(
     name="npm",
     title="npm registry",

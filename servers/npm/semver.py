@@ -14,7 +14,7 @@ import functools
 import re
 from dataclasses import dataclass
 
-__all__ = ["Version", "Range", "parse_version", "parse_range", "satisfies", "max_satisfying"]
+__all__ = ["Range", "Version", "max_satisfying", "parse_range", "parse_version", "satisfies"]
 
 MAX_LENGTH = 256
 MAX_SAFE_INTEGER = 2**53 - 1
@@ -200,7 +200,7 @@ def _xrange(comp: str) -> str:
 
 
 def _hyphen(m: re.Match[str]) -> str:
-    (frm, f_major, f_minor, f_patch, f_pre, _fb,
+    (frm, f_major, f_minor, f_patch, _f_pre, _fb,
      to, t_major, t_minor, t_patch, t_pre, _tb) = m.groups()
     if _is_x(f_major):
         low = ""

@@ -314,7 +314,7 @@ def _reclaim() -> None:
     try:
         _engine().call("mcp_reclaim", [], 0)
         ctypes.CDLL(None).malloc_trim(0)
-    except Exception:  # noqa: BLE001  (best effort; never hide the call's own answer)
+    except Exception:
         pass
 
 
@@ -324,7 +324,7 @@ def _escaped_message(exception: str, time_limit: float) -> str:
         return f"the query raised an exception that could not be handled: {exception[:300]}"
     try:
         reason = _engine().call("mcp_abort_reason", [])
-    except Exception:  # noqa: BLE001  (the message matters more than the reason)
+    except Exception:
         reason = None
     if reason == "memory":
         return (

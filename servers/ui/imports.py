@@ -75,7 +75,7 @@ def rewrite_specifier(spec: str, aliases: Aliases) -> str:
     for pattern, alias in ((_REGISTRY_COMPONENTS, aliases.components), (_REGISTRY_LIB, aliases.lib),
                            (_REGISTRY_HOOKS, aliases.hooks)):
         if pattern.match(spec):
-            return pattern.sub(lambda _: alias, spec, count=1)  # called before the loop moves on
+            return pattern.sub(lambda _, alias=alias: alias, spec, count=1)
     return _REGISTRY_ANY.sub(lambda _: aliases.components, spec, count=1)
 
 

@@ -245,7 +245,7 @@ def pdf_to_text(content: bytes, max_pages: int) -> tuple[str, str, tuple[str, ..
         if reader.is_encrypted:
             try:
                 opened = reader.decrypt("")  # many "encrypted" PDFs only restrict printing
-            except Exception:  # noqa: BLE001 - unsupported algorithms and broken keys alike
+            except Exception:
                 opened = PasswordType.NOT_DECRYPTED
             if not opened:
                 raise UserError("the PDF is encrypted with a password; its text cannot be read")
@@ -258,11 +258,11 @@ def pdf_to_text(content: bytes, max_pages: int) -> tuple[str, str, tuple[str, ..
         try:
             metadata = reader.metadata
             title = str(metadata.get("/Title") or "").strip()[:300] if metadata is not None else ""
-        except Exception:  # noqa: BLE001 - broken metadata is no reason to lose the text
+        except Exception:
             pass
     except UserError:
         raise
-    except (PdfReadError, Exception) as exc:  # noqa: BLE001 - pypdf raises many types on broken files
+    except (PdfReadError, Exception) as exc:
         logger.info("unreadable PDF: %r", exc)
         raise UserError("the URL returned a PDF that cannot be read (damaged or not really a PDF)") from None
     notes = [f"PDF, {total} page{'s' if total != 1 else ''}"]

@@ -25,9 +25,9 @@ from typing import Protocol
 from mcpfleet.common.cache import TTLCache
 from mcpfleet.common.errors import OutboundError, UserError
 from mcpfleet.common.http import OutboundClient
-from mcpfleet.servers.web.settings import WebSettings
 from mcpfleet.servers.web.extract import Extracted, Format, is_pdf
 from mcpfleet.servers.web.robots import RobotsPolicy
+from mcpfleet.servers.web.settings import WebSettings
 
 _CACHE_MAX_CHARS = 64_000_000  # bounds the page cache whatever cache_entries says
 

@@ -50,9 +50,9 @@ def test_a_key_hash_must_be_well_formed():
 def idp():
     """A JWKS endpoint serving one RSA key, as an identity provider would."""
     pair = RSAKeyPair.generate()
-    from fastmcp.server.auth.providers.jwt import _jwk_to_pem  # noqa: F401  (ensures the module API we rely on)
-    from cryptography.hazmat.primitives import serialization
     import jwt as pyjwt
+    from cryptography.hazmat.primitives import serialization
+    from fastmcp.server.auth.providers.jwt import _jwk_to_pem  # noqa: F401  (ensures the module API we rely on)
 
     public = serialization.load_pem_public_key(pair.public_key.encode())
     jwk = pyjwt.algorithms.RSAAlgorithm.to_jwk(public, as_dict=True)

@@ -64,8 +64,8 @@ def test_a_cut_untrusted_text_keeps_its_closing_tag():
 
 
 def test_structured_size_counts_characters_not_json_escapes():
-    from mcp_types import TextContent
     from fastmcp.tools.base import ToolResult
+    from mcp_types import TextContent
 
     page = "日本語のページ" * 100  # 700 characters; as escaped JSON about 4,200
     result = ToolResult(content=[TextContent(type="text", text=page)], structured_content={"text": page})

@@ -72,3 +72,23 @@ def test_unreadable_or_malformed_file(tmp_path):
     top.write_text("- a\n- b\n")
     with pytest.raises(ConfigError, match="mapping at the top level"):
         load_settings(top)
+
+
+def test_lists_and_tables_of_a_server_section_come_from_the_environment_as_json(monkeypatch):
+    """`servers` is a free-form map: MCPFLEET_SERVERS__<NAME>__<KEY> values arrive as text."""
+    from pydantic import BaseModel
+
+    class Section(BaseModel):
+        roots: list[str] = []
+        catalog: dict[str, str] = {}
+        note: str = ""
+
+    monkeypatch.setenv("MCPFLEET_SERVERS__DEMO__ROOTS", '["/docs", "/more"]')
+    monkeypatch.setenv("MCPFLEET_SERVERS__DEMO__CATALOG", '{"acme": "acme/web"}')
+    monkeypatch.setenv("MCPFLEET_SERVERS__DEMO__NOTE", '["kept as text"]')
+    section = load_settings().server_section("demo", Section)
+    assert section.roots == ["/docs", "/more"] and section.catalog == {"acme": "acme/web"}
+    assert section.note == '["kept as text"]'
+    monkeypatch.setenv("MCPFLEET_SERVERS__DEMO__ROOTS", "[not json")
+    with pytest.raises(ConfigError, match="servers.demo: roots"):
+        load_settings().server_section("demo", Section)

@@ -24,13 +24,12 @@ from deploy_checks import (
     tool,
     validate_with_k8s,
 )
-from pod_settings import pod_settings
-
 from mcpfleet.common.limits import RedisRateLimiter, rate_limiter
 from mcpfleet.registry import all_specs
 from mcpfleet.servers.docs.settings import DocsSettings
 from mcpfleet.servers.prolog.settings import PrologSettings
 from mcpfleet.servers.prolog.store import RedisStore, open_store
+from pod_settings import pod_settings
 
 SPECS = {s.name: s for s in all_specs()}
 SERVERS = tuple(sorted(SPECS))
@@ -113,7 +112,7 @@ def test_full_values_wire_auth_telemetry_config_and_redis(rendered, monkeypatch,
     assert json.loads(secret["stringData"]["MCPFLEET_AUTH__JWT__REQUIRED_SCOPES"]) == ["mcp"]
     cm = by_kind(objects, "ConfigMap")[0]
     assert yaml.safe_load(cm["data"]["config.yaml"])["servers"]["docs"] == {"index_on_demand": False}
-    for name, dep in deps.items():
+    for _name, dep in deps.items():
         c = container(dep)
         env = {e["name"]: e.get("value") for e in c["env"]}
         assert env["MCPFLEET_TELEMETRY__OTLP_ENDPOINT"] == "http://otel-collector.monitoring:4318"

@@ -22,15 +22,14 @@ from deploy_checks import (
     tool,
     validate_with_k8s,
 )
-from pod_settings import pod_settings
-
 from mcpfleet.common.limits import RedisRateLimiter, rate_limiter
 from mcpfleet.registry import all_specs
 from mcpfleet.servers.docs.settings import DocsSettings
 from mcpfleet.servers.prolog.settings import PrologSettings
+from pod_settings import pod_settings
 
 sys.path.insert(0, str(MANIFESTS))
-import generate  # noqa: E402  (manifests/generate.py)
+import generate
 
 
 @pytest.fixture(scope="module")

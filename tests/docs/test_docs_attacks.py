@@ -7,19 +7,19 @@ import asyncio
 
 import pytest
 import pytest_asyncio
-
-from budgets import cpu_budget
-from docs_forge import TOKEN, TOKEN_ENV, docs_settings
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from budgets import cpu_budget
+from docs_forge import TOKEN, TOKEN_ENV, docs_settings
 from fleet_testing import running_app
 from mcpfleet.common.errors import UserError
 from mcpfleet.common.http import OutboundClient
-from mcpfleet.servers.docs.settings import DocsSettings
 from mcpfleet.servers.docs.jobs import IndexJobs, Running
 from mcpfleet.servers.docs.library import Librarian
+from mcpfleet.servers.docs.settings import DocsSettings
 from mcpfleet.servers.docs.sources import Forges, parse_source
 from mcpfleet.servers.docs.store_sqlite import SqliteIndex
 
@@ -42,7 +42,7 @@ async def test_source_strings_cannot_walk_the_forge_api(spec):
     # a local form is fine (it is checked against local_roots); a remote one must be plain names
     assert source.kind == "local" or all(p not in (".", "..") and "%" not in p and " " not in p
                                          for p in source.path.split("/")), source
-    assert source.ref is None or source.ref not in (".", "..") and "%" not in source.ref
+    assert source.ref is None or (source.ref not in (".", "..") and "%" not in source.ref)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -10,11 +10,12 @@ import json
 import pytest
 import pytest_asyncio
 from fastmcp import Client
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from bad_input_testing import answer
 from docs_forge import WIDGETS_MAIN, WIDGETS_V1, FakeForge, docs_settings, write_tree
 from fleet_testing import running_app
-from bad_input_testing import answer
 from mcpfleet.common.app import build_server
 from mcpfleet.servers.docs import SPEC
 

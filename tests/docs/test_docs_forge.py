@@ -9,8 +9,8 @@ from docs_forge import TOKEN, TOKEN_ENV, WIDGETS_MAIN, build_tarball, docs_setti
 from mcpfleet.common.errors import BlockedDestination, UserError
 from mcpfleet.common.http import OutboundClient
 from mcpfleet.common.settings import load_settings
-from mcpfleet.servers.docs.settings import DocsSettings
 from mcpfleet.servers.docs.library import Librarian
+from mcpfleet.servers.docs.settings import DocsSettings
 from mcpfleet.servers.docs.sources import Forges, parse_source
 from mcpfleet.servers.docs.store_sqlite import SqliteIndex
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from mcpfleet.servers.docs.settings import DocsSettings
 from mcpfleet.servers.docs.evaluation import Scores, load_questions
 from mcpfleet.servers.docs.library import Librarian
+from mcpfleet.servers.docs.settings import DocsSettings
 from mcpfleet.servers.docs.store import open_index
 from postgres_testing import new_database
 from shared_data import shared_path

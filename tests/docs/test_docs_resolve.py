@@ -8,8 +8,8 @@ import pytest_asyncio
 
 from docs_forge import write_tree
 from mcpfleet.servers.docs.catalog import library_match, name_key
-from mcpfleet.servers.docs.settings import DocsSettings
 from mcpfleet.servers.docs.library import Librarian
+from mcpfleet.servers.docs.settings import DocsSettings
 from mcpfleet.servers.docs.store_sqlite import SqliteIndex
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx2
 import pytest
 from fastmcp import Client
 from fastmcp.exceptions import ToolError
@@ -10,9 +11,9 @@ from docs_forge import WIDGETS_MAIN, docs_settings, write_tree
 from fleet_testing import KEYS, running_app
 from mcpfleet.common.app import build_http_app
 from mcpfleet.common.auth import hash_key
-from mcpfleet.tokens import count_tokens
 from mcpfleet.common.untrusted import META_UNTRUSTED, is_wrapped, unwrap, unwrap_structured
 from mcpfleet.servers.docs import SPEC
+from mcpfleet.tokens import count_tokens
 
 
 @pytest.fixture(scope="module")
@@ -32,9 +33,13 @@ def client(url: str, **kwargs) -> Client:
 
 async def test_auth_is_required(fleet):
     url, _ = fleet
-    with pytest.raises(Exception):
-        async with Client(url, auth="wrong-key-0123456789", timeout=10) as c:
-            await c.list_tools()
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+    accept = {"Accept": "application/json, text/event-stream"}
+    async with httpx2.AsyncClient(timeout=30) as http:
+        for credentials in ({"Authorization": "Bearer wrong-key-0123456789"}, {}):
+            refused = await http.post(url, json=body, headers={**accept, **credentials})
+            assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith("Bearer")
+            assert "docs_search" not in refused.text
 
 
 async def test_index_reports_progress_then_search_and_read(fleet):

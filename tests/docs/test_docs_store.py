@@ -8,16 +8,16 @@ import threading
 
 import pytest
 
-from mcpfleet.tokens import count_tokens
+from mcpfleet.common.errors import ConfigError
 from mcpfleet.servers.docs.chunking import parse_document
 from mcpfleet.servers.docs.packing import pack
-from mcpfleet.common.errors import ConfigError
 from mcpfleet.servers.docs.ranking import bm25, idf, tokens
 from mcpfleet.servers.docs.store import Hit, NewDocument, Version, open_index
 from mcpfleet.servers.docs.store_postgres import PostgresIndex
 from mcpfleet.servers.docs.store_sqlite import SCHEMA_VERSION, SqliteIndex, fts_query
-from postgres_testing import new_database
 from mcpfleet.servers.docs.weights import page_weight
+from mcpfleet.tokens import count_tokens
+from postgres_testing import new_database
 
 DOCS = {
     "docs/routing.md": "# Routing\n\nRoutes map URL paths to handlers.\n\n## Dynamic segments\n\nUse `[id]` folders for dynamic segments in a path.\n\n## Redirects\n\nReturn `redirect('/login')` from a handler to send the browser elsewhere.\n",
@@ -194,7 +194,7 @@ def test_a_reader_keeps_the_old_version_while_a_reindex_runs(store):
     try:
         assert halfway.wait(60)
         v = reader.find_version("acme/web")
-        assert v.files == 4 and [h.heading for h in reader.search(v, "middleware matcher")][0] == "Middleware > Matching paths"
+        assert v.files == 4 and next(h.heading for h in reader.search(v, "middleware matcher")) == "Middleware > Matching paths"
         assert reader.search(v, "zeppelin") == [] and len(reader.paths(v)) == 4
     finally:
         resume.set()

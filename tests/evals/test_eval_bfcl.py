@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from shared_data import shared_path
 from mcpfleet.evals.bfcl import DIFFERENCES, to_case
 from mcpfleet.evals.cases import parse_case
 from mcpfleet.evals.scoring import ActualCall, check_calls
+from shared_data import shared_path
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 PY = {"string": str, "integer": int, "float": float, "boolean": bool, "array": list, "tuple": list, "dict": dict,
@@ -404,7 +404,7 @@ def test_the_verdicts_cover_both_outcomes_in_every_category(verdicts):
 
 def test_each_listed_difference_is_shown_by_the_comparison_and_documented(verdicts):
     readme = README.read_text(encoding="utf-8")
-    for key, (what, why) in DIFFERENCES.items():
+    for key, (_what, why) in DIFFERENCES.items():
         assert f"`{key}`" in readme and why in readme, key
     hits = {explain(e, out) for e, _, out, ours, ref in verdicts if ours != ref}
     assert hits == set(DIFFERENCES)  # no listed difference that the comparison never shows

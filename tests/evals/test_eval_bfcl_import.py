@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from fleet_testing import mcpfleet_cmd, running_app, subprocess_env
+from mcpfleet.common.errors import ConfigError
 from mcpfleet.evals.cases import load_cases
 from mcpfleet.evals.runner import ModelTarget, parse_serving
-from mcpfleet.common.errors import ConfigError
 from scripted_llm import ScriptedLLM
 
 AREA = {"name": "geometry.area", "description": "Area of a shape.", "parameters": {"type": "dict", "properties": {

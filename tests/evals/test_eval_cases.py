@@ -157,9 +157,8 @@ def test_validate_command_exit_codes(tmp_path):
 def test_every_case_file_is_valid_and_winnable_for_the_servers_installed_here():
     """All seven files against the real tools of the servers that run here; the scripted perfect
     model's calls (built from the matchers and examples) must score as correct and schema-valid."""
-    from scripted_llm import plan, playable
-
     from mcpfleet.evals.scoring import ActualCall, check_calls, schema_errors
+    from scripted_llm import plan, playable
 
     async def go():
         async with open_fleet(load_settings(workers={"size": 1})) as fleet:

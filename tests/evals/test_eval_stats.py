@@ -7,8 +7,8 @@ import pytest
 from scipy.stats import binomtest
 
 from mcpfleet.evals.report import summarise
-from mcpfleet.evals.stats import accuracy_interval, case_accuracy, pass_k_interval, paired, sign_test
 from mcpfleet.evals.scoring import wilson_interval
+from mcpfleet.evals.stats import accuracy_interval, case_accuracy, paired, pass_k_interval, sign_test
 
 
 def row(case: str, ok: bool, repeat: int = 0, stream: bool = False, fault: str | None = None, **kw) -> dict:

@@ -9,7 +9,8 @@ import threading
 import pytest
 import pytest_asyncio
 from fastmcp import Client
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bad_input_testing import answer
 from mcpfleet.common.app import build_server

@@ -11,9 +11,9 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from shared_data import shared_path
-
 from k8s_peer_conformance import load_differences, run, summarise
+
+from shared_data import shared_path
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -11,8 +11,8 @@ from fleet_testing import KEYS, fleet_client, running_app
 from mcpfleet.common.app import build_http_app
 from mcpfleet.common.auth import hash_key
 from mcpfleet.common.settings import load_settings
-from mcpfleet.tokens import tools_tokens
 from mcpfleet.servers.k8s import SPEC
+from mcpfleet.tokens import tools_tokens
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

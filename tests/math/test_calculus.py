@@ -149,10 +149,9 @@ def test_time_budget_restores_an_outer_timer():
     signal.signal(signal.SIGALRM, outer)
     signal.setitimer(signal.ITIMER_REAL, 100.0)
     try:
-        with pytest.raises(SymbolicTimeout):
-            with time_budget(0.05):
-                while True:
-                    pass
+        with pytest.raises(SymbolicTimeout), time_budget(0.05):
+            while True:
+                pass
         remaining, _ = signal.getitimer(signal.ITIMER_REAL)
         assert signal.getsignal(signal.SIGALRM) is outer and 0 < remaining <= 100  # still armed, not extended
     finally:

@@ -10,8 +10,8 @@ import pytest
 from fastmcp.tools.function_tool import FunctionTool
 from pydantic import Field
 
-from mcpfleet.tokens import count_tokens
 from mcpfleet.servers.math.definitions import LeanTool, lean
+from mcpfleet.tokens import count_tokens
 
 
 async def sample(
@@ -85,7 +85,7 @@ def test_a_lean_tool_is_listed_without_the_derived_title_and_empty_meta():
 
 
 def test_lean_writes_schema_keys_in_the_order_that_costs_fewest_tokens():
-    original, leaner = schemas()
+    _original, leaner = schemas()
     props = leaner["properties"]
     assert list(leaner)[:2] == ["type", "additionalProperties"] and list(leaner)[-2:] == ["properties", "required"]
     assert list(props["equations"]) == ["description", "type", "items"]

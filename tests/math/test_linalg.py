@@ -6,15 +6,13 @@ sympy (a difference that simplifies to 0), never by string equality.
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 import sympy as sp
 
+from math_testing import assert_plain, cpu_budget
 from mcpfleet.servers.math.linalg import matrix
 from mcpfleet.servers.math.parser import MathInputError, parse_expression, parse_matrix
-
-from math_testing import assert_plain, cpu_budget  # noqa: E402
 
 
 def run(*args):

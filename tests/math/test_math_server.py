@@ -9,9 +9,9 @@ from fastmcp.exceptions import ToolError
 
 from fleet_testing import fleet_client
 from mcpfleet.common.settings import load_settings
-from mcpfleet.tokens import tool_definition, tools_tokens
 from mcpfleet.servers.math import SPEC
 from mcpfleet.servers.math.parser import parse_expression
+from mcpfleet.tokens import tool_definition, tools_tokens
 
 TIMEOUT = 4.0
 # tools/list in o200k_base tokens (what `mcpfleet list` prints): 1,936 before issue 20, then 1,408,

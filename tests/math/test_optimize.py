@@ -11,10 +11,9 @@ import math
 import pytest
 import sympy as sp
 
+from math_testing import assert_plain
 from mcpfleet.servers.math.optimize import optimize
 from mcpfleet.servers.math.parser import MathInputError, parse_expression
-
-from math_testing import assert_plain  # noqa: E402
 
 
 def run(*args, **kwargs):

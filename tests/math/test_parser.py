@@ -191,5 +191,5 @@ def _expressions(depth: int = 3):
 def test_arithmetic_means_what_python_arithmetic_means(text):
     # Evaluate the same text as Python integer arithmetic at a point (trusted here: our own text).
     parsed = parse_expression(text)
-    value = eval(text, {"__builtins__": {}}, {"x": 3, "y": -7})  # noqa: S307 - test oracle on generated text
+    value = eval(text, {"__builtins__": {}}, {"x": 3, "y": -7})
     assert parsed.subs({x: 3, y: -7}) == value

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from verdaccio_registry import running_verdaccio
 
 

@@ -8,8 +8,8 @@ import json
 import tarfile
 
 import pytest
-
 from npm_tarballs import make_tarball
+
 from mcpfleet.common.errors import ConfigError, UserError
 from mcpfleet.servers.npm import audit, packages
 from mcpfleet.servers.npm.npmrc import parse_npmrc

@@ -24,8 +24,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from fleet_testing import REPO, free_port
 from npm_tarballs import make_tarball
+
+from fleet_testing import REPO, free_port
 
 HERE = Path(__file__).resolve().parent
 USER, PASSWORD = "publisher", "publisher-pass-123"

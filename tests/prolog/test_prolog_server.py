@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from fastmcp import Client
 from fastmcp.exceptions import ToolError
+
 from fleet_testing import KEYS, running_app
 from mcpfleet.common.app import build_http_app
 from mcpfleet.common.auth import hash_key

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+
 from fleet_testing import free_port
 from mcpfleet.common.errors import FleetError, LimitExceeded, UserError
 from mcpfleet.servers.prolog.store import (

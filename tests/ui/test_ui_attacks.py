@@ -64,10 +64,11 @@ def test_url_references_inherit_trust_only_on_configured_origins(ui_config):
 
 @pytest.fixture(scope="module")
 def big_items():
-    from fleet_testing import running_app
     from starlette.applications import Starlette
     from starlette.responses import JSONResponse
     from starlette.routing import Route
+
+    from fleet_testing import running_app
 
     async def big(request):
         name = request.path_params["name"]

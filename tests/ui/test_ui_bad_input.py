@@ -4,10 +4,10 @@ model can act on, never `internal error`."""
 
 from __future__ import annotations
 
-
 import pytest
 import pytest_asyncio
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bad_input_testing import answer
 from fleet_testing import fleet_client

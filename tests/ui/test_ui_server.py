@@ -11,9 +11,9 @@ from fleet_testing import KEYS, running_app
 from mcpfleet.common.app import build_http_app
 from mcpfleet.common.auth import hash_key
 from mcpfleet.common.settings import load_settings
-from mcpfleet.tokens import tools_tokens
 from mcpfleet.common.untrusted import META_UNTRUSTED
 from mcpfleet.servers.ui import SPEC
+from mcpfleet.tokens import tools_tokens
 
 pytestmark = pytest.mark.skipif(SPEC.missing() is not None, reason=str(SPEC.missing()))
 TOKEN_BUDGET = 780  # 650 before file, start_index (paging) and preset (shadcn dark mode) were added

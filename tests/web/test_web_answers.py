@@ -4,7 +4,6 @@ Searches go to the real local Site (tests/web/web_site.py) through the real Sear
 from __future__ import annotations
 
 import pytest
-from web_site import Site
 
 from mcpfleet.common.errors import UserError
 from mcpfleet.common.http import OutboundClient
@@ -14,6 +13,7 @@ from mcpfleet.servers.web.answers import PagePart, Web, search_words
 from mcpfleet.servers.web.clients import Clients
 from mcpfleet.servers.web.fetch import Document
 from mcpfleet.servers.web.search import Searcher, SearxngBackend
+from web_site import Site
 
 HTTP = HttpSettings(timeout=3, connect_timeout=1, retries=0, backoff=0, cache_ttl=0)
 

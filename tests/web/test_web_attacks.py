@@ -3,7 +3,6 @@ no look-alike closing tag may end the wrapper early."""
 
 from __future__ import annotations
 
-
 import pytest
 import pytest_asyncio
 

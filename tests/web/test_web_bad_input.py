@@ -12,7 +12,8 @@ import pytest
 import pytest_asyncio
 from ddgs.engines.duckduckgo import Duckduckgo
 from fastmcp import Client
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bad_input_testing import answer
 from fleet_testing import fleet_client
@@ -133,7 +134,7 @@ def odd_searxng(path: str):
 @in_module_loop
 @pytest.mark.parametrize("case", range(len(ODD_SEARXNG)))
 async def test_searxng_json_of_the_wrong_shape_falls_back_or_answers(sites, case):
-    site, _ = sites
+    _site, _ = sites
     with serving(odd_searxng) as searxng_url:
         settings = load_settings(http={"allow": ["localhost"], "retries": 0, "timeout": 5}, servers={"web": {
             "searxng_url": searxng_url, "ddgs_backend": "duckduckgo", "search_timeout": 10}})

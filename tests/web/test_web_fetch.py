@@ -6,7 +6,6 @@ allow-listed, so the SSRF guard still refuses 127.0.0.1 and every other private 
 
 from __future__ import annotations
 
-
 import pytest
 import pytest_asyncio
 from fastmcp.exceptions import ToolError

@@ -9,6 +9,7 @@ library's own result objects or raises its own exceptions.
 from __future__ import annotations
 
 import time
+from typing import ClassVar
 
 import pytest
 from ddgs.engines.duckduckgo import Duckduckgo
@@ -20,7 +21,13 @@ from mcpfleet.common.http import OutboundClient
 from mcpfleet.common.settings import HttpSettings
 from mcpfleet.servers.web.clients import allow_entry
 from mcpfleet.servers.web.search import (
-    BackendFailed, DdgsBackend, Searcher, SearchRequest, SearxngBackend, dedupe, normalise_url,
+    BackendFailed,
+    DdgsBackend,
+    Searcher,
+    SearchRequest,
+    SearxngBackend,
+    dedupe,
+    normalise_url,
 )
 from web_site import Site
 
@@ -161,7 +168,7 @@ async def test_ddgs_text_search_through_the_real_library(site, local_ddg):
 class StandInDDGS:
     """Stands in for ddgs.DDGS where ddgs cannot be pointed at a local server."""
 
-    calls: list = []
+    calls: ClassVar[list] = []
     behaviour = "news"
 
     def __init__(self, timeout=None):

@@ -13,9 +13,9 @@ from fleet_testing import KEYS, running_app
 from mcpfleet.common.app import build_http_app
 from mcpfleet.common.auth import hash_key
 from mcpfleet.common.settings import load_settings
-from mcpfleet.tokens import count_tokens
 from mcpfleet.common.untrusted import META_UNTRUSTED, unwrap_structured
 from mcpfleet.servers.web import SPEC
+from mcpfleet.tokens import count_tokens
 from web_site import Site
 
 

@@ -21,7 +21,15 @@ from typing import Any
 from mcpfleet.servers.k8s.documents import Document
 from mcpfleet.servers.k8s.rules import Hit, rule
 from mcpfleet.servers.k8s.rules.pods import (
-    PodSpec, all_containers, containers, ensure_map, ensure_seq, get, pod_meta, pod_specs, seq,
+    PodSpec,
+    all_containers,
+    containers,
+    ensure_map,
+    ensure_seq,
+    get,
+    pod_meta,
+    pod_specs,
+    seq,
 )
 
 Version = tuple[int, int]
