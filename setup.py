@@ -19,7 +19,16 @@ ROOTS = {
     "mcpfleet.servers": "servers",
     "mcpfleet.evals": "evals",
 }
-JUNK = ["node_modules", "*.node_modules", "*.node_modules.*", "__pycache__", "*.__pycache__", "*.__pycache__.*", ".*", "*..*"]
+JUNK = [
+    "node_modules",
+    "*.node_modules",
+    "*.node_modules.*",
+    "__pycache__",
+    "*.__pycache__",
+    "*.__pycache__.*",
+    ".*",
+    "*..*",
+]
 HERE = Path(__file__).resolve().parent
 
 
@@ -35,8 +44,11 @@ def packages() -> dict[str, Path]:
 
 def data(folder: Path) -> list[str]:
     """The files directly in `folder` that are not Python."""
-    return sorted(p.name for p in folder.iterdir()
-                  if p.is_file() and not p.name.startswith(".") and p.suffix not in (".py", ".pyc"))
+    return sorted(
+        p.name
+        for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith(".") and p.suffix not in (".py", ".pyc")
+    )
 
 
 PACKAGES = packages()

@@ -52,9 +52,35 @@ BIN = Path(sys.executable).parent
 MCPFLEET = str(BIN / "mcpfleet") if (BIN / "mcpfleet").exists() else shutil.which("mcpfleet")
 SERVERS = ("web", "docs", "k8s", "npm", "ui", "math", "prolog")
 GOAL_SERVERS = ("web", "docs", "k8s", "npm", "ui")
-HEAVY = ("fastmcp", "mcp", "starlette", "uvicorn", "pydantic", "httpx2", "opentelemetry", "prometheus_client",
-         "sympy", "numpy", "scipy", "mpmath", "ruamel", "jsonschema", "kubernetes_validate", "trafilatura", "lxml",
-         "pypdf", "matplotlib", "yaml", "jwt", "cryptography", "tiktoken", "bpe_openai", "ddgs", "redis", "pyswip")
+HEAVY = (
+    "fastmcp",
+    "mcp",
+    "starlette",
+    "uvicorn",
+    "pydantic",
+    "httpx2",
+    "opentelemetry",
+    "prometheus_client",
+    "sympy",
+    "numpy",
+    "scipy",
+    "mpmath",
+    "ruamel",
+    "jsonschema",
+    "kubernetes_validate",
+    "trafilatura",
+    "lxml",
+    "pypdf",
+    "matplotlib",
+    "yaml",
+    "jwt",
+    "cryptography",
+    "tiktoken",
+    "bpe_openai",
+    "ddgs",
+    "redis",
+    "pyswip",
+)
 KEY = "bench-coldstart-key-0123456789"
 POLL = 0.01
 
@@ -102,8 +128,12 @@ def cold_start(name: str, tmp: Path, run: int, limit: float = 120) -> Start:
     log = tmp / f"{name}-{run}.log"
     with log.open("wb") as err:
         t0 = time.monotonic()
-        proc = subprocess.Popen([MCPFLEET, "serve", name, "--host", "127.0.0.1", "--port", str(port)],
-                                stdout=subprocess.DEVNULL, stderr=err, env=environment(tmp, run))
+        proc = subprocess.Popen(
+            [MCPFLEET, "serve", name, "--host", "127.0.0.1", "--port", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            env=environment(tmp, run),
+        )
     healthz = first_child = None
     try:
         while True:
@@ -148,8 +178,14 @@ def importtime(code: list[str], env: dict[str, str], runs: int) -> tuple[list[tu
     best: tuple[list[tuple[int, int, str]], float] | None = None
     for _ in range(runs):
         t = time.monotonic()
-        result = subprocess.run([sys.executable, "-X", "importtime", *code], check=False, env=env, capture_output=True,
-                                text=True, timeout=120)
+        result = subprocess.run(
+            [sys.executable, "-X", "importtime", *code],
+            check=False,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         wall = time.monotonic() - t
         rows = []
         for line in result.stderr.splitlines():
@@ -192,8 +228,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-coldstart-") as name:
         tmp = Path(name)
         env = environment(tmp, 0)
-        print(f"\n{'server':8} {'healthz s':>9} {'readyz s':>9} {'CPU s':>6} {'1st child s':>11} {'pool s':>7} "
-              f"{'server MB':>10} {'children MB':>12} {'RSS MB':>7} {'PSS MB':>7}  goal")
+        print(
+            f"\n{'server':8} {'healthz s':>9} {'readyz s':>9} {'CPU s':>6} {'1st child s':>11} {'pool s':>7} "
+            f"{'server MB':>10} {'children MB':>12} {'RSS MB':>7} {'PSS MB':>7}  goal"
+        )
         for server in args.servers:
             starts = [cold_start(server, tmp, run) for run in range(args.runs)]
             best = min(starts, key=lambda s: s.readyz)
@@ -205,15 +243,19 @@ def main() -> None:
             if server in GOAL_SERVERS:
                 goal = "ok" if best.readyz <= 1.5 and mem.total_rss <= 150 else "MISS"
                 goal += " (<= 1.5 s, <= 150 MB)"
-            print(f"{server:8} {min(s.healthz for s in starts):9.2f} {best.readyz:9.2f} {min(s.cpu for s in starts):6.2f} "
-                  f"{first if first is not None else float('nan'):11.2f} {pool if pool is not None else float('nan'):7.2f} "
-                  f"{mem.server_rss:10.0f} {mem.children_rss:12.0f} {mem.total_rss:7.0f} {mem.pss:7.0f}  {goal}")
+            print(
+                f"{server:8} {min(s.healthz for s in starts):9.2f} {best.readyz:9.2f} {min(s.cpu for s in starts):6.2f} "
+                f"{first if first is not None else float('nan'):11.2f} {pool if pool is not None else float('nan'):7.2f} "
+                f"{mem.server_rss:10.0f} {mem.children_rss:12.0f} {mem.total_rss:7.0f} {mem.pss:7.0f}  {goal}"
+            )
 
         manifest = tmp / "one.yaml"
         manifest.write_text(DEPLOYMENT.format(n=1))
         print()
-        for label, cmd, goal in (("mcpfleet --help", [MCPFLEET, "--help"], 0.3),
-                                 ("mcpfleet k8s validate one.yaml", [MCPFLEET, "k8s", "validate", str(manifest)], 0.5)):
+        for label, cmd, goal in (
+            ("mcpfleet --help", [MCPFLEET, "--help"], 0.3),
+            ("mcpfleet k8s validate one.yaml", [MCPFLEET, "k8s", "validate", str(manifest)], 0.5),
+        ):
             wall, cpu, out = timed(cmd, env, args.runs)
             verdict = "ok" if wall <= goal else "MISS"
             print(f"{label:32} wall {wall:5.2f} s  CPU {cpu:5.2f} s   goal <= {goal} s wall: {verdict}")
@@ -224,8 +266,10 @@ def main() -> None:
             rows, wall = importtime(["-m", "mcpfleet", "--help"], env, args.runs)
             print_imports("python -X importtime -m mcpfleet --help", rows, wall)
             for server in args.servers:
-                code = ("from mcpfleet.common.settings import load_settings; "
-                        f"from mcpfleet.servers.{server} import SPEC; SPEC.create(load_settings())")
+                code = (
+                    "from mcpfleet.common.settings import load_settings; "
+                    f"from mcpfleet.servers.{server} import SPEC; SPEC.create(load_settings())"
+                )
                 rows, wall = importtime(["-c", code], env, args.runs)
                 print_imports(f"import and build {server}", rows, wall)
     print(f"\nload average after: {loadavg()}")

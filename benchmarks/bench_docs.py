@@ -36,7 +36,8 @@ BASELINE_FILES = 5
 def tokens_of(text: str, piece: int = 50_000) -> int:
     """Tokens of a text of any size (the tokenizer refuses megabytes at once; cut lines cost ~0)."""
     from mcpfleet.tokens import count_tokens
-    return sum(count_tokens(text[i:i + piece]) for i in range(0, len(text), piece))
+
+    return sum(count_tokens(text[i : i + piece]) for i in range(0, len(text), piece))
 
 
 def pct(samples: list[float], q: float) -> float:
@@ -49,15 +50,19 @@ class WholeFileFTS:
 
     def __init__(self, path: Path) -> None:
         self.conn = sqlite3.connect(path)
-        self.conn.execute("CREATE VIRTUAL TABLE files USING fts5(tree UNINDEXED, path UNINDEXED, text, "
-                          "tokenize='porter unicode61 remove_diacritics 2')")
+        self.conn.execute(
+            "CREATE VIRTUAL TABLE files USING fts5(tree UNINDEXED, path UNINDEXED, text, "
+            "tokenize='porter unicode61 remove_diacritics 2')"
+        )
 
     def add(self, tree: str, path: str, text: str) -> None:
         self.conn.execute("INSERT INTO files VALUES (?, ?, ?)", (tree, path, text))
 
     def search(self, tree: str, expr: str, limit: int) -> list[tuple[str, str]]:
-        return self.conn.execute("SELECT path, text FROM files WHERE files MATCH ? AND tree = ? "
-                                 "ORDER BY bm25(files) LIMIT ?", (expr, tree, limit)).fetchall()
+        return self.conn.execute(
+            "SELECT path, text FROM files WHERE files MATCH ? AND tree = ? ORDER BY bm25(files) LIMIT ?",
+            (expr, tree, limit),
+        ).fetchall()
 
 
 async def main() -> None:
@@ -80,8 +85,9 @@ async def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-docs-") as tmp:
         index_path = Path(tmp) / "docs.sqlite"
-        librarian = Librarian(SqliteIndex(index_path), DocsSettings(index_path=str(index_path), default_catalog=False),
-                              forges=None)
+        librarian = Librarian(
+            SqliteIndex(index_path), DocsSettings(index_path=str(index_path), default_catalog=False), forges=None
+        )
         baseline = WholeFileFTS(Path(tmp) / "files.sqlite")
         for tree, root in roots.items():
             t = time.perf_counter()
@@ -127,8 +133,10 @@ async def main() -> None:
     print(f"\n{len(questions)} questions over {', '.join(TREES)}; latency over {args.repeat} rounds")
     print(f"{'':32} {'hit@1':>6} {'hit@5':>6} {'MRR':>6} {'tokens/answer':>14} {'p50 ms':>8} {'p95 ms':>8}")
     for name, s, lat, _ in rows:
-        print(f"{name:32} {s.hit_at(1):6.3f} {s.hit_at(5):6.3f} {s.mrr:6.3f} {s.mean_tokens:14,.0f} "
-              f"{pct(lat, 0.5):8.2f} {pct(lat, 0.95):8.2f}")
+        print(
+            f"{name:32} {s.hit_at(1):6.3f} {s.hit_at(5):6.3f} {s.mrr:6.3f} {s.mean_tokens:14,.0f} "
+            f"{pct(lat, 0.5):8.2f} {pct(lat, 0.95):8.2f}"
+        )
     if args.misses:
         for name, _, _, miss in rows:
             print(f"\nbelow rank 5, {name}:\n" + ("\n".join(miss) or "  none"))

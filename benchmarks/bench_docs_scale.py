@@ -56,8 +56,9 @@ def build_corpus(target: Path, max_bytes: int = 2_000_000) -> tuple[int, int]:
                     continue
                 # "node_modules", "dist"... would be skipped as vendored trees: flatten those names
                 rel = str(src.relative_to(base)).removesuffix(".gz").replace("node_modules", "nm")
-                rel = "/".join(p if p not in ("dist", "build", "vendor", "out", "target") else f"_{p}"
-                               for p in rel.split("/"))
+                rel = "/".join(
+                    p if p not in ("dist", "build", "vendor", "out", "target") else f"_{p}" for p in rel.split("/")
+                )
                 rel = re.sub(r"/\.+", "/_", rel)
                 dest = target / "docs" / origin / rel
                 dest.parent.mkdir(parents=True, exist_ok=True)
@@ -87,8 +88,9 @@ async def main() -> None:
     try:
         corpus = work / "corpus"
         index_path = work / "docs.sqlite"
-        settings = DocsSettings(index_path=str(index_path), max_files=100_000, index_timeout=3600,
-                                default_catalog=False)
+        settings = DocsSettings(
+            index_path=str(index_path), max_files=100_000, index_timeout=3600, default_catalog=False
+        )
         if args.reuse and args.keep and index_path.exists():
             librarian = Librarian(SqliteIndex(index_path), settings, forges=None)
             v = librarian.index.find_version("local/bench")
@@ -106,13 +108,19 @@ async def main() -> None:
             build = time.perf_counter() - t
             v = result.version
             disk = sum(p.stat().st_size for p in work.glob("docs.sqlite*"))
-            print(f"index: {v.files} files, {v.chunks} sections, built in {build:.1f} s "
-                  f"({v.chunks / build:,.0f} sections/s), {disk / 1e6:.1f} MB on disk")
+            print(
+                f"index: {v.files} files, {v.chunks} sections, built in {build:.1f} s "
+                f"({v.chunks / build:,.0f} sections/s), {disk / 1e6:.1f} MB on disk"
+            )
         if v.chunks < 10_000:
             print(f"WARNING: only {v.chunks} sections (< 10,000)")
 
-        headings = [r[0] for r in librarian.index._reader.execute(
-            "SELECT heading FROM chunks WHERE library = ? ORDER BY random() LIMIT 5000", (v.library,))]
+        headings = [
+            r[0]
+            for r in librarian.index._reader.execute(
+                "SELECT heading FROM chunks WHERE library = ? ORDER BY random() LIMIT 5000", (v.library,)
+            )
+        ]
         words = [w for h in headings for w in re.findall(r"[a-z]{4,}", h.lower())]
         rng = random.Random(7)
         queries = [" ".join(rng.sample(words, rng.choice((1, 2, 2, 3)))) for _ in range(args.queries)]
@@ -128,10 +136,14 @@ async def main() -> None:
             await librarian.search(v.library, q, 4000)
             full.append(time.perf_counter() - t)
         print(f"queries: {len(queries)} ({hits} with hits)")
-        print(f"FTS5 BM25 query:           p50 {pct(raw, 0.5):7.2f} ms  p99 {pct(raw, 0.99):7.2f} ms  "
-              f"mean {statistics.mean(raw) * 1000:.2f} ms")
-        print(f"search + pack (4k tokens): p50 {pct(full, 0.5):7.2f} ms  p99 {pct(full, 0.99):7.2f} ms  "
-              f"mean {statistics.mean(full) * 1000:.2f} ms")
+        print(
+            f"FTS5 BM25 query:           p50 {pct(raw, 0.5):7.2f} ms  p99 {pct(raw, 0.99):7.2f} ms  "
+            f"mean {statistics.mean(raw) * 1000:.2f} ms"
+        )
+        print(
+            f"search + pack (4k tokens): p50 {pct(full, 0.5):7.2f} ms  p99 {pct(full, 0.99):7.2f} ms  "
+            f"mean {statistics.mean(full) * 1000:.2f} ms"
+        )
         librarian.index.close()
     finally:
         if not args.keep:

@@ -92,13 +92,17 @@ async def main() -> None:
         with contextlib.nullcontext(args.url) if args.url else throwaway_postgres() as url:
             results.append(await measure("postgres", PostgresIndex(url), roots, questions, args.repeat))
 
-    print(f"\n{len(questions)} questions over {', '.join(TREES)}; search latency over {args.repeat} rounds "
-          "(docs_search: search + packing)")
+    print(
+        f"\n{len(questions)} questions over {', '.join(TREES)}; search latency over {args.repeat} rounds "
+        "(docs_search: search + packing)"
+    )
     print(f"{'store':10} {'index s':>8} {'hit@1':>6} {'hit@5':>6} {'MRR':>6} {'p50 ms':>8} {'p95 ms':>8}")
     for r in results:
         s = r["scores"]
-        print(f"{r['name']:10} {sum(r['index'].values()):8.2f} {s.hit_at(1):6.3f} {s.hit_at(5):6.3f} {s.mrr:6.3f} "
-              f"{pct(r['latency'], 0.5):8.2f} {pct(r['latency'], 0.95):8.2f}")
+        print(
+            f"{r['name']:10} {sum(r['index'].values()):8.2f} {s.hit_at(1):6.3f} {s.hit_at(5):6.3f} {s.mrr:6.3f} "
+            f"{pct(r['latency'], 0.5):8.2f} {pct(r['latency'], 0.95):8.2f}"
+        )
     a, b = (r["tops"] for r in results)
     same_first = sum(1 for q in a if a[q][:1] == b[q][:1]) / len(a)
     overlap = sum(len(set(a[q]) & set(b[q])) / max(1, len(a[q]), len(b[q])) for q in a) / len(a)

@@ -52,14 +52,18 @@ def free_port() -> int:
 
 
 async def call(client: httpx2.AsyncClient, url: str, key: str, query: str, timeout: float) -> tuple[bool, str]:
-    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-            "params": {"name": "prolog_query", "arguments": {"query": query, "timeout": timeout}}}
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "prolog_query", "arguments": {"query": query, "timeout": timeout}},
+    }
     headers = {"Authorization": f"Bearer {key}", "Accept": "application/json, text/event-stream"}
     response = await client.post(url, json=body, headers=headers, timeout=60)
     text = response.text
     if response.status_code != 200:
         return False, f"HTTP {response.status_code}"
-    data = json.loads(text[text.index("{"):]) if "{" in text else {}
+    data = json.loads(text[text.index("{") :]) if "{" in text else {}
     result = data.get("result", {})
     message = " ".join(b.get("text", "") for b in result.get("content", []))
     return not result.get("isError", True), message
@@ -94,8 +98,10 @@ async def run(url: str, seconds: float, flood: int, slow: float) -> None:
         await asyncio.gather(victim(), *(flooder() for _ in range(flood)))
     latencies.sort()
     p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
-    print(f"victim: {len(latencies)} calls, p50 {statistics.median(latencies):.3f} s, p95 {p95:.3f} s, "
-          f"max {latencies[-1]:.3f} s, failed {len(failures)}")
+    print(
+        f"victim: {len(latencies)} calls, p50 {statistics.median(latencies):.3f} s, p95 {p95:.3f} s, "
+        f"max {latencies[-1]:.3f} s, failed {len(failures)}"
+    )
     for message in sorted(set(failures))[:3]:
         print(f"  failure: {message}")
     print(f"flooder: {refused} calls refused at once for holding too many")
@@ -113,8 +119,12 @@ def main() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MCPFLEET_")}
     env.update(MCPFLEET_AUTH__API_KEYS=keys, MCPFLEET_LIMITS__RATE_LIMIT_PER_MINUTE="0")
     with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen([args.python, "-m", "mcpfleet", "serve", "prolog", "--port", str(port)],
-                                stdout=subprocess.DEVNULL, stderr=log, env=env)
+        proc = subprocess.Popen(
+            [args.python, "-m", "mcpfleet", "serve", "prolog", "--port", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            env=env,
+        )
         try:
             base = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + 60

@@ -46,7 +46,7 @@ MASTER = "sk-litellm-master-0123456789"
 GATEWAY_KEY = "fleet-gateway-key-0123456789"
 KEY_ENV = "MCPFLEET_GATEWAY_KEY"
 
-TAP = r'''
+TAP = r"""
 import json, sys, time
 import httpx2, uvicorn
 from starlette.applications import Starlette
@@ -72,7 +72,7 @@ async def handle(request):
 
 uvicorn.run(Starlette(routes=[Route("/{p:path}", handle, methods=["GET", "POST", "DELETE"])]),
             host="127.0.0.1", port=port, log_level="warning")
-'''
+"""
 
 
 def free_port() -> int:
@@ -109,8 +109,9 @@ def process(cmd: list[str], log: Path, env: dict[str, str]):
 
 
 async def one_session(proxy: str) -> tuple[float, int, str | None]:
-    client = Client(StreamableHttpTransport(f"{proxy}/mcp/", headers={"x-litellm-api-key": f"Bearer {MASTER}"}),
-                    timeout=120)
+    client = Client(
+        StreamableHttpTransport(f"{proxy}/mcp/", headers={"x-litellm-api-key": f"Bearer {MASTER}"}), timeout=120
+    )
     start = time.perf_counter()
     try:
         async with client:
@@ -136,8 +137,9 @@ def p(values: list[float], q: float) -> float:
 
 async def latency(proxy: str, fleet: str, n: int) -> None:
     via, direct = [], []
-    async with Client(StreamableHttpTransport(f"{proxy}/mcp/", headers={"x-litellm-api-key": f"Bearer {MASTER}"}),
-                      timeout=120) as client:
+    async with Client(
+        StreamableHttpTransport(f"{proxy}/mcp/", headers={"x-litellm-api-key": f"Bearer {MASTER}"}), timeout=120
+    ) as client:
         await client.call_tool("echo-echo_say", {"text": "x"})
         for _ in range(n):
             start = time.perf_counter()
@@ -149,9 +151,11 @@ async def latency(proxy: str, fleet: str, n: int) -> None:
             start = time.perf_counter()
             await client.call_tool("echo_say", {"text": "x"})
             direct.append(time.perf_counter() - start)
-    print(f"tool call, one session, n={n}: through LiteLLM p50 {p(via, .5):.1f} ms p90 {p(via, .9):.1f} ms; "
-          f"straight to the fleet p50 {p(direct, .5):.1f} ms p90 {p(direct, .9):.1f} ms; "
-          f"added p50 {p(via, .5) - p(direct, .5):.1f} ms")
+    print(
+        f"tool call, one session, n={n}: through LiteLLM p50 {p(via, 0.5):.1f} ms p90 {p(via, 0.9):.1f} ms; "
+        f"straight to the fleet p50 {p(direct, 0.5):.1f} ms p90 {p(direct, 0.9):.1f} ms; "
+        f"added p50 {p(via, 0.5) - p(direct, 0.5):.1f} ms"
+    )
 
 
 def main() -> None:
@@ -169,24 +173,37 @@ def main() -> None:
         fleet, proxy = f"http://127.0.0.1:{fleet_port}", f"http://127.0.0.1:{proxy_port}"
         with contextlib.ExitStack() as stack:
             keys = json.dumps([{"name": "litellm-gateway", "hash": hash_key(GATEWAY_KEY), "servers": ["*"]}])
-            fleet_proc = stack.enter_context(process(
-                mcpfleet_cmd("serve", "echo", "math", "--port", str(fleet_port)), tmp / "fleet.log",
-                subprocess_env(MCPFLEET_AUTH__API_KEYS=keys, MCPFLEET_TELEMETRY__LOG_FORMAT="json")))
+            fleet_proc = stack.enter_context(
+                process(
+                    mcpfleet_cmd("serve", "echo", "math", "--port", str(fleet_port)),
+                    tmp / "fleet.log",
+                    subprocess_env(MCPFLEET_AUTH__API_KEYS=keys, MCPFLEET_TELEMETRY__LOG_FORMAT="json"),
+                )
+            )
             wait_http(f"{fleet}/readyz", fleet_proc)
             target, tap_log = fleet, tmp / "tap.log"
             if not args.no_tap:
                 tap_port = free_port()
                 (tmp / "tap.py").write_text(TAP)
-                tap = stack.enter_context(process(
-                    [sys.executable, str(tmp / "tap.py"), fleet, str(tap_port), str(tap_log)], tmp / "tap.out",
-                    dict(os.environ)))
+                tap = stack.enter_context(
+                    process(
+                        [sys.executable, str(tmp / "tap.py"), fleet, str(tap_port), str(tap_log)],
+                        tmp / "tap.out",
+                        dict(os.environ),
+                    )
+                )
                 target = f"http://127.0.0.1:{tap_port}"
                 time.sleep(2)
                 if tap.poll() is not None:
                     raise SystemExit("the logging hop did not start: " + (tmp / "tap.out").read_text()[-500:])
             rendered = subprocess.run(
                 mcpfleet_cmd("config", "litellm", "echo", "math", "--url", target, "--key-env", KEY_ENV),
-                capture_output=True, text=True, timeout=60, env=subprocess_env(), check=True).stdout
+                capture_output=True,
+                text=True,
+                timeout=60,
+                env=subprocess_env(),
+                check=True,
+            ).stdout
             general = f"general_settings:\n  master_key: {MASTER}\n"
             if args.no_prompts_resources:
                 general += "  mcp_disabled_capabilities: [prompts, resources]\n"
@@ -194,9 +211,21 @@ def main() -> None:
             env = {k: v for k, v in os.environ.items() if not k.startswith(("MCPFLEET_", "PYTHON", "VIRTUAL_ENV"))}
             env.update({KEY_ENV: GATEWAY_KEY, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "HOME": str(tmp)})
             spawned = time.time()
-            proxy_proc = stack.enter_context(process(
-                [str(LITELLM), "--config", str(tmp / "litellm.yaml"), "--host", "127.0.0.1", "--port", str(proxy_port)],
-                tmp / "litellm.log", env))
+            proxy_proc = stack.enter_context(
+                process(
+                    [
+                        str(LITELLM),
+                        "--config",
+                        str(tmp / "litellm.yaml"),
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(proxy_port),
+                    ],
+                    tmp / "litellm.log",
+                    env,
+                )
+            )
             live = wait_http(f"{proxy}/health/liveliness", proxy_proc)
             print(f"LiteLLM live {live - spawned:.1f} s after start; load average {os.getloadavg()[0]:.1f}")
             print(f"  before live, LiteLLM's start-up listing: {upstream(tap_log, 0, live)}")

@@ -73,8 +73,10 @@ def main() -> int:
     text = "\n---\n".join([base] * copies)
     dicts = [d for d in yaml.safe_load_all(text) if d]
     n = len(dicts)
-    print(f"corpus: {n} documents ({per_copy} distinct), {len(text) / 1e6:.2f} MB, Kubernetes {version}, "
-          f"profile {args.profile}")
+    print(
+        f"corpus: {n} documents ({per_copy} distinct), {len(text) / 1e6:.2f} MB, Kubernetes {version}, "
+        f"profile {args.profile}"
+    )
 
     # raw kubernetes-validate, time-boxed
     done, start = 0, time.perf_counter()
@@ -124,8 +126,10 @@ def main() -> int:
     print(f"ruamel round-trip parse (fix path):     {4 * per_copy / (time.perf_counter() - start):9.1f} docs/s")
     start = time.perf_counter()
     fixed = engine.fix_text(small, profile=args.profile)
-    print(f"fix (parse, fix, dump, re-validate):    {4 * per_copy / (time.perf_counter() - start):9.1f} docs/s  "
-          f"({len(fixed.applied)} fixes)")
+    print(
+        f"fix (parse, fix, dump, re-validate):    {4 * per_copy / (time.perf_counter() - start):9.1f} docs/s  "
+        f"({len(fixed.applied)} fixes)"
+    )
     print(f"ratio full / raw:    {full / raw:6.2f}x  (goal >= 0.5x)")
     print(f"ratio full / (parse + schema): {full / schema_text:6.2f}x  (what the policy rules cost)")
     import asyncio
@@ -155,8 +159,10 @@ def cli_times(runs: int) -> None:
                 walls.append(time.perf_counter() - start)
                 after = resource.getrusage(resource.RUSAGE_CHILDREN)
                 cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-            print(f"CLI mcpfleet {label:24} wall {statistics.median(walls):5.2f} s  "
-                  f"CPU {statistics.median(cpus):5.2f} s  (median of {runs})")
+            print(
+                f"CLI mcpfleet {label:24} wall {statistics.median(walls):5.2f} s  "
+                f"CPU {statistics.median(cpus):5.2f} s  (median of {runs})"
+            )
     finally:
         os.unlink(f.name)
 
@@ -171,8 +177,10 @@ async def victim_latency(big_calls: int) -> None:
     from mcpfleet.servers.k8s.server import build
     from mcpfleet.servers.k8s.settings import K8sSettings
 
-    pod = ("apiVersion: v1\nkind: Pod\nmetadata: {name: p%d}\nspec:\n  containers:\n    - name: c\n"
-           "      image: example/c:1\n      env: [{name: A, value: x}, {name: B, value: y}]\n")
+    pod = (
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p%d}\nspec:\n  containers:\n    - name: c\n"
+        "      image: example/c:1\n      env: [{name: A, value: x}, {name: B, value: y}]\n"
+    )
     big = "---\n".join(pod % n for n in range(4_000))  # ~0.8 MB
     small = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: small}\n"
 
@@ -192,16 +200,24 @@ async def victim_latency(big_calls: int) -> None:
     alone = time.perf_counter()
     engine.validate_text(small)
     alone = time.perf_counter() - alone
-    victim, total = await measure(lambda: anyio.to_thread.run_sync(engine.validate_text, big),
-                                  lambda: anyio.to_thread.run_sync(engine.validate_text, small))
-    print(f"victim latency, threads (before): {victim:6.2f} s  (alone {alone:.3f} s; {big_calls} big calls "
-          f"{len(big) / 1e6:.1f} MB each took {total:.1f} s)")
+    victim, total = await measure(
+        lambda: anyio.to_thread.run_sync(engine.validate_text, big),
+        lambda: anyio.to_thread.run_sync(engine.validate_text, small),
+    )
+    print(
+        f"victim latency, threads (before): {victim:6.2f} s  (alone {alone:.3f} s; {big_calls} big calls "
+        f"{len(big) / 1e6:.1f} MB each took {total:.1f} s)"
+    )
     settings = load_settings(workers={"size": big_calls + 1}, servers={"k8s": {"timeout": 120}})
     async with Client(build(settings)) as c:
         await c.call_tool("k8s_validate", {"manifest": small})
-        victim, total = await measure(lambda: c.call_tool("k8s_validate", {"manifest": big}),
-                                      lambda: c.call_tool("k8s_validate", {"manifest": small}))
-    print(f"victim latency, worker pool (now): {victim:6.2f} s  (pool of {big_calls + 1}; big calls took {total:.1f} s)")
+        victim, total = await measure(
+            lambda: c.call_tool("k8s_validate", {"manifest": big}),
+            lambda: c.call_tool("k8s_validate", {"manifest": small}),
+        )
+    print(
+        f"victim latency, worker pool (now): {victim:6.2f} s  (pool of {big_calls + 1}; big calls took {total:.1f} s)"
+    )
 
 
 if __name__ == "__main__":

@@ -84,8 +84,12 @@ parent(tom, bob). parent(tom, liz). parent(bob, ann). parent(bob, pat). parent(p
 ancestor(X, Y) :- parent(X, Y).
 ancestor(X, Y) :- parent(X, Z), ancestor(Z, Y).
 """
-TAILWIND = ["p-4 hover:bg-sky-500 md:flex", "grid grid-cols-3 gap-2 text-sm font-medium",
-            "rounded-lg border shadow-md dark:bg-slate-800", "mx-auto max-w-prose px-6 py-8 text-gray-700"]
+TAILWIND = [
+    "p-4 hover:bg-sky-500 md:flex",
+    "grid grid-cols-3 gap-2 text-sm font-medium",
+    "rounded-lg border shadow-md dark:bg-slate-800",
+    "mx-auto max-w-prose px-6 py-8 text-gray-700",
+]
 THEME_PREFIXES = ["color-sky", "breakpoint", "spacing", "text", "color-slate", "radius"]
 NPM_NAMES = ["alpha", "app", "esm-only", "dual-pkg", "typed-lib", "zero", "cyc-a"]
 WEB_PAGES = ["article.html", "docs.html", "forum.html"]
@@ -121,16 +125,41 @@ def mix(fx: Fixtures) -> list[tuple[int, str, str, object]]:
         (2, "ui", "ui_component", lambda r: {"name": r.choice(["button", "dialog", "card", "input"])}),
         # math (worker pool)
         (4, "math", "math_solve", lambda r: {"equations": f"x^2 - {r.randrange(1, 50)}*x + {r.randrange(1, 50)} = 0"}),
-        (4, "math", "math_simplify", lambda r: {"expression": f"(x^{r.randrange(2, 6)} - 1)/(x - 1)", "operation": "cancel"}),
-        (3, "math", "math_calculus", lambda r: {"expression": f"sin(x)*x^{r.randrange(1, 5)}", "operation": "integrate"}),
+        (
+            4,
+            "math",
+            "math_simplify",
+            lambda r: {"expression": f"(x^{r.randrange(2, 6)} - 1)/(x - 1)", "operation": "cancel"},
+        ),
+        (
+            3,
+            "math",
+            "math_calculus",
+            lambda r: {"expression": f"sin(x)*x^{r.randrange(1, 5)}", "operation": "integrate"},
+        ),
         (2, "math", "math_stats", lambda r: {"operation": "describe", "data": [r.random() * 10 for _ in range(30)]}),
-        (1, "math", "math_matrix", lambda r: {"matrix": [[r.randrange(9) for _ in range(3)] for _ in range(3)], "operation": "det"}),
+        (
+            1,
+            "math",
+            "math_matrix",
+            lambda r: {"matrix": [[r.randrange(9) for _ in range(3)] for _ in range(3)], "operation": "det"},
+        ),
         # prolog (worker pool)
         (5, "prolog", "prolog_query", lambda r: {"query": "ancestor(tom, X)", "kb": ["family"]}),
         (3, "prolog", "prolog_query", lambda r: {"query": f"numlist(1, {r.randrange(10, 500)}, L), sum_list(L, S)"}),
         # docs (SQLite index)
-        (5, "docs", "docs_search", lambda r: {"library": "local/ollama", "query": r.choice(fx.questions), "tokens": 2000}),
-        (1, "docs", "docs_read", lambda r: {"library": "local/ollama", "path": r.choice(["docs/faq.mdx", "docs/api.md", ""])}),
+        (
+            5,
+            "docs",
+            "docs_search",
+            lambda r: {"library": "local/ollama", "query": r.choice(fx.questions), "tokens": 2000},
+        ),
+        (
+            1,
+            "docs",
+            "docs_read",
+            lambda r: {"library": "local/ollama", "path": r.choice(["docs/faq.mdx", "docs/api.md", ""])},
+        ),
         # web (fetch: new URLs download and extract in the worker pool, repeats come from the page cache)
         (3, "web", "web_search", lambda r: {"query": r.choice(SEARCHES), "max_results": 5}),
         (3, "web", "web_fetch", lambda r: {"url": f"{fx.site}/pages/{r.choice(WEB_PAGES)}?v={r.randrange(10**9)}"}),
@@ -164,7 +193,7 @@ def descendants(pid: int) -> list[int]:
         if entry.name.isdigit():
             with contextlib.suppress(OSError, ValueError, IndexError):
                 stat = Path(f"/proc/{entry.name}/stat").read_text()
-                parents[int(stat[stat.rindex(")") + 2:].split()[1])].append(int(entry.name))
+                parents[int(stat[stat.rindex(")") + 2 :].split()[1])].append(int(entry.name))
     found, todo = [], [pid]
     while todo:
         for child in parents.get(todo.pop(), []):
@@ -185,8 +214,10 @@ class TreeMemory:
         return self.server_rss + self.children_rss
 
     def __str__(self) -> str:
-        return (f"server {self.server_rss:6.0f} MB + {self.children:2d} children {self.children_rss:6.0f} MB "
-                f"= RSS {self.total_rss:6.0f} MB (PSS {self.pss:6.0f} MB)")
+        return (
+            f"server {self.server_rss:6.0f} MB + {self.children:2d} children {self.children_rss:6.0f} MB "
+            f"= RSS {self.total_rss:6.0f} MB (PSS {self.pss:6.0f} MB)"
+        )
 
 
 def tree_memory(pid: int) -> TreeMemory:
@@ -202,7 +233,7 @@ def tree_memory(pid: int) -> TreeMemory:
 def cpu_seconds(pid: int) -> float:
     with contextlib.suppress(OSError):
         stat = Path(f"/proc/{pid}/stat").read_text()
-        fields = stat[stat.rindex(")") + 2:].split()
+        fields = stat[stat.rindex(")") + 2 :].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return 0.0
 
@@ -247,11 +278,17 @@ def cpu_split(start: CpuSample, end: CpuSample, server: int, others: dict[str, i
     bench = end.bench - start.bench
     named = {name: end.others.get(name, 0) - start.others.get(name, 0) for name in others}
     rest = end.machine - start.machine - main - workers - bench - sum(named.values())
-    parts = [f"server {main / window:.2f}", f"its workers {workers / window:.2f}",
-             f"this benchmark (clients, web site, shadcn files) {bench / window:.2f}",
-             *(f"{name} {v / window:.2f}" for name, v in named.items()),
-             f"everything else on the machine {rest / window:.2f}"]
-    return f"cores busy in the window: {(end.machine - start.machine) / window:.2f} of {os.cpu_count()} = " + " + ".join(parts)
+    parts = [
+        f"server {main / window:.2f}",
+        f"its workers {workers / window:.2f}",
+        f"this benchmark (clients, web site, shadcn files) {bench / window:.2f}",
+        *(f"{name} {v / window:.2f}" for name, v in named.items()),
+        f"everything else on the machine {rest / window:.2f}",
+    ]
+    return (
+        f"cores busy in the window: {(end.machine - start.machine) / window:.2f} of {os.cpu_count()} = "
+        + " + ".join(parts)
+    )
 
 
 def loadavg() -> str:
@@ -280,25 +317,38 @@ def static_files(root: Path):
 
 
 def client_keys(n: int) -> dict[str, str]:
-    return {f"client-{i:02d}": f"bench-load-key-{i:02d}-" + hashlib.sha256(str(i).encode()).hexdigest()[:24]
-            for i in range(n)}
+    return {
+        f"client-{i:02d}": f"bench-load-key-{i:02d}-" + hashlib.sha256(str(i).encode()).hexdigest()[:24]
+        for i in range(n)
+    }
 
 
-def fleet_config(path: Path, keys: dict[str, str], *, site: str, npm: str, shadcn: str, docs_root: Path,
-                 index: Path) -> None:
+def fleet_config(
+    path: Path, keys: dict[str, str], *, site: str, npm: str, shadcn: str, docs_root: Path, index: Path
+) -> None:
     import yaml
 
     config = {
-        "auth": {"api_keys": [{"name": name, "hash": "sha256:" + hashlib.sha256(key.encode()).hexdigest()}
-                              for name, key in keys.items()]},
+        "auth": {
+            "api_keys": [
+                {"name": name, "hash": "sha256:" + hashlib.sha256(key.encode()).hexdigest()}
+                for name, key in keys.items()
+            ]
+        },
         "http": {"allow": ["localhost", "127.0.0.1"]},
         "servers": {
             "web": {"searxng_url": site},
             "npm": {"registry": npm},
-            "docs": {"index_path": str(index), "local_roots": [str(docs_root)], "default_catalog": False,
-                     "index_on_demand": False},
-            "ui": {"official_index": f"{shadcn}/r/index.json",
-                   "official_item": f"{shadcn}/r/styles/{{style}}/{{name}}.json"},
+            "docs": {
+                "index_path": str(index),
+                "local_roots": [str(docs_root)],
+                "default_catalog": False,
+                "index_on_demand": False,
+            },
+            "ui": {
+                "official_index": f"{shadcn}/r/index.json",
+                "official_item": f"{shadcn}/r/styles/{{style}}/{{name}}.json",
+            },
         },
     }
     path.write_text(yaml.safe_dump(config))
@@ -386,7 +436,9 @@ async def run_clients(base: str, keys: dict[str, str], fx: Fixtures, args, on_ph
         limits = httpx2.Limits(max_connections=1, max_keepalive_connections=1)
         async with httpx2.AsyncClient(limits=limits) as http:
             # first: this client's knowledge base, then every tool once (caches, imports, first compiles)
-            ok, kind, out = await call(http, f"{base}/prolog/mcp", key, "prolog_consult", {"program": FAMILY, "kb": "family"})
+            ok, kind, out = await call(
+                http, f"{base}/prolog/mcp", key, "prolog_consult", {"program": FAMILY, "kb": "family"}
+            )
             if not ok:
                 warm_results.error(kind, out.get("detail", ""))
             order = list(weighted)
@@ -441,8 +493,10 @@ async def run_clients(base: str, keys: dict[str, str], fx: Fixtures, args, on_ph
             results.error(f"client crashed: {type(task.exception()).__name__}", str(task.exception()))
     phase_task.cancel()
     on_phase("end")
-    print(f"\nwarm-up: {warm_results.calls} calls in {window.get('warmup', 0):.1f} s"
-          + ("" if first_passes["left"] == 0 else f" ({first_passes['left']} clients had not called every tool yet)"))
+    print(
+        f"\nwarm-up: {warm_results.calls} calls in {window.get('warmup', 0):.1f} s"
+        + ("" if first_passes["left"] == 0 else f" ({first_passes['left']} clients had not called every tool yet)")
+    )
     for kind, n in warm_results.errors.most_common():
         print(f"  warm-up error {n}x {kind}: {warm_results.examples[kind][:200]!r}")
     return results, args.seconds
@@ -484,7 +538,7 @@ def server_means(metrics: str) -> dict[str, tuple[float, int]]:
     """tool -> (sum seconds, count) of mcpfleet_tool_call_duration_seconds, all outcomes."""
     out: dict[str, list[float]] = collections.defaultdict(lambda: [0.0, 0])
     for line in metrics.splitlines():
-        m = re.match(r'mcpfleet_tool_call_duration_seconds_(sum|count)\{([^}]*)\} ([0-9.e+-]+)', line)
+        m = re.match(r"mcpfleet_tool_call_duration_seconds_(sum|count)\{([^}]*)\} ([0-9.e+-]+)", line)
         if m:
             tool = re.search(r'tool="([^"]*)"', m.group(2)).group(1)
             out[tool][0 if m.group(1) == "sum" else 1] += float(m.group(3))
@@ -499,8 +553,10 @@ def pct(samples: list[float], q: float) -> float:
 def report(results: Results, window: float, run: Watch, args) -> None:
     total = sum(len(v) for v in results.latency.values())
     errors = sum(results.errors.values())
-    print(f"\n{args.clients} clients, {window:.0f} s measured, think {args.think} s: "
-          f"{total + errors} calls, {total / window:.1f} ok calls/s, {errors} errors")
+    print(
+        f"\n{args.clients} clients, {window:.0f} s measured, think {args.think} s: "
+        f"{total + errors} calls, {total / window:.1f} ok calls/s, {errors} errors"
+    )
     if "start" in run.cpu and "end" in run.cpu:
         start, end = run.cpu["start"], run.cpu["end"]
         print(cpu_split(start, end, run.pid, run.others))
@@ -508,19 +564,25 @@ def report(results: Results, window: float, run: Watch, args) -> None:
         if total + errors:
             print(f"server + workers CPU per call: {served / (total + errors) * 1000:.1f} ms")
     before, after = run.metrics.get("before", {}), run.metrics.get("after", {})
-    print(f"\n{'tool':20} {'calls':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} {'server mean ms':>15} "
-          f"{'reply kB':>9}")
+    print(
+        f"\n{'tool':20} {'calls':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} {'server mean ms':>15} "
+        f"{'reply kB':>9}"
+    )
     for tool in sorted(results.latency, key=lambda t: (t not in CHEAP, t)):
         lat = results.latency[tool]
         s_sum = after.get(tool, (0, 0))[0] - before.get(tool, (0, 0))[0]
         s_count = after.get(tool, (0, 0))[1] - before.get(tool, (0, 0))[1]
         server = f"{s_sum / s_count * 1000:15.1f}" if s_count else f"{'-':>15}"
         mark = " *" if tool in CHEAP else ""
-        print(f"{tool + mark:20} {len(lat):6d} {pct(lat, 0.5):8.1f} {pct(lat, 0.95):8.1f} {pct(lat, 0.99):8.1f} "
-              f"{max(lat) * 1000:8.1f} {server} {results.reply_bytes[tool] / len(lat) / 1000:9.1f}")
+        print(
+            f"{tool + mark:20} {len(lat):6d} {pct(lat, 0.5):8.1f} {pct(lat, 0.95):8.1f} {pct(lat, 0.99):8.1f} "
+            f"{max(lat) * 1000:8.1f} {server} {results.reply_bytes[tool] / len(lat) / 1000:9.1f}"
+        )
     cheap = [x for t in CHEAP for x in results.latency.get(t, [])]
     if cheap:
-        print(f"\ncheap tools (*) together: p50 {pct(cheap, 0.5):.1f} ms, p99 {pct(cheap, 0.99):.1f} ms (goal <= 50 ms)")
+        print(
+            f"\ncheap tools (*) together: p50 {pct(cheap, 0.5):.1f} ms, p99 {pct(cheap, 0.99):.1f} ms (goal <= 50 ms)"
+        )
     print(f"\nerrors: {errors} (goal 0)")
     for kind, n in results.errors.most_common():
         print(f"  {n:6d}  {kind}    e.g. {results.examples.get(kind, '')[:200]!r}")
@@ -529,8 +591,10 @@ def report(results: Results, window: float, run: Watch, args) -> None:
         print(f"  {phase:7} {mem}")
     if "start" in run.memory and "end" in run.memory:
         s, e = run.memory["start"], run.memory["end"]
-        print(f"  growth start -> end: server RSS {(e.server_rss / s.server_rss - 1) * 100:+.1f} %, "
-              f"total RSS {(e.total_rss / s.total_rss - 1) * 100:+.1f} %, PSS {(e.pss / s.pss - 1) * 100:+.1f} % (goal < 10 %)")
+        print(
+            f"  growth start -> end: server RSS {(e.server_rss / s.server_rss - 1) * 100:+.1f} %, "
+            f"total RSS {(e.total_rss / s.total_rss - 1) * 100:+.1f} %, PSS {(e.pss / s.pss - 1) * 100:+.1f} % (goal < 10 %)"
+        )
     print(f"worker processes started during the window (restarts): {len(run.spawned())}")
 
 
@@ -538,8 +602,9 @@ class Watch:
     """What is sampled of the server during the run: memory and CPU at each phase, /metrics at the
     window's edges, its children's pids once a second (a pid new in the window is a restart)."""
 
-    def __init__(self, base: str, pid: int, others: dict[str, int], seconds: float, py_spy: str | None,
-                 profile: Path) -> None:
+    def __init__(
+        self, base: str, pid: int, others: dict[str, int], seconds: float, py_spy: str | None, profile: Path
+    ) -> None:
         self.base, self.pid, self.others = base, pid, others
         self.seconds, self.py_spy, self.profile = seconds, py_spy, profile
         self.memory: dict[str, TreeMemory] = {}
@@ -591,7 +656,9 @@ def pid_listening(needle: str) -> int | None:
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
             with contextlib.suppress(OSError):
-                if needle in Path(f"/proc/{entry.name}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"):
+                if needle in Path(f"/proc/{entry.name}/cmdline").read_bytes().replace(b"\0", b" ").decode(
+                    errors="replace"
+                ):
                     return int(entry.name)
     return None
 
@@ -601,9 +668,25 @@ def pid_listening(needle: str) -> int | None:
 
 def start_profile(py_spy: str, pid: int, seconds: float, out: Path) -> subprocess.Popen:
     """py-spy sampling the server (not its workers) for the window: collapsed stacks into `out`."""
-    return subprocess.Popen([py_spy, "record", "--pid", str(pid), "--duration", str(max(1, int(seconds))),
-                             "--rate", "200", "--format", "raw", "--nonblocking", "--output", str(out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [
+            py_spy,
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(max(1, int(seconds))),
+            "--rate",
+            "200",
+            "--format",
+            "raw",
+            "--nonblocking",
+            "--output",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def where(frame: str) -> str:
@@ -662,10 +745,20 @@ def main() -> None:
     parser.add_argument("--think", type=float, default=0.5, help="mean seconds a client waits between calls; 0 = none")
     parser.add_argument("--max-calls", type=int, default=200_000, help="calls in all, warm-up included")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--cost-calls", type=int, default=20,
-                        help="sequential calls per mix entry for the CPU-per-call table first; 0 = skip it")
-    parser.add_argument("--py-spy", nargs="?", const=shutil.which("py-spy") or "py-spy", default=None,
-                        metavar="PATH", help="profile the server with py-spy during the window (pip install py-spy)")
+    parser.add_argument(
+        "--cost-calls",
+        type=int,
+        default=20,
+        help="sequential calls per mix entry for the CPU-per-call table first; 0 = skip it",
+    )
+    parser.add_argument(
+        "--py-spy",
+        nargs="?",
+        const=shutil.which("py-spy") or "py-spy",
+        default=None,
+        metavar="PATH",
+        help="profile the server with py-spy during the window (pip install py-spy)",
+    )
     args = parser.parse_args()
 
     import httpx2
@@ -679,8 +772,11 @@ def main() -> None:
     missing = [str(p) for p in (docs_root / "ollama", shadcn_root / "r") if not p.is_dir()]
     if missing:
         sys.exit(f"corpus not found: {', '.join(missing)} (set MCPFLEET_SHARED_DIR)")
-    questions = [q["q"] for q in json.loads((REPO / "tests/docs/ranking_questions.json").read_text())["questions"]
-                 if q["tree"] == "ollama"]
+    questions = [
+        q["q"]
+        for q in json.loads((REPO / "tests/docs/ranking_questions.json").read_text())["questions"]
+        if q["tree"] == "ollama"
+    ]
     keys = client_keys(args.clients)
     print(f"load average before: {loadavg()}  ({os.cpu_count()} CPUs)")
 
@@ -693,19 +789,28 @@ def main() -> None:
         print(f"Verdaccio with the npm fixtures up in {time.monotonic() - t:.1f} s")
         shadcn = stack.enter_context(static_files(shadcn_root))
         config = tmp / "fleet.yaml"
-        fleet_config(config, keys, site=site.base, npm=registry.url, shadcn=shadcn, docs_root=docs_root,
-                     index=tmp / "docs.sqlite")
+        fleet_config(
+            config,
+            keys,
+            site=site.base,
+            npm=registry.url,
+            shadcn=shadcn,
+            docs_root=docs_root,
+            index=tmp / "docs.sqlite",
+        )
         t = time.monotonic()
-        base, proc, log = stack.enter_context(serving(
-            tmp, "all", ready_timeout=180, MCPFLEET_CONFIG=str(config), MCPFLEET_PLUGINS="[]"))
+        base, proc, log = stack.enter_context(
+            serving(tmp, "all", ready_timeout=180, MCPFLEET_CONFIG=str(config), MCPFLEET_PLUGINS="[]")
+        )
         print(f"mcpfleet serve all ready in {time.monotonic() - t:.1f} s; {tree_memory(proc.pid)}")
 
         first_key = next(iter(keys.values()))
 
         async def index_docs() -> None:
             async with httpx2.AsyncClient() as http:
-                ok, kind, out = await call(http, f"{base}/docs/mcp", first_key, "docs_index",
-                                           {"repo": str(docs_root / "ollama")})
+                ok, kind, out = await call(
+                    http, f"{base}/docs/mcp", first_key, "docs_index", {"repo": str(docs_root / "ollama")}
+                )
                 if not ok:
                     sys.exit(f"docs_index failed: {kind}: {out.get('detail', '')[:300]}")
 
@@ -718,8 +823,9 @@ def main() -> None:
 
         verdaccio = pid_listening(f"127.0.0.1:{registry.port}")
         py_spy = args.py_spy or None
-        watch = Watch(base, proc.pid, {"Verdaccio": verdaccio} if verdaccio else {}, args.seconds, py_spy,
-                      tmp / "profile.txt")
+        watch = Watch(
+            base, proc.pid, {"Verdaccio": verdaccio} if verdaccio else {}, args.seconds, py_spy, tmp / "profile.txt"
+        )
         try:
             results, window = asyncio.run(run_clients(base, keys, Fixtures(site.base, questions), args, watch.phase))
         finally:
@@ -730,7 +836,9 @@ def main() -> None:
             print_profile(watch.profile)
         text = log.read_text(errors="replace")
         if "Traceback" in text:
-            print(f"server log: {text.count('Traceback')} tracebacks; the last:\n{text[text.rindex('Traceback'):][:3000]}")
+            print(
+                f"server log: {text.count('Traceback')} tracebacks; the last:\n{text[text.rindex('Traceback') :][:3000]}"
+            )
 
 
 if __name__ == "__main__":

@@ -30,11 +30,17 @@ PROBLEMS = [
     ("math_calculus", "calculus:calculus", {"expression": "x*exp(x)", "operation": "integrate"}),
     ("math_ode", "calculus:ode", {"equations": "y'' + y = 0", "function": "y"}),
     ("math_matrix", "linalg:matrix", {"matrix": [[2, 1], [1, 2]], "operation": "eigenvalues"}),
-    ("math_optimize", "optimize:optimize", {"objective": "x + y", "variables": ["x", "y"],
-                                            "constraints": ["x >= 1", "y >= 2"]}),
+    (
+        "math_optimize",
+        "optimize:optimize",
+        {"objective": "x + y", "variables": ["x", "y"], "constraints": ["x >= 1", "y >= 2"]},
+    ),
     ("math_stats", "stats:stats", {"operation": "describe", "data": [2, 4, 4, 4, 5, 5, 7, 9]}),
-    ("math_distribution", "stats:distribution", {"name": "normal", "params": {"mu": 0, "sigma": 1},
-                                                 "operation": "ppf", "at": 0.975}),
+    (
+        "math_distribution",
+        "stats:distribution",
+        {"name": "normal", "params": {"mu": 0, "sigma": 1}, "operation": "ppf", "at": 0.975},
+    ),
 ]
 
 

@@ -32,14 +32,15 @@ from mcpfleet.servers.npm.server import build  # noqa: E402
 def stats(label: str, samples: list[float], requests: float) -> None:
     ms = sorted(s * 1000 for s in samples)
     p95 = ms[min(len(ms) - 1, int(len(ms) * 0.95))]
-    print(f"{label:<12} median {statistics.median(ms):7.2f} ms   p95 {p95:7.2f} ms   "
-          f"registry requests/call {requests:.1f}   (n={len(ms)})")
+    print(
+        f"{label:<12} median {statistics.median(ms):7.2f} ms   p95 {p95:7.2f} ms   "
+        f"registry requests/call {requests:.1f}   (n={len(ms)})"
+    )
 
 
 async def bench(url: str, rounds: int) -> None:
     def settings(ttl: float):
-        return load_settings(http={"allow": ["127.0.0.1"]},
-                             servers={"npm": {"registry": url, "cache_ttl": ttl}})
+        return load_settings(http={"allow": ["127.0.0.1"]}, servers={"npm": {"registry": url, "cache_ttl": ttl}})
 
     for name in ("alpha", "app"):
         cold, cold_requests = [], 0

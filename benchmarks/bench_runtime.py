@@ -50,7 +50,12 @@ import time
 from pathlib import Path
 
 KEY = "bench-key-0123456789abcdef"
-CALL = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "bench_echo", "arguments": {"text": "hello"}}}
+CALL = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "tools/call",
+    "params": {"name": "bench_echo", "arguments": {"text": "hello"}},
+}
 BODY = json.dumps(CALL).encode()
 # Each server's connections idle while the other is measured; uvicorn's 5 s default would close them.
 KEEP_ALIVE = 600
@@ -104,7 +109,9 @@ def serve(kind: str, port: int) -> None:
     import uvicorn
 
     if kind == "bare":
-        uvicorn.run(bare_app(), host="127.0.0.1", port=port, log_config=None, access_log=False, timeout_keep_alive=KEEP_ALIVE)
+        uvicorn.run(
+            bare_app(), host="127.0.0.1", port=port, log_config=None, access_log=False, timeout_keep_alive=KEEP_ALIVE
+        )
         return
     from mcpfleet.common.app import uvicorn_config
     from mcpfleet.common.telemetry import configure_logging
@@ -139,7 +146,10 @@ class Target:
 
     async def latency(self, calls: int) -> dict:
         latencies = sorted([await self.one() for _ in range(calls)])
-        return {"p50_ms": statistics.median(latencies) * 1000, "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000}
+        return {
+            "p50_ms": statistics.median(latencies) * 1000,
+            "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        }
 
     async def throughput(self, calls: int, concurrency: int) -> float:
         async def worker(n: int) -> None:
@@ -154,7 +164,9 @@ class Target:
 def start(kind: str, port: int, log: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, __file__, "--serve", kind, "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=log.open("w"), env=dict(os.environ),
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("w"),
+        env=dict(os.environ),
     )
 
 
@@ -184,18 +196,28 @@ async def compare(ports: dict[str, int], calls: int, concurrency: int, rounds: i
             row["calls_per_s"] = await target.throughput(calls, concurrency)
             rows[target.kind].append(row)
         bare, full = rows["bare"][-1], rows["full"][-1]
-        print(f"round {r + 1}: bare p50 {bare['p50_ms']:.2f} ms {bare['calls_per_s']:.0f}/s | full p50 "
-              f"{full['p50_ms']:.2f} ms {full['calls_per_s']:.0f}/s | full/bare p50 {full['p50_ms'] / bare['p50_ms']:.3f}x "
-              f"throughput {full['calls_per_s'] / bare['calls_per_s']:.3f}x", flush=True)
+        print(
+            f"round {r + 1}: bare p50 {bare['p50_ms']:.2f} ms {bare['calls_per_s']:.0f}/s | full p50 "
+            f"{full['p50_ms']:.2f} ms {full['calls_per_s']:.0f}/s | full/bare p50 {full['p50_ms'] / bare['p50_ms']:.3f}x "
+            f"throughput {full['calls_per_s'] / bare['calls_per_s']:.3f}x",
+            flush=True,
+        )
     for target in targets.values():
         await target.client.aclose()
-    med = {kind: {key: statistics.median(row[key] for row in kind_rows) for key in kind_rows[0]} for kind, kind_rows in rows.items()}
+    med = {
+        kind: {key: statistics.median(row[key] for row in kind_rows) for key in kind_rows[0]}
+        for kind, kind_rows in rows.items()
+    }
     for kind, m in med.items():
-        print(f"{kind:>5} (median of {rounds}): p50 {m['p50_ms']:.2f} ms  p99 {m['p99_ms']:.2f} ms  {m['calls_per_s']:.0f} calls/s")
+        print(
+            f"{kind:>5} (median of {rounds}): p50 {m['p50_ms']:.2f} ms  p99 {m['p99_ms']:.2f} ms  {m['calls_per_s']:.0f} calls/s"
+        )
     p50_ratios = [f["p50_ms"] / b["p50_ms"] for b, f in zip(rows["bare"], rows["full"], strict=True)]
     tp_ratios = [f["calls_per_s"] / b["calls_per_s"] for b, f in zip(rows["bare"], rows["full"], strict=True)]
-    print(f"ratio full/bare, median of rounds: p50 {statistics.median(p50_ratios):.3f}x  "
-          f"throughput {statistics.median(tp_ratios):.3f}x  (goal: p50 <= 1.10x, throughput >= 0.90x)")
+    print(
+        f"ratio full/bare, median of rounds: p50 {statistics.median(p50_ratios):.3f}x  "
+        f"throughput {statistics.median(tp_ratios):.3f}x  (goal: p50 <= 1.10x, throughput >= 0.90x)"
+    )
 
 
 # --- in process: split and profile -------------------------------------------------------------
@@ -203,15 +225,26 @@ async def compare(ports: dict[str, int], calls: int, concurrency: int, rounds: i
 
 def _scope(auth: bool) -> dict:
     headers = [
-        (b"host", b"127.0.0.1:8080"), (b"accept", b"application/json, text/event-stream"),
-        (b"content-type", b"application/json"), (b"content-length", str(len(BODY)).encode()),
+        (b"host", b"127.0.0.1:8080"),
+        (b"accept", b"application/json, text/event-stream"),
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(BODY)).encode()),
     ]
     if auth:
         headers.append((b"authorization", f"Bearer {KEY}".encode()))
     return {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-        "path": "/bench/mcp", "raw_path": b"/bench/mcp", "root_path": "", "query_string": b"", "headers": headers,
-        "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8080),
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/bench/mcp",
+        "raw_path": b"/bench/mcp",
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8080),
     }
 
 
@@ -300,8 +333,10 @@ async def split(rounds: int, per_batch: int) -> None:
                 batches[name].append((time.perf_counter() - started) / per_batch * 1e6)
     best = {name: min(b) for name, b in batches.items()}
     median = {name: statistics.median(b) for name, b in batches.items()}
-    print(f"in process, per call: Python bytecodes (steady under load), then µs (fastest / median of "
-          f"{rounds} interleaved batches of {per_batch} calls)")
+    print(
+        f"in process, per call: Python bytecodes (steady under load), then µs (fastest / median of "
+        f"{rounds} interleaved batches of {per_batch} calls)"
+    )
     for name, what in VARIANTS.items():
         line = f"{name:>11}: {work[name]:6.0f} bc  {best[name]:7.1f} / {median[name]:7.1f} µs"
         if name == "full":
@@ -383,9 +418,11 @@ async def bytecodes(calls: int) -> None:
                 await asgi_call(app, auth)
             counts[name] = await count_work(app, auth, calls)
     (bare_ops, bare_frames), (full_ops, full_frames) = counts["bare"], counts["full"]
-    print(f"per call, in process, {calls} calls: bare {bare_ops:.0f} bytecodes / {bare_frames:.0f} frames; "
-          f"full {full_ops:.0f} / {full_frames:.0f}; the runtime adds {full_ops - bare_ops:.0f} bytecodes "
-          f"({full_ops / bare_ops - 1:+.1%}) and {full_frames - bare_frames:.0f} frames")
+    print(
+        f"per call, in process, {calls} calls: bare {bare_ops:.0f} bytecodes / {bare_frames:.0f} frames; "
+        f"full {full_ops:.0f} / {full_frames:.0f}; the runtime adds {full_ops - bare_ops:.0f} bytecodes "
+        f"({full_ops / bare_ops - 1:+.1%}) and {full_frames - bare_frames:.0f} frames"
+    )
 
 
 def main() -> None:

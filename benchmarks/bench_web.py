@@ -57,7 +57,10 @@ async def main(repeats: int) -> None:
     )
     cached = load_settings(http={"allow": ["localhost"], "retries": 0}, servers={"web": {"robots": False}})
     with Site("allow") as site:
-        async with Client(build_server(SPEC, settings).server) as cold, Client(build_server(SPEC, cached).server) as warm:
+        async with (
+            Client(build_server(SPEC, settings).server) as cold,
+            Client(build_server(SPEC, cached).server) as warm,
+        ):
             print(f"\n{'page':26} (b) web_fetch, download + extract          (c) web_fetch, next page from cache")
             for path in pages:
                 url = f"{site.base}{path}"

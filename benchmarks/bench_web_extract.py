@@ -38,14 +38,19 @@ def nested_page(depth: int = 100_000) -> bytes:
     return b"<html><body>" + b"<div>x" * depth + b"</div>" * depth + b"</body></html>"
 
 
-SMALL = (b"<html><head><title>Small</title></head><body><article><p>"
-         + b"A short article about container networking and egress policies. " * 20 + b"</p></article></body></html>")
+SMALL = (
+    b"<html><head><title>Small</title></head><body><article><p>"
+    + b"A short article about container networking and egress policies. " * 20
+    + b"</p></article></body></html>"
+)
 
 
 def fixture_routes() -> tuple[dict[str, Reply], dict[str, int]]:
     pages = {"/links.html": links_page(), "/nested.html": nested_page(), "/small.html": SMALL}
     html = "text/html; charset=utf-8"
-    return {path: Reply(body=body, content_type=html) for path, body in pages.items()}, {k: len(v) for k, v in pages.items()}
+    return {path: Reply(body=body, content_type=html) for path, body in pages.items()}, {
+        k: len(v) for k, v in pages.items()
+    }
 
 
 NOT_FOUND = Reply(404, b"not found", content_type="text/html; charset=utf-8")
@@ -136,8 +141,12 @@ async def main(extract_timeout: float | None, tool_timeout: float | None) -> Non
             "MCPFLEET_HTTP__ALLOW": json.dumps(["localhost"]),
             "MCPFLEET_HTTP__CACHE_TTL": "0",
             "MCPFLEET_HTTP__RETRIES": "0",
-            "MCPFLEET_SERVERS": json.dumps({"web": {"robots": False, "cache_ttl": 0}
-                                            | ({"extract_timeout": extract_timeout} if extract_timeout else {})}),
+            "MCPFLEET_SERVERS": json.dumps(
+                {
+                    "web": {"robots": False, "cache_ttl": 0}
+                    | ({"extract_timeout": extract_timeout} if extract_timeout else {})
+                }
+            ),
             "MCPFLEET_TELEMETRY__LOG_LEVEL": "WARNING",
             "MCPFLEET_AUTH__API_KEYS": json.dumps([{"name": n, "hash": hash_key(k)} for n, k in KEYS.items()]),
         }
@@ -145,7 +154,9 @@ async def main(extract_timeout: float | None, tool_timeout: float | None) -> Non
             env["MCPFLEET_LIMITS__TOOL_TIMEOUT"] = str(tool_timeout)
         server = subprocess.Popen(
             [sys.executable, "-m", "mcpfleet", "serve", "web", "--port", str(port)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             url = f"http://127.0.0.1:{port}/web/mcp"

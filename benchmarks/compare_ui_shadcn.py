@@ -36,26 +36,63 @@ sys.path.insert(0, str(ROOT / "tests" / "support"))
 from local_http import serving  # noqa: E402 - the tests' fake remote, serving a folder read-only
 
 SHARED = Path(os.environ.get("MCPFLEET_SHARED_DIR") or ROOT.parent / "shared") / "peer-data" / "shadcn-registry"
-ITEMS = ["button", "dialog", "sidebar", "calendar", "chart", "form", "command", "carousel", "sonner", "input-otp",
-         "toggle-group", "dashboard-01", "login-03", "sidebar-07", "use-mobile", "utils", "date-picker-demo"]
+ITEMS = [
+    "button",
+    "dialog",
+    "sidebar",
+    "calendar",
+    "chart",
+    "form",
+    "command",
+    "carousel",
+    "sonner",
+    "input-otp",
+    "toggle-group",
+    "dashboard-01",
+    "login-03",
+    "sidebar-07",
+    "use-mobile",
+    "utils",
+    "date-picker-demo",
+]
 # The CLI needs a base colour for any `add`; the subset in ../shared has none (README there), so a
 # neutral one with no variables is served beside it (it adds nothing to what is compared).
-NEUTRAL = {"inlineColors": {"light": {}, "dark": {}}, "cssVars": {"light": {}, "dark": {}},
-           "cssVarsV4": {"light": {}, "dark": {}}, "inlineColorsTemplate": "", "cssVarsTemplate": ""}
+NEUTRAL = {
+    "inlineColors": {"light": {}, "dark": {}},
+    "cssVars": {"light": {}, "dark": {}},
+    "cssVarsV4": {"light": {}, "dark": {}},
+    "inlineColorsTemplate": "",
+    "cssVarsTemplate": "",
+}
 COMPONENTS_JSON = {
-    "$schema": "https://ui.shadcn.com/schema.json", "style": "new-york", "rsc": True, "tsx": True,
+    "$schema": "https://ui.shadcn.com/schema.json",
+    "style": "new-york",
+    "rsc": True,
+    "tsx": True,
     "tailwind": {"config": "", "css": "app/globals.css", "baseColor": "neutral", "cssVariables": True, "prefix": ""},
     "iconLibrary": "lucide",
-    "aliases": {"components": "@/components", "utils": "@/lib/utils", "ui": "@/components/ui", "lib": "@/lib",
-                "hooks": "@/hooks"},
+    "aliases": {
+        "components": "@/components",
+        "utils": "@/lib/utils",
+        "ui": "@/components/ui",
+        "lib": "@/lib",
+        "hooks": "@/hooks",
+    },
 }
 
 
 def scratch_project(where: Path) -> Path:
     """A Next.js app as `shadcn init` leaves it (nothing installed: the dry run reads files only)."""
     (where / "app").mkdir(parents=True)
-    (where / "package.json").write_text(json.dumps({"name": "scratch", "private": True, "dependencies": {
-        "next": "15.3.0", "react": "19.0.0", "react-dom": "19.0.0", "tailwindcss": "^4.1.0"}}))
+    (where / "package.json").write_text(
+        json.dumps(
+            {
+                "name": "scratch",
+                "private": True,
+                "dependencies": {"next": "15.3.0", "react": "19.0.0", "react-dom": "19.0.0", "tailwindcss": "^4.1.0"},
+            }
+        )
+    )
     (where / "tsconfig.json").write_text(json.dumps({"compilerOptions": {"baseUrl": ".", "paths": {"@/*": ["./*"]}}}))
     (where / "components.json").write_text(json.dumps(COMPONENTS_JSON))
     (where / "app" / "globals.css").write_text('@import "tailwindcss";\n')
@@ -91,8 +128,9 @@ def load_registry_module(rev: str | None):
         from mcpfleet.servers.ui import registry
 
         return registry
-    source = subprocess.run(["git", "show", f"{rev}:servers/ui/registry.py"], cwd=ROOT, capture_output=True,
-                            text=True, check=True).stdout
+    source = subprocess.run(
+        ["git", "show", f"{rev}:servers/ui/registry.py"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
     path = Path(tempfile.mkdtemp()) / "registry_before.py"
     path.write_text(source)
     spec = importlib.util.spec_from_file_location("registry_before", path)
@@ -136,8 +174,15 @@ async def compare(cli: str, rev: str | None, items: list[str]) -> None:
         (www / "r" / "colors" / "neutral.json").write_text(json.dumps(NEUTRAL))
         with serving(static=www) as base:
             project = scratch_project(Path(tmp) / "app")
-            settings = load_settings(http={"allow": ["127.0.0.1"]}, servers={"ui": {
-                "official_index": f"{base}/r/index.json", "official_item": f"{base}/r/styles/{{style}}/{{name}}.json"}})
+            settings = load_settings(
+                http={"allow": ["127.0.0.1"]},
+                servers={
+                    "ui": {
+                        "official_index": f"{base}/r/index.json",
+                        "official_item": f"{base}/r/styles/{{style}}/{{name}}.json",
+                    }
+                },
+            )
             section = settings.server_section("ui", UiSettings)
             module = load_registry_module(rev)
             agree = 0
@@ -152,9 +197,13 @@ async def compare(cli: str, rev: str | None, items: list[str]) -> None:
                     npm_ok = set(mine["npm"]) == set(theirs["npm"])
                     full = same == len(mine["files"]) and npm_ok and mine["css_vars"] == theirs["css_vars"]
                     agree += full
-                    print(f"{name:18} {same:>4}/{len(mine['files']):<5} {'ok' if npm_ok else 'DIFF':>5} "
-                          f"{mine['css_vars']:>9}/{theirs['css_vars']:<10} {'' if full else '<- differs'}")
-        print(f"\n{agree} of {len(items)} items agree fully with `shadcn add` ({'rev ' + rev if rev else 'working tree'})")
+                    print(
+                        f"{name:18} {same:>4}/{len(mine['files']):<5} {'ok' if npm_ok else 'DIFF':>5} "
+                        f"{mine['css_vars']:>9}/{theirs['css_vars']:<10} {'' if full else '<- differs'}"
+                    )
+        print(
+            f"\n{agree} of {len(items)} items agree fully with `shadcn add` ({'rev ' + rev if rev else 'working tree'})"
+        )
 
 
 def main() -> None:

@@ -92,7 +92,11 @@ def confine(policy: dict[str, Any]) -> list[str]:
 
 
 class _RulesetAttr(ctypes.Structure):
-    _fields_ = [("handled_access_fs", ctypes.c_uint64), ("handled_access_net", ctypes.c_uint64), ("scoped", ctypes.c_uint64)]
+    _fields_ = [
+        ("handled_access_fs", ctypes.c_uint64),
+        ("handled_access_net", ctypes.c_uint64),
+        ("scoped", ctypes.c_uint64),
+    ]
 
 
 class _PathBeneathAttr(ctypes.Structure):
@@ -127,7 +131,9 @@ def _landlock(libc: Any, read_paths: list[str], network: bool) -> str | None:
                 if not os.path.isdir(path):
                     access &= (1 << 0) | (1 << 1) | (1 << 2) | _FS_TRUNCATE  # file rights only
                 rule = _PathBeneathAttr(access & handled_fs, fd)
-                libc.syscall(_SYS_LANDLOCK_ADD_RULE, ruleset, _LANDLOCK_RULE_PATH_BENEATH, ctypes.byref(rule), ctypes.c_uint32(0))
+                libc.syscall(
+                    _SYS_LANDLOCK_ADD_RULE, ruleset, _LANDLOCK_RULE_PATH_BENEATH, ctypes.byref(rule), ctypes.c_uint32(0)
+                )
             finally:
                 os.close(fd)
         if libc.syscall(_SYS_LANDLOCK_RESTRICT_SELF, ruleset, ctypes.c_uint32(0)) != 0:

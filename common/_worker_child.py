@@ -55,7 +55,7 @@ def main(config: dict[str, Any]) -> None:
         pass  # the parent went away; nothing left to answer
 
 
-def _sandbox():  # type: ignore[no-untyped-def]
+def _sandbox():
     # Loaded by path, like this file: importing the mcpfleet package would pull in more than this.
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_sandbox.py")
     spec = importlib.util.spec_from_file_location("mcpfleet_worker_sandbox", path)

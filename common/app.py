@@ -58,18 +58,24 @@ API_KEY_REFUSAL = (
 # (every token of a definition is paid on every turn). openWorldHint: the tool reaches the internet.
 READ_ONLY: dict[str, bool] = {"readOnlyHint": True, "openWorldHint": False}
 READ_ONLY_REMOTE: dict[str, bool] = {"readOnlyHint": True, "openWorldHint": True}
-WRITES: dict[str, bool] = {"readOnlyHint": False, "destructiveHint": False, "idempotentHint": True,
-                           "openWorldHint": False}
+WRITES: dict[str, bool] = {
+    "readOnlyHint": False,
+    "destructiveHint": False,
+    "idempotentHint": True,
+    "openWorldHint": False,
+}
 WRITES_REMOTE: dict[str, bool] = {**WRITES, "openWorldHint": True}
-DESTRUCTIVE: dict[str, bool] = {"readOnlyHint": False, "destructiveHint": True, "idempotentHint": True,
-                                "openWorldHint": False}
+DESTRUCTIVE: dict[str, bool] = {
+    "readOnlyHint": False,
+    "destructiveHint": True,
+    "idempotentHint": True,
+    "openWorldHint": False,
+}
 
 Closer = Callable[[], Awaitable[None]]
 
 
-def new_server(
-    name: str, instructions: str | None = None, *, closers: Sequence[Closer] = (), **kwargs
-) -> FastMCP:
+def new_server(name: str, instructions: str | None = None, *, closers: Sequence[Closer] = (), **kwargs) -> FastMCP:
     """A FastMCP server with the fleet's defaults; servers' `build` functions start here.
 
     Error details of unexpected exceptions are masked (the runtime reports them with a request
@@ -84,7 +90,7 @@ def new_server(
     return FastMCP(name, instructions=instructions, version=__version__, **kwargs)
 
 
-def _closing_lifespan(inner, closers: Sequence[Closer]):  # type: ignore[no-untyped-def]
+def _closing_lifespan(inner, closers: Sequence[Closer]):
     @contextlib.asynccontextmanager
     async def lifespan(server: FastMCP) -> AsyncIterator[dict]:
         try:
@@ -192,7 +198,9 @@ def build_http_app(specs: Sequence[ServerSpec], settings: Settings) -> Starlette
         auth = build_auth(b.spec.name, b.spec.title, settings)
         b.server.auth = auth
         if auth is not None:
-            verifiers[b.spec.name] = auth if isinstance(auth, FleetTokenVerifier) else auth.token_verifier  # type: ignore[assignment]
+            verifier = auth if isinstance(auth, FleetTokenVerifier) else getattr(auth, "token_verifier", None)
+            if isinstance(verifier, FleetTokenVerifier):
+                verifiers[b.spec.name] = verifier
         sub = b.server.http_app(
             path="/mcp",
             stateless_http=True,
@@ -228,7 +236,10 @@ def build_http_app(specs: Sequence[ServerSpec], settings: Settings) -> Starlette
             visible = [b for b in built if token and await verifiers[b.spec.name].verify_token(token) is not None]
             if not visible:
                 return JSONResponse(
-                    {"error": "unauthorized", "error_description": "a valid bearer token is needed to list the servers"},
+                    {
+                        "error": "unauthorized",
+                        "error_description": "a valid bearer token is needed to list the servers",
+                    },
                     status_code=401,
                     headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
                 )
@@ -378,11 +389,11 @@ def check_bind_safety(settings: Settings) -> None:
     )
 
 
-def uvicorn_config(app: Starlette, settings: Settings, **overrides):  # type: ignore[no-untyped-def]
+def uvicorn_config(app: Starlette, settings: Settings, **overrides):
     """How the fleet is served: header deadline (slowloris), connection cap, no server header."""
     import uvicorn
 
-    options = dict(
+    options: dict[str, Any] = dict(
         host=settings.host,
         port=settings.port,
         log_config=None,  # keep the fleet's JSON logging

@@ -115,7 +115,9 @@ class FleetTokenVerifier(TokenVerifier):
         return None
 
 
-def jwt_identity(claims: dict, identity_claim: str, settings: JwtSettings | None, now: float | None = None) -> str | None:
+def jwt_identity(
+    claims: dict, identity_claim: str, settings: JwtSettings | None, now: float | None = None
+) -> str | None:
     """`jwt:<issuer>:<subject>` for a signature-verified token's claims, or None to refuse it.
 
     Refused: no usable identity claim (missing, empty, not a string, over 1,024 characters); no

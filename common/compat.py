@@ -28,7 +28,7 @@ def replace_transport_pool(transport: httpx2.AsyncHTTPTransport, pool: httpcore2
             f"httpx2 {httpx2.__version__}: AsyncHTTPTransport has no _pool connection pool any more; "
             "DNS pinning cannot be installed (see common/compat.py)"
         )
-    transport._pool = pool  # type: ignore[assignment]
+    transport._pool = pool
 
 
 # --- FastMCP's message texts (outcome classification, log demotion) -----------------------------

@@ -31,7 +31,9 @@ from mcpfleet.common.settings import LimitSettings
 from mcpfleet.common.untrusted import CLOSE_TAG, OPEN_TAG
 
 log = logging.getLogger("mcpfleet.limits")
-TRUNCATION_MARKER = "\n\n[output truncated by mcpfleet: {shown} of {total} characters shown; ask for less, e.g. a smaller page]"
+TRUNCATION_MARKER = (
+    "\n\n[output truncated by mcpfleet: {shown} of {total} characters shown; ask for less, e.g. a smaller page]"
+)
 
 
 class RateLimiter:
@@ -91,7 +93,9 @@ class RedisRateLimiter:
         except ImportError:
             from mcpfleet.common.errors import ConfigError
 
-            raise ConfigError("limits.rate_limit_store = redis://… needs the redis package: pip install redis") from None
+            raise ConfigError(
+                "limits.rate_limit_store = redis://… needs the redis package: pip install redis"
+            ) from None
         self.rate = per_minute / 60.0
         self.burst = float(burst)
         self._redis = redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
@@ -330,7 +334,9 @@ async def _unauthorized(send: Send, description: str, had_token: bool) -> None:
     # RFC 6750: no error attribute when no credentials were sent; no resource_metadata, since
     # there is no authorization server to discover when the fleet takes API keys only.
     challenge = 'Bearer realm="mcpfleet"' + (', error="invalid_token"' if had_token else "")
-    body = json.dumps({"error": "invalid_token" if had_token else "unauthorized", "error_description": description}).encode()
+    body = json.dumps(
+        {"error": "invalid_token" if had_token else "unauthorized", "error_description": description}
+    ).encode()
     await send(
         {
             "type": "http.response.start",
@@ -371,10 +377,11 @@ def guarded_h11_protocol(header_timeout: float) -> type:
     A connection that opens and then sends its request line and headers slowly, or nothing at
     all, is closed after `header_timeout` seconds instead of being held forever.
     """
+
     class GuardedH11Protocol(h11_protocol_class()):  # type: ignore[misc]
         _header_timer: asyncio.TimerHandle | None = None
 
-        def connection_made(self, transport) -> None:  # type: ignore[no-untyped-def]
+        def connection_made(self, transport) -> None:
             super().connection_made(transport)
             self._arm_header_timer()
 

@@ -49,7 +49,8 @@ class JwtSettings(_Section):
     audience: str | None = None
     algorithm: str = "RS256"
     audience_optional: bool = Field(
-        default=False, description="accept tokens without checking aud (only if the issuer mints tokens for the fleet alone)"
+        default=False,
+        description="accept tokens without checking aud (only if the issuer mints tokens for the fleet alone)",
     )
     required_scopes: list[str] = Field(default_factory=list)
     identity_claim: str = Field(default="sub", min_length=1, description="claim naming the caller")
@@ -71,7 +72,9 @@ class LimitSettings(_Section):
     tool_timeouts: dict[str, float] = Field(default_factory=dict, description="per tool name, e.g. math_solve: 60")
     rate_limit_per_minute: int = Field(default=600, ge=0, description="per caller and server; 0 = off")
     rate_limit_burst: int = Field(default=60, ge=1)
-    rate_limit_store: str = Field(default="memory", description="'memory' (per replica) or a redis:// URL shared by replicas")
+    rate_limit_store: str = Field(
+        default="memory", description="'memory' (per replica) or a redis:// URL shared by replicas"
+    )
     max_request_bytes: int = Field(default=1_000_000, ge=1024)
     header_timeout: float = Field(default=10.0, gt=0, le=300, description="seconds to receive a request's headers")
     body_timeout: float = Field(default=15.0, gt=0, le=600, description="seconds to receive a request's body")
@@ -217,7 +220,9 @@ def read_config_file(path: Path) -> dict[str, Any]:
         else:
             data = yaml.safe_load(text) or {}
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
-        raise errors.ConfigError(f"config file {path} is not valid {path.suffix.lstrip('.') or 'YAML'}: {exc}") from None
+        raise errors.ConfigError(
+            f"config file {path} is not valid {path.suffix.lstrip('.') or 'YAML'}: {exc}"
+        ) from None
     if not isinstance(data, dict):
         raise errors.ConfigError(f"config file {path} must hold a mapping at the top level")
     return data

@@ -153,7 +153,9 @@ class TelemetryMiddleware(Middleware):
 
 # The call log's record, built from a template: `Logger.info(extra=...)` would look up the
 # caller's frame, source file and module name for every call, none of which a call line prints.
-_CALL_TEMPLATE = logging.LogRecord("mcpfleet.calls", logging.INFO, __file__, 0, "tool call", None, None, "on_call_tool").__dict__
+_CALL_TEMPLATE = logging.LogRecord(
+    "mcpfleet.calls", logging.INFO, __file__, 0, "tool call", None, None, "on_call_tool"
+).__dict__
 _CALL_TEMPLATE.update(thread=None, threadName=None, process=None, processName=None)  # as logThreads etc. off
 _START = _CALL_TEMPLATE["created"] - _CALL_TEMPLATE["relativeCreated"] / 1000  # logging's start time
 

@@ -649,8 +649,15 @@ def sandbox_policy(network: bool, readable_paths: Iterable[str] = ()) -> dict[st
     (plus the system libraries); nothing else on disk.
     """
     read_paths = [
-        sys.base_prefix, sys.prefix, sys.exec_prefix, os.path.realpath(sys.executable), sys.executable,
-        str(Path(_CHILD_SCRIPT).parent), *_child_sys_path(), *_package_dirs(), *readable_paths,
+        sys.base_prefix,
+        sys.prefix,
+        sys.exec_prefix,
+        os.path.realpath(sys.executable),
+        sys.executable,
+        str(Path(_CHILD_SCRIPT).parent),
+        *_child_sys_path(),
+        *_package_dirs(),
+        *readable_paths,
     ]
     read_paths = sorted({p for p in read_paths if p and os.path.exists(p)})
     drop_to = None
@@ -738,8 +745,7 @@ async def run_for_tool(
     except WorkerTimeout:
         timeout = kwargs.get("timeout") or pool.settings.timeout
         raise UserError(
-            f"the computation took longer than {timeout:g} s and was stopped; "
-            "try a smaller problem or a simpler form"
+            f"the computation took longer than {timeout:g} s and was stopped; try a smaller problem or a simpler form"
         ) from None
     except WorkerCrashed as exc:
         raise UserError(f"the computation exceeded its memory or CPU limit and was stopped ({exc})") from None

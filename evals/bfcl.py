@@ -18,23 +18,32 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-CATEGORY = {"simple": "simple", "simple_python": "simple", "multiple": "multiple", "parallel": "parallel",
-            "parallel_multiple": "parallel", "irrelevance": "irrelevance"}
+CATEGORY = {
+    "simple": "simple",
+    "simple_python": "simple",
+    "multiple": "multiple",
+    "parallel": "parallel",
+    "parallel_multiple": "parallel",
+    "irrelevance": "irrelevance",
+}
 
 # Where our verdict differs from BFCL's checker on purpose: key -> (what differs, why ours).
 DIFFERENCES: dict[str, tuple[str, str]] = {
     "undecodable-abstention": (
         "irrelevance entry answered with a tool call whose arguments are not valid JSON",
         "BFCL counts any output it cannot decode as abstention (correct); a call was made, so we "
-        "score it as not abstaining"),
+        "score it as not abstaining",
+    ),
     "exhaustive-parallel": (
         "parallel calls that match the answers only under a pairing BFCL's greedy scan does not try",
         "BFCL pairs each answer with the first call that fits and never backtracks; we find a "
-        "perfect matching when one exists, so the order of the calls cannot change the verdict"),
+        "perfect matching when one exists, so the order of the calls cannot change the verdict",
+    ),
     "int-in-float-list": (
         "integers inside a list of floats ([1, 2] for a float list)",
         "BFCL's nested type check rejects int elements though it accepts an int for a float "
-        "parameter; JSON has one number type, so we accept them in lists too"),
+        "parameter; JSON has one number type, so we accept them in lists too",
+    ),
 }
 
 
@@ -79,8 +88,16 @@ def _element(item_type: str, value: Any) -> Any:
 def value_matcher(spec: dict, values: list) -> dict:
     """The matcher for the accepted values (no `""`) of a parameter of BFCL type `spec`."""
     t = bfcl_type(spec)
-    python = {"string": str, "any": str, "integer": int, "float": float, "boolean": bool, "array": list,
-              "tuple": list, "dict": dict}.get(t)
+    python = {
+        "string": str,
+        "any": str,
+        "integer": int,
+        "float": float,
+        "boolean": bool,
+        "array": list,
+        "tuple": list,
+        "dict": dict,
+    }.get(t)
     if not values:
         return {"one_of": []}  # only omission is accepted
     if python is None or not all(type(v) is python or (python is float and type(v) is int) for v in values):
@@ -125,14 +142,19 @@ def json_schema(spec: Any) -> Any:
         return [json_schema(s) for s in spec]
     if not isinstance(spec, dict):
         return spec
-    out = {k: json_schema(v) if k in ("properties", "items") else v for k, v in spec.items()
-           if k not in ("optional",)}
+    out = {k: json_schema(v) if k in ("properties", "items") else v for k, v in spec.items() if k not in ("optional",)}
     if "properties" in out and isinstance(out["properties"], dict):
         out["properties"] = {k: json_schema(v) for k, v in spec["properties"].items()}
     t = spec.get("type")
     if isinstance(t, str):
-        out["type"] = {"dict": "object", "float": "number", "tuple": "array", "any": "string",
-                       "bool": "boolean", "list": "array"}.get(t, t)
+        out["type"] = {
+            "dict": "object",
+            "float": "number",
+            "tuple": "array",
+            "any": "string",
+            "bool": "boolean",
+            "list": "array",
+        }.get(t, t)
     return out
 
 
@@ -156,13 +178,12 @@ def to_case(entry: dict, answer: list | None, server: str) -> dict:
     prefix = re.sub(r"_\d+$", "", bfcl_id)
     category = CATEGORY.get(entry.get("bfcl_category") or prefix)
     if category is None:
-        raise ValueError(f"{bfcl_id}: unsupported BFCL category {prefix!r} "
-                         f"(supported: {', '.join(sorted(CATEGORY))})")
+        raise ValueError(f"{bfcl_id}: unsupported BFCL category {prefix!r} (supported: {', '.join(sorted(CATEGORY))})")
     functions = entry.get("function") or []
     by_name = {f["name"]: f for f in functions}
     expect = []
     for call in answer or []:
-        (name, params), = call.items()
+        ((name, params),) = call.items()
         if name not in by_name:
             raise ValueError(f"{bfcl_id}: the answer calls {name!r}, which the entry does not offer")
         expect.append(expected_call(name, params, by_name[name]))
@@ -178,8 +199,14 @@ def to_case(entry: dict, answer: list | None, server: str) -> dict:
         case["system"] = system
     if history:
         case["history"] = history
-    case.update({"user": user, "tools": [tool_name(f["name"]) for f in functions], "expect": expect,
-                 "functions": functions_of([entry])})
+    case.update(
+        {
+            "user": user,
+            "tools": [tool_name(f["name"]) for f in functions],
+            "expect": expect,
+            "functions": functions_of([entry]),
+        }
+    )
     return case
 
 
@@ -188,8 +215,10 @@ def functions_of(entries: Iterable[dict]) -> dict[str, dict]:
     out: dict[str, dict] = {}
     for entry in entries:
         for f in entry.get("function") or []:
-            out.setdefault(tool_name(f["name"]), {"description": f.get("description", ""),
-                                                  "parameters": json_schema(f.get("parameters") or {})})
+            out.setdefault(
+                tool_name(f["name"]),
+                {"description": f.get("description", ""), "parameters": json_schema(f.get("parameters") or {})},
+            )
     return out
 
 
@@ -216,7 +245,9 @@ def read_entries(entries: Path, answers: Path | None = None) -> list[tuple[dict,
         answer = entry["possible_answer"] if "possible_answer" in entry else truth.get(bfcl_id)
         prefix = entry.get("bfcl_category") or re.sub(r"_\d+$", "", bfcl_id)
         if prefix not in CATEGORY:
-            raise ValueError(f"{bfcl_id}: unsupported BFCL category {prefix!r} (supported: {', '.join(sorted(CATEGORY))})")
+            raise ValueError(
+                f"{bfcl_id}: unsupported BFCL category {prefix!r} (supported: {', '.join(sorted(CATEGORY))})"
+            )
         if answer is None and CATEGORY[prefix] != "irrelevance":
             raise ValueError(f"{bfcl_id}: no possible answer (give --answers FILE)")
         out.append((entry, answer))

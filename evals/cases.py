@@ -23,6 +23,7 @@ CASES_DIR = Path(__file__).resolve().parent / "cases"
 CATEGORIES = ("simple", "multiple", "parallel", "irrelevance", "multi_turn")
 ID_RE = re.compile(r"^[a-z0-9]+-(simple|multiple|parallel|irrelevance|multi_turn)-[a-z0-9_-]+$")
 
+
 @dataclass(frozen=True)
 class Final:
     answer_matches: tuple[str, ...] = ()
@@ -139,13 +140,35 @@ def parse_case(raw: dict, server: str) -> Case:
     turns = tuple(shape.turns or ())
     reference = tuple(tuple(turn) for turn in shape.reference or ())
     _rules(cid, category, shape.user or "", expect, alternatives, turns, final, reference, bool(shape.functions))
-    return Case(cid, server, category, shape.user or "", tuple(raw.get("history") or ()), shape.system,
-                tuple(tools) if isinstance(tools, list) else tools, expect, alternatives, turns, final, reference,
-                raw, raw.get("functions") or {})
+    return Case(
+        cid,
+        server,
+        category,
+        shape.user or "",
+        tuple(raw.get("history") or ()),
+        shape.system,
+        tuple(tools) if isinstance(tools, list) else tools,
+        expect,
+        alternatives,
+        turns,
+        final,
+        reference,
+        raw,
+        raw.get("functions") or {},
+    )
 
 
-def _rules(cid: str, category: str, user: str, expect: tuple, alternatives: tuple, turns: tuple,
-           final: Final, reference: tuple, functions: bool) -> None:
+def _rules(
+    cid: str,
+    category: str,
+    user: str,
+    expect: tuple,
+    alternatives: tuple,
+    turns: tuple,
+    final: Final,
+    reference: tuple,
+    functions: bool,
+) -> None:
     """What each category needs, beyond the shape."""
     if category == "multi_turn":
         if not turns or not all(t.strip() for t in turns):
@@ -171,7 +194,8 @@ def _rules(cid: str, category: str, user: str, expect: tuple, alternatives: tupl
 
 def _check_functions(functions: Any, where: str) -> None:
     if not isinstance(functions, dict) or not all(
-            isinstance(f, dict) and isinstance(f.get("parameters"), dict) for f in functions.values()):
+        isinstance(f, dict) and isinstance(f.get("parameters"), dict) for f in functions.values()
+    ):
         raise ValueError(f"{where}: functions maps a tool name to {{description, parameters (JSON Schema)}}")
 
 
@@ -202,8 +226,7 @@ def load_file(path: Path) -> list[Case]:
     return cases
 
 
-def load_cases(servers: Iterable[str] = (), categories: Iterable[str] = (),
-               directory: Path = CASES_DIR) -> list[Case]:
+def load_cases(servers: Iterable[str] = (), categories: Iterable[str] = (), directory: Path = CASES_DIR) -> list[Case]:
     """Every case of the named servers (default all files), filtered by category; ids unique."""
     servers, categories = list(servers), list(categories)
     unknown = set(categories) - set(CATEGORIES)
@@ -297,12 +320,18 @@ def _check_expected_call(call: ExpectedCall, schema: dict, jsonschema: Any) -> l
                 continue
             errors = list(validator.iter_errors(value))
             if errors:
-                problems.append(f"{call.name}.{arg}: expected value {value!r} is invalid for the tool: "
-                                f"{errors[0].message[:120]}")
+                problems.append(
+                    f"{call.name}.{arg}: expected value {value!r} is invalid for the tool: {errors[0].message[:120]}"
+                )
         if matcher.example is not None and matcher.check(matcher.example):
             problems.append(f"{call.name}.{arg}: example {matcher.example!r} does not match its own matcher")
-        if "default" in props[arg] and matcher.optional is False and matcher.kind == "exact" \
-                and values_equal(matcher.value, props[arg]["default"]) and arg not in schema.get("required", []):
+        if (
+            "default" in props[arg]
+            and matcher.optional is False
+            and matcher.kind == "exact"
+            and values_equal(matcher.value, props[arg]["default"])
+            and arg not in schema.get("required", [])
+        ):
             # Expecting a default value as required would fail a model that (rightly) leaves it out.
             problems.append(f"{call.name}.{arg}: expects the default value {matcher.value!r}; mark it optional: true")
     return problems

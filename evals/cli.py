@@ -26,8 +26,9 @@ def register(add) -> None:
     sub = parser.add_subparsers(dest="eval_command", metavar="ACTION", required=True)
 
     run = sub.add_parser("run", help="run cases against one or more models (resumable)")
-    run.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
-                     help="fleet settings file (for the in-process servers)")
+    run.add_argument(
+        "--config", metavar="FILE", default=argparse.SUPPRESS, help="fleet settings file (for the in-process servers)"
+    )
     run.add_argument("--model", help="model name as the endpoint knows it")
     run.add_argument("--base-url", help="OpenAI-compatible base URL, e.g. http://vllm:8000/v1")
     run.add_argument("--api-key-env", help="variable holding the endpoint's API key")
@@ -70,8 +71,9 @@ def register(add) -> None:
     compare.set_defaults(handler=_compare)
 
     bfcl = sub.add_parser("import-bfcl", help="turn BFCL entries and possible answers into a case file")
-    bfcl.add_argument("entries", metavar="ENTRIES", help="BFCL entries (JSON lines, .gz ok; `possible_answer` "
-                      "inline or in --answers)")
+    bfcl.add_argument(
+        "entries", metavar="ENTRIES", help="BFCL entries (JSON lines, .gz ok; `possible_answer` inline or in --answers)"
+    )
     bfcl.add_argument("--answers", metavar="FILE", help="BFCL possible-answer file ({id, ground_truth} lines)")
     bfcl.add_argument("--server", default="bfcl", help="case-file name and id prefix (default bfcl)")
     bfcl.add_argument("--out", metavar="FILE", help="case file to write (default <server>.yaml)")
@@ -118,9 +120,14 @@ def _run(args) -> int:
     if not cases:
         raise ConfigError("no cases selected")
     options = RunOptions(
-        tool_choice=args.tool_choice, streams=(False, True) if args.compare_stream else (args.stream,),
-        repeats=args.repeats, concurrency=args.concurrency, temperature=args.temperature, seed=args.seed,
-        timeout=args.timeout, retries=args.retries,
+        tool_choice=args.tool_choice,
+        streams=(False, True) if args.compare_stream else (args.stream,),
+        repeats=args.repeats,
+        concurrency=args.concurrency,
+        temperature=args.temperature,
+        seed=args.seed,
+        timeout=args.timeout,
+        retries=args.retries,
         progress=not args.no_progress and sys.stderr.isatty(),
     )
     settings = load_settings(args.config)
@@ -134,15 +141,19 @@ def _run(args) -> int:
             return await run_eval(models, cases, Fleet(), options, Path(args.out))
         async with open_fleet(settings, servers, args.fleet_url, args.fleet_key_env) as fleet:
             if not fleet.servers:
-                raise ConfigError("no server could be loaded: " + "; ".join(f"{k}: {v}" for k, v in fleet.skipped.items()))
+                raise ConfigError(
+                    "no server could be loaded: " + "; ".join(f"{k}: {v}" for k, v in fleet.skipped.items())
+                )
             return await run_eval(models, cases, fleet, options, Path(args.out))
 
     rows = asyncio.run(go())
     done = sum(1 for r in rows if r["scores"]["success"] and not r.get("fault"))
     errors = sum(1 for r in rows if r.get("fault") == "endpoint")
     faults = sum(1 for r in rows if r.get("fault") == "engine")
-    print(f"{len(rows)} new result(s) in {args.out}: {done} succeeded, {faults} engine fault(s), "
-          f"{errors} endpoint error(s)" + ("; rerun to retry them" if errors else ""))
+    print(
+        f"{len(rows)} new result(s) in {args.out}: {done} succeeded, {faults} engine fault(s), "
+        f"{errors} endpoint error(s)" + ("; rerun to retry them" if errors else "")
+    )
     return 0
 
 
@@ -217,8 +228,14 @@ def _validate(args) -> int:
 
     every = load_cases(args.server, (), Path(args.cases_dir) if args.cases_dir else CASES_DIR)
     # Cases that carry their own functions are checked against those, one case at a time.
-    own = [p for c in every if c.functions for p in validate_cases(
-        [c], {n: f["parameters"] for n, f in c.functions.items()}, dict.fromkeys(c.functions, c.server))]
+    own = [
+        p
+        for c in every
+        if c.functions
+        for p in validate_cases(
+            [c], {n: f["parameters"] for n, f in c.functions.items()}, dict.fromkeys(c.functions, c.server)
+        )
+    ]
     cases = [c for c in every if not c.functions]
     settings = load_settings(args.config)
 
@@ -242,8 +259,11 @@ def _validate(args) -> int:
     for p in problems:
         print(p)
     own_tools = sum(len(c.functions) for c in every if c.functions)
-    print(f"{len(checked)} case(s) checked against {len(fleet.tools) + own_tools} tools: "
-          + (f"{len(problems)} problem(s)" if problems else "all valid"), file=sys.stderr)
+    print(
+        f"{len(checked)} case(s) checked against {len(fleet.tools) + own_tools} tools: "
+        + (f"{len(problems)} problem(s)" if problems else "all valid"),
+        file=sys.stderr,
+    )
     return 1 if problems else 0
 
 

@@ -50,15 +50,23 @@ ENGINE_HEADERS = ("server", "x-litellm-version", "x-litellm-model-api-base", "op
 
 
 class ChatClient:
-    def __init__(self, base_url: str, api_key: str | None = None, timeout: float = 60.0, retries: int = 3,
-                 backoff: float = 0.5, transport: Any = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        timeout: float = 60.0,
+        retries: int = 3,
+        backoff: float = 0.5,
+        transport: Any = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
-        self._http = httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(timeout), transport=transport,
-                                        follow_redirects=False)
+        self._http = httpx2.AsyncClient(
+            headers=headers, timeout=httpx2.Timeout(timeout), transport=transport, follow_redirects=False
+        )
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -69,9 +77,18 @@ class ChatClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def complete(self, model: str, messages: list[dict], tools: list[dict] | None = None, *,
-                       tool_choice: str | None = "auto", stream: bool = False, temperature: float | None = None,
-                       seed: int | None = None, extra: dict | None = None) -> ChatResult:
+    async def complete(
+        self,
+        model: str,
+        messages: list[dict],
+        tools: list[dict] | None = None,
+        *,
+        tool_choice: str | None = "auto",
+        stream: bool = False,
+        temperature: float | None = None,
+        seed: int | None = None,
+        extra: dict | None = None,
+    ) -> ChatResult:
         body: dict[str, Any] = {"model": model, "messages": messages}
         if tools:
             body["tools"] = tools
@@ -183,7 +200,9 @@ def parse_completion(data: dict) -> ChatResult:
     """A non-streamed `chat.completion` object."""
     if isinstance(data, dict) and data.get("error") and not data.get("choices"):
         err = data["error"]
-        raise EndpointError(f"the endpoint answered an error: {str(err.get('message') if isinstance(err, dict) else err)[:300]}")
+        raise EndpointError(
+            f"the endpoint answered an error: {str(err.get('message') if isinstance(err, dict) else err)[:300]}"
+        )
     try:
         choice = data["choices"][0]
         message = choice.get("message") or {}
@@ -193,6 +212,11 @@ def parse_completion(data: dict) -> ChatResult:
     for call in message.get("tool_calls") or []:
         fn = call.get("function") or {}
         calls.append({"id": call.get("id"), "name": fn.get("name") or "", "arguments": fn.get("arguments")})
-    return ChatResult(content=message.get("content") or "", tool_calls=calls, finish_reason=choice.get("finish_reason"),
-                      usage=data.get("usage"), model=data.get("model"),
-                      system_fingerprint=data.get("system_fingerprint"))
+    return ChatResult(
+        content=message.get("content") or "",
+        tool_calls=calls,
+        finish_reason=choice.get("finish_reason"),
+        usage=data.get("usage"),
+        model=data.get("model"),
+        system_fingerprint=data.get("system_fingerprint"),
+    )

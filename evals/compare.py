@@ -34,8 +34,9 @@ def pick(path: Path, target: str | None) -> Run:
             raise ConfigError(f"{path.name}: no run {target!r}; it has {', '.join(r.target for r in runs)}")
         return chosen[0]
     if len(runs) != 1:
-        raise ConfigError(f"{path.name} holds {len(runs)} runs ({', '.join(r.target for r in runs)}); "
-                          "choose one with --a/--b")
+        raise ConfigError(
+            f"{path.name} holds {len(runs)} runs ({', '.join(r.target for r in runs)}); choose one with --a/--b"
+        )
     return runs[0]
 
 
@@ -55,12 +56,19 @@ def compare(a: Run, b: Run) -> tuple[stats.Paired, list[Flip]]:
 
 def render_markdown(a: Run, b: Run, name_a: str, name_b: str) -> str:
     result, flipped = compare(a, b)
-    lines = [f"# {name_a} vs {name_b}", "", result.verdict(name_a, name_b), "",
-             "| | A | B |", "|---|---|---|",
-             f"| accuracy over the common cases | {_pct(_acc(a, b))} | {_pct(_acc(b, a))} |",
-             f"| measured cases | {a.overall.cases} | {b.overall.cases} |",
-             f"| engine faults | {a.engine_faults} | {b.engine_faults} |",
-             f"| endpoint errors | {a.errors} | {b.errors} |", ""]
+    lines = [
+        f"# {name_a} vs {name_b}",
+        "",
+        result.verdict(name_a, name_b),
+        "",
+        "| | A | B |",
+        "|---|---|---|",
+        f"| accuracy over the common cases | {_pct(_acc(a, b))} | {_pct(_acc(b, a))} |",
+        f"| measured cases | {a.overall.cases} | {b.overall.cases} |",
+        f"| engine faults | {a.engine_faults} | {b.engine_faults} |",
+        f"| endpoint errors | {a.errors} | {b.errors} |",
+        "",
+    ]
     if flipped:
         lines += [f"## Flipped cases ({len(flipped)})", "", "| case | A | B | |", "|---|---|---|---|"]
         lines += [f"| `{f.case}` | {_pct(f.a)} | {_pct(f.b)} | {f.direction} |" for f in flipped]
@@ -72,13 +80,18 @@ def render_markdown(a: Run, b: Run, name_a: str, name_b: str) -> str:
 def render_html(a: Run, b: Run, name_a: str, name_b: str) -> str:
     e = html.escape
     result, flipped = compare(a, b)
-    rows = "".join(f"<tr class='{'good' if f.b > f.a else 'bad'}'><td><code>{e(f.case)}</code></td><td>{_pct(f.a)}</td>"
-                   f"<td>{_pct(f.b)}</td><td>{e(f.direction)}</td></tr>" for f in flipped)
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{e(name_a)} vs {e(name_b)}</title>"
-            f"<style>{CSS}.good{{background:#e6f4e6}}.bad{{background:#fbe3e3}}</style></head><body>"
-            f"<h1>{e(name_a)} vs {e(name_b)}</h1><p id='verdict'>{e(result.verdict(name_a, name_b))}</p>"
-            f"<h2>Flipped cases ({len(flipped)})</h2><table id='flipped'><tr><th>case</th><th>A</th><th>B</th><th></th></tr>"
-            f"{rows}</table></body></html>")
+    rows = "".join(
+        f"<tr class='{'good' if f.b > f.a else 'bad'}'><td><code>{e(f.case)}</code></td><td>{_pct(f.a)}</td>"
+        f"<td>{_pct(f.b)}</td><td>{e(f.direction)}</td></tr>"
+        for f in flipped
+    )
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{e(name_a)} vs {e(name_b)}</title>"
+        f"<style>{CSS}.good{{background:#e6f4e6}}.bad{{background:#fbe3e3}}</style></head><body>"
+        f"<h1>{e(name_a)} vs {e(name_b)}</h1><p id='verdict'>{e(result.verdict(name_a, name_b))}</p>"
+        f"<h2>Flipped cases ({len(flipped)})</h2><table id='flipped'><tr><th>case</th><th>A</th><th>B</th><th></th></tr>"
+        f"{rows}</table></body></html>"
+    )
 
 
 def _acc(x: Run, other: Run) -> float | None:

@@ -72,8 +72,13 @@ def available_specs(settings: Any) -> list[Any]:
 
 
 @contextlib.asynccontextmanager
-async def open_fleet(settings: Any, servers: Sequence[str] = (), fleet_url: str | None = None,
-                     api_key_env: str | None = None, specs: Sequence[Any] | None = None) -> AsyncIterator[Fleet]:
+async def open_fleet(
+    settings: Any,
+    servers: Sequence[str] = (),
+    fleet_url: str | None = None,
+    api_key_env: str | None = None,
+    specs: Sequence[Any] | None = None,
+) -> AsyncIterator[Fleet]:
     """Connect to the named servers (default: every server that can run here) and list their tools."""
     from fastmcp import Client
     from fastmcp.client.transports import ClientTransport, infer_transport

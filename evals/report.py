@@ -203,18 +203,43 @@ def ranked(runs: Sequence[Run]) -> list[Run]:
 
 
 def leaderboard(runs: Sequence[Run]) -> tuple[str, list[str], list[list[str]]]:
-    header = ["model × serving", "accuracy [95% CI]", "pass^k [95% CI]", "k", "schema-valid", "engine faults",
-              "endpoint errors", "stream disagreement", "p50 latency", "tokens/case", "cases", "trials"]
+    header = [
+        "model × serving",
+        "accuracy [95% CI]",
+        "pass^k [95% CI]",
+        "k",
+        "schema-valid",
+        "engine faults",
+        "endpoint errors",
+        "stream disagreement",
+        "p50 latency",
+        "tokens/case",
+        "cases",
+        "trials",
+    ]
     rows = []
     for r in ranked(runs):
         valid = sum(r.schema_valid) / len(r.schema_valid) if r.schema_valid else None
-        rows.append([r.name, acc_ci(r.overall), interval(r.overall.pass_k, r.overall.pass_k_ci) if r.overall.k else "–",
-                     str(r.overall.k), pct(valid), f"{pct(r.rate(r.engine_faults))} ({r.engine_faults})",
-                     f"{pct(r.rate(r.errors))} ({r.errors})",
-                     (f"{pct(r.disagreement[0] / r.disagreement[1])} ({r.disagreement[0]}/{r.disagreement[1]})"
-                      if r.disagreement else "–"), ms(percentile(r.latencies, 50)),
-                     f"{sum(r.tokens) / len(r.tokens):.0f}" if r.tokens else "–", str(r.overall.cases),
-                     str(r.overall.trials)])
+        rows.append(
+            [
+                r.name,
+                acc_ci(r.overall),
+                interval(r.overall.pass_k, r.overall.pass_k_ci) if r.overall.k else "–",
+                str(r.overall.k),
+                pct(valid),
+                f"{pct(r.rate(r.engine_faults))} ({r.engine_faults})",
+                f"{pct(r.rate(r.errors))} ({r.errors})",
+                (
+                    f"{pct(r.disagreement[0] / r.disagreement[1])} ({r.disagreement[0]}/{r.disagreement[1]})"
+                    if r.disagreement
+                    else "–"
+                ),
+                ms(percentile(r.latencies, 50)),
+                f"{sum(r.tokens) / len(r.tokens):.0f}" if r.tokens else "–",
+                str(r.overall.cases),
+                str(r.overall.trials),
+            ]
+        )
     return ("Leaderboard", header, rows)
 
 
@@ -231,26 +256,82 @@ def tables(runs: Sequence[Run]) -> list[tuple[str, list[str], list[list[str]]]]:
     out = [leaderboard(runs)]
     pairs = comparisons(runs)
     if pairs:
-        out.append(("Paired comparisons (leader vs each)", ["A", "B", "difference [95% CI]", "A better", "B better",
-                                                            "p-value", "verdict"],
-                    [[a.name, b.name, f"{100 * p.difference:+.1f} [{100 * p.interval[0]:+.1f}, {100 * p.interval[1]:+.1f}]",
-                      str(p.a_better), str(p.b_better), f"{p.p_value:.3g}", p.verdict(a.name, b.name)]
-                     for a, b, p in pairs]))
-    out.append(("Serving configuration", ["model × serving", "model", "engine (declared)", "engine (detected)",
-                                          "tool-call parser", "reasoning parser", "chat template", "LiteLLM route"],
-                [[r.name, r.model, " ".join(v for v in (r.serving.get("engine"), r.serving.get("engine_version")) if v)
-                  or "–", _engine(r.engine), r.serving.get("tool_call_parser", "–"), r.serving.get("reasoning_parser", "–"),
-                  _template(r.serving), r.serving.get("litellm_route", "–")] for r in ranked(runs)]))
-    out.append(("Accuracy by server (model × server)", ["model × serving", *servers],
-                [[r.name, *[acc_ci(r.servers.get(s)) for s in servers]] for r in ranked(runs)]))
-    out.append(("Accuracy by category", ["model × serving", *categories],
-                [[r.name, *[acc_ci(r.categories.get(c)) for c in categories]] for r in ranked(runs)]))
+        out.append(
+            (
+                "Paired comparisons (leader vs each)",
+                ["A", "B", "difference [95% CI]", "A better", "B better", "p-value", "verdict"],
+                [
+                    [
+                        a.name,
+                        b.name,
+                        f"{100 * p.difference:+.1f} [{100 * p.interval[0]:+.1f}, {100 * p.interval[1]:+.1f}]",
+                        str(p.a_better),
+                        str(p.b_better),
+                        f"{p.p_value:.3g}",
+                        p.verdict(a.name, b.name),
+                    ]
+                    for a, b, p in pairs
+                ],
+            )
+        )
+    out.append(
+        (
+            "Serving configuration",
+            [
+                "model × serving",
+                "model",
+                "engine (declared)",
+                "engine (detected)",
+                "tool-call parser",
+                "reasoning parser",
+                "chat template",
+                "LiteLLM route",
+            ],
+            [
+                [
+                    r.name,
+                    r.model,
+                    " ".join(v for v in (r.serving.get("engine"), r.serving.get("engine_version")) if v) or "–",
+                    _engine(r.engine),
+                    r.serving.get("tool_call_parser", "–"),
+                    r.serving.get("reasoning_parser", "–"),
+                    _template(r.serving),
+                    r.serving.get("litellm_route", "–"),
+                ]
+                for r in ranked(runs)
+            ],
+        )
+    )
+    out.append(
+        (
+            "Accuracy by server (model × server)",
+            ["model × serving", *servers],
+            [[r.name, *[acc_ci(r.servers.get(s)) for s in servers]] for r in ranked(runs)],
+        )
+    )
+    out.append(
+        (
+            "Accuracy by category",
+            ["model × serving", *categories],
+            [[r.name, *[acc_ci(r.categories.get(c)) for c in categories]] for r in ranked(runs)],
+        )
+    )
     kinds = sorted({k for r in runs for k in r.fault_kinds})
     if kinds:
-        out.append(("Faults (rows kept out of accuracy)", ["model × serving", *kinds],
-                    [[r.name, *[str(r.fault_kinds.get(k, 0)) for k in kinds]] for r in ranked(runs)]))
-    out.append(("Latency per case", ["model × serving", "p50", "p90", "p99", "max"],
-                [[r.name, *[ms(percentile(r.latencies, q)) for q in (50, 90, 99, 100)]] for r in ranked(runs)]))
+        out.append(
+            (
+                "Faults (rows kept out of accuracy)",
+                ["model × serving", *kinds],
+                [[r.name, *[str(r.fault_kinds.get(k, 0)) for k in kinds]] for r in ranked(runs)],
+            )
+        )
+    out.append(
+        (
+            "Latency per case",
+            ["model × serving", "p50", "p90", "p99", "max"],
+            [[r.name, *[ms(percentile(r.latencies, q)) for q in (50, 90, 99, 100)]] for r in ranked(runs)],
+        )
+    )
     return out
 
 
@@ -277,9 +358,18 @@ def failures(runs: Sequence[Run]) -> list[dict]:
             if fault_of(row) or row["scores"]["success"] or row["case"] in shown or len(shown) >= MAX_FAILURES:
                 continue
             shown.add(row["case"])
-            out.append({"model": run.name, "case": row["case"], "category": row["category"],
-                        "stream": row["stream"], "expected": row.get("expected"), "actual": row.get("calls"),
-                        "content": (row.get("content") or "")[:300], "errors": row["scores"]["errors"][:6]})
+            out.append(
+                {
+                    "model": run.name,
+                    "case": row["case"],
+                    "category": row["category"],
+                    "stream": row["stream"],
+                    "expected": row.get("expected"),
+                    "actual": row.get("calls"),
+                    "content": (row.get("content") or "")[:300],
+                    "errors": row["scores"]["errors"][:6],
+                }
+            )
     return out
 
 
@@ -296,22 +386,31 @@ def fault_examples(runs: Sequence[Run]) -> list[dict]:
                 continue
             seen.update(kinds)
             raw = row.get("raw_stream") or []
-            out.append({"model": run.name, "case": row["case"], "stream": row["stream"], "kinds": kinds,
-                        "details": [str(f.get("detail", ""))[:200] for f in row.get("faults") or []]
-                        or [str(row.get("error") or "")],
-                        "raw": "\n".join(raw[:12])[:1500] + ("\n…" if len(raw) > 12 else "")})
+            out.append(
+                {
+                    "model": run.name,
+                    "case": row["case"],
+                    "stream": row["stream"],
+                    "kinds": kinds,
+                    "details": [str(f.get("detail", ""))[:200] for f in row.get("faults") or []]
+                    or [str(row.get("error") or "")],
+                    "raw": "\n".join(raw[:12])[:1500] + ("\n…" if len(raw) > 12 else ""),
+                }
+            )
     return out
 
 
-NOTES = ("Accuracy: mean over cases of each case's success rate, 95% Wilson interval over cases (repeats "
-         "and stream/non-stream trials of a case are not independent). pass^k: probability that all k trials of "
-         "a case succeed (τ²-bench estimator, mean over cases), same interval. Rows with an endpoint error "
-         "(after retries) or an engine fault (truncated or undecodable arguments, arguments sent twice, "
-         "finish_reason contradicting the calls, streamed calls differing from non-streamed) are kept out "
-         "of both and counted as their own rates. Paired comparisons: exact sign test over the cases where "
-         "the two runs differ (McNemar's exact test with one trial per case), paired bootstrap interval of "
-         "the difference; significant at p < 0.05. Schema-valid: share of measured trials whose every call is "
-         "valid against the tool's JSON schema.")
+NOTES = (
+    "Accuracy: mean over cases of each case's success rate, 95% Wilson interval over cases (repeats "
+    "and stream/non-stream trials of a case are not independent). pass^k: probability that all k trials of "
+    "a case succeed (τ²-bench estimator, mean over cases), same interval. Rows with an endpoint error "
+    "(after retries) or an engine fault (truncated or undecodable arguments, arguments sent twice, "
+    "finish_reason contradicting the calls, streamed calls differing from non-streamed) are kept out "
+    "of both and counted as their own rates. Paired comparisons: exact sign test over the cases where "
+    "the two runs differ (McNemar's exact test with one trial per case), paired bootstrap interval of "
+    "the difference; significant at p < 0.05. Schema-valid: share of measured trials whose every call is "
+    "valid against the tool's JSON schema."
+)
 
 
 def render_markdown(runs: Sequence[Run]) -> str:
@@ -326,8 +425,10 @@ def render_markdown(runs: Sequence[Run]) -> str:
     if fails:
         lines += ["## Failure examples", ""]
         for f in fails:
-            lines.append(f"- **{f['model']}** `{f['case']}` ({f['category']}, {'stream' if f['stream'] else 'no stream'}): "
-                         + "; ".join(f["errors"]))
+            lines.append(
+                f"- **{f['model']}** `{f['case']}` ({f['category']}, {'stream' if f['stream'] else 'no stream'}): "
+                + "; ".join(f["errors"])
+            )
             lines.append(f"  - expected: `{json.dumps(f['expected'], ensure_ascii=False)[:400]}`")
             lines.append(f"  - actual: `{json.dumps(f['actual'], ensure_ascii=False)[:400]}`")
         lines.append("")
@@ -335,8 +436,10 @@ def render_markdown(runs: Sequence[Run]) -> str:
     if faults:
         lines += ["## Fault examples", ""]
         for f in faults:
-            lines.append(f"- **{f['model']}** `{f['case']}` ({'stream' if f['stream'] else 'no stream'}): "
-                         f"{', '.join(f['kinds'])} — {'; '.join(str(d) for d in f['details'])}")
+            lines.append(
+                f"- **{f['model']}** `{f['case']}` ({'stream' if f['stream'] else 'no stream'}): "
+                f"{', '.join(f['kinds'])} — {'; '.join(str(d) for d in f['details'])}"
+            )
         lines.append("")
     lines.append(NOTES)
     return "\n".join(lines) + "\n"
@@ -403,20 +506,26 @@ def _png(fig) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-CSS = ("body{font:14px system-ui,sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;margin:1em 0}"
-       "th,td{border:1px solid #ccc;padding:4px 8px;text-align:left}th{background:#f3f3f3}"
-       "code,pre{background:#f7f7f7;font-size:12px}pre{padding:6px;white-space:pre-wrap}.err{color:#a00}")
+CSS = (
+    "body{font:14px system-ui,sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;margin:1em 0}"
+    "th,td{border:1px solid #ccc;padding:4px 8px;text-align:left}th{background:#f3f3f3}"
+    "code,pre{background:#f7f7f7;font-size:12px}pre{padding:6px;white-space:pre-wrap}.err{color:#a00}"
+)
 
 
 def render_html(runs: Sequence[Run]) -> str:
     import json
 
     e = html.escape
-    parts = ["<!DOCTYPE html><html><head><meta charset='utf-8'><title>Tool-calling eval</title>",
-             f"<style>{CSS}</style></head><body><h1>Tool-calling eval</h1>"]
+    parts = [
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Tool-calling eval</title>",
+        f"<style>{CSS}</style></head><body><h1>Tool-calling eval</h1>",
+    ]
     for title, header, rows in tables(runs):
         slug = title.split(" (")[0].lower().replace(" ", "-")
-        parts.append(f"<h2>{e(title)}</h2><table id='{slug}'><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>")
+        parts.append(
+            f"<h2>{e(title)}</h2><table id='{slug}'><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>"
+        )
         for row in rows:
             parts.append("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>")
         parts.append("</table>")
@@ -429,26 +538,34 @@ def render_html(runs: Sequence[Run]) -> str:
         parts.append(f"<h2>{e(title)}</h2><img alt='{e(title)}' src='data:image/png;base64,{data}'>")
     fails = failures(runs)
     if fails:
-        parts.append("<h2>Failure examples</h2><table id='failures'><tr><th>model</th><th>case</th><th>expected</th>"
-                     "<th>actual</th><th>why</th></tr>")
+        parts.append(
+            "<h2>Failure examples</h2><table id='failures'><tr><th>model</th><th>case</th><th>expected</th>"
+            "<th>actual</th><th>why</th></tr>"
+        )
         for f in fails:
             actual = json.dumps(f["actual"], ensure_ascii=False, indent=1)[:1500]
             if f["content"]:
                 actual += "\ntext: " + f["content"]
-            parts.append(f"<tr><td>{e(f['model'])}</td><td><code>{e(f['case'])}</code><br>{e(f['category'])}"
-                         f"{' (stream)' if f['stream'] else ''}</td>"
-                         f"<td><pre>{e(json.dumps(f['expected'], ensure_ascii=False, indent=1)[:1500])}</pre></td>"
-                         f"<td><pre>{e(actual)}</pre></td>"
-                         f"<td class='err'>{'<br>'.join(e(x) for x in f['errors'])}</td></tr>")
+            parts.append(
+                f"<tr><td>{e(f['model'])}</td><td><code>{e(f['case'])}</code><br>{e(f['category'])}"
+                f"{' (stream)' if f['stream'] else ''}</td>"
+                f"<td><pre>{e(json.dumps(f['expected'], ensure_ascii=False, indent=1)[:1500])}</pre></td>"
+                f"<td><pre>{e(actual)}</pre></td>"
+                f"<td class='err'>{'<br>'.join(e(x) for x in f['errors'])}</td></tr>"
+            )
         parts.append("</table>")
     faults = fault_examples(runs)
     if faults:
-        parts.append("<h2>Fault examples</h2><table id='fault-examples'><tr><th>model</th><th>case</th><th>fault</th>"
-                     "<th>raw stream</th></tr>")
+        parts.append(
+            "<h2>Fault examples</h2><table id='fault-examples'><tr><th>model</th><th>case</th><th>fault</th>"
+            "<th>raw stream</th></tr>"
+        )
         for f in faults:
-            parts.append(f"<tr><td>{e(f['model'])}</td><td><code>{e(f['case'])}</code>"
-                         f"{' (stream)' if f['stream'] else ''}</td><td class='err'>{e(', '.join(f['kinds']))}<br>"
-                         f"{'<br>'.join(e(str(d)) for d in f['details'])}</td><td><pre>{e(f['raw'])}</pre></td></tr>")
+            parts.append(
+                f"<tr><td>{e(f['model'])}</td><td><code>{e(f['case'])}</code>"
+                f"{' (stream)' if f['stream'] else ''}</td><td class='err'>{e(', '.join(f['kinds']))}<br>"
+                f"{'<br>'.join(e(str(d)) for d in f['details'])}</td><td><pre>{e(f['raw'])}</pre></td></tr>"
+            )
         parts.append("</table>")
     parts.append(f"<p>{e(NOTES)}</p></body></html>")
     return "".join(parts)

@@ -28,8 +28,15 @@ from mcpfleet.evals.stream import engine_faults
 MAX_CONTENT_CHARS = 4_000
 
 
-SERVING_KEYS = ("engine", "engine_version", "tool_call_parser", "reasoning_parser", "chat_template",
-                "chat_template_sha256", "litellm_route")
+SERVING_KEYS = (
+    "engine",
+    "engine_version",
+    "tool_call_parser",
+    "reasoning_parser",
+    "chat_template",
+    "chat_template_sha256",
+    "litellm_route",
+)
 
 
 @dataclass
@@ -54,9 +61,14 @@ class ModelTarget:
             raise ConfigError("each model needs name and base_url")
         own = ("name", "base_url", "api_key_env", "params", "serving", "label")
         extra = {k: v for k, v in raw.items() if k not in own}
-        return cls(str(raw["name"]), str(raw["base_url"]), raw.get("api_key_env"),
-                   {**extra, **(raw.get("params") or {})}, parse_serving(raw.get("serving"), base_dir),
-                   str(raw.get("label") or ""))
+        return cls(
+            str(raw["name"]),
+            str(raw["base_url"]),
+            raw.get("api_key_env"),
+            {**extra, **(raw.get("params") or {})},
+            parse_serving(raw.get("serving"), base_dir),
+            str(raw.get("label") or ""),
+        )
 
 
 def parse_serving(raw: Any, base_dir: Path | None = None) -> dict[str, str]:
@@ -83,10 +95,13 @@ def parse_serving(raw: Any, base_dir: Path | None = None) -> dict[str, str]:
 
 def serving_label(model: str, serving: dict[str, str]) -> str:
     """`model` alone, or `model [engine version, parser, reasoning, template hash, route]`."""
-    parts = [" ".join(v for v in (serving.get("engine"), serving.get("engine_version")) if v),
-             serving.get("tool_call_parser"), serving.get("reasoning_parser") and f"reasoning {serving['reasoning_parser']}",
-             serving.get("chat_template_sha256") and f"template {serving['chat_template_sha256'][:8]}",
-             serving.get("litellm_route") and f"via {serving['litellm_route']}"]
+    parts = [
+        " ".join(v for v in (serving.get("engine"), serving.get("engine_version")) if v),
+        serving.get("tool_call_parser"),
+        serving.get("reasoning_parser") and f"reasoning {serving['reasoning_parser']}",
+        serving.get("chat_template_sha256") and f"template {serving['chat_template_sha256'][:8]}",
+        serving.get("litellm_route") and f"via {serving['litellm_route']}",
+    ]
     shown = [p for p in parts if p]
     return f"{model} [{', '.join(shown)}]" if shown else model
 
@@ -158,15 +173,17 @@ class Progress:
         width = 30
         filled = int(width * self.done / self.total) if self.total else width
         rate = self.done / max(time.monotonic() - self.started, 1e-6)
-        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} "
-                         f"ok {self.ok}  {rate:.1f}/s ")
+        sys.stderr.write(
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} ok {self.ok}  {rate:.1f}/s "
+        )
         if self.done == self.total:
             sys.stderr.write("\n")
         sys.stderr.flush()
 
 
-async def run_eval(models: Sequence[ModelTarget], cases: Sequence[Case], fleet: Fleet, options: RunOptions,
-                   out: Path) -> list[dict]:
+async def run_eval(
+    models: Sequence[ModelTarget], cases: Sequence[Case], fleet: Fleet, options: RunOptions, out: Path
+) -> list[dict]:
     """Run every missing (model, case, repeat, stream) and append its row to `out`; returns new rows."""
     finished = {row_key(r) for r in read_rows(out) if not r.get("error")}  # endpoint errors are retried
     runnable, skipped = [], []
@@ -176,20 +193,32 @@ async def run_eval(models: Sequence[ModelTarget], cases: Sequence[Case], fleet: 
             continue
         offered = {t["function"]["name"] for t in fleet.offered(case.tools, case.server)}
         needed = {c.name for alt in case.acceptable() for c in alt} | set(case.final.called)
-        if case.server not in fleet.servers or not needed <= set(fleet.tools) or (case.category != "irrelevance" and not offered):
+        if (
+            case.server not in fleet.servers
+            or not needed <= set(fleet.tools)
+            or (case.category != "irrelevance" and not offered)
+        ):
             skipped.append(case.id)
         else:
             runnable.append(case)
     if skipped:
-        print(f"skipping {len(skipped)} case(s) whose servers are not available: {', '.join(skipped[:5])}"
-              + (" ..." if len(skipped) > 5 else ""), file=sys.stderr)
+        print(
+            f"skipping {len(skipped)} case(s) whose servers are not available: {', '.join(skipped[:5])}"
+            + (" ..." if len(skipped) > 5 else ""),
+            file=sys.stderr,
+        )
     labels = [m.label for m in models]
     if len(set(labels)) != len(labels):
         raise ConfigError("two models have the same label; give each model x serving config its own `label`")
     # One job per (model, case, repeat): its missing stream modes run one after the other, so a
     # streamed answer can be compared with the non-streamed one while its raw stream is at hand.
-    jobs = [(m, c, r, todo) for m in models for c in runnable for r in range(options.repeats)
-            if (todo := tuple(s for s in options.streams if (m.label, c.id, r, s) not in finished))]
+    jobs = [
+        (m, c, r, todo)
+        for m in models
+        for c in runnable
+        for r in range(options.repeats)
+        if (todo := tuple(s for s in options.streams if (m.label, c.id, r, s) not in finished))
+    ]
     out.parent.mkdir(parents=True, exist_ok=True)
     progress = Progress(sum(len(j[3]) for j in jobs), options.progress)
     semaphore = asyncio.Semaphore(max(1, options.concurrency))
@@ -228,8 +257,11 @@ async def run_eval(models: Sequence[ModelTarget], cases: Sequence[Case], fleet: 
                     else:
                         failing[model.label].clear()
                     if len(failing[model.label]) >= give_up and not was_down:
-                        print(f"\n{model.label}: endpoint errors on {give_up} cases in a row ({row['error']}); "
-                              "skipping its remaining cases (rerun to resume)", file=sys.stderr)
+                        print(
+                            f"\n{model.label}: endpoint errors on {give_up} cases in a row ({row['error']}); "
+                            "skipping its remaining cases (rerun to resume)",
+                            file=sys.stderr,
+                        )
                     row["engine"] = engines[model.label]
                     done.append(row)
                 if len(done) == 2:
@@ -259,20 +291,37 @@ def _messages(case: Case, user: str) -> list[dict]:
     return messages
 
 
-async def run_case(client: ChatClient, model: ModelTarget, case: Case, fleet: Fleet, options: RunOptions,
-                   repeat: int, stream: bool) -> dict:
+async def run_case(
+    client: ChatClient, model: ModelTarget, case: Case, fleet: Fleet, options: RunOptions, repeat: int, stream: bool
+) -> dict:
     tools, schemas = offered_tools(case, fleet)
     row: dict[str, Any] = {
-        "model": model.name, "target": model.label, "serving": model.serving,
-        "endpoint": client.base_url, "case": case.id, "category": case.category,
-        "server": case.server, "repeat": repeat, "stream": stream, "tool_choice": options.tool_choice,
-        "temperature": options.temperature, "seed": options.seed, "params": model.params,
-        "expected": [[c.to_json() for c in alt] for alt in case.acceptable()] if case.category != "multi_turn"
+        "model": model.name,
+        "target": model.label,
+        "serving": model.serving,
+        "endpoint": client.base_url,
+        "case": case.id,
+        "category": case.category,
+        "server": case.server,
+        "repeat": repeat,
+        "stream": stream,
+        "tool_choice": options.tool_choice,
+        "temperature": options.temperature,
+        "seed": options.seed,
+        "params": model.params,
+        "expected": [[c.to_json() for c in alt] for alt in case.acceptable()]
+        if case.category != "multi_turn"
         else {"called": list(case.final.called), "answer_matches": list(case.final.answer_matches)},
-        "error": None, "ts": time.time(),
+        "error": None,
+        "ts": time.time(),
     }
-    request = ChatOptions(tool_choice=options.tool_choice, stream=stream, temperature=options.temperature,
-                          seed=options.seed, extra=model.params)
+    request = ChatOptions(
+        tool_choice=options.tool_choice,
+        stream=stream,
+        temperature=options.temperature,
+        seed=options.seed,
+        extra=model.params,
+    )
     try:
         if case.category == "multi_turn":
             await _multi_turn(client, model, case, fleet, tools, request, row, options.max_steps)
@@ -289,8 +338,13 @@ async def run_case(client: ChatClient, model: ModelTarget, case: Case, fleet: Fl
         row["fault"] = "endpoint"
         if exc.raw is not None:
             row["raw_stream"] = exc.raw
-        row["scores"] = {"success": False, "ast_ok": False, "schema_ok": False, "parse_ok": False,
-                         "errors": [f"endpoint error: {str(exc)[:200]}"]}
+        row["scores"] = {
+            "success": False,
+            "ast_ok": False,
+            "schema_ok": False,
+            "parse_ok": False,
+            "errors": [f"endpoint error: {str(exc)[:200]}"],
+        }
     else:
         row["fault"] = "engine" if row["faults"] else None
     return row
@@ -333,20 +387,22 @@ def _record(row: dict, results: list[ChatResult]) -> None:
     last = results[-1]
     faults = [f for r in results for f in engine_faults(r)]
     raw = [line for r in results for line in (r.raw_stream or [])]
-    row.update({
-        "faults": faults,
-        "_raw_stream": raw if any(r.raw_stream is not None for r in results) else None,
-        "latency_s": round(sum(r.latency_s for r in results), 4),
-        "requests": len(results),
-        "attempts": sum(r.attempts for r in results),
-        "usage": usage or None,
-        "raw_tool_calls": [c for r in results for c in r.tool_calls],
-        "content": last.content[:MAX_CONTENT_CHARS],
-        "finish_reason": last.finish_reason,
-        "response_model": last.model,
-        "system_fingerprint": last.system_fingerprint,
-        "response_headers": last.headers,
-    })
+    row.update(
+        {
+            "faults": faults,
+            "_raw_stream": raw if any(r.raw_stream is not None for r in results) else None,
+            "latency_s": round(sum(r.latency_s for r in results), 4),
+            "requests": len(results),
+            "attempts": sum(r.attempts for r in results),
+            "usage": usage or None,
+            "raw_tool_calls": [c for r in results for c in r.tool_calls],
+            "content": last.content[:MAX_CONTENT_CHARS],
+            "finish_reason": last.finish_reason,
+            "response_model": last.model,
+            "system_fingerprint": last.system_fingerprint,
+            "response_headers": last.headers,
+        }
+    )
 
 
 def offered_tools(case: Case, fleet: Fleet) -> tuple[list[dict], dict[str, dict]]:
@@ -354,8 +410,10 @@ def offered_tools(case: Case, fleet: Fleet) -> tuple[list[dict], dict[str, dict]
     if not case.functions:
         return fleet.offered(case.tools, case.server), fleet.schemas
     names = list(case.functions) if isinstance(case.tools, str) else [n for n in case.tools if n in case.functions]
-    return ([openai_tool(n, case.functions[n].get("description"), case.functions[n]["parameters"]) for n in names],
-            {n: f["parameters"] for n, f in case.functions.items()})
+    return (
+        [openai_tool(n, case.functions[n].get("description"), case.functions[n]["parameters"]) for n in names],
+        {n: f["parameters"] for n, f in case.functions.items()},
+    )
 
 
 def _score_single(case: Case, calls: list[ActualCall], schemas: dict[str, dict], row: dict) -> None:
@@ -370,13 +428,24 @@ def _score_single(case: Case, calls: list[ActualCall], schemas: dict[str, dict],
         best = best or score
     assert best is not None
     row["scores"] = {
-        "success": best.ok, "ast_ok": best.ok, "schema_ok": not schema_errs,
-        "parse_ok": all(c.args is not None for c in calls), "errors": best.errors + schema_errs,
+        "success": best.ok,
+        "ast_ok": best.ok,
+        "schema_ok": not schema_errs,
+        "parse_ok": all(c.args is not None for c in calls),
+        "errors": best.errors + schema_errs,
     }
 
 
-async def _multi_turn(client: ChatClient, model: ModelTarget, case: Case, fleet: Fleet, tools: list[dict],
-                      request: ChatOptions, row: dict, max_steps: int) -> None:
+async def _multi_turn(
+    client: ChatClient,
+    model: ModelTarget,
+    case: Case,
+    fleet: Fleet,
+    tools: list[dict],
+    request: ChatOptions,
+    row: dict,
+    max_steps: int,
+) -> None:
     messages = _messages(case, case.turns[0])[:-1]
     results: list[ChatResult] = []
     made: list[ActualCall] = []
@@ -393,10 +462,25 @@ async def _multi_turn(client: ChatClient, model: ModelTarget, case: Case, fleet:
                 messages.append({"role": "assistant", "content": result.content})
                 break
             ids = [c.get("id") or f"call_{len(made) + i}" for i, c in enumerate(result.tool_calls)]
-            messages.append({"role": "assistant", "content": result.content or None, "tool_calls": [
-                {"id": id_, "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]
-                 if isinstance(c["arguments"], str) else json.dumps(c["arguments"])}}
-                for id_, c in zip(ids, result.tool_calls)]})
+            messages.append(
+                {
+                    "role": "assistant",
+                    "content": result.content or None,
+                    "tool_calls": [
+                        {
+                            "id": id_,
+                            "type": "function",
+                            "function": {
+                                "name": c["name"],
+                                "arguments": c["arguments"]
+                                if isinstance(c["arguments"], str)
+                                else json.dumps(c["arguments"]),
+                            },
+                        }
+                        for id_, c in zip(ids, result.tool_calls)
+                    ],
+                }
+            )
             for id_, raw in zip(ids, result.tool_calls):
                 call = ActualCall.from_raw(raw["name"], raw["arguments"])
                 made.append(call)
@@ -404,8 +488,14 @@ async def _multi_turn(client: ChatClient, model: ModelTarget, case: Case, fleet:
                     text, is_error = f"error: {call.parse_error}", True
                 else:
                     text, is_error = await fleet.call(call.name, call.args)
-                transcript.append({"name": call.name, "arguments": call.args if call.args is not None
-                                   else call.arguments, "is_error": is_error, "result": text[:500]})
+                transcript.append(
+                    {
+                        "name": call.name,
+                        "arguments": call.args if call.args is not None else call.arguments,
+                        "is_error": is_error,
+                        "result": text[:500],
+                    }
+                )
                 messages.append({"role": "tool", "tool_call_id": id_, "content": text})
         else:
             errors.append(f"no final answer after {max_steps} requests in a turn")
@@ -420,5 +510,10 @@ async def _multi_turn(client: ChatClient, model: ModelTarget, case: Case, fleet:
         if not re.search(pattern, final_text):
             errors.append(f"final answer does not match /{pattern}/")
     schema_errs = [e for c in made for e in schema_errors(c, fleet.schemas.get(c.name))]
-    row["scores"] = {"success": not errors, "ast_ok": not errors, "schema_ok": not schema_errs,
-                     "parse_ok": all(c.args is not None for c in made), "errors": errors + schema_errs}
+    row["scores"] = {
+        "success": not errors,
+        "ast_ok": not errors,
+        "schema_ok": not schema_errs,
+        "parse_ok": all(c.args is not None for c in made),
+        "errors": errors + schema_errs,
+    }

@@ -21,8 +21,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-MATCHER_KINDS = ("exact", "text", "normalised", "integer", "one_of", "number", "regex", "search", "set", "contains",
-                 "items", "keys", "any_of", "any")
+MATCHER_KINDS = (
+    "exact",
+    "text",
+    "normalised",
+    "integer",
+    "one_of",
+    "number",
+    "regex",
+    "search",
+    "set",
+    "contains",
+    "items",
+    "keys",
+    "any_of",
+    "any",
+)
 NESTED_KINDS = ("items", "keys", "any_of")
 
 
@@ -43,8 +57,10 @@ class Matcher:
             kinds = [k for k in MATCHER_KINDS if k in raw]
             unknown = set(raw) - set(MATCHER_KINDS) - {"optional", "tol", "example"}
             if len(kinds) != 1 or unknown:
-                raise ValueError(f"a matcher needs exactly one of {', '.join(MATCHER_KINDS)} "
-                                 f"(plus optional/tol/example); got keys {sorted(raw)}")
+                raise ValueError(
+                    f"a matcher needs exactly one of {', '.join(MATCHER_KINDS)} "
+                    f"(plus optional/tol/example); got keys {sorted(raw)}"
+                )
             kind = kinds[0]
             value = raw[kind]
             if kind in ("regex", "search"):
@@ -72,8 +88,7 @@ class Matcher:
                 if not isinstance(value, dict):
                     raise ValueError(f"keys matcher needs a mapping of key -> matcher, got {value!r}")
                 value = {str(k): cls.parse(v) for k, v in value.items()}
-            return cls(kind, value, bool(raw.get("optional", False)), float(raw.get("tol", 1e-9)),
-                       raw.get("example"))
+            return cls(kind, value, bool(raw.get("optional", False)), float(raw.get("tol", 1e-9)), raw.get("example"))
         return cls("exact", raw)
 
     def literals(self) -> list[Any]:
@@ -229,15 +244,20 @@ def _as_list(value: Any) -> list:
 
 
 def _match_items(m: Matcher, actual: Any) -> bool:
-    return (isinstance(actual, list) and len(actual) == len(m.value)
-            and all(sub.check(a) is None for sub, a in zip(m.value, actual)))
+    return (
+        isinstance(actual, list)
+        and len(actual) == len(m.value)
+        and all(sub.check(a) is None for sub, a in zip(m.value, actual))
+    )
 
 
 def _match_keys(m: Matcher, actual: Any) -> bool:
     if not isinstance(actual, dict) or set(actual) - set(m.value):
         return False
-    return all((k in actual and sub.check(actual[k]) is None) or (k not in actual and sub.optional)
-               for k, sub in m.value.items())
+    return all(
+        (k in actual and sub.check(actual[k]) is None) or (k not in actual and sub.optional)
+        for k, sub in m.value.items()
+    )
 
 
 def _text_or_exact(expected: Any, actual: Any) -> bool:
@@ -249,8 +269,9 @@ def _text_or_exact(expected: Any, actual: Any) -> bool:
 def _match_set(m: Matcher, actual: Any) -> bool:
     if not isinstance(actual, list):
         return False
-    return (all(any(_text_or_exact(e, a) for e in m.value) for a in actual)
-            and all(any(_text_or_exact(e, a) for a in actual) for e in m.value))
+    return all(any(_text_or_exact(e, a) for e in m.value) for a in actual) and all(
+        any(_text_or_exact(e, a) for a in actual) for e in m.value
+    )
 
 
 def _match_contains(m: Matcher, actual: Any) -> bool:
@@ -264,8 +285,10 @@ def _match_contains(m: Matcher, actual: Any) -> bool:
 
 _MATCH = {
     "exact": lambda m, a: values_equal(m.value, a),
-    "text": lambda m, a: isinstance(a, str) and any(
-        normalise_text(v) == normalise_text(a) for v in (m.value if isinstance(m.value, list) else [m.value])),
+    "text": lambda m, a: (
+        isinstance(a, str)
+        and any(normalise_text(v) == normalise_text(a) for v in (m.value if isinstance(m.value, list) else [m.value]))
+    ),
     "normalised": lambda m, a: isinstance(a, str) and standardise(a) in {standardise(v) for v in _as_list(m.value)},
     "integer": lambda m, a: type(a) is int and a in _as_list(m.value),
     "items": _match_items,
@@ -323,13 +346,13 @@ def schema_errors(actual: ActualCall, schema: dict | None) -> list[str]:
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(schema)
-    return [f"{actual.name}: {'/'.join(map(str, e.absolute_path)) or '(arguments)'}: {e.message[:160]}"
-            for e in sorted(validator.iter_errors(actual.args), key=lambda e: list(map(str, e.path)))[:5]]
+    return [
+        f"{actual.name}: {'/'.join(map(str, e.absolute_path)) or '(arguments)'}: {e.message[:160]}"
+        for e in sorted(validator.iter_errors(actual.args), key=lambda e: list(map(str, e.path)))[:5]
+    ]
 
 
-def check_calls(
-    expected: Sequence[ExpectedCall], actual: Sequence[ActualCall], schemas: dict[str, dict]
-) -> CallScore:
+def check_calls(expected: Sequence[ExpectedCall], actual: Sequence[ActualCall], schemas: dict[str, dict]) -> CallScore:
     """All expected calls made, each exactly once, in any order (a multiset match), nothing else."""
     if not expected:
         if actual:

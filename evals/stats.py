@@ -69,7 +69,7 @@ def sign_test(a_better: int, b_better: int) -> float:
     n = a_better + b_better
     if n == 0:
         return 1.0
-    tail = sum(math.comb(n, i) for i in range(min(a_better, b_better) + 1)) / 2 ** n
+    tail = sum(math.comb(n, i) for i in range(min(a_better, b_better) + 1)) / 2**n
     return min(1.0, 2 * tail)
 
 
@@ -95,11 +95,17 @@ class Paired:
         if not self.cases:
             return f"{a} and {b} share no measured case: no comparison."
         if not self.significant:
-            return (f"No significant difference between {a} and {b} ({diff}; p = {self.p_value:.3g}, "
-                    f"{self.a_better} vs {self.b_better} cases differ, {self.cases} cases).")
-        better, worse = (a, b) if self.difference > 0 or (self.difference == 0 and self.a_better > self.b_better) else (b, a)
-        return (f"{better} is better than {worse} ({diff}; p = {self.p_value:.3g}, exact sign test over "
-                f"{self.a_better + self.b_better} discordant of {self.cases} cases).")
+            return (
+                f"No significant difference between {a} and {b} ({diff}; p = {self.p_value:.3g}, "
+                f"{self.a_better} vs {self.b_better} cases differ, {self.cases} cases)."
+            )
+        better, worse = (
+            (a, b) if self.difference > 0 or (self.difference == 0 and self.a_better > self.b_better) else (b, a)
+        )
+        return (
+            f"{better} is better than {worse} ({diff}; p = {self.p_value:.3g}, exact sign test over "
+            f"{self.a_better + self.b_better} discordant of {self.cases} cases)."
+        )
 
 
 def paired(a: Trials, b: Trials, samples: int = BOOTSTRAP_SAMPLES, seed: int = 0) -> Paired:

@@ -66,7 +66,7 @@ class StreamAccumulator:
 
     def add_line(self, payload: str) -> None:
         if len(self.raw) < MAX_RAW_LINES and self._raw_chars < MAX_RAW_CHARS:
-            self.raw.append(payload[:MAX_RAW_CHARS - self._raw_chars])
+            self.raw.append(payload[: MAX_RAW_CHARS - self._raw_chars])
             self._raw_chars += len(self.raw[-1])
         try:
             chunk = json.loads(payload)
@@ -165,8 +165,9 @@ class StreamAccumulator:
             if not c.repeated:
                 continue
             if _same_json(c.repeated, c.arguments):
-                faults.append({"kind": "arguments_duplicated",
-                               "detail": f"{c.name or '?'}: the arguments were sent twice"})
+                faults.append(
+                    {"kind": "arguments_duplicated", "detail": f"{c.name or '?'}: the arguments were sent twice"}
+                )
             else:
                 c.arguments += c.repeated  # not a repeat: keep all of it, it will not parse
                 self.result.tool_calls = [x.as_dict() for x in self.calls]
@@ -196,24 +197,29 @@ def engine_faults(result: Any) -> list[dict]:
         try:
             value = json.loads(args)
         except json.JSONDecodeError as exc:
-            if exc.msg == "Extra data" and _same_json(args[:exc.pos], args[exc.pos:]):
+            if exc.msg == "Extra data" and _same_json(args[: exc.pos], args[exc.pos :]):
                 faults.append({"kind": "arguments_duplicated", "detail": f"{name}: the arguments were sent twice"})
                 continue
-            truncated = (finish == "length" or exc.pos >= len(args.rstrip())
-                         or exc.msg.startswith("Unterminated string"))
-            faults.append({"kind": "arguments_truncated" if truncated else "arguments_undecodable",
-                           "detail": f"{name}: {exc.msg} at {exc.pos} of {len(args)}: {args[-80:]!r}"})
+            truncated = finish == "length" or exc.pos >= len(args.rstrip()) or exc.msg.startswith("Unterminated string")
+            faults.append(
+                {
+                    "kind": "arguments_truncated" if truncated else "arguments_undecodable",
+                    "detail": f"{name}: {exc.msg} at {exc.pos} of {len(args)}: {args[-80:]!r}",
+                }
+            )
             continue
         except ValueError:  # well-formed JSON Python will not decode (an integer past 4300 digits):
-            continue        # what the model wrote, not the engine's fault; scoring reports it
+            continue  # what the model wrote, not the engine's fault; scoring reports it
         if not isinstance(value, dict):
             faults.append({"kind": "arguments_undecodable", "detail": f"{name}: the arguments are not a JSON object"})
     if finish == "length":
         faults.append({"kind": "finish_length", "detail": "the response was cut at the token limit"})
     elif finish == "tool_calls" and not calls:
-        faults.append({"kind": "finish_reason_inconsistent",
-                       "detail": "finish_reason is tool_calls but no tool call came back"})
+        faults.append(
+            {"kind": "finish_reason_inconsistent", "detail": "finish_reason is tool_calls but no tool call came back"}
+        )
     elif calls and finish not in (None, "tool_calls", "stop", "function_call"):
-        faults.append({"kind": "finish_reason_inconsistent",
-                       "detail": f"finish_reason {finish!r} with {len(calls)} tool call(s)"})
+        faults.append(
+            {"kind": "finish_reason_inconsistent", "detail": f"finish_reason {finish!r} with {len(calls)} tool call(s)"}
+        )
     return faults

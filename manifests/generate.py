@@ -71,7 +71,10 @@ SHARED_STORES = {
 RATE_LIMIT_STORE = SharedStore("MCPFLEET_LIMITS__RATE_LIMIT_STORE", "limits-redis-url", "redis")
 # Who the stores are (a patch of your own overlay can swap in ipBlocks for managed services).
 STORE_PEERS = {
-    "postgresql": ({"namespaceSelector": {}, "podSelector": {"matchLabels": {"app.kubernetes.io/name": "postgresql"}}}, 5432),
+    "postgresql": (
+        {"namespaceSelector": {}, "podSelector": {"matchLabels": {"app.kubernetes.io/name": "postgresql"}}},
+        5432,
+    ),
     "redis": ({"namespaceSelector": {}, "podSelector": {"matchLabels": {"app.kubernetes.io/name": "redis"}}}, 6379),
 }
 GATEWAY_JWKS_PORT = 4000  # LiteLLM's container port: the fleet fetches its /.well-known/jwks.json
@@ -185,7 +188,10 @@ def hpa(component: str, min_replicas: int = 2, max_replicas: int = 6) -> dict[st
             "minReplicas": min_replicas,
             "maxReplicas": max_replicas,
             "metrics": [
-                {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}
+                {
+                    "type": "Resource",
+                    "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}},
+                }
             ],
         },
     }
@@ -314,7 +320,9 @@ def production_patches(specs, base: dict[str, Any]) -> list[dict[str, Any]]:
     ]
     # Servers whose state stays in the pod even here (a data volume and no shared store) keep one replica.
     alone = sorted(s.name for s in specs if has_data_volume(s) and s.name not in SHARED_STORES)
-    target: dict[str, Any] = {"labelSelector": f"app.kubernetes.io/component notin ({','.join(alone)})"} if alone else {}
+    target: dict[str, Any] = (
+        {"labelSelector": f"app.kubernetes.io/component notin ({','.join(alone)})"} if alone else {}
+    )
     patches = [
         {"target": {"kind": "Deployment", **target}, "patch": _dump(deploy)},
         {"target": {"kind": "HorizontalPodAutoscaler", **target}, "patch": _dump(scale)},
@@ -331,7 +339,9 @@ def production_patches(specs, base: dict[str, Any]) -> list[dict[str, Any]]:
                 pod = base[f"base/{spec.name}/deployment.yaml"]["spec"]["template"]["spec"]
                 mounts = [m["name"] for m in pod["containers"][0]["volumeMounts"]]
                 volumes = [v["name"] for v in pod["volumes"]]
-                ops.append({"op": "remove", "path": f"/spec/template/spec/containers/0/volumeMounts/{mounts.index('data')}"})
+                ops.append(
+                    {"op": "remove", "path": f"/spec/template/spec/containers/0/volumeMounts/{mounts.index('data')}"}
+                )
                 ops.append({"op": "remove", "path": f"/spec/template/spec/volumes/{volumes.index('data')}"})
         if ops:
             patches.append({"target": {"kind": "Deployment", "name": name}, "patch": _dump(ops)})
@@ -432,7 +442,9 @@ def chart_values(specs, text: str) -> str:
     try:
         begin, end = lines.index(VALUES_BEGIN + "\n"), lines.index(VALUES_END + "\n")
     except ValueError:
-        raise SystemExit(f"{CHART_VALUES}: the lines {VALUES_BEGIN.strip()!r} and {VALUES_END.strip()!r} are missing") from None
+        raise SystemExit(
+            f"{CHART_VALUES}: the lines {VALUES_BEGIN.strip()!r} and {VALUES_END.strip()!r} are missing"
+        ) from None
     servers = chart_servers(specs)
     width = max(len(name) for name in servers) + 1
     block = [
@@ -482,7 +494,9 @@ def main(argv: list[str] | None = None) -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     CHART_VALUES.write_text(values_wanted)
-    print(f"wrote {len(wanted)} files under manifests/ and the servers: block of {CHART_VALUES.relative_to(ROOT.parent)}")
+    print(
+        f"wrote {len(wanted)} files under manifests/ and the servers: block of {CHART_VALUES.relative_to(ROOT.parent)}"
+    )
     return 0
 
 

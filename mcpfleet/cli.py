@@ -87,9 +87,12 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
         cfg.add_argument("client", choices=CLIENTS)
         cfg.add_argument("servers", nargs="*", metavar="NAME", help="servers to include (default: all)")
-        cfg.add_argument("--fleet-url", "--url", dest="url",
-                         help="the fleet's base URL (default: public_url, else http://HOST:PORT)")
-        cfg.add_argument("--key-env", default=DEFAULT_KEY_ENV, help=f"variable holding the API key (default {DEFAULT_KEY_ENV})")
+        cfg.add_argument(
+            "--fleet-url", "--url", dest="url", help="the fleet's base URL (default: public_url, else http://HOST:PORT)"
+        )
+        cfg.add_argument(
+            "--key-env", default=DEFAULT_KEY_ENV, help=f"variable holding the API key (default {DEFAULT_KEY_ENV})"
+        )
         cfg.add_argument("--no-auth", action="store_true", help="the fleet runs without auth")
         cfg.add_argument("--stdio", action="store_true", help="start servers locally over stdio instead of HTTP")
         cfg.add_argument("--write", metavar="PATH", help="write the file there instead of printing it")
@@ -266,9 +269,11 @@ def _auth(args) -> int:
     if args.auth_command == "new-key":
         key = new_key()
         print(f"key:  {key}\nhash: {hash_key(key)}")
-        print("Give the key to the caller; configure only the hash, e.g.\n"
-              f"  MCPFLEET_AUTH__API_KEYS='[{{\"name\": \"alice\", \"hash\": \"{hash_key(key)}\", \"servers\": [\"*\"]}}]'",
-              file=sys.stderr)
+        print(
+            "Give the key to the caller; configure only the hash, e.g.\n"
+            f'  MCPFLEET_AUTH__API_KEYS=\'[{{"name": "alice", "hash": "{hash_key(key)}", "servers": ["*"]}}]\'',
+            file=sys.stderr,
+        )
         return 0
     key = args.key if args.key is not None else sys.stdin.readline().strip()
     if not key:

@@ -68,7 +68,7 @@ def _stdio_args(target: Target) -> list[str]:
 
 _CLAUDE_APPROVAL = (
     "Claude Code asks before it uses servers from a project's .mcp.json: approve them when it asks,\n"
-    "with /mcp, or set \"enableAllProjectMcpServers\": true in .claude/settings.local.json."
+    'with /mcp, or set "enableAllProjectMcpServers": true in .claude/settings.local.json.'
 )
 
 
@@ -142,7 +142,9 @@ def _opencode(ts: list[Target], key_env: str | None) -> Rendered:
             # as "needs authentication" and offers an OAuth flow the fleet does not run.
             entry["oauth"] = False
         mcp[t.id] = entry
-    return Rendered(json.dumps({"$schema": "https://opencode.ai/config.json", "mcp": mcp}, indent=2) + "\n", _OPENCODE_NOTE)
+    return Rendered(
+        json.dumps({"$schema": "https://opencode.ai/config.json", "mcp": mcp}, indent=2) + "\n", _OPENCODE_NOTE
+    )
 
 
 _OPENCODE_NOTE = "Save as opencode.json in the project (or merge its mcp entries into your own)."
@@ -150,7 +152,9 @@ _OPENCODE_NOTE = "Save as opencode.json in the project (or merge its mcp entries
 
 def _opencode_stdio(ts: list[Target], key_env: str | None) -> Rendered:
     mcp = {t.id: {"type": "local", "command": ["mcpfleet", *_stdio_args(t)], "enabled": True} for t in ts}
-    return Rendered(json.dumps({"$schema": "https://opencode.ai/config.json", "mcp": mcp}, indent=2) + "\n", _OPENCODE_NOTE)
+    return Rendered(
+        json.dumps({"$schema": "https://opencode.ai/config.json", "mcp": mcp}, indent=2) + "\n", _OPENCODE_NOTE
+    )
 
 
 # --- Open WebUI -------------------------------------------------------------------------------

@@ -121,7 +121,9 @@ class Identity:
         if self.signed and not self.gateway_url:
             raise ConfigError(f"--identity {self.mode} needs --gateway-url (LiteLLM's URL as the fleet reaches it)")
         if self.mode == "idp" and not (self.idp_discovery_url and self.idp_issuer):
-            raise ConfigError("--identity idp needs --idp-discovery-url and --idp-issuer (the users' identity provider)")
+            raise ConfigError(
+                "--identity idp needs --idp-discovery-url and --idp-issuer (the users' identity provider)"
+            )
 
     @property
     def signed(self) -> bool:
@@ -165,7 +167,9 @@ def guardrails(identity: Identity) -> list[dict[str, Any]]:
 
 def fleet_auth(identity: Identity, key_hash: str | None) -> str:
     """The fleet's side of `identity` as TOML for its config file (`[auth]`)."""
-    hash_line = f'hash = "{key_hash}"' if key_hash else 'hash = "sha256:<mcpfleet auth hash-key of the key LiteLLM sends>"'
+    hash_line = (
+        f'hash = "{key_hash}"' if key_hash else 'hash = "sha256:<mcpfleet auth hash-key of the key LiteLLM sends>"'
+    )
     if identity.mode == "delegate":
         return (
             "# Each user's own fleet key rides through LiteLLM (auth_type: oauth_delegate): issue one\n"
@@ -382,20 +386,41 @@ def register(add) -> None:
         p.add_argument("--config", metavar="FILE", help="TOML or YAML settings file (also: MCPFLEET_CONFIG)")
         p.add_argument("servers", nargs="*", metavar="NAME", help="servers to include (default: all)")
         # one name everywhere: --fleet-url is the fleet (as in `mcpfleet config`), --gateway-url is LiteLLM
-        p.add_argument("--fleet-url", "--url", dest="fleet_url",
-                       help="the fleet's base URL as LiteLLM reaches it (default: public_url)")
-        p.add_argument("--key-env", default=DEFAULT_KEY_ENV, help=f"variable holding the fleet API key (default {DEFAULT_KEY_ENV})")
+        p.add_argument(
+            "--fleet-url",
+            "--url",
+            dest="fleet_url",
+            help="the fleet's base URL as LiteLLM reaches it (default: public_url)",
+        )
+        p.add_argument(
+            "--key-env", default=DEFAULT_KEY_ENV, help=f"variable holding the fleet API key (default {DEFAULT_KEY_ENV})"
+        )
         p.add_argument("--no-auth", action="store_true", help="the fleet runs without auth")
-        p.add_argument("--tools", choices=TOOL_POLICIES, default="pin",
-                       help="allowed_tools: pin the current tools (default), only read-only ones, or any")
-        p.add_argument("--group", action="append", default=None, metavar="NAME",
-                       help=f"access group for every server (repeatable; default {FLEET_GROUP})")
+        p.add_argument(
+            "--tools",
+            choices=TOOL_POLICIES,
+            default="pin",
+            help="allowed_tools: pin the current tools (default), only read-only ones, or any",
+        )
+        p.add_argument(
+            "--group",
+            action="append",
+            default=None,
+            metavar="NAME",
+            help=f"access group for every server (repeatable; default {FLEET_GROUP})",
+        )
 
-    cfg = sub.add_parser("config", help="print LiteLLM's config.yaml (mcp_servers, identity guardrail) and the fleet's [auth]")
+    cfg = sub.add_parser(
+        "config", help="print LiteLLM's config.yaml (mcp_servers, identity guardrail) and the fleet's [auth]"
+    )
     common(cfg)
-    cfg.add_argument("--identity", choices=IDENTITY_MODES, default="key",
-                     help="who the fleet sees: the gateway's key (default), each user by LiteLLM's end-user header, "
-                          "by the user's own IdP token, or the user's own fleet key passed through")
+    cfg.add_argument(
+        "--identity",
+        choices=IDENTITY_MODES,
+        default="key",
+        help="who the fleet sees: the gateway's key (default), each user by LiteLLM's end-user header, "
+        "by the user's own IdP token, or the user's own fleet key passed through",
+    )
     cfg.add_argument("--gateway-url", help="LiteLLM's base URL as the fleet reaches it (header, idp: JWKS and issuer)")
     cfg.add_argument("--audience", default=DEFAULT_AUDIENCE, help=f"aud of LiteLLM's JWTs (default {DEFAULT_AUDIENCE})")
     cfg.add_argument("--idp-discovery-url", help="idp: the IdP's /.well-known/openid-configuration URL")
@@ -431,8 +456,9 @@ def _config_handler(args) -> int:
 
     from mcpfleet.common.auth import hash_key
 
-    identity = Identity(args.identity, args.gateway_url, args.audience, args.idp_discovery_url,
-                        args.idp_issuer, args.idp_audience)
+    identity = Identity(
+        args.identity, args.gateway_url, args.audience, args.idp_discovery_url, args.idp_issuer, args.idp_audience
+    )
     if args.no_auth and identity.mode != "key":
         raise ConfigError(f"--identity {identity.mode} needs the fleet's auth on; drop --no-auth")
     items, _ = _prepare(args)
@@ -459,8 +485,10 @@ def _register_handler(args) -> int:
     if not args.no_auth:
         fleet_key = os.environ.get(args.key_env, "")
         if not fleet_key:
-            raise ConfigError(f"the variable {args.key_env} (the fleet API key LiteLLM will send) is empty or unset; "
-                              "pass --no-auth if the fleet runs without auth")
+            raise ConfigError(
+                f"the variable {args.key_env} (the fleet API key LiteLLM will send) is empty or unset; "
+                "pass --no-auth if the fleet runs without auth"
+            )
     items, settings = _prepare(args)
     done = asyncio.run(register_servers(args.gateway_url, master, items, fleet_key, settings))
     for r in done:

@@ -57,16 +57,31 @@ def error_logs():
 # image) or run whole peer corpora. They are marked here, by module and by fixture, so a new test
 # that uses such a fixture is slow without anyone remembering to say so.
 SLOW_MODULES = {
-    "test_fleet_attacks", "test_conformance", "test_client_clis", "test_image", "test_litellm_gateway",
-    "test_litellm_identity", "test_litellm_identity_config", "test_add_a_server", "test_docs_replicas",
-    "test_docs_store_postgres", "test_k8s_peer_conformance", "test_k8s_corpus", "test_eval_bfcl",
-    "test_eval_bfcl_import", "test_docs_ranking", "test_k8s_fleet_manifests",
+    "test_fleet_attacks",
+    "test_conformance",
+    "test_client_clis",
+    "test_image",
+    "test_litellm_gateway",
+    "test_litellm_identity",
+    "test_litellm_identity_config",
+    "test_add_a_server",
+    "test_docs_replicas",
+    "test_docs_store_postgres",
+    "test_k8s_peer_conformance",
+    "test_k8s_corpus",
+    "test_eval_bfcl",
+    "test_eval_bfcl_import",
+    "test_docs_ranking",
+    "test_k8s_fleet_manifests",
 }
 SLOW_FIXTURES = {"verdaccio", "postgres_url", "redis_url", "stack", "modes", "installed", "replicas"}
 # `make test` runs on every core (pytest-xdist, --dist loadgroup): a module's tests stay on one
 # worker (module fixtures start once), and the LiteLLM modules share one worker and one proxy.
-XDIST_GROUPS = {"test_litellm_gateway": "litellm", "test_litellm_identity": "litellm",
-                "test_litellm_identity_config": "litellm"}
+XDIST_GROUPS = {
+    "test_litellm_gateway": "litellm",
+    "test_litellm_identity": "litellm",
+    "test_litellm_identity_config": "litellm",
+}
 
 
 def pytest_collection_modifyitems(config, items):

@@ -16,11 +16,19 @@ from mcpfleet.common.settings import load_settings
 
 
 def test_routes_bodies_and_the_request_log():
-    routes = {"/json": {"a": 1}, "/text": "héllo", "/bare": Reply(body=b"x", content_type=None),
-              "/items/*": lambda request: Reply(201, request.route.removeprefix("/items/"))}
+    routes = {
+        "/json": {"a": 1},
+        "/text": "héllo",
+        "/bare": Reply(body=b"x", content_type=None),
+        "/items/*": lambda request: Reply(201, request.route.removeprefix("/items/")),
+    }
     with serving(routes) as remote, httpx2.Client() as client:
         answer = client.get(f"{remote}/json")
-        assert (answer.status_code, answer.headers["content-type"], answer.json()) == (200, "application/json", {"a": 1})
+        assert (answer.status_code, answer.headers["content-type"], answer.json()) == (
+            200,
+            "application/json",
+            {"a": 1},
+        )
         assert client.get(remote.url("/text", host="localhost")).text == "héllo"
         assert "content-type" not in client.get(f"{remote}/bare").headers
         assert (client.get(f"{remote}/items/7?x=1").status_code, client.get(f"{remote}/items/8").text) == (201, "8")
@@ -95,6 +103,8 @@ async def test_over_http_with_a_key_the_caller_is_known_and_a_wrong_key_refused(
     with fleet_http("echo", with_test_keys(load_settings())) as url:
         hello = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
         accept = {"Accept": "application/json, text/event-stream"}
-        wrong = httpx2.post(f"{url}/echo/mcp", json=hello, headers={**accept, "Authorization": "Bearer not-" + KEYS["alice"]})
+        wrong = httpx2.post(
+            f"{url}/echo/mcp", json=hello, headers={**accept, "Authorization": "Bearer not-" + KEYS["alice"]}
+        )
         assert wrong.status_code == 401 and wrong.headers["www-authenticate"].startswith("Bearer")
         assert httpx2.post(f"{url}/echo/mcp", json=hello, headers=accept).status_code == 401

@@ -39,8 +39,13 @@ def imported_names(path: Path) -> list[tuple[int, str]]:
             found.append((node.lineno, module))
             # `from mcpfleet import servers` imports a package too
             found += [(node.lineno, f"{module}.{alias.name}") for alias in node.names if module == "mcpfleet"]
-        elif (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)
-              and isinstance(node.args[0].value, str) and _is_import_call(node.func)):
+        elif (
+            isinstance(node, ast.Call)
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+            and _is_import_call(node.func)
+        ):
             found.append((node.lineno, node.args[0].value))
     return found
 
@@ -86,7 +91,10 @@ def test_the_check_sees_every_way_of_importing(tmp_path, monkeypatch):
     monkeypatch.setattr(sys.modules[__name__], "COMMON", fake)
     names = [m for _, m in imported_names(fake / "sub" / "mod.py")]
     assert [m for m in names if not _allowed(m)] == [
-        "mcpfleet.servers.math", "mcpfleet.registry", "mcpfleet.cli", "mcpfleet.evals.cli",
+        "mcpfleet.servers.math",
+        "mcpfleet.registry",
+        "mcpfleet.cli",
+        "mcpfleet.evals.cli",
     ]
 
 

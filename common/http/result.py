@@ -9,8 +9,15 @@ from typing import Any
 from mcpfleet.common.errors import MalformedResponse, OutboundError
 from mcpfleet.common.http.policy import display
 
-_KINDS = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number",
-          type(None): "null"}
+_KINDS = {
+    dict: "an object",
+    list: "a list",
+    str: "a string",
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+    type(None): "null",
+}
 
 
 @dataclass(frozen=True)

@@ -137,7 +137,8 @@ def read_directory(root: Path, bounds: Bounds) -> Tree:
         rel_dir = os.path.relpath(dirpath, root)
         rel_dir = "" if rel_dir == "." else rel_dir.replace(os.sep, "/")
         dirnames[:] = sorted(
-            d for d in dirnames
+            d
+            for d in dirnames
             if not os.path.islink(os.path.join(dirpath, d))
             and not skipped_tree(f"{rel_dir}/{d}/x".lstrip("/"), RepoConfig())
         )

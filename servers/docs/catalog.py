@@ -34,16 +34,30 @@ DEFAULT_CATALOG: dict[str, str] = {
 }
 # Other names people use for a catalog entry (normalised, see name_key) -> the entry's name
 ALIASES: dict[str, str] = {
-    "k8s": "kubernetes", "kube": "kubernetes", "kubectl": "kubernetes",
-    "openwebui": "open-webui", "owui": "open-webui",
-    "nextjs": "next.js", "reactjs": "react", "vuejs": "vue", "sveltekit": "svelte",
-    "tailwind": "tailwindcss", "shadcn": "shadcn-ui", "shadcnui": "shadcn-ui",
-    "torch": "pytorch", "hftransformers": "transformers", "huggingfacetransformers": "transformers",
-    "modelcontextprotocol": "mcp", "sqla": "sqlalchemy", "kfserving": "kserve",
+    "k8s": "kubernetes",
+    "kube": "kubernetes",
+    "kubectl": "kubernetes",
+    "openwebui": "open-webui",
+    "owui": "open-webui",
+    "nextjs": "next.js",
+    "reactjs": "react",
+    "vuejs": "vue",
+    "sveltekit": "svelte",
+    "tailwind": "tailwindcss",
+    "shadcn": "shadcn-ui",
+    "shadcnui": "shadcn-ui",
+    "torch": "pytorch",
+    "hftransformers": "transformers",
+    "huggingfacetransformers": "transformers",
+    "modelcontextprotocol": "mcp",
+    "sqla": "sqlalchemy",
+    "kfserving": "kserve",
 }
 # Words around a name that do not name it: "k8s docs", "the FastAPI documentation"
-FILLER_WORDS = frozenset("docs doc documentation documents library lib framework official the api reference "
-                         "manual guide guides site website".split())
+FILLER_WORDS = frozenset(
+    "docs doc documentation documents library lib framework official the api reference "
+    "manual guide guides site website".split()
+)
 FUZZY_CUTOFF = 0.8
 
 

@@ -139,11 +139,14 @@ def split_front_matter(text: str) -> tuple[dict[str, str], str]:
             value = value[1:-1]
         elif value[:1] in "[{|>&*!":  # a list, map, block scalar or tag: not a plain title
             continue
-        value = clean_heading(value[:MAX_FRONT_VALUE]) if kv.group(1) != "description" else \
-            " ".join(value[:MAX_FRONT_VALUE].split())
+        value = (
+            clean_heading(value[:MAX_FRONT_VALUE])
+            if kv.group(1) != "description"
+            else " ".join(value[:MAX_FRONT_VALUE].split())
+        )
         if value and value != "(untitled)":
             found[kv.group(1)] = value
-    return found, text[m.end():]
+    return found, text[m.end() :]
 
 
 # --- markdown ------------------------------------------------------------------------------------
@@ -199,8 +202,12 @@ def markdown_sections(text: str) -> list[tuple[tuple[str, ...], str]]:
 def closes(fence: str, line: str) -> bool:
     """Does `line` close a code block opened with `fence` (same character, at least as long, bare)?"""
     m = _FENCE.match(line)
-    return m is not None and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence) \
-        and not line.strip()[len(m.group(1)):].strip()
+    return (
+        m is not None
+        and m.group(1)[0] == fence[0]
+        and len(m.group(1)) >= len(fence)
+        and not line.strip()[len(m.group(1)) :].strip()
+    )
 
 
 def clean_heading(title: str) -> str:
@@ -364,8 +371,13 @@ def rst_sections(text: str) -> list[tuple[tuple[str, ...], str]]:
         line = lines[i]
         title, style, consumed = None, None, 1
         over = _RST_ADORN.match(line)
-        if over and i + 2 < len(lines) and lines[i + 1].strip() and _RST_ADORN.match(lines[i + 2]) \
-                and lines[i + 2].strip()[0] == line.strip()[0]:
+        if (
+            over
+            and i + 2 < len(lines)
+            and lines[i + 1].strip()
+            and _RST_ADORN.match(lines[i + 2])
+            and lines[i + 2].strip()[0] == line.strip()[0]
+        ):
             title, style, consumed = lines[i + 1].strip(), (line.strip()[0], True), 3
         elif line.strip() and not line[0].isspace() and i + 1 < len(lines):
             under = _RST_ADORN.match(lines[i + 1])
@@ -407,8 +419,13 @@ def notebook_to_markdown(raw: str) -> str:
             continue
         source = cell.get("source", "")
         # nbformat says str or list of str; anything else (a broken notebook) counts as empty
-        source = "".join(s for s in source if isinstance(s, str)) if isinstance(source, list) else \
-            source if isinstance(source, str) else ""
+        source = (
+            "".join(s for s in source if isinstance(s, str))
+            if isinstance(source, list)
+            else source
+            if isinstance(source, str)
+            else ""
+        )
         if not source.strip():
             continue
         if cell.get("cell_type") == "markdown":

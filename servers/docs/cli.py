@@ -14,8 +14,12 @@ def register(add) -> None:
 
     def action(name: str, help_: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_)
-        p.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
-                       help="TOML or YAML settings file (also: MCPFLEET_CONFIG)")
+        p.add_argument(
+            "--config",
+            metavar="FILE",
+            default=argparse.SUPPRESS,
+            help="TOML or YAML settings file (also: MCPFLEET_CONFIG)",
+        )
         return p
 
     index = action("index", "index a repository (owner/repo, gitlab:group/repo) or a local folder or tarball")
@@ -77,15 +81,18 @@ def _index(args) -> int:
 
     async def run():
         try:
-            return await librarian.index_source(args.source, args.ref, local_roots=None, name=args.name,
-                                                progress=bar if not args.quiet else _silent)
+            return await librarian.index_source(
+                args.source, args.ref, local_roots=None, name=args.name, progress=bar if not args.quiet else _silent
+            )
         finally:
             bar.finish()
             await client.aclose()
 
     result = asyncio.run(run()).as_dict()
-    print(f"indexed {result['library']}@{result['ref']}: {result['files']} files, {result['chunks']} sections "
-          f"in {result['seconds']} s" + (" (stopped at max_files)" if result["truncated"] else ""))
+    print(
+        f"indexed {result['library']}@{result['ref']}: {result['files']} files, {result['chunks']} sections "
+        f"in {result['seconds']} s" + (" (stopped at max_files)" if result["truncated"] else "")
+    )
     return 0
 
 

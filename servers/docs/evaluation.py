@@ -44,8 +44,10 @@ class Scores:
         return sum(self.tokens) / max(1, len(self.tokens))
 
     def summary(self) -> str:
-        return (f"hit@1 {self.hit_at(1):.3f}  hit@5 {self.hit_at(5):.3f}  MRR {self.mrr:.3f}  "
-                f"tokens/answer {self.mean_tokens:,.0f}  ({len(self.ranks)} questions)")
+        return (
+            f"hit@1 {self.hit_at(1):.3f}  hit@5 {self.hit_at(5):.3f}  MRR {self.mrr:.3f}  "
+            f"tokens/answer {self.mean_tokens:,.0f}  ({len(self.ranks)} questions)"
+        )
 
 
 def first_rank(ranking: Sequence[str], expect: Sequence[str]) -> int | None:

@@ -39,9 +39,16 @@ class IndexResult:
 
     def as_dict(self) -> dict:
         v = self.version
-        return {"library": v.library, "ref": v.ref, "commit": v.commit, "files": v.files, "chunks": v.chunks,
-                "seconds": round(self.seconds, 2), "skipped_large_files": self.skipped_large,
-                "truncated": self.truncated}
+        return {
+            "library": v.library,
+            "ref": v.ref,
+            "commit": v.commit,
+            "files": v.files,
+            "chunks": v.chunks,
+            "seconds": round(self.seconds, 2),
+            "skipped_large_files": self.skipped_large,
+            "truncated": self.truncated,
+        }
 
 
 class Indexer:
@@ -53,11 +60,16 @@ class Indexer:
 
     def _bounds(self) -> Bounds:
         s = self.settings
-        return Bounds(s.max_unpacked_bytes, 200_000, s.max_files, s.max_file_bytes,
-                      time.monotonic() + s.index_timeout)
+        return Bounds(s.max_unpacked_bytes, 200_000, s.max_files, s.max_file_bytes, time.monotonic() + s.index_timeout)
 
-    async def run(self, source: Source, *, local_roots: list[str] | None, progress: Progress = _no_progress,
-                  name: str | None = None) -> IndexResult:
+    async def run(
+        self,
+        source: Source,
+        *,
+        local_roots: list[str] | None,
+        progress: Progress = _no_progress,
+        name: str | None = None,
+    ) -> IndexResult:
         """Index `source`; `local_roots` None means any local path (the CLI), else only below them."""
         started = time.monotonic()
         bounds = self._bounds()
@@ -87,20 +99,30 @@ class Indexer:
         lock = self._locks.setdefault(f"{library}@{ref}", anyio.Lock())
         async with lock:
             version = Version(
-                library=library, ref=ref, is_default=source.ref is None or source.kind == "local",
-                commit=commit, source=source.kind,
-                url_base=blob_url_base(source, info, ref), description=info.description if info else None,
-                stars=info.stars if info else None, files=0, chunks=0, indexed_at=0.0,
+                library=library,
+                ref=ref,
+                is_default=source.ref is None or source.kind == "local",
+                commit=commit,
+                source=source.kind,
+                url_base=blob_url_base(source, info, ref),
+                description=info.description if info else None,
+                stars=info.stars if info else None,
+                files=0,
+                chunks=0,
+                indexed_at=0.0,
             )
             stored = await anyio.to_thread.run_sync(self._store, version, tree, source.folders, bounds, progress)
         return IndexResult(stored, time.monotonic() - started, tree.skipped_large, tree.truncated)
 
-    def _store(self, version: Version, tree: Tree, folders: tuple[str, ...], bounds: Bounds,
-               progress: Progress) -> Version:
+    def _store(
+        self, version: Version, tree: Tree, folders: tuple[str, ...], bounds: Bounds, progress: Progress
+    ) -> Version:
         paths = select_paths(tree, folders, bounds.max_files)
         if not paths:
-            raise UserError(f"{version.library}@{version.ref}: no documentation files found (.md .mdx .rst .txt "
-                            ".ipynb in docs folders or a README)")
+            raise UserError(
+                f"{version.library}@{version.ref}: no documentation files found (.md .mdx .rst .txt "
+                ".ipynb in docs folders or a README)"
+            )
         step = max(1, len(paths) // 20)
 
         def documents():
@@ -113,8 +135,15 @@ class Indexer:
                 if not doc.sections:
                     continue
                 url = f"{version.url_base}{quote(path)}" if version.url_base else None
-                yield NewDocument(path, doc.title, url, doc.text, [(s.heading_path, s.body) for s in doc.sections],
-                                  about=doc.about, weight=page_weight(path, doc.text, len(doc.sections), text[:3000]))
+                yield NewDocument(
+                    path,
+                    doc.title,
+                    url,
+                    doc.text,
+                    [(s.heading_path, s.body) for s in doc.sections],
+                    about=doc.about,
+                    weight=page_weight(path, doc.text, len(doc.sections), text[:3000]),
+                )
 
         stored = self.index.replace_version(version, documents())
         anyio.from_thread.run(progress, STEPS, STEPS, f"indexed {stored.files} files, {stored.chunks} sections")
@@ -127,9 +156,14 @@ def select_paths(tree: Tree, folders: tuple[str, ...], max_files: int) -> list[s
     config = RepoConfig.parse(tree.config, folders)
     chosen = [p for p in tree.files if wanted(p, config)]
     if len(chosen) <= 1 and not config.folders:
-        chosen = [p for p in tree.files if PurePosixPath(p).suffix.lower() != ".txt"
-                  and wanted(p, RepoConfig(folders=("",), exclude_folders=config.exclude_folders,
-                                           exclude_files=config.exclude_files))]
+        chosen = [
+            p
+            for p in tree.files
+            if PurePosixPath(p).suffix.lower() != ".txt"
+            and wanted(
+                p, RepoConfig(folders=("",), exclude_folders=config.exclude_folders, exclude_files=config.exclude_files)
+            )
+        ]
     # READMEs and shallow files first, so a cut keeps the overview
     chosen.sort(key=lambda p: (not PurePosixPath(p).name.lower().startswith("readme"), p.count("/"), p))
     return chosen[:max_files]

@@ -58,14 +58,21 @@ class IndexJobs:
     def __init__(self) -> None:
         self._jobs: dict[str, Job] = {}
 
-    async def run(self, key: str, start: Callable[[Progress], Coroutine[Any, Any, IndexResult]], progress: Progress,
-                  wait: float | None) -> IndexResult | Running:
+    async def run(
+        self,
+        key: str,
+        start: Callable[[Progress], Coroutine[Any, Any, IndexResult]],
+        progress: Progress,
+        wait: float | None,
+    ) -> IndexResult | Running:
         """Run (or join) the job `key`; its result, or `Running` once `wait` seconds have passed."""
         job = self._jobs.get(key)
         if job is None:
             if len(self._jobs) >= self.MAX_RUNNING:
-                raise UserError(f"{len(self._jobs)} indexing runs are in progress, the most this server runs at once; "
-                                "try again in a minute")
+                raise UserError(
+                    f"{len(self._jobs)} indexing runs are in progress, the most this server runs at once; "
+                    "try again in a minute"
+                )
             job = Job(key)
             job.task = asyncio.create_task(start(job.progress), name=f"docs-index {key}")
             job.task.add_done_callback(functools.partial(self._finished, job))

@@ -38,13 +38,21 @@ def open_librarian(settings: Settings) -> tuple[Librarian, OutboundClient]:
     """The Librarian the server and the CLI use, and its outbound client (the caller closes both)."""
     section: DocsSettings = settings.server_section("docs", DocsSettings)
     # Archives are bigger and slower than API answers: this client's cap and deadline are the docs'.
-    http = settings.http.model_copy(update={
-        "max_bytes": max(settings.http.max_bytes, section.max_archive_bytes),
-        "timeout": max(settings.http.timeout, section.index_timeout),
-    })
+    http = settings.http.model_copy(
+        update={
+            "max_bytes": max(settings.http.max_bytes, section.max_archive_bytes),
+            "timeout": max(settings.http.timeout, section.index_timeout),
+        }
+    )
     client = OutboundClient(http)
-    forges = Forges(client, section.github_api, section.gitlab_url, section.github_token_env,
-                    section.gitlab_token_env, section.max_archive_bytes)
+    forges = Forges(
+        client,
+        section.github_api,
+        section.gitlab_url,
+        section.github_token_env,
+        section.gitlab_token_env,
+        section.max_archive_bytes,
+    )
     return Librarian(open_index(section.store, section.index_path), section, forges), client
 
 
@@ -58,7 +66,7 @@ class Librarian:
         self.catalog = settings.full_catalog()
 
     @staticmethod
-    async def _call(read, *args):  # type: ignore[no-untyped-def]
+    async def _call(read, *args):
         """An index read off the event loop: a database round trip (PostgreSQL) must not stall other calls."""
         return await anyio.to_thread.run_sync(read, *args)
 
@@ -92,13 +100,20 @@ class Librarian:
         # Offline first, most certain first: catalog names and aliases ('k8s'), indexed libraries
         # ('ollama docs' -> local/ollama), then names spelled alike; the forge only when none of
         # the certain ones matched.
-        matches = {how: [v.library for v in indexed if library_match(name, v.library) == how]
-                   for how in ("exact", "near", "fuzzy")}
+        matches = {
+            how: [v.library for v in indexed if library_match(name, v.library) == how]
+            for how in ("exact", "near", "fuzzy")
+        }
         certain = bool(lookup(self.catalog, name) or matches["exact"] or matches["near"])
         for n, (_, value) in enumerate(lookup(self.catalog, name)):
             source = parse_source(value)
             extra = {}
-            if n < 2 and self.forges is not None and source.kind != "local" and source.library.lower() not in by_library:
+            if (
+                n < 2
+                and self.forges is not None
+                and source.kind != "local"
+                and source.library.lower() not in by_library
+            ):
                 try:  # best effort: the description and stars of the likeliest matches
                     info = await self.forges.info(source)
                     extra = {"description": info.description, "stars": info.stars}
@@ -132,8 +147,9 @@ class Librarian:
 
     # -- finding an indexed version -----------------------------------------------------------------
 
-    async def find(self, library: str, *, index_missing: bool, progress: Progress = _no_progress,
-                   wait: float | None = None) -> Found:
+    async def find(
+        self, library: str, *, index_missing: bool, progress: Progress = _no_progress, wait: float | None = None
+    ) -> Found:
         """The indexed version `library` names ('owner/repo', 'owner/repo@ref' or a catalog name)."""
         library = library.strip()
         base, _, ref_text = library.partition("@") if not library.startswith("/") else (library, "", "")
@@ -159,8 +175,10 @@ class Librarian:
             if index_missing and self.settings.index_on_demand and self.forges is not None:
                 result = await self._index(source, self.settings.local_roots, progress, None, wait)
                 if isinstance(result, Running):
-                    raise UserError(f"{source.library} is being indexed ({result.percent:g}%: {result.message}); "
-                                    "search again in a minute")
+                    raise UserError(
+                        f"{source.library} is being indexed ({result.percent:g}%: {result.message}); "
+                        "search again in a minute"
+                    )
                 return Found(result.version, indexed_now=True)
         indexed = [v.library for v in await self._call(self.index.versions)]
         close = difflib.get_close_matches(base, indexed, n=3, cutoff=0.5)
@@ -183,8 +201,9 @@ class Librarian:
 
     # -- search / read ------------------------------------------------------------------------------
 
-    async def search(self, library: str, query: str, tokens: int, progress: Progress = _no_progress,
-                     wait: float | None = None) -> dict:
+    async def search(
+        self, library: str, query: str, tokens: int, progress: Progress = _no_progress, wait: float | None = None
+    ) -> dict:
         if not query.strip():
             raise UserError("give a query, e.g. 'streaming responses'")
         found = await self.find(library, index_missing=True, progress=progress, wait=wait)
@@ -193,16 +212,24 @@ class Librarian:
         packed = await anyio.to_thread.run_sync(lambda: pack(self.index.search(version, query, limit=50), tokens))
         label = f"{version.library}@{version.ref}"
         if not packed.sections:
-            text = (f"no section of {label} matches {query!r}; try other words, "
-                    "or docs_read with path '' for its contents")
+            text = (
+                f"no section of {label} matches {query!r}; try other words, or docs_read with path '' for its contents"
+            )
         else:
             text = packed.text
         header = f"{label}: {len(packed.sections)} section(s), {packed.tokens} tokens" + (
-            f" ({packed.left_out} more matched but did not fit)" if packed.left_out else "")
+            f" ({packed.left_out} more matched but did not fit)" if packed.left_out else ""
+        )
         return {
-            "library": version.library, "ref": version.ref, "query": query, "tokens": packed.tokens,
-            "sections": packed.sections, "left_out": packed.left_out, "indexed_now": found.indexed_now,
-            "header": header, "text": text,
+            "library": version.library,
+            "ref": version.ref,
+            "query": query,
+            "tokens": packed.tokens,
+            "sections": packed.sections,
+            "left_out": packed.left_out,
+            "indexed_now": found.indexed_now,
+            "header": header,
+            "text": text,
         }
 
     async def read(self, library: str, path: str, start_index: int) -> dict:
@@ -214,9 +241,18 @@ class Librarian:
             title, text, url = doc
             pg = page(text, start_index, self.settings.page_chars)
             where = f"{path} ({url})" if url else path
-            return {"library": version.library, "ref": version.ref, "path": path, "title": title, "url": url,
-                    "kind": "document", "content": pg.text, **pg.as_dict(),
-                    "header": f"{label} {where} {pg.note()}", "text": pg.text}
+            return {
+                "library": version.library,
+                "ref": version.ref,
+                "path": path,
+                "title": title,
+                "url": url,
+                "kind": "document",
+                "content": pg.text,
+                **pg.as_dict(),
+                "header": f"{label} {where} {pg.note()}",
+                "text": pg.text,
+            }
         entries = await self._call(self.index.paths, version, f"{path}/" if path else "")
         if not entries:
             every = [p for p, _ in await self._call(self.index.paths, version)]
@@ -225,13 +261,28 @@ class Librarian:
             raise UserError(f"{label} has no document or folder {path!r}{hint}")
         toc = "\n".join(f"{p} — {t}" for p, t in entries)
         pg = page(toc, start_index, TOC_ENTRIES_CHARS)
-        return {"library": version.library, "ref": version.ref, "path": path, "kind": "folder",
-                "documents": len(entries), "content": pg.text, **pg.as_dict(),
-                "header": f"{label} {path or '(root)'}: {len(entries)} document(s) {pg.note()}", "text": pg.text}
+        return {
+            "library": version.library,
+            "ref": version.ref,
+            "path": path,
+            "kind": "folder",
+            "documents": len(entries),
+            "content": pg.text,
+            **pg.as_dict(),
+            "header": f"{label} {path or '(root)'}: {len(entries)} document(s) {pg.note()}",
+            "text": pg.text,
+        }
 
-    async def index_source(self, repo: str, ref: str | None, *, local_roots: list[str] | None,
-                           progress: Progress = _no_progress, name: str | None = None,
-                           wait: float | None = None) -> IndexResult | Running:
+    async def index_source(
+        self,
+        repo: str,
+        ref: str | None,
+        *,
+        local_roots: list[str] | None,
+        progress: Progress = _no_progress,
+        name: str | None = None,
+        wait: float | None = None,
+    ) -> IndexResult | Running:
         """Index `repo`; with `wait`, past that many seconds answer `Running` and let the run go on."""
         source = self._source_for(repo.strip(), None) if not repo.strip().startswith(("/", ".", "~", "file:")) else None
         source = source or parse_source(repo)
@@ -241,8 +292,9 @@ class Librarian:
             source = Source(source.kind, source.path, ref, source.folders)
         return await self._index(source, local_roots, progress, name, wait)
 
-    async def _index(self, source: Source, local_roots: list[str] | None, progress: Progress, name: str | None,
-                     wait: float | None) -> IndexResult | Running:
+    async def _index(
+        self, source: Source, local_roots: list[str] | None, progress: Progress, name: str | None, wait: float | None
+    ) -> IndexResult | Running:
         key = f"{source.kind}:{source.path}@{source.ref or ''}:{','.join(source.folders)}:{name or ''}"
 
         async def start(job_progress: Progress) -> IndexResult:

@@ -56,8 +56,16 @@ def pack(hits: Sequence[Hit], budget: int) -> Packed:
             tokens = count_tokens(rendered)
         parts.append(rendered)
         used += cost_extra + tokens
-        sections.append({"heading": hit.heading, "path": hit.path, "url": hit.url, "text": body,
-                         "tokens": tokens, "partial": partial})
+        sections.append(
+            {
+                "heading": hit.heading,
+                "path": hit.path,
+                "url": hit.url,
+                "text": body,
+                "tokens": tokens,
+                "partial": partial,
+            }
+        )
     return Packed(sections, SEPARATOR.join(parts), used, len(hits) - len(sections))
 
 

@@ -65,7 +65,9 @@ def bm25(freqs: Iterable[tuple[float, float]], length: int, avg_length: float) -
     return sum(w * (f * (BM25_K1 + 1)) / (f + norm) for w, f in freqs)
 
 
-def best_candidates(matches: Iterable[tuple[int, int, float]], weights: dict[int, float]) -> list[tuple[float, int, int]]:
+def best_candidates(
+    matches: Iterable[tuple[int, int, float]], weights: dict[int, float]
+) -> list[tuple[float, int, int]]:
     """(score, chunk id, doc id) of the CANDIDATES best (chunk id, doc id, bm25) by BM25 × page weight."""
     return heapq.nlargest(CANDIDATES, ((bm25_ * weights.get(doc, 1.0), cid, doc) for cid, doc, bm25_ in matches))
 
@@ -90,7 +92,7 @@ def diversify(scored: list[tuple[float, int, int]], limit: int) -> list[tuple[fl
         score, cid, doc = scored[n]
         now = seen.get(doc, 0)
         if now != at:
-            heapq.heappush(heap, (-score * SAME_PAGE_DECAY ** now, n, now))
+            heapq.heappush(heap, (-score * SAME_PAGE_DECAY**now, n, now))
             continue
         picked.append((round(-neg, 4), cid))
         seen[doc] = now + 1

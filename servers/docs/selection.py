@@ -15,11 +15,31 @@ from mcpfleet.servers.docs.chunking import TEXT_SUFFIXES
 
 CONFIG_FILES = ("context7.json", ".context7.json")
 DOC_FOLDERS = frozenset({"docs", "doc", "documentation", "guide", "guides", "tutorial", "tutorials", "manual"})
-SKIP_FOLDERS = frozenset({
-    "node_modules", "vendor", "vendored", "third_party", "third-party", "dist", "build", "_build", "out",
-    "site-packages", "__pycache__", "generated", "_generated", "api-reference-generated", "target",
-    "coverage", "htmlcov", "venv", ".venv", "bower_components", "jspm_packages",
-})
+SKIP_FOLDERS = frozenset(
+    {
+        "node_modules",
+        "vendor",
+        "vendored",
+        "third_party",
+        "third-party",
+        "dist",
+        "build",
+        "_build",
+        "out",
+        "site-packages",
+        "__pycache__",
+        "generated",
+        "_generated",
+        "api-reference-generated",
+        "target",
+        "coverage",
+        "htmlcov",
+        "venv",
+        ".venv",
+        "bower_components",
+        "jspm_packages",
+    }
+)
 SKIP_FILES = frozenset({"changelog", "changes", "history", "license", "licence", "copying", "notice"})
 # Repository housekeeping at the root; inside docs/ a "security" page is usually real documentation.
 SKIP_ROOT_FILES = frozenset({"authors", "contributors", "code_of_conduct", "security", "codeowners", "contributing"})

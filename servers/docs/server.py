@@ -28,8 +28,14 @@ READ = READ_ONLY_REMOTE  # docs_search may fetch and index a library it has not 
 INDEX = WRITES_REMOTE  # downloads from GitHub/GitLab
 OUTPUT = {"type": "object"}
 INDEX_WAIT_MARGIN = 3.0  # seconds left to answer "still indexing" before the tool timeout
-Library = Annotated[str, Field(description="library id from docs_resolve, e.g. 'fastapi/fastapi' or 'owner/repo@v2'",
-                               min_length=1, max_length=200)]
+Library = Annotated[
+    str,
+    Field(
+        description="library id from docs_resolve, e.g. 'fastapi/fastapi' or 'owner/repo@v2'",
+        min_length=1,
+        max_length=200,
+    ),
+]
 
 
 def build(settings: Settings) -> FastMCP:
@@ -47,9 +53,12 @@ def build(settings: Settings) -> FastMCP:
         await anyio.to_thread.run_sync(tokens.warm)
         yield {}
 
-    mcp = new_server("docs", "Current library documentation from Git repositories: resolve a library id, "
-                             "then search or read its docs.",
-                     lifespan=lifespan, closers=(librarian.jobs.aclose, client.aclose, close_index))
+    mcp = new_server(
+        "docs",
+        "Current library documentation from Git repositories: resolve a library id, then search or read its docs.",
+        lifespan=lifespan,
+        closers=(librarian.jobs.aclose, client.aclose, close_index),
+    )
 
     def wait_for(tool: str) -> float:
         """How long a call waits for indexing: until shortly before the runtime stops it."""
@@ -72,50 +81,68 @@ def build(settings: Settings) -> FastMCP:
     @mcp.tool(annotations=READ, output_schema=OUTPUT)
     async def docs_search(
         library: Library,
-        query: Annotated[str, Field(description="what you need, e.g. 'middleware redirects'", min_length=1,
-                                    max_length=500)],
+        query: Annotated[
+            str, Field(description="what you need, e.g. 'middleware redirects'", min_length=1, max_length=500)
+        ],
         ctx: Context,
         tokens: Annotated[int, Field(ge=200, le=20_000, description="token budget")] = 4000,
     ) -> ToolResult:
         """Best-matching doc sections for a query, with heading path and source URL, filling the token budget."""
-        result = await librarian.search(library, query, tokens, progress=ctx.report_progress,
-                                        wait=wait_for("docs_search"))
+        result = await librarian.search(
+            library, query, tokens, progress=ctx.report_progress, wait=wait_for("docs_search")
+        )
         header = result.pop("header")
         return untrusted_result(result.pop("text"), f"docs:{result['library']}@{result['ref']}", result, header=header)
 
     @mcp.tool(annotations=READ, output_schema=OUTPUT)
     async def docs_read(
         library: Library,
-        path: Annotated[str, Field(description="file path from a search result; a folder or '' lists documents",
-                                   max_length=1000)],
+        path: Annotated[
+            str, Field(description="file path from a search result; a folder or '' lists documents", max_length=1000)
+        ],
         start_index: Annotated[int, Field(ge=0, description="character offset for the next page")] = 0,
     ) -> ToolResult:
         """Read one document of an indexed library, paged, or list a folder's documents."""
         result = await librarian.read(library, path, start_index)
         header = result.pop("header")
-        return untrusted_result(result.pop("text"), f"docs:{result['library']}@{result['ref']}/{result['path']}",
-                                result, header=header)
+        return untrusted_result(
+            result.pop("text"), f"docs:{result['library']}@{result['ref']}/{result['path']}", result, header=header
+        )
 
     @mcp.tool(annotations=INDEX, output_schema=OUTPUT)
     async def docs_index(
-        repo: Annotated[str, Field(description="owner/repo, gitlab:group/repo or a GitHub URL", min_length=1,
-                                   max_length=300)],
+        repo: Annotated[
+            str, Field(description="owner/repo, gitlab:group/repo or a GitHub URL", min_length=1, max_length=300)
+        ],
         ctx: Context,
-        ref: Annotated[str | None, Field(description="branch or tag; default branch if omitted",
-                                         max_length=200)] = None,
+        ref: Annotated[
+            str | None, Field(description="branch or tag; default branch if omitted", max_length=200)
+        ] = None,
     ) -> ToolResult:
         """Index or refresh a repository's docs (reports progress)."""
-        result = await librarian.index_source(repo, ref or None, local_roots=section.local_roots,
-                                              progress=ctx.report_progress, wait=wait_for("docs_index"))
+        result = await librarian.index_source(
+            repo,
+            ref or None,
+            local_roots=section.local_roots,
+            progress=ctx.report_progress,
+            wait=wait_for("docs_index"),
+        )
         if isinstance(result, Running):
-            return structured_answer({
-                "status": "running", "repo": repo, "percent": result.percent, "message": result.message,
-                "text": f"still indexing {repo} ({result.percent:g}%: {result.message}); it continues in the "
-                        "background: call docs_index again to wait for it, or search in a minute",
-            })
+            return structured_answer(
+                {
+                    "status": "running",
+                    "repo": repo,
+                    "percent": result.percent,
+                    "message": result.message,
+                    "text": f"still indexing {repo} ({result.percent:g}%: {result.message}); it continues in the "
+                    "background: call docs_index again to wait for it, or search in a minute",
+                }
+            )
         answer = {"status": "done", **result.as_dict()}
-        answer["text"] = (f"indexed {answer['library']}@{answer['ref']}: {answer['files']} files, "
-                          f"{answer['chunks']} sections in {answer['seconds']} s")
+        answer["text"] = (
+            f"indexed {answer['library']}@{answer['ref']}: {answer['files']} files, "
+            f"{answer['chunks']} sections in {answer['seconds']} s"
+        )
         return structured_answer(answer)
 
     return mcp

@@ -20,8 +20,11 @@ class DocsSettings(BaseModel):
     """`[servers.docs]`."""
 
     model_config = {"extra": "forbid"}
-    store: str = Field(default="sqlite", description="'sqlite' (the file at index_path) or a postgresql:// URL "
-                                                     "shared by replicas (MCPFLEET_SERVERS__DOCS__STORE)")
+    store: str = Field(
+        default="sqlite",
+        description="'sqlite' (the file at index_path) or a postgresql:// URL "
+        "shared by replicas (MCPFLEET_SERVERS__DOCS__STORE)",
+    )
     index_path: str = Field(default_factory=_default_index_path, description="SQLite file (a volume in Kubernetes)")
     github_api: str = "https://api.github.com"
     github_token_env: str = Field(default="GITHUB_TOKEN", description="variable holding a GitHub token")
@@ -46,7 +49,6 @@ class DocsSettings(BaseModel):
         if value != "sqlite" and not value.startswith(POSTGRES_SCHEMES):
             raise ValueError("must be 'sqlite' or a postgresql://user:password@host:5432/database URL")
         return value
-
 
     def full_catalog(self) -> dict[str, str]:
         merged = dict(DEFAULT_CATALOG) if self.default_catalog else {}

@@ -39,8 +39,9 @@ class Source:
         # which the forge decodes) would walk out of /repos/ to any endpoint of the API host.
         if any(not re.fullmatch(_SLUG, p) or set(p) == {"."} for p in self.path.split("/")):
             raise UserError(f"{self.path[:100]!r} is not a repository path (owner/repo)")
-        if self.ref is not None and (not _REF.match(self.ref) or ".." in self.ref
-                                     or any(set(p) <= {"."} for p in self.ref.split("/"))):
+        if self.ref is not None and (
+            not _REF.match(self.ref) or ".." in self.ref or any(set(p) <= {"."} for p in self.ref.split("/"))
+        ):
             raise UserError(f"{self.ref[:100]!r} is not a git ref")
 
     @property
@@ -90,16 +91,22 @@ def parse_source(spec: str) -> Source:
             folders = tuple(f for f in (m.group("folders") or "").split(",") if f.strip())
             return Source(kind, m.group("path"), ref, folders)
     raise UserError(
-        f"cannot read {spec[:100]!r} as a repository: use owner/repo, owner/repo@ref, gitlab:group/repo "
-        "or a GitHub URL"
+        f"cannot read {spec[:100]!r} as a repository: use owner/repo, owner/repo@ref, gitlab:group/repo or a GitHub URL"
     )
 
 
 class Forges:
     """GitHub and GitLab over their REST APIs, through one OutboundClient."""
 
-    def __init__(self, client: OutboundClient, github_api: str, gitlab_url: str,
-                 github_token_env: str, gitlab_token_env: str, max_archive_bytes: int) -> None:
+    def __init__(
+        self,
+        client: OutboundClient,
+        github_api: str,
+        gitlab_url: str,
+        github_token_env: str,
+        gitlab_token_env: str,
+        max_archive_bytes: int,
+    ) -> None:
         self.client = client
         self.github_api = github_api.rstrip("/")
         self.gitlab_api = gitlab_url.rstrip("/") + "/api/v4"
@@ -134,8 +141,9 @@ class Forges:
 
     async def info(self, source: Source) -> RepoInfo:
         if source.kind == "github":
-            data = await self._json(f"{self.github_api}/repos/{source.path}", self._github_headers(),
-                                    f"GitHub repository {source.path}")
+            data = await self._json(
+                f"{self.github_api}/repos/{source.path}", self._github_headers(), f"GitHub repository {source.path}"
+            )
             if not isinstance(data, dict):
                 raise OutboundError("GitHub answered an unexpected shape")
             return RepoInfo(
@@ -147,8 +155,11 @@ class Forges:
                 topics=[str(t) for t in data.get("topics") or [] if isinstance(t, str)][:20],
             )
         if source.kind == "gitlab":
-            data = await self._json(f"{self.gitlab_api}/projects/{quote(source.path, safe='')}",
-                                    self._gitlab_headers(), f"GitLab project {source.path}")
+            data = await self._json(
+                f"{self.gitlab_api}/projects/{quote(source.path, safe='')}",
+                self._gitlab_headers(),
+                f"GitLab project {source.path}",
+            )
             if not isinstance(data, dict):
                 raise OutboundError("GitLab answered an unexpected shape")
             return RepoInfo(
@@ -180,17 +191,22 @@ class Forges:
     async def search(self, name: str, limit: int = 5) -> list[RepoInfo]:
         """GitHub repositories matching `name`, best first (GitHub's ranking)."""
         q = quote(f"{name} in:name,description", safe="")
-        data = await self._json(f"{self.github_api}/search/repositories?q={q}&per_page={limit}",
-                                self._github_headers(), "GitHub search")
+        data = await self._json(
+            f"{self.github_api}/search/repositories?q={q}&per_page={limit}", self._github_headers(), "GitHub search"
+        )
         items = data.get("items", []) if isinstance(data, dict) else []
         found = []
         for item in items[:limit]:
             if isinstance(item, dict) and isinstance(item.get("full_name"), str):
-                found.append(RepoInfo(
-                    library=item["full_name"], description=_str(item.get("description")),
-                    stars=_int(item.get("stargazers_count")), default_branch=_str(item.get("default_branch")),
-                    html_url=_str(item.get("html_url")),
-                ))
+                found.append(
+                    RepoInfo(
+                        library=item["full_name"],
+                        description=_str(item.get("description")),
+                        stars=_int(item.get("stargazers_count")),
+                        default_branch=_str(item.get("default_branch")),
+                        html_url=_str(item.get("html_url")),
+                    )
+                )
         return found
 
 

@@ -111,5 +111,7 @@ def open_index(store: str, index_path: str | Path) -> DocsIndex:
         from mcpfleet.servers.docs.store_postgres import PostgresIndex
 
         return PostgresIndex(store)
-    raise ConfigError("servers.docs.store must be 'sqlite' or a postgresql://user:password@host/database URL, "
-                      f"not {store.split('://')[0] + '://…' if '://' in store else repr(store[:40])}")
+    raise ConfigError(
+        "servers.docs.store must be 'sqlite' or a postgresql://user:password@host/database URL, "
+        f"not {store.split('://')[0] + '://…' if '://' in store else repr(store[:40])}"
+    )

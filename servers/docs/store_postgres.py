@@ -113,7 +113,9 @@ SELECT v.id, v.chunks, v.tokens, t.n, p.chunk, min(p.doc), min(p.length),
 FROM v, t JOIN docs_postings p ON p.lexeme = t.lexeme WHERE p.version_id = v.id
 GROUP BY v.id, v.chunks, v.tokens, t.n, p.chunk HAVING count(*) = min(t.parts)
 """
-VERSION_COLUMNS = "library, ref, is_default, commit_sha, source, url_base, description, stars, files, chunks, indexed_at"
+VERSION_COLUMNS = (
+    "library, ref, is_default, commit_sha, source, url_base, description, stars, files, chunks, indexed_at"
+)
 
 
 def library_lock_key(library: str) -> int:
@@ -130,8 +132,10 @@ class PostgresIndex(DocsIndex):
 
     def __init__(self, url: str, *, pool_size: int = POOL_SIZE) -> None:
         if psycopg is None:
-            raise ConfigError("servers.docs.store = postgresql://… needs the psycopg driver: "
-                              "pip install 'mcpfleet[docs]' (or psycopg[binary])")
+            raise ConfigError(
+                "servers.docs.store = postgresql://… needs the psycopg driver: "
+                "pip install 'mcpfleet[docs]' (or psycopg[binary])"
+            )
         try:
             params = conninfo_to_dict(url)
         except psycopg.ProgrammingError:
@@ -169,8 +173,9 @@ class PostgresIndex(DocsIndex):
                 self._create(conn)
             yield conn
         except psycopg.errors.QueryCanceled:
-            raise UserError("the docs index took too long to answer (its statement_timeout); try fewer words "
-                            "or again in a moment") from None
+            raise UserError(
+                "the docs index took too long to answer (its statement_timeout); try fewer words or again in a moment"
+            ) from None
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
             log.warning("docs index %s: %s", self.where, _first_line(exc))
             raise UserError("the docs index (PostgreSQL) cannot be reached right now; try again in a minute") from None
@@ -194,8 +199,10 @@ class PostgresIndex(DocsIndex):
             if "authentication failed" in detail or "does not exist" in detail:
                 # wrong credentials or database: the operator's to fix, not a passing outage
                 log.error("docs index %s: %s", self.where, detail)
-                raise ConfigError(f"servers.docs.store: PostgreSQL at {self.where} refused the login or has no "
-                                  "such database; check the URL's user, password and database") from None
+                raise ConfigError(
+                    f"servers.docs.store: PostgreSQL at {self.where} refused the login or has no "
+                    "such database; check the URL's user, password and database"
+                ) from None
             raise
 
     def _create(self, conn) -> None:
@@ -206,16 +213,20 @@ class PostgresIndex(DocsIndex):
                 exists = conn.execute("SELECT to_regclass('docs_schema')").fetchone()[0] is not None
                 found = conn.execute("SELECT max(version) FROM docs_schema").fetchone()[0] if exists else None
                 if found is not None and found > SCHEMA_VERSION:
-                    raise ConfigError(f"servers.docs.store: the database holds a docs index of schema {found}, "
-                                      f"written by a newer mcpfleet (this one reads {SCHEMA_VERSION}); upgrade")
+                    raise ConfigError(
+                        f"servers.docs.store: the database holds a docs index of schema {found}, "
+                        f"written by a newer mcpfleet (this one reads {SCHEMA_VERSION}); upgrade"
+                    )
                 if found is None:
                     for statement in SCHEMA.split(";\n"):
                         conn.execute(statement)
                     conn.execute("INSERT INTO docs_schema VALUES (%s)", (SCHEMA_VERSION,))
                     log.info("docs index %s: tables created (schema %d)", self.where, SCHEMA_VERSION)
         except psycopg.errors.InsufficientPrivilege:
-            raise ConfigError(f"servers.docs.store: the database user may not create the docs tables at {self.where}; "
-                              "grant it CREATE on the schema (or run once as its owner)") from None
+            raise ConfigError(
+                f"servers.docs.store: the database user may not create the docs tables at {self.where}; "
+                "grant it CREATE on the schema (or run once as its owner)"
+            ) from None
         self._ready = True
 
     def ping(self) -> bool:
@@ -233,11 +244,14 @@ class PostgresIndex(DocsIndex):
         with conn.transaction():
             conn.execute(f"SET LOCAL statement_timeout = '{WRITE_STATEMENT_TIMEOUT}'")
             conn.execute(f"SET LOCAL idle_in_transaction_session_timeout = '{WRITE_IDLE_TIMEOUT}'")
-            got = conn.execute("SELECT pg_try_advisory_xact_lock(%s, %s)",
-                               (LOCK_CLASS, library_lock_key(library))).fetchone()[0]
+            got = conn.execute(
+                "SELECT pg_try_advisory_xact_lock(%s, %s)", (LOCK_CLASS, library_lock_key(library))
+            ).fetchone()[0]
             if not got:
-                raise IndexBusy(f"{library} is being indexed by another replica right now; search it when that "
-                                "run finishes (in a minute), or call docs_index again then")
+                raise IndexBusy(
+                    f"{library} is being indexed by another replica right now; search it when that "
+                    "run finishes (in a minute), or call docs_index again then"
+                )
             yield
 
     def replace_version(self, version: Version, documents: Iterable[NewDocument]) -> Version:
@@ -264,20 +278,37 @@ class PostgresIndex(DocsIndex):
             conn.execute(
                 f"INSERT INTO docs_versions (id, {VERSION_COLUMNS}, tokens) VALUES "
                 "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (vid, stored.library, stored.ref, stored.is_default, stored.commit, stored.source, stored.url_base,
-                 stored.description, stored.stars, files, chunks, stored.indexed_at, total_tokens))
+                (
+                    vid,
+                    stored.library,
+                    stored.ref,
+                    stored.is_default,
+                    stored.commit,
+                    stored.source,
+                    stored.url_base,
+                    stored.description,
+                    stored.stars,
+                    files,
+                    chunks,
+                    stored.indexed_at,
+                    total_tokens,
+                ),
+            )
         return stored
 
     @staticmethod
-    def _copy(conn, vid: int, first_doc: int, first_chunk: int, total_tokens: int,
-              batch: list[NewDocument]) -> tuple[int, int]:
+    def _copy(
+        conn, vid: int, first_doc: int, first_chunk: int, total_tokens: int, batch: list[NewDocument]
+    ) -> tuple[int, int]:
         """One batch of documents and their sections into the tables (COPY); the running counts."""
         with conn.cursor() as cur:
-            with cur.copy("COPY docs_documents (version_id, doc, path, title, url, text, about, weight) "
-                          "FROM STDIN") as copy:
+            with cur.copy(
+                "COPY docs_documents (version_id, doc, path, title, url, text, about, weight) FROM STDIN"
+            ) as copy:
                 for n, doc in enumerate(batch, first_doc):
-                    copy.write_row((vid, n, doc.path, _clean(doc.title), doc.url, _clean(doc.text), _clean(doc.about),
-                                    doc.weight))
+                    copy.write_row(
+                        (vid, n, doc.path, _clean(doc.title), doc.url, _clean(doc.text), _clean(doc.about), doc.weight)
+                    )
             chunk = first_chunk
             with cur.copy("COPY docs_staging FROM STDIN") as copy:
                 for n, doc in enumerate(batch, first_doc):
@@ -286,8 +317,18 @@ class PostgresIndex(DocsIndex):
                         heading_words, body_words = tokens(heading), tokens(body)
                         length = len(heading_words) + len(place_words) + len(body_words)
                         total_tokens += length
-                        copy.write_row((chunk, n, _clean(heading), _clean(body), " ".join(heading_words),
-                                        " ".join(place_words), " ".join(body_words)[:MAX_INDEXED_CHARS], length))
+                        copy.write_row(
+                            (
+                                chunk,
+                                n,
+                                _clean(heading),
+                                _clean(body),
+                                " ".join(heading_words),
+                                " ".join(place_words),
+                                " ".join(body_words)[:MAX_INDEXED_CHARS],
+                                length,
+                            )
+                        )
                         chunk += 1
         return chunk, total_tokens
 
@@ -297,8 +338,9 @@ class PostgresIndex(DocsIndex):
 
     @staticmethod
     def _delete(conn, library: str, ref: str) -> bool:
-        row = conn.execute("DELETE FROM docs_versions WHERE library = %s AND ref = %s RETURNING id",
-                           (library, ref)).fetchone()
+        row = conn.execute(
+            "DELETE FROM docs_versions WHERE library = %s AND ref = %s RETURNING id", (library, ref)
+        ).fetchone()
         if row is None:
             return False
         for table in ("docs_postings", "docs_chunks", "docs_documents"):
@@ -310,9 +352,11 @@ class PostgresIndex(DocsIndex):
     def versions(self, library: str | None = None) -> list[Version]:
         where = " WHERE lower(library) = lower(%s)" if library else ""
         with self._connection() as conn:
-            rows = conn.execute(f"SELECT {VERSION_COLUMNS} FROM docs_versions{where} "
-                                'ORDER BY library COLLATE "C", is_default DESC, indexed_at DESC',
-                                (library,) if library else ()).fetchall()
+            rows = conn.execute(
+                f"SELECT {VERSION_COLUMNS} FROM docs_versions{where} "
+                'ORDER BY library COLLATE "C", is_default DESC, indexed_at DESC',
+                (library,) if library else (),
+            ).fetchall()
         return [Version(*r) for r in rows]
 
     def search(self, version: Version, query: str, limit: int = 40) -> list[Hit]:
@@ -322,8 +366,17 @@ class PostgresIndex(DocsIndex):
         if not any(words):
             return []
         with self._connection() as conn:
-            rows = conn.execute(SEARCH, {"library": version.library, "ref": version.ref, "terms": words,
-                                         "heading": HEADING_WEIGHT, "place": PLACE_WEIGHT, "body": BODY_WEIGHT}).fetchall()
+            rows = conn.execute(
+                SEARCH,
+                {
+                    "library": version.library,
+                    "ref": version.ref,
+                    "terms": words,
+                    "heading": HEADING_WEIGHT,
+                    "place": PLACE_WEIGHT,
+                    "body": BODY_WEIGHT,
+                },
+            ).fetchall()
             if not rows:
                 return []
             vid, sections, total_tokens = rows[0][:3]
@@ -337,18 +390,23 @@ class PostgresIndex(DocsIndex):
             best = best_candidates(matches, self._weights(conn, vid))
             coverage = {chunk: len(per_chunk[chunk][2]) / len(terms) for _, chunk, _ in best}
             picked = rank(best, coverage, limit)
-            found = {cid: (path, url, heading, body) for cid, path, url, heading, body in conn.execute(
-                "SELECT c.chunk, d.path, d.url, c.heading, c.body FROM docs_chunks c JOIN docs_documents d "
-                "ON d.version_id = c.version_id AND d.doc = c.doc WHERE c.version_id = %s AND c.chunk = ANY(%s)",
-                (vid, [cid for _, cid in picked])).fetchall()}
+            found = {
+                cid: (path, url, heading, body)
+                for cid, path, url, heading, body in conn.execute(
+                    "SELECT c.chunk, d.path, d.url, c.heading, c.body FROM docs_chunks c JOIN docs_documents d "
+                    "ON d.version_id = c.version_id AND d.doc = c.doc WHERE c.version_id = %s AND c.chunk = ANY(%s)",
+                    (vid, [cid for _, cid in picked]),
+                ).fetchall()
+            }
         return [Hit(cid, *found[cid], score) for score, cid in picked if cid in found]
 
     def _weights(self, conn, vid: int) -> dict[int, float]:
         """doc -> page weight of one stored version (ids are never reused, so the cache never goes stale)."""
         cached = self._weight_cache.get(vid)
         if cached is None:
-            cached = dict(conn.execute("SELECT doc, weight FROM docs_documents WHERE version_id = %s",
-                                       (vid,)).fetchall())
+            cached = dict(
+                conn.execute("SELECT doc, weight FROM docs_documents WHERE version_id = %s", (vid,)).fetchall()
+            )
             with self._lock:
                 if len(self._weight_cache) >= WEIGHT_CACHE_VERSIONS:
                     self._weight_cache.clear()
@@ -359,9 +417,10 @@ class PostgresIndex(DocsIndex):
         with self._connection() as conn:
             row = conn.execute(
                 "SELECT d.title, d.text, d.url FROM docs_documents d JOIN docs_versions v ON v.id = d.version_id "
-                "WHERE v.library = %s AND v.ref = %s AND d.path = %s", (version.library, version.ref, path),
+                "WHERE v.library = %s AND v.ref = %s AND d.path = %s",
+                (version.library, version.ref, path),
             ).fetchone()
-        return tuple(row) if row else None  # type: ignore[return-value]
+        return tuple(row) if row else None
 
     def paths(self, version: Version, prefix: str = "") -> list[tuple[str, str]]:
         with self._connection() as conn:
@@ -370,7 +429,7 @@ class PostgresIndex(DocsIndex):
                 'WHERE v.library = %s AND v.ref = %s AND starts_with(d.path, %s) ORDER BY d.path COLLATE "C"',
                 (version.library, version.ref, prefix),
             ).fetchall()
-        return [tuple(r) for r in rows]  # type: ignore[misc]
+        return [tuple(r) for r in rows]
 
     def close(self) -> None:
         with self._lock:

@@ -108,9 +108,11 @@ class SqliteIndex(DocsIndex):
             found = conn.execute("PRAGMA user_version").fetchone()[0]
             has_fts = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'chunks_fts'").fetchone() is not None
             if found > SCHEMA_VERSION:
-                raise ConfigError(f"servers.docs.index_path: {self.path} was written by a newer mcpfleet "
-                                  f"(index schema {found}, this one reads {SCHEMA_VERSION}); upgrade, or "
-                                  "point index_path at another file")
+                raise ConfigError(
+                    f"servers.docs.index_path: {self.path} was written by a newer mcpfleet "
+                    f"(index schema {found}, this one reads {SCHEMA_VERSION}); upgrade, or "
+                    "point index_path at another file"
+                )
             run_script(conn, SCHEMA)
             if has_fts and found < SCHEMA_VERSION:
                 self._migrate_v1(conn)
@@ -135,17 +137,29 @@ class SqliteIndex(DocsIndex):
         run_script(conn, FTS_SCHEMA)
         docs = conn.execute(
             "SELECT d.id, d.path, d.text, count(c.id) FROM documents d LEFT JOIN chunks c ON c.doc_id = d.id "
-            "GROUP BY d.id").fetchall()
-        conn.executemany("UPDATE documents SET weight = ? WHERE id = ?",
-                         [(page_weight(path, text, n), doc_id) for doc_id, path, text, n in docs])
-        rows = conn.execute("SELECT c.id, c.heading, c.body, d.path, d.about FROM chunks c "
-                            "JOIN documents d ON d.id = c.doc_id").fetchall()
-        conn.executemany("INSERT INTO chunks_fts (rowid, heading, place, body, lib) VALUES (?,?,?,?,'')",
-                         [(cid, h, place(p, a), b) for cid, h, b, p, a in rows])
+            "GROUP BY d.id"
+        ).fetchall()
+        conn.executemany(
+            "UPDATE documents SET weight = ? WHERE id = ?",
+            [(page_weight(path, text, n), doc_id) for doc_id, path, text, n in docs],
+        )
+        rows = conn.execute(
+            "SELECT c.id, c.heading, c.body, d.path, d.about FROM chunks c JOIN documents d ON d.id = c.doc_id"
+        ).fetchall()
+        conn.executemany(
+            "INSERT INTO chunks_fts (rowid, heading, place, body, lib) VALUES (?,?,?,?,'')",
+            [(cid, h, place(p, a), b) for cid, h, b, p, a in rows],
+        )
         libraries = conn.execute("SELECT count(DISTINCT library) FROM versions").fetchone()[0]
-        log.warning("docs index %s: upgraded from schema 0 to %d (search table rebuilt from the %d stored "
-                    "sections of %d libraries, nothing removed); index a library again (docs_index) to "
-                    "pick up page titles from front matter", self.path, SCHEMA_VERSION, len(rows), libraries)
+        log.warning(
+            "docs index %s: upgraded from schema 0 to %d (search table rebuilt from the %d stored "
+            "sections of %d libraries, nothing removed); index a library again (docs_index) to "
+            "pick up page titles from front matter",
+            self.path,
+            SCHEMA_VERSION,
+            len(rows),
+            libraries,
+        )
 
     def _connect(self) -> sqlite3.Connection:
         if not self._created:
@@ -181,8 +195,7 @@ class SqliteIndex(DocsIndex):
                     cur = conn.execute(
                         "INSERT INTO documents (library, ref, path, title, url, text, about, weight) "
                         "VALUES (?,?,?,?,?,?,?,?)",
-                        (version.library, version.ref, doc.path, doc.title, doc.url, doc.text, doc.about,
-                         doc.weight),
+                        (version.library, version.ref, doc.path, doc.title, doc.url, doc.text, doc.about, doc.weight),
                     )
                     doc_id = cur.lastrowid
                     files += 1
@@ -201,8 +214,19 @@ class SqliteIndex(DocsIndex):
                 stored = Version(**{**version.__dict__, "files": files, "chunks": chunks, "indexed_at": time.time()})
                 conn.execute(
                     "INSERT INTO versions VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    (stored.library, stored.ref, int(stored.is_default), stored.commit, stored.source,
-                     stored.url_base, stored.description, stored.stars, files, chunks, stored.indexed_at),
+                    (
+                        stored.library,
+                        stored.ref,
+                        int(stored.is_default),
+                        stored.commit,
+                        stored.source,
+                        stored.url_base,
+                        stored.description,
+                        stored.stars,
+                        files,
+                        chunks,
+                        stored.indexed_at,
+                    ),
                 )
                 conn.execute("COMMIT")
                 return stored
@@ -228,7 +252,8 @@ class SqliteIndex(DocsIndex):
     def _delete(conn: sqlite3.Connection, library: str, ref: str) -> bool:
         rows = conn.execute(
             "SELECT c.id, c.heading, c.body, d.path, d.about FROM chunks c JOIN documents d ON d.id = c.doc_id "
-            "WHERE c.library = ? AND c.ref = ?", (library, ref),
+            "WHERE c.library = ? AND c.ref = ?",
+            (library, ref),
         ).fetchall()
         conn.executemany(
             "INSERT INTO chunks_fts (chunks_fts, rowid, heading, place, body, lib) VALUES ('delete', ?, ?, ?, ?, '')",
@@ -243,8 +268,9 @@ class SqliteIndex(DocsIndex):
 
     def versions(self, library: str | None = None) -> list[Version]:
         sql = "SELECT * FROM versions" + (" WHERE lower(library) = lower(?)" if library else "")
-        rows = self._reader.execute(sql + " ORDER BY library, is_default DESC, indexed_at DESC",
-                                    (library,) if library else ()).fetchall()
+        rows = self._reader.execute(
+            sql + " ORDER BY library, is_default DESC, indexed_at DESC", (library,) if library else ()
+        ).fetchall()
         return [Version(r[0], r[1], bool(r[2]), *r[3:]) for r in rows]
 
     def search(self, version: Version, query: str, limit: int = 40) -> list[Hit]:
@@ -266,9 +292,14 @@ class SqliteIndex(DocsIndex):
             return []
         best = best_candidates(matches, self._weights(version))
         picked = rank(best, self._coverage(terms, [cid for _, cid, _ in best]), limit)
-        rows = {cid: (path, url, heading, body) for cid, path, url, heading, body in self._reader.execute(
-            "SELECT c.id, d.path, d.url, c.heading, c.body FROM chunks c JOIN documents d ON d.id = c.doc_id "
-            f"WHERE c.id IN ({','.join('?' * len(picked))})", [cid for _, cid in picked])}
+        rows = {
+            cid: (path, url, heading, body)
+            for cid, path, url, heading, body in self._reader.execute(
+                "SELECT c.id, d.path, d.url, c.heading, c.body FROM chunks c JOIN documents d ON d.id = c.doc_id "
+                f"WHERE c.id IN ({','.join('?' * len(picked))})",
+                [cid for _, cid in picked],
+            )
+        }
         return [Hit(cid, *rows[cid], score) for score, cid in picked if cid in rows]
 
     def _weights(self, version: Version) -> dict[int, float]:
@@ -277,8 +308,11 @@ class SqliteIndex(DocsIndex):
         key = (version.library, version.ref, version.indexed_at)
         cached = self._weight_cache.get(key)
         if cached is None:
-            cached = dict(self._reader.execute("SELECT id, weight FROM documents WHERE library = ? AND ref = ?",
-                                               (version.library, version.ref)).fetchall())
+            cached = dict(
+                self._reader.execute(
+                    "SELECT id, weight FROM documents WHERE library = ? AND ref = ?", (version.library, version.ref)
+                ).fetchall()
+            )
             with self._write_lock:
                 if len(self._weight_cache) >= WEIGHT_CACHE_VERSIONS:
                     self._weight_cache.clear()
@@ -297,8 +331,9 @@ class SqliteIndex(DocsIndex):
         counts = dict.fromkeys(ids, 0)
         for term in terms:
             for (rowid,) in self._reader.execute(
-                    "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid BETWEEN ? AND ?",
-                    (f'"{term}"', low, high)):
+                "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid BETWEEN ? AND ?",
+                (f'"{term}"', low, high),
+            ):
                 if rowid in wanted:
                     counts[rowid] += 1
         return {cid: n / len(terms) for cid, n in counts.items()}
@@ -309,15 +344,19 @@ class SqliteIndex(DocsIndex):
             "SELECT title, text, url FROM documents WHERE library = ? AND ref = ? AND path = ?",
             (version.library, version.ref, path),
         ).fetchone()
-        return tuple(row) if row else None  # type: ignore[return-value]
+        return tuple(row) if row else None
 
     def paths(self, version: Version, prefix: str = "") -> list[tuple[str, str]]:
         """(path, title) of the documents below `prefix` ('' for all), sorted by path."""
         pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        return [tuple(r) for r in self._reader.execute(  # type: ignore[misc]
-            "SELECT path, title FROM documents WHERE library = ? AND ref = ? AND path LIKE ? ESCAPE '\\' "
-            "ORDER BY path", (version.library, version.ref, pattern),
-        ).fetchall()]
+        return [
+            tuple(r)
+            for r in self._reader.execute(
+                "SELECT path, title FROM documents WHERE library = ? AND ref = ? AND path LIKE ? ESCAPE '\\' "
+                "ORDER BY path",
+                (version.library, version.ref, pattern),
+            ).fetchall()
+        ]
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -331,4 +370,3 @@ def run_script(conn: sqlite3.Connection, script: str) -> None:
     for statement in script.split(";\n"):
         if statement.strip():
             conn.execute(statement)
-

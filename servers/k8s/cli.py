@@ -19,15 +19,24 @@ def register(add) -> None:
     sub = parser.add_subparsers(dest="k8s_command", metavar="ACTION")
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
-                       help="TOML or YAML settings file (also: MCPFLEET_CONFIG)")
+        p.add_argument(
+            "--config",
+            metavar="FILE",
+            default=argparse.SUPPRESS,
+            help="TOML or YAML settings file (also: MCPFLEET_CONFIG)",
+        )
         p.add_argument("--kubernetes-version", metavar="V", help="e.g. 1.33 (default: newest bundled)")
         p.add_argument("--profile", metavar="P", help="baseline, restricted, cerit, best-practices or your own")
 
     validate = sub.add_parser("validate", help="validate manifests (exit 1 on error findings)")
     common(validate)
     validate.add_argument("--format", choices=("text", "json"), default="text")
-    validate.add_argument("files", nargs="+", metavar="FILE", help="YAML files, directories (searched recursively for *.yaml, *.yml, *.json) or - for stdin")
+    validate.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="YAML files, directories (searched recursively for *.yaml, *.yml, *.json) or - for stdin",
+    )
     validate.set_defaults(handler=_validate)
 
     fix = sub.add_parser("fix", help="print the fixed manifest (or --diff, or --in-place)")
@@ -117,7 +126,9 @@ def _validate(args) -> int:
             for f in report.findings:
                 print(f.render())
     if args.format == "json":
-        print(json.dumps({"findings": [f.as_dict() for f in findings], "errors": errors, "warnings": warnings}, indent=2))
+        print(
+            json.dumps({"findings": [f.as_dict() for f in findings], "errors": errors, "warnings": warnings}, indent=2)
+        )
     else:
         print(f"{errors} error(s), {warnings} warning(s)", file=sys.stderr)
     return 1 if errors else 0

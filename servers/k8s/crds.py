@@ -23,8 +23,11 @@ def catalog_path(cache_dir: str | Path, api_version: str, kind: str) -> Path | N
     group, version = api_version.split("/", 1)
     if len(group) > 253 or len(version) > 63 or len(kind) > 63:  # DNS-name limits; longer is no CRD
         return None
-    if not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*", group) or not re.fullmatch(r"[a-z0-9]+", version) \
-            or not re.fullmatch(r"[A-Za-z0-9]+", kind):
+    if (
+        not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*", group)
+        or not re.fullmatch(r"[a-z0-9]+", version)
+        or not re.fullmatch(r"[A-Za-z0-9]+", kind)
+    ):
         return None
     return Path(cache_dir) / group / f"{kind.lower()}_{version}.json"
 
@@ -103,7 +106,9 @@ def cluster_crds(timeout: float = 10.0) -> list[dict]:
     try:
         from kubernetes import client, config  # optional: only for live-cluster CRDs
     except ImportError:
-        raise errors.ConfigError("servers.k8s.cluster_crds needs the 'kubernetes' package: pip install kubernetes") from None
+        raise errors.ConfigError(
+            "servers.k8s.cluster_crds needs the 'kubernetes' package: pip install kubernetes"
+        ) from None
     try:
         try:
             config.load_incluster_config()

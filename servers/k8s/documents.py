@@ -211,8 +211,9 @@ def _check_duplicate_keys(root: Any) -> None:
                 if isinstance(key_node, yaml.ScalarNode) and key_node.value != "<<":
                     if key_node.value in keys:
                         mark = key_node.start_mark
-                        raise YamlSyntaxError(f"YAML syntax error: found duplicate key {key_node.value!r}",
-                                              mark.line + 1, mark.column + 1)
+                        raise YamlSyntaxError(
+                            f"YAML syntax error: found duplicate key {key_node.value!r}", mark.line + 1, mark.column + 1
+                        )
                     keys[key_node.value] = True
                 stack.append(value_node)
         elif isinstance(node, yaml.SequenceNode):
@@ -251,8 +252,11 @@ def _check_size(data: Any, offset: int, budget: list[int] | None = None) -> None
         if seen > MAX_NODES:
             raise YamlSyntaxError(f"the document expands to more than {MAX_NODES} nodes (YAML aliases?)", offset + 1, 1)
         if seen > left:
-            raise YamlSyntaxError(f"the documents together expand to more than {MAX_TOTAL_NODES} nodes "
-                                  "(YAML aliases?); split the input", offset + 1, 1)
+            raise YamlSyntaxError(
+                f"the documents together expand to more than {MAX_TOTAL_NODES} nodes (YAML aliases?); split the input",
+                offset + 1,
+                1,
+            )
         if isinstance(node, dict):
             stack.extend((child, depth + 1) for child in node.values())
         elif isinstance(node, list):

@@ -8,10 +8,22 @@ from pathlib import Path
 from mcpfleet.common import errors
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
-ALIASES = {"sgl": "sglang", "lws": "vllm-multinode", "leaderworkerset": "vllm-multinode", "multinode": "vllm-multinode",
-           "inferenceservice": "kserve", "dra": "dra-gpu", "resourceclaimtemplate": "dra-gpu", "scaledobject": "keda",
-           "web": "web-app", "webapp": "web-app", "statefulset-pvc": "statefulset", "pvc": "statefulset",
-           "cron": "cronjob", "vllm-openai": "vllm"}
+ALIASES = {
+    "sgl": "sglang",
+    "lws": "vllm-multinode",
+    "leaderworkerset": "vllm-multinode",
+    "multinode": "vllm-multinode",
+    "inferenceservice": "kserve",
+    "dra": "dra-gpu",
+    "resourceclaimtemplate": "dra-gpu",
+    "scaledobject": "keda",
+    "web": "web-app",
+    "webapp": "web-app",
+    "statefulset-pvc": "statefulset",
+    "pvc": "statefulset",
+    "cron": "cronjob",
+    "vllm-openai": "vllm",
+}
 
 
 @lru_cache(maxsize=1)

@@ -1,10 +1,10 @@
 """Profiles as data: YAML files naming rule ids with severities, composed with `extends:`.
 
-    name: my-org
-    extends: restricted
-    rules:
-      ephemeral-storage: error
-      probes: off
+name: my-org
+extends: restricted
+rules:
+  ephemeral-storage: error
+  probes: off
 """
 
 from __future__ import annotations
@@ -78,7 +78,9 @@ def load_profiles(extra_dirs: list[str] | tuple[str, ...] = ()) -> dict[str, Pro
                 raise errors.ConfigError(f"profile {path}: unknown rule {rule_id!r}")
             severity = OFF if severity is False else str(severity)
             if severity not in (*SEVERITIES, OFF):
-                raise errors.ConfigError(f"profile {path}: rule {rule_id!r}: severity must be error, warning, info or off")
+                raise errors.ConfigError(
+                    f"profile {path}: rule {rule_id!r}: severity must be error, warning, info or off"
+                )
             rules[rule_id] = severity
         resolved[name] = Profile(name, str(data.get("description") or ""), rules, str(parent) if parent else None)
         return resolved[name]

@@ -66,8 +66,14 @@ REMOVED_APIS: dict[tuple[str, str], tuple[str, str]] = {
     ("rbac.authorization.k8s.io/v1beta1", "RoleBinding"): ("1.22", "rbac.authorization.k8s.io/v1"),
     ("rbac.authorization.k8s.io/v1beta1", "ClusterRoleBinding"): ("1.22", "rbac.authorization.k8s.io/v1"),
     ("apiextensions.k8s.io/v1beta1", "CustomResourceDefinition"): ("1.22", "apiextensions.k8s.io/v1"),
-    ("admissionregistration.k8s.io/v1beta1", "ValidatingWebhookConfiguration"): ("1.22", "admissionregistration.k8s.io/v1"),
-    ("admissionregistration.k8s.io/v1beta1", "MutatingWebhookConfiguration"): ("1.22", "admissionregistration.k8s.io/v1"),
+    ("admissionregistration.k8s.io/v1beta1", "ValidatingWebhookConfiguration"): (
+        "1.22",
+        "admissionregistration.k8s.io/v1",
+    ),
+    ("admissionregistration.k8s.io/v1beta1", "MutatingWebhookConfiguration"): (
+        "1.22",
+        "admissionregistration.k8s.io/v1",
+    ),
     ("certificates.k8s.io/v1beta1", "CertificateSigningRequest"): ("1.22", "certificates.k8s.io/v1"),
     ("coordination.k8s.io/v1beta1", "Lease"): ("1.22", "coordination.k8s.io/v1"),
     ("scheduling.k8s.io/v1beta1", "PriorityClass"): ("1.22", "scheduling.k8s.io/v1"),
@@ -120,7 +126,9 @@ def check_version(version: str) -> str:
     m = re.fullmatch(r"v?(\d+)\.(\d+)(?:\.\d+)?", version.strip())
     versions = bundled_versions()
     if not m or f"{int(m[1])}.{int(m[2])}" not in versions:
-        raise errors.UserError(f"Kubernetes version {version!r} is not available; choose {versions[0]} to {versions[-1]}")
+        raise errors.UserError(
+            f"Kubernetes version {version!r} is not available; choose {versions[0]} to {versions[-1]}"
+        )
     return f"{int(m[1])}.{int(m[2])}"
 
 
@@ -156,8 +164,9 @@ class SchemaStore:
         added = 0
         # apiextensions.k8s.io/v1beta1: one schema for every version (spec.validation), and
         # possibly a single `spec.version` instead of a list
-        shared = (spec.get("validation") or {}).get("openAPIV3Schema") if isinstance(spec.get("validation"), dict) \
-            else None
+        shared = (
+            (spec.get("validation") or {}).get("openAPIV3Schema") if isinstance(spec.get("validation"), dict) else None
+        )
         versions = spec.get("versions") or ([{"name": spec["version"]}] if isinstance(spec.get("version"), str) else [])
         for version in versions:
             schema = ((version.get("schema") or {}).get("openAPIV3Schema")) if isinstance(version, dict) else None
@@ -291,16 +300,20 @@ class SchemaStore:
         removed = REMOVED_APIS.get((api_version, kind))
         if removed:
             since, instead = removed
-            yield SchemaProblem("removed-api", ("apiVersion",),
-                                f"{kind} {api_version} was removed in Kubernetes {since}; use {instead}")
+            yield SchemaProblem(
+                "removed-api", ("apiVersion",), f"{kind} {api_version} was removed in Kubernetes {since}; use {instead}"
+            )
             return
         validator = self.validator(version, api_version, kind)
         if validator is None:
             served = self.served_in(api_version, kind)
             if served:
-                yield SchemaProblem("api-not-available", ("apiVersion",),
-                                    f"{kind} {api_version} is not served by Kubernetes {version}; it is by "
-                                    f"{served[0]}" + (f" to {served[-1]}" if len(served) > 1 else ""))
+                yield SchemaProblem(
+                    "api-not-available",
+                    ("apiVersion",),
+                    f"{kind} {api_version} is not served by Kubernetes {version}; it is by "
+                    f"{served[0]}" + (f" to {served[-1]}" if len(served) > 1 else ""),
+                )
                 return
             builtin = builtin_kinds(version)
             if _group(api_version) in {_group(gv) for gv in builtin}:
@@ -310,8 +323,12 @@ class SchemaStore:
                 message = f"Kubernetes {version} has no kind {kind} in {api_version}{hint}"
                 yield SchemaProblem("api-not-available", ("kind",), clip(message, MAX_MESSAGE))
                 return
-            yield SchemaProblem("unknown-kind", ("kind",), f"no schema for {kind} {api_version} in Kubernetes {version}"
-                                " or the configured CRDs; only policy rules were checked")
+            yield SchemaProblem(
+                "unknown-kind",
+                ("kind",),
+                f"no schema for {kind} {api_version} in Kubernetes {version}"
+                " or the configured CRDs; only policy rules were checked",
+            )
             return
         found = sorted(validator.iter_errors(_plain(data)), key=lambda e: list(map(str, e.absolute_path)))
         for n, error in enumerate(found):
@@ -323,8 +340,12 @@ class SchemaStore:
 
 def is_list(data: Any) -> bool:
     """`apiVersion: v1, kind: List` with an `items` sequence (what `kubectl get -o yaml` writes)."""
-    return isinstance(data, dict) and data.get("apiVersion") == "v1" and data.get("kind") == "List" \
+    return (
+        isinstance(data, dict)
+        and data.get("apiVersion") == "v1"
+        and data.get("kind") == "List"
         and isinstance(data.get("items"), list)
+    )
 
 
 def _group(api_version: str) -> str:
@@ -372,18 +393,21 @@ def _problem(error: jsonschema.ValidationError) -> SchemaProblem:
         extra = sorted(k for k in error.instance if k not in allowed)
         if extra:
             hint = _closest(extra[0], allowed)
-            return SchemaProblem("schema", path + (extra[0],),
-                                 f"unknown field {extra[0]!r}" + (f" (did you mean {hint!r}?)" if hint else ""))
+            return SchemaProblem(
+                "schema",
+                path + (extra[0],),
+                f"unknown field {extra[0]!r}" + (f" (did you mean {hint!r}?)" if hint else ""),
+            )
     if error.validator in ("oneOf", "anyOf") and error.context:
         import jsonschema.exceptions
 
         best = jsonschema.exceptions.best_match(error.context)
         return SchemaProblem("schema", path, clip(best.message, MAX_MESSAGE))
     if error.validator == "enum" and error.absolute_path and list(error.absolute_path)[-1] in ("apiVersion", "kind"):
-        return SchemaProblem("schema", path, f"{error.instance!r} is not valid here; expected one of {error.validator_value}")
+        return SchemaProblem(
+            "schema", path, f"{error.instance!r} is not valid here; expected one of {error.validator_value}"
+        )
     return SchemaProblem("schema", path, clip(error.message, MAX_MESSAGE))
-
-
 
 
 def _closest(word: str, choices: set[str]) -> str | None:

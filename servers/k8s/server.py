@@ -45,8 +45,9 @@ def worker_settings(section: K8sSettings, engine: Engine) -> dict[str, Any]:
         crd_dirs.append(section.crd_cache_dir)
     if section.cluster_crds:
         crd_dirs.append(_write_crds(engine.cluster_crd_objects))
-    return section.model_copy(update={"crd_dirs": crd_dirs, "crd_url_template": None, "crd_cache_dir": None,
-                                      "cluster_crds": False}).model_dump(mode="json")
+    return section.model_copy(
+        update={"crd_dirs": crd_dirs, "crd_url_template": None, "crd_cache_dir": None, "cluster_crds": False}
+    ).model_dump(mode="json")
 
 
 def _write_crds(crds: list[dict]) -> str:
@@ -70,16 +71,25 @@ def build(settings: Settings) -> FastMCP:
         "k8s",
         # CPU may run as long as the wall clock allows: parsing is single-threaded, and the call's
         # `timeout` is what the operator chose for one manifest
-        pool_settings(settings.workers, size=section.pool_size, memory_mb=section.memory_mb, timeout=section.timeout,
-                      cpu_seconds=section.timeout),
+        pool_settings(
+            settings.workers,
+            size=section.pool_size,
+            memory_mb=section.memory_mb,
+            timeout=section.timeout,
+            cpu_seconds=section.timeout,
+        ),
         initializer=f"{MODULE}.work:warm",
         allowed_prefixes=[MODULE],
         env={ENV: json.dumps(for_workers)},
         network=False,
         readable_paths=[*for_workers["crd_dirs"], *section.profile_dirs],
     )
-    mcp = new_pooled_server("k8s", "Validate Kubernetes manifests against the API schema and policy profiles; fix "
-                                   "them; get ready examples (vLLM, SGLang, KServe, LeaderWorkerSet, DRA, KEDA).", pool)
+    mcp = new_pooled_server(
+        "k8s",
+        "Validate Kubernetes manifests against the API schema and policy profiles; fix "
+        "them; get ready examples (vLLM, SGLang, KServe, LeaderWorkerSet, DRA, KEDA).",
+        pool,
+    )
 
     async def work(target: str, *args: Any) -> Any:  # what work.<target> returns (a dict, or pairs)
         return await run_for_tool(pool, f"{MODULE}.work:{target}", for_workers, *args, input_errors=INPUT_ERRORS)
@@ -91,15 +101,17 @@ def build(settings: Settings) -> FastMCP:
             await fetch_schemas(section, await work("missing_kinds", manifest, version), settings.http)
 
     @mcp.tool(annotations=READ_ONLY, output_schema=OUTPUT)
-    async def k8s_validate(manifest: Manifest, kubernetes_version: Version = None,
-                           profile: ProfileName = None) -> ToolResult:
+    async def k8s_validate(
+        manifest: Manifest, kubernetes_version: Version = None, profile: ProfileName = None
+    ) -> ToolResult:
         """Check manifests: schema (strict), removed APIs, security and GPU-serving rules; findings with lines."""
         await prefetch(manifest, kubernetes_version)
         return structured_answer(await work("validate", manifest, kubernetes_version, profile))
 
     @mcp.tool(annotations=READ_ONLY, output_schema=OUTPUT)
-    async def k8s_fix(manifest: Manifest, kubernetes_version: Version = None,
-                      profile: ProfileName = None) -> ToolResult:
+    async def k8s_fix(
+        manifest: Manifest, kubernetes_version: Version = None, profile: ProfileName = None
+    ) -> ToolResult:
         """Apply safe fixes keeping comments; returns fixed YAML, diff, fixes and what still needs you."""
         await prefetch(manifest, kubernetes_version)
         return structured_answer(await work("fix", manifest, kubernetes_version, profile))
@@ -110,8 +122,9 @@ def build(settings: Settings) -> FastMCP:
         return structured_answer(example(topic))
 
     @mcp.tool(annotations=READ_ONLY, output_schema=OUTPUT)
-    async def k8s_rules(profile: ProfileName = None,
-                        rule: Annotated[str | None, Field(description="a rule id")] = None) -> ToolResult:
+    async def k8s_rules(
+        profile: ProfileName = None, rule: Annotated[str | None, Field(description="a rule id")] = None
+    ) -> ToolResult:
         """List profiles, a profile's rules and severities, or explain one rule."""
         return structured_answer(engine.rules_info(profile, rule))
 

@@ -23,4 +23,6 @@ class K8sSettings(BaseModel):
     # the server validates in worker processes ([workers] settings; these override them for k8s)
     pool_size: int | None = Field(default=None, ge=1, le=64, description="worker processes (default: [workers].size)")
     timeout: float = Field(default=30.0, gt=0, le=600, description="seconds per k8s_validate or k8s_fix call")
-    memory_mb: int | None = Field(default=None, ge=256, description="memory cap per worker (default: [workers].memory_mb)")
+    memory_mb: int | None = Field(
+        default=None, ge=256, description="memory cap per worker (default: [workers].memory_mb)"
+    )

@@ -51,15 +51,15 @@ MAX_DIGITS = 1000
 _LONG_ROOT = 300  # a radical root longer than this (characters) is given numerically instead
 _SIMPLIFY_MAX_OPS = 200  # `simplify()` on bigger expressions may take too long to be worth it
 
-_DOMAINS = {"complex": "complex", "c": "complex", "complexes": "complex",
-            "real": "real", "r": "real", "reals": "real"}
+_DOMAINS = {"complex": "complex", "c": "complex", "complexes": "complex", "real": "real", "r": "real", "reals": "real"}
 
 
 # --- solve ------------------------------------------------------------------------------------
 
 
-def solve(equations: str | Sequence[str], variables: str | Sequence[str] | None = None,
-          domain: str = "complex") -> dict[str, Any]:
+def solve(
+    equations: str | Sequence[str], variables: str | Sequence[str] | None = None, domain: str = "complex"
+) -> dict[str, Any]:
     """Solve one equation, a system, or inequalities for `variables` over `domain`.
 
     `equations`: a string (several may be separated by `;`, newlines or top-level commas) or a
@@ -156,7 +156,8 @@ def _unknowns(statements: list[sp.Basic], variables: Any) -> list[sp.Symbol]:
         listed = ", ".join(map(str, symbols))
         raise MathInputError(
             f"{equations} equation(s) in {len(symbols)} unknowns ({listed}): say which to solve for, "
-            f"e.g. variables={[str(symbols[-1])]!r}; the others are then treated as parameters")
+            f"e.g. variables={[str(symbols[-1])]!r}; the others are then treated as parameters"
+        )
     if len(symbols) > MAX_EQUATIONS:
         raise MathInputError(f"at most {MAX_EQUATIONS} variables")
     return symbols
@@ -232,12 +233,17 @@ def _numeric_poly_roots(factor: sp.Poly) -> list[sp.Expr]:
                 if abs(step) <= mpmath.mpf(10) ** -26 * max(1, abs(z)):
                     break
             polished.append(complex(z))
-    distinct = all(abs(a - b) > 1e-9 * max(1.0, abs(a)) for i, a in enumerate(polished) for b in polished[i + 1:])
+    distinct = all(abs(a - b) > 1e-9 * max(1.0, abs(a)) for i, a in enumerate(polished) for b in polished[i + 1 :])
     if not distinct:
         return [numeric_value(r) for r in factor.nroots(n=15, maxsteps=200)]
-    return [numeric_value(sp.Float(z.real, 15) + sp.I * sp.Float(z.imag, 15)
-                          if abs(z.imag) > 1e-14 * max(1.0, abs(z.real)) else sp.Float(z.real, 15))
-            for z in polished]
+    return [
+        numeric_value(
+            sp.Float(z.real, 15) + sp.I * sp.Float(z.imag, 15)
+            if abs(z.imag) > 1e-14 * max(1.0, abs(z.real))
+            else sp.Float(z.real, 15)
+        )
+        for z in polished
+    ]
 
 
 def _unwieldy(root: sp.Expr) -> bool:
@@ -253,8 +259,13 @@ def _constant_truth(truth: bool, x: sp.Symbol, dom: str) -> dict[str, Any]:
         return _no_solution("the equation is false whatever the value of the variable")
     where = "real" if dom == "real" else "complex"
     everything = sp.S.Reals if dom == "real" else sp.S.Complexes
-    result = {"solutions": [], "infinite": True, "all_values": True, "solution_set": sp.sstr(everything),
-              "text": f"every {where} {x} is a solution (the equation is an identity)"}
+    result = {
+        "solutions": [],
+        "infinite": True,
+        "all_values": True,
+        "solution_set": sp.sstr(everything),
+        "text": f"every {where} {x} is a solution (the equation is an identity)",
+    }
     if dom == "real":
         result["intervals"] = [_interval_dict((-sp.oo, sp.oo, True, True))]
     return result
@@ -266,10 +277,14 @@ def _solve_with_parameters(eq: sp.Eq, x: sp.Symbol, dom: str, params: set[sp.Sym
     try:
         values = sp.solve(eq, x, dict=False)
     except (NotImplementedError, ValueError, TypeError) as exc:
-        return {"solutions": [], "exact": False, "solved": False,
-                "note": f"no closed form found (sympy: {str(exc)[:200]}); a numeric search needs "
-                        f"values for the parameters {names}",
-                "text": f"no closed-form solution found for {x}"}
+        return {
+            "solutions": [],
+            "exact": False,
+            "solved": False,
+            "note": f"no closed form found (sympy: {str(exc)[:200]}); a numeric search needs "
+            f"values for the parameters {names}",
+            "text": f"no closed-form solution found for {x}",
+        }
     if dom == "real":
         values = [v for v in values if maybe_real(v)]
     result = _listed_solutions(values, x)
@@ -306,8 +321,13 @@ def _polynomial_roots(poly: sp.Poly, x: sp.Symbol, dom: str) -> dict[str, Any]:
     result = _listed_solutions([e[0] for e in entries], x)
     result["multiplicities"] = [e[1] for e in entries]
     if reasons:
-        result.update({"exact": exact, "numeric_fallback": True,
-                       "note": "some roots are given numerically: " + "; ".join(sorted(reasons))})
+        result.update(
+            {
+                "exact": exact,
+                "numeric_fallback": True,
+                "note": "some roots are given numerically: " + "; ".join(sorted(reasons)),
+            }
+        )
     if not entries and dom == "real":
         result["text"] = "no real solution"
     return result
@@ -325,8 +345,11 @@ def _factor_roots(factor: sp.Poly, dom: str) -> tuple[list[tuple[sp.Expr, int, b
         count = factor.count_roots()  # exact number of real roots (Sturm sequence)
         approx = sorted(approx, key=lambda v: abs(complex(v).imag))[:count]
         approx = [sp.re(v) for v in approx]
-    reason = (f"the radical form for the roots of {sp.sstr(factor.as_expr())} is too unwieldy to be useful"
-              if complete else f"{sp.sstr(factor.as_expr())} has no solution in radicals")
+    reason = (
+        f"the radical form for the roots of {sp.sstr(factor.as_expr())} is too unwieldy to be useful"
+        if complete
+        else f"{sp.sstr(factor.as_expr())} has no solution in radicals"
+    )
     return [(v, 1, False) for v in approx], reason
 
 
@@ -434,9 +457,13 @@ def _fallback(eq: sp.Eq, x: sp.Symbol, dom: str) -> dict[str, Any]:
         return _plateau_result(merged, plateaus, x, span)
     if not merged:
         where = " (real roots only)" if dom == "complex" else ""
-        return {"solutions": [], "exact": False, "numeric_fallback": True,
-                "note": f"no closed form, and a numeric search{where} in {span} found no root",
-                "text": f"no solution found (numeric search in {span})"}
+        return {
+            "solutions": [],
+            "exact": False,
+            "numeric_fallback": True,
+            "note": f"no closed form, and a numeric search{where} in {span} found no root",
+            "text": f"no solution found (numeric search in {span})",
+        }
     result = _listed_solutions(merged, x)
     result.update({"exact": exact_all, "numeric_fallback": not exact_all})
     notes = []
@@ -452,19 +479,24 @@ def _fallback(eq: sp.Eq, x: sp.Symbol, dom: str) -> dict[str, Any]:
     return result
 
 
-def _plateau_result(points: list[sp.Expr], plateaus: list[tuple[float, float]], x: sp.Symbol,
-                    span: str) -> dict[str, Any]:
+def _plateau_result(
+    points: list[sp.Expr], plateaus: list[tuple[float, float]], x: sp.Symbol, span: str
+) -> dict[str, Any]:
     """The equation holds on whole intervals (seen numerically): report them approximately."""
     found = ", ".join(f"[{lo:g}, {hi:g}]" for lo, hi in plateaus)
     result: dict[str, Any] = _listed_solutions(points, x) if points else {"solutions": [], "text": ""}
     text = f"{x} in about {' or '.join(f'[{lo:g}, {hi:g}]' for lo, hi in plateaus)}"
-    result.update({
-        "exact": False, "numeric_fallback": True, "infinite": True,
-        "approximate_intervals": [[f"{lo:g}", f"{hi:g}"] for lo, hi in plateaus],
-        "note": f"no closed form found; numerically the equation holds on whole intervals ({found}, ends "
-                f"accurate to the 0.01 grid) within {span}",
-        "text": f"{result['text']} or {text}" if points else text,
-    })
+    result.update(
+        {
+            "exact": False,
+            "numeric_fallback": True,
+            "infinite": True,
+            "approximate_intervals": [[f"{lo:g}", f"{hi:g}"] for lo, hi in plateaus],
+            "note": f"no closed form found; numerically the equation holds on whole intervals ({found}, ends "
+            f"accurate to the 0.01 grid) within {span}",
+            "text": f"{result['text']} or {text}" if points else text,
+        }
+    )
     return result
 
 
@@ -522,7 +554,8 @@ def _solve_inequalities(statements: list[sp.Basic], symbols: list[sp.Symbol], do
                 part = sp.solveset(statement, x, sp.S.Reals)
             except (NotImplementedError, ValueError, TypeError) as exc:
                 raise MathInputError(
-                    f"cannot solve the inequality {sp.sstr(statement)} exactly: {str(exc)[:200]}") from None
+                    f"cannot solve the inequality {sp.sstr(statement)} exactly: {str(exc)[:200]}"
+                ) from None
         solution_set = sp.Intersection(solution_set, part)
     result: dict[str, Any] = {"solution_set": sp.sstr(solution_set)}
     if dom == "complex":
@@ -535,13 +568,15 @@ def _solve_inequalities(statements: list[sp.Basic], symbols: list[sp.Symbol], do
         result.update({"solutions": [], "intervals": [], "text": "no solution"})
         return result
     relational = solution_set.as_relational(x)
-    result.update({
-        "solutions": [{str(x): render(solution_set)}],
-        "intervals": [_interval_dict(i) for i in intervals],
-        "relational": sp.sstr(relational),
-        "infinite": any(lo != hi for lo, hi, _, _ in intervals),
-        "text": _intervals_text(intervals, x),
-    })
+    result.update(
+        {
+            "solutions": [{str(x): render(solution_set)}],
+            "intervals": [_interval_dict(i) for i in intervals],
+            "relational": sp.sstr(relational),
+            "infinite": any(lo != hi for lo, hi, _, _ in intervals),
+            "text": _intervals_text(intervals, x),
+        }
+    )
     return result
 
 
@@ -579,9 +614,12 @@ def _as_intervals(s: sp.Set) -> list[Span] | None:
 def _interval_dict(span: Span) -> dict[str, Any]:
     """{"lower", "upper", "lower_closed", "upper_closed"}: bounds are parser-readable strings."""
     lo, hi, lo_open, hi_open = span
-    return {"lower": render(lo)["result"], "upper": render(hi)["result"],
-            "lower_closed": not lo_open and lo.is_finite is not False,
-            "upper_closed": not hi_open and hi.is_finite is not False}
+    return {
+        "lower": render(lo)["result"],
+        "upper": render(hi)["result"],
+        "lower_closed": not lo_open and lo.is_finite is not False,
+        "upper_closed": not hi_open and hi.is_finite is not False,
+    }
 
 
 def _intervals_text(spans: list[Span], x: sp.Symbol) -> str:
@@ -629,9 +667,13 @@ def _solve_system(statements: list[sp.Basic], symbols: list[sp.Symbol], dom: str
         if numeric is not None:
             return numeric
     if failed:
-        return {"solutions": [], "exact": False, "solved": False,
-                "note": "sympy found no closed form and the numeric search found no solution",
-                "text": "no solution found"}
+        return {
+            "solutions": [],
+            "exact": False,
+            "solved": False,
+            "note": "sympy found no closed form and the numeric search found no solution",
+            "text": "no solution found",
+        }
     if dom == "real":
         found = [sol for sol in found if all(maybe_real(v) for v in sol.values())]
     return _system_result(found, symbols)
@@ -678,8 +720,13 @@ def _system_result(found: list[dict], symbols: list[sp.Symbol]) -> dict[str, Any
         result["infinite"] = True
         result["text"] += f" (free: {', '.join(result['free_variables'])})"
     if approximate:
-        result.update({"exact": False, "numeric_fallback": True,
-                       "note": "closed forms were too long or not in radicals; values are numeric"})
+        result.update(
+            {
+                "exact": False,
+                "numeric_fallback": True,
+                "note": "closed forms were too long or not in radicals; values are numeric",
+            }
+        )
     return result
 
 
@@ -722,29 +769,44 @@ def _numeric_system(fs: list[sp.Expr], symbols: list[sp.Symbol]) -> dict[str, An
     found.sort(key=lambda v: tuple(v))
     solutions = [{str(s): render(sp.Float(float(v[i]), 15)) for i, s in enumerate(symbols)} for v in found]
     text = "; ".join(", ".join(f"{k} ≈ {r['result']}" for k, r in sol.items()) for sol in solutions)
-    return {"solutions": solutions, "exact": False, "numeric_fallback": True,
-            "note": "no closed form found; real solutions located numerically from many starting points "
-                    "(others may exist)",
-            "text": text}
+    return {
+        "solutions": solutions,
+        "exact": False,
+        "numeric_fallback": True,
+        "note": "no closed form found; real solutions located numerically from many starting points (others may exist)",
+        "text": text,
+    }
 
 
 # --- simplify ---------------------------------------------------------------------------------
 
 _SIMPLIFY_OPS = {
-    "simplify": "simplify", "simp": "simplify",
+    "simplify": "simplify",
+    "simp": "simplify",
     "expand": "expand",
-    "factor": "factor", "factorize": "factor", "factorise": "factor",
-    "apart": "apart", "partial_fractions": "apart", "partial_fraction": "apart",
-    "together": "together", "combine": "together",
-    "trigsimp": "trigsimp", "trig_simplify": "trigsimp",
+    "factor": "factor",
+    "factorize": "factor",
+    "factorise": "factor",
+    "apart": "apart",
+    "partial_fractions": "apart",
+    "partial_fraction": "apart",
+    "together": "together",
+    "combine": "together",
+    "trigsimp": "trigsimp",
+    "trig_simplify": "trigsimp",
     "cancel": "cancel",
-    "evaluate": "evaluate", "eval": "evaluate", "evalf": "evaluate", "value": "evaluate",
-    "numeric": "evaluate", "n": "evaluate",
+    "evaluate": "evaluate",
+    "eval": "evaluate",
+    "evalf": "evaluate",
+    "value": "evaluate",
+    "numeric": "evaluate",
+    "n": "evaluate",
 }
 
 
-def simplify(expression: str, operation: str = "simplify", digits: int = 15,
-             variable: str | None = None) -> dict[str, Any]:
+def simplify(
+    expression: str, operation: str = "simplify", digits: int = 15, variable: str | None = None
+) -> dict[str, Any]:
     """Rewrite `expression` (simplify, expand, factor, apart, together, trigsimp, cancel) or evaluate it.
 
     `evaluate` carries out Sum/Integral/Product/Limit/Derivative (`.doit()`) and gives the exact
@@ -760,8 +822,13 @@ def simplify(expression: str, operation: str = "simplify", digits: int = 15,
     digits = bounded_int(digits, "digits", 1, MAX_DIGITS)
     parsed = parse_statement(expression)
     if isinstance(parsed, sp.logic.boolalg.BooleanAtom):
-        return {"operation": op, **render(parsed), "holds": bool(parsed), "unchanged": True,
-                "text": f"{op}: {bool(parsed)}"}
+        return {
+            "operation": op,
+            **render(parsed),
+            "holds": bool(parsed),
+            "unchanged": True,
+            "text": f"{op}: {bool(parsed)}",
+        }
     if isinstance(parsed, sp.Rel):
         return _simplify_relation(parsed, op, digits, variable)
     if not isinstance(parsed, sp.Expr):
@@ -791,8 +858,11 @@ def simplify(expression: str, operation: str = "simplify", digits: int = 15,
 def _apply(expr: sp.Expr, op: str, variable: str | None) -> sp.Expr:
     """One rewriting operation on one expression."""
     if op == "simplify":
-        return sp.simplify(expr.doit()) if expr.has(sp.Sum, sp.Integral, sp.Product, sp.Limit, sp.Derivative) \
+        return (
+            sp.simplify(expr.doit())
+            if expr.has(sp.Sum, sp.Integral, sp.Product, sp.Limit, sp.Derivative)
             else sp.simplify(expr)
+        )
     if op == "expand":
         return sp.expand(expr)
     if op == "factor":
@@ -843,8 +913,9 @@ def _apart(expr: sp.Expr, variable: str | None) -> sp.Expr:
     elif len(symbols) <= 1:
         x = symbols[0] if symbols else None
     else:
-        raise MathInputError(f"apart needs to know the variable: the expression has {', '.join(map(str, symbols))}; "
-                             "pass variable='x'")
+        raise MathInputError(
+            f"apart needs to know the variable: the expression has {', '.join(map(str, symbols))}; pass variable='x'"
+        )
     if x is None:
         return expr
     try:
@@ -858,8 +929,14 @@ def _simplify_relation(rel: sp.Rel, op: str, digits: int, variable: str | None) 
     lhs, rhs = _apply(rel.lhs, op, variable), _apply(rel.rhs, op, variable)
     holds = _holds(rel.func, lhs, rhs)
     rewritten = rel.func(lhs, rhs, evaluate=False)
-    result = {"operation": op, **render(rewritten, digits), "lhs": render(lhs, digits), "rhs": render(rhs, digits),
-              "holds": holds, "unchanged": lhs == rel.lhs and rhs == rel.rhs}
+    result = {
+        "operation": op,
+        **render(rewritten, digits),
+        "lhs": render(lhs, digits),
+        "rhs": render(rhs, digits),
+        "holds": holds,
+        "unchanged": lhs == rel.lhs and rhs == rel.rhs,
+    }
     verdict = {True: "true", False: "false", None: "undecided"}[holds]
     result["text"] = clip(f"{result['result']} ({verdict})", TEXT_MAX)
     return result

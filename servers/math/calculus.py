@@ -44,19 +44,51 @@ _NUMERIC_SUM_TERMS = 10**6  # ... and numerically (floating point) up to this ma
 _SIMPLIFY_MAX_OPS = 150  # results bigger than this are not passed through simplify (slow)
 
 _OPERATIONS = {
-    "diff": "diff", "derivative": "diff", "differentiate": "diff", "d": "diff",
-    "integrate": "integrate", "integral": "integrate", "antiderivative": "integrate", "int": "integrate",
-    "limit": "limit", "lim": "limit",
-    "series": "series", "taylor": "series", "taylor_series": "series", "expansion": "series",
-    "sum": "sum", "summation": "sum", "sigma": "sum",
+    "diff": "diff",
+    "derivative": "diff",
+    "differentiate": "diff",
+    "d": "diff",
+    "integrate": "integrate",
+    "integral": "integrate",
+    "antiderivative": "integrate",
+    "int": "integrate",
+    "limit": "limit",
+    "lim": "limit",
+    "series": "series",
+    "taylor": "series",
+    "taylor_series": "series",
+    "expansion": "series",
+    "sum": "sum",
+    "summation": "sum",
+    "sigma": "sum",
 }
-_DIRECTIONS = {"+-": "+-", "-+": "+-", "both": "+-", "two_sided": "+-", "two-sided": "+-", "": "+-",
-               "+": "+", "right": "+", "above": "+", "-": "-", "left": "-", "below": "-"}
+_DIRECTIONS = {
+    "+-": "+-",
+    "-+": "+-",
+    "both": "+-",
+    "two_sided": "+-",
+    "two-sided": "+-",
+    "": "+-",
+    "+": "+",
+    "right": "+",
+    "above": "+",
+    "-": "-",
+    "left": "-",
+    "below": "-",
+}
 
 
-def calculus(expression: str, operation: str, variable: str | None = None, order: int = 1,
-             lower: str | None = None, upper: str | None = None, point: str | None = None,
-             direction: str = "+-", n: int = 6) -> dict[str, Any]:
+def calculus(
+    expression: str,
+    operation: str,
+    variable: str | None = None,
+    order: int = 1,
+    lower: str | None = None,
+    upper: str | None = None,
+    point: str | None = None,
+    direction: str = "+-",
+    n: int = 6,
+) -> dict[str, Any]:
     """Differentiate, integrate, take a limit, expand in a series, or sum `expression`.
 
     - diff: `order`-th derivative (1..20).
@@ -99,8 +131,13 @@ def _variable(expr: sp.Expr, variable: str | None, op: str) -> sp.Symbol:
     if not free:
         return sp.Symbol("x")
     names = ", ".join(map(str, free))
-    verb = {"diff": "differentiate with respect to", "integrate": "integrate over", "limit": "take the limit in",
-            "series": "expand in", "sum": "sum over"}[op]
+    verb = {
+        "diff": "differentiate with respect to",
+        "integrate": "integrate over",
+        "limit": "take the limit in",
+        "series": "expand in",
+        "sum": "sum over",
+    }[op]
     raise MathInputError(f"the expression has several symbols ({names}): pass variable=... to say which to {verb}")
 
 
@@ -158,8 +195,16 @@ def _integrate(expr: sp.Expr, x: sp.Symbol, lower: Any, upper: Any) -> dict[str,
             result["text"] = f"the integral diverges ({rendered['result']})"
         elif isinstance(value, sp.AccumBounds):
             lo, hi = render(value.min)["result"], render(value.max)["result"]
-            result.update({"result": None, "latex": None, "numeric": None, "converges": False, "bounds": [lo, hi],
-                           "text": f"the integral does not converge (oscillates between {lo} and {hi})"})
+            result.update(
+                {
+                    "result": None,
+                    "latex": None,
+                    "numeric": None,
+                    "converges": False,
+                    "bounds": [lo, hi],
+                    "text": f"the integral does not converge (oscillates between {lo} and {hi})",
+                }
+            )
         elif value.has(*_EXOTIC):
             # Meijer G / hypergeometric answers are right but opaque (and not re-parsable): check
             # them against quadrature and point to the numeric value.
@@ -190,16 +235,26 @@ def _cross_check(expr: sp.Expr, x: sp.Symbol, a: sp.Expr, b: sp.Expr, closed: sp
         return {"note": note, "numeric_check": "inconclusive"}
     if abs(quad - exact) <= 1e-8 * scale:
         return {"note": note, "numeric_check": "agrees"}
-    return {"note": note, "numeric_check": "disagrees", "exact": False,
-            "warning": f"the closed form does not match numeric quadrature ({mpmath.nstr(quad, 15)}); "
-                       "trust the quadrature value"}
+    return {
+        "note": note,
+        "numeric_check": "disagrees",
+        "exact": False,
+        "warning": f"the closed form does not match numeric quadrature ({mpmath.nstr(quad, 15)}); "
+        "trust the quadrature value",
+    }
 
 
 def _undefined_integral(expr: sp.Expr, x: sp.Symbol, a: sp.Expr, b: sp.Expr, bounds: dict[str, str]) -> dict[str, Any]:
     """sympy's nan: a non-integrable singularity inside the range; the principal value may exist."""
-    result: dict[str, Any] = {"result": None, "latex": None, "numeric": None, **bounds, "definite": True,
-                              "converges": False,
-              "text": "the integral does not converge (non-integrable singularity in the range)"}
+    result: dict[str, Any] = {
+        "result": None,
+        "latex": None,
+        "numeric": None,
+        **bounds,
+        "definite": True,
+        "converges": False,
+        "text": "the integral does not converge (non-integrable singularity in the range)",
+    }
     try:
         # principal_value can loop for ever on periodic singularities (tan x): keep it short.
         with time_budget(SYMBOLIC_BUDGET / 2):
@@ -221,24 +276,44 @@ def _antiderivative(expr: sp.Expr, x: sp.Symbol) -> dict[str, Any]:
     except SymbolicTimeout:
         value, searched = sp.Integral(expr, x), f" (searched for {SYMBOLIC_BUDGET:g} s)"
     if value.has(sp.Integral):
-        return {"result": None, "latex": None, "numeric": None, "definite": False, "exact": False,
-                "closed_form": False, "unevaluated": sp.sstr(value),
-                "text": f"no closed-form antiderivative found for {sp.sstr(expr)}{searched}"}
+        return {
+            "result": None,
+            "latex": None,
+            "numeric": None,
+            "definite": False,
+            "exact": False,
+            "closed_form": False,
+            "unevaluated": sp.sstr(value),
+            "text": f"no closed-form antiderivative found for {sp.sstr(expr)}{searched}",
+        }
     rendered = render(value)
-    return {**rendered, "definite": False, "closed_form": True,
-            "text": f"∫ {sp.sstr(expr)} d{x} = {rendered['result']} + C"}
+    return {
+        **rendered,
+        "definite": False,
+        "closed_form": True,
+        "text": f"∫ {sp.sstr(expr)} d{x} = {rendered['result']} + C",
+    }
 
 
-def _quadrature(expr: sp.Expr, x: sp.Symbol, a: sp.Expr, b: sp.Expr, bounds: dict[str, str],
-                unevaluated: sp.Expr) -> dict[str, Any]:
+def _quadrature(
+    expr: sp.Expr, x: sp.Symbol, a: sp.Expr, b: sp.Expr, bounds: dict[str, str], unevaluated: sp.Expr
+) -> dict[str, Any]:
     """A definite integral with no closed form, by mpmath's tanh-sinh quadrature (handles
     endpoint singularities and infinite ranges)."""
     params = (expr.free_symbols | a.free_symbols | b.free_symbols) - {x}
     if params:
         names = ", ".join(sorted(map(str, params)))
-        return {"result": None, "latex": None, "numeric": None, **bounds, "definite": True, "exact": False,
-                "closed_form": False, "unevaluated": sp.sstr(unevaluated),
-                "text": f"no closed form found; a numeric value needs values for {names}"}
+        return {
+            "result": None,
+            "latex": None,
+            "numeric": None,
+            **bounds,
+            "definite": True,
+            "exact": False,
+            "closed_form": False,
+            "unevaluated": sp.sstr(unevaluated),
+            "text": f"no closed form found; a numeric value needs values for {names}",
+        }
     f = sp.lambdify(x, expr, modules=["mpmath"], dummify=True)
     try:
         with mpmath.workdps(25):
@@ -247,20 +322,40 @@ def _quadrature(expr: sp.Expr, x: sp.Symbol, a: sp.Expr, b: sp.Expr, bounds: dic
             value = mpmath.chop(value, tol=mpmath.mpf(10) ** -20)
             finite = mpmath.isfinite(value)
     except (ValueError, TypeError, ZeroDivisionError, OverflowError, ArithmeticError) as exc:
-        return {"result": None, "latex": None, "numeric": None, **bounds, "definite": True, "exact": False,
-                "closed_form": False, "unevaluated": sp.sstr(unevaluated),
-                "text": f"no closed form found, and numeric integration failed ({str(exc)[:100]})"}
-    number = sp.Float(mpmath.nstr(value.real, 15), 15) if not isinstance(value, mpmath.mpc) else \
-        sp.Float(mpmath.nstr(value.real, 15), 15) + sp.I * sp.Float(mpmath.nstr(value.imag, 15), 15)
+        return {
+            "result": None,
+            "latex": None,
+            "numeric": None,
+            **bounds,
+            "definite": True,
+            "exact": False,
+            "closed_form": False,
+            "unevaluated": sp.sstr(unevaluated),
+            "text": f"no closed form found, and numeric integration failed ({str(exc)[:100]})",
+        }
+    number = (
+        sp.Float(mpmath.nstr(value.real, 15), 15)
+        if not isinstance(value, mpmath.mpc)
+        else sp.Float(mpmath.nstr(value.real, 15), 15) + sp.I * sp.Float(mpmath.nstr(value.imag, 15), 15)
+    )
     rendered = render(number)
     estimate = float(abs(error))
-    result = {**rendered, **bounds, "definite": True, "exact": False, "numeric_fallback": True,
-              "closed_form": False, "error_estimate": f"{estimate:.2g}",
-              "text": f"≈ {rendered['result']} (numeric quadrature; no closed form found)"}
+    result = {
+        **rendered,
+        **bounds,
+        "definite": True,
+        "exact": False,
+        "numeric_fallback": True,
+        "closed_form": False,
+        "error_estimate": f"{estimate:.2g}",
+        "text": f"≈ {rendered['result']} (numeric quadrature; no closed form found)",
+    }
     scale = max(1.0, abs(complex(value)))
     if not finite or estimate > 1e-8 * scale:
-        result["warning"] = ("the quadrature error estimate is large: the integral may diverge, oscillate "
-                             "too much, or have a singularity inside the range")
+        result["warning"] = (
+            "the quadrature error estimate is large: the integral may diverge, oscillate "
+            "too much, or have a singularity inside the range"
+        )
         result["text"] += f"; unreliable (error estimate {estimate:.2g})"
     return result
 
@@ -276,7 +371,8 @@ def _limit(expr: sp.Expr, x: sp.Symbol, point: Any, direction: Any) -> dict[str,
     side = _DIRECTIONS.get(str(direction).strip().lower())
     if side is None:
         raise MathInputError(
-            f"direction must be '+' (from the right), '-' (from the left) or '+-' (both), got {direction!r}")
+            f"direction must be '+' (from the right), '-' (from the left) or '+-' (both), got {direction!r}"
+        )
     where = {"point": render(x0)["result"], "direction": side}
     if x0 in (sp.oo, -sp.oo):
         # Only one side exists at infinity.
@@ -290,10 +386,16 @@ def _limit(expr: sp.Expr, x: sp.Symbol, point: Any, direction: Any) -> dict[str,
         return _strip_private({**right, **where})
     if left["text"] == right["text"]:  # e.g. oscillating on both sides
         return _strip_private({**right, "exists": False, **where, "text": f"the limit {right['text']}"})
-    result = {"result": None, "latex": None, "numeric": None, "exists": False, **where,
-              "left": {k: v for k, v in left.items() if not k.startswith("_")},
-              "right": {k: v for k, v in right.items() if not k.startswith("_")},
-              "text": f"the limit does not exist: from the left {left['text']}, from the right {right['text']}"}
+    result = {
+        "result": None,
+        "latex": None,
+        "numeric": None,
+        "exists": False,
+        **where,
+        "left": {k: v for k, v in left.items() if not k.startswith("_")},
+        "right": {k: v for k, v in right.items() if not k.startswith("_")},
+        "text": f"the limit does not exist: from the left {left['text']}, from the right {right['text']}",
+    }
     result["left"].pop("text", None)
     result["right"].pop("text", None)
     return _strip_private(result)
@@ -304,15 +406,34 @@ def _limit_value(expr: sp.Expr, x: sp.Symbol, x0: sp.Expr, side: str) -> dict[st
     try:
         value = sp.limit(expr, x, x0, side)
     except (NotImplementedError, ValueError, TypeError) as exc:
-        return {"result": None, "latex": None, "numeric": None, "exists": None, "exact": False,
-                "text": f"could not be determined ({str(exc)[:100]})"}
+        return {
+            "result": None,
+            "latex": None,
+            "numeric": None,
+            "exists": None,
+            "exact": False,
+            "text": f"could not be determined ({str(exc)[:100]})",
+        }
     if isinstance(value, sp.AccumBounds):
         lo, hi = render(value.min)["result"], render(value.max)["result"]
-        return {"result": None, "latex": None, "numeric": None, "exists": False, "bounds": [lo, hi],
-                "text": f"does not exist (oscillates between {lo} and {hi})"}
+        return {
+            "result": None,
+            "latex": None,
+            "numeric": None,
+            "exists": False,
+            "bounds": [lo, hi],
+            "text": f"does not exist (oscillates between {lo} and {hi})",
+        }
     if value.has(sp.Limit):
-        return {"result": None, "latex": None, "numeric": None, "exists": None, "exact": False,
-                "unevaluated": sp.sstr(value), "text": "could not be determined by sympy"}
+        return {
+            "result": None,
+            "latex": None,
+            "numeric": None,
+            "exists": None,
+            "exact": False,
+            "unevaluated": sp.sstr(value),
+            "text": "could not be determined by sympy",
+        }
     rendered = render(value)
     text = rendered["result"]
     if rendered["numeric"] and rendered["numeric"] != rendered["result"]:
@@ -346,7 +467,8 @@ def _series(expr: sp.Expr, x: sp.Symbol, point: Any, n: int, direction: Any) -> 
         expansion = sp.series(expr, x, x0, n, dir=side)
     except (NotImplementedError, ValueError, TypeError, sp.PoleError) as exc:
         raise MathInputError(
-            f"no series expansion of {sp.sstr(expr)} at {x} = {sp.sstr(x0)}: {str(exc)[:200]}") from None
+            f"no series expansion of {sp.sstr(expr)} at {x} = {sp.sstr(x0)}: {str(exc)[:200]}"
+        ) from None
     order_term = expansion.getO()
     polynomial = expansion.removeO()
     rendered = render(polynomial)
@@ -426,25 +548,42 @@ def _finite_sum(expr: sp.Expr, k: sp.Symbol, a: sp.Expr, b: sp.Expr, count: int)
             return exact
         return _numeric_answer(sp.N(exact, 15), "added term by term (no closed form found)")
     if count > _NUMERIC_SUM_TERMS or expr.free_symbols - {k}:
-        return {"result": None, "latex": None, "numeric": None, "exact": False, "closed_form": False,
-                "text": f"no closed form found, and {count} terms are too many to add directly "
-                        f"(limit {_NUMERIC_SUM_TERMS}) or the terms have free symbols"}
+        return {
+            "result": None,
+            "latex": None,
+            "numeric": None,
+            "exact": False,
+            "closed_form": False,
+            "text": f"no closed form found, and {count} terms are too many to add directly "
+            f"(limit {_NUMERIC_SUM_TERMS}) or the terms have free symbols",
+        }
     f = sp.lambdify(k, expr, modules=["numpy", "scipy"], dummify=True)
     with np.errstate(all="ignore"):
         terms = np.asarray(f(np.arange(count, dtype=float) + float(a)), dtype=complex)
     terms = np.broadcast_to(terms, (count,))
     total = complex(math.fsum(terms.real.tolist()), math.fsum(terms.imag.tolist()))
     if not (math.isfinite(total.real) and math.isfinite(total.imag)):
-        return {"result": None, "latex": None, "numeric": None, "exact": False, "closed_form": False,
-                "text": "no closed form found, and adding the terms numerically gave no finite value"}
+        return {
+            "result": None,
+            "latex": None,
+            "numeric": None,
+            "exact": False,
+            "closed_form": False,
+            "text": "no closed form found, and adding the terms numerically gave no finite value",
+        }
     value = sp.Float(total.real, 15) + (sp.I * sp.Float(total.imag, 15) if total.imag else 0)
     return _numeric_answer(value, f"{count} terms added in floating point (no closed form found)")
 
 
 def _numeric_answer(value: sp.Expr, how: str) -> dict[str, Any]:
     rendered = render(value)
-    return {**rendered, "exact": False, "numeric_fallback": True, "closed_form": False,
-            "text": f"≈ {rendered['result']} ({how})"}
+    return {
+        **rendered,
+        "exact": False,
+        "numeric_fallback": True,
+        "closed_form": False,
+        "text": f"≈ {rendered['result']} ({how})",
+    }
 
 
 def _numeric_infinite_sum(total: sp.Sum, unevaluated: sp.Expr) -> dict[str, Any]:
@@ -453,8 +592,14 @@ def _numeric_infinite_sum(total: sp.Sum, unevaluated: sp.Expr) -> dict[str, Any]
     Not sympy's evalf: on Σ sin(k)/k² it takes seconds and is wrong in the 5th digit; nsum
     (with series acceleration) gets 15 digits in milliseconds.
     """
-    unsolved = {"result": None, "latex": None, "numeric": None, "exact": False, "closed_form": False,
-                "unevaluated": sp.sstr(unevaluated)}
+    unsolved = {
+        "result": None,
+        "latex": None,
+        "numeric": None,
+        "exact": False,
+        "closed_form": False,
+        "unevaluated": sp.sstr(unevaluated),
+    }
     if total.free_symbols:
         return {**unsolved, "text": "no closed form found; a numeric value needs values for the other symbols"}
     try:
@@ -466,8 +611,11 @@ def _numeric_infinite_sum(total: sp.Sum, unevaluated: sp.Expr) -> dict[str, Any]
         return {**unsolved, "converges": False, "text": "the sum diverges"}
     value, error = numeric_sum(total)
     if value is None or not mpmath.isfinite(value):
-        return {**unsolved, "converges": None if converges is None else bool(converges),
-                "text": "no closed form found and no reliable numeric value"}
+        return {
+            **unsolved,
+            "converges": None if converges is None else bool(converges),
+            "text": "no closed form found and no reliable numeric value",
+        }
     number = sp.Float(mpmath.nstr(mpmath.re(value), 15), 15)
     if isinstance(value, mpmath.mpc) and abs(value.imag) > 1e-15 * max(1, abs(value.real)):
         number += sp.I * sp.Float(mpmath.nstr(value.imag, 15), 15)
@@ -487,8 +635,11 @@ _PLACEHOLDER = "odefn{index}_d{order}"  # parser-safe symbol standing for the or
 _IDENT = r"[A-Za-z][A-Za-z0-9_]*"
 
 
-def ode(equations: str | Sequence[str], function: str | Sequence[str],
-        ics: dict[str, str] | Sequence[str] | str | None = None) -> dict[str, Any]:
+def ode(
+    equations: str | Sequence[str],
+    function: str | Sequence[str],
+    ics: dict[str, str] | Sequence[str] | str | None = None,
+) -> dict[str, Any]:
     """Solve an ODE or a small system with sympy's `dsolve`.
 
     `function`: the unknown(s), "y" or "y(x)" (a list for systems: ["x", "y"] or ["x(t)", "y(t)"]).
@@ -519,10 +670,19 @@ def ode(equations: str | Sequence[str], function: str | Sequence[str],
             answer = sp.dsolve(eqs, funcs, ics=conditions or None)
     except (NotImplementedError, ValueError, TypeError, AttributeError, IndexError) as exc:
         reason = str(exc)[:200]
-        text = (f"the initial conditions cannot be met by the general solution (sympy: {reason})"
-                if "initial conditions" in reason else f"no closed-form solution found (sympy: {reason})")
-        return {"solved": False, "solutions": [], "functions": [sp.sstr(f) for f in funcs],
-                "independent_variable": var, "order": max(orders), "text": text}
+        text = (
+            f"the initial conditions cannot be met by the general solution (sympy: {reason})"
+            if "initial conditions" in reason
+            else f"no closed-form solution found (sympy: {reason})"
+        )
+        return {
+            "solved": False,
+            "solutions": [],
+            "functions": [sp.sstr(f) for f in funcs],
+            "independent_variable": var,
+            "order": max(orders),
+            "text": text,
+        }
     solutions = _ode_solutions(answer, single)
     result: dict[str, Any] = {
         "solved": True,
@@ -613,13 +773,16 @@ def _parse_ode(text: str, names: list[str], var: str, funcs: list[sp.Expr], t: s
     leftover = re.search(r"\b(?:diff|Derivative)\s*\(|'", rewritten)
     if leftover:
         raise MathInputError(
-            f"could not read the derivative near {rewritten[max(0, leftover.start() - 10):leftover.start() + 15]!r} "
-            f"in {text!r}: write derivatives of {', '.join(names)} as y', y'', dy/d{var} or diff(y({var}), {var}, 2)")
+            f"could not read the derivative near {rewritten[max(0, leftover.start() - 10) : leftover.start() + 15]!r} "
+            f"in {text!r}: write derivatives of {', '.join(names)} as y', y'', dy/d{var} or diff(y({var}), {var}, 2)"
+        )
     for name in names:
         stray = re.search(rf"(?<![A-Za-z0-9_]){re.escape(name)}\s*\(", rewritten)
         if stray:
-            raise MathInputError(f"inside the equation write {name}({var}) or just {name}; values at points such "
-                                 f"as {name}(0) = 1 go in ics")
+            raise MathInputError(
+                f"inside the equation write {name}({var}) or just {name}; values at points such "
+                f"as {name}(0) = 1 go in ics"
+            )
     statement = parse_statement(rewritten)
     if isinstance(statement, sp.Rel) and not isinstance(statement, sp.Eq):
         raise MathInputError(f"{text!r} is an inequality, not a differential equation")
@@ -634,8 +797,9 @@ def _parse_ode(text: str, names: list[str], var: str, funcs: list[sp.Expr], t: s
             replacements[symbol] = funcs[index] if k == 0 else sp.Derivative(funcs[index], (t, k))
             order = max(order, k)
     if order == 0:
-        raise MathInputError(f"{text!r} has no derivative of {', '.join(names)}: write e.g. {names[0]}' or "
-                             f"d{names[0]}/d{var}")
+        raise MathInputError(
+            f"{text!r} has no derivative of {', '.join(names)}: write e.g. {names[0]}' or d{names[0]}/d{var}"
+        )
     unread = sorted(str(s) for s in (lhs - rhs).free_symbols if str(s) in names)
     if unread:  # a use the rewriting did not recognise would silently become a constant
         raise MathInputError(f"could not read {unread[0]!r} in {text!r} as the function {unread[0]}({var})")
@@ -662,8 +826,9 @@ def _rewrite_operators(text: str, name: str, index: int, var: str) -> str:
             order = order - 1 + int(match.group(2))
         return _placeholder(index, order)
 
-    text = re.sub(rf"{before}(?:diff|Derivative)\s*\(\s*{n}{applied}\s*,\s*{v}\s*((?:,\s*{v}\s*)*)(?:,\s*(\d+)\s*)?\)",
-                  call, text)
+    text = re.sub(
+        rf"{before}(?:diff|Derivative)\s*\(\s*{n}{applied}\s*,\s*{v}\s*((?:,\s*{v}\s*)*)(?:,\s*(\d+)\s*)?\)", call, text
+    )
     power = r"(?:\^\s*(\d+)|(\d+))?"  # d^2 or d2
     leibniz = rf"{before}d\s*{power}\s*{n}{applied}\s*/\s*d\s*{v}\s*{power}(?![A-Za-z0-9_])"
     return re.sub(leibniz, lambda m: _placeholder(index, int(next((g for g in m.groups() if g), 1))), text)
@@ -690,20 +855,20 @@ def _parse_ics(ics: Any, names: list[str], funcs: list[sp.Expr], t: sp.Symbol) -
         pairs = []
         for item in ics:
             if not isinstance(item, str) or item.count("=") != 1:
-                raise MathInputError(f"each initial condition is written like \"y(0) = 1\", got {item!r}")
+                raise MathInputError(f'each initial condition is written like "y(0) = 1", got {item!r}')
             key, value = item.split("=")
             pairs.append((key, value))
     elif isinstance(ics, dict):
         pairs = list(ics.items())
     else:
-        raise MathInputError("ics must be a mapping like {\"y(0)\": \"1\", \"y'(0)\": \"0\"}")
+        raise MathInputError('ics must be a mapping like {"y(0)": "1", "y\'(0)": "0"}')
     if len(pairs) > MAX_EQUATIONS:
         raise MathInputError(f"at most {MAX_EQUATIONS} initial conditions")
     alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
     conditions = {}
     for key, value in pairs:
         if not isinstance(key, str) or not isinstance(value, (str, int, float)) or isinstance(value, bool):
-            raise MathInputError(f"initial condition {key!r}: {value!r} must be text like \"y(0)\": \"1\"")
+            raise MathInputError(f'initial condition {key!r}: {value!r} must be text like "y(0)": "1"')
         key_text = key.replace("′", "'").replace("″", "''")
         match = re.fullmatch(rf"\s*({alternatives})\s*('*)\s*\((.+)\)\s*", key_text)
         if not match:
@@ -753,9 +918,13 @@ def _ode_solutions(answer: Any, single: bool) -> list[dict[str, Any]]:
     for number, group in enumerate(groups):
         for eq in group:
             explicit = isinstance(eq.lhs, sp.core.function.AppliedUndef)
-            entry = {**render(eq), "function": sp.sstr(eq.lhs) if explicit else None,
-                     "rhs": render(eq.rhs) if explicit else None, "implicit": not explicit,
-                     "_text": f"{sp.sstr(eq.lhs)} = {sp.sstr(eq.rhs)}"}
+            entry = {
+                **render(eq),
+                "function": sp.sstr(eq.lhs) if explicit else None,
+                "rhs": render(eq.rhs) if explicit else None,
+                "implicit": not explicit,
+                "_text": f"{sp.sstr(eq.lhs)} = {sp.sstr(eq.rhs)}",
+            }
             if not single and len(groups) > 1:
                 entry["set"] = number
             out.append(entry)

@@ -28,22 +28,41 @@ from mcpfleet.servers.math.render import render
 # such entries are only cancelled/expanded cheaply.
 _SIMPLIFY_MAX_OPS = 150
 _TEXT_MAX = 600  # the one-line `text` summary is cut beyond this
-_ENTRY_MAX = 20_000     # characters of one printed CRootOf entry
+_ENTRY_MAX = 20_000  # characters of one printed CRootOf entry
 _EXACT_ROOT_DEGREE = 4  # irreducible factors above this degree get numerical roots (see _eigen_pairs)
 
 _ALIASES = {
-    "det": "det", "determinant": "det",
-    "inverse": "inverse", "inv": "inverse", "invert": "inverse",
+    "det": "det",
+    "determinant": "det",
+    "inverse": "inverse",
+    "inv": "inverse",
+    "invert": "inverse",
     "rank": "rank",
-    "rref": "rref", "reduced_row_echelon_form": "rref", "row_reduce": "rref",
-    "nullspace": "nullspace", "null_space": "nullspace", "kernel": "nullspace",
-    "eigenvalues": "eigenvalues", "eigenvals": "eigenvalues", "eigvals": "eigenvalues",
-    "eigenvectors": "eigenvectors", "eigenvects": "eigenvectors", "eigvecs": "eigenvectors",
+    "rref": "rref",
+    "reduced_row_echelon_form": "rref",
+    "row_reduce": "rref",
+    "nullspace": "nullspace",
+    "null_space": "nullspace",
+    "kernel": "nullspace",
+    "eigenvalues": "eigenvalues",
+    "eigenvals": "eigenvalues",
+    "eigvals": "eigenvalues",
+    "eigenvectors": "eigenvectors",
+    "eigenvects": "eigenvectors",
+    "eigvecs": "eigenvectors",
     "eigen": "eigenvectors",
-    "transpose": "transpose", "t": "transpose",
-    "multiply": "multiply", "mul": "multiply", "matmul": "multiply", "product": "multiply", "times": "multiply",
-    "solve": "solve", "linsolve": "solve",
-    "charpoly": "charpoly", "characteristic_polynomial": "charpoly", "char_poly": "charpoly",
+    "transpose": "transpose",
+    "t": "transpose",
+    "multiply": "multiply",
+    "mul": "multiply",
+    "matmul": "multiply",
+    "product": "multiply",
+    "times": "multiply",
+    "solve": "solve",
+    "linsolve": "solve",
+    "charpoly": "charpoly",
+    "characteristic_polynomial": "charpoly",
+    "char_poly": "charpoly",
 }
 
 
@@ -92,8 +111,12 @@ def _inverse(a: sp.Matrix) -> dict[str, Any]:
     inv = inv.applyfunc(_tidy)
     out = _matrix_out(inv)
     note = "valid where the determinant is non-zero" if d.free_symbols else None
-    return {"inverse": out, "determinant": render(d), **({"note": note} if note else {}),
-            "text": f"inverse = {out['text']}"}
+    return {
+        "inverse": out,
+        "determinant": render(d),
+        **({"note": note} if note else {}),
+        "text": f"inverse = {out['text']}",
+    }
 
 
 def _rank(a: sp.Matrix) -> dict[str, Any]:
@@ -105,8 +128,13 @@ def _rref(a: sp.Matrix) -> dict[str, Any]:
     r, pivots = a.rref(simplify=True)
     cols = [int(p) + 1 for p in pivots]
     out = _matrix_out(r.applyfunc(_tidy))
-    return {"rref": out, "pivot_columns": cols, "rank": len(cols), "indexing": "1-based",
-            "text": f"rref = {out['text']}; pivot columns (1-based) {cols}"}
+    return {
+        "rref": out,
+        "pivot_columns": cols,
+        "rank": len(cols),
+        "indexing": "1-based",
+        "text": f"rref = {out['text']}; pivot columns (1-based) {cols}",
+    }
 
 
 def _nullspace(a: sp.Matrix) -> dict[str, Any]:
@@ -121,7 +149,8 @@ def _eigenvalues(a: sp.Matrix) -> dict[str, Any]:
     items = [_eigen_item(v, m) for v, m in pairs]
     text = "eigenvalues: " + ", ".join(
         _short(i["value"]) + (f" (×{i['algebraic_multiplicity']})" if i["algebraic_multiplicity"] > 1 else "")
-        for i in items)
+        for i in items
+    )
     return {"eigenvalues": items, **_numeric_note(pairs), "text": text}
 
 
@@ -146,7 +175,9 @@ def _eigenvectors(a: sp.Matrix) -> dict[str, Any]:
     diagonalizable = all(i["algebraic_multiplicity"] == i["geometric_multiplicity"] for i in items)
     text = "; ".join(
         f"λ{_eq(_short(i['value']))} (alg {i['algebraic_multiplicity']}, geo {i['geometric_multiplicity']}): "
-        + ", ".join(_vec_text(v) for v in i.get("basis_numeric", i["basis"])) for i in items)
+        + ", ".join(_vec_text(v) for v in i.get("basis_numeric", i["basis"]))
+        for i in items
+    )
     text += "; diagonalizable" if diagonalizable else "; not diagonalizable (defective)"
     return {"eigenvectors": items, "diagonalizable": diagonalizable, **_numeric_note(pairs), "text": text}
 
@@ -158,8 +189,10 @@ def _transpose(a: sp.Matrix) -> dict[str, Any]:
 
 def _multiply(a: sp.Matrix, b: sp.Matrix) -> dict[str, Any]:
     if a.cols != b.rows:
-        raise MathInputError(f"cannot multiply a {_shape(a)} matrix by a {_shape(b)} matrix: "
-                             f"the first has {a.cols} columns but the second has {b.rows} rows")
+        raise MathInputError(
+            f"cannot multiply a {_shape(a)} matrix by a {_shape(b)} matrix: "
+            f"the first has {a.cols} columns but the second has {b.rows} rows"
+        )
     out = _matrix_out((a * b).applyfunc(_tidy))
     return {"product": out, "text": f"product = {out['text']}"}
 
@@ -171,8 +204,13 @@ def _solve(a: sp.Matrix, b: sp.Matrix) -> dict[str, Any]:
         sol, params = a.gauss_jordan_solve(b)
     except ValueError:
         rank_a, rank_ab = a.rank(), a.row_join(b).rank()
-        return {"status": "none", "solution": None, "rank": int(rank_a), "augmented_rank": int(rank_ab),
-                "text": f"no solution: the system is inconsistent (rank A = {rank_a} < rank [A|b] = {rank_ab})"}
+        return {
+            "status": "none",
+            "solution": None,
+            "rank": int(rank_a),
+            "augmented_rank": int(rank_ab),
+            "text": f"no solution: the system is inconsistent (rank A = {rank_a} < rank [A|b] = {rank_ab})",
+        }
     # sympy names the free parameters tau0, tau1, ...; t1, t2, ... read better and re-parse.
     names = [sp.Symbol(f"t{i + 1}") for i in range(len(params))]
     taken = set().union(*(e.free_symbols for e in a)) | set().union(*(e.free_symbols for e in b))
@@ -192,8 +230,7 @@ def _solve(a: sp.Matrix, b: sp.Matrix) -> dict[str, Any]:
         particular = sol.subs({n: 0 for n in names})
         result["particular_solution"] = _vector(particular) if out is None else _matrix_out(particular)
         shown = _vec_text(result["solution"]) if out is None else out["text"]
-        result["text"] = (f"infinitely many solutions, x = {shown} for any "
-                          f"{', '.join(result['free_parameters'])}")
+        result["text"] = f"infinitely many solutions, x = {shown} for any {', '.join(result['free_parameters'])}"
     return result
 
 
@@ -203,15 +240,27 @@ def _charpoly(a: sp.Matrix) -> dict[str, Any]:
     poly = a.charpoly(lam)
     expr = poly.as_expr()
     coeffs = [render(_tidy(c))["result"] for c in poly.all_coeffs()]
-    return {"polynomial": render(expr), "variable": "lamda", "coefficients": coeffs,
-            "convention": "det(lamda*I - A), coefficients from the highest degree down",
-            "text": f"p(lamda) = {render(expr)['result']}"}
+    return {
+        "polynomial": render(expr),
+        "variable": "lamda",
+        "coefficients": coeffs,
+        "convention": "det(lamda*I - A), coefficients from the highest degree down",
+        "text": f"p(lamda) = {render(expr)['result']}",
+    }
 
 
 _HANDLERS: dict[str, Callable[..., dict[str, Any]]] = {
-    "det": _det, "inverse": _inverse, "rank": _rank, "rref": _rref, "nullspace": _nullspace,
-    "eigenvalues": _eigenvalues, "eigenvectors": _eigenvectors, "transpose": _transpose,
-    "multiply": _multiply, "solve": _solve, "charpoly": _charpoly,
+    "det": _det,
+    "inverse": _inverse,
+    "rank": _rank,
+    "rref": _rref,
+    "nullspace": _nullspace,
+    "eigenvalues": _eigenvalues,
+    "eigenvectors": _eigenvectors,
+    "transpose": _transpose,
+    "multiply": _multiply,
+    "solve": _solve,
+    "charpoly": _charpoly,
 }
 
 
@@ -249,8 +298,12 @@ def _matrix_out(m: sp.Matrix) -> dict[str, Any]:
     rows = [[cell["result"] for cell in row] for row in rendered]
     body = r" \\ ".join(" & ".join(c["latex"] for c in row) for row in rendered)
     latex = r"\begin{bmatrix}" + body + r"\end{bmatrix}"
-    return {"rows": rows, "shape": [m.rows, m.cols], "latex": latex,
-            "text": "[" + ", ".join("[" + ", ".join(r) + "]" for r in rows) + "]"}
+    return {
+        "rows": rows,
+        "shape": [m.rows, m.cols],
+        "latex": latex,
+        "text": "[" + ", ".join("[" + ", ".join(r) + "]" for r in rows) + "]",
+    }
 
 
 def _vector(v: sp.Matrix) -> list[str]:
@@ -311,8 +364,10 @@ def _numeric_roots(poly: sp.Poly) -> list[Any]:
         return list(poly.nroots(n=15, maxsteps=200))
     except (sp.polys.polyerrors.PolynomialError, ValueError, ArithmeticError, Exception):  # mpmath NoConvergence
         coeffs = [float(c) for c in poly.all_coeffs()]
-        return [sp.Float(z.real, 15) + sp.I * sp.Float(z.imag, 15) if abs(z.imag) > 0 else sp.Float(z.real, 15)
-                for z in np.roots(coeffs)]
+        return [
+            sp.Float(z.real, 15) + sp.I * sp.Float(z.imag, 15) if abs(z.imag) > 0 else sp.Float(z.real, 15)
+            for z in np.roots(coeffs)
+        ]
 
 
 def _is_numeric(value: Any) -> bool:
@@ -334,9 +389,11 @@ def _eigen_item(value: Any, mult: int) -> dict[str, Any]:
 
 def _numeric_note(pairs: list[tuple[Any, int]]) -> dict[str, str]:
     if any(_is_numeric(v) for v, _ in pairs):
-        return {"note": f"eigenvalues marked exact: false are roots of an irreducible factor of degree > "
-                        f"{_EXACT_ROOT_DEGREE} of the characteristic polynomial (see charpoly), computed "
-                        "numerically to 15 digits; their eigenvectors are numerical too"}
+        return {
+            "note": f"eigenvalues marked exact: false are roots of an irreducible factor of degree > "
+            f"{_EXACT_ROOT_DEGREE} of the characteristic polynomial (see charpoly), computed "
+            "numerically to 15 digits; their eigenvectors are numerical too"
+        }
     return {}
 
 
@@ -367,7 +424,7 @@ def _numeric_eigenspace(a: sp.Matrix, value: complex) -> list[list[complex]]:
     _, sing, vh = np.linalg.svd(m)
     tol = 1e-8 * max(1.0, float(sing[0]) if sing.size else 1.0)
     vectors = []
-    for row in vh[int(np.sum(sing > tol)):]:
+    for row in vh[int(np.sum(sing > tol)) :]:
         v = row.conj()
         v = v / v[np.argmax(np.abs(v))]
         vectors.append([complex(x) for x in v])
@@ -423,5 +480,3 @@ def _sort_key(value: Any) -> tuple:
         except (TypeError, ValueError):
             pass
     return (2, 0.0, 0.0, sp.sstr(value))
-
-

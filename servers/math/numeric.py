@@ -38,8 +38,9 @@ def lambdify_real(expr: sp.Expr, x: sp.Symbol, module: str) -> Callable[[Any], A
     return sp.lambdify(x, expr, modules=modules, dummify=True)
 
 
-def real_roots_numeric(f: sp.Expr, x: sp.Symbol,
-                       digits: int = 15) -> tuple[list[sp.Float], bool, list[tuple[float, float]]]:
+def real_roots_numeric(
+    f: sp.Expr, x: sp.Symbol, digits: int = 15
+) -> tuple[list[sp.Float], bool, list[tuple[float, float]]]:
     """Real roots of f(x) = 0 found numerically in [-1e6, 1e6].
 
     Returns (sorted roots, truncated, plateaus): plateaus are approximate intervals where f is
@@ -266,7 +267,7 @@ def numeric_sum(total: sp.Sum, digits: int = 15) -> tuple[Any, Any]:
 
     nsum reports no error estimate: the change between two working precisions serves as one.
     """
-    (k, a, b), = total.limits
+    ((k, a, b),) = total.limits
     f = sp.lambdify(k, total.function, modules=["mpmath"], dummify=True)
     try:
         with time_budget(SYMBOLIC_BUDGET):

@@ -35,15 +35,23 @@ from mcpfleet.servers.math.parser import MathInputError, parse_expression, parse
 from mcpfleet.servers.math.render import render
 
 MAX_CONSTRAINTS = 200
-N_STARTS = 8            # SLSQP runs from this many deterministic starting points
-N_FALLBACK_STARTS = 2   # trust-constr is slower: fewer starts, and only if SLSQP found nothing
-SEED = 20240601         # fixed so that the same problem always gives the same answer
-FEAS_TOL = 1e-6         # a nonlinear point is feasible when no constraint is violated by more
-UNBOUNDED = 1e12        # a minimiser running past this (in value or point) is reported unbounded
+N_STARTS = 8  # SLSQP runs from this many deterministic starting points
+N_FALLBACK_STARTS = 2  # trust-constr is slower: fewer starts, and only if SLSQP found nothing
+SEED = 20240601  # fixed so that the same problem always gives the same answer
+FEAS_TOL = 1e-6  # a nonlinear point is feasible when no constraint is violated by more
+UNBOUNDED = 1e12  # a minimiser running past this (in value or point) is reported unbounded
 MILP_TIME_LIMIT = 10.0  # seconds; the worker's own limit is the hard stop
 
-_GOALS = {"min": 1, "minimize": 1, "minimise": 1, "minimum": 1,
-          "max": -1, "maximize": -1, "maximise": -1, "maximum": -1}
+_GOALS = {
+    "min": 1,
+    "minimize": 1,
+    "minimise": 1,
+    "minimum": 1,
+    "max": -1,
+    "maximize": -1,
+    "maximise": -1,
+    "maximum": -1,
+}
 
 
 @dataclass
@@ -60,18 +68,23 @@ class _Problem:
     names: list[str]
     symbols: list[sp.Symbol]
     objective: sp.Expr
-    sense: int                      # +1 minimise, -1 maximise (we always minimise sense*f)
+    sense: int  # +1 minimise, -1 maximise (we always minimise sense*f)
     goal: str
     constraints: list[_Constraint]
-    bounds: list[tuple[Any, Any]]   # exact sympy numbers or None, per variable
+    bounds: list[tuple[Any, Any]]  # exact sympy numbers or None, per variable
     integer: list[bool]
     notes: list[str] = field(default_factory=list)
     infeasible_reason: str | None = None
 
 
-def optimize(objective: str, variables: list[str] | str | None, constraints: list[str] | None = None,
-             goal: str = "min", bounds: dict[str, list] | None = None,
-             integer: list[str] | None = None) -> dict[str, Any]:
+def optimize(
+    objective: str,
+    variables: list[str] | str | None,
+    constraints: list[str] | None = None,
+    goal: str = "min",
+    bounds: dict[str, list] | None = None,
+    integer: list[str] | None = None,
+) -> dict[str, Any]:
     """Minimise or maximise `objective` over `variables` subject to `constraints` and `bounds`.
 
     Returns {"status", "goal", "problem_type", "value", "point", "method", "success", "message",
@@ -79,17 +92,29 @@ def optimize(objective: str, variables: list[str] | str | None, constraints: lis
     """
     problem = _build(objective, variables, constraints, goal, bounds, integer)
     if problem.infeasible_reason:
-        return _finish(problem, "linear", {"status": "infeasible", "value": None, "point": None,
-                                           "method": "none (a constraint is false for every point)",
-                                           "success": False, "message": problem.infeasible_reason,
-                                           "exact": False})
+        return _finish(
+            problem,
+            "linear",
+            {
+                "status": "infeasible",
+                "value": None,
+                "point": None,
+                "method": "none (a constraint is false for every point)",
+                "success": False,
+                "message": problem.infeasible_reason,
+                "exact": False,
+            },
+        )
     linear = _linear_form(problem)
     if linear is not None:
-        return _finish(problem, "mixed_integer_linear" if any(problem.integer) else "linear",
-                       _solve_linear(problem, linear))
+        return _finish(
+            problem, "mixed_integer_linear" if any(problem.integer) else "linear", _solve_linear(problem, linear)
+        )
     if any(problem.integer):
-        raise MathInputError("integer variables are supported only for linear problems (objective and "
-                             "constraints linear in the variables); this problem is nonlinear")
+        raise MathInputError(
+            "integer variables are supported only for linear problems (objective and "
+            "constraints linear in the variables); this problem is nonlinear"
+        )
     return _finish(problem, "nonlinear", _solve_nonlinear(problem))
 
 
@@ -107,15 +132,24 @@ def _build(objective: Any, variables: Any, constraints: Any, goal: Any, bounds: 
         found = set(obj.free_symbols).union(*(r.free_symbols for r, _ in parsed if isinstance(r, sp.Basic)))
         symbols = sorted(found, key=lambda s: s.name)
         if not symbols:
-            raise MathInputError("no variables: give `variables`, e.g. [\"x\", \"y\"]")
+            raise MathInputError('no variables: give `variables`, e.g. ["x", "y"]')
         notes.append(f"variables not given; using {', '.join(s.name for s in symbols)}")
     names = [s.name for s in symbols]
     if len(set(names)) != len(names):
         raise MathInputError(f"variables are listed more than once: {names}")
     _check_symbols(obj, symbols, "the objective")
     sense = _goal(goal)
-    problem = _Problem(names, symbols, obj, sense, "max" if sense < 0 else "min", [],
-                       _bounds(bounds, names), _integer(integer, names), notes)
+    problem = _Problem(
+        names,
+        symbols,
+        obj,
+        sense,
+        "max" if sense < 0 else "min",
+        [],
+        _bounds(bounds, names),
+        _integer(integer, names),
+        notes,
+    )
     for rel, source in parsed:
         _add_constraint(problem, rel, source)
     return problem
@@ -127,13 +161,13 @@ def _as_list(value: Any, what: str) -> list[Any]:
     if isinstance(value, str):
         return [value]
     if not isinstance(value, (list, tuple)):
-        raise MathInputError(f"{what} must be a list of strings like \"x + y <= 10\"")
+        raise MathInputError(f'{what} must be a list of strings like "x + y <= 10"')
     return list(value)
 
 
 def _parse_constraint(text: Any) -> tuple[Any, str]:
     if not isinstance(text, str):
-        raise MathInputError(f"each constraint is a string like \"x + y <= 10\", got {type(text).__name__}")
+        raise MathInputError(f'each constraint is a string like "x + y <= 10", got {type(text).__name__}')
     return parse_statement(text), text
 
 
@@ -147,7 +181,7 @@ def _add_constraint(problem: _Problem, rel: Any, source: str) -> None:
     if isinstance(rel, sp.Ne):
         raise MathInputError(f"constraint {source!r}: '!=' is not supported; use <=, >=, < , > or =")
     if not isinstance(rel, (sp.Eq, sp.Le, sp.Lt, sp.Ge, sp.Gt)):
-        raise MathInputError(f"constraint {source!r} is not a comparison; write e.g. \"x + y <= 10\" or \"x = 2y\"")
+        raise MathInputError(f'constraint {source!r} is not a comparison; write e.g. "x + y <= 10" or "x = 2y"')
     _check_symbols(rel, problem.symbols, f"constraint {source!r}")
     if isinstance(rel, (sp.Lt, sp.Gt)):
         problem.notes.append(f"strict inequality {source!r} treated as non-strict (an optimum may lie on its boundary)")
@@ -163,14 +197,16 @@ def _add_constraint(problem: _Problem, rel: Any, source: str) -> None:
 def _check_symbols(expr: Any, symbols: list[sp.Symbol], where: str) -> None:
     extra = sorted(s.name for s in expr.free_symbols - set(symbols))
     if extra:
-        raise MathInputError(f"{where} uses {', '.join(extra)}, not among the variables "
-                             f"[{', '.join(s.name for s in symbols)}]; add them to `variables` or give them values")
+        raise MathInputError(
+            f"{where} uses {', '.join(extra)}, not among the variables "
+            f"[{', '.join(s.name for s in symbols)}]; add them to `variables` or give them values"
+        )
 
 
 def _goal(goal: Any) -> int:
     key = goal.strip().lower() if isinstance(goal, str) else None
     if key not in _GOALS:
-        raise MathInputError(f"goal must be \"min\" or \"max\" (or minimize/maximize), got {goal!r}")
+        raise MathInputError(f'goal must be "min" or "max" (or minimize/maximize), got {goal!r}')
     return _GOALS[key]
 
 
@@ -180,7 +216,7 @@ def _bounds(bounds: Any, names: list[str]) -> list[tuple[Any, Any]]:
     if bounds is None:
         return out
     if not isinstance(bounds, dict):
-        raise MathInputError("bounds is an object like {\"x\": [0, null], \"y\": [-1, 1]}")
+        raise MathInputError('bounds is an object like {"x": [0, null], "y": [-1, 1]}')
     for name, pair in bounds.items():
         if name not in names:
             raise MathInputError(f"bounds name {name!r}, which is not among the variables {names}")
@@ -213,8 +249,9 @@ def _bound_value(value: Any, name: str, side: int) -> Any:
         raise MathInputError(f"bounds for {name}: {value!r} is not a real number")
     if number.is_infinite:
         if (number > 0) != (side > 0):
-            raise MathInputError(f"bounds for {name}: {'lower' if side < 0 else 'upper'} bound {value!r} "
-                                 "is infinite on the wrong side")
+            raise MathInputError(
+                f"bounds for {name}: {'lower' if side < 0 else 'upper'} bound {value!r} is infinite on the wrong side"
+            )
         return None
     return number
 
@@ -222,7 +259,7 @@ def _bound_value(value: Any, name: str, side: int) -> Any:
 def _integer(integer: Any, names: list[str]) -> list[bool]:
     listed = [] if integer is None else ([integer] if isinstance(integer, str) else integer)
     if not isinstance(listed, (list, tuple)):
-        raise MathInputError("integer is a list of variable names, e.g. [\"x\", \"y\"]")
+        raise MathInputError('integer is a list of variable names, e.g. ["x", "y"]')
     for name in listed:
         if name not in names:
             raise MathInputError(f"integer variable {name!r} is not among the variables {names}")
@@ -294,19 +331,37 @@ def _solve_linear(problem: _Problem, lin: _Linear) -> dict[str, Any]:
             cons.append(LinearConstraint(a_eq, b_eq, b_eq))
         # milp's default bounds are 0 <= x < inf; ours are explicit, free unless given.
         box = Bounds([-np.inf if v is None else v for v in lo], [np.inf if v is None else v for v in hi])
-        res = milp(c, integrality=np.array(problem.integer, dtype=int), bounds=box, constraints=cons,
-                   options={"time_limit": MILP_TIME_LIMIT})
+        res = milp(
+            c,
+            integrality=np.array(problem.integer, dtype=int),
+            bounds=box,
+            constraints=cons,
+            options={"time_limit": MILP_TIME_LIMIT},
+        )
         method = "HiGHS branch-and-bound (scipy.optimize.milp)"
         statuses = {0: "optimal", 1: "iteration_or_time_limit", 2: "infeasible", 3: "unbounded", 4: "failed"}
     else:
-        res = linprog(c, A_ub=a_ub if len(lin.ub) else None, b_ub=b_ub if len(lin.ub) else None,
-                      A_eq=a_eq if len(lin.eq) else None, b_eq=b_eq if len(lin.eq) else None,
-                      bounds=list(zip(lo, hi)), method="highs")
+        res = linprog(
+            c,
+            A_ub=a_ub if len(lin.ub) else None,
+            b_ub=b_ub if len(lin.ub) else None,
+            A_eq=a_eq if len(lin.eq) else None,
+            b_eq=b_eq if len(lin.eq) else None,
+            bounds=list(zip(lo, hi)),
+            method="highs",
+        )
         method = "HiGHS (scipy.optimize.linprog)"
         statuses = {0: "optimal", 1: "iteration_limit", 2: "infeasible", 3: "unbounded", 4: "numerical_difficulties"}
     status = statuses.get(int(res.status), "failed")
-    out: dict[str, Any] = {"status": status, "value": None, "point": None, "method": method,
-                           "success": status == "optimal", "message": str(res.message), "exact": False}
+    out: dict[str, Any] = {
+        "status": status,
+        "value": None,
+        "point": None,
+        "method": method,
+        "success": status == "optimal",
+        "message": str(res.message),
+        "exact": False,
+    }
     if status == "unbounded":
         out["message"] += f" The objective can be made arbitrarily {'large' if problem.sense < 0 else 'small'}."
     if status != "optimal" or res.x is None:
@@ -412,8 +467,10 @@ def _solve_nonlinear(problem: _Problem) -> dict[str, Any]:
             raise _StopRun(np.array(x, dtype=float))
         return v
 
-    slsqp_cons = [{"type": "eq" if c.kind == "eq" else "ineq", "fun": g, "jac": dg}
-                  for c, (g, dg) in zip(problem.constraints, cons)]
+    slsqp_cons = [
+        {"type": "eq" if c.kind == "eq" else "ineq", "fun": g, "jac": dg}
+        for c, (g, dg) in zip(problem.constraints, cons)
+    ]
     starts = _starts(bounds)
     best: tuple[float, np.ndarray, Any, str] | None = None
     runs = 0
@@ -422,45 +479,84 @@ def _solve_nonlinear(problem: _Problem) -> dict[str, Any]:
         warnings.simplefilter("ignore")
         for x0 in starts:
             runs += 1
-            res = _attempt(minimize, fun, x0, unbounded_at, dict(method="SLSQP", jac=jac, bounds=bounds or None,
-                                                   constraints=slsqp_cons,
-                                                   options={"maxiter": 500, "ftol": 1e-12}))
+            res = _attempt(
+                minimize,
+                fun,
+                x0,
+                unbounded_at,
+                dict(
+                    method="SLSQP",
+                    jac=jac,
+                    bounds=bounds or None,
+                    constraints=slsqp_cons,
+                    options={"maxiter": 500, "ftol": 1e-12},
+                ),
+            )
             if unbounded_at:
                 break
             best = _better(best, res, problem, cons, bounds, "SLSQP")
         if best is None and not unbounded_at:
             from scipy.optimize import NonlinearConstraint
 
-            tc_cons = [NonlinearConstraint(g, 0.0, 0.0 if c.kind == "eq" else np.inf, jac=lambda x, dg=dg: [dg(x)])
-                       for c, (g, dg) in zip(problem.constraints, cons)]
+            tc_cons = [
+                NonlinearConstraint(g, 0.0, 0.0 if c.kind == "eq" else np.inf, jac=lambda x, dg=dg: [dg(x)])
+                for c, (g, dg) in zip(problem.constraints, cons)
+            ]
             tc_bounds = bounds if any(b != (None, None) for b in bounds) else None
             for x0 in starts[:N_FALLBACK_STARTS]:
                 runs += 1
-                res = _attempt(minimize, fun, x0, unbounded_at, dict(method="trust-constr", jac=jac, bounds=tc_bounds,
-                                                                     constraints=tc_cons, options={"maxiter": 200}))
+                res = _attempt(
+                    minimize,
+                    fun,
+                    x0,
+                    unbounded_at,
+                    dict(
+                        method="trust-constr", jac=jac, bounds=tc_bounds, constraints=tc_cons, options={"maxiter": 200}
+                    ),
+                )
                 best = _better(best, res, problem, cons, bounds, "trust-constr")
     if unbounded_at:
         x = unbounded_at[0]
-        return {"status": "unbounded", "value": None,
-                "point": None, "method": "SLSQP (scipy.optimize.minimize), multi-start", "success": False,
-                "message": f"the objective appears unbounded: it reached {problem.sense * raw_fun(x):.6g} "
-                           f"at a feasible point ({', '.join(f'{n}={v:.4g}' for n, v in zip(problem.names, x))})",
-                "exact": False, "local_searches": runs}
+        return {
+            "status": "unbounded",
+            "value": None,
+            "point": None,
+            "method": "SLSQP (scipy.optimize.minimize), multi-start",
+            "success": False,
+            "message": f"the objective appears unbounded: it reached {problem.sense * raw_fun(x):.6g} "
+            f"at a feasible point ({', '.join(f'{n}={v:.4g}' for n, v in zip(problem.names, x))})",
+            "exact": False,
+            "local_searches": runs,
+        }
     if best is None:
-        return {"status": "no_feasible_point_found", "value": None, "point": None,
-                "method": "SLSQP, then trust-constr (scipy.optimize.minimize)", "success": False,
-                "message": f"none of {runs} local searches reached a point satisfying all constraints "
-                           f"(tolerance {FEAS_TOL}); the problem may be infeasible",
-                "exact": False}
+        return {
+            "status": "no_feasible_point_found",
+            "value": None,
+            "point": None,
+            "method": "SLSQP, then trust-constr (scipy.optimize.minimize)",
+            "success": False,
+            "message": f"none of {runs} local searches reached a point satisfying all constraints "
+            f"(tolerance {FEAS_TOL}); the problem may be infeasible",
+            "exact": False,
+        }
     internal, x, res, method = best
     x, internal = _polish(x, internal, raw_fun, problem, cons, bounds)
     value = problem.sense * internal
-    starts_note = (f"best of {runs} local searches from deterministic starting points; "
-                   "a local optimum, global optimality is not guaranteed for nonconvex problems")
-    out = {"status": "optimal", "value": _clean(value, 10),
-           "point": {nm: _clean(float(v), 10) for nm, v in zip(problem.names, x)},
-           "method": f"{method} (scipy.optimize.minimize), multi-start", "success": bool(res.success),
-           "message": str(res.message), "exact": False, "local_searches": runs, "note": starts_note}
+    starts_note = (
+        f"best of {runs} local searches from deterministic starting points; "
+        "a local optimum, global optimality is not guaranteed for nonconvex problems"
+    )
+    out = {
+        "status": "optimal",
+        "value": _clean(value, 10),
+        "point": {nm: _clean(float(v), 10) for nm, v in zip(problem.names, x)},
+        "method": f"{method} (scipy.optimize.minimize), multi-start",
+        "success": bool(res.success),
+        "message": str(res.message),
+        "exact": False,
+        "local_searches": runs,
+        "note": starts_note,
+    }
     return out
 
 
@@ -606,8 +702,13 @@ def _starts(bounds: list[tuple[float | None, float | None]]) -> list[np.ndarray]
 
 
 def _finish(problem: _Problem, kind: str, out: dict[str, Any]) -> dict[str, Any]:
-    result = {"status": out.pop("status"), "goal": problem.goal, "problem_type": kind,
-              "variables": problem.names, **out}
+    result = {
+        "status": out.pop("status"),
+        "goal": problem.goal,
+        "problem_type": kind,
+        "variables": problem.names,
+        **out,
+    }
     if problem.notes:
         result["notes"] = problem.notes
     result["text"] = _text(result)

@@ -54,44 +54,90 @@ def _root(x: sp.Expr, n: sp.Expr) -> sp.Expr:
 
 FUNCTIONS: dict[str, tuple[Callable[..., Any], tuple[int, int]]] = {
     # elementary
-    "sqrt": _fn(sp.sqrt, (1, 1)), "cbrt": _fn(sp.cbrt, (1, 1)), "root": _fn(_root, (2, 2)),
-    "exp": _fn(sp.exp, (1, 1)), "log": _fn(_log, (1, 2)), "ln": _fn(sp.log, (1, 1)),
-    "log10": _fn(lambda x: sp.log(x, 10), (1, 1)), "log2": _fn(lambda x: sp.log(x, 2), (1, 1)),
-    "abs": _fn(sp.Abs, (1, 1)), "Abs": _fn(sp.Abs, (1, 1)), "sign": _fn(sp.sign, (1, 1)),
-    "floor": _fn(sp.floor, (1, 1)), "ceiling": _fn(sp.ceiling, (1, 1)), "ceil": _fn(sp.ceiling, (1, 1)),
-    "Min": _fn(sp.Min, (1, 20)), "Max": _fn(sp.Max, (1, 20)), "min": _fn(sp.Min, (1, 20)), "max": _fn(sp.Max, (1, 20)),
-    "Mod": _fn(sp.Mod, (2, 2)), "mod": _fn(sp.Mod, (2, 2)),
-    "re": _fn(sp.re, (1, 1)), "im": _fn(sp.im, (1, 1)), "conjugate": _fn(sp.conjugate, (1, 1)),
+    "sqrt": _fn(sp.sqrt, (1, 1)),
+    "cbrt": _fn(sp.cbrt, (1, 1)),
+    "root": _fn(_root, (2, 2)),
+    "exp": _fn(sp.exp, (1, 1)),
+    "log": _fn(_log, (1, 2)),
+    "ln": _fn(sp.log, (1, 1)),
+    "log10": _fn(lambda x: sp.log(x, 10), (1, 1)),
+    "log2": _fn(lambda x: sp.log(x, 2), (1, 1)),
+    "abs": _fn(sp.Abs, (1, 1)),
+    "Abs": _fn(sp.Abs, (1, 1)),
+    "sign": _fn(sp.sign, (1, 1)),
+    "floor": _fn(sp.floor, (1, 1)),
+    "ceiling": _fn(sp.ceiling, (1, 1)),
+    "ceil": _fn(sp.ceiling, (1, 1)),
+    "Min": _fn(sp.Min, (1, 20)),
+    "Max": _fn(sp.Max, (1, 20)),
+    "min": _fn(sp.Min, (1, 20)),
+    "max": _fn(sp.Max, (1, 20)),
+    "Mod": _fn(sp.Mod, (2, 2)),
+    "mod": _fn(sp.Mod, (2, 2)),
+    "re": _fn(sp.re, (1, 1)),
+    "im": _fn(sp.im, (1, 1)),
+    "conjugate": _fn(sp.conjugate, (1, 1)),
     "arg": _fn(sp.arg, (1, 1)),
     # trigonometric and hyperbolic
-    "sin": _fn(sp.sin, (1, 1)), "cos": _fn(sp.cos, (1, 1)), "tan": _fn(sp.tan, (1, 1)),
-    "cot": _fn(sp.cot, (1, 1)), "sec": _fn(sp.sec, (1, 1)), "csc": _fn(sp.csc, (1, 1)),
-    "asin": _fn(sp.asin, (1, 1)), "acos": _fn(sp.acos, (1, 1)), "atan": _fn(sp.atan, (1, 1)),
-    "arcsin": _fn(sp.asin, (1, 1)), "arccos": _fn(sp.acos, (1, 1)), "arctan": _fn(sp.atan, (1, 1)),
-    "acot": _fn(sp.acot, (1, 1)), "asec": _fn(sp.asec, (1, 1)), "acsc": _fn(sp.acsc, (1, 1)),
+    "sin": _fn(sp.sin, (1, 1)),
+    "cos": _fn(sp.cos, (1, 1)),
+    "tan": _fn(sp.tan, (1, 1)),
+    "cot": _fn(sp.cot, (1, 1)),
+    "sec": _fn(sp.sec, (1, 1)),
+    "csc": _fn(sp.csc, (1, 1)),
+    "asin": _fn(sp.asin, (1, 1)),
+    "acos": _fn(sp.acos, (1, 1)),
+    "atan": _fn(sp.atan, (1, 1)),
+    "arcsin": _fn(sp.asin, (1, 1)),
+    "arccos": _fn(sp.acos, (1, 1)),
+    "arctan": _fn(sp.atan, (1, 1)),
+    "acot": _fn(sp.acot, (1, 1)),
+    "asec": _fn(sp.asec, (1, 1)),
+    "acsc": _fn(sp.acsc, (1, 1)),
     "atan2": _fn(sp.atan2, (2, 2)),
-    "sinh": _fn(sp.sinh, (1, 1)), "cosh": _fn(sp.cosh, (1, 1)), "tanh": _fn(sp.tanh, (1, 1)),
-    "coth": _fn(sp.coth, (1, 1)), "asinh": _fn(sp.asinh, (1, 1)), "acosh": _fn(sp.acosh, (1, 1)),
+    "sinh": _fn(sp.sinh, (1, 1)),
+    "cosh": _fn(sp.cosh, (1, 1)),
+    "tanh": _fn(sp.tanh, (1, 1)),
+    "coth": _fn(sp.coth, (1, 1)),
+    "asinh": _fn(sp.asinh, (1, 1)),
+    "acosh": _fn(sp.acosh, (1, 1)),
     "atanh": _fn(sp.atanh, (1, 1)),
     # combinatorics and number theory
     "factorial": _fn(lambda n: _guard_factorial(n), (1, 1)),
-    "binomial": _fn(sp.binomial, (2, 2)), "gcd": _fn(sp.gcd, (2, 2)), "lcm": _fn(sp.lcm, (2, 2)),
+    "binomial": _fn(sp.binomial, (2, 2)),
+    "gcd": _fn(sp.gcd, (2, 2)),
+    "lcm": _fn(sp.lcm, (2, 2)),
     "isprime": _fn(lambda n: sp.true if _small_int(n, "isprime") and sp.isprime(n) else sp.false, (1, 1)),
     "prime": _fn(lambda n: sp.prime(n) if _small_int(n, "prime", 10**7) else None, (1, 1)),
     "fibonacci": _fn(lambda n: sp.fibonacci(n) if _small_int(n, "fibonacci", 10**5) else None, (1, 1)),
     "harmonic": _fn(sp.harmonic, (1, 2)),
     # special functions
-    "gamma": _fn(sp.gamma, (1, 1)), "beta": _fn(sp.beta, (2, 2)), "erf": _fn(sp.erf, (1, 1)),
-    "erfc": _fn(sp.erfc, (1, 1)), "zeta": _fn(sp.zeta, (1, 2)), "polygamma": _fn(sp.polygamma, (2, 2)),
-    "digamma": _fn(sp.digamma, (1, 1)), "besselj": _fn(sp.besselj, (2, 2)), "bessely": _fn(sp.bessely, (2, 2)),
-    "LambertW": _fn(sp.LambertW, (1, 2)), "Heaviside": _fn(sp.Heaviside, (1, 1)),
+    "gamma": _fn(sp.gamma, (1, 1)),
+    "beta": _fn(sp.beta, (2, 2)),
+    "erf": _fn(sp.erf, (1, 1)),
+    "erfc": _fn(sp.erfc, (1, 1)),
+    "zeta": _fn(sp.zeta, (1, 2)),
+    "polygamma": _fn(sp.polygamma, (2, 2)),
+    "digamma": _fn(sp.digamma, (1, 1)),
+    "besselj": _fn(sp.besselj, (2, 2)),
+    "bessely": _fn(sp.bessely, (2, 2)),
+    "LambertW": _fn(sp.LambertW, (1, 2)),
+    "Heaviside": _fn(sp.Heaviside, (1, 1)),
     "DiracDelta": _fn(sp.DiracDelta, (1, 1)),
     # functions that integrals and ODE solutions come back in, so results parse back
-    "Si": _fn(sp.Si, (1, 1)), "Ci": _fn(sp.Ci, (1, 1)), "Ei": _fn(sp.Ei, (1, 1)), "li": _fn(sp.li, (1, 1)),
-    "erfi": _fn(sp.erfi, (1, 1)), "fresnels": _fn(sp.fresnels, (1, 1)), "fresnelc": _fn(sp.fresnelc, (1, 1)),
-    "uppergamma": _fn(sp.uppergamma, (2, 2)), "lowergamma": _fn(sp.lowergamma, (2, 2)),
-    "polylog": _fn(sp.polylog, (2, 2)), "expint": _fn(sp.expint, (2, 2)),
-    "RisingFactorial": _fn(sp.RisingFactorial, (2, 2)), "loggamma": _fn(sp.loggamma, (1, 1)),
+    "Si": _fn(sp.Si, (1, 1)),
+    "Ci": _fn(sp.Ci, (1, 1)),
+    "Ei": _fn(sp.Ei, (1, 1)),
+    "li": _fn(sp.li, (1, 1)),
+    "erfi": _fn(sp.erfi, (1, 1)),
+    "fresnels": _fn(sp.fresnels, (1, 1)),
+    "fresnelc": _fn(sp.fresnelc, (1, 1)),
+    "uppergamma": _fn(sp.uppergamma, (2, 2)),
+    "lowergamma": _fn(sp.lowergamma, (2, 2)),
+    "polylog": _fn(sp.polylog, (2, 2)),
+    "expint": _fn(sp.expint, (2, 2)),
+    "RisingFactorial": _fn(sp.RisingFactorial, (2, 2)),
+    "loggamma": _fn(sp.loggamma, (1, 1)),
     # unevaluated operators: evaluated by the tools with .doit()
     "Sum": _fn(lambda f, *lims: sp.Sum(f, *lims), (2, 4)),
     "Product": _fn(lambda f, *lims: sp.Product(f, *lims), (2, 4)),
@@ -101,10 +147,25 @@ FUNCTIONS: dict[str, tuple[Callable[..., Any], tuple[int, int]]] = {
 }
 
 CONSTANTS: dict[str, sp.Basic] = {
-    "pi": sp.pi, "Pi": sp.pi, "E": sp.E, "e": sp.E, "I": sp.I, "oo": sp.oo, "inf": sp.oo,
-    "infinity": sp.oo, "Infinity": sp.oo, "EulerGamma": sp.EulerGamma, "GoldenRatio": sp.GoldenRatio,
-    "phi": sp.GoldenRatio, "Catalan": sp.Catalan, "true": sp.true, "false": sp.false,
-    "True": sp.true, "False": sp.false, "zoo": sp.zoo, "nan": sp.nan,
+    "pi": sp.pi,
+    "Pi": sp.pi,
+    "E": sp.E,
+    "e": sp.E,
+    "I": sp.I,
+    "oo": sp.oo,
+    "inf": sp.oo,
+    "infinity": sp.oo,
+    "Infinity": sp.oo,
+    "EulerGamma": sp.EulerGamma,
+    "GoldenRatio": sp.GoldenRatio,
+    "phi": sp.GoldenRatio,
+    "Catalan": sp.Catalan,
+    "true": sp.true,
+    "false": sp.false,
+    "True": sp.true,
+    "False": sp.false,
+    "zoo": sp.zoo,
+    "nan": sp.nan,
 }
 
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -213,10 +274,12 @@ def _entry(e: Any) -> sp.Expr:
 
 def _matrix_literal(text: str) -> list:
     tree = _ast(text)
+
     def rows(node: ast.AST) -> Any:
         if isinstance(node, (ast.List, ast.Tuple)):
             return [rows(e) for e in node.elts]
         return ast.get_source_segment(text, node) or ""
+
     if not isinstance(tree.body, (ast.List, ast.Tuple)):
         raise MathInputError("a matrix is written as a list of rows, e.g. [[1, 2], [3, 4]]")
     return rows(tree.body)
@@ -398,7 +461,9 @@ def _small_int(n: Any, name: str, limit: int = 10**12) -> bool:
 def _guard_factorial(n: Any) -> Any:
     # factorial(10**12) would try to build a number with ~10^13 digits; refuse it up front.
     if isinstance(n, sp.Integer) and n > 200_000:
-        raise MathInputError(f"factorial({n}) has more than {MAX_RESULT_DIGITS} digits; use gamma/log forms or loggamma")
+        raise MathInputError(
+            f"factorial({n}) has more than {MAX_RESULT_DIGITS} digits; use gamma/log forms or loggamma"
+        )
     return sp.factorial(n)
 
 

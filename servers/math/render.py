@@ -35,7 +35,9 @@ def render(expr: Any, digits: int = 15) -> dict[str, Any]:
 
 def numeric(expr: Any, digits: int = 15) -> str | None:
     """The value to `digits` significant digits, or None if `expr` is not a (finite or infinite) number."""
-    if not isinstance(expr, sp.Basic) or (isinstance(expr, (sp.Rel, sp.logic.boolalg.Boolean)) and not isinstance(expr, sp.Expr)):
+    if not isinstance(expr, sp.Basic) or (
+        isinstance(expr, (sp.Rel, sp.logic.boolalg.Boolean)) and not isinstance(expr, sp.Expr)
+    ):
         return None
     if not isinstance(expr, sp.Expr) or expr.free_symbols:
         return None
@@ -76,8 +78,13 @@ def _huge_integer(expr: Any) -> dict[str, Any] | None:
         mantissa = mpmath.nstr(mpmath.mpf(value), 20, min_fixed=1, max_fixed=0)
     kind = "negative integer" if value < 0 else "integer"
     summary = f"{kind} with {count} digits ≈ {mantissa}"
-    return {"result": summary, "latex": summary.replace("≈", r"\approx"), "numeric": mantissa,
-            "digits": count, "summarised": True}
+    return {
+        "result": summary,
+        "latex": summary.replace("≈", r"\approx"),
+        "numeric": mantissa,
+        "digits": count,
+        "summarised": True,
+    }
 
 
 def _bounded(text: str) -> str:

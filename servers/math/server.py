@@ -26,17 +26,24 @@ from mcpfleet.servers.math.definitions import register
 from mcpfleet.servers.math.settings import MathSettings
 
 MODULE = "mcpfleet.servers.math"
-INPUT_ERRORS = {"MathInputError", "ZeroDivisionError", "NotImplementedError", "PolynomialError",
-                "ValueError", "TypeError", "GeneratorsNeeded", "CoercionFailed"}
+INPUT_ERRORS = {
+    "MathInputError",
+    "ZeroDivisionError",
+    "NotImplementedError",
+    "PolynomialError",
+    "ValueError",
+    "TypeError",
+    "GeneratorsNeeded",
+    "CoercionFailed",
+}
 
 
 def build(settings: Settings) -> FastMCP:
     section: MathSettings = settings.server_section("math", MathSettings)
-    workers = pool_settings(settings.workers, size=section.pool_size, memory_mb=section.memory_mb,
-                            timeout=section.timeout)
-    pool = WorkerPool(
-        "math", workers, initializer=f"{MODULE}.warm:warm", allowed_prefixes=[MODULE], network=False
+    workers = pool_settings(
+        settings.workers, size=section.pool_size, memory_mb=section.memory_mb, timeout=section.timeout
     )
+    pool = WorkerPool("math", workers, initializer=f"{MODULE}.warm:warm", allowed_prefixes=[MODULE], network=False)
     mcp = new_pooled_server(
         "math", "Exact and numeric mathematics (sympy/scipy). Write math as text: x^2, 2x, sqrt(2), pi, e, oo.", pool
     )
@@ -59,7 +66,9 @@ def build(settings: Settings) -> FastMCP:
     @tool
     async def math_simplify(
         expression: str,
-        operation: Literal["simplify", "expand", "factor", "apart", "together", "trigsimp", "cancel", "evaluate"] = "simplify",
+        operation: Literal[
+            "simplify", "expand", "factor", "apart", "together", "trigsimp", "cancel", "evaluate"
+        ] = "simplify",
         digits: int = 15,
         variable: str = "",
     ) -> ToolResult:
@@ -80,15 +89,23 @@ def build(settings: Settings) -> FastMCP:
     ) -> ToolResult:
         """Derivative (order), integral or sum (lower, upper: '0', 'oo'), limit or series (point, n terms)."""
         return await compute(
-            "calculus:calculus", expression, operation, variable or None, order, lower or None, upper or None,
-            point or None, direction, n,
+            "calculus:calculus",
+            expression,
+            operation,
+            variable or None,
+            order,
+            lower or None,
+            upper or None,
+            point or None,
+            direction,
+            n,
         )
 
     @tool
     async def math_ode(
         equations: Annotated[str | list[str], Field(description="e.g. y''+y=0")],
         function: str | list[str],
-        ics: Annotated[dict[str, str], Field(description="e.g. {\"y'(0)\":\"1\"}")] = {},
+        ics: Annotated[dict[str, str], Field(description='e.g. {"y\'(0)":"1"}')] = {},
     ) -> ToolResult:
         """Solve an ODE or a small system."""
         return await compute("calculus:ode", equations, function, ics or None)
@@ -96,8 +113,19 @@ def build(settings: Settings) -> FastMCP:
     @tool
     async def math_matrix(
         matrix: Annotated[list | str, Field(description="e.g. [[1,2],[3,4]]")],
-        operation: Literal["det", "inverse", "rank", "rref", "nullspace", "eigenvalues", "eigenvectors",
-                           "transpose", "multiply", "solve", "charpoly"],
+        operation: Literal[
+            "det",
+            "inverse",
+            "rank",
+            "rref",
+            "nullspace",
+            "eigenvalues",
+            "eigenvectors",
+            "transpose",
+            "multiply",
+            "solve",
+            "charpoly",
+        ],
         other: Annotated[list | str, Field(description="multiply: matrix; solve: b")] = [],
     ) -> ToolResult:
         """Exact linear algebra; entries may be expressions."""
@@ -119,8 +147,18 @@ def build(settings: Settings) -> FastMCP:
 
     @tool
     async def math_stats(
-        operation: Literal["describe", "ttest_1samp", "ttest_ind", "ttest_paired", "anova", "chi2_contingency",
-                           "chi2_goodness", "correlation", "regression", "confidence_interval"],
+        operation: Literal[
+            "describe",
+            "ttest_1samp",
+            "ttest_ind",
+            "ttest_paired",
+            "anova",
+            "chi2_contingency",
+            "chi2_goodness",
+            "correlation",
+            "regression",
+            "confidence_interval",
+        ],
         data: list[float] = [],
         data2: list[float] = [],
         groups: list[list[float]] = [],
@@ -133,8 +171,17 @@ def build(settings: Settings) -> FastMCP:
     ) -> ToolResult:
         """Statistics of data, data2 (x, y or chi2 observed, expected), groups (anova, chi2 table)."""
         return await compute(
-            "stats:stats", operation, data=data or None, data2=data2 or None, groups=groups or None, mu=mu,
-            alpha=alpha, confidence=confidence, equal_var=equal_var, method=method, alternative=alternative,
+            "stats:stats",
+            operation,
+            data=data or None,
+            data2=data2 or None,
+            groups=groups or None,
+            mu=mu,
+            alpha=alpha,
+            confidence=confidence,
+            equal_var=equal_var,
+            method=method,
+            alternative=alternative,
         )
 
     @tool

@@ -11,4 +11,6 @@ class MathSettings(BaseModel):
     model_config = {"extra": "forbid"}
     pool_size: int | None = Field(default=None, ge=1, le=64, description="worker processes (default: [workers].size)")
     timeout: float = Field(default=20.0, gt=0, le=600, description="seconds per computation")
-    memory_mb: int | None = Field(default=None, ge=256, description="memory cap per worker (default: [workers].memory_mb)")
+    memory_mb: int | None = Field(
+        default=None, ge=256, description="memory cap per worker (default: [workers].memory_mb)"
+    )

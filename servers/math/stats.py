@@ -27,9 +27,9 @@ import numpy as np
 
 from mcpfleet.servers.math.parser import MathInputError
 
-MAX_VALUES = 1_000_000   # data points per call, across all inputs
-MAX_AT = 10_000          # points at which a distribution is evaluated per call
-MAX_MODES = 20           # modes listed (a uniform sample has as many modes as values)
+MAX_VALUES = 1_000_000  # data points per call, across all inputs
+MAX_AT = 10_000  # points at which a distribution is evaluated per call
+MAX_MODES = 20  # modes listed (a uniform sample has as many modes as values)
 _NAN_NOTE = "None marks a value that is undefined for this input (NaN)"
 
 
@@ -52,10 +52,21 @@ class _Args:
     notes: list[str]
 
 
-def stats(operation: str, data: Any = None, data2: Any = None, groups: Any = None, table: Any = None,
-          observed: Any = None, expected: Any = None, mu: Any = None, alpha: Any = 0.05,
-          confidence: Any = 0.95, equal_var: Any = True, method: str = "pearson",
-          alternative: str = "two-sided") -> dict[str, Any]:
+def stats(
+    operation: str,
+    data: Any = None,
+    data2: Any = None,
+    groups: Any = None,
+    table: Any = None,
+    observed: Any = None,
+    expected: Any = None,
+    mu: Any = None,
+    alpha: Any = 0.05,
+    confidence: Any = 0.95,
+    equal_var: Any = True,
+    method: str = "pearson",
+    alternative: str = "two-sided",
+) -> dict[str, Any]:
     """Run one statistical operation; see the module docstring for the list.
 
     Every result has "operation" and a one-line "text"; tests also give "p_value",
@@ -70,12 +81,28 @@ def stats(operation: str, data: Any = None, data2: Any = None, groups: Any = Non
     elif op == "chi2_contingency" and groups is None:
         groups, table = table, None
     notes: list[str] = []
-    args = _Args(data, data2, groups, mu, _unit(alpha, "alpha", notes, percent=False),
-                 _unit(confidence, "confidence", notes, percent=True), _bool(equal_var, "equal_var"),
-                 method, _alternative(alternative), notes)
+    args = _Args(
+        data,
+        data2,
+        groups,
+        mu,
+        _unit(alpha, "alpha", notes, percent=False),
+        _unit(confidence, "confidence", notes, percent=True),
+        _bool(equal_var, "equal_var"),
+        method,
+        _alternative(alternative),
+        notes,
+    )
     handler, used = _STATS[op]
-    given = {"data": data, "data2": data2, "groups": groups, "table": table, "observed": observed,
-             "expected": expected, "mu": mu}
+    given = {
+        "data": data,
+        "data2": data2,
+        "groups": groups,
+        "table": table,
+        "observed": observed,
+        "expected": expected,
+        "mu": mu,
+    }
     # mu = 0 is the neutral value a client may send by default; only a real choice is worth a note.
     ignored = [k for k, v in given.items() if v is not None and k not in used and not (k == "mu" and v == 0)]
     if ignored:
@@ -97,15 +124,23 @@ def _describe(a: _Args) -> dict[str, Any]:
     top = int(counts.max())
     modes = values[counts == top]
     out: dict[str, Any] = {
-        "n": n, "sum": float(np.sum(x)), "mean": float(np.mean(x)), "median": float(median),
-        "modes": [] if (top == 1 and n > 1) else modes[:MAX_MODES].tolist(), "mode_count": top,
+        "n": n,
+        "sum": float(np.sum(x)),
+        "mean": float(np.mean(x)),
+        "median": float(median),
+        "modes": [] if (top == 1 and n > 1) else modes[:MAX_MODES].tolist(),
+        "mode_count": top,
         "variance_sample": float(np.var(x, ddof=1)) if n > 1 else None,
         "variance_population": float(np.var(x)),
         "std_sample": float(np.std(x, ddof=1)) if n > 1 else None,
         "std_population": float(np.std(x)),
         "sem": float(np.std(x, ddof=1) / math.sqrt(n)) if n > 1 else None,
-        "min": float(x.min()), "max": float(x.max()), "range": float(x.max() - x.min()),
-        "q1": float(q1), "q3": float(q3), "iqr": float(q3 - q1),
+        "min": float(x.min()),
+        "max": float(x.max()),
+        "range": float(x.max() - x.min()),
+        "q1": float(q1),
+        "q3": float(q3),
+        "iqr": float(q3 - q1),
     }
     constant = out["variance_population"] == 0
     out["skewness"] = float(st.skew(x, bias=False)) if n >= 3 and not constant else None
@@ -117,7 +152,7 @@ def _describe(a: _Args) -> dict[str, Any]:
         "variance_sample": "divides by n-1; variance_population divides by n",
         "skewness": "bias-corrected sample skewness G1 (Excel SKEW, pandas); skewness_population is g1 (biased)",
         "kurtosis_excess": "excess kurtosis (normal = 0), bias-corrected G2 (Excel KURT, pandas); "
-                           "kurtosis_excess_population is g2 (biased)",
+        "kurtosis_excess_population is g2 (biased)",
         "modes": "all most frequent values; empty when every value occurs once",
     }
     if top == 1 and n > 1:
@@ -126,12 +161,16 @@ def _describe(a: _Args) -> dict[str, Any]:
         a.notes.append(f"{modes.size} values tie as modes; the first {MAX_MODES} are listed")
     missing = [k for k in ("skewness", "kurtosis_excess") if out[k] is None]
     if missing:
-        a.notes.append(f"{' and '.join(missing)} not defined here: the bias-corrected skewness needs n >= 3, "
-                       "the kurtosis n >= 4, and both need data that is not constant")
+        a.notes.append(
+            f"{' and '.join(missing)} not defined here: the bias-corrected skewness needs n >= 3, "
+            "the kurtosis n >= 4, and both need data that is not constant"
+        )
     sd = out["std_sample"]
-    out["text"] = (f"n={n}, mean={_g(out['mean'])}, median={_g(out['median'])}, "
-                   f"sd={_g(sd) if sd is not None else 'n/a'} (sample), sd={_g(out['std_population'])} (population), "
-                   f"min={_g(out['min'])}, Q1={_g(out['q1'])}, Q3={_g(out['q3'])}, max={_g(out['max'])}")
+    out["text"] = (
+        f"n={n}, mean={_g(out['mean'])}, median={_g(out['median'])}, "
+        f"sd={_g(sd) if sd is not None else 'n/a'} (sample), sd={_g(out['std_population'])} (population), "
+        f"min={_g(out['min'])}, Q1={_g(out['q1'])}, Q3={_g(out['q3'])}, max={_g(out['max'])}"
+    )
     return out
 
 
@@ -143,12 +182,22 @@ def _confidence_interval(a: _Args) -> dict[str, Any]:
     se = sd / math.sqrt(n)
     t_crit = float(st.t.ppf((1 + a.confidence) / 2, n - 1))
     margin = t_crit * se
-    return {"method": "t-based interval for the mean: mean ± t(1-(1-confidence)/2, n-1) · s/√n",
-            "n": n, "mean": mean, "sd": sd, "se": se, "df": n - 1, "confidence": a.confidence,
-            "t_critical": t_crit, "margin_of_error": margin, "lower": mean - margin, "upper": mean + margin,
-            "interval": [mean - margin, mean + margin],
-            "text": f"{_pct(a.confidence)} CI for the mean: [{_g(mean - margin)}, {_g(mean + margin)}] "
-                    f"(mean {_g(mean)} ± {_g(margin)}, n={n})"}
+    return {
+        "method": "t-based interval for the mean: mean ± t(1-(1-confidence)/2, n-1) · s/√n",
+        "n": n,
+        "mean": mean,
+        "sd": sd,
+        "se": se,
+        "df": n - 1,
+        "confidence": a.confidence,
+        "t_critical": t_crit,
+        "margin_of_error": margin,
+        "lower": mean - margin,
+        "upper": mean + margin,
+        "interval": [mean - margin, mean + margin],
+        "text": f"{_pct(a.confidence)} CI for the mean: [{_g(mean - margin)}, {_g(mean + margin)}] "
+        f"(mean {_g(mean)} ± {_g(margin)}, n={n})",
+    }
 
 
 # --- t-tests --------------------------------------------------------------------------------------
@@ -162,10 +211,24 @@ def _ttest_1samp(a: _Args) -> dict[str, Any]:
     _nonzero_se(se, "all values in data are equal")
     t = (mean - mu) / se
     ci = _t_interval(mean, se, n - 1, a.confidence, a.alternative)
-    return _test_result(a, "one-sample t-test", t, n - 1, extra={
-        "mu": mu, "n": n, "mean": mean, "sd": sd, "se": se, "mean_difference": mean - mu,
-        "cohens_d": (mean - mu) / sd, "confidence_interval": ci, "confidence_interval_of": "mean",
-    }, about=f"mean {_g(mean)} vs mu {_g(mu)}")
+    return _test_result(
+        a,
+        "one-sample t-test",
+        t,
+        n - 1,
+        extra={
+            "mu": mu,
+            "n": n,
+            "mean": mean,
+            "sd": sd,
+            "se": se,
+            "mean_difference": mean - mu,
+            "cohens_d": (mean - mu) / sd,
+            "confidence_interval": ci,
+            "confidence_interval_of": "mean",
+        },
+        about=f"mean {_g(mean)} vs mu {_g(mu)}",
+    )
 
 
 def _ttest_ind(a: _Args) -> dict[str, Any]:
@@ -192,11 +255,28 @@ def _ttest_ind(a: _Args) -> dict[str, Any]:
     mu = _mu(a, quiet=True)
     t = (diff - mu) / se
     ci = _t_interval(diff, se, df, a.confidence, a.alternative)
-    return _test_result(a, name, t, df, extra={
-        "n1": n1, "n2": n2, "mean1": m1, "mean2": m2, "sd1": math.sqrt(v1), "sd2": math.sqrt(v2),
-        "mean_difference": diff, "hypothesized_difference": mu, "se": se, **extra_var,
-        "confidence_interval": ci, "confidence_interval_of": "mean1 - mean2", "equal_var": a.equal_var,
-    }, about=f"mean1 - mean2 = {_g(diff)}")
+    return _test_result(
+        a,
+        name,
+        t,
+        df,
+        extra={
+            "n1": n1,
+            "n2": n2,
+            "mean1": m1,
+            "mean2": m2,
+            "sd1": math.sqrt(v1),
+            "sd2": math.sqrt(v2),
+            "mean_difference": diff,
+            "hypothesized_difference": mu,
+            "se": se,
+            **extra_var,
+            "confidence_interval": ci,
+            "confidence_interval_of": "mean1 - mean2",
+            "equal_var": a.equal_var,
+        },
+        about=f"mean1 - mean2 = {_g(diff)}",
+    )
 
 
 def _ttest_paired(a: _Args) -> dict[str, Any]:
@@ -209,10 +289,22 @@ def _ttest_paired(a: _Args) -> dict[str, Any]:
     _nonzero_se(se, "all differences data[i] - data2[i] are equal")
     t = (mean - mu) / se
     ci = _t_interval(mean, se, n - 1, a.confidence, a.alternative)
-    return _test_result(a, "paired t-test (on differences data - data2)", t, n - 1, extra={
-        "n": n, "mean_difference": mean, "hypothesized_difference": mu, "sd_difference": sd, "se": se,
-        "confidence_interval": ci, "confidence_interval_of": "mean of data - data2",
-    }, about=f"mean difference {_g(mean)}")
+    return _test_result(
+        a,
+        "paired t-test (on differences data - data2)",
+        t,
+        n - 1,
+        extra={
+            "n": n,
+            "mean_difference": mean,
+            "hypothesized_difference": mu,
+            "sd_difference": sd,
+            "se": se,
+            "confidence_interval": ci,
+            "confidence_interval_of": "mean of data - data2",
+        },
+        about=f"mean difference {_g(mean)}",
+    )
 
 
 def _t_interval(center: float, se: float, df: float, confidence: float, alternative: str) -> list[Any]:
@@ -239,11 +331,20 @@ def _t_pvalue(t: float, df: float, alternative: str) -> float:
 def _test_result(a: _Args, name: str, t: float, df: float, extra: dict[str, Any], about: str) -> dict[str, Any]:
     p = _t_pvalue(t, df, a.alternative)
     ci = extra["confidence_interval"]
-    return {"test": name, "t": t, "df": df, "p_value": p, "alternative": a.alternative, **extra,
-            "confidence": a.confidence, "alpha": a.alpha, "reject_null": bool(p < a.alpha),
-            "text": f"{name}: t={_g(t)}, df={_g(df)}, p={_g(p)} ({a.alternative}); {about}; "
-                    f"{_pct(a.confidence)} CI [{_g(ci[0])}, {_g(ci[1])}]; "
-                    f"{'reject' if p < a.alpha else 'do not reject'} H0 at alpha={_g(a.alpha)}"}
+    return {
+        "test": name,
+        "t": t,
+        "df": df,
+        "p_value": p,
+        "alternative": a.alternative,
+        **extra,
+        "confidence": a.confidence,
+        "alpha": a.alpha,
+        "reject_null": bool(p < a.alpha),
+        "text": f"{name}: t={_g(t)}, df={_g(df)}, p={_g(p)} ({a.alternative}); {about}; "
+        f"{_pct(a.confidence)} CI [{_g(ci[0])}, {_g(ci[1])}]; "
+        f"{'reject' if p < a.alpha else 'do not reject'} H0 at alpha={_g(a.alpha)}",
+    }
 
 
 # --- ANOVA and chi-square -------------------------------------------------------------------------
@@ -258,8 +359,9 @@ def _anova(a: _Args) -> dict[str, Any]:
     _total(*samples)
     k, n_total = len(samples), sum(s.size for s in samples)
     if n_total <= k:
-        raise MathInputError(f"anova needs more values ({n_total}) than groups ({k}) "
-                             "to estimate the within-group variance")
+        raise MathInputError(
+            f"anova needs more values ({n_total}) than groups ({k}) to estimate the within-group variance"
+        )
     grand = float(np.mean(np.concatenate(samples)))
     ss_between = sum(s.size * (float(np.mean(s)) - grand) ** 2 for s in samples)
     ss_within = sum(float(np.sum((s - np.mean(s)) ** 2)) for s in samples)
@@ -273,15 +375,29 @@ def _anova(a: _Args) -> dict[str, Any]:
     else:
         f_stat = ms_b / ms_w
         p = float(st.f.sf(f_stat, df_b, df_w))
-    summary = [{"n": s.size, "mean": float(np.mean(s)), "sd": float(np.std(s, ddof=1)) if s.size > 1 else None}
-               for s in samples]
-    return {"test": "one-way ANOVA", "F": f_stat, "df_between": df_b, "df_within": df_w, "p_value": p,
-            "ss_between": ss_between, "ss_within": ss_within, "ss_total": ss_between + ss_within,
-            "ms_between": ms_b, "ms_within": ms_w,
-            "eta_squared": ss_between / (ss_between + ss_within) if ss_between + ss_within else None,
-            "groups": summary, "grand_mean": grand, "alpha": a.alpha, "reject_null": bool(p < a.alpha),
-            "text": f"one-way ANOVA: F({df_b}, {df_w}) = {_g(f_stat)}, p = {_g(p)}; "
-                    f"{'reject' if p < a.alpha else 'do not reject'} equal means at alpha={_g(a.alpha)}"}
+    summary = [
+        {"n": s.size, "mean": float(np.mean(s)), "sd": float(np.std(s, ddof=1)) if s.size > 1 else None}
+        for s in samples
+    ]
+    return {
+        "test": "one-way ANOVA",
+        "F": f_stat,
+        "df_between": df_b,
+        "df_within": df_w,
+        "p_value": p,
+        "ss_between": ss_between,
+        "ss_within": ss_within,
+        "ss_total": ss_between + ss_within,
+        "ms_between": ms_b,
+        "ms_within": ms_w,
+        "eta_squared": ss_between / (ss_between + ss_within) if ss_between + ss_within else None,
+        "groups": summary,
+        "grand_mean": grand,
+        "alpha": a.alpha,
+        "reject_null": bool(p < a.alpha),
+        "text": f"one-way ANOVA: F({df_b}, {df_w}) = {_g(f_stat)}, p = {_g(p)}; "
+        f"{'reject' if p < a.alpha else 'do not reject'} equal means at alpha={_g(a.alpha)}",
+    }
 
 
 def _chi2_contingency(a: _Args) -> dict[str, Any]:
@@ -300,9 +416,14 @@ def _chi2_contingency(a: _Args) -> dict[str, Any]:
     p = float(st.chi2.sf(chi2, dof))
     out: dict[str, Any] = {
         "test": "Pearson chi-square test of independence (no continuity correction)",
-        "chi2": chi2, "df": dof, "p_value": p, "n": total, "expected": expected.tolist(),
+        "chi2": chi2,
+        "df": dof,
+        "p_value": p,
+        "n": total,
+        "expected": expected.tolist(),
         "cramers_v": math.sqrt(chi2 / (total * (min(obs.shape) - 1))),
-        "alpha": a.alpha, "reject_null": bool(p < a.alpha),
+        "alpha": a.alpha,
+        "reject_null": bool(p < a.alpha),
     }
     text_extra = ""
     if obs.shape == (2, 2):
@@ -315,10 +436,14 @@ def _chi2_contingency(a: _Args) -> dict[str, Any]:
         text_extra = f"; with Yates correction chi2={_g(yates)}, p={_g(out['yates_corrected']['p_value'])}"
     small = int(np.sum(expected < 5))
     if small:
-        a.notes.append(f"{small} of {expected.size} expected counts are below 5: the chi-square approximation "
-                       "may be poor" + (" (see fisher_exact_p_value)" if obs.shape == (2, 2) else ""))
-    out["text"] = (f"chi-square test of independence: chi2={_g(chi2)}, df={dof}, p={_g(p)}{text_extra}; "
-                   f"{'reject' if p < a.alpha else 'do not reject'} independence at alpha={_g(a.alpha)}")
+        a.notes.append(
+            f"{small} of {expected.size} expected counts are below 5: the chi-square approximation "
+            "may be poor" + (" (see fisher_exact_p_value)" if obs.shape == (2, 2) else "")
+        )
+    out["text"] = (
+        f"chi-square test of independence: chi2={_g(chi2)}, df={dof}, p={_g(p)}{text_extra}; "
+        f"{'reject' if p < a.alpha else 'do not reject'} independence at alpha={_g(a.alpha)}"
+    )
     return out
 
 
@@ -344,18 +469,28 @@ def _chi2_goodness(a: _Args) -> dict[str, Any]:
             if abs(exp_total - 1) <= 1e-6:
                 a.notes.append("expected sums to 1: read as proportions and scaled to the observed total")
             else:
-                a.notes.append(f"expected sums to {_g(exp_total)}, observed to {_g(total)}: "
-                               "expected rescaled proportionally to the observed total")
+                a.notes.append(
+                    f"expected sums to {_g(exp_total)}, observed to {_g(total)}: "
+                    "expected rescaled proportionally to the observed total"
+                )
             exp = exp * (total / exp_total)
     chi2 = float(np.sum((obs - exp) ** 2 / exp))
     dof = obs.size - 1
     p = float(st.chi2.sf(chi2, dof))
     if np.any(exp < 5):
         a.notes.append("some expected counts are below 5: the chi-square approximation may be poor")
-    return {"test": "chi-square goodness-of-fit test", "chi2": chi2, "df": dof, "p_value": p,
-            "n": total, "expected": exp.tolist(), "alpha": a.alpha, "reject_null": bool(p < a.alpha),
-            "text": f"chi-square goodness of fit: chi2={_g(chi2)}, df={dof}, p={_g(p)}; "
-                    f"{'reject' if p < a.alpha else 'do not reject'} the expected distribution at alpha={_g(a.alpha)}"}
+    return {
+        "test": "chi-square goodness-of-fit test",
+        "chi2": chi2,
+        "df": dof,
+        "p_value": p,
+        "n": total,
+        "expected": exp.tolist(),
+        "alpha": a.alpha,
+        "reject_null": bool(p < a.alpha),
+        "text": f"chi-square goodness of fit: chi2={_g(chi2)}, df={dof}, p={_g(p)}; "
+        f"{'reject' if p < a.alpha else 'do not reject'} the expected distribution at alpha={_g(a.alpha)}",
+    }
 
 
 # --- correlation and regression -------------------------------------------------------------------
@@ -373,8 +508,12 @@ def _correlation(a: _Args) -> dict[str, Any]:
     if method == "pearson":
         res = st.pearsonr(x, y, alternative=a.alternative)
         ci = res.confidence_interval(confidence_level=a.confidence)
-        extra = {"r_squared": float(res.statistic) ** 2, "confidence_interval": [float(ci.low), float(ci.high)],
-                 "confidence": a.confidence, "confidence_interval_method": "Fisher z transformation"}
+        extra = {
+            "r_squared": float(res.statistic) ** 2,
+            "confidence_interval": [float(ci.low), float(ci.high)],
+            "confidence": a.confidence,
+            "confidence_interval_method": "Fisher z transformation",
+        }
         symbol = "r"
     elif method == "spearman":
         res, extra, symbol = st.spearmanr(x, y, alternative=a.alternative), {}, "rho"
@@ -383,9 +522,18 @@ def _correlation(a: _Args) -> dict[str, Any]:
     else:
         raise MathInputError(f"method must be pearson, spearman or kendall, got {a.method!r}")
     r, p = float(res.statistic), float(res.pvalue)
-    return {"method": method, "r": r, "coefficient": symbol, "p_value": p, "n": x.size,
-            "alternative": a.alternative, **extra, "alpha": a.alpha, "reject_null": bool(p < a.alpha),
-            "text": f"{method} {symbol} = {_g(r)}, p = {_g(p)} ({a.alternative}), n = {x.size}"}
+    return {
+        "method": method,
+        "r": r,
+        "coefficient": symbol,
+        "p_value": p,
+        "n": x.size,
+        "alternative": a.alternative,
+        **extra,
+        "alpha": a.alpha,
+        "reject_null": bool(p < a.alpha),
+        "text": f"{method} {symbol} = {_g(r)}, p = {_g(p)} ({a.alternative}), n = {x.size}",
+    }
 
 
 def _regression(a: _Args) -> dict[str, Any]:
@@ -402,11 +550,11 @@ def _regression(a: _Args) -> dict[str, Any]:
     slope = sxy / sxx
     intercept = my - slope * mx
     residuals = y - (intercept + slope * x)
-    sse = float(np.sum(residuals ** 2))
+    sse = float(np.sum(residuals**2))
     df = n - 2
     s = math.sqrt(sse / df)
     se_slope = s / math.sqrt(sxx)
-    se_intercept = s * math.sqrt(1 / n + mx ** 2 / sxx)
+    se_intercept = s * math.sqrt(1 / n + mx**2 / sxx)
     r = sxy / math.sqrt(sxx * syy) if syy > 0 else math.nan
     t_slope, t_intercept = _ratio(slope, se_slope), _ratio(intercept, se_intercept)
     q = float(st.t.ppf((1 + a.confidence) / 2, df))
@@ -415,16 +563,29 @@ def _regression(a: _Args) -> dict[str, Any]:
     elif sse <= 1e-24 * syy:
         a.notes.append("the points lie exactly on a line: standard errors are 0 and t is infinite")
     p_slope, p_int = _t_pvalue(t_slope, df, a.alternative), _t_pvalue(t_intercept, df, a.alternative)
-    return {"model": "y = intercept + slope * x (ordinary least squares)", "n": n,
-            "slope": slope, "intercept": intercept, "r": r, "r_squared": r * r if syy > 0 else math.nan,
-            "se_slope": se_slope, "se_intercept": se_intercept, "residual_std_error": s, "df": df,
-            "t_slope": t_slope, "p_value_slope": p_slope, "t_intercept": t_intercept, "p_value_intercept": p_int,
-            "alternative": a.alternative, "confidence": a.confidence,
-            "confidence_interval_slope": [slope - q * se_slope, slope + q * se_slope],
-            "confidence_interval_intercept": [intercept - q * se_intercept, intercept + q * se_intercept],
-            "sse": sse,
-            "text": f"y = {_g(intercept)} + {_g(slope)}·x; r² = {_g(r * r) if syy > 0 else 'n/a'}, "
-                    f"slope SE {_g(se_slope)}, t={_g(t_slope)}, p={_g(p_slope)}; residual SE {_g(s)}, n={n}"}
+    return {
+        "model": "y = intercept + slope * x (ordinary least squares)",
+        "n": n,
+        "slope": slope,
+        "intercept": intercept,
+        "r": r,
+        "r_squared": r * r if syy > 0 else math.nan,
+        "se_slope": se_slope,
+        "se_intercept": se_intercept,
+        "residual_std_error": s,
+        "df": df,
+        "t_slope": t_slope,
+        "p_value_slope": p_slope,
+        "t_intercept": t_intercept,
+        "p_value_intercept": p_int,
+        "alternative": a.alternative,
+        "confidence": a.confidence,
+        "confidence_interval_slope": [slope - q * se_slope, slope + q * se_slope],
+        "confidence_interval_intercept": [intercept - q * se_intercept, intercept + q * se_intercept],
+        "sse": sse,
+        "text": f"y = {_g(intercept)} + {_g(slope)}·x; r² = {_g(r * r) if syy > 0 else 'n/a'}, "
+        f"slope SE {_g(se_slope)}, t={_g(t_slope)}, p={_g(p_slope)}; residual SE {_g(s)}, n={n}",
+    }
 
 
 def _ratio(estimate: float, se: float) -> float:
@@ -448,15 +609,34 @@ _STATS: dict[str, tuple[Callable[[_Args], dict[str, Any]], tuple[str, ...]]] = {
 }
 
 _STATS_ALIASES = {
-    "summary": "describe", "descriptive": "describe", "describe_data": "describe",
-    "ttest": "ttest_1samp", "t_test": "ttest_1samp", "one_sample_t": "ttest_1samp", "ttest_one_sample": "ttest_1samp",
-    "ttest_two_sample": "ttest_ind", "two_sample_t": "ttest_ind", "ttest_independent": "ttest_ind",
-    "ttest_rel": "ttest_paired", "paired_t": "ttest_paired", "paired": "ttest_paired",
-    "f_oneway": "anova", "one_way_anova": "anova", "anova_oneway": "anova",
-    "chi2": "chi2_contingency", "chi_square": "chi2_contingency", "contingency": "chi2_contingency",
-    "chi2_independence": "chi2_contingency", "chisquare": "chi2_goodness", "goodness_of_fit": "chi2_goodness",
-    "chi2_gof": "chi2_goodness", "corr": "correlation", "pearson": "correlation",
-    "linregress": "regression", "linear_regression": "regression", "ci": "confidence_interval",
+    "summary": "describe",
+    "descriptive": "describe",
+    "describe_data": "describe",
+    "ttest": "ttest_1samp",
+    "t_test": "ttest_1samp",
+    "one_sample_t": "ttest_1samp",
+    "ttest_one_sample": "ttest_1samp",
+    "ttest_two_sample": "ttest_ind",
+    "two_sample_t": "ttest_ind",
+    "ttest_independent": "ttest_ind",
+    "ttest_rel": "ttest_paired",
+    "paired_t": "ttest_paired",
+    "paired": "ttest_paired",
+    "f_oneway": "anova",
+    "one_way_anova": "anova",
+    "anova_oneway": "anova",
+    "chi2": "chi2_contingency",
+    "chi_square": "chi2_contingency",
+    "contingency": "chi2_contingency",
+    "chi2_independence": "chi2_contingency",
+    "chisquare": "chi2_goodness",
+    "goodness_of_fit": "chi2_goodness",
+    "chi2_gof": "chi2_goodness",
+    "corr": "correlation",
+    "pearson": "correlation",
+    "linregress": "regression",
+    "linear_regression": "regression",
+    "ci": "confidence_interval",
 }
 
 
@@ -511,8 +691,10 @@ def _number(v: Any, where: str) -> float:
 
 def _table(table: Any) -> np.ndarray:
     if not isinstance(table, (list, tuple)) or len(table) < 2 or not all(isinstance(r, (list, tuple)) for r in table):
-        raise MathInputError("chi2_contingency needs the table in `groups`: a list of at least 2 rows of counts, "
-                             "e.g. [[10, 20], [30, 40]]")
+        raise MathInputError(
+            "chi2_contingency needs the table in `groups`: a list of at least 2 rows of counts, "
+            "e.g. [[10, 20], [30, 40]]"
+        )
     width = len(table[0])
     if width < 2 or any(len(r) != width for r in table):
         raise MathInputError("every row of the table needs the same number (at least 2) of counts")
@@ -572,10 +754,24 @@ def _bool(value: Any, name: str) -> bool:
 
 
 _ALTERNATIVES = {
-    "two-sided": "two-sided", "two_sided": "two-sided", "two sided": "two-sided", "two-tailed": "two-sided",
-    "two_tailed": "two-sided", "both": "two-sided", "!=": "two-sided", "ne": "two-sided",
-    "less": "less", "lower": "less", "left": "less", "<": "less", "lt": "less",
-    "greater": "greater", "upper": "greater", "right": "greater", ">": "greater", "gt": "greater",
+    "two-sided": "two-sided",
+    "two_sided": "two-sided",
+    "two sided": "two-sided",
+    "two-tailed": "two-sided",
+    "two_tailed": "two-sided",
+    "both": "two-sided",
+    "!=": "two-sided",
+    "ne": "two-sided",
+    "less": "less",
+    "lower": "less",
+    "left": "less",
+    "<": "less",
+    "lt": "less",
+    "greater": "greater",
+    "upper": "greater",
+    "right": "greater",
+    ">": "greater",
+    "gt": "greater",
 }
 
 
@@ -595,8 +791,8 @@ def _alternative(value: Any) -> str:
 class _Param:
     name: str
     aliases: tuple[str, ...]
-    rule: str                      # positive | nonneg | prob | prob_pos | real | int_nonneg | positive_df
-    default: float | None = None   # None: required unless it belongs to a `choice`
+    rule: str  # positive | nonneg | prob | prob_pos | real | int_nonneg | positive_df
+    default: float | None = None  # None: required unless it belongs to a `choice`
 
 
 @dataclass(frozen=True)
@@ -605,11 +801,11 @@ class _Dist:
     aliases: tuple[str, ...]
     discrete: bool
     params: tuple[_Param, ...]
-    build: Callable[[dict[str, float]], Any]     # canonical params -> frozen scipy distribution
-    scipy: str                                   # the mapping onto scipy's parametrisation
-    choice: tuple[str, ...] = ()                 # at most one of these; the first is the default
-    choice_default: float = 1.0                  # the first choice's value when none is given
-    check: Callable[[dict[str, float]], str | None] | None = None   # cross-parameter validation
+    build: Callable[[dict[str, float]], Any]  # canonical params -> frozen scipy distribution
+    scipy: str  # the mapping onto scipy's parametrisation
+    choice: tuple[str, ...] = ()  # at most one of these; the first is the default
+    choice_default: float = 1.0  # the first choice's value when none is given
+    check: Callable[[dict[str, float]], str | None] | None = None  # cross-parameter validation
 
 
 def _sst() -> Any:
@@ -634,83 +830,191 @@ def _normal_build(p: dict[str, float]) -> Any:
 
 
 _DISTS: tuple[_Dist, ...] = (
-    _Dist("normal", ("norm", "gaussian", "gauss"), False,
-          (_Param("mu", ("mean", "loc", "m"), "real", 0.0),
-           _Param("sigma", ("sd", "std", "scale", "s", "standard_deviation"), "positive"),
-           _Param("variance", ("var", "sigma2", "sigma_squared"), "positive")),
-          _normal_build, "scipy.stats.norm(loc=mu, scale=sigma); variance = sigma²", choice=("sigma", "variance"),
-          choice_default=1.0),
-    _Dist("t", ("student_t", "students_t", "student", "t_distribution"), False,
-          (_Param("df", ("nu", "degrees_of_freedom", "v"), "positive"),),
-          lambda p: _sst().t(p["df"]), "scipy.stats.t(df)"),
-    _Dist("chi2", ("chi_square", "chisquare", "chi_squared", "chi2_distribution"), False,
-          (_Param("df", ("k", "nu", "degrees_of_freedom"), "positive"),),
-          lambda p: _sst().chi2(p["df"]), "scipy.stats.chi2(df)"),
-    _Dist("f", ("fisher", "f_distribution", "snedecor"), False,
-          (_Param("dfn", ("df1", "d1", "numerator_df", "dfnum"), "positive"),
-           _Param("dfd", ("df2", "d2", "denominator_df", "dfden"), "positive")),
-          lambda p: _sst().f(p["dfn"], p["dfd"]), "scipy.stats.f(dfn, dfd)"),
-    _Dist("binomial", ("binom",), True,
-          (_Param("n", ("trials", "size", "N"), "int_nonneg"),
-           _Param("p", ("prob", "probability", "success_probability"), "prob")),
-          lambda p: _sst().binom(int(p["n"]), p["p"]), "scipy.stats.binom(n, p): number of successes in n trials"),
-    _Dist("poisson", ("pois",), True,
-          (_Param("lambda", ("mu", "lam", "rate", "mean", "λ"), "positive"),),
-          lambda p: _sst().poisson(p["lambda"]), "scipy.stats.poisson(mu=lambda)"),
-    _Dist("uniform", ("unif", "continuous_uniform"), False,
-          (_Param("a", ("low", "lower", "min", "lo", "start"), "real", 0.0),
-           _Param("b", ("high", "upper", "max", "hi", "end"), "real", 1.0)),
-          lambda p: _sst().uniform(loc=p["a"], scale=p["b"] - p["a"]),
-          "scipy.stats.uniform(loc=a, scale=b-a) on [a, b]",
-          check=lambda p: None if p["a"] < p["b"] else "uniform needs a < b"),
-    _Dist("exponential", ("exp", "expon"), False,
-          (_Param("rate", ("lambda", "lam", "λ"), "positive"), _Param("scale", ("beta", "theta", "mean"), "positive")),
-          _exp_build, "scipy.stats.expon(scale=1/rate): density rate·exp(-rate·x), mean = scale = 1/rate",
-          choice=("rate", "scale"), choice_default=1.0),
-    _Dist("gamma", ("gamma_distribution",), False,
-          (_Param("shape", ("k", "alpha", "a"), "positive"), _Param("scale", ("theta",), "positive"),
-           _Param("rate", ("beta", "lambda"), "positive")),
-          _gamma_build, "scipy.stats.gamma(a=shape, scale=scale), scale = 1/rate; mean = shape·scale "
-                        "(beta here means the rate, as in Gamma(alpha, beta))",
-          choice=("scale", "rate"), choice_default=1.0),
-    _Dist("beta", ("beta_distribution",), False,
-          (_Param("a", ("alpha",), "positive"), _Param("b", ("beta",), "positive")),
-          lambda p: _sst().beta(p["a"], p["b"]), "scipy.stats.beta(a, b) on [0, 1]"),
-    _Dist("lognormal", ("lognorm", "log_normal"), False,
-          (_Param("mu", ("meanlog", "mu_log"), "real", 0.0),
-           _Param("sigma", ("sdlog", "sigma_log", "s"), "positive", 1.0)),
-          lambda p: _sst().lognorm(s=p["sigma"], scale=math.exp(p["mu"])),
-          "scipy.stats.lognorm(s=sigma, scale=exp(mu)); mu and sigma are the mean and sd of log(X)"),
-    _Dist("geometric", ("geom",), True,
-          (_Param("p", ("prob", "probability", "success_probability"), "prob_pos"),),
-          lambda p: _sst().geom(p["p"]), "scipy.stats.geom(p): number of trials up to and including the first "
-                                         "success, support 1, 2, 3, ..."),
-    _Dist("negative_binomial", ("nbinom", "negbinom", "neg_binomial", "negative_binomial_distribution"), True,
-          (_Param("r", ("n", "successes", "size"), "positive"), _Param("p", ("prob", "probability"), "prob_pos")),
-          lambda p: _sst().nbinom(p["r"], p["p"]), "scipy.stats.nbinom(n=r, p): number of failures before "
-                                                   "the r-th success, support 0, 1, 2, ..."),
-    _Dist("hypergeometric", ("hypergeom",), True,
-          (_Param("N", ("population", "population_size", "M"), "int_nonneg"),
-           _Param("K", ("successes", "success_states", "good"), "int_nonneg"),
-           _Param("n", ("draws", "sample_size", "sample"), "int_nonneg")),
-          lambda p: _sst().hypergeom(int(p["N"]), int(p["K"]), int(p["n"])),
-          "scipy.stats.hypergeom(M=N, n=K, N=n): successes among n draws without replacement from N items "
-          "of which K are successes (note scipy's own letters differ)",
-          check=lambda p: None if p["K"] <= p["N"] and p["n"] <= p["N"] else "hypergeometric needs K <= N and n <= N"),
-    _Dist("bernoulli", ("bern",), True,
-          (_Param("p", ("prob", "probability"), "prob"),),
-          lambda p: _sst().bernoulli(p["p"]), "scipy.stats.bernoulli(p)"),
+    _Dist(
+        "normal",
+        ("norm", "gaussian", "gauss"),
+        False,
+        (
+            _Param("mu", ("mean", "loc", "m"), "real", 0.0),
+            _Param("sigma", ("sd", "std", "scale", "s", "standard_deviation"), "positive"),
+            _Param("variance", ("var", "sigma2", "sigma_squared"), "positive"),
+        ),
+        _normal_build,
+        "scipy.stats.norm(loc=mu, scale=sigma); variance = sigma²",
+        choice=("sigma", "variance"),
+        choice_default=1.0,
+    ),
+    _Dist(
+        "t",
+        ("student_t", "students_t", "student", "t_distribution"),
+        False,
+        (_Param("df", ("nu", "degrees_of_freedom", "v"), "positive"),),
+        lambda p: _sst().t(p["df"]),
+        "scipy.stats.t(df)",
+    ),
+    _Dist(
+        "chi2",
+        ("chi_square", "chisquare", "chi_squared", "chi2_distribution"),
+        False,
+        (_Param("df", ("k", "nu", "degrees_of_freedom"), "positive"),),
+        lambda p: _sst().chi2(p["df"]),
+        "scipy.stats.chi2(df)",
+    ),
+    _Dist(
+        "f",
+        ("fisher", "f_distribution", "snedecor"),
+        False,
+        (
+            _Param("dfn", ("df1", "d1", "numerator_df", "dfnum"), "positive"),
+            _Param("dfd", ("df2", "d2", "denominator_df", "dfden"), "positive"),
+        ),
+        lambda p: _sst().f(p["dfn"], p["dfd"]),
+        "scipy.stats.f(dfn, dfd)",
+    ),
+    _Dist(
+        "binomial",
+        ("binom",),
+        True,
+        (
+            _Param("n", ("trials", "size", "N"), "int_nonneg"),
+            _Param("p", ("prob", "probability", "success_probability"), "prob"),
+        ),
+        lambda p: _sst().binom(int(p["n"]), p["p"]),
+        "scipy.stats.binom(n, p): number of successes in n trials",
+    ),
+    _Dist(
+        "poisson",
+        ("pois",),
+        True,
+        (_Param("lambda", ("mu", "lam", "rate", "mean", "λ"), "positive"),),
+        lambda p: _sst().poisson(p["lambda"]),
+        "scipy.stats.poisson(mu=lambda)",
+    ),
+    _Dist(
+        "uniform",
+        ("unif", "continuous_uniform"),
+        False,
+        (
+            _Param("a", ("low", "lower", "min", "lo", "start"), "real", 0.0),
+            _Param("b", ("high", "upper", "max", "hi", "end"), "real", 1.0),
+        ),
+        lambda p: _sst().uniform(loc=p["a"], scale=p["b"] - p["a"]),
+        "scipy.stats.uniform(loc=a, scale=b-a) on [a, b]",
+        check=lambda p: None if p["a"] < p["b"] else "uniform needs a < b",
+    ),
+    _Dist(
+        "exponential",
+        ("exp", "expon"),
+        False,
+        (_Param("rate", ("lambda", "lam", "λ"), "positive"), _Param("scale", ("beta", "theta", "mean"), "positive")),
+        _exp_build,
+        "scipy.stats.expon(scale=1/rate): density rate·exp(-rate·x), mean = scale = 1/rate",
+        choice=("rate", "scale"),
+        choice_default=1.0,
+    ),
+    _Dist(
+        "gamma",
+        ("gamma_distribution",),
+        False,
+        (
+            _Param("shape", ("k", "alpha", "a"), "positive"),
+            _Param("scale", ("theta",), "positive"),
+            _Param("rate", ("beta", "lambda"), "positive"),
+        ),
+        _gamma_build,
+        "scipy.stats.gamma(a=shape, scale=scale), scale = 1/rate; mean = shape·scale "
+        "(beta here means the rate, as in Gamma(alpha, beta))",
+        choice=("scale", "rate"),
+        choice_default=1.0,
+    ),
+    _Dist(
+        "beta",
+        ("beta_distribution",),
+        False,
+        (_Param("a", ("alpha",), "positive"), _Param("b", ("beta",), "positive")),
+        lambda p: _sst().beta(p["a"], p["b"]),
+        "scipy.stats.beta(a, b) on [0, 1]",
+    ),
+    _Dist(
+        "lognormal",
+        ("lognorm", "log_normal"),
+        False,
+        (
+            _Param("mu", ("meanlog", "mu_log"), "real", 0.0),
+            _Param("sigma", ("sdlog", "sigma_log", "s"), "positive", 1.0),
+        ),
+        lambda p: _sst().lognorm(s=p["sigma"], scale=math.exp(p["mu"])),
+        "scipy.stats.lognorm(s=sigma, scale=exp(mu)); mu and sigma are the mean and sd of log(X)",
+    ),
+    _Dist(
+        "geometric",
+        ("geom",),
+        True,
+        (_Param("p", ("prob", "probability", "success_probability"), "prob_pos"),),
+        lambda p: _sst().geom(p["p"]),
+        "scipy.stats.geom(p): number of trials up to and including the first success, support 1, 2, 3, ...",
+    ),
+    _Dist(
+        "negative_binomial",
+        ("nbinom", "negbinom", "neg_binomial", "negative_binomial_distribution"),
+        True,
+        (_Param("r", ("n", "successes", "size"), "positive"), _Param("p", ("prob", "probability"), "prob_pos")),
+        lambda p: _sst().nbinom(p["r"], p["p"]),
+        "scipy.stats.nbinom(n=r, p): number of failures before the r-th success, support 0, 1, 2, ...",
+    ),
+    _Dist(
+        "hypergeometric",
+        ("hypergeom",),
+        True,
+        (
+            _Param("N", ("population", "population_size", "M"), "int_nonneg"),
+            _Param("K", ("successes", "success_states", "good"), "int_nonneg"),
+            _Param("n", ("draws", "sample_size", "sample"), "int_nonneg"),
+        ),
+        lambda p: _sst().hypergeom(int(p["N"]), int(p["K"]), int(p["n"])),
+        "scipy.stats.hypergeom(M=N, n=K, N=n): successes among n draws without replacement from N items "
+        "of which K are successes (note scipy's own letters differ)",
+        check=lambda p: None if p["K"] <= p["N"] and p["n"] <= p["N"] else "hypergeometric needs K <= N and n <= N",
+    ),
+    _Dist(
+        "bernoulli",
+        ("bern",),
+        True,
+        (_Param("p", ("prob", "probability"), "prob"),),
+        lambda p: _sst().bernoulli(p["p"]),
+        "scipy.stats.bernoulli(p)",
+    ),
 )
 
 _DIST_OPS = {
-    "pdf": "pdf", "pmf": "pdf", "density": "pdf", "probability": "pdf", "prob": "pdf",
-    "cdf": "cdf", "sf": "sf", "survival": "sf", "ccdf": "sf",
-    "ppf": "ppf", "quantile": "ppf", "inverse_cdf": "ppf", "icdf": "ppf", "inv_cdf": "ppf",
-    "isf": "isf", "inverse_sf": "isf",
-    "mean": "mean", "expectation": "mean", "expected_value": "mean",
-    "variance": "variance", "var": "variance", "std": "std", "sd": "std", "standard_deviation": "std",
+    "pdf": "pdf",
+    "pmf": "pdf",
+    "density": "pdf",
+    "probability": "pdf",
+    "prob": "pdf",
+    "cdf": "cdf",
+    "sf": "sf",
+    "survival": "sf",
+    "ccdf": "sf",
+    "ppf": "ppf",
+    "quantile": "ppf",
+    "inverse_cdf": "ppf",
+    "icdf": "ppf",
+    "inv_cdf": "ppf",
+    "isf": "isf",
+    "inverse_sf": "isf",
+    "mean": "mean",
+    "expectation": "mean",
+    "expected_value": "mean",
+    "variance": "variance",
+    "var": "variance",
+    "std": "std",
+    "sd": "std",
+    "standard_deviation": "std",
     "median": "median",
-    "interval": "interval", "central_interval": "interval", "ci": "interval",
+    "interval": "interval",
+    "central_interval": "interval",
+    "ci": "interval",
 }
 _POINT_OPS = ("pdf", "cdf", "sf", "ppf", "isf", "interval")
 
@@ -728,8 +1032,13 @@ def distribution(name: str, params: dict[str, Any] | None, operation: str, at: A
     notes: list[str] = []
     frozen = dist.build(values)
     shown_op = "pmf" if (op == "pdf" and dist.discrete) else op
-    out: dict[str, Any] = {"distribution": dist.name, "parameters": values, "parametrization": dist.scipy,
-                           "discrete": dist.discrete, "operation": shown_op}
+    out: dict[str, Any] = {
+        "distribution": dist.name,
+        "parameters": values,
+        "parametrization": dist.scipy,
+        "discrete": dist.discrete,
+        "operation": shown_op,
+    }
     if op in _POINT_OPS:
         points, scalar = _at(at, op, notes)
         result = _evaluate_at(frozen, op, np.array(points, dtype=float), dist.discrete)
@@ -777,8 +1086,10 @@ def _find_dist(name: Any) -> _Dist:
 def _dist_operation(operation: Any) -> str:
     key = re.sub(r"[\s\-]+", "_", operation.strip().lower()) if isinstance(operation, str) else ""
     if key not in _DIST_OPS:
-        raise MathInputError(f"unknown distribution operation {str(operation)[:40]!r}; valid operations: "
-                             "pdf (pmf), cdf, sf, ppf (quantile), isf, mean, variance, std, median, interval")
+        raise MathInputError(
+            f"unknown distribution operation {str(operation)[:40]!r}; valid operations: "
+            "pdf (pmf), cdf, sf, ppf (quantile), isf, mean, variance, std, median, interval"
+        )
     return _DIST_OPS[key]
 
 
@@ -792,8 +1103,9 @@ def _dist_params(dist: _Dist, params: Any) -> dict[str, float]:
     """Canonical parameter values, validated; aliases matched exactly, then case-insensitively."""
     params = {} if params is None else params
     if not isinstance(params, dict):
-        raise MathInputError(f"params is an object, e.g. {{\"mu\": 0, \"sigma\": 1}}; "
-                             f"{dist.name} accepts: {_accepted(dist)}")
+        raise MathInputError(
+            f'params is an object, e.g. {{"mu": 0, "sigma": 1}}; {dist.name} accepts: {_accepted(dist)}'
+        )
     exact = {a: p for p in dist.params for a in (p.name, *p.aliases)}
     folded: dict[str, list[_Param]] = {}
     for a, p in exact.items():
@@ -804,8 +1116,9 @@ def _dist_params(dist: _Dist, params: Any) -> dict[str, float]:
         if param is None and isinstance(key, str) and len({id(p) for p in folded.get(key.strip().lower(), [])}) == 1:
             param = folded[key.strip().lower()][0]
         if param is None:
-            raise MathInputError(f"unknown parameter {key!r} for the {dist.name} distribution; "
-                                 f"accepted: {_accepted(dist)}")
+            raise MathInputError(
+                f"unknown parameter {key!r} for the {dist.name} distribution; accepted: {_accepted(dist)}"
+            )
         if param.name in values:
             raise MathInputError(f"parameter {param.name} of {dist.name} is given twice (as {key!r} and an alias)")
         values[param.name] = _param_value(dist, param, raw, key)

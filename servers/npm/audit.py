@@ -82,17 +82,19 @@ def matching_advisories(wanted: dict[str, list[str]], answer: dict[str, Any]) ->
                 if not semver.satisfies(version, vulnerable):
                     continue
                 cvss = adv.get("cvss")
-                findings.append({
-                    "name": name,
-                    "version": version,
-                    "id": adv.get("id"),
-                    "title": str(adv.get("title") or "")[:300],
-                    "severity": str(adv.get("severity") or "unknown"),
-                    "url": adv.get("url"),
-                    "vulnerable_versions": vulnerable,
-                    "cwe": adv.get("cwe") or [],
-                    "cvss_score": cvss.get("score") if isinstance(cvss, dict) else None,
-                })
+                findings.append(
+                    {
+                        "name": name,
+                        "version": version,
+                        "id": adv.get("id"),
+                        "title": str(adv.get("title") or "")[:300],
+                        "severity": str(adv.get("severity") or "unknown"),
+                        "url": adv.get("url"),
+                        "vulnerable_versions": vulnerable,
+                        "cwe": adv.get("cwe") or [],
+                        "cvss_score": cvss.get("score") if isinstance(cvss, dict) else None,
+                    }
+                )
     rank = {s: i for i, s in enumerate(SEVERITY_ORDER)}
     findings.sort(key=lambda f: (rank.get(f["severity"], 9), f["name"], f["version"]))
     return findings
@@ -105,9 +107,13 @@ def audit_text(checked: int, findings: list[dict[str, Any]]) -> tuple[str, str]:
     counts: dict[str, int] = {}
     for f in findings:
         counts[f["severity"]] = counts.get(f["severity"], 0) + 1
-    head = f"{len(findings)} advisory match(es) in {checked} package(s): " + ", ".join(f"{n} {s}" for s, n in counts.items())
-    lines = [f"- {f['severity']}: {f['name']}@{f['version']} {f['title']} ({f['vulnerable_versions']}) {f['url'] or ''}".rstrip()
-             for f in findings[:50]]
+    head = f"{len(findings)} advisory match(es) in {checked} package(s): " + ", ".join(
+        f"{n} {s}" for s, n in counts.items()
+    )
+    lines = [
+        f"- {f['severity']}: {f['name']}@{f['version']} {f['title']} ({f['vulnerable_versions']}) {f['url'] or ''}".rstrip()
+        for f in findings[:50]
+    ]
     if len(findings) > 50:
         lines.append(f"... and {len(findings) - 50} more in the structured result")
     return head, "\n".join(lines)

@@ -33,8 +33,9 @@ def direct_dependencies(manifest: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-async def resolve_tree(registry: RegistryClient, name: str, version: str, manifest: dict[str, Any],
-                       depth: int, max_nodes: int) -> dict[str, Any]:
+async def resolve_tree(
+    registry: RegistryClient, name: str, version: str, manifest: dict[str, Any], depth: int, max_nodes: int
+) -> dict[str, Any]:
     """The tree below name@version, `depth` levels deep; `nodes` counts resolved packages."""
     root: dict[str, Any] = {"name": name, "version": version, "dependencies": []}
     state = {"nodes": 1, "truncated": False}

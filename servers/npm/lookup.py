@@ -43,8 +43,10 @@ class SearchResults:
         return {"query": self.query, "results": self.results}
 
     def text(self) -> str:
-        return "\n".join(f"{r['name']}@{r['version']}: {r['description']}" for r in self.results) \
+        return (
+            "\n".join(f"{r['name']}@{r['version']}: {r['description']}" for r in self.results)
             or f"no packages match {self.query!r}"
+        )
 
 
 @dataclass(frozen=True)
@@ -95,13 +97,20 @@ class VersionList:
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "dist_tags": self.dist_tags, "total": self.total}
         if self.range:
-            out |= {"range": self.range, "normalized": self.normalized, "matching": self.matching,
-                    "install": self.install}
+            out |= {
+                "range": self.range,
+                "normalized": self.normalized,
+                "matching": self.matching,
+                "install": self.install,
+            }
         return out | {"versions": self.rows}
 
     def text(self) -> str:
-        rows = [f"{r['version']}  {r['published'] or ''}" + (f"  DEPRECATED: {r['deprecated']}" if r.get("deprecated") else "")
-                for r in self.rows]
+        rows = [
+            f"{r['version']}  {r['published'] or ''}"
+            + (f"  DEPRECATED: {r['deprecated']}" if r.get("deprecated") else "")
+            for r in self.rows
+        ]
         more = [f"... {self.matching - self.limit} more"] if self.matching > self.limit else []
         return "\n".join(rows + more) or "(none)"
 
@@ -196,7 +205,9 @@ class Lookup:
             suggestions = await pkgs.suggest_names(self.registry, exc.name)
             hint = ""
             if suggestions:
-                names = ", ".join(neutralise(s["name"]) + (" (lookalike!)" if s["lookalike"] else "") for s in suggestions)
+                names = ", ".join(
+                    neutralise(s["name"]) + (" (lookalike!)" if s["lookalike"] else "") for s in suggestions
+                )
                 hint = f"; existing names close to it: {names}"
             raise UserError(f"{exc}{hint}. Do not guess package names: check them here.") from None
 
@@ -213,13 +224,16 @@ class Lookup:
             pkg = obj["package"]
             version = pkg.get("version") or (pkg.get("dist-tags") or {}).get("latest")
             score = obj.get("score") or {}
-            results.append({
-                "name": pkg.get("name"), "version": version,
-                "description": str(pkg.get("description") or "")[:300],
-                "keywords": [str(k) for k in (pkg.get("keywords") or [])][:10],
-                "links": pkg.get("links") or {},
-                "score": score.get("final") if isinstance(score, dict) else None,
-            })
+            results.append(
+                {
+                    "name": pkg.get("name"),
+                    "version": version,
+                    "description": str(pkg.get("description") or "")[:300],
+                    "keywords": [str(k) for k in (pkg.get("keywords") or [])][:10],
+                    "links": pkg.get("links") or {},
+                    "score": score.get("final") if isinstance(score, dict) else None,
+                }
+            )
         return SearchResults(query, results)
 
     async def package(self, name: str, version: str) -> PackageFacts:
@@ -236,18 +250,30 @@ class Lookup:
     async def versions(self, name: str, range: str, limit: int) -> VersionList:
         doc, _ = await self.full_or_abbreviated(name)
         versions = pkgs.sorted_versions(doc)
-        common = {"name": doc.get("name", name), "dist_tags": doc.get("dist-tags") or {}, "total": len(versions),
-                  "limit": limit}
+        common = {
+            "name": doc.get("name", name),
+            "dist_tags": doc.get("dist-tags") or {},
+            "total": len(versions),
+            "limit": limit,
+        }
         if not range:
             return VersionList(matching=len(versions), rows=pkgs.version_rows(doc, versions[:limit]), **common)
         try:
             rng = semver.parse_range(range)
         except ValueError:
-            raise UserError(f"{range!r} is not a valid semver range (e.g. '^1.2.0', '~0.3', '>=2 <4', '1.x || 2.x')") from None
+            raise UserError(
+                f"{range!r} is not a valid semver range (e.g. '^1.2.0', '~0.3', '>=2 <4', '1.x || 2.x')"
+            ) from None
         # sorted_versions keeps valid versions only: each parses
         versions = [v for v in versions if (parsed := semver.parse_version(v)) is not None and rng.test(parsed)]
-        return VersionList(matching=len(versions), rows=pkgs.version_rows(doc, versions[:limit]), range=range,
-                           normalized=str(rng), install=pkgs.pick_version(doc, range), **common)
+        return VersionList(
+            matching=len(versions),
+            rows=pkgs.version_rows(doc, versions[:limit]),
+            range=range,
+            normalized=str(rng),
+            install=pkgs.pick_version(doc, range),
+            **common,
+        )
 
     async def readme(self, name: str, version: str, start_index: int, max_length: int) -> Readme:
         doc, _ = await self.full_or_abbreviated(name)
@@ -270,11 +296,19 @@ class Lookup:
         found = Dependencies(doc.get("name", name), resolved, deptree.direct_dependencies(manifest))
         if depth <= 1:
             return found
-        tree = await deptree.resolve_tree(self.registry, found.name, resolved, manifest,
-                                          min(depth, self.section.max_depth), self.section.max_tree_nodes)
+        tree = await deptree.resolve_tree(
+            self.registry,
+            found.name,
+            resolved,
+            manifest,
+            min(depth, self.section.max_depth),
+            self.section.max_tree_nodes,
+        )
         return Dependencies(found.name, resolved, found.direct, tree)
 
     async def audit(self, packages: dict[str, str] | str) -> AuditReport:
         wanted = audit.wanted_versions(packages)
         answer = await self.registry.advisories(wanted)
-        return AuditReport(len(wanted), audit.matching_advisories(wanted, answer), urlsplit(self.registry.audit_url).netloc)
+        return AuditReport(
+            len(wanted), audit.matching_advisories(wanted, answer), urlsplit(self.registry.audit_url).netloc
+        )

@@ -82,7 +82,7 @@ def _expand(value: str, env: Mapping[str, str]) -> str:
     def sub(m: re.Match[str]) -> str:
         slashes = m.group(1)
         if len(slashes) % 2:  # an escaped \${VAR} stays literal
-            return slashes[1:] + m.group(0)[len(slashes):]
+            return slashes[1:] + m.group(0)[len(slashes) :]
         return slashes + env.get(m.group(2), "")
 
     return _ENV.sub(sub, value)

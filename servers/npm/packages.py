@@ -37,7 +37,9 @@ def resolve_version(packument: dict[str, Any], wanted: str | None) -> str:
     try:
         picked = pick_version(packument, wanted)
     except ValueError:
-        raise UserError(f"{wanted!r} is not a version, dist-tag ({', '.join(sorted(tags))}) or semver range of {name}") from None
+        raise UserError(
+            f"{wanted!r} is not a version, dist-tag ({', '.join(sorted(tags))}) or semver range of {name}"
+        ) from None
     if picked is None:
         newest = ", ".join(sorted_versions(packument)[:5])
         raise UserError(f"no version of {name} satisfies {wanted!r}; newest: {newest}")
@@ -220,8 +222,17 @@ def edit_distance(a: str, b: str, cap: int = 4) -> int:
 def _variants(name: str) -> list[str]:
     """Spellings a model or a person may have meant: punctuation, case, scope, a `js` suffix."""
     base = name.split("/")[-1]
-    out = [name.lower(), base, base.replace("_", "-"), base.replace(".", "-"), base.replace("-", ""),
-           base.replace("-", "_"), base.removesuffix("js").rstrip(".-_"), base + "js", f"{base}.js"]
+    out = [
+        name.lower(),
+        base,
+        base.replace("_", "-"),
+        base.replace(".", "-"),
+        base.replace("-", ""),
+        base.replace("-", "_"),
+        base.removesuffix("js").rstrip(".-_"),
+        base + "js",
+        f"{base}.js",
+    ]
     return [v for v in dict.fromkeys(out) if v and v != name]
 
 

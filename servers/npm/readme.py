@@ -35,7 +35,7 @@ class _BoundedGunzip(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, b) -> int:  # type: ignore[override]
+    def readinto(self, b) -> int:
         while not self._buf:
             if self._z.eof:
                 return 0
@@ -86,6 +86,9 @@ def readme_from_packument(packument: dict[str, Any], version: str) -> str | None
 
 
 def _newest_publish(packument: dict[str, Any]) -> str | None:
-    times = {v: t for v, t in (packument.get("time") or {}).items()
-             if v in packument.get("versions", {}) and isinstance(t, str)}
+    times = {
+        v: t
+        for v, t in (packument.get("time") or {}).items()
+        if v in packument.get("versions", {}) and isinstance(t, str)
+    }
     return max(times, key=times.__getitem__) if times else None

@@ -43,8 +43,13 @@ class PackageNotFound(UserError):
 def check_name(name: str) -> str:
     name = name.strip()
     bare = name.split("/", 1)[-1]  # npm: neither a name nor a scoped name's part may start with . or _
-    if not name or len(name) > 214 or not _NAME.match(name) or bare.startswith((".", "_")) \
-            or name.startswith((".", "_")):
+    if (
+        not name
+        or len(name) > 214
+        or not _NAME.match(name)
+        or bare.startswith((".", "_"))
+        or name.startswith((".", "_"))
+    ):
         raise UserError(f"{name[:100]!r} is not a valid npm package name (e.g. 'react', '@types/node')")
     return name
 
@@ -88,8 +93,16 @@ class RegistryClient:
 
     # -- requests ---------------------------------------------------------------------------------
 
-    async def _fetch(self, url: str, *, accept: str = FULL, method: str = "GET", body: bytes | None = None,
-                     extra: dict[str, str] | None = None, max_bytes: int | None = None):
+    async def _fetch(
+        self,
+        url: str,
+        *,
+        accept: str = FULL,
+        method: str = "GET",
+        body: bytes | None = None,
+        extra: dict[str, str] | None = None,
+        max_bytes: int | None = None,
+    ):
         headers = {"Accept": accept, **(extra or {})}
         auth = self.config.auth_for(url)
         if auth:
@@ -98,8 +111,9 @@ class RegistryClient:
             headers["Content-Type"] = "application/json"
         self.requests += 1
         try:
-            return await self.http.fetch(url, method=method, headers=headers, content=body,
-                                         max_bytes=max_bytes, cache=False)
+            return await self.http.fetch(
+                url, method=method, headers=headers, content=body, max_bytes=max_bytes, cache=False
+            )
         except FleetError as exc:
             # The client's messages name URLs, not headers; redact anyway, in case a token was
             # put into a URL by a misconfigured registry entry.
@@ -142,8 +156,9 @@ class RegistryClient:
     async def _load(self, name: str, key: tuple[str, bool], stale: _Entry | None) -> dict[str, Any]:
         url, full = key
         extra = {"If-None-Match": stale.etag} if stale is not None and stale.etag else None
-        result = await self._fetch(url, accept=FULL if full else ABBREVIATED, extra=extra,
-                                   max_bytes=self.max_packument_bytes)
+        result = await self._fetch(
+            url, accept=FULL if full else ABBREVIATED, extra=extra, max_bytes=self.max_packument_bytes
+        )
         if result.status == 304 and stale is not None and stale.data is not None:
             self.revalidated += 1
             self._cache.refresh(key)
@@ -174,8 +189,10 @@ class RegistryClient:
         url = f"{self.config.registry}-/v1/search?text={quote(text)}&size={size}"
         result = await self._fetch(url, max_bytes=5_000_000)
         if result.status in (404, 405, 501):
-            raise UserError(f"{self.config.registry} does not serve search (/-/v1/search answered HTTP {result.status}); "
-                            "npm_package checks a name directly")
+            raise UserError(
+                f"{self.config.registry} does not serve search (/-/v1/search answered HTTP {result.status}); "
+                "npm_package checks a name directly"
+            )
         objects = result.json(dict, what="registry search").get("objects", [])
         if not isinstance(objects, list):
             raise OutboundError("registry search answered JSON whose 'objects' is not a list")
@@ -189,8 +206,9 @@ class RegistryClient:
 
     async def advisories(self, wanted: dict[str, list[str]]) -> dict[str, Any]:
         """POST the bulk-advisory request; the registry's answer, name -> list of advisories."""
-        result = await self._fetch(self.audit_url, method="POST", body=json.dumps(wanted).encode(),
-                                   max_bytes=20_000_000)
+        result = await self._fetch(
+            self.audit_url, method="POST", body=json.dumps(wanted).encode(), max_bytes=20_000_000
+        )
         if result.status in (404, 405, 501):
             raise UserError(
                 f"this registry does not serve the bulk advisory endpoint (HTTP {result.status}); "

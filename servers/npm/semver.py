@@ -200,8 +200,7 @@ def _xrange(comp: str) -> str:
 
 
 def _hyphen(m: re.Match[str]) -> str:
-    (frm, f_major, f_minor, f_patch, _f_pre, _fb,
-     to, t_major, t_minor, t_patch, t_pre, _tb) = m.groups()
+    (frm, f_major, f_minor, f_patch, _f_pre, _fb, to, t_major, t_minor, t_patch, t_pre, _tb) = m.groups()
     if _is_x(f_major):
         low = ""
     elif _is_x(f_minor):
@@ -266,7 +265,8 @@ def _test_set(comparators: tuple[Comparator, ...], version: Version) -> bool:
     if version.prerelease:
         # A prerelease only matches when a comparator opts in on the same major.minor.patch.
         return any(
-            c.version is not None and c.version.prerelease
+            c.version is not None
+            and c.version.prerelease
             and (c.version.major, c.version.minor, c.version.patch) == (version.major, version.minor, version.patch)
             for c in comparators
         )

@@ -37,12 +37,18 @@ def build(settings: Settings) -> FastMCP:
     cap = max(settings.http.max_bytes, section.max_packument_bytes, section.max_tarball_bytes)
     http = OutboundClient(settings.http.model_copy(update={"max_bytes": cap}))
     registry = RegistryClient(
-        http, config, audit_url=section.audit_url, cache_ttl=section.cache_ttl, cache_entries=section.cache_entries,
-        max_packument_bytes=section.max_packument_bytes, max_tarball_bytes=section.max_tarball_bytes,
+        http,
+        config,
+        audit_url=section.audit_url,
+        cache_ttl=section.cache_ttl,
+        cache_entries=section.cache_entries,
+        max_packument_bytes=section.max_packument_bytes,
+        max_tarball_bytes=section.max_tarball_bytes,
     )
 
     mcp = new_server(
-        "npm", "Facts about npm packages from the registry itself: check names, versions and ranges here instead of guessing.",
+        "npm",
+        "Facts about npm packages from the registry itself: check names, versions and ranges here instead of guessing.",
         closers=[http.aclose],
     )
     mcp.registry = registry  # type: ignore[attr-defined]  # tests and benchmarks read its counters

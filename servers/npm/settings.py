@@ -18,8 +18,12 @@ class NpmSettings(BaseModel):
     registry: str = Field(default="https://registry.npmjs.org", description="default registry URL")
     npmrc: str | None = Field(default=None, description="path of an .npmrc (scoped registries, tokens)")
     npmrc_text: str = Field(default="", description="inline .npmrc text, read after the file")
-    audit_url: str | None = Field(default=None, description="bulk advisory endpoint; default {registry}/-/npm/v1/security/advisories/bulk")
-    cache_ttl: float = Field(default=300.0, ge=0, le=86_400, description="seconds a packument is used without revalidation")
+    audit_url: str | None = Field(
+        default=None, description="bulk advisory endpoint; default {registry}/-/npm/v1/security/advisories/bulk"
+    )
+    cache_ttl: float = Field(
+        default=300.0, ge=0, le=86_400, description="seconds a packument is used without revalidation"
+    )
     cache_entries: int = Field(default=512, ge=0, le=100_000)
     max_packument_bytes: int = Field(default=32_000_000, ge=10_000, description="past it the abbreviated form is used")
     max_tarball_bytes: int = Field(default=20_000_000, ge=10_000)

@@ -147,7 +147,10 @@ class _Swipl:
         self.put_chars.restype = ctypes.c_int
         self.get_nchars = lib.PL_get_nchars
         self.get_nchars.argtypes = [
-            ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t), ctypes.POINTER(ctypes.c_void_p), ctypes.c_uint,
+            ctypes.c_size_t,
+            ctypes.POINTER(ctypes.c_size_t),
+            ctypes.POINTER(ctypes.c_void_p),
+            ctypes.c_uint,
         ]
         self.get_nchars.restype = ctypes.c_int
         self.free = lib.PL_free
@@ -228,17 +231,19 @@ def warm() -> None:
     from pyswip import Prolog
 
     path = _quoted_atom(str(SANDBOX_FILE.resolve()))
-    loaded = list(Prolog.query(
-        "nb_setval(mcp_load_errors, 0),"
-        "setup_call_cleanup("
-        "  asserta((user:message_hook(_, error, _) :- nb_getval(mcp_load_errors, N0),"
-        "           N1 is N0 + 1, nb_setval(mcp_load_errors, N1), fail), Ref),"
-        f"  load_files({path}, [silent(true), must_be_module(true)]),"
-        "  erase(Ref)),"
-        "nb_getval(mcp_load_errors, 0),"
-        "module_property(mcp_sandbox, file(_))",
-        catcherrors=True,
-    ))
+    loaded = list(
+        Prolog.query(
+            "nb_setval(mcp_load_errors, 0),"
+            "setup_call_cleanup("
+            "  asserta((user:message_hook(_, error, _) :- nb_getval(mcp_load_errors, N0),"
+            "           N1 is N0 + 1, nb_setval(mcp_load_errors, N1), fail), Ref),"
+            f"  load_files({path}, [silent(true), must_be_module(true)]),"
+            "  erase(Ref)),"
+            "nb_getval(mcp_load_errors, 0),"
+            "module_property(mcp_sandbox, file(_))",
+            catcherrors=True,
+        )
+    )
     if not loaded:
         raise RuntimeError(f"{SANDBOX_FILE.name} did not load cleanly (see the worker's stderr)")
     swipl.call("mcp_warm", [json.dumps({"stack_limit": STACK_LIMIT_MB * 2**20})], 0)
@@ -333,8 +338,7 @@ def _escaped_message(exception: str, time_limit: float) -> str:
         )
     if reason == "time":
         return (
-            f"stopped after {_g(time_limit)} s (time limit; the query caught the time-limit exception "
-            "and was aborted)"
+            f"stopped after {_g(time_limit)} s (time limit; the query caught the time-limit exception and was aborted)"
         )
     return "the query was aborted ('$aborted' was thrown)"
 
@@ -412,7 +416,9 @@ def check(program: str) -> dict[str, Any]:
     try:
         reply = _engine().call("mcp_check", [json.dumps(request, ensure_ascii=False)])
     except _PrologException as exc:
-        raise PrologInputError(f"the program could not be checked: {_escaped_message(str(exc), CHECK_TIME_LIMIT)}") from None
+        raise PrologInputError(
+            f"the program could not be checked: {_escaped_message(str(exc), CHECK_TIME_LIMIT)}"
+        ) from None
     finally:
         _reclaim()
     raw = json.loads(reply or "{}")
@@ -518,5 +524,3 @@ def _seconds(value: Any) -> float:
 
 def _g(x: float) -> str:
     return f"{x:g}"
-
-

@@ -91,21 +91,31 @@ class KnowledgeBases:
         """Seconds a query may run: the asked ones (0 = the default), at most `max_time_limit`."""
         return min(asked or self.section.time_limit, self.section.max_time_limit)
 
-    async def query(self, caller: str, goal: str, program: str, names: list[str], max_solutions: int,
-                    timeout: float) -> dict[str, Any]:
+    async def query(
+        self, caller: str, goal: str, program: str, names: list[str], max_solutions: int, timeout: float
+    ) -> dict[str, Any]:
         """`engine.query`'s answer (a dict with `text`): it crosses the worker boundary as plain data."""
         texts = await self.programs(caller, names)
         limit = self.time_limit(timeout)
-        return await self.run("query", goal, program or None, texts or None, max_solutions, limit,
-                              self.section.inference_limit, timeout=limit + 5)
+        return await self.run(
+            "query",
+            goal,
+            program or None,
+            texts or None,
+            max_solutions,
+            limit,
+            self.section.inference_limit,
+            timeout=limit + 5,
+        )
 
     async def consult(self, caller: str, kb: str, program: str) -> Stored:
         """Check `program` in the engine and store it as `kb`; a program with errors is refused by line."""
         check_name(kb)
         report = await self.run("check", program)
         if not report.get("ok"):
-            problems = "; ".join(f"line {e.get('line', '?')}: {e.get('message')}"
-                                 for e in report.get("errors", [])[:MAX_PROBLEMS])
+            problems = "; ".join(
+                f"line {e.get('line', '?')}: {e.get('message')}" for e in report.get("errors", [])[:MAX_PROBLEMS]
+            )
             raise UserError(f"not stored: {problems or report.get('text', 'the program has errors')}")
         await self.store.put(caller, kb, program)
         return Stored(kb, report)

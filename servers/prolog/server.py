@@ -43,18 +43,20 @@ def build(settings: Settings) -> FastMCP:
         timeout=section.max_time_limit + 5,
         cpu_seconds=section.max_time_limit + 5,
     )
-    pool = WorkerPool(
-        "prolog", workers, initializer=f"{MODULE}.engine:warm", allowed_prefixes=[MODULE], network=False
-    )
+    pool = WorkerPool("prolog", workers, initializer=f"{MODULE}.engine:warm", allowed_prefixes=[MODULE], network=False)
     store = open_store(section.store, section.max_kbs, section.max_kb_bytes)
     mcp = new_pooled_server(
-        "prolog", "Sandboxed SWI-Prolog: run goals against inline programs or your stored knowledge bases.",
-        pool, ready=store.ping, closers=[store.aclose],
+        "prolog",
+        "Sandboxed SWI-Prolog: run goals against inline programs or your stored knowledge bases.",
+        pool,
+        ready=store.ping,
+        closers=[store.aclose],
     )
 
     async def engine(target: str, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
-        return await run_for_tool(pool, f"{MODULE}.engine:{target}", *args, input_errors=INPUT_ERRORS,
-                                  timeout=timeout, **kwargs)
+        return await run_for_tool(
+            pool, f"{MODULE}.engine:{target}", *args, input_errors=INPUT_ERRORS, timeout=timeout, **kwargs
+        )
 
     kbs = KnowledgeBases(store, engine, section)
 

@@ -38,7 +38,9 @@ class KbStore(Protocol):
 
 def check_name(name: str) -> str:
     if not isinstance(name, str) or not KB_NAME.match(name):
-        raise UserError(f"knowledge base name {str(name)[:40]!r} must be 1-64 letters, digits, '_' or '-', starting with a letter")
+        raise UserError(
+            f"knowledge base name {str(name)[:40]!r} must be 1-64 letters, digits, '_' or '-', starting with a letter"
+        )
     return name
 
 

@@ -42,14 +42,14 @@ _REGISTRY_ANY = re.compile(r"^@/registry/[^/]+")
 def _swap(spec: str, prefix: str, alias: str) -> str | None:
     """`prefix` (a whole path segment) at the start of `spec` replaced by `alias`, or None."""
     if spec == prefix or spec.startswith(prefix + "/"):
-        return alias + spec[len(prefix):]
+        return alias + spec[len(prefix) :]
     return None
 
 
 def rewrite_specifier(spec: str, aliases: Aliases) -> str:
     """One module specifier as the CLI writes it into the project."""
     if spec.startswith("#registry/"):
-        spec = "@/registry/" + spec[len("#registry/"):]
+        spec = "@/registry/" + spec[len("#registry/") :]
     elif spec == "#registry":
         spec = "@/registry"
     elif spec.startswith("#/"):
@@ -61,8 +61,12 @@ def rewrite_specifier(spec: str, aliases: Aliases) -> str:
     if not spec.startswith("@/registry/"):
         if spec == "@/lib/utils":
             return aliases.utils
-        for prefix, alias in (("@/components/ui", aliases.ui), ("@/components", aliases.components),
-                              ("@/hooks", aliases.hooks), ("@/lib", aliases.lib)):
+        for prefix, alias in (
+            ("@/components/ui", aliases.ui),
+            ("@/components", aliases.components),
+            ("@/hooks", aliases.hooks),
+            ("@/lib", aliases.lib),
+        ):
             swapped = _swap(spec, prefix, alias)
             if swapped is not None:
                 return swapped
@@ -72,10 +76,13 @@ def rewrite_specifier(spec: str, aliases: Aliases) -> str:
         return _REGISTRY_UI.sub(lambda _: aliases.ui, spec, count=1)
     if _REGISTRY_UTILS.match(spec):
         return aliases.utils
-    for pattern, alias in ((_REGISTRY_COMPONENTS, aliases.components), (_REGISTRY_LIB, aliases.lib),
-                           (_REGISTRY_HOOKS, aliases.hooks)):
+    for pattern, alias in (
+        (_REGISTRY_COMPONENTS, aliases.components),
+        (_REGISTRY_LIB, aliases.lib),
+        (_REGISTRY_HOOKS, aliases.hooks),
+    ):
         if pattern.match(spec):
-            return pattern.sub(lambda _, alias=alias: alias, spec, count=1)
+            return pattern.sub(lambda _: alias, spec, count=1)  # noqa: B023 - called before the loop moves on
     return _REGISTRY_ANY.sub(lambda _: aliases.components, spec, count=1)
 
 
@@ -107,6 +114,6 @@ def unlisted_imports(files: list[dict], installed: set[str], aliases: Aliases) -
         for match in _SPECIFIER.finditer(f.get("content") or ""):
             spec = match.group("spec")
             for alias in (aliases.ui, aliases.hooks):
-                if spec.startswith(alias + "/") and spec[len(alias) + 1:] not in installed:
+                if spec.startswith(alias + "/") and spec[len(alias) + 1 :] not in installed:
                     found.setdefault(spec, f["path"])
     return sorted(found.items())

@@ -41,8 +41,22 @@ from mcpfleet.servers.ui.tree import install_order, merged
 
 ITEM_TYPES = frozenset(
     f"registry:{t}"
-    for t in ("lib", "block", "component", "ui", "hook", "page", "file", "style", "theme", "example",
-              "internal", "item", "base", "font")
+    for t in (
+        "lib",
+        "block",
+        "component",
+        "ui",
+        "hook",
+        "page",
+        "file",
+        "style",
+        "theme",
+        "example",
+        "internal",
+        "item",
+        "base",
+        "font",
+    )
 )
 NEEDS_TARGET = frozenset({"registry:page", "registry:file"})
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -93,9 +107,12 @@ class Registry:
 
 
 def official(section: UiSettings) -> Registry:
-    catalog = section.official_item.replace("{style}", quote(section.default_style, safe="")).replace("{name}", "registry")
-    return Registry("shadcn", section.official_item, section.official_index, official=True, trusted=True,
-                    catalog_url=catalog)
+    catalog = section.official_item.replace("{style}", quote(section.default_style, safe="")).replace(
+        "{name}", "registry"
+    )
+    return Registry(
+        "shadcn", section.official_item, section.official_index, official=True, trusted=True, catalog_url=catalog
+    )
 
 
 def _origin(url: str) -> str:
@@ -131,7 +148,9 @@ def _expand(value: str, namespace: str) -> str:
     def variable(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in os.environ:
-            raise UserError(f"registry {namespace} needs the environment variable {name}, which is not set on the server")
+            raise UserError(
+                f"registry {namespace} needs the environment variable {name}, which is not set on the server"
+            )
         return os.environ[name]
 
     return _ENV.sub(variable, value)
@@ -206,12 +225,16 @@ def validate_item(data: Any) -> dict[str, Any]:
     kind = data.get("type")
     kind = kind if isinstance(kind, str) else repr(kind)  # a list or object here is not hashable
     if kind not in ITEM_TYPES:
-        problems.append(f"'type' is {str(kind)[:40]!r}, not one of registry:ui, registry:component, "
-                        "registry:block, registry:hook, registry:lib, ...")
+        problems.append(
+            f"'type' is {str(kind)[:40]!r}, not one of registry:ui, registry:component, "
+            "registry:block, registry:hook, registry:lib, ..."
+        )
     for key in ("title", "description", "docs", "author"):
         if key in data and not isinstance(data[key], str):
             problems.append(f"'{key}' must be a string")
-    deps = {key: _string_list(data, key, problems) for key in ("dependencies", "devDependencies", "registryDependencies")}
+    deps = {
+        key: _string_list(data, key, problems) for key in ("dependencies", "devDependencies", "registryDependencies")
+    }
     files = data.get("files", [])
     clean_files = []
     if not isinstance(files, list):
@@ -304,8 +327,9 @@ class RegistryClient:
         cached = self.cache.get(key)
         if cached is not None:
             return cached
-        data, size = await self._json(ref.url, ref.registry.headers, f"registry item {ref.name!r}",
-                                      ref.registry.trusted)
+        data, size = await self._json(
+            ref.url, ref.registry.headers, f"registry item {ref.name!r}", ref.registry.trusted
+        )
         item = validate_item(data)
         self.cache.put(key, item, size=size)
         return item
@@ -325,15 +349,21 @@ class RegistryClient:
         cached = self.cache.get(key)
         if cached is not None:
             return cached
-        data, size = await self._json(url, registry.headers, f"the index of registry {registry.label}", registry.trusted)
+        data, size = await self._json(
+            url, registry.headers, f"the index of registry {registry.label}", registry.trusted
+        )
         entries = data.get("items") if isinstance(data, dict) else data
         if not isinstance(entries, list):
             raise MalformedItem(f"the index of registry {registry.label} has no 'items' list")
         items, bad = [], 0
         for entry in entries:
             # Index entries need only a name and a type; their files are paths without content.
-            if isinstance(entry, dict) and isinstance(entry.get("name"), str) and isinstance(entry.get("type"), str) \
-                    and entry["type"] in ITEM_TYPES:
+            if (
+                isinstance(entry, dict)
+                and isinstance(entry.get("name"), str)
+                and isinstance(entry.get("type"), str)
+                and entry["type"] in ITEM_TYPES
+            ):
                 items.append({k: entry.get(k) for k in ("name", "type", "title", "description")})
             else:
                 bad += 1
@@ -363,12 +393,20 @@ class ComponentList:
         return self.url
 
     def as_dict(self) -> dict[str, Any]:
-        return {"registry": self.registry, "url": self.url, "total": self.total, "items": self.items,
-                "malformed_entries": self.malformed_entries}
+        return {
+            "registry": self.registry,
+            "url": self.url,
+            "total": self.total,
+            "items": self.items,
+            "malformed_entries": self.malformed_entries,
+        }
 
     def text(self) -> str:
-        lines = [f"{i['name']} ({i['type'].removeprefix('registry:')})" + (f": {i['description']}" if i["description"] else "")
-                 for i in self.items]
+        lines = [
+            f"{i['name']} ({i['type'].removeprefix('registry:')})"
+            + (f": {i['description']}" if i["description"] else "")
+            for i in self.items
+        ]
         if not self.items:
             searched = " ".join((self.query or "").split())
             lines.append(f"no items match {self.query!r}" if searched else f"registry {self.registry} lists no items")
@@ -387,8 +425,10 @@ async def list_components(
     items, bad, url = await client.index(reg)
     q = " ".join((query or "").split())
     chosen = search_items(items, q) if q else items
-    shown = [{"name": i["name"], "type": i["type"], "description": str(i.get("description") or i.get("title") or "")[:160]}
-             for i in chosen[:limit]]
+    shown = [
+        {"name": i["name"], "type": i["type"], "description": str(i.get("description") or i.get("title") or "")[:160]}
+        for i in chosen[:limit]
+    ]
     return ComponentList(reg.label, url, query, len(chosen), shown, bad)
 
 
@@ -433,11 +473,17 @@ async def _resolve_dependencies(
             if isinstance(sub, BaseException):
                 raise sub
             fetched.append(sub)
-            resolved.append({
-                "name": sub["name"], "type": sub["type"], "url": ref.url, "required_by": parent,
-                "dependencies": sub["dependencies"], "registryDependencies": sub["registryDependencies"],
-                "files": [f["path"] for f in sub["files"]],
-            })
+            resolved.append(
+                {
+                    "name": sub["name"],
+                    "type": sub["type"],
+                    "url": ref.url,
+                    "required_by": parent,
+                    "dependencies": sub["dependencies"],
+                    "registryDependencies": sub["registryDependencies"],
+                    "files": [f["path"] for f in sub["files"]],
+                }
+            )
             next_level.extend((d, sub["name"], ref.registry.trusted) for d in sub["registryDependencies"])
         levels.append(fetched)
         level = next_level
@@ -478,8 +524,16 @@ def _shown_files(files: list[dict[str, Any]], section: UiSettings, budget: int) 
         total = len(f["content"] or "")
         room = max(1, min(section.max_file_chars, budget))
         if room < min(total, 500):  # no room for a useful page: say where it is instead of a sliver
-            shown.append({**f, "content": None, "start_index": 0, "total_length": total,
-                          "next_start_index": 0, "truncated": True})
+            shown.append(
+                {
+                    **f,
+                    "content": None,
+                    "start_index": 0,
+                    "total_length": total,
+                    "next_start_index": 0,
+                    "truncated": True,
+                }
+            )
             continue
         entry = _paged_file(f, 0, room)
         budget -= len(entry["content"])
@@ -533,13 +587,28 @@ class Component:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "name": self.name, "type": self.kind, "title": self.title, "description": self.description,
-            "registry": self.registry, "url": self.url, "command": self.command,
-            "dependencies": self.dependencies, "devDependencies": self.dev_dependencies,
-            "registryDependencies": self.registry_dependencies, "resolved": self.resolved, "npm_all": self.npm_all,
-            "files": self.files, "cssVars": self.css_vars, "cssVars_from": self.css_vars_from, "css": self.css,
-            "envVars": self.env_vars, "docs": self.docs, "examples": self.examples,
-            "aliases": self.aliases, "unlisted_imports": self.unlisted_imports, "problems": self.problems,
+            "name": self.name,
+            "type": self.kind,
+            "title": self.title,
+            "description": self.description,
+            "registry": self.registry,
+            "url": self.url,
+            "command": self.command,
+            "dependencies": self.dependencies,
+            "devDependencies": self.dev_dependencies,
+            "registryDependencies": self.registry_dependencies,
+            "resolved": self.resolved,
+            "npm_all": self.npm_all,
+            "files": self.files,
+            "cssVars": self.css_vars,
+            "cssVars_from": self.css_vars_from,
+            "css": self.css,
+            "envVars": self.env_vars,
+            "docs": self.docs,
+            "examples": self.examples,
+            "aliases": self.aliases,
+            "unlisted_imports": self.unlisted_imports,
+            "problems": self.problems,
         }
 
     def text(self) -> str:
@@ -576,8 +645,11 @@ class Component:
                 lines.append(f"```\n{e['content']}\n```")
         left = [f["path"] for f in self.files + self.examples if f["content"] is None]
         if left:
-            lines.append(f"\n{len(left)} file(s) not shown (budget): " + ", ".join(left)
-                         + "; read each with ui_component(name, file=PATH)")
+            lines.append(
+                f"\n{len(left)} file(s) not shown (budget): "
+                + ", ".join(left)
+                + "; read each with ui_component(name, file=PATH)"
+            )
         if self.problems:
             lines.append("\nproblems: " + "; ".join(self.problems))
         return "\n".join(lines)
@@ -588,15 +660,25 @@ def _more(f: dict[str, Any]) -> str:
     if f["content"] is None:
         return f" [not shown: the answer's budget ran out; read it with file={f['path']!r}]"
     if f["next_start_index"] is None:
-        return "" if f["start_index"] == 0 else f" [characters {f['start_index']}-{f['total_length']} of {f['total_length']}]"
+        return (
+            ""
+            if f["start_index"] == 0
+            else f" [characters {f['start_index']}-{f['total_length']} of {f['total_length']}]"
+        )
     end = f["start_index"] + len(f["content"])
-    return (f" [characters {f['start_index']}-{end} of {f['total_length']}; "
-            f"more with file={f['path']!r}, start_index={f['next_start_index']}]")
+    return (
+        f" [characters {f['start_index']}-{end} of {f['total_length']}; "
+        f"more with file={f['path']!r}, start_index={f['next_start_index']}]"
+    )
 
 
 async def get_component(
-    client: RegistryClient, name: str, registry: str | None, style: str | None,
-    file: str | None = None, start_index: int = 0,
+    client: RegistryClient,
+    name: str,
+    registry: str | None,
+    style: str | None,
+    file: str | None = None,
+    start_index: int = 0,
 ) -> Component:
     """One item with its files (imports rewritten as `shadcn add` writes them, paged per file), npm
     and registry dependencies (resolved, cycle-safe), the cssVars/css/envVars the whole tree
@@ -646,17 +728,35 @@ async def get_component(
 
     unlisted = unlisted_imports(item_files, {item["name"], *(r["name"] for r in resolved)}, section.aliases)
     for spec, path in unlisted:
-        _problem(problems, f"{path.rsplit('/', 1)[-1]} imports {spec}, which no registryDependency installs "
-                           f"(add it too: npx shadcn@latest add {spec.rsplit('/', 1)[-1]})")
+        _problem(
+            problems,
+            f"{path.rsplit('/', 1)[-1]} imports {spec}, which no registryDependency installs "
+            f"(add it too: npx shadcn@latest add {spec.rsplit('/', 1)[-1]})",
+        )
 
     npm = sorted({d for d in item["dependencies"]} | {d for r in resolved for d in r["dependencies"]})
     return Component(
-        name=item["name"], kind=item["type"], title=item["title"], description=item["description"],
-        registry=root.registry.label, url=root.url,
+        name=item["name"],
+        kind=item["type"],
+        title=item["title"],
+        description=item["description"],
+        registry=root.registry.label,
+        url=root.url,
         command="npx shadcn@latest add " + root.registry.add_ref(root.name, root.url),
-        dependencies=item["dependencies"], dev_dependencies=item["devDependencies"],
-        registry_dependencies=item["registryDependencies"], resolved=resolved, npm_all=npm,
-        files=files, css_vars=tree["cssVars"], css_vars_from=tree["cssVars_from"], css=tree["css"],
-        env_vars=tree["envVars"], docs=tree["docs"], examples=examples, aliases=section.aliases.model_dump(),
-        unlisted_imports=[spec for spec, _ in unlisted], problems=problems, single_file=bool(file),
+        dependencies=item["dependencies"],
+        dev_dependencies=item["devDependencies"],
+        registry_dependencies=item["registryDependencies"],
+        resolved=resolved,
+        npm_all=npm,
+        files=files,
+        css_vars=tree["cssVars"],
+        css_vars_from=tree["cssVars_from"],
+        css=tree["css"],
+        env_vars=tree["envVars"],
+        docs=tree["docs"],
+        examples=examples,
+        aliases=section.aliases.model_dump(),
+        unlisted_imports=[spec for spec, _ in unlisted],
+        problems=problems,
+        single_file=bool(file),
     )

@@ -18,8 +18,16 @@ KEYS = ("name", "title", "description", "type")
 _SUBSTRING = {"name": 6.0, "title": 4.0, "description": 2.0, "type": 1.5}
 _SUBSEQUENCE = {"name": 1.0, "title": 0.7, "description": 0.4, "type": 0.0}
 # Ties go to what people usually ask for: components and blocks before their examples.
-_TYPE_ORDER = {"registry:ui": 0, "registry:block": 1, "registry:component": 2, "registry:hook": 3,
-               "registry:lib": 4, "registry:theme": 5, "registry:style": 6, "registry:example": 7}
+_TYPE_ORDER = {
+    "registry:ui": 0,
+    "registry:block": 1,
+    "registry:component": 2,
+    "registry:hook": 3,
+    "registry:lib": 4,
+    "registry:theme": 5,
+    "registry:style": 6,
+    "registry:example": 7,
+}
 MAX_TERMS = 12
 
 

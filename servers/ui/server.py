@@ -76,7 +76,9 @@ def build(settings: Settings) -> FastMCP:
         classes: Annotated[str, Field(max_length=20_000, description="e.g. 'p-4 hover:bg-sky-500 md:flex'")],
         version: Literal["4"] = "4",
         theme: Annotated[str, Field(max_length=100_000, description="@theme {--color-x: #0af}")] = "",
-        preset: Annotated[Literal["tailwind", "shadcn"], Field(description="shadcn: .dark class, bg-background...")] = "tailwind",
+        preset: Annotated[
+            Literal["tailwind", "shadcn"], Field(description="shadcn: .dark class, bg-background...")
+        ] = "tailwind",
     ) -> ToolResult:
         """Exact CSS from the real Tailwind v4 compiler; flags unknown classes, invalid CSS, v3 names and syntax."""
         return structured_answer(await compile_classes(worker, classes, theme, section, preset))

@@ -64,8 +64,14 @@ RENAMED: dict[str, str] = dict(_RENAMED)
 
 # v3 opacity utilities, removed in v4: the colour takes an opacity modifier instead.
 _OPACITY = re.compile(r"^(bg|text|border|divide|ring|placeholder)-opacity-(\d+|\[[^\]]+\])$")
-_OPACITY_EXAMPLE = {"bg": "bg-black/{n}", "text": "text-black/{n}", "border": "border-black/{n}",
-                    "divide": "divide-black/{n}", "ring": "ring-black/{n}", "placeholder": "placeholder-black/{n}"}
+_OPACITY_EXAMPLE = {
+    "bg": "bg-black/{n}",
+    "text": "text-black/{n}",
+    "border": "border-black/{n}",
+    "divide": "divide-black/{n}",
+    "ring": "ring-black/{n}",
+    "placeholder": "placeholder-black/{n}",
+}
 
 
 def _split_variants(candidate: str) -> tuple[str, str]:
@@ -90,14 +96,20 @@ def v3_rename(candidate: str) -> dict[str, str] | None:
     elif utility.endswith("!"):
         important, utility = "!", utility[:-1]
     if utility in RENAMED:
-        return {"class": candidate, "v4": f"{variants}{important}{RENAMED[utility]}",
-                "note": f"v3's {utility} is v4's {RENAMED[utility]}"}
+        return {
+            "class": candidate,
+            "v4": f"{variants}{important}{RENAMED[utility]}",
+            "note": f"v3's {utility} is v4's {RENAMED[utility]}",
+        }
     match = _OPACITY.match(utility)
     if match:
         kind, amount = match.groups()
         example = _OPACITY_EXAMPLE[kind].format(n=amount)
-        return {"class": candidate, "v4": f"{variants}{important}{example}",
-                "note": f"{kind}-opacity-* was removed in v4; put the opacity on the colour, e.g. {example}"}
+        return {
+            "class": candidate,
+            "v4": f"{variants}{important}{example}",
+            "note": f"{kind}-opacity-* was removed in v4; put the opacity on the colour, e.g. {example}",
+        }
     return None
 
 
@@ -147,24 +159,61 @@ def v4_spelling(candidate: str) -> dict[str, str] | None:
 # before the text reaches Node: @import, @plugin, @config, @source, @utility, @reference, @apply...
 _AT_RULE = re.compile(r"@([^\s{;(\"']*)")
 _ALLOWED_AT_RULES = {"theme", "keyframes", "custom-variant", "variant", "slot", "media", "supports", "container"}
-_VARIANT_STATEMENT = re.compile(r"@custom-variant[ \t]+[A-Za-z0-9_-]{1,60}[ \t]*\([^;{}]{0,500}\)[ \t]*;", re.IGNORECASE)
+_VARIANT_STATEMENT = re.compile(
+    r"@custom-variant[ \t]+[A-Za-z0-9_-]{1,60}[ \t]*\([^;{}]{0,500}\)[ \t]*;", re.IGNORECASE
+)
 _TOP_LEVEL = re.compile(r"@(theme|custom-variant)\b[^{]*", re.IGNORECASE)
 
 # What `shadcn init` writes into a project's globals.css for Tailwind v4 (apps/v4 and the CLI's
 # template): `dark:` is the .dark class, and the semantic colours and radii map onto its variables.
 SHADCN_DARK = "@custom-variant dark (&:is(.dark *));"
 _SHADCN_COLORS = (
-    "background", "foreground", "card", "card-foreground", "popover", "popover-foreground", "primary",
-    "primary-foreground", "secondary", "secondary-foreground", "muted", "muted-foreground", "accent",
-    "accent-foreground", "destructive", "border", "input", "ring", "chart-1", "chart-2", "chart-3", "chart-4",
-    "chart-5", "sidebar", "sidebar-foreground", "sidebar-primary", "sidebar-primary-foreground", "sidebar-accent",
-    "sidebar-accent-foreground", "sidebar-border", "sidebar-ring",
+    "background",
+    "foreground",
+    "card",
+    "card-foreground",
+    "popover",
+    "popover-foreground",
+    "primary",
+    "primary-foreground",
+    "secondary",
+    "secondary-foreground",
+    "muted",
+    "muted-foreground",
+    "accent",
+    "accent-foreground",
+    "destructive",
+    "border",
+    "input",
+    "ring",
+    "chart-1",
+    "chart-2",
+    "chart-3",
+    "chart-4",
+    "chart-5",
+    "sidebar",
+    "sidebar-foreground",
+    "sidebar-primary",
+    "sidebar-primary-foreground",
+    "sidebar-accent",
+    "sidebar-accent-foreground",
+    "sidebar-border",
+    "sidebar-ring",
 )
-_SHADCN_RADII = {"sm": "calc(var(--radius) - 4px)", "md": "calc(var(--radius) - 2px)", "lg": "var(--radius)",
-                 "xl": "calc(var(--radius) + 4px)"}
-SHADCN_THEME = "@theme inline {\n" + "".join(
-    [f"  --color-{name}: var(--{name});\n" for name in _SHADCN_COLORS]
-    + [f"  --radius-{size}: {value};\n" for size, value in _SHADCN_RADII.items()]) + "}"
+_SHADCN_RADII = {
+    "sm": "calc(var(--radius) - 4px)",
+    "md": "calc(var(--radius) - 2px)",
+    "lg": "var(--radius)",
+    "xl": "calc(var(--radius) + 4px)",
+}
+SHADCN_THEME = (
+    "@theme inline {\n"
+    + "".join(
+        [f"  --color-{name}: var(--{name});\n" for name in _SHADCN_COLORS]
+        + [f"  --radius-{size}: {value};\n" for size, value in _SHADCN_RADII.items()]
+    )
+    + "}"
+)
 PRESETS = ("tailwind", "shadcn")
 _DECLARES_DARK = re.compile(r"@custom-variant\s+dark\b", re.IGNORECASE)
 
@@ -211,13 +260,17 @@ def check_theme(theme: str, section: UiSettings) -> str:
         name = match.group(1).lower()
         if name not in _ALLOWED_AT_RULES:
             shown = "@" + match.group(1)[:30]
-            raise UserError(f"{shown!r} is not allowed in the theme: only @theme blocks (with @keyframes) "
-                            "and @custom-variant (with @variant, @slot)")
+            raise UserError(
+                f"{shown!r} is not allowed in the theme: only @theme blocks (with @keyframes) "
+                "and @custom-variant (with @variant, @slot)"
+            )
     if not re.search(r"@(theme|custom-variant)\b", theme, re.IGNORECASE):
         theme = "@theme {\n" + theme + "\n}"
     for header in _top_level_blocks(_VARIANT_STATEMENT.sub("", theme)):
         if not _TOP_LEVEL.fullmatch(header):
-            raise UserError(f"only @theme and @custom-variant blocks are allowed at the top of the theme, not {header[:40]!r}")
+            raise UserError(
+                f"only @theme and @custom-variant blocks are allowed at the top of the theme, not {header[:40]!r}"
+            )
     return theme
 
 
@@ -239,7 +292,9 @@ def _top_level_blocks(css: str) -> list[str]:
     if depth != 0:
         raise UserError("the theme's braces { } do not balance")
     if css[start:].strip():
-        raise UserError(f"only @theme and @custom-variant blocks are allowed at the top of the theme, not {css[start:].strip()[:40]!r}")
+        raise UserError(
+            f"only @theme and @custom-variant blocks are allowed at the top of the theme, not {css[start:].strip()[:40]!r}"
+        )
     return headers
 
 
@@ -357,7 +412,9 @@ class TailwindWorker:
                 limit=limit,
             )
         except OSError as exc:
-            raise WorkerCrashed(f"cannot start the Tailwind worker with {self.section.node!r}: {exc.strerror}") from None
+            raise WorkerCrashed(
+                f"cannot start the Tailwind worker with {self.section.node!r}: {exc.strerror}"
+            ) from None
         self._stderr_task = asyncio.create_task(self._drain_stderr(self._proc))
         answer = await self._exchange({"op": "ping"}, timeout=max(self.section.compile_timeout, 20.0))
         self.version = answer.get("version")
@@ -462,8 +519,10 @@ async def compile_classes(
         lines.append("unknown (no CSS in Tailwind v4): " + " ".join(unknown))
     for bad in invalid:
         fix = f"; write {bad['v4']}" if bad["v4"] else ""
-        lines.append(f"invalid CSS from {bad['class']}: {bad['property']}: {bad['value']} "
-                     f"(not a valid {bad['property']} value{fix})")
+        lines.append(
+            f"invalid CSS from {bad['class']}: {bad['property']}: {bad['value']} "
+            f"(not a valid {bad['property']} value{fix})"
+        )
     for r in renamed:
         lines.append(f"v3 name {r['class']}: use {r['v4']} ({r['note']})")
     told = {bad["class"] for bad in invalid if bad["v4"]}
@@ -518,7 +577,7 @@ def _blocks(css: str, header: re.Pattern[str]) -> list[tuple[str, str]]:
                 if depth == 0:
                     break
             i += 1
-        found.append((css[match.start():start], css[start + 1 : i]))
+        found.append((css[match.start() : start], css[start + 1 : i]))
     return found
 
 
@@ -582,9 +641,15 @@ def theme_answer(section: UiSettings, prefix: str | None, limit: int = 300) -> d
             counts[namespace(t.name)] = counts.get(namespace(t.name), 0) + 1
         if prefix is None or len(counts) > 1:
             text = "Namespaces (tokens): " + ", ".join(f"{k} ({v})" for k, v in counts.items())
-            return {"text": text + "\nPass prefix, e.g. 'color-sky' or 'breakpoint'.", "namespaces": counts, "tokens": {}}
+            return {
+                "text": text + "\nPass prefix, e.g. 'color-sky' or 'breakpoint'.",
+                "namespaces": counts,
+                "tokens": {},
+            }
         chosen = chosen[:limit]
-    lines = [f"{t.name}: {t.value};" + ("  /* v3 compatibility, not emitted */" if t.deprecated else "") for t in chosen]
+    lines = [
+        f"{t.name}: {t.value};" + ("  /* v3 compatibility, not emitted */" if t.deprecated else "") for t in chosen
+    ]
     return {
         "text": "\n".join(lines),
         "tokens": {t.name: t.value for t in chosen},

@@ -45,5 +45,4 @@ def merged(items: list[dict[str, Any]]) -> dict[str, Any]:
         env = deep_merge(env, item.get("envVars") or {})
         if item.get("docs"):
             docs.append(item["docs"])
-    return {"cssVars": css_vars, "css": css, "envVars": env, "docs": "\n".join(docs) or None,
-            "cssVars_from": sources}
+    return {"cssVars": css_vars, "css": css, "envVars": env, "docs": "\n".join(docs) or None, "cssVars_from": sources}

@@ -44,11 +44,16 @@ def searcher_for(section: WebSettings, searxng_client: Callable[[], OutboundClie
     backends: list[Backend] = []
     for name in section.backend_order():
         if name == "searxng":
-            backends.append(SearxngBackend(
-                section.searxng_url or "", searxng_client, engines=section.searxng_engines,
-                categories=section.searxng_categories, language=section.searxng_language,
-                safesearch=section.safesearch,
-            ))
+            backends.append(
+                SearxngBackend(
+                    section.searxng_url or "",
+                    searxng_client,
+                    engines=section.searxng_engines,
+                    categories=section.searxng_categories,
+                    language=section.searxng_language,
+                    safesearch=section.safesearch,
+                )
+            )
         else:
             backends.append(DdgsBackend(section.ddgs_backend, section.safesearch, section.search_timeout))
     return Searcher(backends)
@@ -92,8 +97,15 @@ class PagePart:
 
     def as_dict(self) -> dict[str, Any]:
         d = self.document
-        return {"url": d.url, "title": d.title, "content_type": d.content_type, "content": self.part.text,
-                **self.part.as_dict(), "notes": list(d.notes), "from_cache": self.from_cache}
+        return {
+            "url": d.url,
+            "title": d.title,
+            "content_type": d.content_type,
+            "content": self.part.text,
+            **self.part.as_dict(),
+            "notes": list(d.notes),
+            "from_cache": self.from_cache,
+        }
 
     def text(self) -> str:
         if self.document.title:
@@ -108,8 +120,9 @@ class Web:
         self.searcher = searcher
         self.fetcher = fetcher
 
-    async def search(self, query: str, max_results: int, kind: Kind, time_range: TimeRange | None,
-                     region: str | None) -> SearchResults:
+    async def search(
+        self, query: str, max_results: int, kind: Kind, time_range: TimeRange | None, region: str | None
+    ) -> SearchResults:
         words = search_words(query)
         if not words:  # else the engines get nothing to search for and fail as if they were down
             raise UserError("the query has no words; give words to search for, e.g. 'kubernetes network policy'")

@@ -24,27 +24,50 @@ Format = Literal["markdown", "text", "raw"]
 HTML_TYPES = {"text/html", "application/xhtml+xml"}
 PDF_TYPES = {"application/pdf", "application/x-pdf"}
 _TEXT_APPLICATION_TYPES = {
-    "application/json", "application/xml", "application/javascript", "application/x-javascript",
-    "application/ecmascript", "application/yaml", "application/x-yaml", "application/toml",
-    "application/x-ndjson", "application/sql", "application/graphql", "application/x-sh",
-    "application/x-httpd-php", "application/csv",
+    "application/json",
+    "application/xml",
+    "application/javascript",
+    "application/x-javascript",
+    "application/ecmascript",
+    "application/yaml",
+    "application/x-yaml",
+    "application/toml",
+    "application/x-ndjson",
+    "application/sql",
+    "application/graphql",
+    "application/x-sh",
+    "application/x-httpd-php",
+    "application/csv",
 }
 _SNIFF_BYTES = 64_000
 _DETECT_BYTES = 64_000
 # WHATWG: pages labelled latin-1 or ascii are decoded as windows-1252 by every browser.
-_WHATWG_ALIASES = {"iso-8859-1": "cp1252", "latin1": "cp1252", "latin-1": "cp1252", "us-ascii": "cp1252",
-                   "ascii": "cp1252", "iso8859-1": "cp1252", "l1": "cp1252"}
+_WHATWG_ALIASES = {
+    "iso-8859-1": "cp1252",
+    "latin1": "cp1252",
+    "latin-1": "cp1252",
+    "us-ascii": "cp1252",
+    "ascii": "cp1252",
+    "iso8859-1": "cp1252",
+    "l1": "cp1252",
+}
 _META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([a-zA-Z0-9_:.-]{1,40})""", re.IGNORECASE)
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 # Control characters XML forbids (ANSI colour codes in <pre> terminal output, stray NULs): lxml
 # parses them into text nodes, then trafilatura's text edits fail with ValueError on them.
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 _XML_INVALID_REF = re.compile(  # the same characters written as character references: &#27; &#x1b;
-    r"&#(?:[xX]0*(?:[0-8bBcCeEfF]|1[0-9a-fA-F]|7[fF]|[fF]{3}[eEfF])|0*(?:[0-8]|1[124-9]|2[0-9]|3[01]|127|6553[45]));?")
+    r"&#(?:[xX]0*(?:[0-8bBcCeEfF]|1[0-9a-fA-F]|7[fF]|[fF]{3}[eEfF])|0*(?:[0-8]|1[124-9]|2[0-9]|3[01]|127|6553[45]));?"
+)
 # What trafilatura raises on markup it did not expect (a comment where it wants an element...)
 _EXTRACTION_ERRORS = (ValueError, TypeError, AttributeError, LookupError)
-_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
-         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,15 @@ class PooledExtractor:
         self._timeout = timeout
 
     async def __call__(
-        self, content: bytes, content_type: str, charset: str | None, url: str, fmt: Format, *,
-        pdf_max_pages: int, max_chars: int,
+        self,
+        content: bytes,
+        content_type: str,
+        charset: str | None,
+        url: str,
+        fmt: Format,
+        *,
+        pdf_max_pages: int,
+        max_chars: int,
     ) -> Extracted:
         try:
             done = await self._pool.run(
@@ -47,5 +54,7 @@ class PooledExtractor:
                 f"(it is very large or deeply nested); {_RAW_HINT}"
             ) from None
         except WorkerCrashed as exc:
-            raise UserError(f"extracting the page passed its memory or CPU limit and was stopped ({exc}); {_RAW_HINT}") from None
+            raise UserError(
+                f"extracting the page passed its memory or CPU limit and was stopped ({exc}); {_RAW_HINT}"
+            ) from None
         return Extracted(str(done["title"]), str(done["text"]), str(done["kind"]), tuple(str(n) for n in done["notes"]))

@@ -58,8 +58,15 @@ class PageCache(TTLCache[tuple[str, ...], Document]):
 
 class Extractor(Protocol):
     def __call__(
-        self, content: bytes, content_type: str, charset: str | None, url: str, fmt: Format, *,
-        pdf_max_pages: int, max_chars: int,
+        self,
+        content: bytes,
+        content_type: str,
+        charset: str | None,
+        url: str,
+        fmt: Format,
+        *,
+        pdf_max_pages: int,
+        max_chars: int,
     ) -> Awaitable[Extracted]: ...
 
 
@@ -117,8 +124,13 @@ class PageFetcher:
             content = content[: section.max_bytes]
             notes.append(f"the page is larger than {section.max_bytes} bytes; only the start was read")
         extracted = await self._extract(
-            content, ctype, response.charset, response.url, fmt,
-            pdf_max_pages=section.pdf_max_pages, max_chars=section.max_chars,
+            content,
+            ctype,
+            response.charset,
+            response.url,
+            fmt,
+            pdf_max_pages=section.pdf_max_pages,
+            max_chars=section.max_chars,
         )
         return Document(response.url, extracted.title, ctype or "unknown", extracted.text, (*extracted.notes, *notes))
 

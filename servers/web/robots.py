@@ -61,7 +61,9 @@ class RobotsPolicy:
         except BlockedDestination:
             raise
         except OutboundError as exc:
-            raise OutboundError(f"{origin}/robots.txt could not be read ({exc}); not fetching without it, retry later") from None
+            raise OutboundError(
+                f"{origin}/robots.txt could not be read ({exc}); not fetching without it, retry later"
+            ) from None
         if response.status >= 500 or response.status == 429:
             raise OutboundError(
                 f"{origin}/robots.txt answered HTTP {response.status}; that is not taken as permission, retry later"

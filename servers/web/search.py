@@ -139,8 +139,12 @@ def _hit(title: Any, url: Any, snippet: Any, engine: str, date: Any = None) -> d
     url = str(url or "").strip()
     if not url.lower().startswith(("http://", "https://")):
         return None  # engines sometimes return javascript: or relative links; nothing to fetch
-    hit = {"title": _one_line(title, MAX_TITLE), "url": url, "snippet": _one_line(snippet, MAX_SNIPPET),
-           "engine": engine}
+    hit = {
+        "title": _one_line(title, MAX_TITLE),
+        "url": url,
+        "snippet": _one_line(snippet, MAX_SNIPPET),
+        "engine": engine,
+    }
     if date:
         hit["date"] = _one_line(date, 40)
     return hit
@@ -295,8 +299,9 @@ class SearxngBackend:
             hit = _hit(item.get("title"), item.get("url"), item.get("content"), engine, item.get("publishedDate"))
             if hit:
                 results.append(hit)
-        answers = [_one_line(a.get("answer") if isinstance(a, dict) else a, MAX_SNIPPET)
-                   for a in _list(data.get("answers"))]
+        answers = [
+            _one_line(a.get("answer") if isinstance(a, dict) else a, MAX_SNIPPET) for a in _list(data.get("answers"))
+        ]
         suggestions = [_one_line(s, 100) for s in _list(data.get("suggestions"))[:5]]
         if not results and not answers:
             down = [_unresponsive(e) for e in _list(data.get("unresponsive_engines"))]

@@ -34,8 +34,12 @@ def build(settings: Settings) -> FastMCP:
     agent = section.user_agent or settings.http.user_agent
     clients = Clients(settings.http.model_copy(update={"user_agent": agent}), section.searxng_url)
     robots = RobotsPolicy(clients.pages, agent, section.robots_ttl) if section.robots else None
-    workers = pool_settings(settings.workers, size=section.extract_workers, memory_mb=section.extract_memory_mb,
-                            timeout=section.extract_timeout)
+    workers = pool_settings(
+        settings.workers,
+        size=section.extract_workers,
+        memory_mb=section.extract_memory_mb,
+        timeout=section.extract_timeout,
+    )
     pool = WorkerPool("web", workers, initializer=INITIALIZER, allowed_prefixes=[MODULE])
     fetcher = PageFetcher(section, clients.pages, robots, PooledExtractor(pool, section.extract_timeout))
     web = Web(searcher_for(section, clients.searxng), fetcher)

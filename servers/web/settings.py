@@ -19,7 +19,9 @@ class WebSettings(BaseModel):
         default=None,
         description="search backends in fallback order; default: searxng then ddgs when searxng_url is set, else ddgs",
     )
-    searxng_url: str | None = Field(default=None, description="base URL of your SearXNG, e.g. http://searxng.search:8080")
+    searxng_url: str | None = Field(
+        default=None, description="base URL of your SearXNG, e.g. http://searxng.search:8080"
+    )
     searxng_engines: list[str] = Field(default_factory=list, description="SearXNG engines to use; empty = its defaults")
     searxng_categories: list[str] = Field(default_factory=list, description="for kind=web; empty = general")
     searxng_language: str = Field(default="", description="SearXNG language when no region is given, e.g. en")
@@ -41,8 +43,12 @@ class WebSettings(BaseModel):
 
     # -- extraction (HTML/PDF parsing runs in a worker pool; these override [workers] for it)
     extract_timeout: float = Field(default=15.0, gt=0, le=600, description="seconds to extract one page")
-    extract_workers: int | None = Field(default=None, ge=1, le=64, description="worker processes; default: workers.size")
-    extract_memory_mb: int | None = Field(default=None, ge=256, description="address-space cap per worker; default: workers.memory_mb")
+    extract_workers: int | None = Field(
+        default=None, ge=1, le=64, description="worker processes; default: workers.size"
+    )
+    extract_memory_mb: int | None = Field(
+        default=None, ge=256, description="address-space cap per worker; default: workers.memory_mb"
+    )
 
     @field_validator("searxng_url")
     @classmethod

@@ -45,7 +45,9 @@ def idp():
     from cryptography.hazmat.primitives import serialization
 
     pair = RSAKeyPair.generate()
-    jwk = pyjwt.algorithms.RSAAlgorithm.to_jwk(serialization.load_pem_public_key(pair.public_key.encode()), as_dict=True)
+    jwk = pyjwt.algorithms.RSAAlgorithm.to_jwk(
+        serialization.load_pem_public_key(pair.public_key.encode()), as_dict=True
+    )
     jwk.update({"kid": "k1", "use": "sig", "alg": "RS256"})
     app = Starlette(routes=[Route("/jwks", lambda r: JSONResponse({"keys": [jwk]}))])
     with running_app(app) as url:
@@ -133,11 +135,24 @@ def attacks(marker: Path, fleet_url: str) -> list[tuple[str, str, str, dict]]:
         name = f"prolog{i}"
         found.append((name, "prolog", "prolog_query", {"query": goal.format(touch.format(name))}))
     found += [
-        ("consult-init", "prolog", "prolog_consult",
-         {"kb": "trap", "program": f":- initialization(shell('{touch.format('consult-init')}')).\np."}),
-        ("consult-freeze", "prolog", "prolog_consult",
-         {"kb": "trap2", "program": f"p :- put_attr(X, freeze, shell('{touch.format('consult-freeze')}')), X = 1."}),
-        ("math-import", "math", "math_simplify", {"expression": f"__import__('os').system('{touch.format('math-import')}')"}),
+        (
+            "consult-init",
+            "prolog",
+            "prolog_consult",
+            {"kb": "trap", "program": f":- initialization(shell('{touch.format('consult-init')}')).\np."},
+        ),
+        (
+            "consult-freeze",
+            "prolog",
+            "prolog_consult",
+            {"kb": "trap2", "program": f"p :- put_attr(X, freeze, shell('{touch.format('consult-freeze')}')), X = 1."},
+        ),
+        (
+            "math-import",
+            "math",
+            "math_simplify",
+            {"expression": f"__import__('os').system('{touch.format('math-import')}')"},
+        ),
         ("math-dunder", "math", "math_simplify", {"expression": "().__class__.__base__.__subclasses__()"}),
         ("math-lambda", "math", "math_simplify", {"expression": "(lambda: 1)()"}),
         ("math-bomb", "math", "math_simplify", {"expression": "9**9**9**9", "operation": "evaluate"}),
@@ -149,10 +164,24 @@ def attacks(marker: Path, fleet_url: str) -> list[tuple[str, str, str, dict]]:
         ("docs-local", "docs", "docs_index", {"repo": "/etc"}),
         ("docs-traversal", "docs", "docs_read", {"library": "ollama/ollama", "path": "../../../../etc/passwd"}),
         ("docs-loopback", "docs", "docs_index", {"repo": f"http://127.0.0.1:{port}/x/y"}),
-        ("k8s-python-tag", "k8s", "k8s_validate", {"manifest": f"!!python/object/apply:os.system ['{touch.format('k8s')}']"}),
-        ("k8s-laughs", "k8s", "k8s_validate",
-         {"manifest": "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(f"{c}: &{c} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]\n"
-                                                           for p, c in zip("abcdefgh", "bcdefghi"))}),
+        (
+            "k8s-python-tag",
+            "k8s",
+            "k8s_validate",
+            {"manifest": f"!!python/object/apply:os.system ['{touch.format('k8s')}']"},
+        ),
+        (
+            "k8s-laughs",
+            "k8s",
+            "k8s_validate",
+            {
+                "manifest": "a: &a [x,x,x,x,x,x,x,x,x]\n"
+                + "".join(
+                    f"{c}: &{c} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]\n"
+                    for p, c in zip("abcdefgh", "bcdefghi")
+                )
+            },
+        ),
         ("k8s-deep", "k8s", "k8s_validate", {"manifest": "[" * 20_000 + "]" * 20_000}),
         ("npm-traversal", "npm", "npm_package", {"name": "../../../etc/passwd"}),
         ("npm-url", "npm", "npm_package", {"name": f"http://127.0.0.1:{port}/x"}),
@@ -166,7 +195,11 @@ def attacks(marker: Path, fleet_url: str) -> list[tuple[str, str, str, dict]]:
 
 async def bystander(url: str, stop: asyncio.Event, latencies: list[float], failures: list[str]) -> None:
     """bob calls cheap tools of three servers over and over while the attacks run."""
-    calls = [("k8s", "k8s_rules", {}), ("ui", "ui_theme", {"prefix": "--color-red"}), ("prolog", "prolog_query", {"query": "X = 1"})]
+    calls = [
+        ("k8s", "k8s_rules", {}),
+        ("ui", "ui_theme", {"prefix": "--color-red"}),
+        ("prolog", "prolog_query", {"query": "X = 1"}),
+    ]
     i = 0
     while not stop.is_set():
         server, tool, args = calls[i % len(calls)]
@@ -229,7 +262,7 @@ async def test_another_callers_knowledge_bases_stay_out_of_reach(fleet):
         "jwt mallory": jwt_for(fleet["pair"], "mallory@attack.test"),
     }
     said = await attempt(url, tokens["key:alice"], "prolog", "prolog_consult", {"kb": "secret", "program": secret})
-    assert "stored" in said and "\"ok\": true" in said, said
+    assert "stored" in said and '"ok": true' in said, said
     for who in ("jwt alice", "jwt mallory"):
         listing = await attempt(url, tokens[who], "prolog", "prolog_kb", {"action": "list"})
         assert "secret" not in listing, (who, listing)
@@ -267,8 +300,12 @@ def test_forged_and_malformed_credentials_are_refused(fleet, credential):
     elif credential == "expired":
         headers.append(("Authorization", f"Bearer {jwt_for(pair, 'alice', exp=now - 120, iat=now - 600)}"))
     elif credential == "no subject":
-        token = pyjwt.encode({"iss": ISSUER, "aud": AUDIENCE, "exp": now + 60, "client_id": "app"},
-                             pair.private_key.get_secret_value(), algorithm="RS256", headers={"kid": "k1"})
+        token = pyjwt.encode(
+            {"iss": ISSUER, "aud": AUDIENCE, "exp": now + 60, "client_id": "app"},
+            pair.private_key.get_secret_value(),
+            algorithm="RS256",
+            headers={"kid": "k1"},
+        )
         headers.append(("Authorization", f"Bearer {token}"))
     elif credential == "wrong audience":
         headers.append(("Authorization", f"Bearer {jwt_for(pair, 'alice', aud='another-service')}"))

@@ -63,8 +63,14 @@ def idp():
 
 
 def token(pair: RSAKeyPair, **overrides) -> str:
-    claims = {"subject": "dana@example.org", "issuer": ISSUER, "audience": AUDIENCE, "scopes": ["mcp"],
-              "kid": "k1", "expires_in_seconds": 300}
+    claims = {
+        "subject": "dana@example.org",
+        "issuer": ISSUER,
+        "audience": AUDIENCE,
+        "scopes": ["mcp"],
+        "kid": "k1",
+        "expires_in_seconds": 300,
+    }
     claims.update(overrides)
     return pair.create_token(**claims)
 
@@ -103,7 +109,9 @@ async def test_jwt_over_http_with_scopes_and_rfc9728_metadata(idp, api_keys):
 
         body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
         headers = {"Accept": "application/json, text/event-stream", "Host": "127.0.0.1"}
-        no_scope = httpx2.post(f"{url}/echo/mcp", json=body, headers=dict(headers, Authorization=f"Bearer {token(pair, scopes=['other'])}"))
+        no_scope = httpx2.post(
+            f"{url}/echo/mcp", json=body, headers=dict(headers, Authorization=f"Bearer {token(pair, scopes=['other'])}")
+        )
         assert no_scope.status_code == 403
         missing = httpx2.post(f"{url}/echo/mcp", json=body, headers=headers)
         assert missing.status_code == 401

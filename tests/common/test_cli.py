@@ -52,7 +52,8 @@ async def test_serve_http_with_auth_logs_json_and_stops_cleanly(tmp_path):
 
 async def test_serve_stdio_for_local_clients():
     transport = StdioTransport(
-        command=sys.executable, args=["-m", "mcpfleet", "serve", "echo", "--transport", "stdio"],
+        command=sys.executable,
+        args=["-m", "mcpfleet", "serve", "echo", "--transport", "stdio"],
         env=subprocess_env(),
     )
     async with Client(transport, timeout=30) as c:
@@ -123,8 +124,11 @@ def test_config_claude_code_stdout_is_exactly_mcp_json():
     result = run("config", "claude-code", "echo", "--url", URL)
     data = json.loads(result.stdout)  # the whole of stdout: `> .mcp.json` gives a file Claude Code reads
     entry = data["mcpServers"]["mcpfleet-echo"]
-    assert entry == {"type": "http", "url": f"{URL}/echo/mcp",
-                     "headers": {"Authorization": "Bearer ${MCPFLEET_API_KEY}"}}
+    assert entry == {
+        "type": "http",
+        "url": f"{URL}/echo/mcp",
+        "headers": {"Authorization": "Bearer ${MCPFLEET_API_KEY}"},
+    }
     # The shell form keeps ${MCPFLEET_API_KEY} unexpanded (single quotes): the key itself is never
     # written into ~/.claude.json.
     add = f"claude mcp add --transport http mcpfleet-echo {URL}/echo/mcp --header 'Authorization: Bearer ${{MCPFLEET_API_KEY}}'"
@@ -167,7 +171,10 @@ def test_config_litellm_is_valid_yaml():
 
 def test_config_stdio_and_no_auth_variants():
     data = tomllib.loads(run("config", "codex", "echo", "--stdio").stdout)
-    assert data["mcp_servers"]["mcpfleet-echo"] == {"command": "mcpfleet", "args": ["serve", "echo", "--transport", "stdio"]}
+    assert data["mcp_servers"]["mcpfleet-echo"] == {
+        "command": "mcpfleet",
+        "args": ["serve", "echo", "--transport", "stdio"],
+    }
     plain = json.loads(run("config", "opencode", "echo", "--no-auth", "--url", URL).stdout)
     assert "headers" not in plain["mcp"]["mcpfleet-echo"]
     result = run("config", "openwebui", "--stdio")
@@ -247,8 +254,11 @@ async def test_logs_are_short_lines_on_a_terminal(tmp_path):
     port = free_port()
     primary, secondary = pty.openpty()
     proc = subprocess.Popen(
-        mcpfleet_cmd("serve", "echo", "--port", str(port)), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-        stderr=secondary, env=subprocess_env(MCPFLEET_AUTH__API_KEYS=ALICE),
+        mcpfleet_cmd("serve", "echo", "--port", str(port)),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=secondary,
+        env=subprocess_env(MCPFLEET_AUTH__API_KEYS=ALICE),
     )
     os.close(secondary)
     output = b""
@@ -271,5 +281,7 @@ async def test_logs_are_short_lines_on_a_terminal(tmp_path):
     text = output.decode("utf-8", "replace")
     lines = [line for line in text.splitlines() if line.strip()]
     assert lines and not any(line.lstrip().startswith("{") for line in lines), text[-2000:]
-    assert any("tool call" in line and "echo/echo_say ok" in line and "key:alice" in line for line in lines), text[-2000:]
+    assert any("tool call" in line and "echo/echo_say ok" in line and "key:alice" in line for line in lines), text[
+        -2000:
+    ]
     assert "\x1b[" not in text  # no ANSI colour codes

@@ -157,11 +157,23 @@ def _raw_post(app, body: bytes) -> tuple[int, bytes]:
             sent.append(message)
 
         scope = {
-            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-            "path": "/mcp", "raw_path": b"/mcp", "root_path": "", "query_string": b"",
-            "headers": [(b"host", b"127.0.0.1"), (b"accept", b"application/json, text/event-stream"),
-                        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-            "client": ("127.0.0.1", 1234), "server": ("127.0.0.1", 80),
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/mcp",
+            "raw_path": b"/mcp",
+            "root_path": "",
+            "query_string": b"",
+            "headers": [
+                (b"host", b"127.0.0.1"),
+                (b"accept", b"application/json, text/event-stream"),
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+            "client": ("127.0.0.1", 1234),
+            "server": ("127.0.0.1", 80),
         }
         async with app.router.lifespan_context(app):
             await app(scope, receive, send)
@@ -171,8 +183,9 @@ def _raw_post(app, body: bytes) -> tuple[int, bytes]:
 
 
 def _call(name: str, arguments: object) -> bytes:
-    return json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                       "params": {"name": name, "arguments": arguments}}).encode()
+    return json.dumps(
+        {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": name, "arguments": arguments}}
+    ).encode()
 
 
 def test_over_http_the_transport_is_streamable_http_and_a_malformed_call_is_no_tool_call() -> None:
@@ -211,7 +224,9 @@ def test_uvicorn_h11_protocol_has_what_the_header_guard_uses() -> None:
         config.load()  # type: ignore[no-untyped-call]
         protocol = protocol_class(config=config, server_state=ServerState(), app_state={}, _loop=loop)
     except Exception as exc:  # pragma: no cover - only on an incompatible uvicorn
-        pytest.fail(f"{VERSIONS}: uvicorn's H11Protocol can no longer be built as limits.guarded_h11_protocol does: {exc}")
+        pytest.fail(
+            f"{VERSIONS}: uvicorn's H11Protocol can no longer be built as limits.guarded_h11_protocol does: {exc}"
+        )
     finally:
         loop.close()
     assert protocol.cycle is None and protocol.loop is loop, (

@@ -35,15 +35,20 @@ async def main():
 
 asyncio.run(main())
 """
-ERRORS_FIRST = ("from mcpfleet.common import errors\n"
-                "assert 'fastmcp' not in sys.modules, 'importing the errors imported FastMCP'\n"
-                "early = errors.UserError('made before FastMCP was imported')")
+ERRORS_FIRST = (
+    "from mcpfleet.common import errors\n"
+    "assert 'fastmcp' not in sys.modules, 'importing the errors imported FastMCP'\n"
+    "early = errors.UserError('made before FastMCP was imported')"
+)
 FASTMCP_FIRST = "import fastmcp.exceptions"
 ERRORS_AFTER = "from mcpfleet.common import errors\nearly = errors.UserError('made after')"
 
 
-@pytest.mark.parametrize("first, second", [(ERRORS_FIRST, FASTMCP_FIRST), (FASTMCP_FIRST, ERRORS_AFTER)],
-                         ids=["errors-first", "fastmcp-first"])
+@pytest.mark.parametrize(
+    "first, second",
+    [(ERRORS_FIRST, FASTMCP_FIRST), (FASTMCP_FIRST, ERRORS_AFTER)],
+    ids=["errors-first", "fastmcp-first"],
+)
 def test_errors_are_tool_errors_in_either_import_order(first, second):
     code = PROBE.format(first=first, second=second)
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

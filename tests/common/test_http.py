@@ -248,8 +248,16 @@ async def test_ipv4_embedding_forms_refused_before_connecting(
 
 
 @pytest.mark.parametrize(
-    "address", ["8.8.8.8", "93.184.216.34", "2606:4700:4700::1111", "::ffff:8.8.8.8", "::ffff:0:808:808",
-                "64:ff9b::808:808", "2002:808:808::1"]
+    "address",
+    [
+        "8.8.8.8",
+        "93.184.216.34",
+        "2606:4700:4700::1111",
+        "::ffff:8.8.8.8",
+        "::ffff:0:808:808",
+        "64:ff9b::808:808",
+        "2002:808:808::1",
+    ],
 )
 def test_public_addresses_pass(address: str) -> None:
     assert classify(ipaddress.ip_address(address)) is None
@@ -320,7 +328,9 @@ async def test_allow_cidr_entries() -> None:
 
 
 async def test_allow_host_name_entries() -> None:
-    dns = FakeDNS({n: ["10.9.9.9"] for n in ("metrics", "a.internal.example", "b.c.internal.example", "internal.example")})
+    dns = FakeDNS(
+        {n: ["10.9.9.9"] for n in ("metrics", "a.internal.example", "b.c.internal.example", "internal.example")}
+    )
     allow = ["Metrics", "*.internal.example"]
     assert await resolve_checked("metrics", 80, allow, resolver=dns) == ["10.9.9.9"]
     assert await resolve_checked("a.internal.example", 80, allow, resolver=dns) == ["10.9.9.9"]
@@ -439,7 +449,9 @@ async def test_relative_location_resolved(client: OutboundClient, http_server: L
     "target",
     ["http://127.0.0.2:{port}/ok", "http://[::1]:{port}/ok", "http://2130706434:{port}/", "http://169.254.169.254/"],
 )
-async def test_redirect_into_non_allowed_address_refused(client: OutboundClient, http_server: LocalServer, target: str) -> None:
+async def test_redirect_into_non_allowed_address_refused(
+    client: OutboundClient, http_server: LocalServer, target: str
+) -> None:
     location = target.format(port=http_server.port)
     with pytest.raises(BlockedDestination, match="refused: .* resolves to"):
         await client.fetch(http_server.url(f"/redirect-to?url={location}"))
@@ -451,7 +463,9 @@ async def test_redirect_to_other_scheme_refused(client: OutboundClient, http_ser
 
 
 @pytest.mark.parametrize(("status", "method"), [(301, "GET"), (302, "GET"), (303, "GET"), (307, "POST"), (308, "POST")])
-async def test_redirect_method_rules(client: OutboundClient, http_server: LocalServer, status: int, method: str) -> None:
+async def test_redirect_method_rules(
+    client: OutboundClient, http_server: LocalServer, status: int, method: str
+) -> None:
     result = await client.fetch(
         http_server.url(f"/redirect-to?status={status}&url=/echo"),
         method="POST",
@@ -467,8 +481,10 @@ async def test_credentials_dropped_on_cross_origin_redirect(http_server: LocalSe
     async with OutboundClient(settings(), allow=[*LOCAL, "localhost"]) as c:
         same = await c.fetch(http_server.url("/redirect-to?url=/echo"), headers={"Authorization": "Bearer t"})
         other = http_server.url("/echo", host="localhost")
-        cross = await c.fetch(http_server.url(f"/redirect-to?url={other}"),
-                              headers={"Authorization": "Bearer t", "X-API-Key": "k", "Accept": "text/plain"})
+        cross = await c.fetch(
+            http_server.url(f"/redirect-to?url={other}"),
+            headers={"Authorization": "Bearer t", "X-API-Key": "k", "Accept": "text/plain"},
+        )
     assert json.loads(same.content)["headers"].get("authorization") == "Bearer t"
     sent = json.loads(cross.content)["headers"]
     assert "authorization" not in sent and "x-api-key" not in sent  # any header may be a credential
@@ -496,7 +512,9 @@ async def test_huge_content_length_refused_before_reading(client: OutboundClient
         await client.fetch(http_server.url("/big-length"))  # the server never sends the body
 
 
-async def test_lying_content_length_reads_only_what_it_declared(client: OutboundClient, http_server: LocalServer) -> None:
+async def test_lying_content_length_reads_only_what_it_declared(
+    client: OutboundClient, http_server: LocalServer
+) -> None:
     result = await client.fetch(http_server.url("/lying-length"), max_bytes=2048)
     assert (len(result.content), result.truncated) == (100, False)
 
@@ -807,8 +825,9 @@ async def test_result_text_and_content_type(client: OutboundClient, http_server:
 
 
 def _result(status: int, body: bytes, ctype: str = "application/json") -> FetchResult:
-    return FetchResult(url="https://api.example/v1?key=secret", status=status, headers={"content-type": ctype},
-                       content=body)
+    return FetchResult(
+        url="https://api.example/v1?key=secret", status=status, headers={"content-type": ctype}, content=body
+    )
 
 
 def test_result_json_parses_and_checks_the_shape() -> None:

@@ -90,7 +90,9 @@ async def test_two_replicas_share_one_rate_limit_through_redis(tmp_path, redis_u
     from fleet_testing import KEYS, serving
     from mcpfleet.common.auth import hash_key
 
-    keys = json.dumps([{"name": "alice", "hash": hash_key(KEYS["alice"])}, {"name": "bob", "hash": hash_key(KEYS["bob"])}])
+    keys = json.dumps(
+        [{"name": "alice", "hash": hash_key(KEYS["alice"])}, {"name": "bob", "hash": hash_key(KEYS["bob"])}]
+    )
     env = dict(
         MCPFLEET_AUTH__API_KEYS=keys,
         MCPFLEET_LIMITS__RATE_LIMIT_STORE=redis_url,

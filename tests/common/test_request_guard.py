@@ -48,7 +48,9 @@ def read_status(sock: socket.socket) -> bytes:
     return answer.split(b"\r\n", 1)[0]
 
 
-@pytest.mark.parametrize("key", [None, "wrong-key", KEYS["bob"]], ids=["no key", "unknown key", "key for another server"])
+@pytest.mark.parametrize(
+    "key", [None, "wrong-key", KEYS["bob"]], ids=["no key", "unknown key", "key for another server"]
+)
 def test_unauthenticated_requests_are_answered_before_their_body_is_sent(fleet, key):
     # The client announces 900 kB and sends none of it: a 401 arrives anyway, so the server
     # neither waited for nor held the body.
@@ -69,7 +71,9 @@ def test_the_whole_authenticated_body_is_served(fleet):
         assert read_status(sock) == b"HTTP/1.1 200 OK"
 
 
-@pytest.mark.parametrize("partial", [b"", b"POST /echo/mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n"], ids=["silent", "slow headers"])
+@pytest.mark.parametrize(
+    "partial", [b"", b"POST /echo/mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n"], ids=["silent", "slow headers"]
+)
 def test_a_connection_that_does_not_finish_its_headers_is_closed(fleet, partial):
     with connect(fleet) as sock:
         sock.sendall(partial)

@@ -160,8 +160,12 @@ async def test_oversized_output_is_truncated_with_a_marker(fleet):
 
 
 def test_oversized_body_is_413_declared_or_streamed(fleet):
-    big = {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
-           "params": {"name": "echo_say", "arguments": {"text": "y" * 30_000}}}
+    big = {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "tools/call",
+        "params": {"name": "echo_say", "arguments": {"text": "y" * 30_000}},
+    }
     assert post(fleet, big).status_code == 413
 
     def chunks():
@@ -207,7 +211,11 @@ def test_readyz_reports_each_server(fleet):
 async def test_metrics_count_calls_by_server_tool_and_outcome(fleet):
     def count(tool: str, outcome: str) -> float:
         for line in httpx2.get(f"{fleet}/metrics").text.splitlines():
-            if line.startswith("mcpfleet_tool_calls_total{") and f'tool="{tool}"' in line and f'outcome="{outcome}"' in line:
+            if (
+                line.startswith("mcpfleet_tool_calls_total{")
+                and f'tool="{tool}"' in line
+                and f'outcome="{outcome}"' in line
+            ):
                 return float(line.rsplit(" ", 1)[1])
         return 0.0
 
@@ -238,28 +246,37 @@ async def test_rate_limit_per_caller():
     from mcpfleet.common.auth import hash_key
 
     settings = load_settings(
-        auth={"api_keys": [{"name": "alice", "hash": hash_key(KEYS["alice"])},
-                           {"name": "carol", "hash": hash_key(KEYS["carol"])}]},
+        auth={
+            "api_keys": [
+                {"name": "alice", "hash": hash_key(KEYS["alice"])},
+                {"name": "carol", "hash": hash_key(KEYS["carol"])},
+            ]
+        },
         limits={"rate_limit_per_minute": 6, "rate_limit_burst": 3},
     )
     with running_app(build_http_app([ECHO], settings)) as url:
         async with client(url) as c:
             for _ in range(3):
                 await c.call_tool("echo_say", {"text": "ok"})
-            with pytest.raises(ToolError, match=r"rate limit reached for 'key:alice' on 'echo' \(6 calls/minute\); retry in \d+ s"):
+            with pytest.raises(
+                ToolError, match=r"rate limit reached for 'key:alice' on 'echo' \(6 calls/minute\); retry in \d+ s"
+            ):
                 await c.call_tool("echo_say", {"text": "one too many"})
         async with client(url, key=KEYS["carol"]) as c:  # another caller has its own budget
             result = await c.call_tool("echo_say", {"text": "fine"})
     assert result.content[0].text == "fine"
 
 
-@pytest.mark.parametrize("body,code", [
-    ({}, -32600),
-    ({"jsonrpc": "2.0", "id": 1}, -32600),
-    ({"jsonrpc": "2.0", "id": 1, "method": "no/such/method"}, -32601),
-    ([1, 2, 3], -32600),
-    ({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": "not an object"}, -32602),
-])
+@pytest.mark.parametrize(
+    "body,code",
+    [
+        ({}, -32600),
+        ({"jsonrpc": "2.0", "id": 1}, -32600),
+        ({"jsonrpc": "2.0", "id": 1, "method": "no/such/method"}, -32601),
+        ([1, 2, 3], -32600),
+        ({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": "not an object"}, -32602),
+    ],
+)
 def test_malformed_json_rpc_gets_a_protocol_error(fleet, error_logs, body, code):
     response = post(fleet, body)
     assert response.status_code < 500

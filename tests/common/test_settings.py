@@ -23,10 +23,13 @@ def test_environment_nested_and_json_values(monkeypatch):
     assert s.limits.tool_timeouts == {"math_solve": 60}
 
 
-@pytest.mark.parametrize("suffix,text", [
-    (".toml", 'port = 9100\n[limits]\nmax_output_chars = 4000\n[servers.math]\ndigits = 30\n'),
-    (".yaml", "port: 9100\nlimits:\n  max_output_chars: 4000\nservers:\n  math:\n    digits: 30\n"),
-])
+@pytest.mark.parametrize(
+    "suffix,text",
+    [
+        (".toml", "port = 9100\n[limits]\nmax_output_chars = 4000\n[servers.math]\ndigits = 30\n"),
+        (".yaml", "port: 9100\nlimits:\n  max_output_chars: 4000\nservers:\n  math:\n    digits: 30\n"),
+    ],
+)
 def test_config_file_and_env_precedence(tmp_path, monkeypatch, suffix, text):
     path = tmp_path / f"fleet{suffix}"
     path.write_text(text)
@@ -50,12 +53,15 @@ def test_server_sections_are_validated_by_the_server_model():
     assert load_settings().server_section("math", MathSection).digits == 15
 
 
-@pytest.mark.parametrize("overrides,message", [
-    ({"port": 70000}, "port: Input should be less than or equal to 65535"),
-    ({"limits": {"tool_timeout": -1}}, "limits.tool_timeout"),
-    ({"limits": {"tool_timout": 3}}, "limits.tool_timout: Extra inputs are not permitted"),
-    ({"plugins": ["no_colon"]}, "must look like package.module:SPEC"),
-])
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        ({"port": 70000}, "port: Input should be less than or equal to 65535"),
+        ({"limits": {"tool_timeout": -1}}, "limits.tool_timeout"),
+        ({"limits": {"tool_timout": 3}}, "limits.tool_timout: Extra inputs are not permitted"),
+        ({"plugins": ["no_colon"]}, "must look like package.module:SPEC"),
+    ],
+)
 def test_bad_values_name_the_setting(overrides, message):
     with pytest.raises(ConfigError, match=message.replace(".", r"\.").replace("(", r"\(")):
         load_settings(**overrides)

@@ -18,8 +18,13 @@ from mcpfleet.common.settings import load_settings
 from mcpfleet.common.spec import Resources, ServerSpec, import_ref, requires
 from mcpfleet.registry import NAMES, all_specs, check_sections, select_specs, servers
 
-ABSENT = ServerSpec(name="absent", title="Absent", description="needs what is not here", build=build_echo,
-                    missing=requires(("no_such_module_mcpfleet",), (), "pip install nothing"))
+ABSENT = ServerSpec(
+    name="absent",
+    title="Absent",
+    description="needs what is not here",
+    build=build_echo,
+    missing=requires(("no_such_module_mcpfleet",), (), "pip install nothing"),
+)
 SERVERS_DIR = REPO / "servers"
 
 

@@ -12,13 +12,16 @@ from hypothesis import strategies as st
 from mcpfleet.common.text import clip
 
 
-@pytest.mark.parametrize(("text", "limit", "expected"), [
-    ("short", 10, "short"),
-    ("exactly10!", 10, "exactly10!"),  # at the limit: whole, no marker
-    ("eleven char", 10, "eleven ch…"),  # one past: cut to the limit, the marker included
-    ("", 3, ""),
-    ("ab", 1, "…"),
-])
+@pytest.mark.parametrize(
+    ("text", "limit", "expected"),
+    [
+        ("short", 10, "short"),
+        ("exactly10!", 10, "exactly10!"),  # at the limit: whole, no marker
+        ("eleven char", 10, "eleven ch…"),  # one past: cut to the limit, the marker included
+        ("", 3, ""),
+        ("ab", 1, "…"),
+    ],
+)
 def test_clip_cuts_to_the_limit_with_a_marker(text, limit, expected):
     assert clip(text, limit) == expected
 

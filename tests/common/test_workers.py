@@ -229,9 +229,7 @@ async def test_idle_worker_that_dies_is_replaced_before_the_next_call(make_pool:
 
 async def test_crash_does_not_disturb_a_concurrent_call(make_pool: MakePool) -> None:
     pool = await make_pool(size=2)
-    slow, crash = await asyncio.gather(
-        pool.run(T + "sleep", 0.3), pool.run(T + "segfault"), return_exceptions=True
-    )
+    slow, crash = await asyncio.gather(pool.run(T + "sleep", 0.3), pool.run(T + "segfault"), return_exceptions=True)
     assert slow in pool.pids
     assert isinstance(crash, WorkerCrashed)
 
@@ -457,7 +455,9 @@ async def test_workers_with_network_may_connect(make_pool: MakePool, tmp_path) -
     listener.listen(4)
     try:
         pool = await make_pool()
-        outcomes = await pool.run(T + "attempt_escape", os.getpid(), "/nonexistent", str(tmp_path), listener.getsockname()[1])
+        outcomes = await pool.run(
+            T + "attempt_escape", os.getpid(), "/nonexistent", str(tmp_path), listener.getsockname()[1]
+        )
     finally:
         listener.close()
     assert outcomes["connect"] == "done"
@@ -479,7 +479,9 @@ def sleeper(pool: WorkerPool, order: list[str]):
     return call
 
 
-async def test_a_flooding_caller_cannot_delay_another_callers_first_call_by_more_than_one_job(make_pool: MakePool) -> None:
+async def test_a_flooding_caller_cannot_delay_another_callers_first_call_by_more_than_one_job(
+    make_pool: MakePool,
+) -> None:
 
     pool = await make_pool(size=2, max_per_caller=0, max_running_per_caller=2)  # no caps: fairness alone
     order: list[str] = []
@@ -500,7 +502,9 @@ async def test_a_caller_over_its_share_is_told_how_many_calls_it_has(make_pool: 
     with acting_for("key:flooder"):
         running = [asyncio.create_task(pool.run(T + "sleep", 0.5)) for _ in range(2)]
         await asyncio.sleep(0.05)
-        with pytest.raises(WorkerBusy, match=r"you have 2 calls running or waiting on 'test' \(the limit per caller is 2\)"):
+        with pytest.raises(
+            WorkerBusy, match=r"you have 2 calls running or waiting on 'test' \(the limit per caller is 2\)"
+        ):
             await pool.run(T + "pid")
     with acting_for("key:someone-else"):
         assert await pool.run(T + "pid") in pool.pids  # another caller is not refused
@@ -542,7 +546,9 @@ def test_a_confined_program_reads_only_what_it_was_given(tmp_path) -> None:
     (given / "data.txt").write_text("fine\n")
 
     def run(*argv: str) -> subprocess.CompletedProcess:
-        return subprocess.run(confined_command(list(argv), readable_paths=[str(given)]), capture_output=True, text=True, timeout=60)
+        return subprocess.run(
+            confined_command(list(argv), readable_paths=[str(given)]), capture_output=True, text=True, timeout=60
+        )
 
     assert run("cat", str(given / "data.txt")).stdout == "fine\n"
     status = run("cat", "/proc/self/status").stdout

@@ -35,7 +35,12 @@ def test_server_passes_the_conformance_suite(fleet_url, server):
         pytest.fail("npm is needed to install the MCP conformance suite (see README: Testing)")
     result = subprocess.run(
         ["bash", str(REPO / ".ci" / "conformance.sh"), f"{fleet_url}/{server}/mcp"],
-        capture_output=True, text=True, timeout=600, env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=subprocess_env(),
     )
     print(result.stdout[-4000:], result.stderr[-2000:])
-    assert result.returncode == 0, f"conformance failures for {server}:\n{result.stdout[-3000:]}\n{result.stderr[-1000:]}"
+    assert result.returncode == 0, (
+        f"conformance failures for {server}:\n{result.stdout[-3000:]}\n{result.stderr[-1000:]}"
+    )

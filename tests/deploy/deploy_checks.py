@@ -132,9 +132,7 @@ def egress_by_component(objects: list[dict]) -> dict[str, list[dict]]:
 
 
 def allows_internet(rules: list[dict]) -> bool:
-    return any(
-        peer.get("ipBlock", {}).get("cidr") == "0.0.0.0/0" for rule in rules for peer in rule.get("to", [])
-    )
+    return any(peer.get("ipBlock", {}).get("cidr") == "0.0.0.0/0" for rule in rules for peer in rule.get("to", []))
 
 
 def k8s_validator_available() -> bool:

@@ -22,7 +22,9 @@ def container_env(deployment: dict, secrets: dict[tuple[str, str], str]) -> dict
             env[entry["name"]] = entry["value"]
             continue
         ref = entry["valueFrom"]["secretKeyRef"]
-        assert (ref["name"], ref["key"]) in secrets, f"{entry['name']}: no Secret {ref['name']!r} with key {ref['key']!r}"
+        assert (ref["name"], ref["key"]) in secrets, (
+            f"{entry['name']}: no Secret {ref['name']!r} with key {ref['key']!r}"
+        )
         env[entry["name"]] = secrets[(ref["name"], ref["key"])]
     return env
 

@@ -49,8 +49,15 @@ def fleet(tmp_path_factory) -> Iterator[str]:
 
 def config(client: str, *args: str, stdout=subprocess.PIPE) -> subprocess.CompletedProcess:
     """`mcpfleet config CLIENT ...` as a shell runs it; pass an open file as `stdout` for `>` / `>>`."""
-    return subprocess.run(mcpfleet_cmd("config", client, *args), stdout=stdout, stderr=subprocess.PIPE, text=True,
-                          timeout=60, env=subprocess_env(), check=True)
+    return subprocess.run(
+        mcpfleet_cmd("config", client, *args),
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=60,
+        env=subprocess_env(),
+        check=True,
+    )
 
 
 def assert_key_never_stored(home: ClientHome) -> None:
@@ -144,8 +151,12 @@ def test_claude_mcp_add_lines_store_the_variable_not_the_key(tmp_path, fleet):
 def test_claude_code_stdio_config_from_write_starts_the_server(tmp_path):
     exe = cli("claude")
     env = subprocess_env()
-    home = ClientHome(tmp_path, PATH=f"{Path(sys.executable).parent}:{env['PATH']}", PYTHONPATH=env["PYTHONPATH"],
-                      MCPFLEET_PLUGINS=env["MCPFLEET_PLUGINS"])
+    home = ClientHome(
+        tmp_path,
+        PATH=f"{Path(sys.executable).parent}:{env['PATH']}",
+        PYTHONPATH=env["PYTHONPATH"],
+        MCPFLEET_PLUGINS=env["MCPFLEET_PLUGINS"],
+    )
     result = config("claude-code", "echo", "--stdio", "--write", str(home.project / ".mcp.json"))
     assert result.stdout == "" and "wrote" in result.stderr
     (home.home / ".claude").mkdir()

@@ -95,7 +95,9 @@ def test_default_values_deploy_every_server_separately(rendered):
 
 def test_default_egress_follows_the_registry(rendered):
     egress = egress_by_component(rendered["default"])
-    assert {n for n, rules in egress.items() if allows_internet(rules)} == {n for n, s in SPECS.items() if s.needs_network}
+    assert {n for n, rules in egress.items() if allows_internet(rules)} == {
+        n for n, s in SPECS.items() if s.needs_network
+    }
     for name, spec in SPECS.items():
         if not spec.needs_network:
             assert egress[name] == [], name
@@ -203,13 +205,21 @@ def test_pod_local_state_with_replicas_is_refused(setting, message):
 
 def test_shared_stores_let_docs_and_prolog_scale():
     stores = [
-        "stores.docs.type=postgresql", "stores.docs.urlSecret.name=pg", "stores.docs.urlSecret.key=url",
-        "stores.prolog.type=redis", "stores.prolog.urlSecret.name=kv",
+        "stores.docs.type=postgresql",
+        "stores.docs.urlSecret.name=pg",
+        "stores.docs.urlSecret.key=url",
+        "stores.prolog.type=redis",
+        "stores.prolog.urlSecret.name=kv",
     ]
-    objects = docs(helm_template("default", *[a for s in stores for a in ("--set", s)], "--set", "servers.docs.replicas=4"))
+    objects = docs(
+        helm_template("default", *[a for s in stores for a in ("--set", s)], "--set", "servers.docs.replicas=4")
+    )
     hpa = {component(h) for h in by_kind(objects, "HorizontalPodAutoscaler")}
     assert hpa == set(SERVERS)
-    env = {component(d): {e["name"]: e.get("valueFrom") for e in container(d)["env"]} for d in by_kind(objects, "Deployment")}
+    env = {
+        component(d): {e["name"]: e.get("valueFrom") for e in container(d)["env"]}
+        for d in by_kind(objects, "Deployment")
+    }
     assert env["docs"]["MCPFLEET_SERVERS__DOCS__STORE"] == {"secretKeyRef": {"name": "pg", "key": "url"}}
     assert env["prolog"]["MCPFLEET_SERVERS__PROLOG__STORE"] == {"secretKeyRef": {"name": "kv", "key": "url"}}
     assert "MCPFLEET_LIMITS__RATE_LIMIT_STORE" not in env["math"]  # rate limits stay in memory
@@ -219,7 +229,11 @@ def test_combined_mode_on_shared_stores_gets_every_store_once(monkeypatch, tmp_p
     objects = docs(helm_template("production", "--set", "combined.enabled=true"))
     (dep,) = by_kind(objects, "Deployment")
     names = [e["name"] for e in container(dep)["env"] if "valueFrom" in e]
-    assert sorted(names) == ["MCPFLEET_LIMITS__RATE_LIMIT_STORE", "MCPFLEET_SERVERS__DOCS__STORE", "MCPFLEET_SERVERS__PROLOG__STORE"]
+    assert sorted(names) == [
+        "MCPFLEET_LIMITS__RATE_LIMIT_STORE",
+        "MCPFLEET_SERVERS__DOCS__STORE",
+        "MCPFLEET_SERVERS__PROLOG__STORE",
+    ]
     assert by_kind(objects, "HorizontalPodAutoscaler")[0]["spec"]["minReplicas"] == 3
     settings = pod_settings(dep, monkeypatch, tmp_path, STORE_URLS)
     assert settings.server_section("docs", DocsSettings).store.startswith("postgresql://")
@@ -241,7 +255,9 @@ def test_combined_mode_is_one_deployment_serving_every_enabled_server(rendered):
 
 
 def test_disabling_a_server_removes_all_its_objects():
-    objects = docs(helm_template("default", "--set", "servers.web.enabled=false", "--set", "servers.math.enabled=false"))
+    objects = docs(
+        helm_template("default", "--set", "servers.web.enabled=false", "--set", "servers.math.enabled=false")
+    )
     assert {component(o) for o in objects} == set(SERVERS) - {"web", "math"}
 
 
@@ -279,7 +295,10 @@ def test_values_schema_rejects_bad_values(bad):
     assert "schema" in result.stderr.lower() or "values don't meet" in result.stderr.lower(), result.stderr
 
 
-@pytest.mark.skipif(not k8s_validator_available(), reason="mcpfleet.servers.k8s.cli (`mcpfleet k8s validate`) is not in this checkout yet")
+@pytest.mark.skipif(
+    not k8s_validator_available(),
+    reason="mcpfleet.servers.k8s.cli (`mcpfleet k8s validate`) is not in this checkout yet",
+)
 @pytest.mark.parametrize("values", CHART_VALUES)
 def test_k8s_validator_finds_no_errors_in_chart(values, tmp_path):
     path = tmp_path / "chart.yaml"

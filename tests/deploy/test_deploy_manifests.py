@@ -62,7 +62,10 @@ def test_per_server_facts_come_from_the_specs(rendered):
             assert res == generate.DEFAULT_RESOURCES
         else:
             assert (res["requests"]["cpu"], res["requests"]["memory"]) == (spec.resources.cpu, spec.resources.memory)
-            assert (res["limits"]["cpu"], res["limits"]["memory"]) == (spec.resources.cpu_max, spec.resources.memory_max)
+            assert (res["limits"]["cpu"], res["limits"]["memory"]) == (
+                spec.resources.cpu_max,
+                spec.resources.memory_max,
+            )
             assert res["limits"]["ephemeral-storage"] == spec.resources.disk_max
         assert ("data" in {v["name"] for v in pod["volumes"]}) == spec.data_volume, spec.name
 
@@ -87,8 +90,12 @@ def test_a_new_server_reaches_every_output(tmp_path):
     from mcpfleet.common.spec import Resources, ServerSpec
 
     extra = ServerSpec(
-        name="notes", title="Notes", description="a test server", build="mcpfleet.servers.math.server:build",
-        resources=Resources("50m", "64Mi", "500m", "128Mi", "3Gi"), data_volume=True,
+        name="notes",
+        title="Notes",
+        description="a test server",
+        build="mcpfleet.servers.math.server:build",
+        resources=Resources("50m", "64Mi", "500m", "128Mi", "3Gi"),
+        data_volume=True,
     )
     specs = [*all_specs(), extra]
     for path, text in generate.render(specs).items():
@@ -114,7 +121,14 @@ def test_each_overlay_renders_and_passes_the_security_invariants(rendered):
 def test_base_has_one_of_each_object_per_server(rendered):
     objects = rendered["base"]
     names = {s.name for s in all_specs()}
-    for kind in ("Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy", "ServiceMonitor"):
+    for kind in (
+        "Deployment",
+        "Service",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "NetworkPolicy",
+        "ServiceMonitor",
+    ):
         assert sorted(component(o) for o in by_kind(objects, kind)) == sorted(names), kind
     assert all(o["metadata"].get("namespace") == "mcpfleet" for o in objects if o["kind"] != "Namespace")
     ns = by_kind(objects, "Namespace")[0]
@@ -179,7 +193,10 @@ def test_base_runs_servers_with_pod_state_once(rendered):
 def test_production_overlay_wires_the_shared_stores(rendered, monkeypatch, tmp_path):
     """Each pod of the production overlay loads the store URLs from the mcpfleet-stores Secret."""
     urls = {
-        (generate.STORES_SECRET, store.key): f"{'postgresql' if store.kind == 'postgresql' else 'redis'}://u:pw@{store.key}:1/0"
+        (
+            generate.STORES_SECRET,
+            store.key,
+        ): f"{'postgresql' if store.kind == 'postgresql' else 'redis'}://u:pw@{store.key}:1/0"
         for store in (*generate.SHARED_STORES.values(), generate.RATE_LIMIT_STORE)
     }
     objects = rendered["overlays/production"]
@@ -244,7 +261,10 @@ def test_a_broken_workload_is_caught_by_the_invariant_check(rendered):
 # --- the k8s server's validator, strict schemas + cerit profile ------------------------------
 
 
-@pytest.mark.skipif(not k8s_validator_available(), reason="mcpfleet.servers.k8s.cli (`mcpfleet k8s validate`) is not in this checkout yet")
+@pytest.mark.skipif(
+    not k8s_validator_available(),
+    reason="mcpfleet.servers.k8s.cli (`mcpfleet k8s validate`) is not in this checkout yet",
+)
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_k8s_validator_finds_no_errors_in_overlays(overlay, tmp_path):
     path = tmp_path / "rendered.yaml"

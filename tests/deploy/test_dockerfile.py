@@ -153,7 +153,9 @@ def _ignored(path: str, patterns: list[str]) -> bool:
 
 def test_dockerignore_keeps_the_build_context_small_and_complete(stages):
     patterns = [
-        line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines() if line.strip() and not line.startswith("#")
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
     ]
     for path in (".venv/bin/python", ".tools/litellm/bin/litellm", ".git/HEAD", "tests/conftest.py", "build/x"):
         assert _ignored(path, patterns), path
@@ -189,7 +191,8 @@ def test_base_images_are_build_args_defaulting_to_upstream():
 def test_build_script_names_a_missing_tool(tmp_path):
     # a PATH with coreutils but no buildah: the script stops before doing anything, saying what to install
     (tmp_path / "dirname").symlink_to(shutil.which("dirname"))
-    result = subprocess.run(["/bin/bash", str(BUILD_SCRIPT)], capture_output=True, text=True, timeout=30,
-                            env={"PATH": str(tmp_path)})
+    result = subprocess.run(
+        ["/bin/bash", str(BUILD_SCRIPT)], capture_output=True, text=True, timeout=30, env={"PATH": str(tmp_path)}
+    )
     assert result.returncode == 1
     assert "buildah is not installed" in result.stderr and "apt-get install" in result.stderr, result.stderr

@@ -34,22 +34,34 @@ ENV = {**os.environ, "BUILDAH_ISOLATION": os.environ.get("BUILDAH_ISOLATION", "c
 # the storage driver the build script used: containers' default, or STORAGE_DRIVER (e.g. vfs)
 STORE = ["--storage-driver", os.environ["STORAGE_DRIVER"]] if os.environ.get("STORAGE_DRIVER") else []
 if os.environ.get("MCPFLEET_STORAGE_ROOT"):
-    STORE += ["--root", f"{os.environ['MCPFLEET_STORAGE_ROOT']}/root", "--runroot", f"{os.environ['MCPFLEET_STORAGE_ROOT']}/run"]
+    STORE += [
+        "--root",
+        f"{os.environ['MCPFLEET_STORAGE_ROOT']}/root",
+        "--runroot",
+        f"{os.environ['MCPFLEET_STORAGE_ROOT']}/run",
+    ]
 
 if os.environ.get("MCPFLEET_IMAGE_TEST") != "1":
-    pytest.skip("image smoke test: set MCPFLEET_IMAGE_TEST=1 or run `make test-image` (needs root, buildah, podman)",
-                allow_module_level=True)
+    pytest.skip(
+        "image smoke test: set MCPFLEET_IMAGE_TEST=1 or run `make test-image` (needs root, buildah, podman)",
+        allow_module_level=True,
+    )
 
 PACKUMENT = {
     "name": "left-pad",
     "dist-tags": {"latest": "1.3.0"},
     "versions": {v: {"name": "left-pad", "version": v, "license": "WTFPL"} for v in ("1.0.0", "1.2.0", "1.3.0")},
-    "time": {"1.0.0": "2014-03-01T00:00:00.000Z", "1.2.0": "2016-01-01T00:00:00.000Z",
-             "1.3.0": "2018-04-09T00:00:00.000Z"},
+    "time": {
+        "1.0.0": "2014-03-01T00:00:00.000Z",
+        "1.2.0": "2016-01-01T00:00:00.000Z",
+        "1.3.0": "2018-04-09T00:00:00.000Z",
+    },
 }
-PAGE = (b"<html><head><title>Fleet image</title></head><body><article><h1>Image smoke</h1>"
-        b"<p>The quokka-7 marker sentence proves the fetch went through the extractor inside the image.</p>"
-        b"<p>Another paragraph of plain text keeps the extractor happy.</p></article></body></html>")
+PAGE = (
+    b"<html><head><title>Fleet image</title></head><body><article><h1>Image smoke</h1>"
+    b"<p>The quokka-7 marker sentence proves the fetch went through the extractor inside the image.</p>"
+    b"<p>Another paragraph of plain text keeps the extractor happy.</p></article></body></html>"
+)
 MANIFEST = """\
 apiVersion: v1
 kind: Pod
@@ -87,8 +99,7 @@ def runtime_flags() -> list[str]:
 def podman(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     if args[0] == "run":
         args = (*runtime_flags(), *args[1:])
-    return subprocess.run(["podman", *STORE, *args],
-                          capture_output=True, text=True, timeout=timeout, env=ENV)
+    return subprocess.run(["podman", *STORE, *args], capture_output=True, text=True, timeout=timeout, env=ENV)
 
 
 @pytest.fixture(scope="module")
@@ -97,8 +108,14 @@ def image() -> str:
         if not shutil.which(tool):
             pytest.fail(f"{tool} is not installed: apt-get install -y buildah podman debootstrap runc")
     started = time.monotonic()
-    result = subprocess.run(["bash", str(ROOT / "scripts" / "build-image.sh")], capture_output=True, text=True,
-                            timeout=3000, cwd=ROOT, env={**ENV, "MCPFLEET_IMAGE": IMAGE})
+    result = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "build-image.sh")],
+        capture_output=True,
+        text=True,
+        timeout=3000,
+        cwd=ROOT,
+        env={**ENV, "MCPFLEET_IMAGE": IMAGE},
+    )
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     print(f"\n{result.stdout.strip().splitlines()[-1]} (test saw {time.monotonic() - started:.0f} s)")
     return IMAGE
@@ -116,13 +133,33 @@ def fleet(image: str, remote: str) -> Iterator[dict]:
     port = free_port()
     name = f"mcpfleet-image-test-{port}"
     run = podman(
-        "run", "-d", "--name", name, "--network", "host",
-        "--read-only", "--user", "10001:10001", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
-        "--tmpfs", "/tmp:rw,mode=1777",
-        "--volume", "/var/lib/mcpfleet",  # the docs index volume: anonymous, owned as in the image, gone with --rm
-        "-e", 'MCPFLEET_HTTP__ALLOW=["127.0.0.1/32"]',  # the fixture remote lives on loopback
-        "-e", f"MCPFLEET_SERVERS__NPM__REGISTRY={remote}",
-        image, "all", "--host", "127.0.0.1", "--port", str(port),
+        "run",
+        "-d",
+        "--name",
+        name,
+        "--network",
+        "host",
+        "--read-only",
+        "--user",
+        "10001:10001",
+        "--cap-drop",
+        "ALL",
+        "--security-opt",
+        "no-new-privileges",
+        "--tmpfs",
+        "/tmp:rw,mode=1777",
+        "--volume",
+        "/var/lib/mcpfleet",  # the docs index volume: anonymous, owned as in the image, gone with --rm
+        "-e",
+        'MCPFLEET_HTTP__ALLOW=["127.0.0.1/32"]',  # the fixture remote lives on loopback
+        "-e",
+        f"MCPFLEET_SERVERS__NPM__REGISTRY={remote}",
+        image,
+        "all",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
     )
     assert run.returncode == 0, run.stderr
     url = f"http://127.0.0.1:{port}"

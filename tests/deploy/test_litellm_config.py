@@ -26,7 +26,9 @@ FLEET_KEY = "fleet-key-0123456789"
 
 
 def spec(name: str, network: bool = False) -> ServerSpec:
-    return ServerSpec(name=name, title=name.title(), description=f"The {name} server.", build=lambda s: None, needs_network=network)
+    return ServerSpec(
+        name=name, title=name.title(), description=f"The {name} server.", build=lambda s: None, needs_network=network
+    )
 
 
 def cli(*args: str, **env: str) -> subprocess.CompletedProcess:
@@ -84,8 +86,11 @@ def test_mcpfleet_config_litellm_cli():
 def test_the_fleet_url_has_one_name_in_both_commands():
     """--fleet-url is the fleet everywhere (--url its short form); LiteLLM's own URL is --gateway-url."""
     url = "http://mcpfleet-{name}.ns.svc:8080"
-    outputs = [cli(*cmd, "echo", flag, url, "--key-env", "K") for cmd in
-               (("config", "litellm"), ("litellm", "config")) for flag in ("--url", "--fleet-url")]
+    outputs = [
+        cli(*cmd, "echo", flag, url, "--key-env", "K")
+        for cmd in (("config", "litellm"), ("litellm", "config"))
+        for flag in ("--url", "--fleet-url")
+    ]
     assert all(o.returncode == 0 for o in outputs), [o.stderr for o in outputs]
     urls = {yaml.safe_load(o.stdout)["mcp_servers"]["mcpfleet_echo"]["url"] for o in outputs}
     assert urls == {"http://mcpfleet-echo.ns.svc:8080/echo/mcp"}
@@ -153,8 +158,20 @@ def admin():
 def register(url: str, *extra: str, **env: str) -> subprocess.CompletedProcess:
     env = {"LITELLM_MASTER_KEY": MASTER, "FLEET_KEY": FLEET_KEY, **env}
     return cli(
-        "litellm", "register", "echo", "other", "--gateway-url", url, "--master-key-env", "LITELLM_MASTER_KEY",
-        "--key-env", "FLEET_KEY", "--fleet-url", "http://mcpfleet-{name}.mcpfleet.svc:8080", *extra, **env,
+        "litellm",
+        "register",
+        "echo",
+        "other",
+        "--gateway-url",
+        url,
+        "--master-key-env",
+        "LITELLM_MASTER_KEY",
+        "--key-env",
+        "FLEET_KEY",
+        "--fleet-url",
+        "http://mcpfleet-{name}.mcpfleet.svc:8080",
+        *extra,
+        **env,
     )
 
 
@@ -162,7 +179,10 @@ def test_register_creates_then_updates(admin):
     api, url = admin
     first = register(url)
     assert first.returncode == 0, first.stderr
-    assert [line.split()[:2] for line in first.stdout.splitlines()] == [["created", "mcpfleet_echo"], ["created", "mcpfleet_other"]]
+    assert [line.split()[:2] for line in first.stdout.splitlines()] == [
+        ["created", "mcpfleet_echo"],
+        ["created", "mcpfleet_other"],
+    ]
     posts = [body for method, body in api.calls if method == "POST"]
     assert {b["server_name"] for b in posts} == {"mcpfleet_echo", "mcpfleet_other"}
     echo = next(b for b in posts if b["server_name"] == "mcpfleet_echo")
@@ -199,7 +219,9 @@ def test_register_needs_the_keys_in_the_environment(admin):
 
 def test_register_against_a_proxy_without_database(admin):
     """A LiteLLM without a database answers the admin API with an error; say what to do instead."""
-    app = Starlette(routes=[Route("/v1/mcp/server", lambda r: JSONResponse({"error": {"message": "No connected db."}}, 500))])
+    app = Starlette(
+        routes=[Route("/v1/mcp/server", lambda r: JSONResponse({"error": {"message": "No connected db."}}, 500))]
+    )
     with running_app(app) as url:
         result = register(url)
     assert result.returncode == 2

@@ -85,7 +85,11 @@ def stack(tmp_path_factory) -> Iterator[dict]:
 
     rendered = subprocess.run(
         mcpfleet_cmd("config", "litellm", "echo", "math", "--url", fleet_url, "--key-env", KEY_ENV),
-        capture_output=True, text=True, timeout=60, env=subprocess_env(), check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=subprocess_env(),
+        check=True,
     ).stdout
     config = tmp / "litellm.yaml"
     config.write_text(rendered + f"general_settings:\n  master_key: {MASTER}\nmodel_list: []\n")
@@ -97,12 +101,19 @@ def stack(tmp_path_factory) -> Iterator[dict]:
         _process(mcpfleet_cmd("serve", "echo", "math", "--port", str(fleet_port)), fleet_log, fleet_env, tmp) as fleet,
         _process(
             [str(LITELLM), "--config", str(config), "--host", "127.0.0.1", "--port", str(proxy_port)],
-            proxy_log, proxy_env, tmp,
+            proxy_log,
+            proxy_env,
+            tmp,
         ) as proxy,
     ):
         _wait_http(f"{fleet_url}/readyz", fleet, fleet_log)
         _wait_http(f"http://127.0.0.1:{proxy_port}/health/liveliness", proxy, proxy_log)
-        yield {"fleet": fleet_url, "proxy": f"http://127.0.0.1:{proxy_port}", "fleet_log": fleet_log, "config": rendered}
+        yield {
+            "fleet": fleet_url,
+            "proxy": f"http://127.0.0.1:{proxy_port}",
+            "fleet_log": fleet_log,
+            "config": rendered,
+        }
 
 
 def gateway(stack: dict, key: str | None = MASTER) -> Client:
@@ -157,7 +168,12 @@ async def test_tool_errors_come_back_as_tool_errors(stack, tools):
 async def test_gateway_rejects_callers_without_a_litellm_key(stack, tools):
     body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
     headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-    no_key = {"detail": {"error": "authentication_required", "message": "Authenticate with the gateway to use the MCP endpoint."}}
+    no_key = {
+        "detail": {
+            "error": "authentication_required",
+            "message": "Authenticate with the gateway to use the MCP endpoint.",
+        }
+    }
     # Any other key is looked up in LiteLLM's key table, and this LiteLLM has no database (the
     # master key alone): a key it does not know, or the fleet's key sent to it, is a 400.
     no_db = {"detail": "No connected db."}
@@ -168,14 +184,19 @@ async def test_gateway_rejects_callers_without_a_litellm_key(stack, tools):
     ):
         r = httpx2.post(f"{stack['proxy']}/mcp/", json=body, headers={**headers, **auth}, timeout=30)
         assert (r.status_code, r.json()) == (status, answer), (auth, r.status_code, r.text[:300])
-    challenge = httpx2.post(f"{stack['proxy']}/mcp/", json=body, headers=headers, timeout=30).headers["WWW-Authenticate"]
+    challenge = httpx2.post(f"{stack['proxy']}/mcp/", json=body, headers=headers, timeout=30).headers[
+        "WWW-Authenticate"
+    ]
     assert challenge == f'Bearer resource_metadata="{stack["proxy"]}/.well-known/oauth-protected-resource"'
     # and an MCP client without a key cannot even initialize: the MCP client turns the 401 (a body
     # that is no JSON-RPC error) into its stand-in error for a failed HTTP status
     with pytest.raises(MCPError) as refused:
         async with gateway(stack, None) as client:
             await client.list_tools()
-    assert (refused.value.error.code, refused.value.error.message) == (INTERNAL_ERROR, "Server returned an error response")
+    assert (refused.value.error.code, refused.value.error.message) == (
+        INTERNAL_ERROR,
+        "Server returned an error response",
+    )
 
 
 async def test_fleet_rejects_calls_that_bypass_the_gateway(stack):
@@ -184,7 +205,12 @@ async def test_fleet_rejects_calls_that_bypass_the_gateway(stack):
     for auth in ({}, {"Authorization": "Bearer wrong-key"}, {"Authorization": f"Bearer {MASTER}"}):
         r = httpx2.post(f"{stack['fleet']}/math/mcp", json=body, headers={**headers, **auth}, timeout=10)
         assert r.status_code == 401, (auth, r.status_code)
-    ok = httpx2.post(f"{stack['fleet']}/math/mcp", json=body, headers={**headers, "Authorization": f"Bearer {GATEWAY_KEY}"}, timeout=10)
+    ok = httpx2.post(
+        f"{stack['fleet']}/math/mcp",
+        json=body,
+        headers={**headers, "Authorization": f"Bearer {GATEWAY_KEY}"},
+        timeout=10,
+    )
     assert ok.status_code == 200
 
 

@@ -71,10 +71,14 @@ class Proxy:
     def start(self, signing_key: rsa.RSAPrivateKey) -> None:
         self.signing_key = signing_key
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MCPFLEET_", "PYTHON", "VIRTUAL_ENV"))}
-        env.update({
-            KEY_ENV: GATEWAY_KEY, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "HOME": str(self.tmp),
-            "MCP_JWT_SIGNING_KEY": _pem(signing_key),
-        })
+        env.update(
+            {
+                KEY_ENV: GATEWAY_KEY,
+                "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+                "HOME": str(self.tmp),
+                "MCP_JWT_SIGNING_KEY": _pem(signing_key),
+            }
+        )
         self.starts += 1
         self.log = self.tmp / f"litellm-{self.starts}.log"
         cmd = [str(LITELLM), "--config", str(self.config), "--host", "127.0.0.1", "--port", str(self.port)]
@@ -94,23 +98,51 @@ def stack(tmp_path_factory) -> Iterator[dict]:
     fleet_toml = tmp / "fleet.toml"
     proxy = Proxy(tmp / "litellm.yaml", tmp)
     generated = subprocess.run(
-        mcpfleet_cmd("litellm", "config", "echo", "prolog", "--fleet-url", fleet_url, "--tools", "any",
-                     "--key-env", KEY_ENV, "--identity", "header", "--gateway-url", proxy.url,
-                     "--fleet-out", str(fleet_toml)),
-        capture_output=True, text=True, timeout=60, env=subprocess_env(**{KEY_ENV: GATEWAY_KEY}), check=True,
+        mcpfleet_cmd(
+            "litellm",
+            "config",
+            "echo",
+            "prolog",
+            "--fleet-url",
+            fleet_url,
+            "--tools",
+            "any",
+            "--key-env",
+            KEY_ENV,
+            "--identity",
+            "header",
+            "--gateway-url",
+            proxy.url,
+            "--fleet-out",
+            str(fleet_toml),
+        ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=subprocess_env(**{KEY_ENV: GATEWAY_KEY}),
+        check=True,
     ).stdout
     proxy.config.write_text(generated + f"general_settings:\n  master_key: {MASTER}\nmodel_list: []\n")
     fleet_env = subprocess_env(
-        MCPFLEET_CONFIG=str(fleet_toml), MCPFLEET_TELEMETRY__LOG_FORMAT="json",
-        MCPFLEET_LIMITS__RATE_LIMIT_BURST=str(BURST), MCPFLEET_LIMITS__RATE_LIMIT_PER_MINUTE="6",
+        MCPFLEET_CONFIG=str(fleet_toml),
+        MCPFLEET_TELEMETRY__LOG_FORMAT="json",
+        MCPFLEET_LIMITS__RATE_LIMIT_BURST=str(BURST),
+        MCPFLEET_LIMITS__RATE_LIMIT_PER_MINUTE="6",
     )
     fleet_log = tmp / "fleet.log"
-    with _process(mcpfleet_cmd("serve", "echo", "prolog", "--port", str(fleet_port)), fleet_log, fleet_env, tmp) as fleet:
+    with _process(
+        mcpfleet_cmd("serve", "echo", "prolog", "--port", str(fleet_port)), fleet_log, fleet_env, tmp
+    ) as fleet:
         _wait_http(f"{fleet_url}/readyz", fleet, fleet_log)
         proxy.start(_new_key())
         try:
-            yield {"fleet": fleet_url, "proxy": proxy, "fleet_log": fleet_log, "config": generated,
-                   "fleet_toml": fleet_toml.read_text()}
+            yield {
+                "fleet": fleet_url,
+                "proxy": proxy,
+                "fleet_log": fleet_log,
+                "config": generated,
+                "fleet_toml": fleet_toml.read_text(),
+            }
         finally:
             proxy.stop()
 
@@ -235,18 +267,22 @@ async def test_requests_around_the_gateway_are_refused(stack):
     stranger = _new_key()
     good = mint(stack, "mallory")
     head, _payload, sig = good.split(".")
-    tampered_payload = jwt.utils.base64url_encode(json.dumps(
-        {**jwt.decode(good, options={"verify_signature": False}), "sub": "alice"}).encode()).decode()
+    tampered_payload = jwt.utils.base64url_encode(
+        json.dumps({**jwt.decode(good, options={"verify_signature": False}), "sub": "alice"}).encode()
+    ).decode()
     refused = {
         "no token": None,
         "LiteLLM's master key": MASTER,
         "signed by another key": mint(stack, "alice", key=stranger),
         "signed by another key, no kid": jwt.encode(
             {"iss": stack["proxy"].url, "aud": AUDIENCE, "sub": "alice", "exp": int(time.time()) + 300},
-            _pem(stranger), algorithm="RS256"),
+            _pem(stranger),
+            algorithm="RS256",
+        ),
         "tampered sub": f"{head}.{tampered_payload}.{sig}",
-        "expired": mint(stack, "alice", exp=int(time.time()) - 120, iat=int(time.time()) - 600,
-                        nbf=int(time.time()) - 600),
+        "expired": mint(
+            stack, "alice", exp=int(time.time()) - 120, iat=int(time.time()) - 600, nbf=int(time.time()) - 600
+        ),
         "wrong audience": mint(stack, "alice", aud="some-other-service"),
         "wrong issuer": mint(stack, "alice", iss="http://127.0.0.1:1"),
     }
@@ -286,8 +322,10 @@ async def test_gateway_latency_per_tool_call(stack):
             await client.call_tool("echo-echo_say", {"text": "x"})
             fresh.append(time.perf_counter() - t)
     gw, fl, sm, fr = (statistics.median(v) * 1000 for v in (via, straight, same, fresh))
-    print(f"\ntool call p50 through LiteLLM: first call of a new session {gw:.1f} ms (a known user: {fr:.1f} ms), "
-          f"later calls in a session {sm:.1f} ms; straight to the fleet {fl:.1f} ms (n={n})")
+    print(
+        f"\ntool call p50 through LiteLLM: first call of a new session {gw:.1f} ms (a known user: {fr:.1f} ms), "
+        f"later calls in a session {sm:.1f} ms; straight to the fleet {fl:.1f} ms (n={n})"
+    )
     assert len(via) == len(straight) == n
 
 
@@ -348,13 +386,34 @@ def modes(tmp_path_factory) -> Iterator[dict]:
         base = ["litellm", "config", "echo", "--fleet-url", fleet_url, "--tools", "any", "--key-env", KEY_ENV]
         env = subprocess_env(**{KEY_ENV: GATEWAY_KEY})
         idp_yaml = subprocess.run(
-            mcpfleet_cmd(*base, "--identity", "idp", "--gateway-url", idp_proxy.url,
-                         "--idp-discovery-url", f"{idp}/.well-known/openid-configuration", "--idp-issuer", idp,
-                         "--idp-audience", IDP_AUDIENCE, "--fleet-out", str(fleet_toml)),
-            capture_output=True, text=True, timeout=60, env=env, check=True,
+            mcpfleet_cmd(
+                *base,
+                "--identity",
+                "idp",
+                "--gateway-url",
+                idp_proxy.url,
+                "--idp-discovery-url",
+                f"{idp}/.well-known/openid-configuration",
+                "--idp-issuer",
+                idp,
+                "--idp-audience",
+                IDP_AUDIENCE,
+                "--fleet-out",
+                str(fleet_toml),
+            ),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            check=True,
         ).stdout
         delegate_yaml = subprocess.run(
-            mcpfleet_cmd(*base, "--identity", "delegate"), capture_output=True, text=True, timeout=60, env=env, check=True,
+            mcpfleet_cmd(*base, "--identity", "delegate"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            check=True,
         ).stdout
         tail = f"general_settings:\n  master_key: {MASTER}\nmodel_list: []\n"
         idp_proxy.config.write_text(idp_yaml + tail)
@@ -372,8 +431,14 @@ def modes(tmp_path_factory) -> Iterator[dict]:
             try:
                 idp_proxy.start(_new_key())
                 delegate_proxy.start(_new_key())
-                yield {"idp": idp, "idp_key": idp_key, "idp_proxy": idp_proxy, "delegate_proxy": delegate_proxy,
-                       "fleet": fleet_url, "delegate_yaml": delegate_yaml}
+                yield {
+                    "idp": idp,
+                    "idp_key": idp_key,
+                    "idp_proxy": idp_proxy,
+                    "delegate_proxy": delegate_proxy,
+                    "fleet": fleet_url,
+                    "delegate_yaml": delegate_yaml,
+                }
             finally:
                 idp_proxy.stop()
                 delegate_proxy.stop()
@@ -412,15 +477,27 @@ async def test_idp_mode_refuses_users_without_a_valid_idp_token(modes):
     # reason once that client exists.
     proxy = modes["idp_proxy"]
     for what, bearer, extra, status, reason in (
-        ("no IdP token, only a name", None, {"x-litellm-end-user-id": "alice"}, 403,
-         "MCPJWTSigner: incoming token is missing required claims: ['sub']. Configure the IdP to include these claims."),
-        ("an IdP token signed by another key", idp_token(modes, "alice", key=_new_key()), {}, 401,
-         "MCPJWTSigner: incoming token verification failed: Signature verification failed"),
+        (
+            "no IdP token, only a name",
+            None,
+            {"x-litellm-end-user-id": "alice"},
+            403,
+            "MCPJWTSigner: incoming token is missing required claims: ['sub']. Configure the IdP to include these claims.",
+        ),
+        (
+            "an IdP token signed by another key",
+            idp_token(modes, "alice", key=_new_key()),
+            {},
+            401,
+            "MCPJWTSigner: incoming token verification failed: Signature verification failed",
+        ),
     ):
         with pytest.raises(ToolError) as refused:
             caller = await whoami_with(proxy, bearer, **extra)
             pytest.fail(f"{what}: got through as {caller}")
-        assert str(refused.value) in (f"Error: upstream authentication required (HTTP {status})", f"Error: {reason}"), what
+        assert str(refused.value) in (f"Error: upstream authentication required (HTTP {status})", f"Error: {reason}"), (
+            what
+        )
 
 
 async def test_delegate_mode_passes_each_users_own_fleet_key(modes):
@@ -439,4 +516,7 @@ async def test_delegate_mode_passes_each_users_own_fleet_key(modes):
     with pytest.raises(ToolError) as refused:
         caller = await whoami_with(proxy, None)
         pytest.fail(f"no fleet key: got through as {caller}")
-    assert str(refused.value) in ("Error: upstream authentication required (HTTP 401)", "Error: Tool 'echo_whoami' not found")
+    assert str(refused.value) in (
+        "Error: upstream authentication required (HTTP 401)",
+        "Error: Tool 'echo_whoami' not found",
+    )

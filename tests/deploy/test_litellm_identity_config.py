@@ -27,7 +27,9 @@ IDP = "https://sso.example.org/realms/staff"
 
 
 def cli(*args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(mcpfleet_cmd(*args), check=False, capture_output=True, text=True, timeout=60, env=subprocess_env(**env))
+    return subprocess.run(
+        mcpfleet_cmd(*args), check=False, capture_output=True, text=True, timeout=60, env=subprocess_env(**env)
+    )
 
 
 def test_header_mode_signs_with_litellms_end_user_and_keeps_the_service_key():
@@ -43,8 +45,13 @@ def test_header_mode_signs_with_litellms_end_user_and_keeps_the_service_key():
 
 
 def test_idp_mode_verifies_the_users_token_and_requires_a_subject():
-    identity = litellm.Identity("idp", gateway_url=GW, idp_discovery_url=f"{IDP}/.well-known/openid-configuration",
-                                idp_issuer=IDP, idp_audience="fleet")
+    identity = litellm.Identity(
+        "idp",
+        gateway_url=GW,
+        idp_discovery_url=f"{IDP}/.well-known/openid-configuration",
+        idp_issuer=IDP,
+        idp_audience="fleet",
+    )
     params = litellm.guardrails(identity)[0]["litellm_params"]
     assert params["access_token_discovery_uri"].startswith(IDP) and params["verify_issuer"] == IDP
     assert params["verify_audience"] == "fleet"
@@ -77,8 +84,24 @@ def test_incomplete_identities_are_refused_clearly(kwargs, message):
 
 def test_generated_fleet_side_loads_as_fleet_config(tmp_path):
     out = tmp_path / "fleet.toml"
-    r = cli("litellm", "config", "echo", "--fleet-url", "http://f:8080", "--tools", "any", "--identity", "header",
-            "--gateway-url", GW, "--key-env", "GWKEY", "--fleet-out", str(out), GWKEY="the-gateway-key")
+    r = cli(
+        "litellm",
+        "config",
+        "echo",
+        "--fleet-url",
+        "http://f:8080",
+        "--tools",
+        "any",
+        "--identity",
+        "header",
+        "--gateway-url",
+        GW,
+        "--key-env",
+        "GWKEY",
+        "--fleet-out",
+        str(out),
+        GWKEY="the-gateway-key",
+    )
     assert r.returncode == 0, r.stderr
     assert yaml.safe_load(r.stdout)["guardrails"][0]["guardrail_name"] == "mcpfleet-identity"  # stdout: YAML only
     settings = load_settings(out)

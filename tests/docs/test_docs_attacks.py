@@ -26,10 +26,20 @@ from mcpfleet.servers.docs.store_sqlite import SqliteIndex
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 TRAVERSALS = [
-    "../user", "github:../user", "github:acme/..", "./..", "acme/.", "gitlab:../../admin", "gitlab:g/../x",
-    "https://github.com/../user", "https://github.com/acme/widgets/tree/..", "github.com/%2e%2e/user",
-    "https://github.com/acme/widgets/tree/%2e%2e", "https://gitlab.com/../../api/v4/user",
-    "https://github.com/acme/wid gets", "https://github.com/acme/w%2fx",
+    "../user",
+    "github:../user",
+    "github:acme/..",
+    "./..",
+    "acme/.",
+    "gitlab:../../admin",
+    "gitlab:g/../x",
+    "https://github.com/../user",
+    "https://github.com/acme/widgets/tree/..",
+    "github.com/%2e%2e/user",
+    "https://github.com/acme/widgets/tree/%2e%2e",
+    "https://gitlab.com/../../api/v4/user",
+    "https://github.com/acme/wid gets",
+    "https://github.com/acme/w%2fx",
 ]
 
 
@@ -40,8 +50,9 @@ async def test_source_strings_cannot_walk_the_forge_api(spec):
     except UserError:
         return
     # a local form is fine (it is checked against local_roots); a remote one must be plain names
-    assert source.kind == "local" or all(p not in (".", "..") and "%" not in p and " " not in p
-                                         for p in source.path.split("/")), source
+    assert source.kind == "local" or all(
+        p not in (".", "..") and "%" not in p and " " not in p for p in source.path.split("/")
+    ), source
     assert source.ref is None or (source.ref not in (".", "..") and "%" not in source.ref)
 
 
@@ -50,8 +61,14 @@ async def librarian(forge, tmp_path_factory):
     settings = docs_settings(forge.base, tmp_path_factory.mktemp("attacks") / "docs.sqlite")
     section = settings.server_section("docs", DocsSettings)
     client = OutboundClient(settings.http)
-    forges = Forges(client, section.github_api, section.gitlab_url, section.github_token_env,
-                    section.gitlab_token_env, section.max_archive_bytes)
+    forges = Forges(
+        client,
+        section.github_api,
+        section.gitlab_url,
+        section.github_token_env,
+        section.gitlab_token_env,
+        section.max_archive_bytes,
+    )
     yield Librarian(SqliteIndex(section.index_path), section, forges)
     await client.aclose()
 
@@ -76,12 +93,22 @@ async def test_the_token_never_reaches_an_api_path_outside_repos(catch_all, tmp_
     settings = docs_settings(url + "/api/v3", tmp_path / "docs.sqlite")
     section = settings.server_section("docs", DocsSettings)
     client = OutboundClient(settings.http)
-    forges = Forges(client, section.github_api, section.gitlab_url, section.github_token_env,
-                    section.gitlab_token_env, section.max_archive_bytes)
+    forges = Forges(
+        client,
+        section.github_api,
+        section.gitlab_url,
+        section.github_token_env,
+        section.gitlab_token_env,
+        section.max_archive_bytes,
+    )
     lib = Librarian(SqliteIndex(section.index_path), section, forges)
     try:
-        for spec in ("github:../user", "https://github.com/../../admin", "github:../../admin",
-                     "acme/widgets@..%2F..%2Fuser"):
+        for spec in (
+            "github:../user",
+            "https://github.com/../../admin",
+            "github:../../admin",
+            "acme/widgets@..%2F..%2Fuser",
+        ):
             with pytest.raises(UserError):
                 await lib.index_source(spec, None, local_roots=[])
         with pytest.raises(UserError):

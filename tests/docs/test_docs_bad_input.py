@@ -27,10 +27,17 @@ ODD_REPO = {
     "docs/guide.md": "# Guide\n\n## Setup\n\nRun the setup wizard.\n",
     "docs/list.ipynb": "[1, 2]",
     "docs/cells-number.ipynb": json.dumps({"cells": 5}),
-    "docs/odd-cells.ipynb": json.dumps({"cells": [5, {"cell_type": 7, "source": 9},
-                                                  {"cell_type": "markdown", "source": ["# Notebook\n", 1, None, "kept text\n"]},
-                                                  {"cell_type": "code", "source": {"a": 1}}],
-                                        "metadata": {"kernelspec": ["x"]}}),
+    "docs/odd-cells.ipynb": json.dumps(
+        {
+            "cells": [
+                5,
+                {"cell_type": 7, "source": 9},
+                {"cell_type": "markdown", "source": ["# Notebook\n", 1, None, "kept text\n"]},
+                {"cell_type": "code", "source": {"a": 1}},
+            ],
+            "metadata": {"kernelspec": ["x"]},
+        }
+    ),
     "docs/not-json.ipynb": "not json",
     "docs/deep.ipynb": "[" * 100_000 + "]" * 100_000,
     "docs/empty.md": "",
@@ -47,7 +54,9 @@ ODD_REPO = {
 @pytest.fixture(scope="module")
 def odd_forge():
     fake = FakeForge()
-    fake.add("acme/widgets", {"main": WIDGETS_MAIN, "v1": WIDGETS_V1}, description="Dashboard widgets toolkit", stars=42)
+    fake.add(
+        "acme/widgets", {"main": WIDGETS_MAIN, "v1": WIDGETS_V1}, description="Dashboard widgets toolkit", stars=42
+    )
     fake.add("odd/repo", {"main": ODD_REPO}, description="x\x00y \u202e", stars=-5)
     with running_app(fake.app()) as url:
         fake.base = url
@@ -99,20 +108,71 @@ async def test_a_library_id_without_a_name_is_refused(docs, library):
 
 
 @in_module_loop
-@pytest.mark.parametrize("repo", [
-    " ", "\x00", "😀", "\u202e\u200b", "x" * 300, "/", "a/", "a/b/c", "../..", "acme/../widgets", "gitlab:", "gitlab:/x",
-    "github:", "local:", "https://github.com/", "https://gitlab.com/", "ftp://github.com/a/b", "file:///etc",
-    "acme/widgets@", "acme/widgets@@", "acme/widgets@v1:../..", "acme/wid%67ets", "acme/widgets?x", "-/-", "~/x",
-    "ａｃｍｅ/widgets",
-])
+@pytest.mark.parametrize(
+    "repo",
+    [
+        " ",
+        "\x00",
+        "😀",
+        "\u202e\u200b",
+        "x" * 300,
+        "/",
+        "a/",
+        "a/b/c",
+        "../..",
+        "acme/../widgets",
+        "gitlab:",
+        "gitlab:/x",
+        "github:",
+        "local:",
+        "https://github.com/",
+        "https://gitlab.com/",
+        "ftp://github.com/a/b",
+        "file:///etc",
+        "acme/widgets@",
+        "acme/widgets@@",
+        "acme/widgets@v1:../..",
+        "acme/wid%67ets",
+        "acme/widgets?x",
+        "-/-",
+        "~/x",
+        "ａｃｍｅ/widgets",
+    ],
+)
 async def test_odd_repository_names(docs, repo):
     await answer(docs, "docs_index", {"repo": repo})
 
 
 @in_module_loop
-@pytest.mark.parametrize("query", ["\x00", "a\x00b", "😀", "\u202e\u200b", "*", '"', "'", "AND", "OR NOT", "NEAR(a b)",
-                                   "heading:x", "{a}", "(", "^", "-", "a*", '"unclosed', "the of and a", "日本語",
-                                   "'); DROP TABLE chunks;--", "%", "_", "\\", "x" * 500])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "\x00",
+        "a\x00b",
+        "😀",
+        "\u202e\u200b",
+        "*",
+        '"',
+        "'",
+        "AND",
+        "OR NOT",
+        "NEAR(a b)",
+        "heading:x",
+        "{a}",
+        "(",
+        "^",
+        "-",
+        "a*",
+        '"unclosed',
+        "the of and a",
+        "日本語",
+        "'); DROP TABLE chunks;--",
+        "%",
+        "_",
+        "\\",
+        "x" * 500,
+    ],
+)
 async def test_odd_queries_are_words_not_syntax(docs, query):
     await answer(docs, "docs_index", {"repo": "odd/repo"})
     result = await answer(docs, "docs_search", {"library": "odd/repo", "query": query, "tokens": 200})
@@ -120,9 +180,31 @@ async def test_odd_queries_are_words_not_syntax(docs, query):
 
 
 @in_module_loop
-@pytest.mark.parametrize("path", ["", " ", "\x00", "/", "//", ".", "..", "../..", "docs/", "/docs", "docs/../README.md",
-                                  "docs/rtl \u202e.md", "docs/emoji😀.md", "docs/*", "%", "_", "\\", "x" * 1000,
-                                  "https://github.com/odd/repo/blob/main/README.md", "docs/guide.md#setup"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "",
+        " ",
+        "\x00",
+        "/",
+        "//",
+        ".",
+        "..",
+        "../..",
+        "docs/",
+        "/docs",
+        "docs/../README.md",
+        "docs/rtl \u202e.md",
+        "docs/emoji😀.md",
+        "docs/*",
+        "%",
+        "_",
+        "\\",
+        "x" * 1000,
+        "https://github.com/odd/repo/blob/main/README.md",
+        "docs/guide.md#setup",
+    ],
+)
 @pytest.mark.parametrize("start", [0, 10**30])
 async def test_odd_paths_and_offsets(docs, path, start):
     await answer(docs, "docs_index", {"repo": "odd/repo"})
@@ -132,7 +214,9 @@ async def test_odd_paths_and_offsets(docs, path, start):
 
 
 @in_module_loop
-@pytest.mark.parametrize("name", ["\x00", "a\x00b", "😀", "%", "*", '"', "(", "\\", "@scope/pkg", "gitlab:group/sub/tool"])
+@pytest.mark.parametrize(
+    "name", ["\x00", "a\x00b", "😀", "%", "*", '"', "(", "\\", "@scope/pkg", "gitlab:group/sub/tool"]
+)
 async def test_odd_names_to_resolve(docs, name):
     await answer(docs, "docs_resolve", {"name": name})
 
@@ -142,9 +226,14 @@ async def test_odd_names_to_resolve(docs, name):
 TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=60)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(query=TEXT, path=st.one_of(TEXT, st.sampled_from(["", "docs", "docs/guide.md", "README.md"])),
-       library=st.one_of(TEXT, st.sampled_from(["odd/repo", "acme/widgets", "odd/repo@main", "acme/widgets@v1"])))
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(
+    query=TEXT,
+    path=st.one_of(TEXT, st.sampled_from(["", "docs", "docs/guide.md", "README.md"])),
+    library=st.one_of(TEXT, st.sampled_from(["odd/repo", "acme/widgets", "odd/repo@main", "acme/widgets@v1"])),
+)
 def test_property_no_text_crashes_search_or_read(odd_forge, tmp_path_factory, query, path, library):
     async def run() -> None:
         # a fresh server per example: leaving the in-memory client runs the lifespan's shutdown

@@ -23,13 +23,18 @@ def test_markdown_heading_paths_and_front_matter():
 
 def test_front_matter_title_roots_the_heading_path():
     # Mintlify/Docusaurus pages often have no H1: 'gpu.mdx' showed as "Nvidia" before
-    text = ('---\ntitle: "Hardware support"\nsidebar_label: GPUs\ndescription: Which GPUs run models\n'
-            'tags: [a, b]\n---\n\n## Nvidia\n\nCompute capability 5.0+.\n\n### GPU Selection\n\nSet it.\n')
+    text = (
+        '---\ntitle: "Hardware support"\nsidebar_label: GPUs\ndescription: Which GPUs run models\n'
+        "tags: [a, b]\n---\n\n## Nvidia\n\nCompute capability 5.0+.\n\n### GPU Selection\n\nSet it.\n"
+    )
     doc = parse_document("docs/gpu.mdx", text)
     assert doc.title == "Hardware support"
     assert headings(doc) == ["Hardware support > Nvidia", "Hardware support > Nvidia > GPU Selection"]
-    assert doc.front_matter == {"title": "Hardware support", "sidebar_label": "GPUs",
-                                "description": "Which GPUs run models"}
+    assert doc.front_matter == {
+        "title": "Hardware support",
+        "sidebar_label": "GPUs",
+        "description": "Which GPUs run models",
+    }
     assert doc.about == "GPUs Which GPUs run models"
     # an H1 that differs from the title stays under it
     other = parse_document("a.md", "---\ntitle: Rate limits\n---\n# Envoy AI Gateway\n\n## Setup\n\nx\n")
@@ -44,13 +49,15 @@ def test_broken_front_matter_costs_its_metadata_not_the_page():
 
 
 def test_mdx_module_statements_and_inline_components_go_text_attributes_stay():
-    text = ('import Tabs from "@theme/Tabs";\nimport {\n  A,\n  B,\n} from "./parts";\n'
-            'export const meta = {\n  a: 1,\n};\n\n# Install\n\n<Note>Needs **root**.</Note> Then run it.\n\n'
-            '<Tabs>\n<Tab title="Linux">\n\nUse the script.\n\n</Tab>\n</Tabs>\n\n'
-            '<ApiField\n  name="storageUri"\n  type="string"\n  description="Where the model is"\n/>\n\n'
-            '{/* hidden */}Use `<Tab>` in code spans as is.\n\n```js\nimport x from "y";\n<Tabs/>\n```\n')
+    text = (
+        'import Tabs from "@theme/Tabs";\nimport {\n  A,\n  B,\n} from "./parts";\n'
+        "export const meta = {\n  a: 1,\n};\n\n# Install\n\n<Note>Needs **root**.</Note> Then run it.\n\n"
+        '<Tabs>\n<Tab title="Linux">\n\nUse the script.\n\n</Tab>\n</Tabs>\n\n'
+        '<ApiField\n  name="storageUri"\n  type="string"\n  description="Where the model is"\n/>\n\n'
+        '{/* hidden */}Use `<Tab>` in code spans as is.\n\n```js\nimport x from "y";\n<Tabs/>\n```\n'
+    )
     body = parse_document("i.mdx", text).sections[0].body
-    for gone in ("import Tabs", "from \"./parts\"", "export const", "a: 1", "<Note>", "</Note>", "<ApiField", "hidden"):
+    for gone in ("import Tabs", 'from "./parts"', "export const", "a: 1", "<Note>", "</Note>", "<ApiField", "hidden"):
         assert gone not in body, gone
     assert "Needs **root**. Then run it." in body and "Linux" in body and "Use the script." in body
     assert "storageUri — string — Where the model is" in body
@@ -59,7 +66,10 @@ def test_mdx_module_statements_and_inline_components_go_text_attributes_stay():
 
 
 def test_md_files_importing_components_are_read_as_mdx_others_are_not():
-    docusaurus = parse_document("d.md", "import TabItem from '@theme/TabItem';\n\n# T\n\n<TabItem value=\"a\" label=\"Knative\">\n\nx\n\n</TabItem>\n")
+    docusaurus = parse_document(
+        "d.md",
+        'import TabItem from \'@theme/TabItem\';\n\n# T\n\n<TabItem value="a" label="Knative">\n\nx\n\n</TabItem>\n',
+    )
     assert "<TabItem" not in docusaurus.text and "Knative" in docusaurus.text
     plain = parse_document("p.md", "# T\n\nimport the data first, then\nexport FOO=1 and pass <Model> as <Name>.\n")
     assert "import the data first" in plain.text and "export FOO=1" in plain.text and "<Model>" in plain.text
@@ -94,19 +104,24 @@ def test_mdx_drops_imports_and_jsx_lines_but_keeps_text_and_code():
 
 
 def test_rst_levels_follow_adornment_order():
-    text = ("=====\nTitle\n=====\n\nIntro.\n\nSection A\n---------\n\nText A::\n\n    code a\n\n    more code\n\n"
-            "Sub\n~~~\n\nText sub.\n\nSection B\n---------\n\nText B.\n")
+    text = (
+        "=====\nTitle\n=====\n\nIntro.\n\nSection A\n---------\n\nText A::\n\n    code a\n\n    more code\n\n"
+        "Sub\n~~~\n\nText sub.\n\nSection B\n---------\n\nText B.\n"
+    )
     doc = parse_document("r.rst", text)
     assert headings(doc) == ["Title", "Title > Section A", "Title > Section A > Sub", "Title > Section B"]
     assert "more code" in doc.sections[1].body
 
 
 def test_notebook_markdown_and_code_cells():
-    nb = {"metadata": {"kernelspec": {"language": "python"}}, "cells": [
-        {"cell_type": "markdown", "source": ["# Tour\n", "Plot it.\n"]},
-        {"cell_type": "code", "source": "x = 1\nprint(x)", "outputs": [{"text": "1"}]},
-        {"cell_type": "raw", "source": "ignored"},
-    ]}
+    nb = {
+        "metadata": {"kernelspec": {"language": "python"}},
+        "cells": [
+            {"cell_type": "markdown", "source": ["# Tour\n", "Plot it.\n"]},
+            {"cell_type": "code", "source": "x = 1\nprint(x)", "outputs": [{"text": "1"}]},
+            {"cell_type": "raw", "source": "ignored"},
+        ],
+    }
     doc = parse_document("t.ipynb", json.dumps(nb))
     assert headings(doc) == ["Tour"]
     assert "```python\nx = 1\nprint(x)\n```" in doc.sections[0].body

@@ -35,7 +35,9 @@ def test_index_a_folder_then_search_and_list(tmp_path):
 
 def test_index_a_local_tarball_with_a_name(tmp_path):
     archive = tmp_path / "export.tar.gz"
-    archive.write_bytes(build_tarball({"docs/ops.md": "# Ops\n\n## Paging\n\nThe on-call rota is in the wiki.\n"}, top="x-1"))
+    archive.write_bytes(
+        build_tarball({"docs/ops.md": "# Ops\n\n## Paging\n\nThe on-call rota is in the wiki.\n"}, top="x-1")
+    )
     done = run(tmp_path, "index", str(archive), "--name", "ops", "--quiet")
     assert done.returncode == 0 and done.stderr == ""
     assert "indexed local/ops@local: 1 files" in done.stdout
@@ -51,7 +53,6 @@ def test_errors_are_one_clean_line(tmp_path):
     assert local_ref.returncode == 2 and "no refs" in local_ref.stderr
 
 
-
 def test_readme_example_on_real_docs(tmp_path):
     # the README's "on a docs tree" example, on the real ollama docs in ../shared (read in place)
     from shared_data import shared_path
@@ -62,6 +63,7 @@ def test_readme_example_on_real_docs(tmp_path):
     assert "indexed local/ollama@local: 62 files" in indexed.stdout
     found = run(tmp_path, "search", "ollama", "keep a model loaded in memory", "--tokens", "1000")
     assert found.returncode == 0, found.stderr
-    assert found.stdout.startswith("## FAQ > How do I keep a model loaded in memory or make it unload immediately?\n"
-                                   "source: docs/faq.mdx")
+    assert found.stdout.startswith(
+        "## FAQ > How do I keep a model loaded in memory or make it unload immediately?\nsource: docs/faq.mdx"
+    )
     assert "keep_alive" in found.stdout

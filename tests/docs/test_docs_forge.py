@@ -20,8 +20,14 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 def make_librarian(settings):
     section = settings.server_section("docs", DocsSettings)
     client = OutboundClient(settings.http)
-    forges = Forges(client, section.github_api, section.gitlab_url, section.github_token_env,
-                    section.gitlab_token_env, section.max_archive_bytes)
+    forges = Forges(
+        client,
+        section.github_api,
+        section.gitlab_url,
+        section.github_token_env,
+        section.gitlab_token_env,
+        section.max_archive_bytes,
+    )
     return Librarian(SqliteIndex(section.index_path), section, forges), client
 
 
@@ -43,8 +49,14 @@ async def test_index_github_default_branch_via_redirected_tarball(librarian, for
     assert (v.library, v.ref, v.is_default, v.source) == ("acme/widgets", "main", True, "github")
     assert v.commit and v.description == "Dashboard widgets toolkit" and v.stars == 4200
     paths = [p for p, _ in librarian.index.paths(v)]
-    assert paths == ["README.md", "docs/getting-started.md", "docs/guides/caching.mdx", "docs/reference/api.rst",
-                     "docs/security.md", "docs/tutorials/notebook.ipynb"]
+    assert paths == [
+        "README.md",
+        "docs/getting-started.md",
+        "docs/guides/caching.mdx",
+        "docs/reference/api.rst",
+        "docs/security.md",
+        "docs/tutorials/notebook.ipynb",
+    ]
     requested = [path for path, _ in forge.requests]
     assert "/repos/acme/widgets/tarball/main" in requested
     assert any(p.startswith("/codeload/acme/widgets/legacy.tar.gz/main?token=") for p in requested)
@@ -63,10 +75,12 @@ async def test_search_returns_sections_with_heading_path_file_and_blob_url(libra
 
 
 async def test_rst_notebook_and_mdx_are_searchable(librarian):
-    assert (await librarian.search("acme/widgets", "panel refresh redraws", 2000))["sections"][0]["heading"] == \
-        "API reference > Panel"
-    assert (await librarian.search("acme/widgets", "sparkline panel", 2000))["sections"][0]["path"] == \
-        "docs/tutorials/notebook.ipynb"
+    assert (await librarian.search("acme/widgets", "panel refresh redraws", 2000))["sections"][0][
+        "heading"
+    ] == "API reference > Panel"
+    assert (await librarian.search("acme/widgets", "sparkline panel", 2000))["sections"][0][
+        "path"
+    ] == "docs/tutorials/notebook.ipynb"
     redis = await librarian.search("acme/widgets", "share panel cache between replicas redis", 2000)
     assert redis["sections"][0]["heading"] == "Caching > Redis backend"
 
@@ -85,8 +99,9 @@ async def test_catalog_names_and_folders(librarian):
     assert librarian.index.delete_version("acme/widgets", "v1")
     result = await librarian.search("Gizmo", "authentication", 1000)
     assert result["library"] == "acme/widgets" and result["ref"] == "v1" and result["indexed_now"]
-    assert [p for p, _ in librarian.index.paths(librarian.index.find_version("acme/widgets", "v1"))] == \
-        ["docs/getting-started.md"]
+    assert [p for p, _ in librarian.index.paths(librarian.index.find_version("acme/widgets", "v1"))] == [
+        "docs/getting-started.md"
+    ]
 
 
 async def test_private_repository_needs_the_token(librarian, forge, monkeypatch):
@@ -129,8 +144,12 @@ async def test_resolve_catalog_index_and_github_search(librarian):
     gizmo = (await librarian.resolve("gizmo"))["candidates"][0]
     assert gizmo["id"] == "acme/widgets@v1" and gizmo["origin"] == "catalog"
     kit = (await librarian.resolve("Gadget Kit"))["candidates"][0]  # not indexed: metadata from the forge
-    assert (kit["id"], kit["indexed"], kit["stars"], kit["description"]) == ("acme/gadgets", False, 12,
-                                                                              "Gadgets for widgets")
+    assert (kit["id"], kit["indexed"], kit["stars"], kit["description"]) == (
+        "acme/gadgets",
+        False,
+        12,
+        "Gadgets for widgets",
+    )
     nothing = await librarian.resolve("zzqqxx")
     assert nothing["candidates"] == [] and "no library found" in nothing["text"]
 
@@ -155,7 +174,7 @@ async def test_local_sources_only_below_roots(librarian, tmp_path):
     with pytest.raises(UserError, match="local_roots"):
         await librarian.index_source("/etc", None, local_roots=[str(tmp_path)])
     with pytest.raises(UserError, match="local_roots"):
-        await librarian.index_source(str(tmp_path / "handbook" / ".." / ".." ), None, local_roots=[str(tmp_path)])
+        await librarian.index_source(str(tmp_path / "handbook" / ".." / ".."), None, local_roots=[str(tmp_path)])
     result = await librarian.index_source(str(root), None, local_roots=[str(tmp_path)])
     assert result.version.library == "local/handbook" and result.version.url_base is None
     hit = (await librarian.search("local/handbook", "redis backend", 500))["sections"][0]
@@ -164,10 +183,17 @@ async def test_local_sources_only_below_roots(librarian, tmp_path):
 
 async def test_local_tarball_cli_style(librarian, tmp_path):
     archive = tmp_path / "manual.tar.gz"
-    archive.write_bytes(build_tarball({"README.md": "# Manual\n\n## Backup\n\nRun nightly backups.\n",
-                                       "ops/restore.md": "# Restore\n\nFrom the vault.\n", "ops/old/x.md": "# Old\n\nOld.\n",
-                                       "context7.json": '{"folders": ["", "ops"], "excludeFolders": ["ops/old"]}'},
-                                      top="manual-1.0"))
+    archive.write_bytes(
+        build_tarball(
+            {
+                "README.md": "# Manual\n\n## Backup\n\nRun nightly backups.\n",
+                "ops/restore.md": "# Restore\n\nFrom the vault.\n",
+                "ops/old/x.md": "# Old\n\nOld.\n",
+                "context7.json": '{"folders": ["", "ops"], "excludeFolders": ["ops/old"]}',
+            },
+            top="manual-1.0",
+        )
+    )
     result = await librarian.index_source(str(archive), None, local_roots=None)
     assert result.version.library == "local/manual"
     assert [p for p, _ in librarian.index.paths(result.version)] == ["README.md", "ops/restore.md"]
@@ -186,8 +212,12 @@ async def test_ssrf_guard_applies_without_the_allow_list(tmp_path, forge):
 
 
 async def test_source_forms():  # async: the module-wide asyncio mark applies to every test here
-    assert parse_source("vercel/next.js@v15.0.0") .__dict__ == {"kind": "github", "path": "vercel/next.js",
-                                                                "ref": "v15.0.0", "folders": ()}
+    assert parse_source("vercel/next.js@v15.0.0").__dict__ == {
+        "kind": "github",
+        "path": "vercel/next.js",
+        "ref": "v15.0.0",
+        "folders": (),
+    }
     assert parse_source("https://github.com/a/b/tree/dev").ref == "dev"
     assert parse_source("owner/repo@main:docs,guides").folders == ("docs", "guides")
     assert parse_source("gitlab:g/s/p@v1").library == "gitlab:g/s/p"

@@ -30,8 +30,9 @@ def answers(request, tmp_path_factory) -> dict[str, dict]:
     roots = {tree: shared_path("peer-data", "docs", tree) for tree in TREES}
     index_path = tmp_path_factory.mktemp("ranking") / "docs.sqlite"
     store = "sqlite" if request.param == "sqlite" else new_database(request.getfixturevalue("postgres_url"))
-    librarian = Librarian(open_index(store, index_path),
-                          DocsSettings(index_path=str(index_path), default_catalog=False), forges=None)
+    librarian = Librarian(
+        open_index(store, index_path), DocsSettings(index_path=str(index_path), default_catalog=False), forges=None
+    )
 
     async def run() -> dict[str, dict]:
         for tree, root in roots.items():
@@ -77,6 +78,9 @@ def test_generated_references_do_not_crowd_out_guides(answers):
     generated = "docs/reference/controlplane-client/controlplane-client-api.md"
     firsts = [answers[q.text]["sections"][0]["path"] for q in QUESTIONS if q.tree == "kserve"]
     assert generated not in firsts
-    crowded = [q.text for q in QUESTIONS if q.tree == "kserve"
-               and [s["path"] for s in answers[q.text]["sections"][:5]].count(generated) > 1]
+    crowded = [
+        q.text
+        for q in QUESTIONS
+        if q.tree == "kserve" and [s["path"] for s in answers[q.text]["sections"][:5]].count(generated) > 1
+    ]
     assert not crowded

@@ -19,8 +19,10 @@ from mcpfleet.servers.docs.store_postgres import LOCK_CLASS, library_lock_key
 from postgres_testing import new_database
 
 pytestmark = pytest.mark.timeout(300)  # two server processes start on a busy machine
-PAGES = {**WIDGETS_MAIN, **{f"docs/guide/page-{i}.md": f"# Page {i}\n\n## Tuning {i}\n\nreplica knob {i}\n"
-                            for i in range(60)}}
+PAGES = {
+    **WIDGETS_MAIN,
+    **{f"docs/guide/page-{i}.md": f"# Page {i}\n\n## Tuning {i}\n\nreplica knob {i}\n" for i in range(60)},
+}
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +65,10 @@ async def test_indexed_through_one_replica_searched_through_the_other(replicas):
         assert done.structured_content["status"] == "done" and done.structured_content["library"] == library
         query = {"library": library, "query": "authentication token", "tokens": 1500}
         there, here = await one.call_tool("docs_search", query), await other.call_tool("docs_search", query)
-        assert hits(there) == hits(here) and hits(here)[0] == ("docs/getting-started.md",
-                                                               "Getting started > Authentication")
+        assert hits(there) == hits(here) and hits(here)[0] == (
+            "docs/getting-started.md",
+            "Getting started > Authentication",
+        )
         listing = await other.call_tool("docs_read", {"library": library, "path": "docs/guide"})
         assert listing.structured_content["documents"] == 60
 
@@ -84,11 +88,13 @@ async def test_one_library_is_indexed_by_one_replica_at_a_time(replicas):
     # both replicas asked at once: each run either indexes or is told another is indexing; the
     # index ends whole, and both replicas answer from it
     async with client(a) as one, client(b) as other:
-        results = await asyncio.gather(*(c.call_tool("docs_index", {"repo": str(folder)}, raise_on_error=False)
-                                         for c in (one, other)))
+        results = await asyncio.gather(
+            *(c.call_tool("docs_index", {"repo": str(folder)}, raise_on_error=False) for c in (one, other))
+        )
         for r in results:
-            assert (not r.is_error and r.structured_content["files"] == 66) or \
-                "being indexed by another replica" in r.content[0].text, r
+            assert (
+                not r.is_error and r.structured_content["files"] == 66
+            ) or "being indexed by another replica" in r.content[0].text, r
         assert any(not r.is_error for r in results)
         query = {"library": library, "query": "replica knob 7", "tokens": 800}
         assert hits(await one.call_tool("docs_search", query)) == hits(await other.call_tool("docs_search", query))

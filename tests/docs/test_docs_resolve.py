@@ -27,18 +27,21 @@ async def librarian(tmp_path_factory):
     lib.index.close()
 
 
-@pytest.mark.parametrize(("name", "first"), [
-    ("k8s", "kubernetes/website"),
-    ("k8s docs", "kubernetes/website"),
-    ("Kubernetes", "kubernetes/website"),
-    ("kubernetes documentation", "kubernetes/website"),
-    ("Open WebUI", "open-webui/docs"),
-    ("ollama docs", "ollama/ollama"),
-    ("nextjs", "vercel/next.js"),
-    ("Tailwind", "tailwindlabs/tailwindcss.com"),
-    ("pydantc", "pydantic/pydantic"),  # a typo still finds it
-    ("handbook", "acme/handbook"),
-])
+@pytest.mark.parametrize(
+    ("name", "first"),
+    [
+        ("k8s", "kubernetes/website"),
+        ("k8s docs", "kubernetes/website"),
+        ("Kubernetes", "kubernetes/website"),
+        ("kubernetes documentation", "kubernetes/website"),
+        ("Open WebUI", "open-webui/docs"),
+        ("ollama docs", "ollama/ollama"),
+        ("nextjs", "vercel/next.js"),
+        ("Tailwind", "tailwindlabs/tailwindcss.com"),
+        ("pydantc", "pydantic/pydantic"),  # a typo still finds it
+        ("handbook", "acme/handbook"),
+    ],
+)
 async def test_names_resolve_offline(librarian, name, first):
     result = await librarian.resolve(name)
     assert result["candidates"] and result["candidates"][0]["id"] == first, result["text"]

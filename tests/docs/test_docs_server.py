@@ -22,7 +22,8 @@ def fleet(forge, tmp_path_factory):
     write_tree(tmp / "roots" / "handbook", WIDGETS_MAIN)
     settings = docs_settings(forge.base, tmp / "index.sqlite", local_roots=[str(tmp / "roots")])
     settings = type(settings).model_validate(
-        {**settings.model_dump(), "auth": {"api_keys": [{"name": "alice", "hash": hash_key(KEYS["alice"])}]}})
+        {**settings.model_dump(), "auth": {"api_keys": [{"name": "alice", "hash": hash_key(KEYS["alice"])}]}}
+    )
     with running_app(build_http_app([SPEC], settings)) as url:
         yield f"{url}/docs/mcp", tmp / "roots"
 
@@ -60,8 +61,9 @@ async def test_index_reports_progress_then_search_and_read(fleet):
         assert len(seen) >= 3 and seen[-1][0] == seen[-1][1] == 100
         assert any("chunking" in (m or "") for _, _, m in seen)
 
-        found = await c.call_tool("docs_search", {"library": "acme/widgets", "query": "redis cache replicas",
-                                                  "tokens": 600})
+        found = await c.call_tool(
+            "docs_search", {"library": "acme/widgets", "query": "redis cache replicas", "tokens": 600}
+        )
         assert is_wrapped(found.structured_content["sections"][0]["text"])  # marked for clients that forward it
         data = unwrap_structured(found.structured_content)
         assert data["sections"][0]["heading"] == "Caching > Redis backend"
@@ -75,7 +77,9 @@ async def test_index_reports_progress_then_search_and_read(fleet):
         assert unwrap(page.structured_content["title"]) == "Getting started"
         assert "WIDGETS_HOME" in unwrap(page.structured_content["content"])
         toc = await c.call_tool("docs_read", {"library": "acme/widgets", "path": "docs/guides"})
-        assert toc.structured_content["kind"] == "folder" and "caching.mdx — Caching" in toc.structured_content["content"]
+        assert (
+            toc.structured_content["kind"] == "folder" and "caching.mdx — Caching" in toc.structured_content["content"]
+        )
 
 
 async def test_injection_lines_are_flagged(fleet):
@@ -93,12 +97,14 @@ async def test_token_budget_is_respected_over_the_wire(fleet):
     async with client(url) as c:
         await c.call_tool("docs_index", {"repo": "acme/widgets"})
         for budget in (200, 400, 4000):
-            result = await c.call_tool("docs_search", {"library": "acme/widgets", "query": "panel widgets client",
-                                                       "tokens": budget})
+            result = await c.call_tool(
+                "docs_search", {"library": "acme/widgets", "query": "panel widgets client", "tokens": budget}
+            )
             sections = unwrap_structured(result.structured_content["sections"])
             assert sections and result.structured_content["tokens"] <= budget
             packed = "\n\n---\n\n".join(
-                f"## {s['heading']}\nsource: {s['path']} ({s['url']})\n\n{s['text']}" for s in sections)
+                f"## {s['heading']}\nsource: {s['path']} ({s['url']})\n\n{s['text']}" for s in sections
+            )
             assert count_tokens(packed) <= budget
 
 
@@ -111,9 +117,14 @@ async def test_paging_a_long_document(fleet, forge):
         first = await c.call_tool("docs_read", {"library": "acme/longdocs", "path": "docs/long.md"})
         nxt = first.structured_content["next_start_index"]
         assert nxt and "Paragraph 0:" in first.structured_content["content"]
-        second = await c.call_tool("docs_read", {"library": "acme/longdocs", "path": "docs/long.md", "start_index": nxt})
+        second = await c.call_tool(
+            "docs_read", {"library": "acme/longdocs", "path": "docs/long.md", "start_index": nxt}
+        )
         assert second.structured_content["start_index"] == nxt
-        assert unwrap(first.structured_content["content"]) + unwrap(second.structured_content["content"]) in long_doc + "\n"
+        assert (
+            unwrap(first.structured_content["content"]) + unwrap(second.structured_content["content"])
+            in long_doc + "\n"
+        )
 
 
 async def test_resolve_over_http(fleet):
@@ -161,8 +172,12 @@ async def test_bad_inputs_get_actionable_errors(fleet):
 @pytest.fixture(scope="module")
 def impatient_fleet(forge, tmp_path_factory):
     """Tool calls limited to 4.5 s, so docs_index waits 1.5 s before answering 'still indexing'."""
-    forge.add("acme/bigdocs", {"main": {"docs/big.md": "# Big\n\n## Shards\n\nBig docs are sharded.\n"}},
-              description="slow to download", delay=4.0)
+    forge.add(
+        "acme/bigdocs",
+        {"main": {"docs/big.md": "# Big\n\n## Shards\n\nBig docs are sharded.\n"}},
+        description="slow to download",
+        delay=4.0,
+    )
     settings = docs_settings(forge.base, tmp_path_factory.mktemp("impatient") / "index.sqlite")
     settings = type(settings).model_validate({**settings.model_dump(), "limits": {"tool_timeout": 4.5}})
     with running_app(build_http_app([SPEC], settings)) as url:

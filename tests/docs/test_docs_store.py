@@ -28,7 +28,9 @@ DOCS = {
 
 
 def version(library="acme/web", ref="main", default=True) -> Version:
-    return Version(library, ref, default, None, "github", "https://github.com/acme/web/blob/main/", None, None, 0, 0, 0.0)
+    return Version(
+        library, ref, default, None, "github", "https://github.com/acme/web/blob/main/", None, None, 0, 0, 0.0
+    )
 
 
 def documents(docs: dict[str, str], base="https://github.com/acme/web/blob/main/"):
@@ -64,14 +66,17 @@ def index(store):
     return idx
 
 
-@pytest.mark.parametrize(("query", "heading"), [
-    ("redirect to login", "Routing > Redirects"),
-    ("dynamic segments", "Routing > Dynamic segments"),
-    ("middleware matcher", "Middleware > Matching paths"),
-    ("kubernetes deployment", "Deploying > Kubernetes"),
-    ("streaming", "Streaming responses"),
-    ("how do I deploy with docker?", "Deploying > Docker"),
-])
+@pytest.mark.parametrize(
+    ("query", "heading"),
+    [
+        ("redirect to login", "Routing > Redirects"),
+        ("dynamic segments", "Routing > Dynamic segments"),
+        ("middleware matcher", "Middleware > Matching paths"),
+        ("kubernetes deployment", "Deploying > Kubernetes"),
+        ("streaming", "Streaming responses"),
+        ("how do I deploy with docker?", "Deploying > Docker"),
+    ],
+)
 def test_query_finds_the_right_section(index, query, heading):
     hits = index.search(index.find_version("acme/web"), query)
     assert hits and hits[0].heading == heading
@@ -89,10 +94,23 @@ def test_any_word_matches_when_all_words_do_not(index):
     assert hits and hits[0].heading == "Deploying > Kubernetes"
 
 
-@pytest.mark.parametrize("query", [
-    'redirect" OR "x', "NEAR(a b)", "heading:*", "a AND OR NOT", "(((", "-docker", "*", "'; DROP TABLE chunks; --",
-    "^start", "col:value", "\"", "",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        'redirect" OR "x',
+        "NEAR(a b)",
+        "heading:*",
+        "a AND OR NOT",
+        "(((",
+        "-docker",
+        "*",
+        "'; DROP TABLE chunks; --",
+        "^start",
+        "col:value",
+        '"',
+        "",
+    ],
+)
 def test_fts_syntax_in_queries_never_errors(index, query):
     index.search(index.find_version("acme/web"), query)  # no sqlite3.OperationalError
     expr = fts_query(query)
@@ -100,7 +118,9 @@ def test_fts_syntax_in_queries_never_errors(index, query):
 
 
 def test_refs_live_side_by_side_and_default_is_preferred(index):
-    index.replace_version(version(ref="v1", default=False), documents({"docs/old.md": "# Old\n\nLegacy routing table.\n"}))
+    index.replace_version(
+        version(ref="v1", default=False), documents({"docs/old.md": "# Old\n\nLegacy routing table.\n"})
+    )
     assert [v.ref for v in index.versions("acme/web")] == ["main", "v1"]
     assert index.find_version("ACME/web").ref == "main"
     v1 = index.find_version("acme/web", "v1")
@@ -126,9 +146,12 @@ def test_reindex_replaces_and_leaves_no_stale_rows(index):
 def pg_rows(index: PostgresIndex) -> dict[str, tuple[int, int]]:
     """(rows, rows of no stored version) of each table."""
     with index._connection() as conn:
-        return {t: conn.execute(f"SELECT count(*), count(*) FILTER (WHERE version_id NOT IN "
-                                f"(SELECT id FROM docs_versions)) FROM {t}").fetchone()
-                for t in ("docs_documents", "docs_chunks", "docs_postings")}
+        return {
+            t: conn.execute(
+                f"SELECT count(*), count(*) FILTER (WHERE version_id NOT IN (SELECT id FROM docs_versions)) FROM {t}"
+            ).fetchone()
+            for t in ("docs_documents", "docs_chunks", "docs_postings")
+        }
 
 
 def test_delete_version_removes_one_ref(index):
@@ -194,7 +217,10 @@ def test_a_reader_keeps_the_old_version_while_a_reindex_runs(store):
     try:
         assert halfway.wait(60)
         v = reader.find_version("acme/web")
-        assert v.files == 4 and next(h.heading for h in reader.search(v, "middleware matcher")) == "Middleware > Matching paths"
+        assert (
+            v.files == 4
+            and next(h.heading for h in reader.search(v, "middleware matcher")) == "Middleware > Matching paths"
+        )
         assert reader.search(v, "zeppelin") == [] and len(reader.paths(v)) == 4
     finally:
         resume.set()
@@ -205,25 +231,34 @@ def test_a_reader_keeps_the_old_version_while_a_reindex_runs(store):
 
 def test_bm25_here_is_fts5s(tmp_path):
     """ranking.bm25 (what the PostgreSQL store computes) gives FTS5's own bm25() on the same rows."""
-    rows = [("Install > Helm", "docs install", "helm install the chart helm"),
-            ("Upgrade", "docs upgrade", "upgrade the release with helm"),
-            ("Storage", "docs storage", "a long body " * 30 + "about storage uri and helm")]
+    rows = [
+        ("Install > Helm", "docs install", "helm install the chart helm"),
+        ("Upgrade", "docs upgrade", "upgrade the release with helm"),
+        ("Storage", "docs storage", "a long body " * 30 + "about storage uri and helm"),
+    ]
     conn = sqlite3.connect(tmp_path / "b.sqlite")
     conn.execute("CREATE VIRTUAL TABLE t USING fts5(heading, place, body, tokenize='unicode61')")
     conn.executemany("INSERT INTO t VALUES (?, ?, ?)", rows)
-    fts5 = dict(conn.execute("SELECT rowid, -bm25(t, 4, 2, 1) FROM t WHERE t MATCH '\"helm\" OR \"install\"'"))
+    fts5 = dict(conn.execute('SELECT rowid, -bm25(t, 4, 2, 1) FROM t WHERE t MATCH \'"helm" OR "install"\''))
     lengths = [sum(len(tokens(col)) for col in row) for row in rows]
     avg = sum(lengths) / len(rows)
     df = {w: sum(1 for row in rows if w in tokens(" ".join(row))) for w in ("helm", "install")}
     for rowid, row in enumerate(rows, 1):
-        freqs = [(idf(len(rows), df[w]), 4 * tokens(row[0]).count(w) + 2 * tokens(row[1]).count(w)
-                  + tokens(row[2]).count(w)) for w in df if w in tokens(" ".join(row))]
+        freqs = [
+            (idf(len(rows), df[w]), 4 * tokens(row[0]).count(w) + 2 * tokens(row[1]).count(w) + tokens(row[2]).count(w))
+            for w in df
+            if w in tokens(" ".join(row))
+        ]
         assert bm25(freqs, lengths[rowid - 1], avg) == pytest.approx(fts5[rowid], rel=1e-9)
 
 
 def test_text_with_nul_characters_and_odd_words_is_stored(index):
-    index.replace_version(version(ref="odd", default=False), documents({
-        "docs/nul.md": "# Bytes \x00\n\na NUL \x00 in the middle, storage_uri, naïve café, 東京 and 3.11\n"}))
+    index.replace_version(
+        version(ref="odd", default=False),
+        documents(
+            {"docs/nul.md": "# Bytes \x00\n\na NUL \x00 in the middle, storage_uri, naïve café, 東京 and 3.11\n"}
+        ),
+    )
     v = index.find_version("acme/web", "odd")
     for query in ("storage_uri", "naïve", "東京", "3.11", "bytes nul"):
         assert [h.path for h in index.search(v, query)] == ["docs/nul.md"], query
@@ -248,18 +283,26 @@ def test_all_words_is_a_boost_not_a_filter(index):
 def test_path_words_weigh_less_than_headings(store):
     # "install with helm on kubernetes": kubernetes.md (another product, path only) must not beat helm.md
     idx = store()
-    idx.replace_version(version(), documents({
-        "docs/platforms/kubernetes.md": "# Platforms\n\nIt runs on many platforms, and on clusters too.\n",
-        "docs/helm.md": "# Install on Kubernetes with Helm\n\nAdd the chart repository, then install the release.\n",
-    }))
+    idx.replace_version(
+        version(),
+        documents(
+            {
+                "docs/platforms/kubernetes.md": "# Platforms\n\nIt runs on many platforms, and on clusters too.\n",
+                "docs/helm.md": "# Install on Kubernetes with Helm\n\nAdd the chart repository, then install the release.\n",
+            }
+        ),
+    )
     hits = idx.search(idx.find_version("acme/web"), "install on kubernetes with helm")
     assert [h.path for h in hits] == ["docs/helm.md", "docs/platforms/kubernetes.md"]
     idx.close()
 
 
 def test_generated_reference_weighs_less_than_the_guide(store):
-    signatures = "".join(f"## storage_uri_{i}\n\n```python\ndef storage_uri_{i}(self, storage_uri)\n```\n\n"
-                         f"- `storage_uri`: the storage uri\n\n" for i in range(400))
+    signatures = "".join(
+        f"## storage_uri_{i}\n\n```python\ndef storage_uri_{i}(self, storage_uri)\n```\n\n"
+        f"- `storage_uri`: the storage uri\n\n"
+        for i in range(400)
+    )
     guide = "# Storage\n\n## Storage URI\n\nSet `storageUri` to where the model is: s3://, gs:// or pvc://.\n"
     idx = store()
     docs = []
@@ -267,8 +310,11 @@ def test_generated_reference_weighs_less_than_the_guide(store):
     for path, text in pages.items():
         doc = parse_document(path, text)
         weight = page_weight(path, doc.text, len(doc.sections))
-        docs.append(NewDocument(path, doc.title, None, doc.text, [(s.heading_path, s.body) for s in doc.sections],
-                                weight=weight))
+        docs.append(
+            NewDocument(
+                path, doc.title, None, doc.text, [(s.heading_path, s.body) for s in doc.sections], weight=weight
+            )
+        )
     assert docs[0].weight < 0.5 and docs[1].weight == 1.0
     idx.replace_version(version(), docs)
     hits = idx.search(idx.find_version("acme/web"), "storage uri")
@@ -281,8 +327,9 @@ def test_one_page_cannot_fill_the_answer(store):
     knobs = "".join(f"## Autoscaling knob {i}\n\nautoscaling metric {i}\n\n" for i in range(10))
     long_page = "# Autoscaling\n\n" + knobs
     idx = store()
-    idx.replace_version(version(), documents({"docs/a.md": long_page,
-                                              "docs/b.md": "# KEDA\n\nAutoscaling with KEDA on a metric.\n"}))
+    idx.replace_version(
+        version(), documents({"docs/a.md": long_page, "docs/b.md": "# KEDA\n\nAutoscaling with KEDA on a metric.\n"})
+    )
     paths = [h.path for h in idx.search(idx.find_version("acme/web"), "autoscaling metric")]
     assert len(paths) == 11 and "docs/b.md" in paths[:4]
     idx.close()
@@ -296,8 +343,9 @@ def test_an_index_file_of_the_first_schema_is_upgraded_in_place(tmp_path, caplog
     conn.execute("INSERT INTO documents VALUES (1,'acme/web','main','docs/helm.md','Helm',NULL,'# Helm\n\ntext\n')")
     for cid, heading, body in ((1, "Helm", "Install the chart."), (2, "Helm > Upgrade", "Upgrade the release.")):
         conn.execute("INSERT INTO chunks VALUES (?, 1, 'acme/web', 'main', ?, ?, ?)", (cid, cid, heading, body))
-        conn.execute("INSERT INTO chunks_fts (rowid, heading, body, lib) VALUES (?, ?, ?, '')",
-                     (cid, heading + " helm", body))
+        conn.execute(
+            "INSERT INTO chunks_fts (rowid, heading, body, lib) VALUES (?, ?, ?, '')", (cid, heading + " helm", body)
+        )
     conn.commit()
     conn.close()
     idx = SqliteIndex(path)

@@ -42,9 +42,14 @@ SLOPPY_MODES = ("drop_optional", "default_arg", "wrong_value", "extra_arg")
 BROKEN_MODES = ("wrong_name", "bad_json", "disagree", "flaky")
 FAULTY_MODES = ("ok", "truncated", "duplicated", "error_frame", "lost_calls", "http_503")
 # What each faulty mode must be counted as: (row fault, fault kinds found).
-FAULTY_OUTCOME = {"ok": (None, set()), "truncated": ("engine", {"arguments_truncated"}),
-                  "duplicated": ("engine", {"arguments_duplicated"}), "error_frame": ("endpoint", {"endpoint_error"}),
-                  "lost_calls": ("engine", {"finish_reason_inconsistent"}), "http_503": ("endpoint", {"endpoint_error"})}
+FAULTY_OUTCOME = {
+    "ok": (None, set()),
+    "truncated": ("engine", {"arguments_truncated"}),
+    "duplicated": ("engine", {"arguments_duplicated"}),
+    "error_frame": ("endpoint", {"endpoint_error"}),
+    "lost_calls": ("engine", {"finish_reason_inconsistent"}),
+    "http_503": ("endpoint", {"endpoint_error"}),
+}
 # Stream quirks reported against vLLM, SGLang and LiteLLM: name -> fault kinds the harness must
 # report (empty: the harness must assemble the calls right).
 QUIRKS = {
@@ -228,16 +233,30 @@ def expected_outcome(persona: str, case: Case, stream: bool, schemas: dict[str, 
         ok = None if fault else True
         return {"success": ok, "schema_ok": ok, "mode": persona, "fault": fault, "kinds": kinds}
     if p.mode == "bad_json":
-        return {"success": False, "schema_ok": False, "mode": p.mode, "fault": "engine", "kinds": {"arguments_truncated"}}
+        return {
+            "success": False,
+            "schema_ok": False,
+            "mode": p.mode,
+            "fault": "engine",
+            "kinds": {"arguments_truncated"},
+        }
     if p.mode == "disagree" and stream:  # run beside the non-streamed answer (--compare-stream)
-        return {"success": False, "schema_ok": False, "mode": p.mode, "fault": "engine", "kinds": {"stream_disagreement"}}
+        return {
+            "success": False,
+            "schema_ok": False,
+            "mode": p.mode,
+            "fault": "engine",
+            "kinds": {"stream_disagreement"},
+        }
     if p.mode in ("wrong_name", "bad_json", "extra_arg") or (p.mode == "disagree" and stream):
         schema_ok = False
     else:
         import jsonschema
 
-        schema_ok = all(not list(jsonschema.Draft202012Validator(schemas[c["name"]]).iter_errors(json.loads(c["arguments"])))
-                        for c in p.calls)
+        schema_ok = all(
+            not list(jsonschema.Draft202012Validator(schemas[c["name"]]).iter_errors(json.loads(c["arguments"])))
+            for c in p.calls
+        )
     return {"success": p.success, "schema_ok": schema_ok, "mode": p.mode, "fault": None, "kinds": set()}
 
 
@@ -250,12 +269,14 @@ class ScriptedLLM:
         self.engine = engine
         self.requests: list[dict] = []
         self.attempts: dict[tuple, int] = {}
-        self.app = Starlette(routes=[
-            Route("/v1/chat/completions", self.chat, methods=["POST"]),
-            Route("/v1/models", self.models, methods=["GET"]),
-            Route("/version", self.version, methods=["GET"]),
-            Route("/get_server_info", self.server_info, methods=["GET"]),
-        ])
+        self.app = Starlette(
+            routes=[
+                Route("/v1/chat/completions", self.chat, methods=["POST"]),
+                Route("/v1/models", self.models, methods=["GET"]),
+                Route("/version", self.version, methods=["GET"]),
+                Route("/get_server_info", self.server_info, methods=["GET"]),
+            ]
+        )
 
     async def version(self, request: Request) -> JSONResponse:
         return JSONResponse({"version": "0.11.0"})
@@ -266,8 +287,10 @@ class ScriptedLLM:
         return JSONResponse({"version": "0.5.4", "tp_size": 1, "tool_call_parser": "qwen25"})
 
     async def models(self, request: Request) -> JSONResponse:
-        return JSONResponse({"object": "list", "data": [{"id": p, "object": "model"} for p in ("perfect", "sloppy", "broken")]},
-                            headers={"x-litellm-version": "1.80.0"} if self.engine == "litellm" else {})
+        return JSONResponse(
+            {"object": "list", "data": [{"id": p, "object": "model"} for p in ("perfect", "sloppy", "broken")]},
+            headers={"x-litellm-version": "1.80.0"} if self.engine == "litellm" else {},
+        )
 
     async def chat(self, request: Request):
         body = await request.json()
@@ -277,8 +300,9 @@ class ScriptedLLM:
         users = [m for m in messages if m["role"] == "user"]
         case = self.by_first_turn.get(users[0]["content"]) if users else None
         if case is None:
-            return JSONResponse({"error": {"message": "unknown conversation", "type": "invalid_request_error"}},
-                                status_code=400)
+            return JSONResponse(
+                {"error": {"message": "unknown conversation", "type": "invalid_request_error"}}, status_code=400
+            )
         stream = bool(body.get("stream"))
         schemas = {t["function"]["name"]: t["function"]["parameters"] for t in body.get("tools", [])}
         if case.category == "multi_turn":
@@ -300,35 +324,63 @@ class ScriptedLLM:
         if stream:
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             quirk = persona[6:] if persona.startswith("quirk-") else "error_frame" if p.mode == "error_frame" else None
-            return StreamingResponse(self._chunks(persona, calls, p.text, usage if include_usage else None, quirk,
-                                                  "tool_calls" if calls or p.mode == "lost_calls" else "stop"),
-                                     media_type="text/event-stream")
+            return StreamingResponse(
+                self._chunks(
+                    persona,
+                    calls,
+                    p.text,
+                    usage if include_usage else None,
+                    quirk,
+                    "tool_calls" if calls or p.mode == "lost_calls" else "stop",
+                ),
+                media_type="text/event-stream",
+            )
         message: dict[str, Any] = {"role": "assistant", "content": p.text or None}
         if calls:
-            message["tool_calls"] = [{"id": c["id"], "type": "function",
-                                      "function": {"name": c["name"], "arguments": c["arguments"]}} for c in calls]
-        return JSONResponse({
-            "id": "chatcmpl-scripted", "object": "chat.completion", "created": 1700000000, "model": persona,
-            "system_fingerprint": "fp_scripted",
-            "choices": [{"index": 0, "message": message,
-                         "finish_reason": "tool_calls" if calls or p.mode == "lost_calls" else "stop"}],
-            "usage": usage,
-        })
+            message["tool_calls"] = [
+                {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
+                for c in calls
+            ]
+        return JSONResponse(
+            {
+                "id": "chatcmpl-scripted",
+                "object": "chat.completion",
+                "created": 1700000000,
+                "model": persona,
+                "system_fingerprint": "fp_scripted",
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": message,
+                        "finish_reason": "tool_calls" if calls or p.mode == "lost_calls" else "stop",
+                    }
+                ],
+                "usage": usage,
+            }
+        )
 
     def _multi_turn(self, persona: str, case: Case, messages: list[dict]) -> Plan:
         turn = sum(1 for m in messages if m["role"] == "user") - 1
-        since_user = messages[max(i for i, m in enumerate(messages) if m["role"] == "user") + 1:]
+        since_user = messages[max(i for i, m in enumerate(messages) if m["role"] == "user") + 1 :]
         results = [m["content"] for m in since_user if m["role"] == "tool"]
         if results or persona == "sloppy":
             return Plan("answer", text="Here is what the tools said:\n" + "\n".join(results) if results else "Done.")
-        calls = [{"name": c["name"] + ("_v2" if persona == "broken" else ""), "arguments": json.dumps(c["arguments"])}
-                 for c in case.reference[turn]]
+        calls = [
+            {"name": c["name"] + ("_v2" if persona == "broken" else ""), "arguments": json.dumps(c["arguments"])}
+            for c in case.reference[turn]
+        ]
         return Plan("reference", calls)
 
-    async def _chunks(self, persona: str, calls: list[dict], text: str, usage: dict | None, quirk: str | None,
-                      finish: str):
-        base = {"id": "chatcmpl-scripted", "object": "chat.completion.chunk", "created": 1700000000, "model": persona,
-                "system_fingerprint": "fp_scripted"}
+    async def _chunks(
+        self, persona: str, calls: list[dict], text: str, usage: dict | None, quirk: str | None, finish: str
+    ):
+        base = {
+            "id": "chatcmpl-scripted",
+            "object": "chat.completion.chunk",
+            "created": 1700000000,
+            "model": persona,
+            "system_fingerprint": "fp_scripted",
+        }
 
         def chunk(delta: dict | None, finish: str | None = None, **extra: Any) -> str:
             choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
@@ -339,7 +391,7 @@ class ScriptedLLM:
             for piece in ("The user wants ", "a tool call."):
                 yield chunk({"reasoning_content": piece, "content": None})
         for i in range(0, len(text), 7):
-            yield chunk({"content": text[i:i + 7]})
+            yield chunk({"content": text[i : i + 7]})
         for n, call in enumerate(calls):
             for part in _call_parts(n, call, quirk):
                 yield chunk({"tool_calls": [part]})
@@ -356,6 +408,7 @@ class ScriptedLLM:
 
 def _escaped(arguments: str) -> str:
     """The same JSON with every string character written as a \\uXXXX escape."""
+
     def enc(v: Any) -> str:
         if isinstance(v, str):
             return '"' + "".join(f"\\u{ord(c):04x}" for c in v) + '"'
@@ -364,19 +417,22 @@ def _escaped(arguments: str) -> str:
         if isinstance(v, dict):
             return "{" + ", ".join(f"{enc(k)}: {enc(x)}" for k, x in v.items()) + "}"
         return json.dumps(v)
+
     return enc(json.loads(arguments))
 
 
 def _call_parts(n: int, call: dict, quirk: str | None) -> list[dict]:
     """The `delta.tool_calls` entries one call is streamed as, quirk included."""
     args = _escaped(call["arguments"]) if quirk == "unicode_split" else call["arguments"]
-    pieces = [args[i:i + 5] for i in range(0, len(args), 5)]  # 5 characters: splits keys, strings, escapes
+    pieces = [args[i : i + 5] for i in range(0, len(args), 5)]  # 5 characters: splits keys, strings, escapes
     head = {"index": n, "id": call["id"], "type": "function", "function": {"name": call["name"], "arguments": ""}}
     tail = [{"index": n, "function": {"arguments": p}} for p in pieces]
     if quirk == "whole_args_first":
         return [dict(head, function={"name": call["name"], "arguments": args})]
     if quirk == "no_index":
-        return [{"function": {"name": call["name"], "arguments": ""}}] + [{"function": {"arguments": p}} for p in pieces]
+        return [{"function": {"name": call["name"], "arguments": ""}}] + [
+            {"function": {"arguments": p}} for p in pieces
+        ]
     if quirk == "index_zero":
         return [dict(head, index=0)] + [dict(t, index=0) for t in tail]
     if quirk == "index_zero_no_id":
@@ -393,7 +449,7 @@ def _call_parts(n: int, call: dict, quirk: str | None) -> list[dict]:
         return [head] + tail + [{"index": n, "function": {"arguments": args}}]
     if quirk == "truncated":
         cut = args[:-2]
-        return [head] + [{"index": n, "function": {"arguments": cut[i:i + 5]}} for i in range(0, len(cut), 5)]
+        return [head] + [{"index": n, "function": {"arguments": cut[i : i + 5]}} for i in range(0, len(cut), 5)]
     return [head] + tail
 
 

@@ -25,8 +25,16 @@ from mcpfleet.evals.scoring import ActualCall, check_calls
 from shared_data import shared_path
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-PY = {"string": str, "integer": int, "float": float, "boolean": bool, "array": list, "tuple": list, "dict": dict,
-      "any": str}
+PY = {
+    "string": str,
+    "integer": int,
+    "float": float,
+    "boolean": bool,
+    "array": list,
+    "tuple": list,
+    "dict": dict,
+    "any": str,
+}
 BFCL = {"undecodable-abstention": True, "exhaustive-parallel": False, "int-in-float-list": True}
 OURS = {"undecodable-abstention": False, "exhaustive-parallel": True, "int-in-float-list": False}
 
@@ -42,8 +50,9 @@ def _answer_type(answers: list):
     return next((type(a) for a in answers if a != ""), None)
 
 
-def _type_ok(value, answers: list, want: type, nested: type | None, rules: dict,
-             element: bool = False) -> tuple[bool, bool]:
+def _type_ok(
+    value, answers: list, want: type, nested: type | None, rules: dict, element: bool = False
+) -> tuple[bool, bool]:
     """(valid, is_variable), as BFCL's type_checker decides (one level of nesting)."""
     answer_type = _answer_type(answers)
     variable = answer_type is not None and answer_type is not want
@@ -63,9 +72,11 @@ def _dict_ok(value: dict, answers: list) -> bool:
     for answer in answers:
         if answer == "":
             continue
-        if all(k in answer and (std(v) if isinstance(v, str) else v)
-               in [std(a) if isinstance(a, str) else a for a in answer[k]] for k, v in value.items()) \
-                and all(k in value or "" in vals for k, vals in answer.items()):
+        if all(
+            k in answer
+            and (std(v) if isinstance(v, str) else v) in [std(a) if isinstance(a, str) else a for a in answer[k]]
+            for k, v in value.items()
+        ) and all(k in value or "" in vals for k, vals in answer.items()):
             return True
     return False
 
@@ -94,7 +105,7 @@ def _param_ok(spec: dict, value, answers: list, rules: dict) -> bool:
 
 
 def _call_ok(functions: list, call: tuple[str, dict], answer: dict, rules: dict) -> bool:
-    (fname, params), = answer.items()
+    ((fname, params),) = answer.items()
     f = next(f for f in functions if f["name"] == fname)
     name, given = call
     if name != fname.replace(".", "_") or not isinstance(given, dict):
@@ -122,12 +133,15 @@ def bfcl_verdict(entry: dict, output: list[tuple[str, str]], rules: dict = BFCL)
     if len(answers) == 1:
         return _call_ok(functions, decoded[0], answers[0], rules)
     if rules["exhaustive-parallel"]:
-        return any(all(_call_ok(functions, decoded[j], a, rules) for a, j in zip(answers, perm))
-                   for perm in itertools.permutations(range(len(decoded))))
+        return any(
+            all(_call_ok(functions, decoded[j], a, rules) for a, j in zip(answers, perm))
+            for perm in itertools.permutations(range(len(decoded)))
+        )
     used: set[int] = set()
     for answer in answers:
-        j = next((j for j in range(len(decoded)) if j not in used and _call_ok(functions, decoded[j], answer, rules)),
-                 None)
+        j = next(
+            (j for j in range(len(decoded)) if j not in used and _call_ok(functions, decoded[j], answer, rules)), None
+        )
         if j is None:
             return False
         used.add(j)
@@ -156,7 +170,7 @@ def _concrete(value, last: bool = False):
 
 
 def right_call(answer: dict, functions: list, last: bool = False, minimal: bool = False) -> tuple[str, dict]:
-    (fname, params), = answer.items()
+    ((fname, params),) = answer.items()
     props = next(f for f in functions if f["name"] == fname)["parameters"]["properties"]
     args = {}
     for p, vals in params.items():
@@ -209,8 +223,12 @@ def _float_for_int(spec, v):
 def _int_for_float(spec, v):
     if spec.get("type") == "float" and isinstance(v, float) and v.is_integer():
         return int(v)
-    if spec.get("type") in ("array", "tuple") and isinstance(v, list) and v and all(
-            isinstance(x, float) and x.is_integer() for x in v):
+    if (
+        spec.get("type") in ("array", "tuple")
+        and isinstance(v, list)
+        and v
+        and all(isinstance(x, float) and x.is_integer() for x in v)
+    ):
         return [int(x) for x in v]
     return None
 
@@ -258,10 +276,16 @@ def _dict_drop_key(spec, v):
 
 
 PARAM_PERTURBATIONS = {
-    "float-for-int": _float_for_int, "int-for-float": _int_for_float, "string-for-number": _string_for_number,
-    "number-for-string": _number_for_string, "bool-as-int": _bool_as_int, "wrong-value": _wrong_value,
-    "punctuation-added": _punctuation, "list-strings-recased": _list_elements_restyled,
-    "dict-extra-key": _dict_extra_key, "dict-missing-key": _dict_drop_key,
+    "float-for-int": _float_for_int,
+    "int-for-float": _int_for_float,
+    "string-for-number": _string_for_number,
+    "number-for-string": _number_for_string,
+    "bool-as-int": _bool_as_int,
+    "wrong-value": _wrong_value,
+    "punctuation-added": _punctuation,
+    "list-strings-recased": _list_elements_restyled,
+    "dict-extra-key": _dict_extra_key,
+    "dict-missing-key": _dict_drop_key,
 }
 
 
@@ -275,19 +299,31 @@ def outputs(entry: dict) -> dict[str, list[tuple[str, str]]]:
     offered = [f["name"].replace(".", "_") for f in functions]
     if entry["bfcl_category"] == "irrelevance":
         f = functions[0]
-        args = {p: _placeholder(s) for p, s in f["parameters"]["properties"].items()
-                if p in f["parameters"].get("required", [])}
+        args = {
+            p: _placeholder(s)
+            for p, s in f["parameters"]["properties"].items()
+            if p in f["parameters"].get("required", [])
+        }
         name = offered[0]
-        return {"abstain": [], "calls-the-function": [(name, json.dumps(args))],
-                "calls-with-no-arguments": [(name, "{}")], "undecodable-call": [(name, json.dumps(args)[:-1])],
-                "two-calls": [(name, json.dumps(args))] * 2, "calls-an-unoffered-tool": [("web_search", '{"q": "x"}')]}
+        return {
+            "abstain": [],
+            "calls-the-function": [(name, json.dumps(args))],
+            "calls-with-no-arguments": [(name, "{}")],
+            "undecodable-call": [(name, json.dumps(args)[:-1])],
+            "two-calls": [(name, json.dumps(args))] * 2,
+            "calls-an-unoffered-tool": [("web_search", '{"q": "x"}')],
+        }
     answers = entry["possible_answer"]
     right = [right_call(a, functions) for a in answers]
-    out = {"right": _dump(right), "right-last-alternatives": _dump([right_call(a, functions, last=True) for a in answers]),
-           "right-minimal": _dump([right_call(a, functions, minimal=True) for a in answers]),
-           "restyled-strings": _dump([(n, _restyle(a)) for n, a in right]),
-           "squashed-strings": _dump([(n, _squash(a)) for n, a in right]),
-           "no-call": [], "truncated-json": [(n, json.dumps(a)[:-2]) for n, a in right]}
+    out = {
+        "right": _dump(right),
+        "right-last-alternatives": _dump([right_call(a, functions, last=True) for a in answers]),
+        "right-minimal": _dump([right_call(a, functions, minimal=True) for a in answers]),
+        "restyled-strings": _dump([(n, _restyle(a)) for n, a in right]),
+        "squashed-strings": _dump([(n, _squash(a)) for n, a in right]),
+        "no-call": [],
+        "truncated-json": [(n, json.dumps(a)[:-2]) for n, a in right],
+    }
     for label, fn in PARAM_PERTURBATIONS.items():
         changed = [_map_params(c, functions, fn) for c in right]
         if any(changed):
@@ -296,13 +332,14 @@ def outputs(entry: dict) -> dict[str, list[tuple[str, str]]]:
             for param in call[1]:
                 one = _map_params(call, functions, fn, only=param)
                 if one:
-                    out[f"{label}:{i}:{param}"] = _dump(right[:i] + [one] + right[i + 1:])
+                    out[f"{label}:{i}:{param}"] = _dump(right[:i] + [one] + right[i + 1 :])
     first_name, first_args = right[0]
     f0 = next(f for f in functions if f["name"].replace(".", "_") == first_name)
     required = [p for p in f0["parameters"].get("required", []) if p in first_args]
     if required:
-        out["missing-required"] = _dump([(first_name, {k: v for k, v in first_args.items() if k != required[0]})]
-                                        + right[1:])
+        out["missing-required"] = _dump(
+            [(first_name, {k: v for k, v in first_args.items() if k != required[0]})] + right[1:]
+        )
     out["extra-param"] = _dump([(first_name, {**first_args, "verbose": True})] + right[1:])
     others = [n for n in offered if n != first_name]
     out["wrong-function"] = _dump([(others[0] if others else first_name + "_v2", first_args)] + right[1:])
@@ -334,7 +371,8 @@ def _distinct(named: dict) -> dict:
 
 def _placeholder(spec: dict):
     return {"string": "x", "integer": 1, "float": 1.5, "boolean": True, "array": [], "tuple": [], "dict": {}}.get(
-        spec.get("type"), "x")
+        spec.get("type"), "x"
+    )
 
 
 # --- the comparison --------------------------------------------------------------------------
@@ -387,8 +425,10 @@ def test_agreement_with_bfcl_is_at_least_99_percent_and_every_difference_is_a_li
         key = explain(entry, output)
         assert key is not None, (entry["id"], label, output, "ours", ours)
         explained.setdefault(key, []).append((entry["id"], label))
-    print(f"\nBFCL agreement: {total - len(differ)}/{total} = {100 * agreement:.2f}% "
-          f"({', '.join(f'{k}: {len(v)}' for k, v in sorted(explained.items()))})")
+    print(
+        f"\nBFCL agreement: {total - len(differ)}/{total} = {100 * agreement:.2f}% "
+        f"({', '.join(f'{k}: {len(v)}' for k, v in sorted(explained.items()))})"
+    )
     assert total > 20_000
     assert agreement >= 0.99
     assert set(explained) <= set(DIFFERENCES)

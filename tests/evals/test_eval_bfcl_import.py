@@ -15,35 +15,82 @@ from mcpfleet.evals.cases import load_cases
 from mcpfleet.evals.runner import ModelTarget, parse_serving
 from scripted_llm import ScriptedLLM
 
-AREA = {"name": "geometry.area", "description": "Area of a shape.", "parameters": {"type": "dict", "properties": {
-    "shape": {"type": "string", "description": "circle or square"},
-    "size": {"type": "float", "description": "radius or side"},
-    "precision": {"type": "integer", "description": "decimals", "default": 2}}, "required": ["shape", "size"]}}
-TAGS = {"name": "tag_photos", "description": "Tag photos.", "parameters": {"type": "dict", "properties": {
-    "ids": {"type": "array", "items": {"type": "integer"}, "description": "photo ids"},
-    "labels": {"type": "array", "items": {"type": "string"}, "description": "labels"},
-    "owner": {"type": "dict", "description": "who", "properties": {"name": {"type": "string"}}}},
-    "required": ["ids", "labels"]}}
+AREA = {
+    "name": "geometry.area",
+    "description": "Area of a shape.",
+    "parameters": {
+        "type": "dict",
+        "properties": {
+            "shape": {"type": "string", "description": "circle or square"},
+            "size": {"type": "float", "description": "radius or side"},
+            "precision": {"type": "integer", "description": "decimals", "default": 2},
+        },
+        "required": ["shape", "size"],
+    },
+}
+TAGS = {
+    "name": "tag_photos",
+    "description": "Tag photos.",
+    "parameters": {
+        "type": "dict",
+        "properties": {
+            "ids": {"type": "array", "items": {"type": "integer"}, "description": "photo ids"},
+            "labels": {"type": "array", "items": {"type": "string"}, "description": "labels"},
+            "owner": {"type": "dict", "description": "who", "properties": {"name": {"type": "string"}}},
+        },
+        "required": ["ids", "labels"],
+    },
+}
 ENTRIES = [
-    {"id": "simple_python_0", "question": [[{"role": "user", "content": "Area of a circle of radius 2, 3 decimals?"}]],
-     "function": [AREA]},
-    {"id": "simple_python_1", "question": [[{"role": "user", "content": "Tag photos 1 and 2 as Beach, Summer Trip."}]],
-     "function": [TAGS]},
-    {"id": "parallel_0", "question": [[{"role": "user", "content": "Areas of a square of side 3 and a circle of radius 1."}]],
-     "function": [AREA]},
-    {"id": "multiple_0", "question": [[{"role": "system", "content": "Be brief."},
-                                       {"role": "user", "content": "Tag photo 5 for Ann as New York."}]],
-     "function": [AREA, TAGS]},
+    {
+        "id": "simple_python_0",
+        "question": [[{"role": "user", "content": "Area of a circle of radius 2, 3 decimals?"}]],
+        "function": [AREA],
+    },
+    {
+        "id": "simple_python_1",
+        "question": [[{"role": "user", "content": "Tag photos 1 and 2 as Beach, Summer Trip."}]],
+        "function": [TAGS],
+    },
+    {
+        "id": "parallel_0",
+        "question": [[{"role": "user", "content": "Areas of a square of side 3 and a circle of radius 1."}]],
+        "function": [AREA],
+    },
+    {
+        "id": "multiple_0",
+        "question": [
+            [
+                {"role": "system", "content": "Be brief."},
+                {"role": "user", "content": "Tag photo 5 for Ann as New York."},
+            ]
+        ],
+        "function": [AREA, TAGS],
+    },
     {"id": "irrelevance_0", "question": [[{"role": "user", "content": "Who wrote Hamlet?"}]], "function": [AREA]},
 ]
 ANSWERS = [
-    {"id": "simple_python_0", "ground_truth": [{"geometry.area": {"shape": ["circle"], "size": [2.0], "precision": [3]}}]},
-    {"id": "simple_python_1", "ground_truth": [{"tag_photos": {"ids": [[1, 2]], "labels": [["Beach", "Summer Trip"]],
-                                                               "owner": [""]}}]},
-    {"id": "parallel_0", "ground_truth": [{"geometry.area": {"shape": ["square"], "size": [3.0], "precision": ["", 2]}},
-                                          {"geometry.area": {"shape": ["circle"], "size": [1.0], "precision": ["", 2]}}]},
-    {"id": "multiple_0", "ground_truth": [{"tag_photos": {"ids": [[5]], "labels": [["New York", "NYC"]],
-                                                          "owner": [{"name": ["Ann"]}, ""]}}]},
+    {
+        "id": "simple_python_0",
+        "ground_truth": [{"geometry.area": {"shape": ["circle"], "size": [2.0], "precision": [3]}}],
+    },
+    {
+        "id": "simple_python_1",
+        "ground_truth": [{"tag_photos": {"ids": [[1, 2]], "labels": [["Beach", "Summer Trip"]], "owner": [""]}}],
+    },
+    {
+        "id": "parallel_0",
+        "ground_truth": [
+            {"geometry.area": {"shape": ["square"], "size": [3.0], "precision": ["", 2]}},
+            {"geometry.area": {"shape": ["circle"], "size": [1.0], "precision": ["", 2]}},
+        ],
+    },
+    {
+        "id": "multiple_0",
+        "ground_truth": [
+            {"tag_photos": {"ids": [[5]], "labels": [["New York", "NYC"]], "owner": [{"name": ["Ann"]}, ""]}}
+        ],
+    },
 ]
 
 
@@ -60,8 +107,17 @@ def imported(tmp_path_factory):
     (tmp / "answers.json").write_text("".join(json.dumps(a) + "\n" for a in ANSWERS))
     cases_dir = tmp / "cases"
     cases_dir.mkdir()
-    done = cli("eval", "import-bfcl", str(tmp / "entries.json"), "--answers", str(tmp / "answers.json"),
-               "--server", "photos", "--out", str(cases_dir / "photos.yaml"))
+    done = cli(
+        "eval",
+        "import-bfcl",
+        str(tmp / "entries.json"),
+        "--answers",
+        str(tmp / "answers.json"),
+        "--server",
+        "photos",
+        "--out",
+        str(cases_dir / "photos.yaml"),
+    )
     return tmp, cases_dir, done
 
 
@@ -72,13 +128,19 @@ def test_import_writes_a_case_file_with_the_matchers_bfcl_means(imported):
     by_id = {c["id"]: c for c in data["cases"]}
     area = by_id["photos-simple-simple_python_0"]["expect"][0]
     assert area["name"] == "geometry_area"  # dots as the FC handlers send them
-    assert area["args"] == {"shape": {"normalised": ["circle"]}, "size": {"one_of": [2.0]}, "precision": {"integer": [3]}}
+    assert area["args"] == {
+        "shape": {"normalised": ["circle"]},
+        "size": {"one_of": [2.0]},
+        "precision": {"integer": [3]},
+    }
     tags = by_id["photos-simple-simple_python_1"]["expect"][0]["args"]
     assert tags["ids"] == {"items": [{"integer": 1}, {"integer": 2}]}
     assert tags["owner"] == {"one_of": [], "optional": True}  # may be omitted, any value is wrong
     multiple = by_id["photos-multiple-multiple_0"]
     assert multiple["system"] == "Be brief." and multiple["expect"][0]["args"]["owner"] == {
-        "keys": {"name": {"normalised": ["Ann"]}}, "optional": True}
+        "keys": {"name": {"normalised": ["Ann"]}},
+        "optional": True,
+    }
     assert set(multiple["functions"]) == {"geometry_area", "tag_photos"}
     assert multiple["functions"]["geometry_area"]["parameters"]["properties"]["size"]["type"] == "number"
     cases = {c.id: c for c in load_cases(directory=cases_dir)}
@@ -103,8 +165,21 @@ def test_imported_cases_run_without_a_server_and_compare(imported):
     cases = load_cases(directory=cases_dir)
     with running_app(ScriptedLLM(cases).app) as url:
         for persona in ("perfect", "sloppy"):
-            cli("eval", "run", "--model", persona, "--base-url", f"{url}/v1", "--cases-dir", str(cases_dir),
-                "--no-progress", "--repeats", "3", "--out", str(tmp / f"{persona}.jsonl"))
+            cli(
+                "eval",
+                "run",
+                "--model",
+                persona,
+                "--base-url",
+                f"{url}/v1",
+                "--cases-dir",
+                str(cases_dir),
+                "--no-progress",
+                "--repeats",
+                "3",
+                "--out",
+                str(tmp / f"{persona}.jsonl"),
+            )
     perfect = [json.loads(line) for line in (tmp / "perfect.jsonl").read_text().splitlines()]
     assert len(perfect) == 15 and all(r["scores"]["success"] and r["fault"] is None for r in perfect)
     sloppy = [json.loads(line) for line in (tmp / "sloppy.jsonl").read_text().splitlines()]
@@ -141,9 +216,18 @@ def test_import_errors_are_clear(tmp_path):
 def test_serving_config_labels_rows_and_hashes_the_chat_template(tmp_path):
     template = tmp_path / "tool_chat_template_hermes.jinja"
     template.write_text("{% for m in messages %}{{ m.content }}{% endfor %}")
-    raw = {"name": "Qwen/Qwen3-32B", "base_url": "http://127.0.0.1:1/v1", "top_p": 0.9,
-           "serving": {"engine": "vllm", "engine_version": "0.11.0", "tool_call_parser": "hermes",
-                       "reasoning_parser": "qwen3", "chat_template": template.name}}
+    raw = {
+        "name": "Qwen/Qwen3-32B",
+        "base_url": "http://127.0.0.1:1/v1",
+        "top_p": 0.9,
+        "serving": {
+            "engine": "vllm",
+            "engine_version": "0.11.0",
+            "tool_call_parser": "hermes",
+            "reasoning_parser": "qwen3",
+            "chat_template": template.name,
+        },
+    }
     target = ModelTarget.parse(raw, tmp_path)
     import hashlib
 

@@ -53,7 +53,9 @@ def test_every_case_file_loads_and_ids_are_unique():
 
 
 def write(tmp_path: Path, server: str, body: str) -> Path:
-    (tmp_path / f"{server}.yaml").write_text(f"server: {server}\ncases:\n" + textwrap.indent(textwrap.dedent(body), "  "))
+    (tmp_path / f"{server}.yaml").write_text(
+        f"server: {server}\ncases:\n" + textwrap.indent(textwrap.dedent(body), "  ")
+    )
     return tmp_path
 
 
@@ -110,31 +112,36 @@ def test_validator_reports_each_kind_of_drift(tmp_path, tools):
     assert len({p.split(":")[0] for p in problems}) == 8
 
 
-@pytest.mark.parametrize("body, message", [
-    ('- {id: math-simple-x, category: simple, expect: [{name: math_solve}]}', "needs a user message"),
-    ('- {id: math-easy-x, category: easy, user: hi}', "must look like"),
-    ('- {id: prolog-simple-x, category: simple, user: hi, expect: [{name: a}]}', "must start with math-simple-"),
-    ('- {id: math-simple-x, category: simple, user: hi, expect: [{name: a}, {name: b}]}', "exactly one call"),
-    ('- {id: math-parallel-x, category: parallel, user: hi, expect: [{name: a}]}', "several calls"),
-    ('- {id: math-irrelevance-x, category: irrelevance, user: hi, expect: [{name: a}]}', "expect no call"),
-    ('- {id: math-multi_turn-x, category: multi_turn, turns: [hi]}', "need final rules"),
-    ('- {id: math-simple-x, category: simple, user: hi, expect: [{name: a, args: {b: {regex: "("}}}]}', "case 1"),
-    ('- {id: math-simple-x, category: simple, user: hi, expect: [{name: a}], colour: red}', "unknown keys"),
-    ('- {id: math-simple-x, category: simple, user: hi, tools: everything, expect: [{name: a}]}', "tools must be"),
-    ('- {id: math-simple-x, category: simple, user: hi, tools: [], expect: [{name: a}]}', "tools must be"),
-    ('- {id: math-simple-x, category: simple, user: 5, expect: [{name: a}]}', "needs a user message"),
-    ('- {id: math-simple-x, category: simple, user: hi, expect: a}', "expect is a list of calls"),
-    ('- {id: math-simple-x, category: simple, user: hi, expect: [{name: a}], history: [{role: bot, content: x}]}',
-     "history entries are"),
-    ('- {id: math-simple-x, category: simple, user: hi, expect: [{name: a}], final: {x: 1}}', "final has"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ("- {id: math-simple-x, category: simple, expect: [{name: math_solve}]}", "needs a user message"),
+        ("- {id: math-easy-x, category: easy, user: hi}", "must look like"),
+        ("- {id: prolog-simple-x, category: simple, user: hi, expect: [{name: a}]}", "must start with math-simple-"),
+        ("- {id: math-simple-x, category: simple, user: hi, expect: [{name: a}, {name: b}]}", "exactly one call"),
+        ("- {id: math-parallel-x, category: parallel, user: hi, expect: [{name: a}]}", "several calls"),
+        ("- {id: math-irrelevance-x, category: irrelevance, user: hi, expect: [{name: a}]}", "expect no call"),
+        ("- {id: math-multi_turn-x, category: multi_turn, turns: [hi]}", "need final rules"),
+        ('- {id: math-simple-x, category: simple, user: hi, expect: [{name: a, args: {b: {regex: "("}}}]}', "case 1"),
+        ("- {id: math-simple-x, category: simple, user: hi, expect: [{name: a}], colour: red}", "unknown keys"),
+        ("- {id: math-simple-x, category: simple, user: hi, tools: everything, expect: [{name: a}]}", "tools must be"),
+        ("- {id: math-simple-x, category: simple, user: hi, tools: [], expect: [{name: a}]}", "tools must be"),
+        ("- {id: math-simple-x, category: simple, user: 5, expect: [{name: a}]}", "needs a user message"),
+        ("- {id: math-simple-x, category: simple, user: hi, expect: a}", "expect is a list of calls"),
+        (
+            "- {id: math-simple-x, category: simple, user: hi, expect: [{name: a}], history: [{role: bot, content: x}]}",
+            "history entries are",
+        ),
+        ("- {id: math-simple-x, category: simple, user: hi, expect: [{name: a}], final: {x: 1}}", "final has"),
+    ],
+)
 def test_malformed_cases_fail_at_load_time_with_the_reason(tmp_path, body, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
         load_cases(["math"], directory=write(tmp_path, "math", body + "\n"))
 
 
 def test_duplicate_ids_and_wrong_server_are_refused(tmp_path):
-    case = '- {id: math-simple-x, category: simple, user: hi, expect: [{name: a}]}\n'
+    case = "- {id: math-simple-x, category: simple, user: hi, expect: [{name: a}]}\n"
     with pytest.raises(ConfigError, match="duplicate case id"):
         load_cases(["math"], directory=write(tmp_path, "math", case + case))
     (tmp_path / "prolog.yaml").write_text("server: math\ncases: []\n")
@@ -144,12 +151,22 @@ def test_duplicate_ids_and_wrong_server_are_refused(tmp_path):
 
 def test_validate_command_exit_codes(tmp_path):
     env = subprocess_env(MCPFLEET_WORKERS__SIZE="1")
-    good = subprocess.run(mcpfleet_cmd("eval", "validate", "--server", "math", "--server", "prolog"),
-                          capture_output=True, text=True, env=env, timeout=180)
+    good = subprocess.run(
+        mcpfleet_cmd("eval", "validate", "--server", "math", "--server", "prolog"),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+    )
     assert good.returncode == 0, good.stdout + good.stderr
     assert "all valid" in good.stderr
-    bad = subprocess.run(mcpfleet_cmd("eval", "validate", "--cases-dir", str(write(tmp_path, "math", BAD_CASES))),
-                         capture_output=True, text=True, env=env, timeout=180)
+    bad = subprocess.run(
+        mcpfleet_cmd("eval", "validate", "--cases-dir", str(write(tmp_path, "math", BAD_CASES))),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+    )
     assert bad.returncode == 1
     assert "math-simple-renamed: expected tool 'math_solver' does not exist" in bad.stdout
 

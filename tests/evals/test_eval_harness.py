@@ -69,7 +69,11 @@ async def test_each_persona_is_scored_exactly_as_its_script_intends(results, fle
         assert row["fault"] == want["fault"] and {f["kind"] for f in row["faults"]} == want["kinds"], row
         assert (row["error"] is None) == (want["fault"] != "endpoint")
         if want["success"] is not None:  # a faulted row's score is not the model's
-            assert (got["success"], got["schema_ok"]) == (want["success"], want["schema_ok"]), (row["model"], want["mode"], row)
+            assert (got["success"], got["schema_ok"]) == (want["success"], want["schema_ok"]), (
+                row["model"],
+                want["mode"],
+                row,
+            )
         if row["stream"] and (row["fault"] == "engine" or (row["fault"] is None and not got["success"])):
             assert row["raw_stream"] and all(line.startswith("{") for line in row["raw_stream"])  # kept, as received
         elif row["fault"] is None:
@@ -80,8 +84,9 @@ async def test_each_persona_is_scored_exactly_as_its_script_intends(results, fle
 
 async def test_each_persona_mode_was_exercised(results, fleet):
     _, rows = results
-    modes = {(r["model"], expected_outcome(r["model"], BY_ID[r["case"]], r["stream"], fleet.schemas)["mode"])
-             for r in rows}
+    modes = {
+        (r["model"], expected_outcome(r["model"], BY_ID[r["case"]], r["stream"], fleet.schemas)["mode"]) for r in rows
+    }
     for mode in ("drop_optional", "default_arg", "wrong_value", "extra_arg", "eager"):
         assert ("sloppy", mode) in modes
     for mode in ("wrong_name", "bad_json", "disagree", "flaky"):
@@ -104,7 +109,9 @@ async def test_rows_record_what_was_asked_and_answered(results, llm):
     streamed = [b for b in scripted.requests if b.get("stream")]
     assert streamed and all(b["stream_options"] == {"include_usage": True} for b in streamed)
     assert all(b["tool_choice"] == "auto" and b["temperature"] == 0.0 for b in scripted.requests)
-    fleet_offer = next(b for b in scripted.requests if b["messages"][-1]["content"] == BY_ID["math-multiple-matrix-inverse"].user)
+    fleet_offer = next(
+        b for b in scripted.requests if b["messages"][-1]["content"] == BY_ID["math-multiple-matrix-inverse"].user
+    )
     assert {t["function"]["name"] for t in fleet_offer["tools"]} >= {"math_matrix", "prolog_query"}
     assert len(read_rows(out)) == len(rows)
 
@@ -125,8 +132,12 @@ async def test_multi_turn_runs_against_the_live_servers(results):
 
 async def test_retries_turn_500s_into_answers(results, fleet):
     _, rows = results
-    flaky = [r for r in rows if r["model"] == "broken"
-             and expected_outcome("broken", BY_ID[r["case"]], r["stream"], fleet.schemas)["mode"] == "flaky"]
+    flaky = [
+        r
+        for r in rows
+        if r["model"] == "broken"
+        and expected_outcome("broken", BY_ID[r["case"]], r["stream"], fleet.schemas)["mode"] == "flaky"
+    ]
     assert flaky and all(r["scores"]["success"] for r in flaky)
     assert any(r["attempts"] >= 2 for r in flaky)
 
@@ -137,7 +148,9 @@ async def test_stream_disagreement_rate_counts_the_scripted_disagreements(result
     assert runs["perfect"].disagreement == (0, len(CASES))
     assert runs["sloppy"].disagreement == (0, len(CASES))
     outcome = {c.id: expected_outcome("broken", c, True, fleet.schemas) for c in CASES}
-    disagree = [c for c in CASES if outcome[c.id]["mode"] == "disagree" and c.category not in ("multi_turn", "irrelevance")]
+    disagree = [
+        c for c in CASES if outcome[c.id]["mode"] == "disagree" and c.category not in ("multi_turn", "irrelevance")
+    ]
     faulted = [c for c in CASES if outcome[c.id]["fault"] and c not in disagree]  # no pair to compare
     assert disagree and faulted
     assert runs["broken"].disagreement == (len(disagree), len(CASES) - len(faulted))
@@ -188,17 +201,21 @@ async def test_repeats_and_pass_k(llm, fleet, tmp_path):
 
 async def test_endpoint_errors_are_rows_not_crashes(fleet, tmp_path):
     out = tmp_path / "down.jsonl"
-    rows = await run_eval([ModelTarget("perfect", "http://127.0.0.1:9/v1")], CASES[:2], fleet,
-                          options(streams=(False,), retries=1), out)
+    rows = await run_eval(
+        [ModelTarget("perfect", "http://127.0.0.1:9/v1")], CASES[:2], fleet, options(streams=(False,), retries=1), out
+    )
     assert len(rows) == 2 and all(r["error"] and not r["scores"]["success"] for r in rows)
     assert "after 2 attempts" in rows[0]["error"]
 
 
-@pytest.mark.parametrize("engine, want", [
-    ("sglang", {"engine": "sglang", "version": "0.5.4"}),
-    ("vllm", {"engine": "vllm", "version": "0.11.0"}),
-    ("litellm", {"gateway": "litellm", "gateway_version": "1.80.0"}),
-])
+@pytest.mark.parametrize(
+    "engine, want",
+    [
+        ("sglang", {"engine": "sglang", "version": "0.5.4"}),
+        ("vllm", {"engine": "vllm", "version": "0.11.0"}),
+        ("litellm", {"gateway": "litellm", "gateway_version": "1.80.0"}),
+    ],
+)
 async def test_engine_detection(engine, want):
     scripted = ScriptedLLM(CASES, engine=engine)
     with running_app(scripted.app) as url:
@@ -226,8 +243,9 @@ async def test_a_running_fleet_over_http_serves_tools_and_multi_turn_calls(llm, 
     with running_app(build_http_app([MATH], settings)) as fleet_url:
         async with open_fleet(settings, ["math"], fleet_url=fleet_url, specs=[MATH]) as fleet:
             assert fleet.servers == ["math"] and "math_solve" in fleet.tools
-            rows = await run_eval([ModelTarget("perfect", url)], multi, fleet, options(streams=(True,)),
-                                  tmp_path / "http.jsonl")
+            rows = await run_eval(
+                [ModelTarget("perfect", url)], multi, fleet, options(streams=(True,)), tmp_path / "http.jsonl"
+            )
     assert len(rows) == len(multi) and all(r["scores"]["success"] for r in rows)
     solved = next(r for r in rows if r["case"] == "math-multi_turn-area-under-parabola")
     assert "9" in solved["calls"][0]["result"] and not solved["calls"][0]["is_error"]
@@ -235,8 +253,13 @@ async def test_a_running_fleet_over_http_serves_tools_and_multi_turn_calls(llm, 
 
 async def test_a_dead_endpoint_is_given_up_after_a_run_of_errors(fleet, tmp_path):
     out = tmp_path / "dead.jsonl"
-    rows = await run_eval([ModelTarget("perfect", "http://127.0.0.1:9/v1")], CASES, fleet,
-                          options(streams=(False,), retries=0, concurrency=2), out)
+    rows = await run_eval(
+        [ModelTarget("perfect", "http://127.0.0.1:9/v1")],
+        CASES,
+        fleet,
+        options(streams=(False,), retries=0, concurrency=2),
+        out,
+    )
     assert 8 <= len(rows) < 12 and all(r["error"] for r in rows)  # 8 in a row, plus those already in flight
 
 

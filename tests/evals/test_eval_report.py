@@ -56,7 +56,9 @@ class Tables(HTMLParser):
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    done = subprocess.run(mcpfleet_cmd(*args), capture_output=True, text=True, env=subprocess_env(MCPFLEET_WORKERS__SIZE="1"), timeout=300)
+    done = subprocess.run(
+        mcpfleet_cmd(*args), capture_output=True, text=True, env=subprocess_env(MCPFLEET_WORKERS__SIZE="1"), timeout=300
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return done
 
@@ -71,18 +73,51 @@ def accuracy_text(rates: list[float]) -> str:
 def report(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("report")
     with running_app(ScriptedLLM(CASES).app) as url:
-        base = ["--server", "math", "--no-progress", "--concurrency", "3"] + functools.reduce(operator.iadd, (["--category", c] for c in CATEGORIES), [])
-        first = run("eval", "run", "--model", "perfect", "--base-url", f"{url}/v1", "--compare-stream",
-                    "--out", str(tmp / "baseline.jsonl"), *base)
+        base = ["--server", "math", "--no-progress", "--concurrency", "3"] + functools.reduce(
+            operator.iadd, (["--category", c] for c in CATEGORIES), []
+        )
+        first = run(
+            "eval",
+            "run",
+            "--model",
+            "perfect",
+            "--base-url",
+            f"{url}/v1",
+            "--compare-stream",
+            "--out",
+            str(tmp / "baseline.jsonl"),
+            *base,
+        )
         models = tmp / "models.yaml"
-        models.write_text(f"- {{name: sloppy, base_url: '{url}/v1'}}\n- {{name: broken, base_url: '{url}/v1', top_p: 1.0}}\n"
-                          f"- {{name: faulty, base_url: '{url}/v1', serving: {{engine: vllm, engine_version: 0.11.0, "
-                          "tool_call_parser: hermes, litellm_route: openai/faulty}}\n")
-        run("eval", "run", "--models", str(models), "--repeats", "2", "--retries", "2",
-            "--out", str(tmp / "candidates.jsonl"), *base)
+        models.write_text(
+            f"- {{name: sloppy, base_url: '{url}/v1'}}\n- {{name: broken, base_url: '{url}/v1', top_p: 1.0}}\n"
+            f"- {{name: faulty, base_url: '{url}/v1', serving: {{engine: vllm, engine_version: 0.11.0, "
+            "tool_call_parser: hermes, litellm_route: openai/faulty}}\n"
+        )
+        run(
+            "eval",
+            "run",
+            "--models",
+            str(models),
+            "--repeats",
+            "2",
+            "--retries",
+            "2",
+            "--out",
+            str(tmp / "candidates.jsonl"),
+            *base,
+        )
     html_path, md_path = tmp / "report.html", tmp / "report.md"
-    printed = run("eval", "report", str(tmp / "baseline.jsonl"), str(tmp / "candidates.jsonl"),
-                  "--html", str(html_path), "--md", str(md_path))
+    printed = run(
+        "eval",
+        "report",
+        str(tmp / "baseline.jsonl"),
+        str(tmp / "candidates.jsonl"),
+        "--html",
+        str(html_path),
+        "--md",
+        str(md_path),
+    )
     parser = Tables()
     parser.feed(html_path.read_text())
     return first, printed, parser, md_path.read_text(), tmp
@@ -105,7 +140,12 @@ def test_leaderboard_has_the_scripted_accuracies_and_fault_rates(report):
     assert header[:5] == ["model × serving", "accuracy [95% CI]", "pass^k [95% CI]", "k", "schema-valid"]
     col = {h: i for i, h in enumerate(header)}
     by_model = {r[0]: r for r in rows}
-    assert set(by_model) == {"perfect (baseline)", "sloppy (candidates)", "broken (candidates)", f"{FAULTY} (candidates)"}
+    assert set(by_model) == {
+        "perfect (baseline)",
+        "sloppy (candidates)",
+        "broken (candidates)",
+        f"{FAULTY} (candidates)",
+    }
     assert rows[0][0] == "perfect (baseline)"  # ranked by accuracy
     perfect = by_model["perfect (baseline)"]
     assert perfect[1] == accuracy_text([1.0] * len(CASES)) and perfect[2].startswith("100.0%")
@@ -117,12 +157,16 @@ def test_leaderboard_has_the_scripted_accuracies_and_fault_rates(report):
         rates = [1.0 if o["success"] else 0.0 for o in measured]
         row = by_model[f"{label} (candidates)"]
         assert row[1] == accuracy_text(rates), persona
-        assert row[3] == "2" and row[col["trials"]] == str(2 * len(measured)) and row[col["cases"]] == str(len(measured))
+        assert (
+            row[3] == "2" and row[col["trials"]] == str(2 * len(measured)) and row[col["cases"]] == str(len(measured))
+        )
         assert row[2].startswith(f"{100 * sum(rates) / len(rates):.1f}% [")  # deterministic: pass^2 == pass^1
         for kind in ("engine", "endpoint"):
             n = 2 * sum(o["fault"] == kind for o in outcomes)
-            assert row[col[f"{kind} faults" if kind == "engine" else "endpoint errors"]] == \
-                f"{100 * n / (2 * len(CASES)):.1f}% ({n})", (persona, kind)
+            assert (
+                row[col[f"{kind} faults" if kind == "engine" else "endpoint errors"]]
+                == f"{100 * n / (2 * len(CASES)):.1f}% ({n})"
+            ), (persona, kind)
     faulty = by_model[f"{FAULTY} (candidates)"]
     assert faulty[1].startswith("100.0%") and faulty[col["engine faults"]] != "0.0% (0)"  # faults are not failures
 
@@ -135,7 +179,11 @@ def test_paired_comparison_names_the_leader_and_a_p_value(report):
     assert set(by_b) == {"sloppy (candidates)", "broken (candidates)", f"{FAULTY} (candidates)"}
     assert {r[0] for r in rows} <= {"perfect (baseline)", f"{FAULTY} (candidates)"}  # both at 100%: either leads
     for b in ("sloppy (candidates)", "broken (candidates)"):
-        assert float(by_b[b][5]) < 0.05 and " is better than " in by_b[b][6] and by_b[b][6].endswith(f"{b} (" + by_b[b][6].split(f"{b} (", 1)[1])
+        assert (
+            float(by_b[b][5]) < 0.05
+            and " is better than " in by_b[b][6]
+            and by_b[b][6].endswith(f"{b} (" + by_b[b][6].split(f"{b} (", 1)[1])
+        )
     leader = rows[0][0]
     other = "perfect (baseline)" if leader != "perfect (baseline)" else f"{FAULTY} (candidates)"
     assert by_b[other][6].startswith("No significant difference") and by_b[other][5] == "1"
@@ -153,8 +201,13 @@ def test_fault_examples_keep_the_raw_stream(report):
     _, _, tables, _, _ = report
     header, *rows = tables.tables["fault-examples"]
     assert header == ["model", "case", "fault", "raw stream"]
-    kinds = {k for r in rows if r[0].startswith(FAULTY) for k in ("arguments_truncated", "arguments_duplicated",
-             "finish_reason_inconsistent", "endpoint_error") if k in r[2]}
+    kinds = {
+        k
+        for r in rows
+        if r[0].startswith(FAULTY)
+        for k in ("arguments_truncated", "arguments_duplicated", "finish_reason_inconsistent", "endpoint_error")
+        if k in r[2]
+    }
     assert kinds == {"arguments_truncated", "arguments_duplicated", "finish_reason_inconsistent", "endpoint_error"}
 
 

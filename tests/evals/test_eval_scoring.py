@@ -22,7 +22,9 @@ from mcpfleet.evals.scoring import (
 )
 
 SCHEMA = {
-    "type": "object", "additionalProperties": False, "required": ["expression", "operation"],
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["expression", "operation"],
     "properties": {
         "expression": {"type": "string"},
         "operation": {"enum": ["diff", "integrate"], "type": "string"},
@@ -41,11 +43,23 @@ def actual(args, name: str = "calc") -> ActualCall:
     return ActualCall.from_raw(name, args if isinstance(args, str) else __import__("json").dumps(args))
 
 
-@pytest.mark.parametrize("a, b, equal", [
-    (3, 3.0, True), (3, 3.5, False), ("3", 3, False), (True, 1, False), (False, 0, False), (None, None, True),
-    (None, 0, False), ([1, 2], [1.0, 2.0], True), ([1, 2], [2, 1], False), ({"a": [1, {"b": 2}]}, {"a": [1.0, {"b": 2}]}, True),
-    ({"a": 1}, {"a": 1, "b": 2}, False), ("x", "X", False),
-])
+@pytest.mark.parametrize(
+    "a, b, equal",
+    [
+        (3, 3.0, True),
+        (3, 3.5, False),
+        ("3", 3, False),
+        (True, 1, False),
+        (False, 0, False),
+        (None, None, True),
+        (None, 0, False),
+        ([1, 2], [1.0, 2.0], True),
+        ([1, 2], [2, 1], False),
+        ({"a": [1, {"b": 2}]}, {"a": [1.0, {"b": 2}]}, True),
+        ({"a": 1}, {"a": 1, "b": 2}, False),
+        ("x", "X", False),
+    ],
+)
 def test_exact_coercion_rules(a, b, equal):
     assert values_equal(a, b) is equal
     assert (Matcher.parse({"exact": a}).check(b) is None) is equal
@@ -90,8 +104,17 @@ def test_set_and_contains():
     assert Matcher.parse({"any": True}).check(None) is None
 
 
-@pytest.mark.parametrize("raw", [{"exact": 1, "text": "a"}, {"regex": "("}, {"number": "3"}, {"set": "a"},
-                                 {"text": 3}, {"one_of": [1], "bogus": 1}])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"exact": 1, "text": "a"},
+        {"regex": "("},
+        {"number": "3"},
+        {"set": "a"},
+        {"text": 3},
+        {"one_of": [1], "bogus": 1},
+    ],
+)
 def test_malformed_matchers_are_rejected(raw):
     with pytest.raises((ValueError, re.error)):  # load_file turns both into one ConfigError line
         Matcher.parse(raw)
@@ -114,8 +137,11 @@ def test_schema_default_values_are_not_unexpected_but_other_values_are():
     assert check_call(e, actual({"expression": "x", "operation": "diff", "variable": "", "point": {}}), SCHEMA).ok
     assert check_call(e, actual({"expression": "x", "operation": "diff", "order": 1.0}), SCHEMA).ok  # 1.0 == default 1
     assert not check_call(e, actual({"expression": "x", "operation": "diff", "variable": "y"}), SCHEMA).ok
-    assert check_call(expected({"expression": "x", "operation": "diff"}, allow_extra_args=True),
-                      actual({"expression": "x", "operation": "diff", "variable": "y"}), SCHEMA).ok
+    assert check_call(
+        expected({"expression": "x", "operation": "diff"}, allow_extra_args=True),
+        actual({"expression": "x", "operation": "diff", "variable": "y"}),
+        SCHEMA,
+    ).ok
 
 
 def test_wrong_name_and_bad_json():
@@ -141,7 +167,9 @@ def test_nested_objects_and_lists():
 def test_schema_validity_is_reported_apart_from_correctness():
     ok = actual({"expression": "x", "operation": "diff", "order": 2})
     assert schema_errors(ok, SCHEMA) == []
-    assert any("'fly' is not one of" in e for e in schema_errors(actual({"expression": "x", "operation": "fly"}), SCHEMA))
+    assert any(
+        "'fly' is not one of" in e for e in schema_errors(actual({"expression": "x", "operation": "fly"}), SCHEMA)
+    )
     assert schema_errors(actual({"expression": "x"}), SCHEMA)  # required operation missing
     assert schema_errors(actual({"expression": "x", "operation": "diff", "order": 0}), SCHEMA)
     assert "no tool named" in schema_errors(actual({}, "nope"), None)[0]
@@ -210,9 +238,14 @@ def test_integer_is_strict():
 
 
 def test_items_keys_and_any_of_nest():
-    m = Matcher.parse({"any_of": [
-        {"items": [{"normalised": "New York"}, {"integer": 3}]},
-        {"keys": {"city": {"normalised": "NYC"}, "days": {"integer": 3, "optional": True}}}]})
+    m = Matcher.parse(
+        {
+            "any_of": [
+                {"items": [{"normalised": "New York"}, {"integer": 3}]},
+                {"keys": {"city": {"normalised": "NYC"}, "days": {"integer": 3, "optional": True}}},
+            ]
+        }
+    )
     assert m.check(["new-york", 3]) is None
     assert m.check(["new york", 3.0]) is not None and m.check([3, "new york"]) is not None  # in order, strict
     assert m.check({"city": "nyc"}) is None and m.check({"city": "N.Y.C.", "days": 3}) is None
@@ -222,8 +255,9 @@ def test_items_keys_and_any_of_nest():
     assert Matcher.parse(m.to_json()) == m and m.literals() == [["New York", 3], {"city": "NYC"}]
 
 
-@pytest.mark.parametrize("raw", [{"integer": 1.5}, {"normalised": 3}, {"items": "x"}, {"keys": ["a"]},
-                                 {"any_of": {"exact": 1}}])
+@pytest.mark.parametrize(
+    "raw", [{"integer": 1.5}, {"normalised": 3}, {"items": "x"}, {"keys": ["a"]}, {"any_of": {"exact": 1}}]
+)
 def test_malformed_nested_matchers_are_rejected(raw):
     with pytest.raises(ValueError):
         Matcher.parse(raw)

@@ -12,10 +12,20 @@ from mcpfleet.evals.stats import accuracy_interval, case_accuracy, paired, pass_
 
 
 def row(case: str, ok: bool, repeat: int = 0, stream: bool = False, fault: str | None = None, **kw) -> dict:
-    return {"model": "m", "case": case, "server": "math", "category": "simple", "repeat": repeat, "stream": stream,
-            "scores": {"success": ok, "schema_ok": ok, "errors": []}, "fault": fault,
-            "faults": [{"kind": "endpoint_error"}] if fault == "endpoint" else [], "error": "HTTP 503" if fault else None,
-            "calls": [], **kw}
+    return {
+        "model": "m",
+        "case": case,
+        "server": "math",
+        "category": "simple",
+        "repeat": repeat,
+        "stream": stream,
+        "scores": {"success": ok, "schema_ok": ok, "errors": []},
+        "fault": fault,
+        "faults": [{"kind": "endpoint_error"}] if fault == "endpoint" else [],
+        "error": "HTTP 503" if fault else None,
+        "calls": [],
+        **kw,
+    }
 
 
 def test_repeats_do_not_narrow_the_interval():

@@ -101,21 +101,34 @@ def calls(result: ChatResult) -> list[tuple[str, str]]:
 
 
 def test_calls_without_index_do_not_run_together():
-    r = assemble(fn("get_weather", ""), fn(arguments='{"city": '), fn(arguments='"Oslo"}'),
-                 fn("get_time", ""), fn(arguments='{"tz": "CET"}'))
+    r = assemble(
+        fn("get_weather", ""),
+        fn(arguments='{"city": '),
+        fn(arguments='"Oslo"}'),
+        fn("get_time", ""),
+        fn(arguments='{"tz": "CET"}'),
+    )
     assert calls(r) == [("get_weather", '{"city": "Oslo"}'), ("get_time", '{"tz": "CET"}')]
 
 
 def test_the_same_function_twice_on_index_zero_without_ids_is_two_calls():
-    r = assemble(fn("get_weather", index=0), fn(arguments='{"city": "Oslo"}', index=0),
-                 fn("get_weather", index=0), fn(arguments='{"city": "Rome"}', index=0))
+    r = assemble(
+        fn("get_weather", index=0),
+        fn(arguments='{"city": "Oslo"}', index=0),
+        fn("get_weather", index=0),
+        fn(arguments='{"city": "Rome"}', index=0),
+    )
     assert calls(r) == [("get_weather", '{"city": "Oslo"}'), ("get_weather", '{"city": "Rome"}')]
     assert engine_faults(r) == []
 
 
 def test_a_new_id_starts_a_new_call_and_names_are_set_not_appended():
-    r = assemble(fn("read_file", "", index=0, id="a"), fn("read_file", '{"path":', index=0),
-                 fn("read_file", ' "x"}', index=0), fn("read_file", '{"path": "y"}', index=0, id="b"))
+    r = assemble(
+        fn("read_file", "", index=0, id="a"),
+        fn("read_file", '{"path":', index=0),
+        fn("read_file", ' "x"}', index=0),
+        fn("read_file", '{"path": "y"}', index=0, id="b"),
+    )
     assert calls(r) == [("read_file", '{"path": "x"}'), ("read_file", '{"path": "y"}')]
 
 
@@ -125,13 +138,16 @@ def test_arguments_sent_twice_are_kept_once_and_reported():
     assert [f["kind"] for f in engine_faults(r)] == ["arguments_duplicated"]
 
 
-@pytest.mark.parametrize("arguments, finish, kind", [
-    ('{"a": "abc', "tool_calls", "arguments_truncated"),  # cut off, yet reported as tool_calls
-    ('{"a": 1', "length", "arguments_truncated"),
-    ('{"a": 1}{"b": 2}', "tool_calls", "arguments_undecodable"),
-    ('{"a": 1}{"a": 1}', "tool_calls", "arguments_duplicated"),  # non-streamed: the string doubled
-    ('[1, 2]', "tool_calls", "arguments_undecodable"),
-])
+@pytest.mark.parametrize(
+    "arguments, finish, kind",
+    [
+        ('{"a": "abc', "tool_calls", "arguments_truncated"),  # cut off, yet reported as tool_calls
+        ('{"a": 1', "length", "arguments_truncated"),
+        ('{"a": 1}{"b": 2}', "tool_calls", "arguments_undecodable"),
+        ('{"a": 1}{"a": 1}', "tool_calls", "arguments_duplicated"),  # non-streamed: the string doubled
+        ("[1, 2]", "tool_calls", "arguments_undecodable"),
+    ],
+)
 def test_engine_faults_in_the_arguments(arguments, finish, kind):
     result = ChatResult(tool_calls=[{"id": "1", "name": "f", "arguments": arguments}], finish_reason=finish)
     assert kind in [f["kind"] for f in engine_faults(result)]
@@ -139,8 +155,9 @@ def test_engine_faults_in_the_arguments(arguments, finish, kind):
 
 def test_json_python_will_not_decode_is_no_engine_fault_and_no_crash():
     # json.loads raises a plain ValueError (not JSONDecodeError) for an integer past 4300 digits
-    result = ChatResult(tool_calls=[{"id": "1", "name": "f", "arguments": '{"a": ' + "1" * 5000 + "}"}],
-                        finish_reason="tool_calls")
+    result = ChatResult(
+        tool_calls=[{"id": "1", "name": "f", "arguments": '{"a": ' + "1" * 5000 + "}"}], finish_reason="tool_calls"
+    )
     assert [f for f in engine_faults(result) if f["kind"].startswith("arguments_")] == []
 
 

@@ -55,7 +55,9 @@ def test_the_fix_tool_refuses_the_multi_document_bomb(engine):
 
 def test_plain_large_manifests_stay_under_the_total_budget(engine):
     # 200 ordinary Deployments-worth of keys: nowhere near the budget
-    doc = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n" + "".join(f"  k{i}: v{i}\n" for i in range(500))
+    doc = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n" + "".join(
+        f"  k{i}: v{i}\n" for i in range(500)
+    )
     report = engine.validate_text("---\n".join([doc] * 200))
     assert report.documents == 200
     assert all(f.rule != "yaml-syntax" for f in report.findings)
@@ -115,8 +117,10 @@ def test_moderately_deep_manifests_still_validate(engine):
 @pytest.mark.parametrize("fixer", [False, True])
 def test_a_long_quantity_is_checked_in_linear_time(engine, fixer):
     value = "1" * 200_000 + "x"  # `\d+\.?\d*` backtracked quadratically: about an hour for this one
-    text = ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    image: nginx:1.27\n"
-            f"    resources:\n      requests: {{cpu: '{value}', memory: 1Gi}}\n      limits: {{cpu: '{value}', memory: 1Gi}}\n")
+    text = (
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    image: nginx:1.27\n"
+        f"    resources:\n      requests: {{cpu: '{value}', memory: 1Gi}}\n      limits: {{cpu: '{value}', memory: 1Gi}}\n"
+    )
     with cpu_budget(20):  # about an hour of CPU before the fix
         result = engine.fix_text(text, profile="cerit") if fixer else engine.validate_text(text, profile="cerit")
     assert result is not None

@@ -32,8 +32,16 @@ async def k8s():
         yield c
 
 
-@pytest.mark.parametrize("manifest", ["a: !!int x\n", "a: !!float x\n", "a: !!bool x\n", "a: !!timestamp x\n",
-                                      "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  labels: {a: !!int nope}\n"])
+@pytest.mark.parametrize(
+    "manifest",
+    [
+        "a: !!int x\n",
+        "a: !!float x\n",
+        "a: !!bool x\n",
+        "a: !!timestamp x\n",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  labels: {a: !!int nope}\n",
+    ],
+)
 @in_module_loop
 async def test_a_value_that_does_not_fit_its_tag_is_a_yaml_finding(k8s, manifest):
     # libyaml's and ruamel's constructors raise ValueError/KeyError/AttributeError for these
@@ -47,17 +55,42 @@ async def test_a_value_that_does_not_fit_its_tag_is_a_yaml_finding(k8s, manifest
 
 
 ODD = [
-    "", " \n\t", "---\n", "---\n---\n...\n", "null\n", "~\n", "[]\n", "- a\n- b\n", "5\n", "'x'\n", "kind: 5\n",
-    "apiVersion: v1\nkind: Pod\nmetadata: []\nspec: x\n", POD.format(spec="{containers: {a: b}}"),
-    POD.format(spec="{containers: [{name: c, image: i, resources: {limits: {cpu: 5, memory: garbage}, requests: "
-                    "{cpu: .inf, memory: .nan, nvidia.com/gpu: -1e400}}}]}"),
+    "",
+    " \n\t",
+    "---\n",
+    "---\n---\n...\n",
+    "null\n",
+    "~\n",
+    "[]\n",
+    "- a\n- b\n",
+    "5\n",
+    "'x'\n",
+    "kind: 5\n",
+    "apiVersion: v1\nkind: Pod\nmetadata: []\nspec: x\n",
+    POD.format(spec="{containers: {a: b}}"),
+    POD.format(
+        spec="{containers: [{name: c, image: i, resources: {limits: {cpu: 5, memory: garbage}, requests: "
+        "{cpu: .inf, memory: .nan, nvidia.com/gpu: -1e400}}}]}"
+    ),
     POD.format(spec="{containers: [{name: c, image: i, args: [1, null, {a: b}], command: [5], env: [{name: 5}]}]}"),
-    "apiVersion: v1\nkind: Pod\nmetadata: {name: p, name: q}\n", "a: 1\na: 2\n",
-    "!!python/object/apply:os.system ['true']\n", "kind: !!python/name:os.system x\n", "!!binary aGk=\n", "!foo x\n",
-    "%YAML 1.2\n---\na: 1\n", "a: &a [*a]\n", "{[1]: 2}\n", "? [a]\n: b\n", "<<: 5\n", "a\x00b: 1\n", "\ufeffkind: Pod\n",
+    "apiVersion: v1\nkind: Pod\nmetadata: {name: p, name: q}\n",
+    "a: 1\na: 2\n",
+    "!!python/object/apply:os.system ['true']\n",
+    "kind: !!python/name:os.system x\n",
+    "!!binary aGk=\n",
+    "!foo x\n",
+    "%YAML 1.2\n---\na: 1\n",
+    "a: &a [*a]\n",
+    "{[1]: 2}\n",
+    "? [a]\n: b\n",
+    "<<: 5\n",
+    "a\x00b: 1\n",
+    "\ufeffkind: Pod\n",
     "apiVersion: v1\nkind: Pod\nmetadata: {name: \u202ep\u200b😀}\nspec: {containers: [{name: 😀, image: 😀}]}\n",
-    "apiVersion: v1\nkind: List\nitems: [5, null, {kind: Pod}]\n", "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: c}\n"
-    "spec: {jobTemplate: {spec: {template: []}}}\n", "[" * 3000 + "]" * 3000 + "\n", "a:\n" + "  " * 3000 + "b\n",
+    "apiVersion: v1\nkind: List\nitems: [5, null, {kind: Pod}]\n",
+    "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: c}\nspec: {jobTemplate: {spec: {template: []}}}\n",
+    "[" * 3000 + "]" * 3000 + "\n",
+    "a:\n" + "  " * 3000 + "b\n",
     "x: " + "y" * 1_000_000 + "\n",
 ]
 
@@ -68,7 +101,9 @@ ODD = [
 async def test_valid_yaml_of_the_wrong_shape_is_answered(k8s, manifest, profile):
     report = await answer(k8s, "k8s_validate", {"manifest": manifest, "profile": profile})
     assert not isinstance(report, str), report  # validation always answers with findings
-    assert all(f["rule"] and f["severity"] in ("error", "warning", "info") for f in report.structured_content["findings"])
+    assert all(
+        f["rule"] and f["severity"] in ("error", "warning", "info") for f in report.structured_content["findings"]
+    )
     await answer(k8s, "k8s_fix", {"manifest": manifest, "profile": profile})
 
 
@@ -99,16 +134,26 @@ async def test_a_scalar_where_a_list_belongs_is_a_schema_finding(k8s, manifest, 
 
 @in_module_loop
 async def test_python_tags_are_findings_not_code(k8s):
-    report = (await answer(k8s, "k8s_validate", {"manifest": "!!python/object/apply:os.system ['touch /tmp/x']\n"}))
+    report = await answer(k8s, "k8s_validate", {"manifest": "!!python/object/apply:os.system ['touch /tmp/x']\n"})
     assert report.structured_content["findings"][0]["rule"] == "yaml-syntax"
     assert "constructor" in report.structured_content["findings"][0]["message"]
 
 
-@pytest.mark.parametrize("args", [
-    {"kubernetes_version": ""}, {"kubernetes_version": " "}, {"kubernetes_version": "\x00"}, {"kubernetes_version": "1.99"},
-    {"kubernetes_version": "1." + "9" * 500}, {"kubernetes_version": "😀"}, {"profile": ""}, {"profile": "\u202e"},
-    {"profile": "../../etc/passwd"}, {"profile": "x" * 5000},
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        {"kubernetes_version": ""},
+        {"kubernetes_version": " "},
+        {"kubernetes_version": "\x00"},
+        {"kubernetes_version": "1.99"},
+        {"kubernetes_version": "1." + "9" * 500},
+        {"kubernetes_version": "😀"},
+        {"profile": ""},
+        {"profile": "\u202e"},
+        {"profile": "../../etc/passwd"},
+        {"profile": "x" * 5000},
+    ],
+)
 @in_module_loop
 async def test_odd_versions_and_profiles(k8s, args):
     for tool in ("k8s_validate", "k8s_fix"):
@@ -117,8 +162,17 @@ async def test_odd_versions_and_profiles(k8s, args):
             assert "not available" in result or "unknown profile" in result
 
 
-@pytest.mark.parametrize("args", [{"rule": ""}, {"rule": "\x00"}, {"rule": "x" * 5000}, {"profile": " "},
-                                  {"profile": "nope", "rule": "privilege-escalation"}, {"profile": "cerit", "rule": "nope"}])
+@pytest.mark.parametrize(
+    "args",
+    [
+        {"rule": ""},
+        {"rule": "\x00"},
+        {"rule": "x" * 5000},
+        {"profile": " "},
+        {"profile": "nope", "rule": "privilege-escalation"},
+        {"profile": "cerit", "rule": "nope"},
+    ],
+)
 @in_module_loop
 async def test_odd_rules_questions(k8s, args):
     result = await answer(k8s, "k8s_rules", args)
@@ -133,13 +187,66 @@ async def test_odd_example_topics(k8s, topic):
 
 # -- property: no YAML-ish text crashes either tool ------------------------------------------------
 
-FRAGMENTS = st.sampled_from([
-    "apiVersion: v1\n", "kind: Pod\n", "kind: Deployment\n", "metadata:\n", "  name: x\n", "spec:\n", "  containers:\n",
-    "  - name: c\n", "    image: i\n", "    resources: {limits: {cpu: ", "1", "x", "!!int ", "!!bool ", "!!float ", "!!timestamp ",
-    "!!binary ", "!!set ", "!!omap ", "!foo ", "&a ", "*a ", "<<: ", "? ", ": ", "- ", "[", "]", "{", "}", ",", "---\n", "...\n",
-    "\n", "  ", "'", '"', "#", "|\n", ">\n", "\x00", "\u202e", "😀", "null", "~", "yes", "0x1F", "1e400", ".nan",
-    "  volumes: ", "    ports: ", "  securityContext: {sysctls: ", "selector: {matchLabels: ", "5", "true", "[a]",
-])
+FRAGMENTS = st.sampled_from(
+    [
+        "apiVersion: v1\n",
+        "kind: Pod\n",
+        "kind: Deployment\n",
+        "metadata:\n",
+        "  name: x\n",
+        "spec:\n",
+        "  containers:\n",
+        "  - name: c\n",
+        "    image: i\n",
+        "    resources: {limits: {cpu: ",
+        "1",
+        "x",
+        "!!int ",
+        "!!bool ",
+        "!!float ",
+        "!!timestamp ",
+        "!!binary ",
+        "!!set ",
+        "!!omap ",
+        "!foo ",
+        "&a ",
+        "*a ",
+        "<<: ",
+        "? ",
+        ": ",
+        "- ",
+        "[",
+        "]",
+        "{",
+        "}",
+        ",",
+        "---\n",
+        "...\n",
+        "\n",
+        "  ",
+        "'",
+        '"',
+        "#",
+        "|\n",
+        ">\n",
+        "\x00",
+        "\u202e",
+        "😀",
+        "null",
+        "~",
+        "yes",
+        "0x1F",
+        "1e400",
+        ".nan",
+        "  volumes: ",
+        "    ports: ",
+        "  securityContext: {sysctls: ",
+        "selector: {matchLabels: ",
+        "5",
+        "true",
+        "[a]",
+    ]
+)
 
 
 @pytest.fixture(scope="module")
@@ -161,10 +268,12 @@ def call_tool():
     thread.join(timeout=10)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                  HealthCheck.function_scoped_fixture])
-@given(manifest=st.lists(FRAGMENTS, max_size=30).map("".join),
-       profile=st.sampled_from([None, "cerit", "best-practices"]))
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(
+    manifest=st.lists(FRAGMENTS, max_size=30).map("".join), profile=st.sampled_from([None, "cerit", "best-practices"])
+)
 def test_property_no_manifest_crashes_a_tool(call_tool, manifest, profile):
     call_tool("k8s_validate", {"manifest": manifest, "profile": profile})
     call_tool("k8s_fix", {"manifest": manifest, "profile": profile})

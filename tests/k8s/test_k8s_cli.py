@@ -20,7 +20,18 @@ def test_validate_clean_files_exits_0_with_json(capsys):
     assert code == 0
     assert out["errors"] == 0 and out["warnings"] == 1
     [finding] = out["findings"]
-    assert set(finding) == {"document", "kind", "name", "path", "line", "rule", "severity", "message", "fixable", "file"}
+    assert set(finding) == {
+        "document",
+        "kind",
+        "name",
+        "path",
+        "line",
+        "rule",
+        "severity",
+        "message",
+        "fixable",
+        "file",
+    }
     assert finding["rule"] == "unknown-kind" and finding["kind"] == "ServiceMonitor"
     assert finding["file"].endswith("good-fleet-cerit.yaml")
 
@@ -34,8 +45,9 @@ def test_validate_errors_exit_1_and_name_file_and_line(capsys):
 
 
 def test_validate_a_directory_and_a_version(capsys):
-    code = main(["k8s", "validate", "--profile", "cerit", "--kubernetes-version", "1.34", "--format", "json",
-                 str(EXAMPLES_DIR)])
+    code = main(
+        ["k8s", "validate", "--profile", "cerit", "--kubernetes-version", "1.34", "--format", "json", str(EXAMPLES_DIR)]
+    )
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and out["errors"] == 0
     assert len({f["file"] for f in out["findings"]}) == 4  # the four CRD examples warn once each
@@ -88,15 +100,21 @@ def test_example_and_rules(capsys):
 
 def test_profile_dirs_from_a_config_file(tmp_path, capsys):
     (tmp_path / "profiles").mkdir()
-    (tmp_path / "profiles" / "lenient.yaml").write_text("name: lenient\nextends: restricted\nrules: {probes: off, image-tag: off, read-only-root-filesystem: off}\n")
+    (tmp_path / "profiles" / "lenient.yaml").write_text(
+        "name: lenient\nextends: restricted\nrules: {probes: off, image-tag: off, read-only-root-filesystem: off}\n"
+    )
     config = tmp_path / "mcpfleet.toml"
     config.write_text(f'[servers.k8s]\nprofile = "lenient"\nprofile_dirs = ["{tmp_path / "profiles"}"]\n')
     good = tmp_path / "pod.yaml"
     good.write_text((CORPUS / "restricted-minimal-pod.yaml").read_text())
     assert main(["k8s", "validate", "--config", str(config), "--format", "json", str(good)]) == 1
     before = json.loads(capsys.readouterr().out)
-    assert {f["rule"] for f in before["findings"]} == {"run-as-non-root", "seccomp", "privilege-escalation",
-                                                      "capabilities-drop-all"}  # probes, image-tag, read-only... are off
+    assert {f["rule"] for f in before["findings"]} == {
+        "run-as-non-root",
+        "seccomp",
+        "privilege-escalation",
+        "capabilities-drop-all",
+    }  # probes, image-tag, read-only... are off
     assert main(["k8s", "fix", "--config", str(config), "--in-place", str(good)]) == 0
     capsys.readouterr()
     assert main(["k8s", "validate", "--config", str(config), "--format", "json", str(good)]) == 0
@@ -105,8 +123,14 @@ def test_profile_dirs_from_a_config_file(tmp_path, capsys):
 
 def test_stdin_in_a_real_process():
     text = (CORPUS / "yaml-syntax.yaml").read_text()
-    proc = subprocess.run(mcpfleet_cmd("k8s", "validate", "--format", "json", "-"), input=text, capture_output=True,
-                          text=True, timeout=60, env=subprocess_env())
+    proc = subprocess.run(
+        mcpfleet_cmd("k8s", "validate", "--format", "json", "-"),
+        input=text,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=subprocess_env(),
+    )
     assert proc.returncode == 1, proc.stderr
     [finding] = json.loads(proc.stdout)["findings"]
     assert finding["rule"] == "yaml-syntax" and finding["line"] == 12 and finding["file"] == "-"
@@ -137,12 +161,14 @@ def test_the_k8s_command_imports_only_what_it_uses(tmp_path):
 
     manifest = tmp_path / "cm.yaml"
     manifest.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: one}\ndata: {a: b}\n")
-    probe = ("import sys, contextlib, io\nfrom mcpfleet.cli import main\n"
-             "with contextlib.redirect_stdout(io.StringIO()):\n"
-             "    try:\n        code = main(sys.argv[1:])\n    except SystemExit as exc:\n        code = exc.code\n"
-             "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('fastmcp', 'mcp', 'ruamel', 'sympy')\n"
-             "               or m in ('mcpfleet.servers.docs.cli', 'mcpfleet.evals.cli', 'mcpfleet.litellm'))\n"
-             "print(code, heavy)\n")
+    probe = (
+        "import sys, contextlib, io\nfrom mcpfleet.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n        code = main(sys.argv[1:])\n    except SystemExit as exc:\n        code = exc.code\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('fastmcp', 'mcp', 'ruamel', 'sympy')\n"
+        "               or m in ('mcpfleet.servers.docs.cli', 'mcpfleet.evals.cli', 'mcpfleet.litellm'))\n"
+        "print(code, heavy)\n"
+    )
     for argv, code in ((["k8s", "validate", str(manifest)], 0), (["--help"], 0)):
         run = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True, timeout=60)
         assert run.stdout.strip() == f"{code} []", run.stdout + run.stderr

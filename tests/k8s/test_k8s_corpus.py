@@ -46,7 +46,9 @@ def test_exact_findings(path: Path):
     profile, version, expected = header(text)
     report = validate_text(text, version, profile, file=path.name)
     got = Counter((f.line, f.rule, f.severity, f.path, f.fixable) for f in report.findings)
-    assert got == expected, f"missing {sorted((expected - got).elements())}; unexpected {sorted((got - expected).elements())}"
+    assert got == expected, (
+        f"missing {sorted((expected - got).elements())}; unexpected {sorted((got - expected).elements())}"
+    )
     assert report.errors == sum(n for key, n in expected.items() if key[2] == "error")
     lines = text.splitlines()
     for f in report.findings:
@@ -57,8 +59,10 @@ def test_exact_findings(path: Path):
         keys = [k.split("[")[0] for k in re.split(r"\.(?![^\[]*\])", f.path) if k]
         line = lines[f.line - 1]
         value = line.strip(" -[]{},")  # an item of a flow sequence on its own line
-        assert line.lstrip().startswith("- ") or any(k.split("/")[-1] in line for k in keys) or value in f.message, \
-            (f, line)
+        assert line.lstrip().startswith("- ") or any(k.split("/")[-1] in line for k in keys) or value in f.message, (
+            f,
+            line,
+        )
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])

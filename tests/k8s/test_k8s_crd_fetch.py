@@ -16,18 +16,29 @@ from mcpfleet.servers.k8s.settings import K8sSettings
 SCHEMA = {
     "type": "object",
     "properties": {
-        "apiVersion": {"type": "string"}, "kind": {"type": "string", "enum": ["ScaledObject"]},
+        "apiVersion": {"type": "string"},
+        "kind": {"type": "string", "enum": ["ScaledObject"]},
         "metadata": {"type": "object"},
-        "spec": {"type": "object", "required": ["scaleTargetRef", "triggers"], "properties": {
-            "scaleTargetRef": {"type": "object", "properties": {"name": {"type": "string"}}},
-            "minReplicaCount": {"type": "integer"}, "maxReplicaCount": {"type": "integer"},
-            "cooldownPeriod": {"type": "integer"},
-            "triggers": {"type": "array", "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
-        }},
+        "spec": {
+            "type": "object",
+            "required": ["scaleTargetRef", "triggers"],
+            "properties": {
+                "scaleTargetRef": {"type": "object", "properties": {"name": {"type": "string"}}},
+                "minReplicaCount": {"type": "integer"},
+                "maxReplicaCount": {"type": "integer"},
+                "cooldownPeriod": {"type": "integer"},
+                "triggers": {
+                    "type": "array",
+                    "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+                },
+            },
+        },
     },
 }
-GOOD = "apiVersion: keda.sh/v1alpha1\nkind: ScaledObject\nmetadata: {name: s}\n" \
-       "spec: {scaleTargetRef: {name: vllm}, triggers: [{type: cpu, metadata: {value: '50'}}]}\n"
+GOOD = (
+    "apiVersion: keda.sh/v1alpha1\nkind: ScaledObject\nmetadata: {name: s}\n"
+    "spec: {scaleTargetRef: {name: vllm}, triggers: [{type: cpu, metadata: {value: '50'}}]}\n"
+)
 BAD = "apiVersion: keda.sh/v1alpha1\nkind: ScaledObject\nmetadata: {name: s}\nspec: {scaleTargetRef: {name: vllm}, maxReplicas: 3}\n"
 
 
@@ -45,8 +56,13 @@ def catalog():
 def settings_for(base: str, cache, allow: bool = True):
     return load_settings(
         http={"allow": ["127.0.0.1"] if allow else []},
-        servers={"k8s": {"crd_url_template": base + "/{group}/{kind}_{version}.json", "crd_cache_dir": str(cache),
-                         "profile": "best-practices"}},
+        servers={
+            "k8s": {
+                "crd_url_template": base + "/{group}/{kind}_{version}.json",
+                "crd_cache_dir": str(cache),
+                "profile": "best-practices",
+            }
+        },
     )
 
 
@@ -59,8 +75,9 @@ async def test_schemas_are_fetched_once_then_read_from_the_disk_cache(catalog, t
         good = (await c.call_tool("k8s_validate", {"manifest": GOOD})).structured_content
         assert good["findings"] == []
         unknown = "apiVersion: example.org/v1\nkind: Widget\nmetadata: {name: w}\n"
-        assert [f["rule"] for f in (await c.call_tool("k8s_validate", {"manifest": unknown})).structured_content["findings"]] \
-            == ["unknown-kind"]
+        assert [
+            f["rule"] for f in (await c.call_tool("k8s_validate", {"manifest": unknown})).structured_content["findings"]
+        ] == ["unknown-kind"]
     assert requests == ["/keda.sh/scaledobject_v1alpha1.json", "/example.org/widget_v1.json"]
     assert catalog_path(tmp_path / "cache", "keda.sh/v1alpha1", "ScaledObject").is_file()
     # a new server (a restart) reads the cache: no more requests for the ScaledObject
@@ -89,4 +106,7 @@ def test_catalog_paths_refuse_odd_names(tmp_path):
     assert catalog_path(tmp_path, "../v1", "Up") is None
     assert catalog_path(tmp_path, "a..b/v1", "Up") is None
     assert catalog_path(tmp_path, "keda.sh/v1alpha1", "Scaled/../Object") is None
-    assert catalog_path(tmp_path, "keda.sh/v1alpha1", "ScaledObject") == tmp_path / "keda.sh" / "scaledobject_v1alpha1.json"
+    assert (
+        catalog_path(tmp_path, "keda.sh/v1alpha1", "ScaledObject")
+        == tmp_path / "keda.sh" / "scaledobject_v1alpha1.json"
+    )

@@ -43,8 +43,10 @@ def test_versions_are_bundled_and_the_default_is_the_newest():
 
 
 def test_the_schema_depends_on_the_version():
-    hpa = "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: h}\n" \
-          "spec: {scaleTargetRef: {kind: Deployment, name: d}, maxReplicas: 2}\n"
+    hpa = (
+        "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: h}\n"
+        "spec: {scaleTargetRef: {kind: Deployment, name: d}, maxReplicas: 2}\n"
+    )
     assert validate_text(hpa, "1.25", "best-practices").findings == []
     claim = "apiVersion: resource.k8s.io/v1\nkind: ResourceClaim\nmetadata: {name: c}\nspec: {}\n"
     assert rules_of(validate_text(claim, "1.33", "best-practices")) == ["api-not-available"]
@@ -52,7 +54,8 @@ def test_the_schema_depends_on_the_version():
 
 
 def test_profiles_extend_and_override(tmp_path):
-    (tmp_path / "org.yaml").write_text(textwrap.dedent("""\
+    (tmp_path / "org.yaml").write_text(
+        textwrap.dedent("""\
         name: org
         description: ours
         extends: restricted
@@ -60,27 +63,35 @@ def test_profiles_extend_and_override(tmp_path):
           probes: off
           image-tag: error
           unknown-kind: error
-        """))
+        """)
+    )
     engine = Engine(K8sSettings(profile_dirs=[str(tmp_path)]))
     report = engine.validate_text(POD, profile="org")
     rules = rules_of(report)
     assert "probes" not in rules and "run-as-non-root" in rules
     crd = "apiVersion: example.org/v1\nkind: Widget\nmetadata: {name: w}\n"
-    assert [(f.rule, f.severity) for f in engine.validate_text(crd, profile="org").findings] == [("unknown-kind", "error")]
+    assert [(f.rule, f.severity) for f in engine.validate_text(crd, profile="org").findings] == [
+        ("unknown-kind", "error")
+    ]
     latest = POD.replace("example/app:1.0", "example/app:latest")
-    assert ("image-tag", "error") in {(f.rule, f.severity) for f in engine.validate_text(latest, profile="org").findings}
+    assert ("image-tag", "error") in {
+        (f.rule, f.severity) for f in engine.validate_text(latest, profile="org").findings
+    }
     # the built-ins are untouched
     assert "probes" in rules_of(engine.validate_text(POD, profile="restricted"))
 
 
-@pytest.mark.parametrize("body, message", [
-    ("name: x\nrules: {no-such-rule: error}\n", "unknown rule"),
-    ("name: x\nrules: {probes: fatal}\n", "severity must be"),
-    ("name: x\nextends: nowhere\n", "unknown profile"),
-    ("name: x\nextends: x\n", "extends itself"),
-    ("name: x\ncolour: red\n", "unknown keys"),
-    ("[1, 2]\n", "expected a mapping"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ("name: x\nrules: {no-such-rule: error}\n", "unknown rule"),
+        ("name: x\nrules: {probes: fatal}\n", "severity must be"),
+        ("name: x\nextends: nowhere\n", "unknown profile"),
+        ("name: x\nextends: x\n", "extends itself"),
+        ("name: x\ncolour: red\n", "unknown keys"),
+        ("[1, 2]\n", "expected a mapping"),
+    ],
+)
 def test_bad_profiles_are_configuration_errors(tmp_path, body, message):
     (tmp_path / "bad.yaml").write_text(body)
     with pytest.raises(ConfigError, match=message):
@@ -136,9 +147,17 @@ def test_crd_schemas_from_a_directory(tmp_path):
     (tmp_path / "widget-crd.yaml").write_text(CRD)
     catalog = tmp_path / "example.com"
     catalog.mkdir()
-    (catalog / "gadget_v1beta1.json").write_text(json.dumps({
-        "type": "object", "properties": {"kind": {"enum": ["Gadget"]}, "spec": {"type": "object", "properties": {
-            "colour": {"type": "string", "enum": ["red", "blue"]}}}}}))
+    (catalog / "gadget_v1beta1.json").write_text(
+        json.dumps(
+            {
+                "type": "object",
+                "properties": {
+                    "kind": {"enum": ["Gadget"]},
+                    "spec": {"type": "object", "properties": {"colour": {"type": "string", "enum": ["red", "blue"]}}},
+                },
+            }
+        )
+    )
     engine = Engine(K8sSettings(crd_dirs=[str(tmp_path)]))
     good = "apiVersion: example.org/v1\nkind: Widget\nmetadata: {name: w}\nspec: {size: 2, extra: {any: 1}}\n"
     assert engine.validate_text(good, profile="best-practices").findings == []
@@ -146,8 +165,9 @@ def test_crd_schemas_from_a_directory(tmp_path):
     found = {(f.rule, f.path) for f in engine.validate_text(bad, profile="best-practices").findings}
     assert found == {("schema", "spec.size"), ("schema", "spec.colour")}
     gadget = "apiVersion: example.com/v1beta1\nkind: Gadget\nmetadata: {name: g}\nspec: {colour: green}\n"
-    assert [(f.rule, f.path, f.line) for f in engine.validate_text(gadget, profile="best-practices").findings] == \
-        [("schema", "spec.colour", 4)]
+    assert [(f.rule, f.path, f.line) for f in engine.validate_text(gadget, profile="best-practices").findings] == [
+        ("schema", "spec.colour", 4)
+    ]
     # without the directory the same kinds are only warnings
     assert rules_of(validate_text(bad, profile="best-practices")) == ["unknown-kind"]
 
@@ -156,7 +176,9 @@ def test_crd_objects_as_from_a_live_cluster():
     crd = parse(CRD)[0].data
     engine = Engine(crd_objects=[json.loads(json.dumps(crd))])
     bad = "apiVersion: example.org/v1\nkind: Widget\nmetadata: {name: w}\nspec: {}\n"
-    assert [(f.rule, f.path) for f in engine.validate_text(bad, profile="best-practices").findings] == [("schema", "spec")]
+    assert [(f.rule, f.path) for f in engine.validate_text(bad, profile="best-practices").findings] == [
+        ("schema", "spec")
+    ]
 
 
 def test_a_built_in_name_under_another_group_is_not_mistaken_for_it():
@@ -187,8 +209,10 @@ def test_alias_bombs_and_big_inputs_are_refused():
 
 
 def test_documents_and_lines():
-    text = "# lead\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n\n---\n" \
-           "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\ndata: {k: 1}\n"
+    text = (
+        "# lead\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n\n---\n"
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\ndata: {k: 1}\n"
+    )
     docs = parse(text)
     assert [(d.index, d.name, d.line) for d in docs] == [(0, "a", 3), (1, "b", 9)]
     assert docs[1].line_of(("metadata", "name")) == 12
@@ -203,10 +227,21 @@ def test_guess_indent():
     assert guess_indent("") == (2, 0)
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("512Mi", 512 * 2**20), ("1Gi", 2**30), ("250m", 0.25), ("2", 2), (3, 3), ("1.5G", 1.5e9), ("1e3", 1000),
-    ("lots", None), (True, None), ("", None),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("512Mi", 512 * 2**20),
+        ("1Gi", 2**30),
+        ("250m", 0.25),
+        ("2", 2),
+        (3, 3),
+        ("1.5G", 1.5e9),
+        ("1e3", 1000),
+        ("lots", None),
+        (True, None),
+        ("", None),
+    ],
+)
 def test_quantities(value, expected):
     got = parse_quantity(value)
     assert (got is None) if expected is None else float(got) == pytest.approx(expected)
@@ -236,4 +271,8 @@ def test_kustomization_files_are_not_cluster_objects():
 def test_duplicate_keys_are_syntax_errors_as_in_kubectl():
     text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata:\n  k: '1'\n  k: '2'\n"
     [finding] = validate_text(text).findings
-    assert (finding.rule, finding.line, finding.column) == ("yaml-syntax", 6, 3) and "duplicate key 'k'" in finding.message
+    assert (finding.rule, finding.line, finding.column) == (
+        "yaml-syntax",
+        6,
+        3,
+    ) and "duplicate key 'k'" in finding.message

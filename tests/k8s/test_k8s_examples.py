@@ -8,8 +8,18 @@ from mcpfleet.common.errors import UserError
 from mcpfleet.servers.k8s.engine import fix_text, validate_text
 from mcpfleet.servers.k8s.examples import example, topics
 
-ISSUE_TOPICS = {"vllm", "sglang", "vllm-multinode", "kserve", "dra-gpu", "podmonitor", "keda", "web-app", "cronjob",
-                "statefulset"}
+ISSUE_TOPICS = {
+    "vllm",
+    "sglang",
+    "vllm-multinode",
+    "kserve",
+    "dra-gpu",
+    "podmonitor",
+    "keda",
+    "web-app",
+    "cronjob",
+    "statefulset",
+}
 CRD_KINDS = {"LeaderWorkerSet", "InferenceService", "PodMonitor", "ScaledObject"}
 
 
@@ -51,9 +61,16 @@ def test_unknown_topic():
         example("mainframe")
 
 
-@pytest.mark.parametrize("asked, topic", [
-    ("multi-node", "vllm-multinode"), ("pod-monitor", "podmonitor"), ("PodMonitor", "podmonitor"),
-    ("LeaderWorkerSet", "vllm-multinode"), ("web app", "web-app"), ("stateful_set", "statefulset"),
-])
+@pytest.mark.parametrize(
+    "asked, topic",
+    [
+        ("multi-node", "vllm-multinode"),
+        ("pod-monitor", "podmonitor"),
+        ("PodMonitor", "podmonitor"),
+        ("LeaderWorkerSet", "vllm-multinode"),
+        ("web app", "web-app"),
+        ("stateful_set", "statefulset"),
+    ],
+)
 def test_topics_match_whatever_the_separators(asked, topic):
     assert example(asked)["topic"] == topic

@@ -44,14 +44,23 @@ DEPLOYMENT = textwrap.dedent("""\
 def test_restricted_fixes_are_applied_and_explained():
     result = fix_text(DEPLOYMENT, profile="restricted")
     assert sorted(a["rule"] for a in result.applied) == [
-        "capabilities-drop-all", "privilege-escalation", "run-as-non-root", "seccomp"]
+        "capabilities-drop-all",
+        "privilege-escalation",
+        "run-as-non-root",
+        "seccomp",
+    ]
     assert all(a["description"] and a["kind"] == "Deployment" and a["name"] == "api" for a in result.applied)
     # a read-only root filesystem may break the program: reported, never switched on by a fix
     assert result.remaining.errors == 0
     assert [f.rule for f in result.remaining.findings] == ["read-only-root-filesystem"]
     fixed = result.fixed
-    for kept in ("# Our API. Owned by team-a.", "name: api   # keep this name", "image: example/api:2.0  # pinned",
-                 "value: 'prod'", "matchLabels: {app: api}"):
+    for kept in (
+        "# Our API. Owned by team-a.",
+        "name: api   # keep this name",
+        "image: example/api:2.0  # pinned",
+        "value: 'prod'",
+        "matchLabels: {app: api}",
+    ):
         assert kept in fixed
     assert fixed.index("zeta") < fixed.index("alpha")  # key order kept
     assert "      containers:\n      - name: api\n" in fixed  # the sequence indentation style is kept
@@ -74,7 +83,9 @@ def test_cerit_copies_requests_to_limits_and_reports_what_it_cannot_know():
 
 def test_limits_only_gets_explicit_requests():
     text = DEPLOYMENT.replace("requests:\n            cpu: 250m\n            memory: 256Mi\n", "requests: {}\n")
-    text = text.replace("limits:\n            memory: 256Mi", "limits:\n            memory: 256Mi\n            cpu: '1'")
+    text = text.replace(
+        "limits:\n            memory: 256Mi", "limits:\n            memory: 256Mi\n            cpu: '1'"
+    )
     result = fix_text(text, profile="cerit")
     report = validate_text(result.fixed, profile="cerit")
     assert "resources-limits" not in {f.rule for f in report.findings}
@@ -102,8 +113,11 @@ def test_gpu_fixes_add_limits_and_shared_memory():
     assert "limits:\n          nvidia.com/gpu: 2" in result.fixed
     assert "- name: dshm-1\n      emptyDir:\n        medium: Memory" in result.fixed  # a free volume name
     assert "mountPath: /dev/shm" in result.fixed
-    assert {f.rule for f in result.remaining.findings} == {"probes", "inference-startup-probe",
-                                                           "read-only-root-filesystem"}
+    assert {f.rule for f in result.remaining.findings} == {
+        "probes",
+        "inference-startup-probe",
+        "read-only-root-filesystem",
+    }
 
 
 def test_values_set_on_purpose_are_not_flipped():
@@ -138,12 +152,16 @@ def test_broken_yaml_is_a_user_error():
 
 
 def test_documents_on_the_marker_line_and_unchanged_neighbours():
-    text = "--- {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n--- # the pod\n" \
-           "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: 'a:1'}]}\n" \
-           "--- {apiVersion: v1, kind: Pod, metadata: {name: q}, spec: {containers: [{name: c, image: 'a:1'}]}}\n"
+    text = (
+        "--- {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n--- # the pod\n"
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: 'a:1'}]}\n"
+        "--- {apiVersion: v1, kind: Pod, metadata: {name: q}, spec: {containers: [{name: c, image: 'a:1'}]}}\n"
+    )
     result = fix_text(text, profile="restricted")
     assert result.fixed.startswith("--- {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n--- # the pod\n")
-    assert "\n---\n{apiVersion: v1, kind: Pod, metadata: {name: q}" in result.fixed or \
-        "\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: q}" in result.fixed
+    assert (
+        "\n---\n{apiVersion: v1, kind: Pod, metadata: {name: q}" in result.fixed
+        or "\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: q}" in result.fixed
+    )
     assert {a["document"] for a in result.applied} == {1, 2}
     assert result.remaining.errors == 0

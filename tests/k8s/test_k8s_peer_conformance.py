@@ -36,8 +36,9 @@ def test_every_peer_and_case_ran(outcomes):
     for o in outcomes:
         counts[o.peer] += 1
     # 160 PSA fixtures over their versions, and every case of the other three
-    assert counts["psa"] > 160 and counts["kubeconform"] == 27 and counts["kube-linter"] == 82 \
-        and counts["polaris"] == 66
+    assert (
+        counts["psa"] > 160 and counts["kubeconform"] == 27 and counts["kube-linter"] == 82 and counts["polaris"] == 66
+    )
 
 
 def test_psa_agrees_on_every_version(outcomes):

@@ -16,9 +16,10 @@ HARDENED = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}
 
 
 def pod(spec_extra: dict | None = None, container: dict | None = None) -> str:
-    spec = {"securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
-            "containers": [{"name": "c", "image": "example/c:1", "securityContext": dict(HARDENED),
-                            **(container or {})}]}
+    spec = {
+        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [{"name": "c", "image": "example/c:1", "securityContext": dict(HARDENED), **(container or {})}],
+    }
     for key, value in (spec_extra or {}).items():
         if key == "securityContext":
             spec["securityContext"].update(value)
@@ -31,26 +32,31 @@ def rules(text: str, version: str, profile: str) -> set[str]:
     return {f.rule for f in validate_text(text, version, profile).findings if f.severity == "error"}
 
 
-
-
-@pytest.mark.parametrize("added, flagged", [(["CHOWN"], False), (["chown"], True), (["CAP_CHOWN"], True),
-                                            (["SYS_ADMIN"], True)])
+@pytest.mark.parametrize(
+    "added, flagged", [(["CHOWN"], False), (["chown"], True), (["CAP_CHOWN"], True), (["SYS_ADMIN"], True)]
+)
 def test_baseline_capabilities_are_exact_names(added, flagged):
     text = pod(container={"securityContext": {"capabilities": {"add": added}}})
     assert ("capabilities-baseline" in rules(text, "1.33", "baseline")) is flagged
 
 
-@pytest.mark.parametrize("dropped, flagged", [(["ALL"], False), (["All"], True), (["all"], True),
-                                              (["NET_RAW", "SYS_ADMIN"], True)])
+@pytest.mark.parametrize(
+    "dropped, flagged", [(["ALL"], False), (["All"], True), (["all"], True), (["NET_RAW", "SYS_ADMIN"], True)]
+)
 def test_restricted_wants_exactly_all_dropped(dropped, flagged):
     text = pod(container={"securityContext": {**HARDENED, "capabilities": {"drop": dropped}}})
     assert ("capabilities-drop-all" in rules(text, "1.33", "restricted")) is flagged
 
 
-@pytest.mark.parametrize("sysctl, first_allowed", [("net.ipv4.ip_local_reserved_ports", "1.27"),
-                                                   ("net.ipv4.tcp_keepalive_time", "1.29"),
-                                                   ("net.ipv4.tcp_rmem", "1.32"),
-                                                   ("net.ipv4.tcp_notsent_lowat", "1.37")])
+@pytest.mark.parametrize(
+    "sysctl, first_allowed",
+    [
+        ("net.ipv4.ip_local_reserved_ports", "1.27"),
+        ("net.ipv4.tcp_keepalive_time", "1.29"),
+        ("net.ipv4.tcp_rmem", "1.32"),
+        ("net.ipv4.tcp_notsent_lowat", "1.37"),
+    ],
+)
 def test_sysctls_are_allowed_from_their_version(sysctl, first_allowed):
     text = pod({"securityContext": {"sysctls": [{"name": sysctl, "value": "1"}]}})
     minor = int(first_allowed.split(".")[1])
@@ -70,8 +76,10 @@ def test_proc_mount_in_a_user_namespace_passes_baseline_from_135_only():
 
 
 def test_windows_pods_are_exempt_from_three_restricted_checks():
-    text = pod({"os": {"name": "windows"}, "securityContext": {"seccompProfile": None}},
-               {"securityContext": {"readOnlyRootFilesystem": True}})
+    text = pod(
+        {"os": {"name": "windows"}, "securityContext": {"seccompProfile": None}},
+        {"securityContext": {"readOnlyRootFilesystem": True}},
+    )
     found = rules(text, "1.33", "restricted")
     assert not {"privilege-escalation", "capabilities-drop-all", "seccomp"} & found
     linux = rules(text.replace('"windows"', '"linux"'), "1.33", "restricted")
@@ -79,13 +87,19 @@ def test_windows_pods_are_exempt_from_three_restricted_checks():
 
 
 def test_probe_and_lifecycle_hosts_are_forbidden_from_134():
-    text = pod(container={"readinessProbe": {"httpGet": {"port": 80, "host": "10.0.0.1"}},
-                          "lifecycle": {"preStop": {"tcpSocket": {"port": 80, "host": "example.org"}}}})
+    text = pod(
+        container={
+            "readinessProbe": {"httpGet": {"port": 80, "host": "10.0.0.1"}},
+            "lifecycle": {"preStop": {"tcpSocket": {"port": 80, "host": "example.org"}}},
+        }
+    )
     assert "host-probes" not in rules(text, "1.33", "baseline")
     report = validate_text(text, "1.34", "baseline")
     hits = [f for f in report.findings if f.rule == "host-probes"]
-    assert {f.path for f in hits} == {"spec.containers[0].readinessProbe.httpGet.host",
-                                      "spec.containers[0].lifecycle.preStop.tcpSocket.host"}
+    assert {f.path for f in hits} == {
+        "spec.containers[0].readinessProbe.httpGet.host",
+        "spec.containers[0].lifecycle.preStop.tcpSocket.host",
+    }
     assert all(f.control == "hostProbesAndHostLifecycle" and f.as_dict()["control"] == f.control for f in hits)
     assert "[PSA hostProbesAndHostLifecycle]" in hits[0].render()
 
@@ -119,8 +133,10 @@ def test_list_items_are_validated_as_documents():
     assert validate_text("apiVersion: v1\nkind: List\nitems: []\n").errors == 0
 
 
-@pytest.mark.parametrize("api_version, kind, hint", [("v1", "Deployment", "apps/v1"), ("apps/v1", "Service", "v1"),
-                                                     ("apps/v1", "Deploymnet", None)])
+@pytest.mark.parametrize(
+    "api_version, kind, hint",
+    [("v1", "Deployment", "apps/v1"), ("apps/v1", "Service", "v1"), ("apps/v1", "Deploymnet", None)],
+)
 def test_a_kind_missing_from_a_kubernetes_group_is_an_error(api_version, kind, hint):
     report = validate_text(f"apiVersion: {api_version}\nkind: {kind}\nmetadata: {{name: x}}\n")
     [finding] = [f for f in report.findings if f.severity == "error"]
@@ -131,9 +147,15 @@ def test_a_kind_missing_from_a_kubernetes_group_is_an_error(api_version, kind, h
 
 
 def test_catalog_schemas_without_a_kind_enum_load_from_crd_dirs(tmp_path):
-    schema = {"type": "object", "properties": {"apiVersion": {"type": "string"}, "kind": {"type": "string"},
-                                               "metadata": {"type": "object"},
-                                               "spec": {"type": "object", "properties": {"size": {"type": "integer"}}}}}
+    schema = {
+        "type": "object",
+        "properties": {
+            "apiVersion": {"type": "string"},
+            "kind": {"type": "string"},
+            "metadata": {"type": "object"},
+            "spec": {"type": "object", "properties": {"size": {"type": "integer"}}},
+        },
+    }
     (tmp_path / "example.com").mkdir()
     (tmp_path / "example.com" / "widget_v1.json").write_text(json.dumps(schema))
     engine = Engine(K8sSettings(crd_dirs=[str(tmp_path)]))

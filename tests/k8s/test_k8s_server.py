@@ -57,8 +57,9 @@ async def test_validate(local):
     rules = {f["rule"] for f in data["findings"]}
     assert {"resources-limits", "run-as-user-numeric", "seccomp", "probes"} <= rules
     assert "7 error(s)" in result.content[0].text and "resources-limits" in result.content[0].text
-    old = await local.call_tool("k8s_validate", {"manifest": BROKEN, "kubernetes_version": "1.29",
-                                                 "profile": "best-practices"})
+    old = await local.call_tool(
+        "k8s_validate", {"manifest": BROKEN, "kubernetes_version": "1.29", "profile": "best-practices"}
+    )
     assert old.structured_content["kubernetes_version"] == "1.29" and old.structured_content["errors"] == 0
 
 
@@ -68,8 +69,12 @@ async def test_fix(local):
     assert data["fixed"].startswith("# keep me\n")
     assert "limits" in data["fixed"] and data["diff"].startswith("--- original.yaml")
     assert {a["rule"] for a in data["applied"]} >= {"resources-limits", "seccomp", "run-as-non-root"}
-    assert {f["rule"] for f in data["remaining"]} == {"run-as-user-numeric", "probes", "ephemeral-storage",
-                                                      "read-only-root-filesystem"}
+    assert {f["rule"] for f in data["remaining"]} == {
+        "run-as-user-numeric",
+        "probes",
+        "ephemeral-storage",
+        "read-only-root-filesystem",
+    }
     assert data["errors"] == 1
     text = result.content[0].text
     assert text.startswith("applied ") and "not fixed" in text and data["fixed"].rstrip("\n") in text
@@ -86,13 +91,16 @@ async def test_example_and_rules(local):
     assert one["fixable"] is True
 
 
-@pytest.mark.parametrize("tool, args, message", [
-    ("k8s_validate", {"manifest": "kind: Pod", "profile": "nope"}, "unknown profile"),
-    ("k8s_validate", {"manifest": "kind: Pod", "kubernetes_version": "1.12"}, "not available"),
-    ("k8s_fix", {"manifest": "a: [1\nb: 2"}, "YAML syntax error"),
-    ("k8s_example", {"topic": "mainframe"}, "no example"),
-    ("k8s_rules", {"rule": "nope"}, "unknown rule"),
-])
+@pytest.mark.parametrize(
+    "tool, args, message",
+    [
+        ("k8s_validate", {"manifest": "kind: Pod", "profile": "nope"}, "unknown profile"),
+        ("k8s_validate", {"manifest": "kind: Pod", "kubernetes_version": "1.12"}, "not available"),
+        ("k8s_fix", {"manifest": "a: [1\nb: 2"}, "YAML syntax error"),
+        ("k8s_example", {"topic": "mainframe"}, "no example"),
+        ("k8s_rules", {"rule": "nope"}, "unknown rule"),
+    ],
+)
 async def test_bad_input_is_an_actionable_error(local, tool, args, message):
     with pytest.raises(ToolError, match=message):
         await local.call_tool(tool, args)
@@ -106,8 +114,9 @@ async def test_yaml_errors_are_findings_not_failures(local):
 
 @pytest.fixture(scope="module")
 def fleet():
-    settings = load_settings(auth={"api_keys": [{"name": "alice", "hash": hash_key(KEYS["alice"])}]},
-                             servers={"k8s": {"profile": "cerit"}})
+    settings = load_settings(
+        auth={"api_keys": [{"name": "alice", "hash": hash_key(KEYS["alice"])}]}, servers={"k8s": {"profile": "cerit"}}
+    )
     with running_app(build_http_app([SPEC], settings)) as url:
         yield f"{url}/k8s/mcp"
 

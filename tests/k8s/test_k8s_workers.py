@@ -28,8 +28,9 @@ HUGE = "---\n".join(POD % n for n in range(4_900))
 
 
 def settings(timeout: float, max_bytes: int = 2_000_000):
-    return load_settings(workers={"size": 2}, servers={"k8s": {"timeout": timeout, "max_bytes": max_bytes,
-                                                               "profile": "restricted"}})
+    return load_settings(
+        workers={"size": 2}, servers={"k8s": {"timeout": timeout, "max_bytes": max_bytes, "profile": "restricted"}}
+    )
 
 
 async def test_a_runaway_call_is_stopped_while_another_caller_is_served():

@@ -53,8 +53,10 @@ def same_set(got: list[sp.Expr], expected: list, tol: float = 1e-12) -> bool:
 
 def spans(result: dict) -> list[tuple]:
     """The solution intervals as (lower, upper, lower_closed, upper_closed) with parsed bounds."""
-    return [(parse_expression(i["lower"]), parse_expression(i["upper"]), i["lower_closed"], i["upper_closed"])
-            for i in result["intervals"]]
+    return [
+        (parse_expression(i["lower"]), parse_expression(i["upper"]), i["lower_closed"], i["upper_closed"])
+        for i in result["intervals"]
+    ]
 
 
 oo = sp.oo
@@ -63,33 +65,39 @@ oo = sp.oo
 # --- single equations with closed forms ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("equation,domain,expected", [
-    ("x^2 - 4", "complex", [-2, 2]),                                       # expression means = 0
-    ("2x + 3 = 7", "complex", [2]),                                         # linear
-    ("x^2 - 5x + 6 = 0", "complex", [2, 3]),                                # quadratic
-    ("x^2 + 1 = 0", "complex", [sp.I, -sp.I]),                              # complex roots
-    ("x^2 + 1 = 0", "real", []),                                            # ... filtered out over the reals
-    ("x^2 + 2x + 5 = 0", "complex", [-1 + 2 * sp.I, -1 - 2 * sp.I]),
-    ("x^3 - 6x^2 + 11x - 6 = 0", "complex", [1, 2, 3]),                     # cubic
-    ("x^3 = 8", "complex", [2, -1 + sp.sqrt(3) * sp.I, -1 - sp.sqrt(3) * sp.I]),
-    ("x^3 = 8", "real", [2]),
-    ("x^3 - 3x + 1 = 0", "real", [2 * sp.cos(2 * sp.pi / 9), 2 * sp.cos(4 * sp.pi / 9), -2 * sp.cos(sp.pi / 9)]),
-    ("x^4 - 5x^2 + 4 = 0", "complex", [-2, -1, 1, 2]),                     # quartic
-    ("x^4 = 16", "complex", [2, -2, 2 * sp.I, -2 * sp.I]),
-    ("x^4 = 16", "real", [2, -2]),
-    ("x^4 - 10x^2 + 1 = 0", "real", [sp.sqrt(2) + sp.sqrt(3), sp.sqrt(2) - sp.sqrt(3),
-                                     -sp.sqrt(2) + sp.sqrt(3), -sp.sqrt(2) - sp.sqrt(3)]),
-    ("1/x + 1/(x - 1) = 0", "complex", [sp.Rational(1, 2)]),                # rational equation
-    ("sqrt(x) = x - 2", "real", [4]),                                       # extraneous root 1 dropped
-    ("exp(x) = 5", "real", [sp.log(5)]),
-    ("log(x) = 2", "real", [sp.exp(2)]),
-    ("2^x = 8", "real", [3]),
-    ("abs(x - 3) = 5", "real", [-2, 8]),
-    ("x*exp(x) = 1", "real", [sp.LambertW(1)]),
-    ("x^2 = 2^x", "real", [2, 4, -2 * sp.LambertW(sp.log(2) / 2) / sp.log(2)]),
-    ("x = x + 1", "complex", []),                                           # contradiction
-    ("0.5x = 1.25", "complex", [sp.Rational(5, 2)]),                        # decimals are exact
-])
+@pytest.mark.parametrize(
+    "equation,domain,expected",
+    [
+        ("x^2 - 4", "complex", [-2, 2]),  # expression means = 0
+        ("2x + 3 = 7", "complex", [2]),  # linear
+        ("x^2 - 5x + 6 = 0", "complex", [2, 3]),  # quadratic
+        ("x^2 + 1 = 0", "complex", [sp.I, -sp.I]),  # complex roots
+        ("x^2 + 1 = 0", "real", []),  # ... filtered out over the reals
+        ("x^2 + 2x + 5 = 0", "complex", [-1 + 2 * sp.I, -1 - 2 * sp.I]),
+        ("x^3 - 6x^2 + 11x - 6 = 0", "complex", [1, 2, 3]),  # cubic
+        ("x^3 = 8", "complex", [2, -1 + sp.sqrt(3) * sp.I, -1 - sp.sqrt(3) * sp.I]),
+        ("x^3 = 8", "real", [2]),
+        ("x^3 - 3x + 1 = 0", "real", [2 * sp.cos(2 * sp.pi / 9), 2 * sp.cos(4 * sp.pi / 9), -2 * sp.cos(sp.pi / 9)]),
+        ("x^4 - 5x^2 + 4 = 0", "complex", [-2, -1, 1, 2]),  # quartic
+        ("x^4 = 16", "complex", [2, -2, 2 * sp.I, -2 * sp.I]),
+        ("x^4 = 16", "real", [2, -2]),
+        (
+            "x^4 - 10x^2 + 1 = 0",
+            "real",
+            [sp.sqrt(2) + sp.sqrt(3), sp.sqrt(2) - sp.sqrt(3), -sp.sqrt(2) + sp.sqrt(3), -sp.sqrt(2) - sp.sqrt(3)],
+        ),
+        ("1/x + 1/(x - 1) = 0", "complex", [sp.Rational(1, 2)]),  # rational equation
+        ("sqrt(x) = x - 2", "real", [4]),  # extraneous root 1 dropped
+        ("exp(x) = 5", "real", [sp.log(5)]),
+        ("log(x) = 2", "real", [sp.exp(2)]),
+        ("2^x = 8", "real", [3]),
+        ("abs(x - 3) = 5", "real", [-2, 8]),
+        ("x*exp(x) = 1", "real", [sp.LambertW(1)]),
+        ("x^2 = 2^x", "real", [2, 4, -2 * sp.LambertW(sp.log(2) / 2) / sp.log(2)]),
+        ("x = x + 1", "complex", []),  # contradiction
+        ("0.5x = 1.25", "complex", [sp.Rational(5, 2)]),  # decimals are exact
+    ],
+)
 def test_single_equation(equation, domain, expected):
     result = solve(equation, None, domain)
     assert result["exact"] and not result["numeric_fallback"]
@@ -129,12 +137,15 @@ def test_equation_true_on_an_interval():
 # --- periodic solutions -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("equation,function,principal", [
-    ("sin(x) = 0", sp.sin(x), [0, sp.pi]),
-    ("sin(x) = 1/2", sp.sin(x) - sp.Rational(1, 2), [sp.pi / 6, 5 * sp.pi / 6]),
-    ("cos(2x) = 1", sp.cos(2 * x) - 1, [0, sp.pi]),
-    ("tan(x) = 1", sp.tan(x) - 1, [sp.pi / 4]),
-])
+@pytest.mark.parametrize(
+    "equation,function,principal",
+    [
+        ("sin(x) = 0", sp.sin(x), [0, sp.pi]),
+        ("sin(x) = 1/2", sp.sin(x) - sp.Rational(1, 2), [sp.pi / 6, 5 * sp.pi / 6]),
+        ("cos(2x) = 1", sp.cos(2 * x) - 1, [0, sp.pi]),
+        ("tan(x) = 1", sp.tan(x) - 1, [sp.pi / 4]),
+    ],
+)
 def test_trig_equation_gives_general_and_principal_solutions(equation, function, principal):
     result = solve(equation, None, "real")
     assert result["infinite"] and result["exact"]
@@ -221,15 +232,18 @@ def solution_maps(result: dict) -> list[dict[str, sp.Expr]]:
     return [{k: parse_expression(v["result"]) for k, v in sol.items()} for sol in result["solutions"]]
 
 
-@pytest.mark.parametrize("equations,expected", [
-    (["x + y = 3", "x - y = 1"], [{"x": 2, "y": 1}]),
-    ("2x + 3y = 12, x - y = 1", [{"x": 3, "y": 2}]),
-    (["x + y + z = 6", "2x - y + z = 3", "x + 2y - z = 2"], [{"x": 1, "y": 2, "z": 3}]),
-    (["x^2 + y^2 = 25", "x + y = 7"], [{"x": 3, "y": 4}, {"x": 4, "y": 3}]),
-    (["x*y = 6", "x + y = 5"], [{"x": 2, "y": 3}, {"x": 3, "y": 2}]),
-    (["y = x^2", "y = 2x + 3"], [{"x": -1, "y": 1}, {"x": 3, "y": 9}]),
-    (["x + y = 1", "x + y = 2"], []),
-])
+@pytest.mark.parametrize(
+    "equations,expected",
+    [
+        (["x + y = 3", "x - y = 1"], [{"x": 2, "y": 1}]),
+        ("2x + 3y = 12, x - y = 1", [{"x": 3, "y": 2}]),
+        (["x + y + z = 6", "2x - y + z = 3", "x + 2y - z = 2"], [{"x": 1, "y": 2, "z": 3}]),
+        (["x^2 + y^2 = 25", "x + y = 7"], [{"x": 3, "y": 4}, {"x": 4, "y": 3}]),
+        (["x*y = 6", "x + y = 5"], [{"x": 2, "y": 3}, {"x": 3, "y": 2}]),
+        (["y = x^2", "y = 2x + 3"], [{"x": -1, "y": 1}, {"x": 3, "y": 9}]),
+        (["x + y = 1", "x + y = 2"], []),
+    ],
+)
 def test_systems(equations, expected):
     result = solve(equations)
     got = solution_maps(result)
@@ -254,17 +268,20 @@ def test_underdetermined_linear_system_has_a_free_variable():
 # --- inequalities -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("inequality,expected", [
-    ("x^2 - 4 > 0", [(-oo, -2, False, False), (2, oo, False, False)]),          # quadratic
-    ("x^2 <= 9", [(-3, 3, True, True)]),
-    ("(x - 1)/(x + 2) >= 0", [(-oo, -2, False, False), (1, oo, True, False)]),  # rational
-    ("abs(x - 1) < 3", [(-2, 4, False, False)]),                                 # absolute value
-    ("2x + 1 <= 5", [(-oo, 2, False, True)]),
-    ("x^2 <= 0", [(0, 0, True, True)]),                                          # a single point
-    ("x^2 + 1 < 0", []),
-    ("x != 2", [(-oo, 2, False, False), (2, oo, False, False)]),
-    (["x^2 < 9", "x > 1"], [(1, 3, False, False)]),                              # two at once
-])
+@pytest.mark.parametrize(
+    "inequality,expected",
+    [
+        ("x^2 - 4 > 0", [(-oo, -2, False, False), (2, oo, False, False)]),  # quadratic
+        ("x^2 <= 9", [(-3, 3, True, True)]),
+        ("(x - 1)/(x + 2) >= 0", [(-oo, -2, False, False), (1, oo, True, False)]),  # rational
+        ("abs(x - 1) < 3", [(-2, 4, False, False)]),  # absolute value
+        ("2x + 1 <= 5", [(-oo, 2, False, True)]),
+        ("x^2 <= 0", [(0, 0, True, True)]),  # a single point
+        ("x^2 + 1 < 0", []),
+        ("x != 2", [(-oo, 2, False, False), (2, oo, False, False)]),
+        (["x^2 < 9", "x > 1"], [(1, 3, False, False)]),  # two at once
+    ],
+)
 def test_inequalities(inequality, expected):
     result = solve(inequality, None, "real")
     got = spans(result)
@@ -281,16 +298,19 @@ def test_inequality_text_reads_naturally():
 # --- bad input --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("equations,variables,domain,message", [
-    ("a*x^2 + b*x + c = 0", None, "complex", "say which to solve for"),
-    ("x + y = 1", None, "complex", "variables="),
-    ("2 = 2", None, "complex", "no variables"),
-    ("x^2 = ", None, "complex", "not an equation"),
-    ("x^2 = 4", None, "rational", "domain"),
-    ([f"x{i} = {i}" for i in range(21)], None, "complex", "at most 20"),
-    (["x + y < 1"], ["x", "y"], "real", "one variable"),
-    ("x = 1", ["2x"], "complex", "not a variable name"),
-])
+@pytest.mark.parametrize(
+    "equations,variables,domain,message",
+    [
+        ("a*x^2 + b*x + c = 0", None, "complex", "say which to solve for"),
+        ("x + y = 1", None, "complex", "variables="),
+        ("2 = 2", None, "complex", "no variables"),
+        ("x^2 = ", None, "complex", "not an equation"),
+        ("x^2 = 4", None, "rational", "domain"),
+        ([f"x{i} = {i}" for i in range(21)], None, "complex", "at most 20"),
+        (["x + y < 1"], ["x", "y"], "real", "one variable"),
+        ("x = 1", ["2x"], "complex", "not a variable name"),
+    ],
+)
 def test_bad_solve_input(equations, variables, domain, message):
     with pytest.raises(MathInputError, match=message):
         solve(equations, variables, domain)
@@ -299,30 +319,33 @@ def test_bad_solve_input(equations, variables, domain, message):
 # --- simplify and evaluate --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("expression,operation,expected", [
-    ("sin(x)^2 + cos(x)^2", "simplify", 1),
-    ("(x^2 - 1)/(x - 1)", "simplify", x + 1),
-    ("(x + 1)^3", "expand", x**3 + 3 * x**2 + 3 * x + 1),
-    ("(x + y)^2 - (x - y)^2", "expand", 4 * x * y),
-    ("x^2 - 5x + 6", "factor", (x - 2) * (x - 3)),
-    ("x^3 - y^3", "factor", (x - y) * (x**2 + x * y + y**2)),
-    ("1/(x^2 - 1)", "apart", 1 / (2 * (x - 1)) - 1 / (2 * (x + 1))),
-    ("(3x + 5)/((x + 1)(x + 2))", "apart", 2 / (x + 1) + 1 / (x + 2)),
-    ("1/x + 1/(x + 1)", "together", (2 * x + 1) / (x * (x + 1))),
-    ("2*sin(x)*cos(x)", "trigsimp", sp.sin(2 * x)),
-    ("cos(x)^4 - sin(x)^4", "trigsimp", sp.cos(2 * x)),
-    ("(x^2 - 1)/(x - 1)", "cancel", x + 1),
-    ("(x^2 + 2x + 1)/(x^2 - 1)", "cancel", (x + 1) / (x - 1)),
-    ("exp(I*pi)", "evaluate", -1),
-    ("factorial(25)", "evaluate", sp.Integer(15511210043330985984000000)),
-    ("2^100", "evaluate", sp.Integer(2)**100),
-    ("Sum(1/k^2, (k, 1, oo))", "evaluate", sp.pi**2 / 6),                 # Basel
-    ("zeta(2)", "evaluate", sp.pi**2 / 6),
-    ("zeta(4)", "evaluate", sp.pi**4 / 90),
-    ("Integral(exp(-x^2), (x, -oo, oo))", "evaluate", sp.sqrt(sp.pi)),
-    ("Product(k/(k + 1), (k, 1, n))", "evaluate", 1 / (n + 1)),
-    ("binomial(10, 3)", "evaluate", 120),
-])
+@pytest.mark.parametrize(
+    "expression,operation,expected",
+    [
+        ("sin(x)^2 + cos(x)^2", "simplify", 1),
+        ("(x^2 - 1)/(x - 1)", "simplify", x + 1),
+        ("(x + 1)^3", "expand", x**3 + 3 * x**2 + 3 * x + 1),
+        ("(x + y)^2 - (x - y)^2", "expand", 4 * x * y),
+        ("x^2 - 5x + 6", "factor", (x - 2) * (x - 3)),
+        ("x^3 - y^3", "factor", (x - y) * (x**2 + x * y + y**2)),
+        ("1/(x^2 - 1)", "apart", 1 / (2 * (x - 1)) - 1 / (2 * (x + 1))),
+        ("(3x + 5)/((x + 1)(x + 2))", "apart", 2 / (x + 1) + 1 / (x + 2)),
+        ("1/x + 1/(x + 1)", "together", (2 * x + 1) / (x * (x + 1))),
+        ("2*sin(x)*cos(x)", "trigsimp", sp.sin(2 * x)),
+        ("cos(x)^4 - sin(x)^4", "trigsimp", sp.cos(2 * x)),
+        ("(x^2 - 1)/(x - 1)", "cancel", x + 1),
+        ("(x^2 + 2x + 1)/(x^2 - 1)", "cancel", (x + 1) / (x - 1)),
+        ("exp(I*pi)", "evaluate", -1),
+        ("factorial(25)", "evaluate", sp.Integer(15511210043330985984000000)),
+        ("2^100", "evaluate", sp.Integer(2) ** 100),
+        ("Sum(1/k^2, (k, 1, oo))", "evaluate", sp.pi**2 / 6),  # Basel
+        ("zeta(2)", "evaluate", sp.pi**2 / 6),
+        ("zeta(4)", "evaluate", sp.pi**4 / 90),
+        ("Integral(exp(-x^2), (x, -oo, oo))", "evaluate", sp.sqrt(sp.pi)),
+        ("Product(k/(k + 1), (k, 1, n))", "evaluate", 1 / (n + 1)),
+        ("binomial(10, 3)", "evaluate", 120),
+    ],
+)
 def test_rewrite_and_evaluate(expression, operation, expected):
     result = simplify(expression, operation)
     assert result["operation"] == operation
@@ -337,15 +360,18 @@ def test_rewrites_change_the_form_not_the_value():
     assert simplify("x + 1", "factor")["unchanged"]
 
 
-@pytest.mark.parametrize("expression,digits,reference", [
-    ("pi", 50, lambda: mpmath.pi),
-    ("E", 50, lambda: mpmath.e),
-    ("e", 50, lambda: mpmath.e),
-    ("sqrt(2)", 30, lambda: mpmath.sqrt(2)),
-    ("zeta(3)", 40, lambda: mpmath.zeta(3)),
-    ("EulerGamma", 25, lambda: mpmath.euler),
-    ("pi", 1000, lambda: mpmath.pi),
-])
+@pytest.mark.parametrize(
+    "expression,digits,reference",
+    [
+        ("pi", 50, lambda: mpmath.pi),
+        ("E", 50, lambda: mpmath.e),
+        ("e", 50, lambda: mpmath.e),
+        ("sqrt(2)", 30, lambda: mpmath.sqrt(2)),
+        ("zeta(3)", 40, lambda: mpmath.zeta(3)),
+        ("EulerGamma", 25, lambda: mpmath.euler),
+        ("pi", 1000, lambda: mpmath.pi),
+    ],
+)
 def test_evaluate_to_many_digits(expression, digits, reference):
     result = simplify(expression, "evaluate", digits)
     got = result["numeric"]
@@ -384,25 +410,31 @@ def test_evaluate_with_symbols_gives_an_approximation():
     assert result["numeric"] is None and "3.14159265" in result["approximation"]
 
 
-@pytest.mark.parametrize("statement,holds", [
-    ("sin(x)^2 + cos(x)^2 = 1", True),
-    ("sqrt(8) = 2sqrt(2)", True),
-    ("(x + 1)^2 = x^2 + 1", False),
-    ("pi > 3", True),
-    ("exp(1) < 2", False),
-])
+@pytest.mark.parametrize(
+    "statement,holds",
+    [
+        ("sin(x)^2 + cos(x)^2 = 1", True),
+        ("sqrt(8) = 2sqrt(2)", True),
+        ("(x + 1)^2 = x^2 + 1", False),
+        ("pi > 3", True),
+        ("exp(1) < 2", False),
+    ],
+)
 def test_identities_are_checked(statement, holds):
     result = simplify(statement, "simplify")
     assert result["holds"] is holds or (holds is False and result["holds"] is None), result
 
 
-@pytest.mark.parametrize("expression,operation,digits,message", [
-    ("x", "integrate", 15, "valid operations: simplify, expand"),
-    ("pi", "evaluate", 1001, "between 1 and 1000"),
-    ("pi", "evaluate", 0, "between 1 and 1000"),
-    ("1/(x*y)", "apart", 15, "variable"),
-    ("x +* 2", "simplify", 15, "could not understand"),
-])
+@pytest.mark.parametrize(
+    "expression,operation,digits,message",
+    [
+        ("x", "integrate", 15, "valid operations: simplify, expand"),
+        ("pi", "evaluate", 1001, "between 1 and 1000"),
+        ("pi", "evaluate", 0, "between 1 and 1000"),
+        ("1/(x*y)", "apart", 15, "variable"),
+        ("x +* 2", "simplify", 15, "could not understand"),
+    ],
+)
 def test_bad_simplify_input(expression, operation, digits, message):
     with pytest.raises(MathInputError, match=message):
         simplify(expression, operation, digits)
@@ -423,21 +455,24 @@ def crosses_the_worker_boundary(result: dict) -> bool:
     return _load_plain(pickle.dumps(result)) == result
 
 
-@pytest.mark.parametrize("call", [
-    lambda: solve("x^2 = 2"),
-    lambda: solve("(x - 1)^2 = 0"),
-    lambda: solve("x^5 - x + 1 = 0"),
-    lambda: solve("sin(x) = 0", None, "real"),
-    lambda: solve("x^2 > 1", None, "real"),
-    lambda: solve("abs(x) = x", None, "real"),
-    lambda: solve("cos(x) = x", None, "real"),
-    lambda: solve("floor(x) = 2", None, "real"),
-    lambda: solve(["x + y = 1", "2x + 2y = 2"]),
-    lambda: solve(["exp(x) + y = 3", "sin(x) = y"], None, "real"),
-    lambda: simplify("pi", "evaluate", 20),
-    lambda: simplify("Sum(1/(k^3 + 1), (k, 1, oo))", "evaluate"),
-    lambda: simplify("sin(x)^2 + cos(x)^2 = 1"),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: solve("x^2 = 2"),
+        lambda: solve("(x - 1)^2 = 0"),
+        lambda: solve("x^5 - x + 1 = 0"),
+        lambda: solve("sin(x) = 0", None, "real"),
+        lambda: solve("x^2 > 1", None, "real"),
+        lambda: solve("abs(x) = x", None, "real"),
+        lambda: solve("cos(x) = x", None, "real"),
+        lambda: solve("floor(x) = 2", None, "real"),
+        lambda: solve(["x + y = 1", "2x + 2y = 2"]),
+        lambda: solve(["exp(x) + y = 3", "sin(x) = y"], None, "real"),
+        lambda: simplify("pi", "evaluate", 20),
+        lambda: simplify("Sum(1/(k^3 + 1), (k, 1, oo))", "evaluate"),
+        lambda: simplify("sin(x)^2 + cos(x)^2 = 1"),
+    ],
+)
 def test_results_are_plain_data(call):
     result = call()
     assert crosses_the_worker_boundary(result)

@@ -60,8 +60,7 @@ def test_every_value_is_valid_for_the_lean_schema_exactly_when_it_was_before(nam
 def test_lean_drops_only_what_means_absent_and_costs_fewer_tokens():
     original, leaner = schemas()
     props = leaner["properties"]
-    assert props["equations"] == {"type": ["string", "array"], "items": {"type": "string"},
-                                  "description": "e.g. 'x=1'"}
+    assert props["equations"] == {"type": ["string", "array"], "items": {"type": "string"}, "description": "e.g. 'x=1'"}
     assert props["matrix"] == {"type": ["array", "string"]}
     assert props["mu"] == {"type": "number"}  # `float | None = None`: null only meant "not given"
     assert props["n"] == {"default": 6, "type": "integer"} and props["method"]["default"] == "pearson"

@@ -82,8 +82,9 @@ def test_inverse_times_matrix_is_identity(m):
 
 def test_inverse_known_values():
     out = run([[4, 7], [2, 6]], "inverse")
-    assert as_matrix(out["inverse"]) == sp.Matrix([[sp.Rational(3, 5), sp.Rational(-7, 10)],
-                                                   [sp.Rational(-1, 5), sp.Rational(2, 5)]])
+    assert as_matrix(out["inverse"]) == sp.Matrix(
+        [[sp.Rational(3, 5), sp.Rational(-7, 10)], [sp.Rational(-1, 5), sp.Rational(2, 5)]]
+    )
     hilbert = run([["1", "1/2", "1/3"], ["1/2", "1/3", "1/4"], ["1/3", "1/4", "1/5"]], "inverse")
     assert as_matrix(hilbert["inverse"]) == sp.Matrix([[9, -36, 30], [-36, 192, -180], [30, -180, 180]])
 
@@ -103,14 +104,17 @@ def test_inverse_singular_is_refused():
 # --- rank, rref, nullspace ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("m", "rank"), [
-    ([[1, 2], [2, 4]], 1),
-    ([[1, 2, 3], [4, 5, 6], [7, 8, 9]], 2),
-    ([[1, 0, 0], [0, 1, 0], [0, 0, 1]], 3),
-    ([[0, 0], [0, 0]], 0),
-    ([[1, 2, 3], [4, 5, 6]], 2),
-    ([[1], [2], [3]], 1),
-])
+@pytest.mark.parametrize(
+    ("m", "rank"),
+    [
+        ([[1, 2], [2, 4]], 1),
+        ([[1, 2, 3], [4, 5, 6], [7, 8, 9]], 2),
+        ([[1, 0, 0], [0, 1, 0], [0, 0, 1]], 3),
+        ([[0, 0], [0, 0]], 0),
+        ([[1, 2, 3], [4, 5, 6]], 2),
+        ([[1], [2], [3]], 1),
+    ],
+)
 def test_rank(m, rank):
     assert run(m, "rank")["rank"] == rank
 
@@ -124,12 +128,15 @@ def test_rref_and_pivots():
     assert out["pivot_columns"] == [2]
 
 
-@pytest.mark.parametrize(("m", "nullity"), [
-    ([[1, 2, 3], [4, 5, 6], [7, 8, 9]], 1),
-    ([[1, 2, 3], [2, 4, 6]], 2),
-    ([[1, 0], [0, 1]], 0),
-    ([[1, 1, 1, 1]], 3),
-])
+@pytest.mark.parametrize(
+    ("m", "nullity"),
+    [
+        ([[1, 2, 3], [4, 5, 6], [7, 8, 9]], 1),
+        ([[1, 2, 3], [2, 4, 6]], 2),
+        ([[1, 0], [0, 1]], 0),
+        ([[1, 1, 1, 1]], 3),
+    ],
+)
 def test_nullspace_vectors_are_in_the_kernel(m, nullity):
     out = run(m, "nullspace")
     assert out["nullity"] == nullity == len(out["basis"])
@@ -143,14 +150,17 @@ def test_nullspace_vectors_are_in_the_kernel(m, nullity):
 # --- eigenvalues and eigenvectors -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("m", "expected"), [
-    ([[2, 0], [0, 3]], {2: 1, 3: 1}),
-    ([[2, 1], [1, 2]], {1: 1, 3: 1}),
-    ([[2, 1], [0, 2]], {2: 2}),  # defective
-    ([[4, 1], [2, 3]], {2: 1, 5: 1}),
-    ([[1, 0, 0], [0, 1, 0], [0, 0, 5]], {1: 2, 5: 1}),
-    ([[0, -1], [1, 0]], {"I": 1, "-I": 1}),
-])
+@pytest.mark.parametrize(
+    ("m", "expected"),
+    [
+        ([[2, 0], [0, 3]], {2: 1, 3: 1}),
+        ([[2, 1], [1, 2]], {1: 1, 3: 1}),
+        ([[2, 1], [0, 2]], {2: 2}),  # defective
+        ([[4, 1], [2, 3]], {2: 1, 5: 1}),
+        ([[1, 0, 0], [0, 1, 0], [0, 0, 5]], {1: 2, 5: 1}),
+        ([[0, -1], [1, 0]], {"I": 1, "-I": 1}),
+    ],
+)
 def test_eigenvalues(m, expected):
     out = run(m, "eigenvalues")
     values = {parse_expression(i["value"]["result"]): i["algebraic_multiplicity"] for i in out["eigenvalues"]}
@@ -163,7 +173,7 @@ def test_eigenvalues(m, expected):
 def test_eigenvalues_golden_ratio():
     out = run([[1, 1], [1, 0]], "eigenvalues")
     got = sorted(float(i["value"]["numeric"]) for i in out["eigenvalues"])
-    assert got == pytest.approx([(1 - 5 ** 0.5) / 2, (1 + 5 ** 0.5) / 2])
+    assert got == pytest.approx([(1 - 5**0.5) / 2, (1 + 5**0.5) / 2])
     assert any(same(i["value"]["result"], (1 + sp.sqrt(5)) / 2) for i in out["eigenvalues"])
 
 
@@ -191,15 +201,18 @@ def check_eigenvectors(m, out):
             assert any(x != 0 for x in vec)
 
 
-@pytest.mark.parametrize(("m", "geo", "diagonalizable"), [
-    ([[2, 1], [0, 2]], [1], False),
-    ([[2, 0, 0], [0, 2, 0], [0, 0, 3]], [2, 1], True),
-    ([[2, 1], [1, 2]], [1, 1], True),
-    ([[1, 1], [1, 0]], [1, 1], True),
-    ([[0, -1], [1, 0]], [1, 1], True),
-    ([[1, 2, 3], [4, 5, 6], [7, 8, 10]], [1, 1, 1], True),
-    ([[3, 1, 0], [0, 3, 1], [0, 0, 3]], [1], False),  # Jordan block
-])
+@pytest.mark.parametrize(
+    ("m", "geo", "diagonalizable"),
+    [
+        ([[2, 1], [0, 2]], [1], False),
+        ([[2, 0, 0], [0, 2, 0], [0, 0, 3]], [2, 1], True),
+        ([[2, 1], [1, 2]], [1, 1], True),
+        ([[1, 1], [1, 0]], [1, 1], True),
+        ([[0, -1], [1, 0]], [1, 1], True),
+        ([[1, 2, 3], [4, 5, 6], [7, 8, 10]], [1, 1, 1], True),
+        ([[3, 1, 0], [0, 3, 1], [0, 0, 3]], [1], False),  # Jordan block
+    ],
+)
 def test_eigenvectors(m, geo, diagonalizable):
     out = run(m, "eigenvectors")
     assert sorted(i["geometric_multiplicity"] for i in out["eigenvectors"]) == sorted(geo)
@@ -212,8 +225,9 @@ def test_high_degree_eigenvalues_are_numeric_and_flagged():
     m = [[0, 0, 0, 0, 1], [1, 0, 0, 0, 1], [0, 1, 0, 0, 0], [0, 0, 1, 0, 0], [0, 0, 0, 1, 0]]
     out = run(m, "eigenvalues")
     assert all(i["exact"] is False for i in out["eigenvalues"]) and "note" in out
-    got = sorted((complex(parse_expression(i["value"]["numeric"])) for i in out["eigenvalues"]),
-                 key=lambda z: (z.real, z.imag))
+    got = sorted(
+        (complex(parse_expression(i["value"]["numeric"])) for i in out["eigenvalues"]), key=lambda z: (z.real, z.imag)
+    )
     want = sorted(np.linalg.eigvals(np.array(m, dtype=float)), key=lambda z: (z.real, z.imag))
     assert np.allclose(got, want, atol=1e-10)
     assert any(abs(z - 1.1673039782614187) < 1e-12 for z in got)  # the real root
@@ -249,23 +263,29 @@ def test_transpose():
     assert out["transpose"]["shape"] == [3, 2]
 
 
-@pytest.mark.parametrize(("a", "b", "expected"), [
-    ([[1, 2], [3, 4]], [[5, 6], [7, 8]], [[19, 22], [43, 50]]),
-    ([[1, 2, 3]], [[4], [5], [6]], [[32]]),
-    ([[1, 2], [3, 4]], [1, 1], [[3], [7]]),  # flat list = column vector
-    ([["x", 0], [0, "y"]], [[2], [3]], [["2*x"], ["3*y"]]),
-])
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        ([[1, 2], [3, 4]], [[5, 6], [7, 8]], [[19, 22], [43, 50]]),
+        ([[1, 2, 3]], [[4], [5], [6]], [[32]]),
+        ([[1, 2], [3, 4]], [1, 1], [[3], [7]]),  # flat list = column vector
+        ([["x", 0], [0, "y"]], [[2], [3]], [["2*x"], ["3*y"]]),
+    ],
+)
 def test_multiply(a, b, expected):
     out = run(a, "multiply", b)
     got = as_matrix(out["product"])
     assert (got - parse_matrix(expected)).applyfunc(sp.simplify) == sp.zeros(*got.shape)
 
 
-@pytest.mark.parametrize(("m", "coeffs"), [
-    ([[1, 2], [3, 4]], [1, -5, -2]),
-    ([[2, 0, 0], [0, 3, 0], [0, 0, 4]], [1, -9, 26, -24]),
-    ([[0, 1], [-1, 0]], [1, 0, 1]),
-])
+@pytest.mark.parametrize(
+    ("m", "coeffs"),
+    [
+        ([[1, 2], [3, 4]], [1, -5, -2]),
+        ([[2, 0, 0], [0, 3, 0], [0, 0, 4]], [1, -9, 26, -24]),
+        ([[0, 1], [-1, 0]], [1, 0, 1]),
+    ],
+)
 def test_charpoly(m, coeffs):
     out = run(m, "charpoly")
     assert [parse_expression(c) for c in out["coefficients"]] == coeffs
@@ -351,12 +371,15 @@ def test_other_required_and_refused():
         matrix([[1, 2], [3, 4]], "det", [[1]])
 
 
-@pytest.mark.parametrize("bad", [
-    [[1, 2], [3]],                      # ragged
-    [["__import__('os')", 1], [1, 1]],  # code is not mathematics
-    [[True, 1], [1, 1]],
-    [],
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        [[1, 2], [3]],  # ragged
+        [["__import__('os')", 1], [1, 1]],  # code is not mathematics
+        [[True, 1], [1, 1]],
+        [],
+    ],
+)
 def test_bad_matrices(bad):
     with pytest.raises(MathInputError):
         matrix(bad, "det")

@@ -37,8 +37,16 @@ def same(a: str, b: str) -> bool:
 
 async def test_eight_tools_with_short_descriptions(math):
     tools = {t.name: t for t in await math.list_tools()}
-    assert set(tools) == {"math_solve", "math_simplify", "math_calculus", "math_ode", "math_matrix",
-                          "math_optimize", "math_stats", "math_distribution"}
+    assert set(tools) == {
+        "math_solve",
+        "math_simplify",
+        "math_calculus",
+        "math_ode",
+        "math_matrix",
+        "math_optimize",
+        "math_stats",
+        "math_distribution",
+    }
     for tool in tools.values():
         assert 20 < len(tool.description) < 120
         assert tool.annotations.read_only_hint and tool.annotations.open_world_hint is False
@@ -70,12 +78,15 @@ async def test_the_listed_schemas_say_what_a_model_needs(math):
     assert "e.g." in schemas["math_ode"]["properties"]["ics"]["description"]
 
 
-@pytest.mark.parametrize("tool,args,message", [
-    ("math_simplify", {"expression": "pi", "operation": "evaluate", "digits": 0}, "between 1 and 1000, got 0"),
-    ("math_calculus", {"expression": "exp(x)", "operation": "series", "n": 99}, "between 1 and 30, got 99"),
-    ("math_stats", {"operation": "ttest_1samp", "data": [1, 2, 3], "alpha": 2}, "alpha must be between 0 and 1"),
-    ("math_solve", {"equations": "x = 1", "unknowns": ["x"]}, "unknowns"),
-])
+@pytest.mark.parametrize(
+    "tool,args,message",
+    [
+        ("math_simplify", {"expression": "pi", "operation": "evaluate", "digits": 0}, "between 1 and 1000, got 0"),
+        ("math_calculus", {"expression": "exp(x)", "operation": "series", "n": 99}, "between 1 and 30, got 99"),
+        ("math_stats", {"operation": "ttest_1samp", "data": [1, 2, 3], "alpha": 2}, "alpha must be between 0 and 1"),
+        ("math_solve", {"equations": "x = 1", "unknowns": ["x"]}, "unknowns"),
+    ],
+)
 async def test_bad_arguments_are_refused_with_a_reason(math, tool, args, message):
     # Ranges are checked by the logic modules (the schema leaves them out to stay short).
     with pytest.raises(ToolError, match=message):
@@ -91,8 +102,10 @@ async def test_solve_returns_structured_solutions_and_text(math):
 
 
 async def test_chi2_reads_its_counts_from_data_data2_and_groups(math):
-    goodness = await math.call_tool("math_stats", {"operation": "chi2_goodness", "data": [315, 108, 101, 32],
-                                                   "data2": [9 / 16, 3 / 16, 3 / 16, 1 / 16]})
+    goodness = await math.call_tool(
+        "math_stats",
+        {"operation": "chi2_goodness", "data": [315, 108, 101, 32], "data2": [9 / 16, 3 / 16, 3 / 16, 1 / 16]},
+    )
     assert goodness.structured_content["df"] == 3 and goodness.structured_content["chi2"] < 1
     table = await math.call_tool("math_stats", {"operation": "chi2_contingency", "groups": [[10, 20], [30, 40]]})
     assert [cell for row in table.structured_content["expected"] for cell in row] == [12, 18, 28, 42]
@@ -108,28 +121,44 @@ async def test_evaluate_to_fifty_digits(math):
 async def test_each_tool_answers(math):
     calls = [
         ("math_calculus", {"expression": "x^3", "operation": "diff"}, lambda r: same(r["result"], "3*x^2")),
-        ("math_ode", {"equations": "y'' + y = 0", "function": "y", "ics": {"y(0)": "0", "y'(0)": "1"}},
-         lambda r: "sin(x)" in str(r)),
+        (
+            "math_ode",
+            {"equations": "y'' + y = 0", "function": "y", "ics": {"y(0)": "0", "y'(0)": "1"}},
+            lambda r: "sin(x)" in str(r),
+        ),
         ("math_matrix", {"matrix": [[1, 2], [3, 4]], "operation": "det"}, lambda r: r["determinant"]["result"] == "-2"),
-        ("math_optimize", {"objective": "3x + 5y", "variables": ["x", "y"], "goal": "max",
-                           "constraints": ["x <= 4", "2y <= 12", "3x + 2y <= 18", "x >= 0", "y >= 0"]},
-         lambda r: abs(float(r["value"]) - 36) < 1e-6),
+        (
+            "math_optimize",
+            {
+                "objective": "3x + 5y",
+                "variables": ["x", "y"],
+                "goal": "max",
+                "constraints": ["x <= 4", "2y <= 12", "3x + 2y <= 18", "x >= 0", "y >= 0"],
+            },
+            lambda r: abs(float(r["value"]) - 36) < 1e-6,
+        ),
         ("math_stats", {"operation": "describe", "data": [2, 4, 4, 4, 5, 5, 7, 9]}, lambda r: float(r["mean"]) == 5),
-        ("math_distribution", {"name": "normal", "params": {"mu": 0, "sigma": 1}, "operation": "cdf", "at": [1.96]},
-         lambda r: "0.975" in str(r)),
+        (
+            "math_distribution",
+            {"name": "normal", "params": {"mu": 0, "sigma": 1}, "operation": "cdf", "at": [1.96]},
+            lambda r: "0.975" in str(r),
+        ),
     ]
     for name, args, check in calls:
         result = await math.call_tool(name, args)
         assert check(result.structured_content), (name, result.structured_content)
 
 
-@pytest.mark.parametrize("expression", [
-    "__import__('os').system('touch /tmp/mcpfleet-pwned')",
-    "().__class__.__bases__[0].__subclasses__()",
-    "(lambda: 1)()",
-    "getattr(x, '__class__')",
-    "Symbol.__init__",
-])
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "__import__('os').system('touch /tmp/mcpfleet-pwned')",
+        "().__class__.__bases__[0].__subclasses__()",
+        "(lambda: 1)()",
+        "getattr(x, '__class__')",
+        "Symbol.__init__",
+    ],
+)
 async def test_code_injection_is_a_clear_refusal(math, expression, tmp_path):
     with pytest.raises(ToolError) as info:
         await math.call_tool("math_simplify", {"expression": expression})
@@ -139,11 +168,14 @@ async def test_code_injection_is_a_clear_refusal(math, expression, tmp_path):
     assert not os.path.exists("/tmp/mcpfleet-pwned")
 
 
-@pytest.mark.parametrize("expression,message", [
-    ("9**9**9**9", "digits"),
-    ("factorial(10**12)", "digits"),
-    ("x" * 1_000_000, "limit is 10000"),
-])
+@pytest.mark.parametrize(
+    "expression,message",
+    [
+        ("9**9**9**9", "digits"),
+        ("factorial(10**12)", "digits"),
+        ("x" * 1_000_000, "limit is 10000"),
+    ],
+)
 async def test_huge_inputs_are_refused_before_computing(math, expression, message):
     # The message is the up-front estimate's or the length check's, not the time or CPU limit's.
     with pytest.raises(ToolError, match=message) as info:

@@ -85,8 +85,13 @@ def test_lp_decimal_coefficients_exact():
 
 def test_lp_objective_constant_and_three_variables():
     # Classic: max 2x + 3y + 4z + 10, x + y + z <= 10, x <= 5, y <= 3, z <= 4, all >= 0 → 2*3+9+16+10 = 41
-    r = run("2x + 3y + 4z + 10", ["x", "y", "z"], ["x + y + z <= 10", "x <= 5", "y <= 3", "z <= 4"], goal="max",
-            bounds={"x": [0, None], "y": [0, None], "z": [0, None]})
+    r = run(
+        "2x + 3y + 4z + 10",
+        ["x", "y", "z"],
+        ["x + y + z <= 10", "x <= 5", "y <= 3", "z <= 4"],
+        goal="max",
+        bounds={"x": [0, None], "y": [0, None], "z": [0, None]},
+    )
     assert r["value"] == pytest.approx(41)
     exact(r, 41, {"x": 3, "y": 3, "z": 4})
 
@@ -94,9 +99,12 @@ def test_lp_objective_constant_and_three_variables():
 def test_lp_transportation():
     # Two supplies (20, 30), two demands (25, 25); costs [[8, 6], [4, 9]] → ship 25 from s2 to d1,
     # 20 from s1 to d2, 5 from s2 to d2: 25*4 + 20*6 + 5*9 = 265.
-    r = run("8a + 6b + 4c + 9d", ["a", "b", "c", "d"],
-            ["a + b <= 20", "c + d <= 30", "a + c = 25", "b + d = 25"],
-            bounds={k: [0, None] for k in "abcd"})
+    r = run(
+        "8a + 6b + 4c + 9d",
+        ["a", "b", "c", "d"],
+        ["a + b <= 20", "c + d <= 30", "a + c = 25", "b + d = 25"],
+        bounds={k: [0, None] for k in "abcd"},
+    )
     assert r["value"] == pytest.approx(265)
     exact(r, 265, {"a": 0, "b": 20, "c": 25, "d": 5})
 
@@ -124,8 +132,14 @@ def test_lp_constant_false_constraint_is_infeasible():
 
 def test_knapsack():
     # values 60, 100, 120; weights 10, 20, 30; capacity 50 → take items 2 and 3: 220
-    r = run("60a + 100b + 120c", ["a", "b", "c"], ["10a + 20b + 30c <= 50"], goal="max",
-            bounds={"a": [0, 1], "b": [0, 1], "c": [0, 1]}, integer=["a", "b", "c"])
+    r = run(
+        "60a + 100b + 120c",
+        ["a", "b", "c"],
+        ["10a + 20b + 30c <= 50"],
+        goal="max",
+        bounds={"a": [0, 1], "b": [0, 1], "c": [0, 1]},
+        integer=["a", "b", "c"],
+    )
     assert r["status"] == "optimal" and r["problem_type"] == "mixed_integer_linear"
     assert r["value"] == pytest.approx(220)
     assert r["point"] == {"a": 0.0, "b": 1.0, "c": 1.0}
@@ -228,17 +242,20 @@ def test_deterministic():
 # --- bad input ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"goal": "biggest"}, "goal"),
-    ({"integer": ["z"]}, "not among the variables"),
-    ({"bounds": {"z": [0, 1]}}, "not among the variables"),
-    ({"bounds": {"x": [2, 1]}}, "above upper"),
-    ({"bounds": {"x": [0]}}, r"\[lower, upper\]"),
-    ({"constraints": ["x + y"]}, "not a comparison"),
-    ({"constraints": ["x != 1"]}, "!="),
-    ({"constraints": ["x + a <= 1"]}, "a, not among the variables"),
-    ({"constraints": [3]}, "string"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"goal": "biggest"}, "goal"),
+        ({"integer": ["z"]}, "not among the variables"),
+        ({"bounds": {"z": [0, 1]}}, "not among the variables"),
+        ({"bounds": {"x": [2, 1]}}, "above upper"),
+        ({"bounds": {"x": [0]}}, r"\[lower, upper\]"),
+        ({"constraints": ["x + y"]}, "not a comparison"),
+        ({"constraints": ["x != 1"]}, "!="),
+        ({"constraints": ["x + a <= 1"]}, "a, not among the variables"),
+        ({"constraints": [3]}, "string"),
+    ],
+)
 def test_bad_input(kwargs, match):
     base = {"objective": "x + y", "variables": ["x", "y"], "constraints": ["x >= 0", "y >= 0", "x + y <= 3"]}
     with pytest.raises(MathInputError, match=match):

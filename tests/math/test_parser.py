@@ -23,27 +23,30 @@ from mcpfleet.servers.math.parser import (
 x, y, k = sp.symbols("x y k")
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("2x + 3", 2 * x + 3),
-    ("x^2 - 4", x**2 - 4),
-    ("-x^2", -(x**2)),
-    ("3(x+1)(x-1)", 3 * (x + 1) * (x - 1)),
-    ("2pi", 2 * sp.pi),
-    ("0.1 + 0.2", sp.Rational(3, 10)),
-    ("1e5*x", 100000 * x),
-    ("2.5e-3", sp.Rational(1, 400)),
-    ("e^x", sp.exp(x)),
-    ("E**(I*pi)", -1),
-    ("ln(x) + log(x, 2)", sp.log(x) + sp.log(x) / sp.log(2)),
-    ("sqrt(16)", 4),
-    ("abs(-3)", 3),
-    ("7 // 2", 3),
-    ("7 % 3", 1),
-    ("arcsin(1)", sp.pi / 2),
-    ("factorial(5)", 120),
-    ("Sum(1/k^2, (k, 1, oo))", sp.Sum(1 / k**2, (k, 1, sp.oo))),
-    ("x_1 + x_2", sp.Symbol("x_1") + sp.Symbol("x_2")),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("2x + 3", 2 * x + 3),
+        ("x^2 - 4", x**2 - 4),
+        ("-x^2", -(x**2)),
+        ("3(x+1)(x-1)", 3 * (x + 1) * (x - 1)),
+        ("2pi", 2 * sp.pi),
+        ("0.1 + 0.2", sp.Rational(3, 10)),
+        ("1e5*x", 100000 * x),
+        ("2.5e-3", sp.Rational(1, 400)),
+        ("e^x", sp.exp(x)),
+        ("E**(I*pi)", -1),
+        ("ln(x) + log(x, 2)", sp.log(x) + sp.log(x) / sp.log(2)),
+        ("sqrt(16)", 4),
+        ("abs(-3)", 3),
+        ("7 // 2", 3),
+        ("7 % 3", 1),
+        ("arcsin(1)", sp.pi / 2),
+        ("factorial(5)", 120),
+        ("Sum(1/k^2, (k, 1, oo))", sp.Sum(1 / k**2, (k, 1, sp.oo))),
+        ("x_1 + x_2", sp.Symbol("x_1") + sp.Symbol("x_2")),
+    ],
+)
 def test_accepts_mathematical_syntax(text, expected):
     assert sp.simplify(parse_expression(text) - expected) == 0
 
@@ -110,15 +113,18 @@ def test_refusals_say_what_and_where():
         parse_statement("a = b = c")
 
 
-@pytest.mark.parametrize("text,message", [
-    ("9**9**9**9", "digits"),
-    ("10^(10^7)", "digits"),
-    ("factorial(10**12)", "more than 1000000 digits"),
-    ("x" * 10_001, "limit is 10000"),
-    ("(" * 300 + "x" + ")" * 300, "nested"),
-    ("1" * 2_500, "longer than 2000 digits"),
-    ("", "empty input"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("9**9**9**9", "digits"),
+        ("10^(10^7)", "digits"),
+        ("factorial(10**12)", "more than 1000000 digits"),
+        ("x" * 10_001, "limit is 10000"),
+        ("(" * 300 + "x" + ")" * 300, "nested"),
+        ("1" * 2_500, "longer than 2000 digits"),
+        ("", "empty input"),
+    ],
+)
 def test_sizes_are_bounded_before_anything_is_computed(text, message):
     with pytest.raises(MathInputError, match=message):
         parse_statement(text)
@@ -147,6 +153,7 @@ def test_symbols():
 @contextlib.contextmanager
 def no_code_execution():
     """Any attempt to exec, eval, spawn or run a shell while parsing fails the test loudly."""
+
     def forbidden(*args, **kwargs):
         raise AssertionError(f"code execution attempted: {args[:1]}")
 
@@ -158,8 +165,9 @@ def no_code_execution():
         os.system, subprocess.Popen, builtins.eval, builtins.exec = saved
 
 
-_ALPHABET = st.sampled_from(list("xy0123456789+-*/^()._=<>[]{}'\",:; ") + ["__", "import", "lambda", "class",
-                                                                          "sin", "os", "getattr", "sqrt"])
+_ALPHABET = st.sampled_from(
+    list("xy0123456789+-*/^()._=<>[]{}'\",:; ") + ["__", "import", "lambda", "class", "sin", "os", "getattr", "sqrt"]
+)
 
 
 @settings(max_examples=400, deadline=None)

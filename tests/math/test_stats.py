@@ -61,8 +61,8 @@ def test_describe_textbook():
 def test_describe_shape_statistics_by_hand():
     r = run("describe", DATA)
     n = 8
-    g1 = 5.25 / 4 ** 1.5         # m3 = 42/8, m2 = 4
-    g2 = 44.5 / 16 - 3           # m4 = 356/8
+    g1 = 5.25 / 4**1.5  # m3 = 42/8, m2 = 4
+    g2 = 44.5 / 16 - 3  # m4 = 356/8
     assert r["skewness_population"] == pytest.approx(g1)
     assert r["kurtosis_excess_population"] == pytest.approx(g2)
     assert r["skewness"] == pytest.approx(g1 * math.sqrt(n * (n - 1)) / (n - 2))
@@ -172,8 +172,28 @@ def test_ttest_ind_student_by_hand():
 def test_ttest_ind_welch_by_hand():
     # unequal sizes and clearly unequal variances
     x = [19.8, 20.4, 19.6, 17.8, 18.5, 18.9, 18.3, 18.9, 19.5, 22.0]
-    y = [28.2, 26.6, 20.1, 23.3, 25.2, 22.1, 17.7, 27.6, 20.6, 13.7,
-         23.2, 17.5, 20.6, 18.0, 23.9, 21.6, 24.3, 20.4, 23.9, 13.3]
+    y = [
+        28.2,
+        26.6,
+        20.1,
+        23.3,
+        25.2,
+        22.1,
+        17.7,
+        27.6,
+        20.6,
+        13.7,
+        23.2,
+        17.5,
+        20.6,
+        18.0,
+        23.9,
+        21.6,
+        24.3,
+        20.4,
+        23.9,
+        13.3,
+    ]
     r = run("ttest_ind", x, y, equal_var=False)
     v1, v2, n1, n2 = statistics.variance(x), statistics.variance(y), len(x), len(y)
     se = math.sqrt(v1 / n1 + v2 / n2)
@@ -268,7 +288,8 @@ def test_chi2_reads_data_data2_and_groups_as_the_tool_sends_them():
     sent = run("chi2_goodness", data=[315, 108, 101, 32], data2=[9 / 16, 3 / 16, 3 / 16, 1 / 16])
     assert sent == named and sent["df"] == 3
     assert run("chi2_contingency", groups=[[20, 30, 50], [30, 20, 50]]) == run(
-        "chi2_contingency", table=[[20, 30, 50], [30, 20, 50]])
+        "chi2_contingency", table=[[20, 30, 50], [30, 20, 50]]
+    )
     assert any("equal frequencies" in n for n in run("chi2_goodness", data=[22, 17, 20, 26, 22, 13])["notes"])
     with pytest.raises(MathInputError, match="needs `data`"):
         run("chi2_goodness")
@@ -285,7 +306,7 @@ def test_pearson_by_hand():
     r = run("correlation", X, Y)
     rho = 6 / math.sqrt(10 * 6)  # Sxy / sqrt(Sxx Syy)
     assert r["r"] == pytest.approx(rho) and r["n"] == 5
-    t = rho * math.sqrt(3) / math.sqrt(1 - rho ** 2)
+    t = rho * math.sqrt(3) / math.sqrt(1 - rho**2)
     assert r["p_value"] == pytest.approx(t_two_sided_p(t, 3), rel=1e-9)
     assert r["r_squared"] == pytest.approx(0.6)
     lo, hi = r["confidence_interval"]
@@ -353,7 +374,7 @@ KNOWN = [
     ("normal", {"mu": 0, "sigma": 1}, "pdf", 0, 1 / math.sqrt(2 * math.pi), 1e-12),
     ("binomial", {"n": 10, "p": 0.5}, "pmf", 3, 0.1171875, 1e-12),
     ("binomial", {"n": 10, "p": 0.5}, "cdf", 3, 176 / 1024, 1e-12),
-    ("binomial", {"trials": 5, "prob": 0.2}, "pdf", 0, 0.8 ** 5, 1e-12),
+    ("binomial", {"trials": 5, "prob": 0.2}, "pdf", 0, 0.8**5, 1e-12),
     ("poisson", {"lambda": 3}, "pmf", 2, 9 * math.exp(-3) / 2, 1e-12),
     ("poisson", {"mu": 2}, "cdf", 1, 3 * math.exp(-2), 1e-12),
     ("t", {"df": 10}, "ppf", 0.975, 2.228138851986274, 1e-9),
@@ -370,9 +391,15 @@ KNOWN = [
     ("beta", {"a": 2, "b": 1}, "cdf", 0.5, 0.25, 1e-12),  # F(x) = x²
     ("lognormal", {"mu": 0, "sigma": 1}, "cdf", 1, 0.5, 1e-12),
     ("geometric", {"p": 0.5}, "pmf", 3, 0.125, 1e-12),  # trials until first success
-    ("negative_binomial", {"r": 3, "p": 0.5}, "pmf", 2, math.comb(4, 2) * 0.5 ** 5, 1e-12),
-    ("hypergeometric", {"N": 50, "K": 5, "n": 10}, "pmf", 1,
-     math.comb(5, 1) * math.comb(45, 9) / math.comb(50, 10), 1e-12),
+    ("negative_binomial", {"r": 3, "p": 0.5}, "pmf", 2, math.comb(4, 2) * 0.5**5, 1e-12),
+    (
+        "hypergeometric",
+        {"N": 50, "K": 5, "n": 10},
+        "pmf",
+        1,
+        math.comb(5, 1) * math.comb(45, 9) / math.comb(50, 10),
+        1e-12,
+    ),
     ("bernoulli", {"p": 0.3}, "pmf", 1, 0.3, 1e-12),
 ]
 
@@ -458,21 +485,24 @@ def test_unknown_distribution_operation_and_name():
         distribution("zipf", {}, "pdf", 1)
 
 
-@pytest.mark.parametrize(("name", "params", "match"), [
-    ("normal", {"mu": 0, "stdev": 1}, r"unknown parameter 'stdev'.*sigma \(aliases: sd"),
-    ("normal", {"sigma": 0}, r"sigma .* must be > 0"),
-    ("normal", {"sigma": 1, "variance": 1}, "only one of sigma or variance"),
-    ("normal", {"sigma": 1, "sd": 2}, "given twice"),
-    ("binomial", {"n": 10, "p": 1.5}, r"p .*0 <= p <= 1"),
-    ("binomial", {"n": 2.5, "p": 0.5}, "whole number"),
-    ("binomial", {"p": 0.5}, "needs parameter 'n'"),
-    ("poisson", {"lambda": -1}, "must be > 0"),
-    ("uniform", {"a": 3, "b": 1}, "a < b"),
-    ("exponential", {"rate": 1, "scale": 1}, "only one of rate or scale"),
-    ("beta", {"a": 1}, "needs parameter 'b'"),
-    ("hypergeometric", {"N": 10, "K": 11, "n": 2}, "K <= N"),
-    ("t", {"df": "abc"}, "must be numbers"),
-])
+@pytest.mark.parametrize(
+    ("name", "params", "match"),
+    [
+        ("normal", {"mu": 0, "stdev": 1}, r"unknown parameter 'stdev'.*sigma \(aliases: sd"),
+        ("normal", {"sigma": 0}, r"sigma .* must be > 0"),
+        ("normal", {"sigma": 1, "variance": 1}, "only one of sigma or variance"),
+        ("normal", {"sigma": 1, "sd": 2}, "given twice"),
+        ("binomial", {"n": 10, "p": 1.5}, r"p .*0 <= p <= 1"),
+        ("binomial", {"n": 2.5, "p": 0.5}, "whole number"),
+        ("binomial", {"p": 0.5}, "needs parameter 'n'"),
+        ("poisson", {"lambda": -1}, "must be > 0"),
+        ("uniform", {"a": 3, "b": 1}, "a < b"),
+        ("exponential", {"rate": 1, "scale": 1}, "only one of rate or scale"),
+        ("beta", {"a": 1}, "needs parameter 'b'"),
+        ("hypergeometric", {"N": 10, "K": 11, "n": 2}, "K <= N"),
+        ("t", {"df": "abc"}, "must be numbers"),
+    ],
+)
 def test_bad_distribution_parameters(name, params, match):
     with pytest.raises(MathInputError, match=match):
         distribution(name, params, "mean")
@@ -487,28 +517,31 @@ def test_bad_at():
         distribution("normal", {}, "cdf", [0, float("nan")])
 
 
-@pytest.mark.parametrize(("op", "kwargs", "match"), [
-    ("ttest_paired", {"data": [1, 2, 3], "data2": [1, 2]}, "different lengths"),
-    ("correlation", {"data": [1, 2, 3], "data2": [1, 2, 3, 4]}, "different lengths"),
-    ("regression", {"data": [1, 2, 3, 4], "data2": [1, 2, 3]}, "different lengths"),
-    ("describe", {"data": [1, float("nan"), 3]}, r"data\[1\] is nan"),
-    ("describe", {"data": [1, 2, float("inf")]}, r"data\[2\] is inf"),
-    ("describe", {"data": [1, "two", 3]}, r"data\[1\]"),
-    ("describe", {"data": [1, True]}, "must be numbers"),
-    ("describe", {}, "needs `data`"),
-    ("ttest_1samp", {"data": [1]}, "at least 2"),
-    ("ttest_1samp", {"data": [4, 4, 4], "mu": 3}, "standard error is 0"),
-    ("ttest_ind", {"data": [1, 2, 3]}, "needs `data2`"),
-    ("anova", {"groups": [[1, 2, 3]]}, "at least 2"),
-    ("chi2_contingency", {"table": [[1, 2], [3]]}, "same number"),
-    ("chi2_contingency", {"table": [[0, 0], [3, 4]]}, "sum to 0"),
-    ("chi2_goodness", {"observed": [1, 2, 3], "expected": [1, 2]}, "different lengths"),
-    ("correlation", {"data": [1, 1, 1], "data2": [1, 2, 3]}, "constant"),
-    ("correlation", {"data": [1, 2, 3], "data2": [1, 2, 4], "method": "magic"}, "pearson, spearman or kendall"),
-    ("regression", {"data": [2, 2, 2], "data2": [1, 2, 3]}, "x values"),
-    ("describe", {"data": [1, 2], "alpha": 1.5}, "alpha must be between 0 and 1"),
-    ("ttest_1samp", {"data": [1, 2, 3], "alternative": "sideways"}, "two-sided, less or greater"),
-])
+@pytest.mark.parametrize(
+    ("op", "kwargs", "match"),
+    [
+        ("ttest_paired", {"data": [1, 2, 3], "data2": [1, 2]}, "different lengths"),
+        ("correlation", {"data": [1, 2, 3], "data2": [1, 2, 3, 4]}, "different lengths"),
+        ("regression", {"data": [1, 2, 3, 4], "data2": [1, 2, 3]}, "different lengths"),
+        ("describe", {"data": [1, float("nan"), 3]}, r"data\[1\] is nan"),
+        ("describe", {"data": [1, 2, float("inf")]}, r"data\[2\] is inf"),
+        ("describe", {"data": [1, "two", 3]}, r"data\[1\]"),
+        ("describe", {"data": [1, True]}, "must be numbers"),
+        ("describe", {}, "needs `data`"),
+        ("ttest_1samp", {"data": [1]}, "at least 2"),
+        ("ttest_1samp", {"data": [4, 4, 4], "mu": 3}, "standard error is 0"),
+        ("ttest_ind", {"data": [1, 2, 3]}, "needs `data2`"),
+        ("anova", {"groups": [[1, 2, 3]]}, "at least 2"),
+        ("chi2_contingency", {"table": [[1, 2], [3]]}, "same number"),
+        ("chi2_contingency", {"table": [[0, 0], [3, 4]]}, "sum to 0"),
+        ("chi2_goodness", {"observed": [1, 2, 3], "expected": [1, 2]}, "different lengths"),
+        ("correlation", {"data": [1, 1, 1], "data2": [1, 2, 3]}, "constant"),
+        ("correlation", {"data": [1, 2, 3], "data2": [1, 2, 4], "method": "magic"}, "pearson, spearman or kendall"),
+        ("regression", {"data": [2, 2, 2], "data2": [1, 2, 3]}, "x values"),
+        ("describe", {"data": [1, 2], "alpha": 1.5}, "alpha must be between 0 and 1"),
+        ("ttest_1samp", {"data": [1, 2, 3], "alternative": "sideways"}, "two-sided, less or greater"),
+    ],
+)
 def test_bad_stats_input(op, kwargs, match):
     with pytest.raises(MathInputError, match=match):
         stats(op, **kwargs)

@@ -8,8 +8,26 @@ from mcpfleet.common.errors import UserError
 from mcpfleet.servers.npm.npmrc import parse_npmrc
 from mcpfleet.servers.npm.registry import RegistryClient, check_name
 
-BAD_NAMES = ["@acme/..", "@acme/.", "@acme/.hidden", "@acme/_private", "..", ".bin", "_x", "@acme/../x",
-             "a/../b", "@acme%2f..", "%2e%2e", "a\\b", "@acme/x/..", "http://evil/x", "a?b", "a#b", "@/x", "a b"]
+BAD_NAMES = [
+    "@acme/..",
+    "@acme/.",
+    "@acme/.hidden",
+    "@acme/_private",
+    "..",
+    ".bin",
+    "_x",
+    "@acme/../x",
+    "a/../b",
+    "@acme%2f..",
+    "%2e%2e",
+    "a\\b",
+    "@acme/x/..",
+    "http://evil/x",
+    "a?b",
+    "a#b",
+    "@/x",
+    "a b",
+]
 
 
 @pytest.mark.parametrize("name", BAD_NAMES)
@@ -25,5 +43,5 @@ def test_real_names_pass_and_stay_one_path_segment(name):
     url = client.packument_url(check_name(name))
     registry = config.registry_for(name)
     assert url.startswith(registry)
-    rest = url[len(registry):]
+    rest = url[len(registry) :]
     assert "/" not in rest and ".." not in rest and "?" not in rest and "#" not in rest

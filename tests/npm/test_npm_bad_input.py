@@ -25,24 +25,68 @@ from mcpfleet.servers.npm.packages import summary, summary_text
 in_module_loop = pytest.mark.asyncio(loop_scope="module")
 
 ODD_MANIFESTS = [
-    {"name": "bad-input-deps-list", "version": "1.0.0", "dependencies": ["alpha"], "peerDependencies": "alpha",
-     "optionalDependencies": {"alpha": 5, "zero": None}},
-    {"name": "bad-input-fields", "version": "1.0.0", "license": {"type": "MIT"}, "repository": 5, "engines": "node 18",
-     "types": ["x"], "exports": [1, {"a": None}], "type": 7, "homepage": ["x"], "keywords": "a,b", "bin": 5,
-     "description": ["x"], "author": 5, "deprecated": 5},
+    {
+        "name": "bad-input-deps-list",
+        "version": "1.0.0",
+        "dependencies": ["alpha"],
+        "peerDependencies": "alpha",
+        "optionalDependencies": {"alpha": 5, "zero": None},
+    },
+    {
+        "name": "bad-input-fields",
+        "version": "1.0.0",
+        "license": {"type": "MIT"},
+        "repository": 5,
+        "engines": "node 18",
+        "types": ["x"],
+        "exports": [1, {"a": None}],
+        "type": 7,
+        "homepage": ["x"],
+        "keywords": "a,b",
+        "bin": 5,
+        "description": ["x"],
+        "author": 5,
+        "deprecated": 5,
+    },
     # not published here: `description: 5` breaks Verdaccio's own search for every later test
     # (test_summary_of_a_packument_with_numbers_where_text_belongs covers it without a registry)
-    {"name": "bad-input-specs", "version": "1.0.0", "dependencies": {
-        "alpha": "^^^", "zero": "file:../x", "cyc-a": "npm:cyc-b@^1", "no-such-package-anywhere": "^1", "cyc-b": "latest",
-        "r": "", "t": "workspace:*", "w": "1.0.0 - "}},
-    {"name": "bad-input-parent", "version": "1.0.0", "dependencies": {"bad-input-deps-list": "*", "bad-input-specs": "*"},
-     "peerDependencies": ["x"]},
+    {
+        "name": "bad-input-specs",
+        "version": "1.0.0",
+        "dependencies": {
+            "alpha": "^^^",
+            "zero": "file:../x",
+            "cyc-a": "npm:cyc-b@^1",
+            "no-such-package-anywhere": "^1",
+            "cyc-b": "latest",
+            "r": "",
+            "t": "workspace:*",
+            "w": "1.0.0 - ",
+        },
+    },
+    {
+        "name": "bad-input-parent",
+        "version": "1.0.0",
+        "dependencies": {"bad-input-deps-list": "*", "bad-input-specs": "*"},
+        "peerDependencies": ["x"],
+    },
 ]
 # The bulk-advisory answer shaped wrongly in every place it can be (the endpoint is outside the fleet)
 ODD_ADVISORIES = {
-    "alpha": [{"id": 1, "vulnerable_versions": "<1.1.0", "severity": "high", "title": "real one"}, 5, None,
-              {"vulnerable_versions": "^^^"}, {"vulnerable_versions": ["x"], "cvss": [1], "cwe": "CWE-1",
-                                               "severity": {"a": 1}, "title": ["x"], "id": {"a": 1}}],
+    "alpha": [
+        {"id": 1, "vulnerable_versions": "<1.1.0", "severity": "high", "title": "real one"},
+        5,
+        None,
+        {"vulnerable_versions": "^^^"},
+        {
+            "vulnerable_versions": ["x"],
+            "cvss": [1],
+            "cwe": "CWE-1",
+            "severity": {"a": 1},
+            "title": ["x"],
+            "id": {"a": 1},
+        },
+    ],
     "zero": "nope",
 }
 
@@ -63,8 +107,9 @@ def registry(verdaccio):
 
 def npm_settings(registry):
     verdaccio, audit_url = registry
-    return load_settings(http={"allow": ["127.0.0.1"]},
-                         servers={"npm": {"registry": verdaccio.url, "audit_url": audit_url}})
+    return load_settings(
+        http={"allow": ["127.0.0.1"]}, servers={"npm": {"registry": verdaccio.url, "audit_url": audit_url}}
+    )
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -95,8 +140,15 @@ async def test_every_tool_on_odd_manifests(npm, name):
 
 
 def test_summary_of_a_packument_with_numbers_where_text_belongs():
-    manifest = {"name": "p", "version": "1.0.0", "description": 5, "maintainers": [{"name": 5}, None, "x"], "dist": "x",
-                "peerDependenciesMeta": ["x"], "dependencies": ["a"]}
+    manifest = {
+        "name": "p",
+        "version": "1.0.0",
+        "description": 5,
+        "maintainers": [{"name": 5}, None, "x"],
+        "dist": "x",
+        "peerDependenciesMeta": ["x"],
+        "dependencies": ["a"],
+    }
     doc = {"name": "p", "dist-tags": {"latest": "1.0.0"}, "versions": {"1.0.0": manifest}, "time": "x"}
     s = summary(doc, "1.0.0", None)
     assert s["description"] == "5" and s["maintainers"] == ["5", "x"] and s["published"] is None
@@ -116,9 +168,17 @@ async def test_lockfile_shapes_npm_writes():
     # a BOM (Windows editors) and an unnamed workspace folder entry (npm 7+) are real lockfiles
     bom = "\ufeff" + json.dumps({"packages": {"node_modules/alpha": {"version": "1.0.0"}}})
     assert wanted_versions(bom) == {"alpha": ["1.0.0"]}
-    workspaces = json.dumps({"lockfileVersion": 3, "packages": {
-        "": {"name": "root", "workspaces": ["packages/*"]}, "packages/tool": {"version": "0.1.0"},
-        "node_modules/tool": {"resolved": "packages/tool", "link": True}, "node_modules/alpha": {"version": "1.0.0"}}})
+    workspaces = json.dumps(
+        {
+            "lockfileVersion": 3,
+            "packages": {
+                "": {"name": "root", "workspaces": ["packages/*"]},
+                "packages/tool": {"version": "0.1.0"},
+                "node_modules/tool": {"resolved": "packages/tool", "link": True},
+                "node_modules/alpha": {"version": "1.0.0"},
+            },
+        }
+    )
     assert wanted_versions(workspaces) == {"alpha": ["1.0.0"]}
 
 
@@ -130,13 +190,33 @@ async def test_an_advisory_answer_of_the_wrong_shape(npm):
 
 
 @in_module_loop
-@pytest.mark.parametrize("args", [
-    {"name": ""}, {"name": " "}, {"name": "\x00"}, {"name": "a\x00b"}, {"name": "😀"}, {"name": "\u202e\u200b"},
-    {"name": "x" * 214}, {"name": "@types/"}, {"name": "@"}, {"name": ".alpha"}, {"name": "../alpha"}, {"name": "%2e%2e"},
-    {"name": "alpha?x"}, {"name": "http://x"}, {"name": "alpha@1.0.0"}, {"name": "alpha", "version": "\x00"},
-    {"name": "alpha", "version": "^^^"}, {"name": "alpha", "version": "1.0.0 - "}, {"name": "alpha", "version": "9" * 256},
-    {"name": "alpha", "version": "a" * 256}, {"name": "alpha", "version": "<0"}, {"name": "alpha", "version": "||"},
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        {"name": ""},
+        {"name": " "},
+        {"name": "\x00"},
+        {"name": "a\x00b"},
+        {"name": "😀"},
+        {"name": "\u202e\u200b"},
+        {"name": "x" * 214},
+        {"name": "@types/"},
+        {"name": "@"},
+        {"name": ".alpha"},
+        {"name": "../alpha"},
+        {"name": "%2e%2e"},
+        {"name": "alpha?x"},
+        {"name": "http://x"},
+        {"name": "alpha@1.0.0"},
+        {"name": "alpha", "version": "\x00"},
+        {"name": "alpha", "version": "^^^"},
+        {"name": "alpha", "version": "1.0.0 - "},
+        {"name": "alpha", "version": "9" * 256},
+        {"name": "alpha", "version": "a" * 256},
+        {"name": "alpha", "version": "<0"},
+        {"name": "alpha", "version": "||"},
+    ],
+)
 async def test_odd_names_and_versions(npm, args):
     for tool in ("npm_package", "npm_readme", "npm_dependencies"):
         await answer(npm, tool, args)
@@ -144,8 +224,10 @@ async def test_odd_names_and_versions(npm, args):
 
 
 @in_module_loop
-@pytest.mark.parametrize("args", [{"start_index": 10**30}, {"start_index": 2**63, "max_length": 100_000},
-                                  {"start_index": 5, "max_length": 100}])
+@pytest.mark.parametrize(
+    "args",
+    [{"start_index": 10**30}, {"start_index": 2**63, "max_length": 100_000}, {"start_index": 5, "max_length": 100}],
+)
 async def test_readme_offsets(npm, args):
     result = await answer(npm, "npm_readme", {"name": "alpha", **args})
     if args["start_index"] > 10**6:
@@ -160,15 +242,40 @@ async def test_odd_search_queries(npm, query):
 
 # -- property: no lockfile-shaped JSON crashes npm_audit -------------------------------------------
 
-JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=12)
-                    | st.sampled_from(["1.0.0", "0.1.0", "alpha", "node_modules/alpha", "^1", ""]),
-                    lambda inner: st.lists(inner, max_size=4)
-                    | st.dictionaries(st.sampled_from(["packages", "dependencies", "version", "name", "link", "",
-                                                       "node_modules/alpha", "node_modules/zero", "alpha", "x"]),
-                                      inner, max_size=4), max_leaves=25)
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=12)
+    | st.sampled_from(["1.0.0", "0.1.0", "alpha", "node_modules/alpha", "^1", ""]),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "packages",
+                    "dependencies",
+                    "version",
+                    "name",
+                    "link",
+                    "",
+                    "node_modules/alpha",
+                    "node_modules/zero",
+                    "alpha",
+                    "x",
+                ]
+            ),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=25,
+)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(JSON)
 def test_property_no_json_crashes_npm_audit(registry, lock):
     async def run() -> None:

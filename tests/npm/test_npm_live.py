@@ -19,8 +19,10 @@ from mcpfleet.common.settings import load_settings
 from mcpfleet.common.untrusted import unwrap
 
 LIVE = os.environ.get("MCPFLEET_LIVE_NPM") == "1"
-pytestmark = pytest.mark.skipif(not LIVE or shutil.which("npm") is None,
-                                reason="live registry test: set MCPFLEET_LIVE_NPM=1 (needs npm and the internet)")
+pytestmark = pytest.mark.skipif(
+    not LIVE or shutil.which("npm") is None,
+    reason="live registry test: set MCPFLEET_LIVE_NPM=1 (needs npm and the internet)",
+)
 
 
 def npm_view(*args: str):

@@ -56,18 +56,23 @@ def test_package_names_are_checked():
 
 
 def test_lockfile_v3_nested_and_v1():
-    v3 = {"lockfileVersion": 3, "packages": {
-        "": {"name": "root"},
-        "node_modules/a": {"version": "1.0.0"},
-        "node_modules/b/node_modules/a": {"version": "2.0.0"},
-        "node_modules/@s/c": {"version": "3.0.0"},
-        "node_modules/alias": {"name": "real-name", "version": "4.0.0"},
-        "node_modules/l": {"link": True},
-        "node_modules/g": {"version": "github:u/r"},
-    }}
-    assert audit.wanted_versions(json.dumps(v3)) == {
-        "@s/c": ["3.0.0"], "a": ["1.0.0", "2.0.0"], "real-name": ["4.0.0"]}
-    v1 = {"lockfileVersion": 1, "dependencies": {"a": {"version": "1.0.0", "dependencies": {"b": {"version": "0.1.0"}}}}}
+    v3 = {
+        "lockfileVersion": 3,
+        "packages": {
+            "": {"name": "root"},
+            "node_modules/a": {"version": "1.0.0"},
+            "node_modules/b/node_modules/a": {"version": "2.0.0"},
+            "node_modules/@s/c": {"version": "3.0.0"},
+            "node_modules/alias": {"name": "real-name", "version": "4.0.0"},
+            "node_modules/l": {"link": True},
+            "node_modules/g": {"version": "github:u/r"},
+        },
+    }
+    assert audit.wanted_versions(json.dumps(v3)) == {"@s/c": ["3.0.0"], "a": ["1.0.0", "2.0.0"], "real-name": ["4.0.0"]}
+    v1 = {
+        "lockfileVersion": 1,
+        "dependencies": {"a": {"version": "1.0.0", "dependencies": {"b": {"version": "0.1.0"}}}},
+    }
     assert audit.wanted_versions(json.dumps(v1)) == {"a": ["1.0.0"], "b": ["0.1.0"]}
     with pytest.raises(UserError, match="package-lock"):
         audit.wanted_versions("not json")
@@ -77,10 +82,14 @@ def test_lockfile_v3_nested_and_v1():
 
 def test_advisories_match_only_vulnerable_versions():
     wanted = {"a": ["1.0.0", "2.0.0-beta.1"], "b": ["1.0.0"]}
-    answer = {"a": [{"id": 1, "severity": "low", "vulnerable_versions": "<1.0.1", "title": "t1"},
-                    {"id": 2, "severity": "critical", "vulnerable_versions": ">=2.0.0-beta.0 <2.0.0", "title": "t2"},
-                    {"id": 3, "severity": "high", "vulnerable_versions": ">=3", "title": "t3"}],
-              "not-asked": [{"id": 4, "vulnerable_versions": "*"}]}
+    answer = {
+        "a": [
+            {"id": 1, "severity": "low", "vulnerable_versions": "<1.0.1", "title": "t1"},
+            {"id": 2, "severity": "critical", "vulnerable_versions": ">=2.0.0-beta.0 <2.0.0", "title": "t2"},
+            {"id": 3, "severity": "high", "vulnerable_versions": ">=3", "title": "t3"},
+        ],
+        "not-asked": [{"id": 4, "vulnerable_versions": "*"}],
+    }
     found = audit.matching_advisories(wanted, answer)
     assert [(f["id"], f["version"]) for f in found] == [(2, "2.0.0-beta.1"), (1, "1.0.0")]
 
@@ -122,30 +131,38 @@ def test_edit_distance_and_variants():
     assert "left-pad" in packages._variants("left_pad") and "leftpad" in packages._variants("left-pad")
 
 
-@pytest.mark.parametrize("manifest, kind", [
-    ({"type": "module"}, "esm"),
-    ({"exports": {".": {"import": "./a.mjs", "require": "./a.cjs"}}}, "dual"),
-    ({"main": "index.js", "module": "index.mjs"}, "dual"),
-    ({"main": "index.js"}, "cjs"),
-])
+@pytest.mark.parametrize(
+    "manifest, kind",
+    [
+        ({"type": "module"}, "esm"),
+        ({"exports": {".": {"import": "./a.mjs", "require": "./a.cjs"}}}, "dual"),
+        ({"main": "index.js", "module": "index.mjs"}, "dual"),
+        ({"main": "index.js"}, "cjs"),
+    ],
+)
 def test_module_type(manifest, kind):
     assert packages.module_type(manifest) == kind
 
 
-@pytest.mark.parametrize("repo, url", [
-    ("git+https://github.com/a/b.git", "https://github.com/a/b"),
-    ({"type": "git", "url": "git://github.com/a/b.git"}, "https://github.com/a/b"),
-    ("git@gitlab.com:a/b.git", "https://gitlab.com/a/b"),
-    ("a/b", "https://github.com/a/b"),
-    ("bitbucket:a/b", "https://bitbucket.org/a/b"),
-])
+@pytest.mark.parametrize(
+    "repo, url",
+    [
+        ("git+https://github.com/a/b.git", "https://github.com/a/b"),
+        ({"type": "git", "url": "git://github.com/a/b.git"}, "https://github.com/a/b"),
+        ("git@gitlab.com:a/b.git", "https://gitlab.com/a/b"),
+        ("a/b", "https://github.com/a/b"),
+        ("bitbucket:a/b", "https://bitbucket.org/a/b"),
+    ],
+)
 def test_repository_urls(repo, url):
     assert packages._repository({"repository": repo}) == url
 
 
 def test_pick_version_prefers_latest_then_undeprecated():
-    doc = {"dist-tags": {"latest": "1.2.0"}, "versions": {
-        "1.2.0": {}, "1.3.0": {}, "1.4.0": {"deprecated": "bad"}, "2.0.0": {}}}
+    doc = {
+        "dist-tags": {"latest": "1.2.0"},
+        "versions": {"1.2.0": {}, "1.3.0": {}, "1.4.0": {"deprecated": "bad"}, "2.0.0": {}},
+    }
     assert packages.pick_version(doc, "^1.0.0") == "1.2.0"  # latest satisfies: npm takes it
     assert packages.pick_version(doc, ">=1.3.0 <2") == "1.3.0"  # 1.4.0 is deprecated
     assert packages.pick_version(doc, "1.4.x") == "1.4.0"  # deprecated only as a last resort

@@ -60,4 +60,3 @@ async def test_readme_header_pages_and_unknown_names(lookup):
     assert readme.as_dict()["content"] == readme.text() and readme.as_dict()["next_start_index"]
     with pytest.raises(UserError, match="existing names close to it: alpha"):
         await lookup.package("alpha_", "")
-

@@ -51,8 +51,14 @@ def node_semver():
         pytest.skip("node and npm's bundled semver are needed (scripts/system-deps.sh installs npm)")
 
     def run(cases: list[tuple[str, list[str]]]) -> list[dict]:
-        result = subprocess.run([node, "-e", NODE_SCRIPT, str(package)], input=json.dumps(cases),
-                                capture_output=True, text=True, timeout=60, check=True)
+        result = subprocess.run(
+            [node, "-e", NODE_SCRIPT, str(package)],
+            input=json.dumps(cases),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
         return json.loads(result.stdout)
 
     return run
@@ -117,8 +123,10 @@ def _set(r: random.Random) -> str:
 
 def generated_cases(seed: int, count: int) -> list[tuple[str, list[str]]]:
     r = random.Random(seed)
-    return [(" || ".join(_set(r) for _ in range(r.randint(1, 3))), [_version(r) for _ in range(r.randint(1, 8))])
-            for _ in range(count)]
+    return [
+        (" || ".join(_set(r) for _ in range(r.randint(1, 3))), [_version(r) for _ in range(r.randint(1, 8))])
+        for _ in range(count)
+    ]
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -158,8 +166,16 @@ def test_prerelease_rule_and_caret_zero():
 
 
 def test_version_order_and_invalid_input():
-    order = ["1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta", "1.0.0-beta.2",
-             "1.0.0-beta.11", "1.0.0-rc.1", "1.0.0"]
+    order = [
+        "1.0.0-alpha",
+        "1.0.0-alpha.1",
+        "1.0.0-alpha.beta",
+        "1.0.0-beta",
+        "1.0.0-beta.2",
+        "1.0.0-beta.11",
+        "1.0.0-rc.1",
+        "1.0.0",
+    ]
     parsed = [semver.parse_version(v) for v in order]
     assert sorted(reversed(parsed)) == parsed
     assert semver.parse_version("1.2") is None and semver.parse_version("01.2.3") is None

@@ -36,10 +36,17 @@ STEP_TIMEOUT = 300  # seconds for one build or install step on a busy machine
 
 def copy_project(dest: Path) -> None:
     """The checkout as git sees it: tracked and untracked files, not what .gitignore drops."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=REPO, capture_output=True, check=True, timeout=60,
-    ).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+            cwd=REPO,
+            capture_output=True,
+            check=True,
+            timeout=60,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, listed):
         source = REPO / name
         if source.is_file():  # a tracked file deleted in the working tree is skipped
@@ -50,7 +57,7 @@ def copy_project(dest: Path) -> None:
 def add_dummy_server(src: Path) -> None:
     shutil.copytree(TEMPLATE, src / "servers" / "dummy", ignore=shutil.ignore_patterns("__pycache__"))
     registry = src / "mcpfleet" / "registry.py"
-    text, count = re.subn(r'(NAMES: tuple\[str, \.\.\.\] = \()([^)]*)\)', r'\1\2, "dummy")', registry.read_text())
+    text, count = re.subn(r"(NAMES: tuple\[str, \.\.\.\] = \()([^)]*)\)", r'\1\2, "dummy")', registry.read_text())
     assert count == 1, "mcpfleet/registry.py no longer spells NAMES as this test expects"
     registry.write_text(text)
 
@@ -71,8 +78,19 @@ def installed(tmp_path_factory) -> dict[str, Path]:
     copy_project(src)
     add_dummy_server(src)
     # offline: the build uses this venv's setuptools and wheel instead of downloading them
-    run(sys.executable, "-m", "pip", "wheel", src, "--no-deps", "--no-build-isolation", "--no-index",
-        "--quiet", "--wheel-dir", dist)
+    run(
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        src,
+        "--no-deps",
+        "--no-build-isolation",
+        "--no-index",
+        "--quiet",
+        "--wheel-dir",
+        dist,
+    )
     (wheel,) = dist.glob("mcpfleet-*.whl")
     run(sys.executable, "-m", "venv", "--without-pip", venv)
     python = venv / "bin" / "python"
@@ -82,18 +100,33 @@ def installed(tmp_path_factory) -> dict[str, Path]:
     home = root / "home"
     home.mkdir()
     # no test plugins, nothing of the checkout on the path, no state outside the tmp folder
-    overrides = {"MCPFLEET_PLUGINS": "[]", "PYTHONPATH": "", "HOME": str(home),
-                 "XDG_DATA_HOME": str(home / "data"), "XDG_CACHE_HOME": str(home / "cache")}
-    return {"src": src, "wheel": wheel, "venv": venv, "python": python, "site": site, "home": home,
-            "overrides": overrides, "env": subprocess_env(**overrides)}
+    overrides = {
+        "MCPFLEET_PLUGINS": "[]",
+        "PYTHONPATH": "",
+        "HOME": str(home),
+        "XDG_DATA_HOME": str(home / "data"),
+        "XDG_CACHE_HOME": str(home / "cache"),
+    }
+    return {
+        "src": src,
+        "wheel": wheel,
+        "venv": venv,
+        "python": python,
+        "site": site,
+        "home": home,
+        "overrides": overrides,
+        "env": subprocess_env(**overrides),
+    }
 
 
 def test_the_wheel_holds_the_new_folder_and_the_venv_imports_it_from_there(installed):
     listing = run(sys.executable, "-m", "zipfile", "-l", installed["wheel"]).stdout
     for name in ("__init__.py", "settings.py", "server.py", "repeat.py"):
         assert f"mcpfleet/servers/dummy/{name}" in listing
-    probe = ("import json, mcpfleet.servers.dummy as d, mcpfleet.registry as r; "
-             "print(json.dumps([d.__file__, [s.name for s in r.servers()]]))")
+    probe = (
+        "import json, mcpfleet.servers.dummy as d, mcpfleet.registry as r; "
+        "print(json.dumps([d.__file__, [s.name for s in r.servers()]]))"
+    )
     # run from a folder of its own: `python -c` puts the working directory first on sys.path
     where, names = json.loads(run(installed["python"], "-c", probe, env=installed["env"], cwd=installed["home"]).stdout)
     assert Path(where).is_relative_to(installed["site"])  # the wheel's copy, not the checkout's

@@ -49,7 +49,7 @@ async def refused(pool: WorkerPool, query: str, program: str | None = None, **kw
         await ask(pool, query, program, **kwargs)
     assert info.value.kind == "PrologInputError", info.value
     message = info.value.detail
-    assert "Traceback" not in message and "File \"" not in message
+    assert "Traceback" not in message and 'File "' not in message
     return message
 
 
@@ -100,7 +100,10 @@ async def test_family_tree(pool):
 async def test_append_in_all_modes(pool):
     result = await ask(pool, "append(X, Y, [1,2,3])")
     assert [(s["X"]["json"], s["Y"]["json"]) for s in result["solutions"]] == [
-        ([], [1, 2, 3]), ([1], [2, 3]), ([1, 2], [3]), ([1, 2, 3], []),
+        ([], [1, 2, 3]),
+        ([1], [2, 3]),
+        ([1, 2], [3]),
+        ([1, 2, 3], []),
     ]
     assert result["text"].endswith("X = [1, 2, 3],\nY = [].")
     assert values(await ask(pool, "append([a], [b, c], L)"), "L") == [["a", "b", "c"]]
@@ -177,8 +180,12 @@ blocks([A, B|T1], [C, D|T2]) :- all_distinct([A, B, C, D]), blocks(T1, T2).
 async def test_small_sudoku_and_a_row(pool):
     result = await ask(pool, "Rows = [[1,_,_,_],[_,_,3,_],[_,4,_,_],[_,_,_,2]], sudoku(Rows)", SUDOKU_4)
     assert values(result, "Rows") == [[[1, 3, 2, 4], [4, 2, 3, 1], [2, 4, 1, 3], [3, 1, 4, 2]]]
-    result = await ask(pool, "Row = [5,3,_,_,7,_,_,_,_], Row ins 1..9, all_distinct(Row), sum(Row, #=, 45), "
-                             "Row = [_,_,A|_], A #> 8, label(Row)", max_solutions=1)
+    result = await ask(
+        pool,
+        "Row = [5,3,_,_,7,_,_,_,_], Row ins 1..9, all_distinct(Row), sum(Row, #=, 45), "
+        "Row = [_,_,A|_], A #> 8, label(Row)",
+        max_solutions=1,
+    )
     assert result["solutions"][0]["A"]["json"] == 9
 
 
@@ -201,7 +208,8 @@ async def test_dcg_parses_a_sentence(pool):
     result = await ask(pool, "phrase(sentence(T), [the, cat, sees, a, dog])", GRAMMAR)
     assert texts(result, "T") == ["s(np(d(the), n(cat)), vp(v(sees), np(d(a), n(dog))))"]
     assert result["solutions"][0]["T"]["json"]["args"][0] == {
-        "functor": "np", "args": [{"functor": "d", "args": ["the"]}, {"functor": "n", "args": ["cat"]}],
+        "functor": "np",
+        "args": [{"functor": "d", "args": ["the"]}, {"functor": "n", "args": ["cat"]}],
     }
     assert (await ask(pool, "phrase(sentence(_), [the, dog, cat])", GRAMMAR))["status"] == "no"
     assert (await ask(pool, "phrase(greeting, `hello prolog`)", GRAMMAR))["text"] == "true."
@@ -211,7 +219,9 @@ async def test_dcg_parses_a_sentence(pool):
 
 async def test_dcg_basics_and_double_quotes_directive(pool):
     program = ":- use_module(library(dcg/basics)).\n:- set_prolog_flag(double_quotes, codes).\n"
-    result = await ask(pool, 'phrase((integer(N), blanks, string_without(" ", W), remainder(_)), "42  apples x")', program)
+    result = await ask(
+        pool, 'phrase((integer(N), blanks, string_without(" ", W), remainder(_)), "42  apples x")', program
+    )
     assert values(result, "N") == [42] and texts(result, "W") == ["[97, 112, 112, 108, 101, 115]"]
     # The directive changed how this program's text was read, not the next call's.
     assert values(await ask(pool, 'X = "abc"'), "X") == ["abc"]
@@ -228,8 +238,11 @@ async def test_arithmetic(pool):
 
 
 async def test_between_findall_aggregate(pool):
-    result = await ask(pool, "findall(X-Y, (between(1, 3, X), Y is X * X), L), "
-                             "aggregate_all(count, member(_, L), N), aggregate_all(sum(Y), member(_-Y, L), S)")
+    result = await ask(
+        pool,
+        "findall(X-Y, (between(1, 3, X), Y is X * X), L), "
+        "aggregate_all(count, member(_, L), N), aggregate_all(sum(Y), member(_-Y, L), S)",
+    )
     s = result["solutions"][0]
     assert s["L"]["prolog"] == "[1-1, 2-4, 3-9]" and s["N"]["json"] == 3 and s["S"]["json"] == 14
     result = await ask(pool, "between(1, inf, X)")
@@ -268,8 +281,11 @@ async def test_residual_constraints(pool):
 
 
 async def test_output_is_captured_and_bounded(pool):
-    result = await ask(pool, "forall(member(X, [a, b]), (write(X), nl)), format(\"~w-~q~n\", [x, 'Y z']), "
-                             "print(f(\"s\")), writeq(' q'), write_canonical([x]), tab(2), put_char(c)")
+    result = await ask(
+        pool,
+        "forall(member(X, [a, b]), (write(X), nl)), format(\"~w-~q~n\", [x, 'Y z']), "
+        "print(f(\"s\")), writeq(' q'), write_canonical([x]), tab(2), put_char(c)",
+    )
     assert result["output"] == "a\nb\nx-'Y z'\nf(\"s\")' q'[x]  c" and result["output_truncated"] is False
     assert result["text"] == "% output:\n" + result["output"] + "\ntrue."
     result = await ask(pool, "between(1, 100000, _), write(xxxxxxxxxx), fail")
@@ -346,24 +362,31 @@ async def test_limits(pool):
     # then the pool's last line holds: the call fails fast with a clear error and a fresh worker
     # takes over. Either way the query is stopped in time and the pool keeps serving.
     try:
-        message = await refused(pool, "repeat, catch((repeat, fail), _, true), fail", time_limit=1,
-                                inference_limit=10**9)
+        message = await refused(
+            pool, "repeat, catch((repeat, fail), _, true), fail", time_limit=1, inference_limit=10**9
+        )
         assert message.startswith("stopped after 1 s (time limit")
     except WorkerCrashed as crash:
         assert "SIGSEGV" in str(crash) or "SIGABRT" in str(crash)
     assert (await ask(pool, "X is 1 + 1"))["text"] == "X = 2."  # serving again (waits for a live worker)
 
 
-@pytest.mark.parametrize("query,program,expected", [
-    ("length(L, 100000000)", None, "stack limit exceeded"),
-    ("numlist(1, 100000000, L)", None, "stack limit exceeded"),
-    ("findall(X, between(1, 100000000, X), L)", None, ("out of memory", "stack limit exceeded")),
-    ("findall(L, (between(1, 100000000, _), length(L, 10)), Ls)", None, ("out of memory", "stack limit exceeded")),
-    ("length(L, 100000), between(1, inf, _), assertz(f(L)), fail", ":- dynamic f/1.", "out of memory"),
-    ("between(1, inf, X), assertz(f(X)), fail", ":- dynamic f/1.", "out of memory"),
-    ("length(L, 100000), between(1, inf, _), catch(assertz(f(L)), _, true), fail", ":- dynamic f/1.",
-     "out of memory"),
-])
+@pytest.mark.parametrize(
+    "query,program,expected",
+    [
+        ("length(L, 100000000)", None, "stack limit exceeded"),
+        ("numlist(1, 100000000, L)", None, "stack limit exceeded"),
+        ("findall(X, between(1, 100000000, X), L)", None, ("out of memory", "stack limit exceeded")),
+        ("findall(L, (between(1, 100000000, _), length(L, 10)), Ls)", None, ("out of memory", "stack limit exceeded")),
+        ("length(L, 100000), between(1, inf, _), assertz(f(L)), fail", ":- dynamic f/1.", "out of memory"),
+        ("between(1, inf, X), assertz(f(X)), fail", ":- dynamic f/1.", "out of memory"),
+        (
+            "length(L, 100000), between(1, inf, _), catch(assertz(f(L)), _, true), fail",
+            ":- dynamic f/1.",
+            "out of memory",
+        ),
+    ],
+)
 async def test_memory_growth_is_stopped_cleanly(pool, query, program, expected):
     # Two lines of defence race here: the in-Prolog watchdog (a refusal naming the limit, the
     # worker kept) and, when allocation outruns it, the worker's RLIMIT_AS (SWI-Prolog dies of a
@@ -420,17 +443,17 @@ ATTACKS = [
     ("p", "length(_, _).\np."),
     ("p", "p :- user:pyrun('shell(id)', _)."),
     ("lists:append(X, Y, [1])", None),
-    ("user:pyrun(\"shell(id)\", _)", None),
-    ("pyrun(\"shell(id)\", _)", None),
+    ('user:pyrun("shell(id)", _)', None),
+    ('pyrun("shell(id)", _)', None),
     ("thread_create(true, _, [])", None),
     ("setenv(a, b)", None),
     ("getenv('HOME', X)", None),
     ("set_prolog_flag(unknown, fail)", None),
     ("set_prolog_flag(double_quotes, codes)", None),
-    ("format(\"~@\", [set_prolog_flag(occurs_check, true)])", None),
+    ('format("~@", [set_prolog_flag(occurs_check, true)])', None),
     ("set_prolog_stack(global, limit(100000))", None),
     ("tab(user_error, 3)", None),
-    ("format(user_error, \"x\", [])", None),
+    ('format(user_error, "x", [])', None),
     ("with_output_to(user_error, write(x))", None),
     ("nb_setval(k, 1)", None),
     ("b_setval(k, 1)", None),
@@ -444,19 +467,19 @@ ATTACKS = [
     ("exists_file('/etc/passwd')", None),
     ("working_directory(D, D)", None),
     ("absolute_file_name(foo, F)", None),
-    ("X = \"shell(id)\", term_string(G, X), call(G)", None),
+    ('X = "shell(id)", term_string(G, X), call(G)', None),
     ("{|string(X)||shell(id)|}", None),
     # Holes in SWI-Prolog 9.0.4's library(sandbox) whitelist, closed by the prelude stubs; the
     # goal arrives as data, so only sandbox's own analysis sees it.
     (f"print_message(error, format(\"~@\", [shell('touch {PWNED}')]))", None),
-    ("p(print_message(error, format(\"~@\", [G])))", f"p(X) :- call(X).\nq :- shell('touch {PWNED}')."),
+    ('p(print_message(error, format("~@", [G])))', f"p(X) :- call(X).\nq :- shell('touch {PWNED}')."),
     (f"p(print_message(error, format(\"~@\", [shell('touch {PWNED}')])))", "p(X) :- call(X)."),
     (f"p(message_to_string(format(\"~@\", [shell('touch {PWNED}')]), _))", "p(X) :- call(X)."),
     (f"p(term_string('touch {PWNED}', _, [portray_goal(shell)]))", "p(X) :- call(X)."),
     (f"term_string('touch {PWNED}', _, [portray_goal(shell)])", None),
     (f"format(\"~W\", ['touch {PWNED}', [portray_goal(shell)]])", None),
-    ("p(\"~W\")", f"p(F) :- format(F, ['touch {PWNED}', [portray_goal(shell)]])."),
-    ("p(\"~W\")", f"p(F) :- with_output_to(string(_), format(F, ['touch {PWNED}', [portray_goal(shell)]]))."),
+    ('p("~W")', f"p(F) :- format(F, ['touch {PWNED}', [portray_goal(shell)]])."),
+    ('p("~W")', f"p(F) :- with_output_to(string(_), format(F, ['touch {PWNED}', [portray_goal(shell)]]))."),
     ("p(set_prolog_flag(double_quotes, codes))", "p(X) :- call(X)."),
     ("p(sleep(100))", "p(X) :- call(X)."),
     ("p(abort)", "p(X) :- call(X)."),
@@ -496,16 +519,19 @@ async def test_refusals_explain_themselves(pool):
     assert message.startswith("assertz/1 is not allowed here: only facts")
     message = await refused(pool, "set_prolog_flag(unknown, fail)")
     assert message.startswith("set_prolog_flag/2 is not allowed: Prolog flags are shared")
-    message = await refused(pool, "p(print_message(error, format(\"~@\", [true])))", "p(X) :- call(X).")
+    message = await refused(pool, 'p(print_message(error, format("~@", [true])))', "p(X) :- call(X).")
     assert message.startswith("print_message/2 is not allowed (called from p/1)")
-    message = await refused(pool, "p(\"~W\")", "p(F) :- format(F, [x, []]).")
+    message = await refused(pool, 'p("~W")', "p(F) :- format(F, [x, []]).")
     assert message.startswith("the format directive ~W is not allowed")
 
 
 async def test_format_still_works(pool):
-    result = await ask(pool, 'format("~@ and ~w~n", [q, x]), format(atom(A), "~a-~d", [y, 3]), '
-                             'maplist(format("~w "), [a, b]), format("~p~t~10|~q~n", [z, \'W x\'])',
-                       "q :- write(hello).")
+    result = await ask(
+        pool,
+        'format("~@ and ~w~n", [q, x]), format(atom(A), "~a-~d", [y, 3]), '
+        'maplist(format("~w "), [a, b]), format("~p~t~10|~q~n", [z, \'W x\'])',
+        "q :- write(hello).",
+    )
     assert result["output"] == "hello and x\na b z     'W x'\n" and values(result, "A") == ["y-3"]
 
 
@@ -523,10 +549,12 @@ async def test_allowed_libraries_and_directives(pool):
     """
     result = await ask(pool, "p(X), rule(R)", program)
     assert values(result, "X") == ["a"] and texts(result, "R") == ["a===>b"]
-    query = ("maplist([X, Y]>>(Y is X * 2), [1, 2], L), foldl([X, A0, A]>>(A is A0 + X), L, 0, S), "
-             "pairs_keys_values(P, [a, b], L), list_to_assoc(P, As), get_assoc(b, As, V), "
-             "list_to_ord_set([c, a, c], O), sum_list(L, S2), max_list(L, M), nth0(0, L, F), last(L, La), "
-             "msort([b, a], Ms), limit(1, member(Z, [z1, z2])), distinct(D, member(D, [d, d]))")
+    query = (
+        "maplist([X, Y]>>(Y is X * 2), [1, 2], L), foldl([X, A0, A]>>(A is A0 + X), L, 0, S), "
+        "pairs_keys_values(P, [a, b], L), list_to_assoc(P, As), get_assoc(b, As, V), "
+        "list_to_ord_set([c, a, c], O), sum_list(L, S2), max_list(L, M), nth0(0, L, F), last(L, La), "
+        "msort([b, a], Ms), limit(1, member(Z, [z1, z2])), distinct(D, member(D, [d, d]))"
+    )
     s = (await ask(pool, query))["solutions"][0]
     assert s["L"]["json"] == [2, 4] and s["S"]["json"] == 6 and s["V"]["json"] == 4 and s["O"]["json"] == ["a", "c"]
     assert s["S2"]["json"] == 6 and s["M"]["json"] == 4 and s["Z"]["json"] == "z1" and s["D"]["json"] == "d"
@@ -602,14 +630,13 @@ LATER = [
     ("expansion hook", "assertz(goal_expansion(foo, {goal})), expand_goal(foo, G)", None),
     ("expansion hook", "foo", "user:goal_expansion(foo, {goal}).\nfoo."),
     # message, portray and exception hooks, and messages built from the user's terms
-    ("message hook", "throw(error(format(\"~@\", [{goal}]), _))", None),
-    ("message hook", "setup_call_cleanup(true, true, throw(error(format(\"~@\", [{goal}]), _)))",
-     None),
+    ("message hook", 'throw(error(format("~@", [{goal}]), _))', None),
+    ("message hook", 'setup_call_cleanup(true, true, throw(error(format("~@", [{goal}]), _)))', None),
     ("message hook", "p", "message_hook(_, _, _) :- {goal}.\np."),
     ("message hook", "p", "prolog:message(x) --> {{goal}}.\np."),
     ("message hook", "print(x)", "portray(_) :- {goal}."),
     ("message hook", "p", "exception(_, _, _) :- {goal}.\np."),
-    ("message hook", "print_message(error, format(\"~@\", [{goal}]))", None),
+    ("message hook", 'print_message(error, format("~@", [{goal}]))', None),
     # global variables (and other shared stores) holding goals
     ("global variable", "nb_setval(k, {goal})", None),
     ("global variable", "b_setval(k, {goal}), b_getval(k, G), call(G)", None),
@@ -622,8 +649,8 @@ LATER = [
     ("stored for later", "gc_file_search_cache(x)", None),
     ("stored for later", "'$set_compilation_mode'(x)", None),
     # text to term, then call
-    ("text to term", "term_to_atom(G, \"{goal}\"), freeze(X, G), X = 1", None),
-    ("text to term", "term_string(G, \"{goal}\"), put_attr(X, freeze, G), X = 1", None),
+    ("text to term", 'term_to_atom(G, "{goal}"), freeze(X, G), X = 1', None),
+    ("text to term", 'term_string(G, "{goal}"), put_attr(X, freeze, G), X = 1', None),
 ]
 
 
@@ -644,9 +671,9 @@ NEUTRALISED = [
     "freeze(X, true), get_attr(X, freeze, G), setarg(2, G, {goal}), X = 1",
     "freeze(X, true), get_attrs(X, att(_, G, _)), nb_setarg(2, G, {goal}), X = 1",
     "when(nonvar(X), true), get_attr(X, when, A), setarg(1, A, {goal}), X = 1",
-    "catch(setup_call_cleanup(true, throw(a), throw(error(format(\"~@\", [{goal}]), _))), _, true)",
-    "catch(throw(error(format(\"~@\", [{goal}]), _)), E, true)",
-    "catch(setup_call_cleanup(true, fail, throw(error(format(\"~@\", [{goal}]), _))), _, true)",
+    'catch(setup_call_cleanup(true, throw(a), throw(error(format("~@", [{goal}]), _))), _, true)',
+    'catch(throw(error(format("~@", [{goal}]), _)), E, true)',
+    'catch(setup_call_cleanup(true, fail, throw(error(format("~@", [{goal}]), _))), _, true)',
 ]
 
 
@@ -667,7 +694,7 @@ async def test_refusals_of_attribute_access_explain_themselves(pool):
     assert message.startswith("get_attr with attribute module lists is not allowed")
     message = await refused(pool, "member(M, [lists]), del_attr(X, M)")
     assert message.startswith("del_attr with attribute module lists is not allowed")
-    message = await refused(pool, "throw(error(format(\"~@\", [shell(id)]), _))")
+    message = await refused(pool, 'throw(error(format("~@", [shell(id)]), _))')
     assert message.startswith("uncaught exception: error(format(") and "shell(id)" in message  # data
     message = await refused(pool, "p(at_halt(true))", "p(G) :- call(G).")
     assert message.startswith("at_halt/1 is not allowed (called from p/1): it stores a goal")
@@ -695,9 +722,11 @@ def _shared_state() -> dict:
     from pyswip import Prolog
 
     shared = "[user, system, mcp_prelude, mcp_sandbox, lists, apply, clpfd, '$attvar', when, dif, sandbox]"
-    query = (f"member(M, {shared}), current_module(M), current_predicate(M:N/A), functor(H, N, A), "
-             "\\+ predicate_property(M:H, imported_from(_)), "
-             "( predicate_property(M:H, number_of_clauses(C)) -> true ; C = 0 )")
+    query = (
+        f"member(M, {shared}), current_module(M), current_predicate(M:N/A), functor(H, N, A), "
+        "\\+ predicate_property(M:H, imported_from(_)), "
+        "( predicate_property(M:H, number_of_clauses(C)) -> true ; C = 0 )"
+    )
     clauses = {f"{r['M']}:{r['N']}/{r['A']}": r["C"] for r in Prolog.query(query)}
     modules = sorted(str(r["M"]) for r in Prolog.query("current_module(M)"))
     return {"clauses": clauses, "modules": modules}
@@ -728,9 +757,11 @@ async def test_no_call_changes_what_another_call_sees(pool):
         except TargetError as exc:
             assert exc.kind == "PrologInputError"
     after = await pool.run(f"{HERE_MODULE}:_shared_state")
-    changed = {k: (before["clauses"].get(k), after["clauses"].get(k))
-               for k in set(before["clauses"]) | set(after["clauses"])
-               if before["clauses"].get(k) != after["clauses"].get(k)}
+    changed = {
+        k: (before["clauses"].get(k), after["clauses"].get(k))
+        for k in set(before["clauses"]) | set(after["clauses"])
+        if before["clauses"].get(k) != after["clauses"].get(k)
+    }
     assert changed == {}
     assert after["modules"] == before["modules"]
     # and what a later call sees is the library's append/3 and member/2, not the planted facts
@@ -815,12 +846,12 @@ async def test_check_reports_predicates():
 
 async def test_check_collects_every_problem_with_lines():
     program = (
-        "p(X) :- q(X).\n"           # 1: q/1 unknown -> warning
-        "foo(.\n"                   # 2: syntax error
+        "p(X) :- q(X).\n"  # 1: q/1 unknown -> warning
+        "foo(.\n"  # 2: syntax error
         ":- initialization(main).\n"  # 3: refused directive
-        "bar :- shell(x).\n"        # 4: unsafe body
-        "length(a, b).\n"           # 5: built-in
-        "ok(1).\n"                  # 6
+        "bar :- shell(x).\n"  # 4: unsafe body
+        "length(a, b).\n"  # 5: built-in
+        "ok(1).\n"  # 6
         "baz :- lists:append(_, _, _).\n"  # 7: qualified goal
     )
     result = engine.check(program)
@@ -842,7 +873,7 @@ async def test_check_runs_nothing():
 
 
 async def test_check_applies_operators_and_flags():
-    result = engine.check(":- op(700, xfx, ===>).\nrule(a ===> b).\n:- set_prolog_flag(double_quotes, codes).\ns(\"x\").")
+    result = engine.check(':- op(700, xfx, ===>).\nrule(a ===> b).\n:- set_prolog_flag(double_quotes, codes).\ns("x").')
     assert result["ok"] is True and result["predicates"] == ["rule/1", "s/1"]
     with pytest.raises(engine.PrologInputError):
         engine.check("")

@@ -28,8 +28,12 @@ ancestor(X, Y) :- parent(X, Z), ancestor(Z, Y).
 @pytest.fixture(scope="module")
 def fleet():
     settings = load_settings(
-        auth={"api_keys": [{"name": "alice", "hash": hash_key(KEYS["alice"])},
-                           {"name": "bob", "hash": hash_key(KEYS["bob"])}]},
+        auth={
+            "api_keys": [
+                {"name": "alice", "hash": hash_key(KEYS["alice"])},
+                {"name": "bob", "hash": hash_key(KEYS["bob"])},
+            ]
+        },
         workers={"size": 2},
         servers={"prolog": {"time_limit": 2, "max_time_limit": 5}},
     )
@@ -89,12 +93,15 @@ async def test_consult_reports_syntax_errors_with_lines(fleet):
     assert "broken" not in [k["kb"] for k in listed.structured_content["kbs"]]
 
 
-@pytest.mark.parametrize("query", [
-    "shell('touch /tmp/mcpfleet-prolog-pwned')",
-    "open('/tmp/mcpfleet-prolog-pwned', write, S)",
-    "halt",
-    "G =.. [shell, 'touch /tmp/mcpfleet-prolog-pwned'], call(G)",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "shell('touch /tmp/mcpfleet-prolog-pwned')",
+        "open('/tmp/mcpfleet-prolog-pwned', write, S)",
+        "halt",
+        "G =.. [shell, 'touch /tmp/mcpfleet-prolog-pwned'], call(G)",
+    ],
+)
 async def test_unsafe_goals_are_refused_and_server_keeps_serving(fleet, query):
     async with client(fleet, "alice") as c:
         with pytest.raises(ToolError) as info:
@@ -115,6 +122,7 @@ async def test_runaway_query_is_stopped(fleet):
 
 # --- goals run later by the engine (issue 15): refused over MCP, and nothing reaches other callers ---
 
+
 def _planting(token: int, target: str) -> list[tuple[str, str]]:
     """(query, program) pairs that would plant a clause in the shared prelude and touch `target`."""
     plant = f"(assertz(mcp_prelude:planted({token})), shell('touch {target}'))"
@@ -126,7 +134,7 @@ def _planting(token: int, target: str) -> list[tuple[str, str]]:
         (f"put_attr(X, freeze, '$and'(true, {touch})), X = 1", ""),
         ("p(X), X = 1", f"p(X) :- put_attr(X, freeze, {touch})."),
         (f"freeze(X, true), get_attr(X, freeze, G), setarg(2, G, {plant}), X = 1", ""),
-        (f"throw(error(format(\"~@\", [{plant}]), _))", ""),
+        (f'throw(error(format("~@", [{plant}]), _))', ""),
     ]
 
 
@@ -145,8 +153,13 @@ async def test_attribute_escapes_are_refused_and_plant_nothing(fleet, target):
             try:
                 result = await alice.call_tool("prolog_query", {"query": query, "program": program})
             except ToolError as refused:
-                expected = ("shell/1 is not allowed", "assertz/1 is not allowed", "module-qualified goals",
-                            "cannot verify", "uncaught exception: error(format(")
+                expected = (
+                    "shell/1 is not allowed",
+                    "assertz/1 is not allowed",
+                    "module-qualified goals",
+                    "cannot verify",
+                    "uncaught exception: error(format(",
+                )
                 assert str(refused).startswith(expected), str(refused)
                 assert "internal error" not in str(refused) and "Traceback" not in str(refused)
             else:  # the copy handed out by get_attr/3 was rewritten, not the stored goal
@@ -159,9 +172,11 @@ async def test_attribute_escapes_are_refused_and_plant_nothing(fleet, target):
 
 async def test_consult_refuses_a_program_with_an_attribute_escape(fleet, target):
     async with client(fleet, "alice") as c:
-        for program in (f"p(X) :- put_attr(X, freeze, shell('touch {target}')).",
-                        f"p(X) :- put_attr(X, freeze, '$and'(true, shell('touch {target}'))).",
-                        "p(X) :- put_attr(X, my_attr, 1)."):
+        for program in (
+            f"p(X) :- put_attr(X, freeze, shell('touch {target}')).",
+            f"p(X) :- put_attr(X, freeze, '$and'(true, shell('touch {target}'))).",
+            "p(X) :- put_attr(X, my_attr, 1).",
+        ):
             with pytest.raises(ToolError, match=r"not stored: line 1: (shell/1|put_attr/3 with attribute module)"):
                 await c.call_tool("prolog_consult", {"program": program, "kb": "escape"})
         listed = await c.call_tool("prolog_kb", {"action": "list"})

@@ -61,8 +61,14 @@ class ClientHome:
         self.home = root / "home"
         self.project = root / "project"
         self.codex_home = self.home / ".codex"
-        for d in (self.project, self.codex_home, self.home / ".config", self.home / ".local" / "share",
-                  self.home / ".cache", self.home / ".local" / "state"):
+        for d in (
+            self.project,
+            self.codex_home,
+            self.home / ".config",
+            self.home / ".local" / "share",
+            self.home / ".cache",
+            self.home / ".local" / "state",
+        ):
             d.mkdir(parents=True, exist_ok=True)
         self.env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -82,8 +88,16 @@ class ClientHome:
         full = {**self.env, **{k: v for k, v in env.items() if v is not None}}
         for k in (k for k, v in env.items() if v is None):
             full.pop(k, None)
-        result = subprocess.run([str(c) for c in cmd], check=False, cwd=self.project, env=full, capture_output=True,
-                                text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        result = subprocess.run(
+            [str(c) for c in cmd],
+            check=False,
+            cwd=self.project,
+            env=full,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
         result.stdout, result.stderr = _ANSI.sub("", result.stdout), _ANSI.sub("", result.stderr)
         return result
 
@@ -102,8 +116,14 @@ def codex_mcp_status(codex: Path, home: ClientHome, timeout: float = 90, **env: 
     full = {**home.env, **{k: v for k, v in env.items() if v is not None}}
     for k in (k for k, v in env.items() if v is None):
         full.pop(k, None)
-    proc = subprocess.Popen([str(codex), "app-server"], cwd=home.project, env=full, stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(codex), "app-server"],
+        cwd=home.project,
+        env=full,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + timeout
     selector = selectors.DefaultSelector()
     selector.register(proc.stdout, selectors.EVENT_READ)

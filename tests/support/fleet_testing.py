@@ -265,8 +265,14 @@ def mcpfleet_cmd(*args: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def serving(tmp_path: Path, *args: str, host: str = "127.0.0.1", ready_timeout: float = 90,
-            command: Sequence[str] = (), **env: str):
+def serving(
+    tmp_path: Path,
+    *args: str,
+    host: str = "127.0.0.1",
+    ready_timeout: float = 90,
+    command: Sequence[str] = (),
+    **env: str,
+):
     """`mcpfleet serve ARGS` as a subprocess; yields (url, process, log path) once /readyz is 200.
 
     `command` is the program to run instead of this interpreter's `-m mcpfleet` (e.g. another
@@ -275,9 +281,12 @@ def serving(tmp_path: Path, *args: str, host: str = "127.0.0.1", ready_timeout: 
     log = tmp_path / f"serve-{port}.log"
     with log.open("w") as err:
         proc = subprocess.Popen(
-            [*command, "serve", *args, "--host", host, "--port", str(port)] if command
+            [*command, "serve", *args, "--host", host, "--port", str(port)]
+            if command
             else mcpfleet_cmd("serve", *args, "--host", host, "--port", str(port)),
-            stdout=subprocess.DEVNULL, stderr=err, env=subprocess_env(**env),
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            env=subprocess_env(**env),
         )
     url = f"http://127.0.0.1:{port}"
     try:

@@ -192,8 +192,11 @@ def serving(
     def reply_for(request: Request) -> Reply:
         if legacy is not None:
             status, body = legacy(request.path)
-            return Reply(status, body if isinstance(body, bytes) else json.dumps(body).encode(),
-                         content_type="application/octet-stream" if isinstance(body, bytes) else "application/json")
+            return Reply(
+                status,
+                body if isinstance(body, bytes) else json.dumps(body).encode(),
+                content_type="application/octet-stream" if isinstance(body, bytes) else "application/json",
+            )
         route = request.route
         found = routes.get(route, _AUTO)
         if found is _AUTO:

@@ -34,5 +34,3 @@ def assert_plain(value) -> None:
     walk(value)
     json.dumps(value, allow_nan=False)
     assert _load_plain(pickle.dumps(value)) == value
-
-

@@ -68,16 +68,53 @@ def postgres_server() -> Iterator[str]:
         os.chown(pwfile, as_user["user"], as_user["group"])
     proc = None
     try:
-        subprocess.run([initdb, "-D", str(data), "-U", USER, "--auth=scram-sha-256", f"--pwfile={pwfile}",
-                        "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"],
-                       check=True, capture_output=True, timeout=120, **as_user)
+        subprocess.run(
+            [
+                initdb,
+                "-D",
+                str(data),
+                "-U",
+                USER,
+                "--auth=scram-sha-256",
+                f"--pwfile={pwfile}",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+                "--no-sync",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+            **as_user,
+        )
         port = free_port()
         log = (root / "postgres.log").open("w")
         proc = subprocess.Popen(
-            [postgres, "-D", str(data), "-k", str(root), "-h", "127.0.0.1", "-p", str(port),
-             "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-             "-c", "max_connections=100", "-c", "shared_buffers=64MB"],
-            stdout=log, stderr=subprocess.STDOUT, **as_user)
+            [
+                postgres,
+                "-D",
+                str(data),
+                "-k",
+                str(root),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+                "-c",
+                "max_connections=100",
+                "-c",
+                "shared_buffers=64MB",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            **as_user,
+        )
         url = f"postgresql://{USER}:{PASSWORD}@127.0.0.1:{port}/postgres"
         deadline = time.monotonic() + 60
         while True:
@@ -86,7 +123,9 @@ def postgres_server() -> Iterator[str]:
                 break
             except psycopg.OperationalError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"postgres did not start: {(root / 'postgres.log').read_text()[-2000:]}") from None
+                    raise RuntimeError(
+                        f"postgres did not start: {(root / 'postgres.log').read_text()[-2000:]}"
+                    ) from None
                 time.sleep(0.2)
         yield url
     finally:

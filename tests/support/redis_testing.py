@@ -21,8 +21,19 @@ def redis_server(workdir: Path, password: str | None = None) -> Iterator[str]:
     if shutil.which("redis-server") is None:
         pytest.fail("redis-server is needed (scripts/system-deps.sh installs it)")
     port = free_port()
-    args = ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
-            "--dir", str(workdir)]
+    args = [
+        "redis-server",
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(workdir),
+    ]
     if password:
         args += ["--requirepass", password]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

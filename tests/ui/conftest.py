@@ -38,7 +38,9 @@ def item(name: str, kind: str = "registry:ui", deps=(), reg_deps=(), files=None,
         "description": f"The {name} item.",
         "dependencies": list(deps),
         "registryDependencies": list(reg_deps),
-        "files": files if files is not None else [
+        "files": files
+        if files is not None
+        else [
             ui_file(f"registry/new-york-v4/ui/{name}.tsx", f"export function {name.title().replace('-', '')}() {{}}\n")
         ],
         **extra,
@@ -47,26 +49,55 @@ def item(name: str, kind: str = "registry:ui", deps=(), reg_deps=(), files=None,
 
 def official_items(base: str) -> dict[str, dict]:
     items = [
-        item("button", deps=["@radix-ui/react-slot", "class-variance-authority"],
-             cssVars={"light": {"primary": "oklch(0.205 0 0)"}, "dark": {"primary": "oklch(0.922 0 0)"}},
-             docs="Use asChild to render a link as a button."),
-        item("button-demo", kind="registry:example", files=[ui_file(
-            "registry/new-york-v4/examples/button-demo.tsx",
-            'import { Button } from "@/components/ui/button"\nexport default function ButtonDemo() { return <Button>Button</Button> }\n',
-            "registry:example")]),
+        item(
+            "button",
+            deps=["@radix-ui/react-slot", "class-variance-authority"],
+            cssVars={"light": {"primary": "oklch(0.205 0 0)"}, "dark": {"primary": "oklch(0.922 0 0)"}},
+            docs="Use asChild to render a link as a button.",
+        ),
+        item(
+            "button-demo",
+            kind="registry:example",
+            files=[
+                ui_file(
+                    "registry/new-york-v4/examples/button-demo.tsx",
+                    'import { Button } from "@/components/ui/button"\nexport default function ButtonDemo() { return <Button>Button</Button> }\n',
+                    "registry:example",
+                )
+            ],
+        ),
         item("card"),
         item("dialog", deps=["@radix-ui/react-dialog"], reg_deps=["button"]),
-        item("login-form", kind="registry:block", reg_deps=["card", "dialog"], files=[
-            ui_file("registry/new-york-v4/blocks/login-form/page.tsx", "export default function Page() {}\n",
-                    "registry:page", target="app/login/page.tsx"),
-            ui_file("registry/new-york-v4/blocks/login-form/login-form.tsx", "export function LoginForm() {}\n",
-                    "registry:component"),
-        ]),
+        item(
+            "login-form",
+            kind="registry:block",
+            reg_deps=["card", "dialog"],
+            files=[
+                ui_file(
+                    "registry/new-york-v4/blocks/login-form/page.tsx",
+                    "export default function Page() {}\n",
+                    "registry:page",
+                    target="app/login/page.tsx",
+                ),
+                ui_file(
+                    "registry/new-york-v4/blocks/login-form/login-form.tsx",
+                    "export function LoginForm() {}\n",
+                    "registry:component",
+                ),
+            ],
+        ),
         item("loop-a", reg_deps=["loop-b"]),
         item("loop-b", reg_deps=["loop-c"]),
         item("loop-c", reg_deps=["loop-a", "card"]),
-        item("use-mobile", kind="registry:hook", files=[ui_file("registry/new-york-v4/hooks/use-mobile.ts",
-                                                               "export function useIsMobile() {}\n", "registry:hook")]),
+        item(
+            "use-mobile",
+            kind="registry:hook",
+            files=[
+                ui_file(
+                    "registry/new-york-v4/hooks/use-mobile.ts", "export function useIsMobile() {}\n", "registry:hook"
+                )
+            ],
+        ),
         item("uses-broken", reg_deps=["broken-item", "no-such-item", "button"]),
         item("uses-url", reg_deps=[f"{base}/plain/extra.json", "@acme/cta"]),
         item("deep-0", reg_deps=["deep-1"]),
@@ -74,9 +105,11 @@ def official_items(base: str) -> dict[str, dict]:
     ]
     found = {i["name"]: i for i in items}
     # malformed: no type, a file without a path, a page without a target, dependencies not a list
-    found["broken-item"] = {"name": "broken-item", "files": [{"type": "registry:ui", "content": "x"},
-                                                             {"path": "p.tsx", "type": "registry:page", "content": "y"}],
-                            "dependencies": "react"}
+    found["broken-item"] = {
+        "name": "broken-item",
+        "files": [{"type": "registry:ui", "content": "x"}, {"path": "p.tsx", "type": "registry:page", "content": "y"}],
+        "dependencies": "react",
+    }
     return found
 
 
@@ -84,14 +117,20 @@ def acme_items() -> dict[str, dict]:
     return {
         "hero": item("hero", kind="registry:block", deps=["motion"], reg_deps=["@acme/cta", "button"]),
         "cta": item("cta", kind="registry:component", deps=["lucide-react"]),
-        "brand-theme": item("brand-theme", kind="registry:theme", files=[],
-                            cssVars={"theme": {"font-heading": "Inter, sans-serif"}, "light": {"brand": "oklch(0.6 0.2 250)"}}),
+        "brand-theme": item(
+            "brand-theme",
+            kind="registry:theme",
+            files=[],
+            cssVars={"theme": {"font-heading": "Inter, sans-serif"}, "light": {"brand": "oklch(0.6 0.2 250)"}},
+        ),
     }
 
 
 def json_reply(value, status: int = 200) -> Reply:
     """JSON as a web framework sends it (compact, UTF-8)."""
-    return Reply(status, json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode(), content_type="application/json")
+    return Reply(
+        status, json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode(), content_type="application/json"
+    )
 
 
 def text_reply(text: str, status: int = 200, kind: str = "text/plain") -> Reply:
@@ -131,7 +170,8 @@ class RegistryServer:
             # index entries carry file paths without content, and no examples
             entries = [
                 {**i, "files": [{"path": f["path"], "type": f["type"]} for f in i.get("files", [])]}
-                for i in official_items(self.base).values() if i.get("type") not in ("registry:example", None)
+                for i in official_items(self.base).values()
+                if i.get("type") not in ("registry:example", None)
             ]
             entries.append({"name": "bad-entry", "type": "registry:nonsense"})
             return json_reply(entries)
@@ -179,7 +219,9 @@ def ui_config(registry_server):
     return {
         "official_index": f"{base}/r/index.json",
         "official_item": f"{base}/r/styles/{{style}}/{{name}}.json",
-        "registries": {"@acme": {"url": f"{base}/acme/{{name}}.json", "headers": {"Authorization": "Bearer ${ACME_TEST_TOKEN}"}}},
+        "registries": {
+            "@acme": {"url": f"{base}/acme/{{name}}.json", "headers": {"Authorization": "Bearer ${ACME_TEST_TOKEN}"}}
+        },
     }
 
 

@@ -72,8 +72,13 @@ def big_items():
 
     async def big(request):
         name = request.path_params["name"]
-        return JSONResponse({"name": name, "type": "registry:ui", "files": [
-            {"path": f"ui/{name}.tsx", "type": "registry:ui", "content": "x" * 300_000}]})
+        return JSONResponse(
+            {
+                "name": name,
+                "type": "registry:ui",
+                "files": [{"path": f"ui/{name}.tsx", "type": "registry:ui", "content": "x" * 300_000}],
+            }
+        )
 
     with running_app(Starlette(routes=[Route("/big/{name}.json", big)])) as url:
         yield url

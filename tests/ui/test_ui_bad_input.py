@@ -15,8 +15,10 @@ from local_http import serving
 from mcpfleet.common.settings import load_settings
 from mcpfleet.servers.ui import SPEC
 
-pytestmark = [pytest.mark.asyncio(loop_scope="module"),
-              pytest.mark.skipif(SPEC.missing() is not None, reason=str(SPEC.missing()))]
+pytestmark = [
+    pytest.mark.asyncio(loop_scope="module"),
+    pytest.mark.skipif(SPEC.missing() is not None, reason=str(SPEC.missing())),
+]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -24,19 +26,62 @@ async def ui(registry_server):
     base = registry_server.base
     mp = pytest.MonkeyPatch()
     mp.setenv("ACME_TEST_TOKEN", "acme-test-token-123")
-    settings = load_settings(http={"allow": ["127.0.0.1"]}, servers={"ui": {
-        "official_index": f"{base}/r/index.json", "official_item": f"{base}/r/styles/{{style}}/{{name}}.json",
-        "registries": {"@acme": {"url": f"{base}/acme/{{name}}.json",
-                                 "headers": {"Authorization": "Bearer ${ACME_TEST_TOKEN}"}}}}})
+    settings = load_settings(
+        http={"allow": ["127.0.0.1"]},
+        servers={
+            "ui": {
+                "official_index": f"{base}/r/index.json",
+                "official_item": f"{base}/r/styles/{{style}}/{{name}}.json",
+                "registries": {
+                    "@acme": {
+                        "url": f"{base}/acme/{{name}}.json",
+                        "headers": {"Authorization": "Bearer ${ACME_TEST_TOKEN}"},
+                    }
+                },
+            }
+        },
+    )
     async with fleet_client(SPEC, settings) as c:  # telemetry masks crashes
         yield c
     mp.undo()
 
 
-CLASSES = ["\x00", "a\x00b", "\u202e\u200b", "😀", "p-4 {", "p-4 }", "}{", "[[[", "]]]", "'", '"', "p-4\nm-2\r\n\tm-1",
-           "bg-[url('x')]", 'font-["x"]', "content-['}']", "content-['\\']", "[--x:{}]", "[&_{}]:p-4", "[@media(x){}]:p-4",
-           "[x:y;}body{color:red]", "data-[x=']']:p-4", "hover:", ":", "!", "p-4/", "bg-red-500/[", "\\", "\x1b[31m",
-           "<script>", "@apply p-4", "w-[" + "(" * 150 + "]", " ".join(["p-4"] * 3000), "ｐ-４", "\ud7ff"]
+CLASSES = [
+    "\x00",
+    "a\x00b",
+    "\u202e\u200b",
+    "😀",
+    "p-4 {",
+    "p-4 }",
+    "}{",
+    "[[[",
+    "]]]",
+    "'",
+    '"',
+    "p-4\nm-2\r\n\tm-1",
+    "bg-[url('x')]",
+    'font-["x"]',
+    "content-['}']",
+    "content-['\\']",
+    "[--x:{}]",
+    "[&_{}]:p-4",
+    "[@media(x){}]:p-4",
+    "[x:y;}body{color:red]",
+    "data-[x=']']:p-4",
+    "hover:",
+    ":",
+    "!",
+    "p-4/",
+    "bg-red-500/[",
+    "\\",
+    "\x1b[31m",
+    "<script>",
+    "@apply p-4",
+    "w-[" + "(" * 150 + "]",
+    " ".join(["p-4"] * 3000),
+    "ｐ-４",
+    "\ud7ff",
+]
 
 
 @pytest.mark.parametrize("classes", CLASSES, ids=range(len(CLASSES)))
@@ -52,10 +97,28 @@ async def test_no_classes_is_refused(ui, classes):
     assert "give at least one class" in await answer(ui, "ui_tailwind", {"classes": classes})
 
 
-THEMES = ["\x00", "😀", "{", "}", "@theme {", "@theme { --color-x: #0af; } }", "@theme{}", "@theme { --x: \x00; }",
-          "@theme { " + "{" * 500 + "}" * 500 + " }", "/* } */", "@theme { /* } */ }", "@media x { }", "@tailwind utilities;",
-          "@theme { @apply p-4; }", "@theme { --*: initial; }", "@theme { --spacing: 1e400px; }", "--color-x: #0af;",
-          "@theme { --color-x: url(\"javascript:x\") }", "@theme reference { --x: 1 }", "@theme { --a: 1;" * 3000 + "}"]
+THEMES = [
+    "\x00",
+    "😀",
+    "{",
+    "}",
+    "@theme {",
+    "@theme { --color-x: #0af; } }",
+    "@theme{}",
+    "@theme { --x: \x00; }",
+    "@theme { " + "{" * 500 + "}" * 500 + " }",
+    "/* } */",
+    "@theme { /* } */ }",
+    "@media x { }",
+    "@tailwind utilities;",
+    "@theme { @apply p-4; }",
+    "@theme { --*: initial; }",
+    "@theme { --spacing: 1e400px; }",
+    "--color-x: #0af;",
+    '@theme { --color-x: url("javascript:x") }',
+    "@theme reference { --x: 1 }",
+    "@theme { --a: 1;" * 3000 + "}",
+]
 
 
 @pytest.mark.parametrize("theme", THEMES, ids=range(len(THEMES)))
@@ -68,17 +131,60 @@ async def test_odd_theme_prefixes(ui, prefix):
     await answer(ui, "ui_theme", {"prefix": prefix})
 
 
-@pytest.mark.parametrize("name", ["", " ", "\x00", "😀", "\u202e\u200b", "@", "@acme/", "@/x", "@nope/x", "http://",
-                                  "ftp://x/y.json", "file:///etc/passwd", "javascript:alert(1)", "http://[::1]/x.json",
-                                  "http://localhost:0/x.json", "http://ex ample.com/x.json", "//x/y", "../../etc/passwd",
-                                  "button/../x", "button?x=1", "%2e%2e", "@acme/../x", "broken-item", "uses-broken",
-                                  "deep-0", "loop-a", "x" * 500, "data:application/json,{}"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "",
+        " ",
+        "\x00",
+        "😀",
+        "\u202e\u200b",
+        "@",
+        "@acme/",
+        "@/x",
+        "@nope/x",
+        "http://",
+        "ftp://x/y.json",
+        "file:///etc/passwd",
+        "javascript:alert(1)",
+        "http://[::1]/x.json",
+        "http://localhost:0/x.json",
+        "http://ex ample.com/x.json",
+        "//x/y",
+        "../../etc/passwd",
+        "button/../x",
+        "button?x=1",
+        "%2e%2e",
+        "@acme/../x",
+        "broken-item",
+        "uses-broken",
+        "deep-0",
+        "loop-a",
+        "x" * 500,
+        "data:application/json,{}",
+    ],
+)
 async def test_odd_item_names(ui, name):
     await answer(ui, "ui_component", {"name": name})
 
 
-@pytest.mark.parametrize("registry", ["", " ", "\x00", "@", "@nope", "acme", "http://", "ftp://x", "file:///", "{name}",
-                                      "http://127.0.0.1:1/{name}.json", "x" * 500])
+@pytest.mark.parametrize(
+    "registry",
+    [
+        "",
+        " ",
+        "\x00",
+        "@",
+        "@nope",
+        "acme",
+        "http://",
+        "ftp://x",
+        "file:///",
+        "{name}",
+        "http://127.0.0.1:1/{name}.json",
+        "x" * 500,
+    ],
+)
 async def test_odd_registries(ui, registry):
     await answer(ui, "ui_components", {"registry": registry, "query": "x"})
     await answer(ui, "ui_component", {"name": "button", "registry": registry})
@@ -92,7 +198,11 @@ async def test_odd_styles(ui, style):
 
 # -- registries that answer JSON of the wrong shape ------------------------------------------------
 
-GOOD = {"name": "good", "type": "registry:ui", "files": [{"path": "ui/good.tsx", "type": "registry:ui", "content": "x"}]}
+GOOD = {
+    "name": "good",
+    "type": "registry:ui",
+    "files": [{"path": "ui/good.tsx", "type": "registry:ui", "content": "x"}],
+}
 ODD_ITEMS = {
     "type-list": {**GOOD, "type": ["registry:ui"]},
     "type-object": {**GOOD, "type": {"a": 1}},
@@ -104,12 +214,25 @@ ODD_ITEMS = {
     "css-vars-list": {**GOOD, "cssVars": ["x"]},
     "css-vars-odd": {**GOOD, "cssVars": {"light": {"a": 5}, "dark": "x"}},
     "files-object": {**GOOD, "files": {"a": 1}},
-    "list": [GOOD], "string": "x", "null": None, "number": 5, "nested": [[[[[[[[[[[[]]]]]]]]]]]],
+    "list": [GOOD],
+    "string": "x",
+    "null": None,
+    "number": 5,
+    "nested": [[[[[[[[[[[[]]]]]]]]]]]],
 }
 ODD_INDEXES = {
-    "index-types": [{"name": "a", "type": ["registry:ui"]}, {"name": "b", "type": {"x": 1}}, {"name": 5, "type": "registry:ui"},
-                    {"name": "ok", "type": "registry:ui", "description": ["x"]}, None, 5, "x"],
-    "index-string": "x", "index-items-object": {"items": {"a": 1}}, "index-null": None,
+    "index-types": [
+        {"name": "a", "type": ["registry:ui"]},
+        {"name": "b", "type": {"x": 1}},
+        {"name": 5, "type": "registry:ui"},
+        {"name": "ok", "type": "registry:ui", "description": ["x"]},
+        None,
+        5,
+        "x",
+    ],
+    "index-string": "x",
+    "index-items-object": {"items": {"a": 1}},
+    "index-null": None,
 }
 
 
@@ -147,13 +270,50 @@ async def test_indexes_of_the_wrong_shape(ui, odd_registry, key):
 
 # -- property: no class string crashes ui_tailwind ---------------------------------------------------
 
-PIECES = st.sampled_from(["p-4", "hover:", "md:", "bg-", "[", "]", "(", ")", "{", "}", "'", '"', ":", ";", "/", "!", "-", "_",
-                          "&", "@", "*", "\\", " ", "\n", "\x00", "😀", "\u202e", "red-500", "50", "--x", "url(", "calc(",
-                          "shadow", "rounded", "opacity-"])
+PIECES = st.sampled_from(
+    [
+        "p-4",
+        "hover:",
+        "md:",
+        "bg-",
+        "[",
+        "]",
+        "(",
+        ")",
+        "{",
+        "}",
+        "'",
+        '"',
+        ":",
+        ";",
+        "/",
+        "!",
+        "-",
+        "_",
+        "&",
+        "@",
+        "*",
+        "\\",
+        " ",
+        "\n",
+        "\x00",
+        "😀",
+        "\u202e",
+        "red-500",
+        "50",
+        "--x",
+        "url(",
+        "calc(",
+        "shadow",
+        "rounded",
+        "opacity-",
+    ]
+)
 
 
-@settings(max_examples=100, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(st.lists(PIECES, min_size=1, max_size=25).map("".join))
 async def test_property_no_class_string_crashes_tailwind(ui, classes):
     await answer(ui, "ui_tailwind", {"classes": classes})

@@ -25,7 +25,9 @@ async def registries(ui_config, acme_token):
     clients = []
 
     def make(http: dict | None = None, clock=time.monotonic, **section) -> RegistryClient:
-        settings = load_settings(http={"allow": ["127.0.0.1"], **(http or {})}, servers={"ui": {**ui_config, **section}})
+        settings = load_settings(
+            http={"allow": ["127.0.0.1"], **(http or {})}, servers={"ui": {**ui_config, **section}}
+        )
         ui = settings.server_section("ui", UiSettings)
         client = OutboundClient(settings.http, allow=ui.allow)
         clients.append(client)
@@ -40,11 +42,16 @@ async def registries(ui_config, acme_token):
 
 
 def test_valid_item_keeps_its_parts():
-    item = validate_item({
-        "name": "x", "type": "registry:block", "dependencies": ["zod"], "registryDependencies": ["button"],
-        "files": [{"path": "a/page.tsx", "type": "registry:page", "target": "app/page.tsx", "content": "c"}],
-        "cssVars": {"light": {"a": "1"}},
-    })
+    item = validate_item(
+        {
+            "name": "x",
+            "type": "registry:block",
+            "dependencies": ["zod"],
+            "registryDependencies": ["button"],
+            "files": [{"path": "a/page.tsx", "type": "registry:page", "target": "app/page.tsx", "content": "c"}],
+            "cssVars": {"light": {"a": "1"}},
+        }
+    )
     assert item["files"][0]["target"] == "app/page.tsx"
     assert item["dependencies"] == ["zod"] and item["cssVars"] == {"light": {"a": "1"}}
 
@@ -55,12 +62,23 @@ def test_valid_item_keeps_its_parts():
         ([1, 2], "must be a JSON object"),
         ({"type": "registry:ui", "files": []}, "'name' is missing"),
         ({"name": "x", "type": "ui", "files": []}, "'type' is 'ui'"),
-        ({"name": "x", "type": "registry:ui", "files": [{"type": "registry:ui", "content": ""}]}, "files[0].path is missing"),
-        ({"name": "x", "type": "registry:ui", "files": [{"path": "p", "type": "registry:file", "content": ""}]},
-         "files[0].target is required for registry:file"),
-        ({"name": "x", "type": "registry:ui", "files": [{"path": "p", "type": "registry:ui"}]}, "files[0].content is missing"),
+        (
+            {"name": "x", "type": "registry:ui", "files": [{"type": "registry:ui", "content": ""}]},
+            "files[0].path is missing",
+        ),
+        (
+            {"name": "x", "type": "registry:ui", "files": [{"path": "p", "type": "registry:file", "content": ""}]},
+            "files[0].target is required for registry:file",
+        ),
+        (
+            {"name": "x", "type": "registry:ui", "files": [{"path": "p", "type": "registry:ui"}]},
+            "files[0].content is missing",
+        ),
         ({"name": "x", "type": "registry:ui", "files": "a.tsx"}, "'files' must be a list"),
-        ({"name": "x", "type": "registry:ui", "registryDependencies": "button"}, "'registryDependencies' must be a list"),
+        (
+            {"name": "x", "type": "registry:ui", "registryDependencies": "button"},
+            "'registryDependencies' must be a list",
+        ),
         ({"name": "x", "type": "registry:ui", "cssVars": {"light": {"a": 1}}}, "cssVars.light"),
     ],
 )
@@ -79,7 +97,10 @@ def test_registry_forms():
     listed = pick_registry("https://reg.example/r/registry.json", section)
     assert listed.url("card", "x") == "https://reg.example/r/card.json"
     base = pick_registry("https://reg.example/r/", section)
-    assert (base.index_url, base.url("a b", "x")) == ("https://reg.example/r/registry.json", "https://reg.example/r/a%20b.json")
+    assert (base.index_url, base.url("a b", "x")) == (
+        "https://reg.example/r/registry.json",
+        "https://reg.example/r/a%20b.json",
+    )
     with pytest.raises(UserError, match="unknown registry namespace '@nope'"):
         pick_registry("@nope", section)
     with pytest.raises(UserError, match="neither a URL"):

@@ -25,12 +25,18 @@ def fleet(registry_server):
     settings = load_settings(
         auth={"api_keys": [{"name": "alice", "hash": hash_key(KEYS["alice"])}]},
         http={"allow": ["127.0.0.1"]},
-        servers={"ui": {
-            "official_index": f"{base}/r/index.json",
-            "official_item": f"{base}/r/styles/{{style}}/{{name}}.json",
-            "registries": {"@acme": {"url": f"{base}/acme/{{name}}.json",
-                                     "headers": {"Authorization": "Bearer ${ACME_TEST_TOKEN}"}}},
-        }},
+        servers={
+            "ui": {
+                "official_index": f"{base}/r/index.json",
+                "official_item": f"{base}/r/styles/{{style}}/{{name}}.json",
+                "registries": {
+                    "@acme": {
+                        "url": f"{base}/acme/{{name}}.json",
+                        "headers": {"Authorization": "Bearer ${ACME_TEST_TOKEN}"},
+                    }
+                },
+            }
+        },
     )
     with running_app(build_http_app([SPEC], settings)) as url:
         yield f"{url}/ui/mcp"
@@ -55,8 +61,12 @@ async def test_tools_and_their_token_budget(fleet):
 
 
 def test_calls_without_a_valid_key_are_refused(fleet):
-    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-            "params": {"name": "ui_tailwind", "arguments": {"classes": "p-4"}}}
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "ui_tailwind", "arguments": {"classes": "p-4"}},
+    }
     headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
     assert httpx2.post(fleet, json=body, headers=headers).status_code == 401
     forged = {**headers, "Authorization": "Bearer not-a-key-at-all"}
@@ -65,8 +75,9 @@ def test_calls_without_a_valid_key_are_refused(fleet):
 
 async def test_tailwind_over_http(fleet):
     async with client(fleet) as c:
-        result = await c.call_tool("ui_tailwind", {"classes": "p-4 md:hover:bg-brand shadow-sm nope-x",
-                                                   "theme": "--color-brand: #0af;"})
+        result = await c.call_tool(
+            "ui_tailwind", {"classes": "p-4 md:hover:bg-brand shadow-sm nope-x", "theme": "--color-brand: #0af;"}
+        )
     data = result.structured_content
     assert "padding: calc(var(--spacing) * 4);" in data["css"]
     assert "background-color: var(--color-brand);" in data["css"] and "@media (width >= 48rem)" in data["css"]

@@ -22,13 +22,35 @@ STYLE = "new-york-v4"
 # 17 items across every kind the CLI installs: ui components with and without registry
 # dependencies, blocks with pages and nested components, a hook, a lib, a theme, an example.
 COMPARED = [
-    "button", "dialog", "sidebar", "calendar", "chart", "form", "command", "carousel", "sonner",
-    "input-otp", "toggle-group", "dashboard-01", "login-03", "sidebar-07", "use-mobile", "utils",
+    "button",
+    "dialog",
+    "sidebar",
+    "calendar",
+    "chart",
+    "form",
+    "command",
+    "carousel",
+    "sonner",
+    "input-otp",
+    "toggle-group",
+    "dashboard-01",
+    "login-03",
+    "sidebar-07",
+    "use-mobile",
+    "utils",
     "date-picker-demo",
 ]
 IMPORT = re.compile(r"""\bfrom\s*["']([^"']+)["']|\bimport\s*["']([^"']+)["']""")
-SIDEBAR_VARS = {"sidebar-background", "sidebar-foreground", "sidebar-primary", "sidebar-primary-foreground",
-                "sidebar-accent", "sidebar-accent-foreground", "sidebar-border", "sidebar-ring"}
+SIDEBAR_VARS = {
+    "sidebar-background",
+    "sidebar-foreground",
+    "sidebar-primary",
+    "sidebar-primary-foreground",
+    "sidebar-accent",
+    "sidebar-accent-foreground",
+    "sidebar-border",
+    "sidebar-ring",
+}
 
 
 @pytest.fixture
@@ -46,7 +68,11 @@ def raw(root, name: str) -> dict:
 
 def closure(root, name: str) -> tuple[set[str], set[str]]:
     """The registry-dependency tree of `name` and the npm packages of the whole tree, from the raw files."""
-    seen, npm, todo = set(), set(raw(root, name).get("dependencies", [])), list(raw(root, name).get("registryDependencies", []))
+    seen, npm, todo = (
+        set(),
+        set(raw(root, name).get("dependencies", [])),
+        list(raw(root, name).get("registryDependencies", [])),
+    )
     while todo:
         dep = todo.pop()
         if dep in seen:
@@ -99,8 +125,12 @@ async def test_imports_the_tree_does_not_install_are_reported(shadcn):
 async def test_imports_follow_the_cli_rules(shadcn):
     sidebar = (await get_component(shadcn, "sidebar", None, None, file="sidebar.tsx")).files[0]
     whole = sidebar["content"]
-    for line in ('from "@/components/ui/button"', 'from "@/hooks/use-mobile"', 'from "@/lib/utils"',
-                 'from "@/components/ui/sheet"'):
+    for line in (
+        'from "@/components/ui/button"',
+        'from "@/hooks/use-mobile"',
+        'from "@/lib/utils"',
+        'from "@/components/ui/sheet"',
+    ):
         assert line in whole
     dashboard = await get_component(shadcn, "dashboard-01", None, None, file="page.tsx")
     page = dashboard.files[0]["content"]
@@ -183,8 +213,11 @@ async def test_search_covers_the_whole_catalogue(shadcn):
     everything = await list_components(shadcn, None, None)
     assert everything.total == 471 and everything.url.endswith("/new-york-v4/registry.json")
     picker = await list_components(shadcn, "date picker", None)
-    assert [i["name"] for i in picker.items] == ["date-picker-demo", "date-picker-with-presets",
-                                                     "date-picker-with-range"]
+    assert [i["name"] for i in picker.items] == [
+        "date-picker-demo",
+        "date-picker-with-presets",
+        "date-picker-with-range",
+    ]
     login = await list_components(shadcn, "login", None)
     names = [i["name"] for i in login.items]
     assert len(names) == 7 and names[:5] == [f"login-0{i}" for i in range(1, 6)]

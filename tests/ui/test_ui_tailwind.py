@@ -68,8 +68,14 @@ async def test_each_call_compiles_only_its_own_classes(worker):
 async def test_v3_names_say_what_they_became(worker):
     answer = await tw(worker, "shadow-sm hover:flex-grow bg-opacity-50 outline-none ring rounded-t")
     renamed = {r["class"]: r["v4"] for r in answer["renamed"]}
-    assert renamed == {"shadow-sm": "shadow-xs", "hover:flex-grow": "hover:grow", "bg-opacity-50": "bg-black/50",
-                       "outline-none": "outline-hidden", "ring": "ring-3", "rounded-t": "rounded-t-sm"}
+    assert renamed == {
+        "shadow-sm": "shadow-xs",
+        "hover:flex-grow": "hover:grow",
+        "bg-opacity-50": "bg-black/50",
+        "outline-none": "outline-hidden",
+        "ring": "ring-3",
+        "rounded-t": "rounded-t-sm",
+    }
     assert answer["unknown"] == ["bg-opacity-50"]  # removed in v4; the others still compile in v4
     assert "v3 name shadow-sm: use shadow-xs" in answer["text"]
 
@@ -80,8 +86,10 @@ async def test_every_v4_name_in_the_rename_table_compiles(worker):
 
 
 async def test_keyframes_in_a_user_theme_compile(worker):
-    theme = ("@theme { --animate-wiggle: wiggle 1s ease-in-out infinite;"
-             " @keyframes wiggle { 0%, 100% { rotate: -3deg; } 50% { rotate: 3deg; } } }")
+    theme = (
+        "@theme { --animate-wiggle: wiggle 1s ease-in-out infinite;"
+        " @keyframes wiggle { 0%, 100% { rotate: -3deg; } 50% { rotate: 3deg; } } }"
+    )
     css = (await tw(worker, "animate-wiggle", theme))["css"]
     assert "animation: var(--animate-wiggle);" in css and "@keyframes wiggle" in css
 
@@ -136,5 +144,3 @@ async def test_timeout_stops_the_worker_and_the_next_call_is_served():
         assert (await slow.build(["p-4"]))["unknown"] == []
     finally:
         await slow.aclose()
-
-

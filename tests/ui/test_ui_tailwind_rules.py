@@ -25,7 +25,7 @@ def test_rename_lookup_keeps_variants_and_importance():
     "theme",
     [
         '@import "/etc/passwd";',
-        "@theme { --color-x: red; } @plugin \"./evil.js\";",
+        '@theme { --color-x: red; } @plugin "./evil.js";',
         '@config "../tailwind.config.js";',
         '@source "/";',
         "@utility evil { color: red; }",

@@ -35,8 +35,12 @@ async def test_v3_variable_syntax_is_invalid_css_and_gets_its_v4_form(worker):
     assert found["checked"] is True
     assert found["invalid"] == [
         {"class": "w-[--sidebar-width]", "property": "width", "value": "--sidebar-width", "v4": "w-(--sidebar-width)"},
-        {"class": "max-w-[--skeleton-width]", "property": "max-width", "value": "--skeleton-width",
-         "v4": "max-w-(--skeleton-width)"},
+        {
+            "class": "max-w-[--skeleton-width]",
+            "property": "max-width",
+            "value": "--skeleton-width",
+            "v4": "max-w-(--skeleton-width)",
+        },
     ]
     assert "invalid CSS from w-[--sidebar-width]: width: --sidebar-width" in found["text"]
     assert "write w-(--sidebar-width)" in found["text"]
@@ -48,14 +52,20 @@ async def test_v3_variable_syntax_is_invalid_css_and_gets_its_v4_form(worker):
 async def test_every_class_with_invalid_output_is_flagged(worker):
     found = await tw(worker, "w-[foo] bg-[--brand] z-[--z] w-[calc(100%-1rem)] bg-red-500 [--x:1px]")
     assert [(i["class"], i["property"]) for i in found["invalid"]] == [
-        ("w-[foo]", "width"), ("bg-[--brand]", "background-color"), ("z-[--z]", "z-index")]
+        ("w-[foo]", "width"),
+        ("bg-[--brand]", "background-color"),
+        ("z-[--z]", "z-index"),
+    ]
     assert found["invalid"][0]["v4"] is None  # nothing to suggest: foo is no width at all
 
 
 async def test_gradient_and_important_get_the_v4_spelling_with_the_same_css(worker):
     found = await tw(worker, "bg-gradient-to-r !p-2 hover:!bg-red-500")
     assert {r["class"]: r["v4"] for r in found["renamed"]} == {"bg-gradient-to-r": "bg-linear-to-r"}
-    assert {r["class"]: r["v4"] for r in found["spelling"]} == {"!p-2": "p-2!", "hover:!bg-red-500": "hover:bg-red-500!"}
+    assert {r["class"]: r["v4"] for r in found["spelling"]} == {
+        "!p-2": "p-2!",
+        "hover:!bg-red-500": "hover:bg-red-500!",
+    }
     assert "v4 spelling of !p-2: p-2!" in found["text"]
     assert found["invalid"] == []
     v4 = await tw(worker, "bg-linear-to-r p-2!")
@@ -69,10 +79,23 @@ async def test_gradient_and_important_get_the_v4_spelling_with_the_same_css(work
 
 # Classes whose canonical spelling our rules claim; the compiler's canonicalizeCandidates is the judge.
 CANONICAL = [
-    "!p-2", "hover:!bg-red-500", "group-data-[collapsible=icon]:!size-8", "md:!flex", "-mt-0", "-inset-x-0",
-    "-translate-y-0", "start-auto", "end-px", "-start-full", "flex-grow", "flex-shrink-0",
+    "!p-2",
+    "hover:!bg-red-500",
+    "group-data-[collapsible=icon]:!size-8",
+    "md:!flex",
+    "-mt-0",
+    "-inset-x-0",
+    "-translate-y-0",
+    "start-auto",
+    "end-px",
+    "-start-full",
+    "flex-grow",
+    "flex-shrink-0",
     *(f"bg-gradient-to-{way}" for way in ("t", "tr", "r", "br", "b", "bl", "l", "tl")),
-    "p-2", "mt-4", "inset-s-4", "w-(--x)",  # already canonical: no finding
+    "p-2",
+    "mt-4",
+    "inset-s-4",
+    "w-(--x)",  # already canonical: no finding
 ]
 
 
@@ -89,8 +112,14 @@ async def test_the_official_registry_classes_are_valid_v4(worker):
 
     item = shared_path("peer-data", "shadcn-registry", "r", "styles", "new-york-v4", "sidebar.json")
     source = json.loads(item.read_text(encoding="utf-8"))["files"][0]["content"]
-    classes = sorted({c for text in re.findall(r'"([^"\n]*)"', source) for c in text.split()
-                      if re.fullmatch(r"[a-z0-9!:\[\]()/.=&>*_%-]+", c) and "-" in c})[:300]
+    classes = sorted(
+        {
+            c
+            for text in re.findall(r'"([^"\n]*)"', source)
+            for c in text.split()
+            if re.fullmatch(r"[a-z0-9!:\[\]()/.=&>*_%-]+", c) and "-" in c
+        }
+    )[:300]
     found = await tw(worker, " ".join(classes), preset="shadcn")
     assert len(classes) > 100
     assert "w-(--sidebar-width)" in classes
@@ -114,19 +143,28 @@ async def test_a_theme_may_declare_its_own_variants(worker):
     # the user's dark variant replaces the preset's instead of clashing with it
     both = await tw(worker, "dark:underline", theme="@custom-variant dark (&:where(.dark, .dark *));", preset="shadcn")
     assert ":where(.dark, .dark *)" in both["css"] and ":is(.dark *)" not in both["css"]
-    block = await tw(worker, "hocus:underline",
-                     theme="@custom-variant hocus { &:hover { @slot; } &:focus { @slot; } }\n@theme { --color-x: #0af; }")
+    block = await tw(
+        worker,
+        "hocus:underline",
+        theme="@custom-variant hocus { &:hover { @slot; } &:focus { @slot; } }\n@theme { --color-x: #0af; }",
+    )
     assert ":hover" in block["css"] and ":focus" in block["css"] and block["unknown"] == []
-    with_variant = await tw(worker, "pointer-fine:underline",
-                            theme="@custom-variant pointer-fine { @variant hover { @media (pointer: fine) { @slot; } } }")
+    with_variant = await tw(
+        worker,
+        "pointer-fine:underline",
+        theme="@custom-variant pointer-fine { @variant hover { @media (pointer: fine) { @slot; } } }",
+    )
     assert "(pointer: fine)" in with_variant["css"]
 
 
-@pytest.mark.parametrize("theme", [
-    '@custom-variant x { @import "y.css"; }',
-    "@custom-variant x (&:hover); @utility evil { color: red; }",
-    "@custom-variant x (&:hover); .evil { color: red; }",
-])
+@pytest.mark.parametrize(
+    "theme",
+    [
+        '@custom-variant x { @import "y.css"; }',
+        "@custom-variant x (&:hover); @utility evil { color: red; }",
+        "@custom-variant x (&:hover); .evil { color: red; }",
+    ],
+)
 async def test_variants_open_no_door(worker, theme):
     with pytest.raises(UserError, match="not allowed|only @theme and @custom-variant"):
         await tw(worker, "x:underline", theme=theme)

@@ -34,14 +34,20 @@ ODD_PAGES: dict[str, tuple[str | None, bytes]] = {
     "/meta-garbage": ("text/html", b"<meta charset='\x00\xff'><p>x</p>"),
     "/deep": ("text/html", b"<div>" * 50_000 + b"x" + b"</div>" * 50_000),
     "/long-title": ("text/html", b"<title>" + b"T" * 100_000 + b"</title><p>x</p>"),
-    "/xml-entities": ("text/xml", b"<?xml version='1.0'?><!DOCTYPE l [<!ENTITY a 'aaaaaaaaaa'>"
-                                  b"<!ENTITY b '&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;'>]><l>&b;&b;</l>"),
+    "/xml-entities": (
+        "text/xml",
+        b"<?xml version='1.0'?><!DOCTYPE l [<!ENTITY a 'aaaaaaaaaa'>"
+        b"<!ENTITY b '&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;'>]><l>&b;&b;</l>",
+    ),
     "/no-type": (None, b"<p>hello</p>"),
     "/odd-type": ("x/y; charset", b"hello"),
     "/pdf-garbage": ("application/pdf", b"%PDF-1.4\n garbage"),
     "/pdf-empty": ("application/pdf", b""),
-    "/odd-links": ("text/html", b"<base href='http://[bad'><a href='javascript:x'>a</a><a href='http://[::1'>b</a>"
-                                b"<a href='http://a:99999/'>c</a><p>text</p>"),
+    "/odd-links": (
+        "text/html",
+        b"<base href='http://[bad'><a href='javascript:x'>a</a><a href='http://[::1'>b</a>"
+        b"<a href='http://a:99999/'>c</a><p>text</p>",
+    ),
     "/rtl": ("text/html; charset=utf-8", "<p>\u202e\u200b\u200d\u05e9\u05dc\u05d5\u05dd 😀</p>".encode()),
     "/lone-surrogate": ("text/html; charset=utf-8", b"<p>\xed\xa0\x80 x</p>"),
     # ANSI colour codes of terminal output: ESC in a text node made trafilatura raise ValueError
@@ -55,9 +61,13 @@ REDIRECTS = {"/to-javascript": "javascript:alert(1)", "/to-nowhere": "", "/to-ba
 
 def odd_routes() -> dict[str, Reply]:
     routes = {path: Reply(200, body, content_type=kind) for path, (kind, body) in ODD_PAGES.items()}
-    routes.update({path: Reply(302, content_type=None, headers={"Location": target}) for path, target in REDIRECTS.items()})
+    routes.update(
+        {path: Reply(302, content_type=None, headers={"Location": target}) for path, target in REDIRECTS.items()}
+    )
     # a gzip header over bytes that are not gzip
-    routes["/bad-gzip"] = Reply(200, b"\x1f\x8bgarbage!", content_type="text/html", headers={"Content-Encoding": "gzip"})
+    routes["/bad-gzip"] = Reply(
+        200, b"\x1f\x8bgarbage!", content_type="text/html", headers={"Content-Encoding": "gzip"}
+    )
     return routes
 
 
@@ -74,9 +84,18 @@ def sites():
 
 
 def web_settings(site: Site, backends: list[str]):
-    return load_settings(http={"allow": ["localhost"], "retries": 0, "timeout": 5}, servers={"web": {
-        "backends": backends, "searxng_url": f"http://127.0.0.1:{site.port}", "ddgs_backend": "duckduckgo",
-        "search_timeout": 10, "robots": False}})
+    return load_settings(
+        http={"allow": ["localhost"], "retries": 0, "timeout": 5},
+        servers={
+            "web": {
+                "backends": backends,
+                "searxng_url": f"http://127.0.0.1:{site.port}",
+                "ddgs_backend": "duckduckgo",
+                "search_timeout": 10,
+                "robots": False,
+            }
+        },
+    )
 
 
 def web_client(site: Site, backends: list[str]):
@@ -106,8 +125,10 @@ async def test_a_query_without_words_is_refused_before_any_search(sites, query, 
 
 
 @in_module_loop
-@pytest.mark.parametrize("query", ["a\x00b", "😀", "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645", '"', "site:", "x" * 400,
-                                   "%s%s", "{}", "\\"])
+@pytest.mark.parametrize(
+    "query",
+    ["a\x00b", "😀", "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645", '"', "site:", "x" * 400, "%s%s", "{}", "\\"],
+)
 async def test_odd_queries_with_words_are_searched(web, query):
     result = await answer(web, "web_search", {"query": query, "max_results": 30})
     assert not isinstance(result, str) and result.structured_content["results"]
@@ -136,8 +157,10 @@ def odd_searxng(path: str):
 async def test_searxng_json_of_the_wrong_shape_falls_back_or_answers(sites, case):
     _site, _ = sites
     with serving(odd_searxng) as searxng_url:
-        settings = load_settings(http={"allow": ["localhost"], "retries": 0, "timeout": 5}, servers={"web": {
-            "searxng_url": searxng_url, "ddgs_backend": "duckduckgo", "search_timeout": 10}})
+        settings = load_settings(
+            http={"allow": ["localhost"], "retries": 0, "timeout": 5},
+            servers={"web": {"searxng_url": searxng_url, "ddgs_backend": "duckduckgo", "search_timeout": 10}},
+        )
         async with fleet_client("web", settings) as c:
             result = await answer(c, "web_search", {"query": f"odd searxng {case}"})
     # a number where SearXNG sends a list used to end the call with an internal error, skipping ddgs
@@ -149,14 +172,46 @@ async def test_searxng_json_of_the_wrong_shape_falls_back_or_answers(sites, case
 
 
 @in_module_loop
-@pytest.mark.parametrize("url", [
-    " ", "\x00", "x", "😀", "http://", "http:///x", "http://:80/", "http://localhost:0/", "http://localhost:65536/",
-    "http://localhost:" + "9" * 30 + "/", "http://[::1/", "http://[zz]/", "http://\u200blocalhost/", "http://ｌｏｃａｌｈｏｓｔ/",
-    "http://a\tb/", "http://a\nb/", "http://\x00/", "https://a:443:443/", "http://[v1.x]/", "http://🙂.com/",
-    "https://999.999.999.999/", "ftp://x/", "file:///etc/passwd", "data:text/html,<p>x</p>", "javascript:alert(1)",
-    "//localhost/", "?q", "#f", "http:\\\\localhost\\", "http://user:pw@localhost/", "http://[::ffff:127.0.0.1]/",
-    "http://0x7f.1/", "http://2130706433/", "http://169.254.169.254/latest/", "http://[fe80::1%25eth0]/",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        " ",
+        "\x00",
+        "x",
+        "😀",
+        "http://",
+        "http:///x",
+        "http://:80/",
+        "http://localhost:0/",
+        "http://localhost:65536/",
+        "http://localhost:" + "9" * 30 + "/",
+        "http://[::1/",
+        "http://[zz]/",
+        "http://\u200blocalhost/",
+        "http://ｌｏｃａｌｈｏｓｔ/",
+        "http://a\tb/",
+        "http://a\nb/",
+        "http://\x00/",
+        "https://a:443:443/",
+        "http://[v1.x]/",
+        "http://🙂.com/",
+        "https://999.999.999.999/",
+        "ftp://x/",
+        "file:///etc/passwd",
+        "data:text/html,<p>x</p>",
+        "javascript:alert(1)",
+        "//localhost/",
+        "?q",
+        "#f",
+        "http:\\\\localhost\\",
+        "http://user:pw@localhost/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://0x7f.1/",
+        "http://2130706433/",
+        "http://169.254.169.254/latest/",
+        "http://[fe80::1%25eth0]/",
+    ],
+)
 async def test_odd_urls_are_refused_with_a_reason(web, url):
     refusal = await answer(web, "web_fetch", {"url": url})
     assert isinstance(refusal, str) and refusal
@@ -167,7 +222,9 @@ async def test_odd_urls_are_refused_with_a_reason(web, url):
 @pytest.mark.parametrize("fmt", ["markdown", "text", "raw"])
 async def test_odd_pages_are_answered_or_refused(web, sites, path, fmt):
     _, odd = sites
-    result = await answer(web, "web_fetch", {"url": odd.url(path, host="localhost"), "format": fmt, "max_length": 100_000})
+    result = await answer(
+        web, "web_fetch", {"url": odd.url(path, host="localhost"), "format": fmt, "max_length": 100_000}
+    )
     if not isinstance(result, str):
         data = result.structured_content
         assert data["url"].startswith(odd.url(host="localhost")) and len(data["content"]) <= 100_000
@@ -197,10 +254,47 @@ async def test_start_index_past_the_end(web, sites, start):
 
 # -- property: no URL on the local site crashes web_fetch ------------------------------------------
 
-URL_PARTS = st.sampled_from(["/", "rtl", "empty", "nul", "deep", "?", "#", "&", "=", "%", "%zz", "%00", "..", "//", ":", "@",
-                             "\\", " ", "\t", "\x00", "\u202e", "😀", "[", "]", "x" * 50])
-HOSTS = st.sampled_from(["localhost:{port}", "LOCALHOST:{port}", "127.0.0.1:{port}", "[::1]:{port}", "localhost:",
-                         "localhost:{port}:{port}", "", "@localhost:{port}"])
+URL_PARTS = st.sampled_from(
+    [
+        "/",
+        "rtl",
+        "empty",
+        "nul",
+        "deep",
+        "?",
+        "#",
+        "&",
+        "=",
+        "%",
+        "%zz",
+        "%00",
+        "..",
+        "//",
+        ":",
+        "@",
+        "\\",
+        " ",
+        "\t",
+        "\x00",
+        "\u202e",
+        "😀",
+        "[",
+        "]",
+        "x" * 50,
+    ]
+)
+HOSTS = st.sampled_from(
+    [
+        "localhost:{port}",
+        "LOCALHOST:{port}",
+        "127.0.0.1:{port}",
+        "[::1]:{port}",
+        "localhost:",
+        "localhost:{port}:{port}",
+        "",
+        "@localhost:{port}",
+    ]
+)
 
 
 @pytest.fixture(scope="module")
@@ -230,9 +324,14 @@ def web_in_thread(sites):
     loop.close()
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(st.sampled_from(["http://", "https://", "HTTP://", "http:/", "http:"]), HOSTS,
-       st.lists(URL_PARTS, max_size=12).map(lambda parts: "/" + "".join(parts)))  # the host stays local
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.sampled_from(["http://", "https://", "HTTP://", "http:/", "http:"]),
+    HOSTS,
+    st.lists(URL_PARTS, max_size=12).map(lambda parts: "/" + "".join(parts)),
+)  # the host stays local
 def test_property_no_local_url_crashes_web_fetch(sites, web_in_thread, scheme, host, rest):
     _, odd = sites
     url = scheme + host.format(port=odd.port) + rest

@@ -38,8 +38,11 @@ def nested_page(depth: int = 100_000) -> bytes:
     return b"<html><body>" + b"<div>x" * depth + b"</div>" * depth + b"</body></html>"
 
 
-HOSTILE = {"/links.html": links_page()[:1_990_000], "/nested.html": nested_page(),
-           "/many-links.html": links_page(400_000)}  # ~9 MB: tens of CPU seconds to extract
+HOSTILE = {
+    "/links.html": links_page()[:1_990_000],
+    "/nested.html": nested_page(),
+    "/many-links.html": links_page(400_000),
+}  # ~9 MB: tens of CPU seconds to extract
 
 
 @pytest.fixture(scope="module")

@@ -31,14 +31,17 @@ def test_explicit_order_is_kept():
     assert web.backend_order() == ["searxng"]
 
 
-@pytest.mark.parametrize(("web", "message"), [
-    ({"backends": ["searxng"]}, "searxng_url is not set"),
-    ({"backends": []}, "at least one"),
-    ({"backends": ["google"]}, "backends"),
-    ({"searxng_url": "searxng:8080"}, "http"),
-    ({"max_length": 10}, "max_length"),
-    ({"no_such_setting": 1}, "no_such_setting"),
-])
+@pytest.mark.parametrize(
+    ("web", "message"),
+    [
+        ({"backends": ["searxng"]}, "searxng_url is not set"),
+        ({"backends": []}, "at least one"),
+        ({"backends": ["google"]}, "backends"),
+        ({"searxng_url": "searxng:8080"}, "http"),
+        ({"max_length": 10}, "max_length"),
+        ({"no_such_setting": 1}, "no_such_setting"),
+    ],
+)
 def test_bad_settings_are_config_errors(web, message):
     with pytest.raises(ConfigError, match=message):
         SPEC.create(load_settings(servers={"web": web}))  # the spec's own check, before any runtime

@@ -24,8 +24,18 @@ def test_article_keeps_headings_links_and_lists_and_drops_boilerplate():
     # a relative link is resolved against the page URL, path included
     assert "(https://blog.example.org/guides/debugging-network-policies)" in text
     assert "- Deny everything with an empty egress list." in text
-    for boilerplate in ("gtag", "dataLayer", "Accept all cookies", "Newsletter signup", "All rights reserved",
-                        "Share on Facebook", "SPONSORED", "font-family", "analytics.js", "Privacy policy"):
+    for boilerplate in (
+        "gtag",
+        "dataLayer",
+        "Accept all cookies",
+        "Newsletter signup",
+        "All rights reserved",
+        "Share on Facebook",
+        "SPONSORED",
+        "font-family",
+        "analytics.js",
+        "Privacy policy",
+    ):
         assert boilerplate not in text, boilerplate
 
 
@@ -36,7 +46,9 @@ def test_text_format_has_no_markdown_links():
 
 
 def test_docs_page_keeps_code_blocks_and_tables():
-    title, text = html_to_text((PAGES / "docs.html").read_text(), "https://docs.example.org/en/latest/guide/retries.html", "markdown")
+    title, text = html_to_text(
+        (PAGES / "docs.html").read_text(), "https://docs.example.org/en/latest/guide/retries.html", "markdown"
+    )
     assert title.startswith("Configuring retries")
     assert "```" in text
     assert "client = Client(retry=Retry(attempts=3, backoff=0.5))" in text
@@ -56,34 +68,44 @@ def test_tiny_and_empty_pages():
     assert html_to_text("", URL, "markdown") == ("", "")
     title, text = html_to_text("<html><body><p>hi</p></body></html>", URL, "markdown")
     assert text == "hi" and title == ""
-    title, text = html_to_text('<?xml version="1.0" encoding="utf-8"?><html><head><title>X</title></head><body><p>xhtml body</p></body></html>', URL, "text")
+    title, text = html_to_text(
+        '<?xml version="1.0" encoding="utf-8"?><html><head><title>X</title></head><body><p>xhtml body</p></body></html>',
+        URL,
+        "text",
+    )
     assert title == "X" and "xhtml body" in text
 
 
-@pytest.mark.parametrize(("ctype", "content", "kind"), [
-    ("text/html", b"<p>x</p>", "html"),
-    ("application/xhtml+xml", b"<p>x</p>", "html"),
-    ("application/pdf", b"%PDF-1.4", "pdf"),
-    ("application/octet-stream", b"%PDF-1.7\n...", "pdf"),
-    ("text/html", b"%PDF-1.7\n...", "pdf"),
-    ("application/json", b"{}", "text"),
-    ("application/ld+json", b"{}", "text"),
-    ("application/rss+xml", b"<rss/>", "text"),
-    ("text/csv", b"a,b", "text"),
-    ("", b"<!DOCTYPE html><html></html>", "html"),
-    ("", b"plain words", "text"),
-])
+@pytest.mark.parametrize(
+    ("ctype", "content", "kind"),
+    [
+        ("text/html", b"<p>x</p>", "html"),
+        ("application/xhtml+xml", b"<p>x</p>", "html"),
+        ("application/pdf", b"%PDF-1.4", "pdf"),
+        ("application/octet-stream", b"%PDF-1.7\n...", "pdf"),
+        ("text/html", b"%PDF-1.7\n...", "pdf"),
+        ("application/json", b"{}", "text"),
+        ("application/ld+json", b"{}", "text"),
+        ("application/rss+xml", b"<rss/>", "text"),
+        ("text/csv", b"a,b", "text"),
+        ("", b"<!DOCTYPE html><html></html>", "html"),
+        ("", b"plain words", "text"),
+    ],
+)
 def test_classify(ctype, content, kind):
     assert classify(ctype, content) == kind
 
 
-@pytest.mark.parametrize(("ctype", "content"), [
-    ("image/png", b"\x89PNG\r\n\x1a\n"),
-    ("application/zip", b"PK\x03\x04"),
-    ("application/octet-stream", bytes(range(256))),
-    ("video/mp4", b"\x00\x00\x00\x18ftyp"),
-    ("", b"\x00\x01\x02binary"),
-])
+@pytest.mark.parametrize(
+    ("ctype", "content"),
+    [
+        ("image/png", b"\x89PNG\r\n\x1a\n"),
+        ("application/zip", b"PK\x03\x04"),
+        ("application/octet-stream", bytes(range(256))),
+        ("video/mp4", b"\x00\x00\x00\x18ftyp"),
+        ("", b"\x00\x01\x02binary"),
+    ],
+)
 def test_binary_types_are_refused_with_a_clear_message(ctype, content):
     with pytest.raises(UserError, match="binary content"):
         classify(ctype, content)
@@ -92,7 +114,9 @@ def test_binary_types_are_refused_with_a_clear_message(ctype, content):
 def test_charset_from_meta_only():
     page = f'<html><head><meta charset="iso-8859-1"></head><body>{LATIN1_TEXT}</body></html>'.encode("latin-1")
     assert LATIN1_TEXT in decode(page, None, html=True)
-    old_style = f'<meta http-equiv="Content-Type" content="text/html; charset=windows-1252"><p>{LATIN1_TEXT}'.encode("cp1252")
+    old_style = f'<meta http-equiv="Content-Type" content="text/html; charset=windows-1252"><p>{LATIN1_TEXT}'.encode(
+        "cp1252"
+    )
     assert LATIN1_TEXT in decode(old_style, None, html=True)
 
 

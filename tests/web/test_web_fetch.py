@@ -28,8 +28,13 @@ def settings(**web):
 
 @pytest.fixture(scope="module")
 def sites():
-    with Site("allow") as main, Site("disallow") as strict, Site("missing") as bare, Site("error") as broken, \
-            Site("allow") as other:
+    with (
+        Site("allow") as main,
+        Site("disallow") as strict,
+        Site("missing") as bare,
+        Site("error") as broken,
+        Site("allow") as other,
+    ):
         yield {"main": main, "strict": strict, "bare": bare, "broken": broken, "other": other}
 
 
@@ -105,8 +110,11 @@ async def test_redirect_chain_reports_the_final_url(web, sites):
 
 async def test_redirect_into_loopback_is_refused(web, sites):
     main, other = sites["main"], sites["other"]
-    for target in (f"http://127.0.0.1:{other.port}/pages/article.html", f"http://[::1]:{other.port}/",
-                   "http://169.254.169.254/latest/meta-data/"):
+    for target in (
+        f"http://127.0.0.1:{other.port}/pages/article.html",
+        f"http://[::1]:{other.port}/",
+        "http://169.254.169.254/latest/meta-data/",
+    ):
         main.redirect_target = target
         with pytest.raises(ToolError, match="refused"):
             await fetch(web, f"{main.base}/to-loopback")
@@ -122,15 +130,18 @@ async def test_pdf_to_text(web, sites):
     assert "region 4" in sniffed["content"]
 
 
-@pytest.mark.parametrize(("path", "message"), [
-    ("/encrypted.pdf", "encrypted"),
-    ("/broken.pdf", "cannot be read"),
-    ("/image.png", r"binary content \(image/png\)"),
-    ("/archive.zip", r"binary content \(application/zip\)"),
-    ("/blob", "binary content"),
-    ("/nowhere", "HTTP 404 \\(not found"),
-    ("/error.html", "HTTP 500"),
-])
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("/encrypted.pdf", "encrypted"),
+        ("/broken.pdf", "cannot be read"),
+        ("/image.png", r"binary content \(image/png\)"),
+        ("/archive.zip", r"binary content \(application/zip\)"),
+        ("/blob", "binary content"),
+        ("/nowhere", "HTTP 404 \\(not found"),
+        ("/error.html", "HTTP 500"),
+    ],
+)
 async def test_unreadable_content_is_a_clear_error(web, sites, path, message):
     with pytest.raises(ToolError, match=message):
         await fetch(web, f"{sites['main'].base}{path}")
@@ -169,11 +180,14 @@ async def test_slow_page_times_out(web, sites):
         await fetch(web, f"{sites['main'].base}/slow.html")
 
 
-@pytest.mark.parametrize(("path", "expected"), [
-    ("/latin1.html", LATIN1_TEXT),
-    ("/lying.html", LATIN1_TEXT),
-    ("/sjis.html", SJIS_TEXT),
-])
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/latin1.html", LATIN1_TEXT),
+        ("/lying.html", LATIN1_TEXT),
+        ("/sjis.html", SJIS_TEXT),
+    ],
+)
 async def test_charsets(web, sites, path, expected):
     data = data_of(await fetch(web, f"{sites['main'].base}{path}"))
     assert expected in data["content"]

@@ -57,31 +57,44 @@ def local_ddg(site, monkeypatch):
 # --- normalisation ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("a", "b"), [
-    ("HTTPS://Example.COM:443/a/", "https://example.com/a"),
-    ("http://example.com:80/a#frag", "http://example.com/a"),
-    ("https://example.com/a?utm_source=x&b=2&a=1&fbclid=zz&gclid=1", "https://example.com/a?b=2&a=1"),
-    ("https://example.com/", "https://example.com"),
-    ("https://[2001:DB8::1]:443/x", "https://[2001:db8::1]/x"),
-])
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("HTTPS://Example.COM:443/a/", "https://example.com/a"),
+        ("http://example.com:80/a#frag", "http://example.com/a"),
+        ("https://example.com/a?utm_source=x&b=2&a=1&fbclid=zz&gclid=1", "https://example.com/a?b=2&a=1"),
+        ("https://example.com/", "https://example.com"),
+        ("https://[2001:DB8::1]:443/x", "https://[2001:db8::1]/x"),
+    ],
+)
 def test_equivalent_urls_normalise_alike(a, b):
     assert normalise_url(a) == normalise_url(b)
 
 
-@pytest.mark.parametrize(("a", "b"), [
-    ("https://example.com/a", "http://example.com/a"),
-    ("https://example.com/a", "https://example.com/b"),
-    ("https://example.com/a?id=1", "https://example.com/a?id=2"),
-    ("https://example.com:8443/a", "https://example.com/a"),
-    ("https://example.com/A", "https://example.com/a"),
-])
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("https://example.com/a", "http://example.com/a"),
+        ("https://example.com/a", "https://example.com/b"),
+        ("https://example.com/a?id=1", "https://example.com/a?id=2"),
+        ("https://example.com:8443/a", "https://example.com/a"),
+        ("https://example.com/A", "https://example.com/a"),
+    ],
+)
 def test_different_urls_stay_different(a, b):
     assert normalise_url(a) != normalise_url(b)
 
 
 def test_dedupe_keeps_first_occurrence_in_order():
-    hits = [{"url": u, "title": t} for u, t in [("https://a.org/x/", "1"), ("https://b.org", "2"),
-                                                ("https://A.org/x?utm_medium=m", "3"), ("https://b.org/#top", "4")]]
+    hits = [
+        {"url": u, "title": t}
+        for u, t in [
+            ("https://a.org/x/", "1"),
+            ("https://b.org", "2"),
+            ("https://A.org/x?utm_medium=m", "3"),
+            ("https://b.org/#top", "4"),
+        ]
+    ]
     assert [h["title"] for h in dedupe(hits)] == ["1", "2"]
 
 
@@ -93,9 +106,18 @@ async def test_searxng_sends_the_documented_parameters(site, searxng):
     method, path, _ = site.requests[-1]
     assert method == "GET" and path.startswith("/search?")
     from urllib.parse import parse_qs, urlsplit
+
     params = {k: v[0] for k, v in parse_qs(urlsplit(path).query).items()}
-    assert params == {"q": "kubernetes egress", "format": "json", "pageno": "1", "safesearch": "1",
-                      "categories": "general", "engines": "google,brave", "language": "de-DE", "time_range": "week"}
+    assert params == {
+        "q": "kubernetes egress",
+        "format": "json",
+        "pageno": "1",
+        "safesearch": "1",
+        "categories": "general",
+        "engines": "google,brave",
+        "language": "de-DE",
+        "time_range": "week",
+    }
 
 
 async def test_searxng_results_are_mapped_and_deduplicated(searxng):
@@ -103,9 +125,11 @@ async def test_searxng_results_are_mapped_and_deduplicated(searxng):
     assert answer.backend == "searxng"
     urls = [h["url"] for h in answer.results]
     # five recorded results, two of them the same page as an earlier one
-    assert urls == ["https://kubernetes.io/docs/concepts/services-networking/network-policies/",
-                    "https://www.tigera.io/learn/guides/kubernetes-security/kubernetes-egress/",
-                    "HTTPS://GitHub.com:443/ahmetb/kubernetes-network-policy-recipes/"]
+    assert urls == [
+        "https://kubernetes.io/docs/concepts/services-networking/network-policies/",
+        "https://www.tigera.io/learn/guides/kubernetes-security/kubernetes-egress/",
+        "HTTPS://GitHub.com:443/ahmetb/kubernetes-network-policy-recipes/",
+    ]
     first = answer.results[0]
     assert first["title"] == "Network Policies | Kubernetes"
     assert first["engine"] == "searxng (google, duckduckgo, brave)"
@@ -122,12 +146,15 @@ async def test_searxng_news_uses_the_news_category(site, searxng):
     assert answer.results[0]["engine"] == "searxng (bing news, yahoo news)"
 
 
-@pytest.mark.parametrize(("mode", "message"), [
-    ("429", "rate limited by SearXNG"),
-    ("403", "enable json in search.formats"),
-    ("html", "did not answer JSON"),
-    ("unresponsive", "no engine answered: google too many requests; duckduckgo CAPTCHA"),
-])
+@pytest.mark.parametrize(
+    ("mode", "message"),
+    [
+        ("429", "rate limited by SearXNG"),
+        ("403", "enable json in search.formats"),
+        ("html", "did not answer JSON"),
+        ("unresponsive", "no engine answered: google too many requests; duckduckgo CAPTCHA"),
+    ],
+)
 async def test_searxng_failures_are_named(site, searxng, mode, message):
     site.searxng_mode = mode
     with pytest.raises(BackendFailed, match=message) as info:
@@ -138,6 +165,7 @@ async def test_searxng_failures_are_named(site, searxng, mode, message):
 async def test_searxng_unreachable_is_a_failure():
     async with OutboundClient(HTTP, allow=["localhost"]) as client:
         from fleet_testing import free_port
+
         backend = SearxngBackend(f"http://localhost:{free_port()}", lambda: client)
         with pytest.raises(BackendFailed, match="could not connect"):
             await backend.search(SearchRequest("x"))
@@ -218,21 +246,26 @@ async def test_ddgs_news_result_shape(stand_in):
     kind, query, kwargs = stand_in.calls[0]
     assert (kind, query) == ("news", "kubernetes")
     assert kwargs == {"safesearch": "on", "timelimit": "d", "max_results": 3, "region": "uk-en", "backend": "auto"}
-    assert answer.results == [{
-        "title": "Kubernetes & 1.30 released",
-        "url": "https://www.example-news.com/2024/04/kubernetes-1-30-released",
-        "snippet": "The project released version 1.30.",
-        "engine": "ddgs (Example News)",
-        "date": "2024-04-17T15:00:00+00:00",
-    }]
+    assert answer.results == [
+        {
+            "title": "Kubernetes & 1.30 released",
+            "url": "https://www.example-news.com/2024/04/kubernetes-1-30-released",
+            "snippet": "The project released version 1.30.",
+            "engine": "ddgs (Example News)",
+            "date": "2024-04-17T15:00:00+00:00",
+        }
+    ]
 
 
-@pytest.mark.parametrize(("behaviour", "message", "empty"), [
-    ("ratelimit", "rate limited", False),
-    ("timeout", "timed out", False),
-    ("broken", "could not be reached", False),
-    ("empty", "no results", True),
-])
+@pytest.mark.parametrize(
+    ("behaviour", "message", "empty"),
+    [
+        ("ratelimit", "rate limited", False),
+        ("timeout", "timed out", False),
+        ("broken", "could not be reached", False),
+        ("empty", "no results", True),
+    ],
+)
 async def test_ddgs_exceptions_become_backend_failures(stand_in, behaviour, message, empty):
     stand_in.behaviour = behaviour
     with pytest.raises(BackendFailed, match=message) as info:

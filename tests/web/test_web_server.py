@@ -32,13 +32,15 @@ def fleet(site):
     settings = load_settings(
         auth={"api_keys": [{"name": "alice", "hash": hash_key(KEYS["alice"])}]},
         http={"allow": ["localhost"], "retries": 0, "timeout": 5},
-        servers={"web": {
-            # SearXNG by address: its own client may reach 127.0.0.1, web_fetch may not
-            "searxng_url": f"http://127.0.0.1:{site.port}",
-            "searxng_engines": ["google", "brave"],
-            "ddgs_backend": "duckduckgo",
-            "search_timeout": 10,
-        }},
+        servers={
+            "web": {
+                # SearXNG by address: its own client may reach 127.0.0.1, web_fetch may not
+                "searxng_url": f"http://127.0.0.1:{site.port}",
+                "searxng_engines": ["google", "brave"],
+                "ddgs_backend": "duckduckgo",
+                "search_timeout": 10,
+            }
+        },
     )
     with running_app(build_http_app([SPEC], settings)) as url:
         yield f"{url}/web/mcp"
@@ -58,7 +60,13 @@ async def test_two_small_truthful_tools(fleet):
         a = tool.annotations
         assert a.read_only_hint and a.open_world_hint and not a.destructive_hint
         assert len(tool.description) < 120
-    assert list(tools["web_search"].input_schema["properties"]) == ["query", "max_results", "kind", "time_range", "region"]
+    assert list(tools["web_search"].input_schema["properties"]) == [
+        "query",
+        "max_results",
+        "kind",
+        "time_range",
+        "region",
+    ]
     assert list(tools["web_fetch"].input_schema["properties"]) == ["url", "max_length", "start_index", "format"]
     assert tools["web_fetch"].input_schema["properties"]["max_length"]["default"] == 8000
 
@@ -79,7 +87,9 @@ def test_callers_need_a_valid_key(fleet, key):
 
 async def test_search_answers_from_searxng(fleet, site):
     async with client(fleet) as c:
-        result = await c.call_tool("web_search", {"query": "kubernetes egress policy", "max_results": 2, "region": "us-en"})
+        result = await c.call_tool(
+            "web_search", {"query": "kubernetes egress policy", "max_results": 2, "region": "us-en"}
+        )
     data = result.structured_content
     assert data["backend"] == "searxng" and data["query"] == "kubernetes egress policy"
     assert [h["url"] for h in data["results"]] == [
@@ -119,13 +129,16 @@ async def test_search_failing_everywhere_is_a_retryable_error(fleet, site):
         site.searxng_mode, site.ddg_mode = "ok", "ok"
 
 
-@pytest.mark.parametrize("args", [
-    {"query": ""},
-    {"query": "x", "max_results": 0},
-    {"query": "x", "kind": "images"},
-    {"query": "x", "region": "english"},
-    {"query": "x", "time_range": "decade"},
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        {"query": ""},
+        {"query": "x", "max_results": 0},
+        {"query": "x", "kind": "images"},
+        {"query": "x", "region": "english"},
+        {"query": "x", "time_range": "decade"},
+    ],
+)
 async def test_search_rejects_bad_arguments(fleet, args):
     async with client(fleet) as c:
         with pytest.raises(ToolError):
@@ -136,8 +149,13 @@ async def test_fetch_and_page_over_http(fleet, site):
     url = f"{site.base}/pages/article.html"
     async with client(fleet) as c:
         first = unwrap_structured((await c.call_tool("web_fetch", {"url": url, "max_length": 600})).structured_content)
-        second = unwrap_structured((await c.call_tool("web_fetch", {"url": url, "max_length": 600,
-                                                   "start_index": first["next_start_index"]})).structured_content)
+        second = unwrap_structured(
+            (
+                await c.call_tool(
+                    "web_fetch", {"url": url, "max_length": 600, "start_index": first["next_start_index"]}
+                )
+            ).structured_content
+        )
     assert first["content"].startswith("# Kubernetes Egress Policies Explained")
     assert second["start_index"] == first["next_start_index"] and second["from_cache"] is True
     assert site.count("/pages/article.html") == 1

@@ -84,21 +84,28 @@ async def test_redirect_from_an_allowed_host_into_loopback_is_refused(site):
     async with fleet_client("web", settings) as client:
         ok = await client.call_tool("web_fetch", {"url": f"{site.base}/pages/forum.html"})
         assert "20 GB file" in ok.structured_content["content"]
-        for target in (f"http://127.0.0.1:{site.port}/pages/article.html", "http://169.254.169.254/",
-                       f"http://[::ffff:7f00:1]:{site.port}/", f"http://2130706433:{site.port}/"):
+        for target in (
+            f"http://127.0.0.1:{site.port}/pages/article.html",
+            "http://169.254.169.254/",
+            f"http://[::ffff:7f00:1]:{site.port}/",
+            f"http://2130706433:{site.port}/",
+        ):
             site.redirect_target = target
             with pytest.raises(ToolError, match="refused"):
                 await client.call_tool("web_fetch", {"url": f"{site.base}/to-loopback"})
     assert site.count("/pages/article.html") == 0
 
 
-@pytest.mark.parametrize(("answer", "reason"), [
-    (["169.254.169.254"], "metadata"),
-    (["93.184.216.34", "10.0.0.7"], "private"),  # one private address among public ones refuses the host
-    (["::ffff:127.0.0.1"], "IPv4-mapped"),
-    (["::ffff:0:7f00:1"], "IPv4-translated"),
-    (["64:ff9b::a00:1"], "NAT64 for 10.0.0.1"),
-])
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        (["169.254.169.254"], "metadata"),
+        (["93.184.216.34", "10.0.0.7"], "private"),  # one private address among public ones refuses the host
+        (["::ffff:127.0.0.1"], "IPv4-mapped"),
+        (["::ffff:0:7f00:1"], "IPv4-translated"),
+        (["64:ff9b::a00:1"], "NAT64 for 10.0.0.1"),
+    ],
+)
 async def test_public_looking_names_that_resolve_inside_are_refused(answer, reason):
     # web_fetch's fetch path (PageFetcher, as server.py builds it) over a client whose resolver
     # answers `answer` for a public-looking name: refused before anything is sent or extracted.
@@ -141,8 +148,10 @@ async def test_a_cidr_in_http_allow_opens_that_range_to_web_fetch(monkeypatch):
             numeric = f"http://2130706434:{inside.port}/pages/article.html"
             assert "Egress" in (await web.call_tool("web_fetch", {"url": numeric})).structured_content["content"]
             # the rest of loopback stays refused
-            for refused in (f"http://127.0.0.1:{other.port}/pages/article.html",
-                            f"http://127.0.0.3:{inside.port}/pages/article.html"):
+            for refused in (
+                f"http://127.0.0.1:{other.port}/pages/article.html",
+                f"http://127.0.0.3:{inside.port}/pages/article.html",
+            ):
                 with pytest.raises(ToolError, match="refused.*loopback"):
                     await web.call_tool("web_fetch", {"url": refused})
         assert inside.count("/pages/article.html") == 3 and other.count("/pages/article.html") == 0

@@ -149,11 +149,19 @@ class Site:
             if file.parent == PAGES and file.is_file():
                 return 200, html, file.read_bytes()
         if path in ("/private/page.html", "/no-bots/page.html", "/open/page.html"):
-            return 200, html, b"<html><head><title>Robots test</title></head><body><p>Robots test page body.</p></body></html>"
+            return (
+                200,
+                html,
+                b"<html><head><title>Robots test</title></head><body><p>Robots test page body.</p></body></html>",
+            )
         if path == "/report.pdf":
             return 200, {"Content-Type": "application/pdf"}, self._pdf
         if path == "/big.pdf":
-            return 200, {"Content-Type": "application/pdf"}, make_pdf([f"Page {n} of a long report." for n in range(1, 61)])
+            return (
+                200,
+                {"Content-Type": "application/pdf"},
+                make_pdf([f"Page {n} of a long report." for n in range(1, 61)]),
+            )
         if path == "/report-octet":
             return 200, {"Content-Type": "application/octet-stream"}, self._pdf
         if path == "/encrypted.pdf":
@@ -175,13 +183,19 @@ class Site:
             page = f'<html><head><meta charset="iso-8859-1"><title>Latin page</title></head><body><article><p>{LATIN1_TEXT}</p></article></body></html>'
             return 200, {"Content-Type": "text/html"}, page.encode("latin-1")
         if path == "/sjis.html":  # no declaration anywhere: detection must find Shift_JIS
-            page = f"<html><head><title>SJIS</title></head><body><article><p>{SJIS_TEXT * 3}</p></article></body></html>"
+            page = (
+                f"<html><head><title>SJIS</title></head><body><article><p>{SJIS_TEXT * 3}</p></article></body></html>"
+            )
             return 200, {"Content-Type": "text/html"}, page.encode("shift_jis")
         if path == "/lying.html":  # the header says UTF-8, the bytes are windows-1252
             page = f"<html><head><title>Lying header</title></head><body><article><p>{LATIN1_TEXT}</p></article></body></html>"
             return 200, {"Content-Type": "text/html; charset=utf-8"}, page.encode("cp1252")
         if path == "/data.json":
-            return 200, {"Content-Type": "application/json"}, json.dumps({"name": "fleet", "servers": ["web", "docs"]}).encode()
+            return (
+                200,
+                {"Content-Type": "application/json"},
+                json.dumps({"name": "fleet", "servers": ["web", "docs"]}).encode(),
+            )
         if path == "/notes.txt":
             return 200, {"Content-Type": "text/plain; charset=utf-8"}, "line one\nline two — ünïcode\n".encode()
         if path == "/image.png":

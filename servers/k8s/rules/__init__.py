@@ -42,8 +42,9 @@ class Rule:
 RULES: dict[str, Rule] = {}
 
 
-def rule(id: str, severity: str, description: str, *, fixable: bool = False, group: str = "",
-         control: str = "") -> Callable[[Check], Check]:
+def rule(
+    id: str, severity: str, description: str, *, fixable: bool = False, group: str = "", control: str = ""
+) -> Callable[[Check], Check]:
     """Register a check function as a rule; with `control`, a versioned PSA rule (see above)."""
 
     def register(check: Check) -> Check:

@@ -20,12 +20,23 @@ POD_SPEC_PATHS: dict[str, tuple[tuple, ...]] = {
     "Job": (("spec", "template", "spec"),),
     "CronJob": (("spec", "jobTemplate", "spec", "template", "spec"),),
     "DeploymentConfig": (("spec", "template", "spec"),),  # OpenShift apps.openshift.io/v1
-    "LeaderWorkerSet": (("spec", "leaderWorkerTemplate", "leaderTemplate", "spec"),
-                        ("spec", "leaderWorkerTemplate", "workerTemplate", "spec")),
+    "LeaderWorkerSet": (
+        ("spec", "leaderWorkerTemplate", "leaderTemplate", "spec"),
+        ("spec", "leaderWorkerTemplate", "workerTemplate", "spec"),
+    ),
     "InferenceService": (("spec", "predictor"),),  # KServe: the predictor inlines PodSpec fields
 }
-SERVING_KINDS = {"Deployment", "DeploymentConfig", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Pod",
-                 "LeaderWorkerSet", "InferenceService"}
+SERVING_KINDS = {
+    "Deployment",
+    "DeploymentConfig",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "ReplicationController",
+    "Pod",
+    "LeaderWorkerSet",
+    "InferenceService",
+}
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 
 

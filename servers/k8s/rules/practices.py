@@ -25,9 +25,7 @@ from mcpfleet.servers.k8s.rules.quantity import parse_quantity
 
 MODEL_LOAD_SECONDS = 600  # a startup probe should allow this long for weights to load
 SELECTOR_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"}
-PARALLEL_FLAGS = re.compile(
-    r"^--?(tensor-parallel-size|tp|tp-size|pipeline-parallel-size|pp|pp-size)(?:=(\d+))?$"
-)
+PARALLEL_FLAGS = re.compile(r"^--?(tensor-parallel-size|tp|tp-size|pipeline-parallel-size|pp|pp-size)(?:=(\d+))?$")
 
 
 @rule("image-tag", "warning", "Images name a tag other than latest (or a digest).", group="practices")
@@ -54,14 +52,21 @@ def probes(doc: Document, docs: list[Document]) -> Iterator[Hit]:
             yield Hit(c.path + (missing[0],), f"container {c.name!r} has no {' or '.join(missing)}")
 
 
-@rule("read-only-root-filesystem", "warning", "Containers set securityContext.readOnlyRootFilesystem: true "
-      "(write to mounted volumes such as an emptyDir instead). Not a Pod Security Standard control; not fixed "
-      "automatically, since a program that writes to its image would then fail.", group="practices")
+@rule(
+    "read-only-root-filesystem",
+    "warning",
+    "Containers set securityContext.readOnlyRootFilesystem: true "
+    "(write to mounted volumes such as an emptyDir instead). Not a Pod Security Standard control; not fixed "
+    "automatically, since a program that writes to its image would then fail.",
+    group="practices",
+)
 def read_only_root_filesystem(doc: Document, docs: list[Document]) -> Iterator[Hit]:
     for c in all_containers(doc, ("initContainers", "containers")):
         if get(c.data, "securityContext", "readOnlyRootFilesystem") is not True:
-            yield Hit(c.path + ("securityContext", "readOnlyRootFilesystem"),
-                      f"container {c.name!r} should set securityContext.readOnlyRootFilesystem: true")
+            yield Hit(
+                c.path + ("securityContext", "readOnlyRootFilesystem"),
+                f"container {c.name!r} should set securityContext.readOnlyRootFilesystem: true",
+            )
 
 
 def _gpu_keys(c: Container) -> set[str]:
@@ -73,8 +78,13 @@ def _gpu_keys(c: Container) -> set[str]:
     return keys
 
 
-@rule("gpu-limit", "warning", "GPU requests have an equal limit (extended resources cannot be overcommitted).",
-      fixable=True, group="gpu")
+@rule(
+    "gpu-limit",
+    "warning",
+    "GPU requests have an equal limit (extended resources cannot be overcommitted).",
+    fixable=True,
+    group="gpu",
+)
 def gpu_limit(doc: Document, docs: list[Document]) -> Iterator[Hit]:
     for c in all_containers(doc, ("initContainers", "containers")):
         for key in sorted(_gpu_keys(c)):
@@ -83,15 +93,21 @@ def gpu_limit(doc: Document, docs: list[Document]) -> Iterator[Hit]:
             if request is None or (limit is not None and parse_quantity(limit) == parse_quantity(request)):
                 continue
             if limit is None:
+
                 def fix(c=c, key=key, request=request) -> str:
                     ensure_map(ensure_map(c.data, "resources"), "limits")[key] = request
                     return f"container {c.name!r}: set limits.{key} = requests.{key} ({request})"
 
-                yield Hit(c.path + ("resources", "limits", key),
-                          f"container {c.name!r} requests {key} without a limit; GPUs need limits equal to requests", fix)
+                yield Hit(
+                    c.path + ("resources", "limits", key),
+                    f"container {c.name!r} requests {key} without a limit; GPUs need limits equal to requests",
+                    fix,
+                )
             else:
-                yield Hit(c.path + ("resources", "limits", key),
-                          f"container {c.name!r}: {key} limit {limit} differs from request {request}; make them equal")
+                yield Hit(
+                    c.path + ("resources", "limits", key),
+                    f"container {c.name!r}: {key} limit {limit} differs from request {request}; make them equal",
+                )
 
 
 def _words(c: Container) -> list[str]:
@@ -135,8 +151,14 @@ def _shm_volume(pod: PodSpec, c: Container) -> tuple[bool, bool]:
     return False, False
 
 
-@rule("gpu-shm", "warning", "GPU containers using tensor/pipeline parallelism mount a memory-backed /dev/shm "
-      "(NCCL needs more than the 64 MiB default).", fixable=True, group="gpu")
+@rule(
+    "gpu-shm",
+    "warning",
+    "GPU containers using tensor/pipeline parallelism mount a memory-backed /dev/shm "
+    "(NCCL needs more than the 64 MiB default).",
+    fixable=True,
+    group="gpu",
+)
 def gpu_shm(doc: Document, docs: list[Document]) -> Iterator[Hit]:
     for pod in pod_specs(doc):
         for c in containers(pod, ("containers",)):
@@ -146,7 +168,9 @@ def gpu_shm(doc: Document, docs: list[Document]) -> Iterator[Hit]:
             if memory:
                 continue
             if mounted:
-                yield Hit(c.path + ("volumeMounts",), f"container {c.name!r}: /dev/shm is not an emptyDir with medium: Memory")
+                yield Hit(
+                    c.path + ("volumeMounts",), f"container {c.name!r}: /dev/shm is not an emptyDir with medium: Memory"
+                )
                 continue
 
             def fix(pod=pod, c=c) -> str:
@@ -158,30 +182,45 @@ def gpu_shm(doc: Document, docs: list[Document]) -> Iterator[Hit]:
                 volumes, mounts = ensure_seq(pod.spec, "volumes"), ensure_seq(c.data, "volumeMounts")  # both or none
                 volumes.append(volume)
                 mounts.append(CommentedMap([("name", name), ("mountPath", "/dev/shm")]))
-                return (f"container {c.name!r}: mount a memory-backed emptyDir {name!r} at /dev/shm "
-                        "(give it a sizeLimit within the memory limit)")
+                return (
+                    f"container {c.name!r}: mount a memory-backed emptyDir {name!r} at /dev/shm "
+                    "(give it a sizeLimit within the memory limit)"
+                )
 
-            yield Hit(c.path + ("volumeMounts",),
-                      f"container {c.name!r} uses {_parallelism(c)}-way GPU parallelism without a memory-backed /dev/shm",
-                      fix)
+            yield Hit(
+                c.path + ("volumeMounts",),
+                f"container {c.name!r} uses {_parallelism(c)}-way GPU parallelism without a memory-backed /dev/shm",
+                fix,
+            )
 
 
-@rule("inference-startup-probe", "warning", f"vLLM/SGLang containers have a startup probe allowing "
-      f"{MODEL_LOAD_SECONDS} s or more for model loading.", group="gpu")
+@rule(
+    "inference-startup-probe",
+    "warning",
+    f"vLLM/SGLang containers have a startup probe allowing {MODEL_LOAD_SECONDS} s or more for model loading.",
+    group="gpu",
+)
 def inference_startup_probe(doc: Document, docs: list[Document]) -> Iterator[Hit]:
     for c in all_containers(doc, ("containers",)):
         if not _is_inference_server(c):
             continue
         probe = c.data.get("startupProbe")
         if not isinstance(probe, dict):
-            yield Hit(c.path + ("startupProbe",), f"container {c.name!r} serves a model but has no startupProbe; "
-                      f"allow >= {MODEL_LOAD_SECONDS} s (e.g. periodSeconds: 10, failureThreshold: 60)")
+            yield Hit(
+                c.path + ("startupProbe",),
+                f"container {c.name!r} serves a model but has no startupProbe; "
+                f"allow >= {MODEL_LOAD_SECONDS} s (e.g. periodSeconds: 10, failureThreshold: 60)",
+            )
             continue
         budget = _num(probe.get("initialDelaySeconds"), 0) + _num(probe.get("periodSeconds"), 10) * _num(
-            probe.get("failureThreshold"), 3)
+            probe.get("failureThreshold"), 3
+        )
         if budget < MODEL_LOAD_SECONDS:
-            yield Hit(c.path + ("startupProbe",), f"container {c.name!r}: startupProbe allows {budget} s for model "
-                      f"loading; raise failureThreshold to allow >= {MODEL_LOAD_SECONDS} s")
+            yield Hit(
+                c.path + ("startupProbe",),
+                f"container {c.name!r}: startupProbe allows {budget} s for model "
+                f"loading; raise failureThreshold to allow >= {MODEL_LOAD_SECONDS} s",
+            )
 
 
 def _num(value: object, default: int) -> int:
@@ -234,8 +273,10 @@ def selector_labels(doc: Document, docs: list[Document]) -> Iterator[Hit]:
         selector = {"matchLabels": selector}
     labels = templates[0]
     if not _matches(selector, labels):
-        yield Hit(("spec", "selector"), f"spec.selector does not match the pod template labels {labels or '{}'}; "
-                  "the API server rejects this")
+        yield Hit(
+            ("spec", "selector"),
+            f"spec.selector does not match the pod template labels {labels or '{}'}; the API server rejects this",
+        )
 
 
 _LABELS_CACHE: dict[int, tuple[list, dict]] = {}
