@@ -35,30 +35,11 @@ from mcpfleet.common.errors import MalformedResponse, OutboundError, UserError
 from mcpfleet.common.http import OutboundClient
 from mcpfleet.common.untrusted import OUTSIDE_KEYS, page
 from mcpfleet.servers.ui.imports import rewrite_imports, unlisted_imports
+from mcpfleet.servers.ui.item import ITEM_TYPES, MalformedItem, validate_item
 from mcpfleet.servers.ui.search import search as search_items
 from mcpfleet.servers.ui.settings import RegistrySource, UiSettings
 from mcpfleet.servers.ui.tree import install_order, merged
 
-ITEM_TYPES = frozenset(
-    f"registry:{t}"
-    for t in (
-        "lib",
-        "block",
-        "component",
-        "ui",
-        "hook",
-        "page",
-        "file",
-        "style",
-        "theme",
-        "example",
-        "internal",
-        "item",
-        "base",
-        "font",
-    )
-)
-NEEDS_TARGET = frozenset({"registry:page", "registry:file"})
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _NAMESPACED = re.compile(r"^(@[a-z0-9][a-z0-9._-]{0,60})/([A-Za-z0-9][A-Za-z0-9._-]{0,99})$")
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -66,10 +47,6 @@ MAX_REGISTRY_BYTES = 5_000_000
 # The item cache's keys are URLs callers choose, each answer up to MAX_REGISTRY_BYTES: bounded by
 # size as well as by cache_entries (512 x 5 MB would be gigabytes).
 CACHE_BYTES = 64_000_000
-
-
-class MalformedItem(UserError):
-    """A registry answered JSON that is not a valid registry item."""
 
 
 class ItemNotFound(UserError):
@@ -204,86 +181,6 @@ def resolve_ref(ref: str, within: Registry, section: UiSettings, style: str, fro
 
 
 # --- what a valid item is -------------------------------------------------------------------------
-
-
-def _string_list(item: dict, key: str, problems: list[str]) -> list[str]:
-    value = item.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        problems.append(f"'{key}' must be a list of strings")
-        return []
-    return value
-
-
-def validate_item(data: Any) -> dict[str, Any]:
-    """A registry item checked against the registry-item format; MalformedItem lists what is wrong."""
-    if not isinstance(data, dict):
-        raise MalformedItem(f"a registry item must be a JSON object, not {type(data).__name__}")
-    problems: list[str] = []
-    name = data.get("name")
-    if not isinstance(name, str) or not name.strip():
-        problems.append("'name' is missing or not a string")
-    kind = data.get("type")
-    kind = kind if isinstance(kind, str) else repr(kind)  # a list or object here is not hashable
-    if kind not in ITEM_TYPES:
-        problems.append(
-            f"'type' is {str(kind)[:40]!r}, not one of registry:ui, registry:component, "
-            "registry:block, registry:hook, registry:lib, ..."
-        )
-    for key in ("title", "description", "docs", "author"):
-        if key in data and not isinstance(data[key], str):
-            problems.append(f"'{key}' must be a string")
-    deps = {
-        key: _string_list(data, key, problems) for key in ("dependencies", "devDependencies", "registryDependencies")
-    }
-    files = data.get("files", [])
-    clean_files = []
-    if not isinstance(files, list):
-        problems.append("'files' must be a list")
-        files = []
-    for i, entry in enumerate(files):
-        where = f"files[{i}]"
-        if not isinstance(entry, dict):
-            problems.append(f"{where} must be an object")
-            continue
-        path, ftype, target, content = entry.get("path"), entry.get("type"), entry.get("target"), entry.get("content")
-        ftype = ftype if isinstance(ftype, str) or ftype is None else repr(ftype)  # unhashable: not a type
-        if not isinstance(path, str) or not path:
-            problems.append(f"{where}.path is missing")
-        if ftype not in ITEM_TYPES:
-            problems.append(f"{where}.type is {str(ftype)[:40]!r}, not a registry:* file type")
-        if target is not None and not isinstance(target, str):
-            problems.append(f"{where}.target must be a string")
-        elif not target and ftype in NEEDS_TARGET:
-            problems.append(f"{where}.target is required for {ftype} files")
-        if content is None:
-            problems.append(f"{where}.content is missing")
-        elif content is not None and not isinstance(content, str):
-            problems.append(f"{where}.content must be a string")
-        clean_files.append({"path": path, "type": ftype, "target": target or None, "content": content})
-    for key in ("cssVars", "css", "envVars", "meta", "tailwind"):
-        if key in data and not isinstance(data[key], dict):
-            problems.append(f"'{key}' must be an object")
-    css_vars = data.get("cssVars") or {}
-    if isinstance(css_vars, dict):
-        for scope, values in css_vars.items():
-            if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
-                problems.append(f"cssVars.{scope} must map variable names to strings")
-    if problems:
-        shown = "; ".join(problems[:8]) + (f" (and {len(problems) - 8} more)" if len(problems) > 8 else "")
-        label = f" {name!r}" if isinstance(name, str) else ""
-        raise MalformedItem(f"malformed registry item{label}: {shown}")
-    return {
-        "name": name,
-        "type": kind,
-        "title": data.get("title"),
-        "description": data.get("description"),
-        "docs": data.get("docs"),
-        **deps,
-        "files": clean_files,
-        "cssVars": css_vars,
-        "css": data.get("css") or {},
-        "envVars": data.get("envVars") or {},
-    }
 
 
 # --- fetching --------------------------------------------------------------------------------------
