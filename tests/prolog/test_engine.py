@@ -27,7 +27,9 @@ from mcpfleet.servers.prolog import engine
 
 E = "mcpfleet.servers.prolog.engine:"
 HERE_MODULE = __name__  # importable in the worker too: tests/prolog is on sys.path
-PWNED = Path(f"/tmp/mcpfleet-prolog-pwned-{os.getpid()}")
+# The attacks name this file; it is part of their parametrize ids, which must be the same in every
+# pytest-xdist worker: one name per test run (xdist's run id), else per process.
+PWNED = Path(f"/tmp/mcpfleet-prolog-pwned-{os.environ.get('PYTEST_XDIST_TESTRUNUID', os.getpid())}")
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
