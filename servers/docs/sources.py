@@ -8,11 +8,11 @@ a GitHub/GitLab URL, or a local path (`/srv/docs/handbook`, `./docs.tar.gz`); a 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from mcpfleet.common.errors import OutboundError, UserError
@@ -125,27 +125,23 @@ class Forges:
         token = os.environ.get(self._gitlab_token_env, "").strip()
         return {"PRIVATE-TOKEN": token} if token else {}
 
-    async def _json(self, url: str, headers: dict[str, str], what: str) -> dict | list:
+    async def _json(self, url: str, headers: dict[str, str], what: str, expect: type[dict] | None = None) -> Any:
         result = await self.client.fetch(url, headers=headers, max_bytes=5_000_000)
         if result.status == 404:
             raise UserError(f"{what} not found (or private without a token)")
         if result.status in (401, 403, 429):
             hint = "rate limited or not allowed; set a token" if result.status != 401 else "the token was refused"
             raise OutboundError(f"{what}: HTTP {result.status} ({hint})")
-        if result.status != 200:
-            raise OutboundError(f"{what}: HTTP {result.status}")
-        try:
-            return json.loads(result.content)
-        except ValueError:
-            raise OutboundError(f"{what}: the answer is not JSON") from None
+        return result.json(expect, what=what)
 
     async def info(self, source: Source) -> RepoInfo:
         if source.kind == "github":
             data = await self._json(
-                f"{self.github_api}/repos/{source.path}", self._github_headers(), f"GitHub repository {source.path}"
+                f"{self.github_api}/repos/{source.path}",
+                self._github_headers(),
+                f"GitHub repository {source.path}",
+                dict,
             )
-            if not isinstance(data, dict):
-                raise OutboundError("GitHub answered an unexpected shape")
             return RepoInfo(
                 library=str(data.get("full_name") or source.path),
                 description=_str(data.get("description")),
@@ -159,9 +155,8 @@ class Forges:
                 f"{self.gitlab_api}/projects/{quote(source.path, safe='')}",
                 self._gitlab_headers(),
                 f"GitLab project {source.path}",
+                dict,
             )
-            if not isinstance(data, dict):
-                raise OutboundError("GitLab answered an unexpected shape")
             return RepoInfo(
                 library=f"gitlab:{data.get('path_with_namespace') or source.path}",
                 description=_str(data.get("description")),
