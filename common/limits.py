@@ -84,10 +84,20 @@ class RedisRateLimiter:
 
     Keys are `mcpfleet:rate:<hash>` and expire once a bucket would be full again. When Redis
     cannot be reached, each replica falls back to its own in-memory buckets (logged), so an
-    outage weakens the limit to N replicas × the rate instead of stopping every call.
+    outage weakens the limit to N replicas × the rate instead of stopping every call. After a
+    failure Redis is left alone for `retry_after` seconds (a circuit breaker): an address that
+    silently drops packets would otherwise cost every call the 2 s connect timeout.
     """
 
-    def __init__(self, url: str, per_minute: int, burst: int) -> None:
+    def __init__(
+        self,
+        url: str,
+        per_minute: int,
+        burst: int,
+        *,
+        retry_after: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         try:
             import redis.asyncio as redis
         except ImportError:
@@ -103,15 +113,22 @@ class RedisRateLimiter:
         self._errors = (redis.RedisError, OSError)
         self._fallback = RateLimiter(per_minute, burst)
         self._warned_at = -math.inf
+        self._retry_after = retry_after
+        self._clock = clock
+        self._down_until = -math.inf
 
     async def acquire(self, key: str) -> float:
         if self.rate <= 0:
             return 0.0
+        if self._clock() < self._down_until:
+            return self._fallback.acquire(key)
         try:
             return float(await self._script(keys=[f"mcpfleet:rate:{key}"], args=[self.rate, self.burst]))
         except self._errors as exc:
-            if time.monotonic() - self._warned_at > 60:
-                self._warned_at = time.monotonic()
+            now = self._clock()
+            self._down_until = now + self._retry_after
+            if now - self._warned_at > 60:
+                self._warned_at = now
                 log.warning("rate limits are per replica while Redis is unreachable: %s", type(exc).__name__)
             return self._fallback.acquire(key)
 

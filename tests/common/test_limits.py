@@ -120,6 +120,30 @@ async def test_without_redis_each_replica_limits_on_its_own():
     await limiter.aclose()
 
 
+async def test_after_a_redis_failure_calls_skip_redis_for_a_while(redis_url):
+    """A circuit breaker: an unreachable Redis costs one attempt per `retry_after`, not one a call."""
+    from mcpfleet.common.limits import RedisRateLimiter
+
+    now = [1000.0]
+    limiter = RedisRateLimiter(redis_url, per_minute=600, burst=50, retry_after=5.0, clock=lambda: now[0])
+    tries: list[str] = []
+    real_script = limiter._script
+
+    async def failing(**kwargs):
+        tries.append(kwargs["keys"][0])
+        raise ConnectionError("dropped")
+
+    limiter._script = failing
+    for _ in range(10):
+        assert await limiter.acquire("k") == 0  # the per-replica fallback answers
+    assert len(tries) == 1
+    now[0] += 5.5
+    limiter._script = real_script  # Redis is back: the next call after the pause uses it again
+    assert await limiter.acquire("shared") == 0
+    assert await limiter._redis.exists("mcpfleet:rate:shared") == 1
+    await limiter.aclose()
+
+
 def test_an_unknown_rate_limit_store_is_a_clear_error():
     from mcpfleet.common.errors import ConfigError
     from mcpfleet.common.limits import rate_limiter
