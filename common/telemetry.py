@@ -63,6 +63,7 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.registry.register(_PoolCollector())
         # Label children per (server, tool, outcome), looked up once: `labels()` validates and
         # joins its arguments on every call. Bounded, as the label values are (see module doc).
         self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
@@ -74,6 +75,37 @@ class Metrics:
             children = self._children[key] = (self.calls.labels(*key), self.latency.labels(*key))
         children[0].inc()
         children[1].observe(seconds)
+
+
+class _PoolCollector:
+    """The worker pools' own counters on /metrics, read when scraped: calls, restarts, timeouts,
+    crashes and retries per pool (`mcpfleet_worker_events_total`), and its workers by state
+    (`mcpfleet_workers`: live, busy, queued calls). Labels are pool names, set by code."""
+
+    def describe(self) -> list[Any]:
+        return []  # no collect() at registration: the workers module loads on the first scrape
+
+    def collect(self) -> Iterable[Any]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        from mcpfleet.common.workers import live_pools
+
+        events = CounterMetricFamily("mcpfleet_worker_events", "Worker pool events.", labels=("pool", "event"))
+        workers = GaugeMetricFamily("mcpfleet_workers", "Worker processes by state.", labels=("pool", "state"))
+        totals: dict[tuple[str, str], int] = {}
+        states: dict[tuple[str, str], int] = {}
+        for pool in live_pools():
+            stats = pool.stats()
+            for event in ("calls", "restarts", "timeouts", "crashes", "retries"):
+                totals[pool.name, event] = totals.get((pool.name, event), 0) + stats[event]
+            for state in ("live", "busy", "queued"):
+                states[pool.name, state] = states.get((pool.name, state), 0) + stats[state]
+        for labels, value in totals.items():
+            events.add_metric(labels, value)
+        for labels, value in states.items():
+            workers.add_metric(labels, value)
+        yield events
+        yield workers
 
 
 def new_request_id() -> str:

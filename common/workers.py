@@ -85,6 +85,7 @@ import pickle
 import shutil
 import signal
 import sys
+import weakref
 from collections.abc import Coroutine, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -147,6 +148,16 @@ def check_target(target: str, allowed_prefixes: Iterable[str] | None = None) -> 
         raise ValueError(f"worker target {target!r} is outside the allowed modules {list(prefixes)}")
 
 
+# Every pool of this process, for /metrics (telemetry reads `live_pools()`); weak, so a pool that
+# is gone is not kept alive by being counted.
+_POOLS: weakref.WeakSet[WorkerPool] = weakref.WeakSet()
+
+
+def live_pools() -> list[WorkerPool]:
+    """The pools of this process that are not closed."""
+    return [pool for pool in list(_POOLS) if not pool.closed]
+
+
 class WorkerPool:
     """A fixed number of warm, limited worker processes; see the module docstring."""
 
@@ -194,6 +205,7 @@ class WorkerPool:
         self._started = False
         self._closed = False
         self._counts = {"calls": 0, "restarts": 0, "timeouts": 0, "crashes": 0, "retries": 0}
+        _POOLS.add(self)
 
     async def __aenter__(self) -> WorkerPool:
         await self.start()
@@ -213,6 +225,10 @@ class WorkerPool:
     def pids(self) -> list[int]:
         """Process ids of the live workers."""
         return sorted(w.pid for w in self._workers if w.ready)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def stats(self) -> dict[str, Any]:
         live = sum(w.ready for w in self._workers)

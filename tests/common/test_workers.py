@@ -574,3 +574,19 @@ async def test_one_callers_flood_always_leaves_a_worker_for_the_others(make_pool
     assert order[0] == "victim", order  # served at once, before the flood's first call ended
     await asyncio.gather(*flood)
     assert sorted(order) == sorted(["victim", "flood0", "flood1", "flood2", "flood3"])
+
+
+async def test_pool_counters_are_on_the_metrics_registry() -> None:
+    from prometheus_client import generate_latest
+
+    from mcpfleet.common.telemetry import Metrics
+
+    name = f"metrics{os.getpid()}"  # no other test's pool has it
+    async with WorkerPool(name, WorkerSettings(size=2)) as pool:
+        for _ in range(3):
+            await pool.run(T + "pid")
+        text = generate_latest(Metrics().registry).decode()
+        assert f'mcpfleet_worker_events_total{{event="calls",pool="{name}"}} 3.0' in text
+        assert f'mcpfleet_worker_events_total{{event="restarts",pool="{name}"}} 0.0' in text
+        assert f'mcpfleet_workers{{pool="{name}",state="live"}} 2.0' in text
+    assert f'pool="{name}"' not in generate_latest(Metrics().registry).decode()  # a closed pool is gone
