@@ -36,11 +36,11 @@ manifests: setup
 
 ## the whole test suite, the MCP conformance suite, the LiteLLM gateway and client CLI tests included
 test: setup litellm client-clis
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile
 
 ## the quick tier for development: no slow tests (outside processes, corpora; see tests/conftest.py)
 test-fast: setup
-	$(BIN)/python -m pytest -m "not slow and not conformance" -n $(JOBS) --dist loadgroup
+	$(BIN)/python -m pytest -m "not slow and not conformance" -n $(JOBS) --dist loadfile
 
 ## ruff (lint, import order, format) and mypy, as CI runs them
 lint: setup

@@ -51,7 +51,7 @@ def error_logs():
         root.removeHandler(recorder)
 
 
-# --- tiers and parallel runs ---------------------------------------------------------------------
+# --- tiers ---------------------------------------------------------------------
 # `make test-fast` leaves out tests marked `slow`: those that start real outside processes (LiteLLM,
 # the client CLIs, Verdaccio, PostgreSQL, Redis, `mcpfleet serve` subprocesses, a wheel build, an
 # image) or run whole peer corpora. They are marked here, by module and by fixture, so a new test
@@ -75,13 +75,6 @@ SLOW_MODULES = {
     "test_k8s_fleet_manifests",
 }
 SLOW_FIXTURES = {"verdaccio", "postgres_url", "redis_url", "stack", "modes", "installed", "replicas"}
-# `make test` runs on every core (pytest-xdist, --dist loadgroup): a module's tests stay on one
-# worker (module fixtures start once), and the LiteLLM modules share one worker and one proxy.
-XDIST_GROUPS = {
-    "test_litellm_gateway": "litellm",
-    "test_litellm_identity": "litellm",
-    "test_litellm_identity_config": "litellm",
-}
 
 
 def pytest_collection_modifyitems(config, items):
@@ -89,4 +82,3 @@ def pytest_collection_modifyitems(config, items):
         module = item.module.__name__.rpartition(".")[2] if item.module else ""
         if module in SLOW_MODULES or SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
-        item.add_marker(pytest.mark.xdist_group(XDIST_GROUPS.get(module, item.nodeid.split("::")[0])))

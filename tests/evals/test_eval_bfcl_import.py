@@ -160,7 +160,10 @@ def test_imported_cases_validate_against_their_own_functions(imported, tmp_path)
     assert "required argument 'shape' is not expected (or marked optional)" in done.stdout
 
 
-def test_imported_cases_run_without_a_server_and_compare(imported):
+@pytest.fixture(scope="module")
+def runs(imported):
+    """The imported cases run by the scripted perfect and sloppy personas (no server behind them):
+    perfect.jsonl and sloppy.jsonl in the module's folder, for the tests that compare runs."""
     tmp, cases_dir, _ = imported
     cases = load_cases(directory=cases_dir)
     with running_app(ScriptedLLM(cases).app) as url:
@@ -180,6 +183,11 @@ def test_imported_cases_run_without_a_server_and_compare(imported):
                 "--out",
                 str(tmp / f"{persona}.jsonl"),
             )
+    return tmp
+
+
+def test_imported_cases_run_without_a_server_and_compare(runs):
+    tmp = runs
     perfect = [json.loads(line) for line in (tmp / "perfect.jsonl").read_text().splitlines()]
     assert len(perfect) == 15 and all(r["scores"]["success"] and r["fault"] is None for r in perfect)
     sloppy = [json.loads(line) for line in (tmp / "sloppy.jsonl").read_text().splitlines()]
@@ -194,8 +202,8 @@ def test_imported_cases_run_without_a_server_and_compare(imported):
     assert "id='flipped'" in (tmp / "c.html").read_text()
 
 
-def test_compare_refuses_an_ambiguous_file(imported, tmp_path):
-    tmp, _, _ = imported
+def test_compare_refuses_an_ambiguous_file(runs, tmp_path):
+    tmp = runs
     both = tmp_path / "both.jsonl"
     both.write_text((tmp / "perfect.jsonl").read_text() + (tmp / "sloppy.jsonl").read_text())
     done = cli("eval", "compare", str(both), str(both), ok=False)
