@@ -73,6 +73,10 @@ SLOW_MODULES = {
     "test_eval_bfcl_import",
     "test_docs_ranking",
     "test_k8s_fleet_manifests",
+    # the `mcpfleet` command in subprocesses, many times over
+    "test_cli",
+    "test_docs_cli",
+    "test_eval_report",
 }
 SLOW_FIXTURES = {"verdaccio", "postgres_url", "redis_url", "stack", "modes", "installed", "replicas"}
 
