@@ -34,6 +34,7 @@ ITEM_TYPES = frozenset(
 )
 NEEDS_TARGET = frozenset({"registry:page", "registry:file"})
 MAX_SHOWN = 8  # problems listed in one MalformedItem message
+MAX_FILES = 1_000  # an item with more is refused before it is checked file by file
 
 
 class MalformedItem(UserError):
@@ -133,6 +134,10 @@ def validate_item(data: Any) -> dict[str, Any]:
     """A registry item checked against the registry-item format; MalformedItem lists what is wrong."""
     if not isinstance(data, dict):
         raise MalformedItem(f"a registry item must be a JSON object, not {type(data).__name__}")
+    files = data.get("files")
+    if isinstance(files, list) and len(files) > MAX_FILES:
+        # checking (and reporting) 100,000 broken entries would hold the event loop for seconds
+        raise MalformedItem(f"registry item lists {len(files)} files; at most {MAX_FILES} are read")
     try:
         item = _Item.model_validate(data)
     except ValidationError as exc:

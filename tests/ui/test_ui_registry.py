@@ -88,6 +88,11 @@ def test_malformed_items_say_what_is_wrong(data, complaint):
     assert complaint in str(caught.value)
 
 
+def test_an_item_with_too_many_files_is_refused_before_it_is_checked():
+    with pytest.raises(MalformedItem, match="lists 100000 files; at most 1000"):
+        validate_item({"name": "x", "type": "registry:ui", "files": [{}] * 100_000})
+
+
 def test_registry_forms():
     section = UiSettings(registries={"@acme": "https://acme.example/r/{name}.json"})
     assert pick_registry(None, section).official
