@@ -39,15 +39,12 @@ RUN python -m venv /opt/build \
     && cp /tmp/requirements.txt /wheels/requirements.txt
 COPY README.md setup.py ./
 COPY mcpfleet ./mcpfleet
-COPY common ./common
-COPY servers ./servers
-COPY evals ./evals
 RUN /opt/build/bin/pip wheel --no-cache-dir --no-deps --wheel-dir /dist .
 
 # --- Node packages of the ui server -----------------------------------------------------------
 FROM ${NODE_IMAGE} AS node
 WORKDIR /opt/ui-node
-COPY servers/ui/node/ ./
+COPY mcpfleet/servers/ui/node/ ./
 RUN bash ./install.sh /opt/ui-node \
     && npm cache clean --force
 

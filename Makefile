@@ -10,12 +10,12 @@ JOBS   ?= auto
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py servers/ui/node/package-lock.json
+$(STAMP): pyproject.toml setup.py mcpfleet/servers/ui/node/package-lock.json
 	bash scripts/system-deps.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip uv
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[all,test]"
-	bash servers/ui/node/install.sh
+	bash mcpfleet/servers/ui/node/install.sh
 	touch $(STAMP)
 
 ## serve every server on http://127.0.0.1:8080/<name>/mcp with embedded defaults

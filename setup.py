@@ -1,10 +1,10 @@
 """The packages and their data, read from the folders: a new server folder ships without editing this.
 
-The folders are the import paths below `mcpfleet` (ROOTS); pyproject.toml keeps the metadata.
-Every folder is a package (data-only folders such as servers/k8s/profiles as namespace packages,
-as setuptools asks) and every file in it that is not Python is its data: Prolog sources, k8s
-profiles and examples, eval cases, the ui server's Node worker. What a checkout collects beside
-them stays out: node_modules/, __pycache__/ and hidden files.
+The folders are the import paths: mcpfleet/common is mcpfleet.common, mcpfleet/servers/k8s is
+mcpfleet.servers.k8s; pyproject.toml keeps the metadata. Every folder is a package (data-only
+folders such as servers/k8s/profiles as namespace packages, as setuptools asks) and every file in it
+that is not Python is its data: Prolog sources, k8s profiles and examples, eval cases, the ui
+server's Node worker. What a checkout collects beside them stays out: node_modules/, __pycache__/ and hidden files.
 """
 
 from __future__ import annotations
@@ -13,12 +13,6 @@ from pathlib import Path
 
 from setuptools import find_namespace_packages, setup
 
-ROOTS = {
-    "mcpfleet": "mcpfleet",
-    "mcpfleet.common": "common",
-    "mcpfleet.servers": "servers",
-    "mcpfleet.evals": "evals",
-}
 JUNK = [
     "node_modules",
     "*.node_modules",
@@ -33,12 +27,10 @@ HERE = Path(__file__).resolve().parent
 
 
 def packages() -> dict[str, Path]:
-    """Every package under ROOTS, name -> folder."""
-    found = {}
-    for name, folder in ROOTS.items():
-        found[name] = HERE / folder
-        for sub in find_namespace_packages(HERE / folder, exclude=JUNK):
-            found[f"{name}.{sub}"] = HERE / folder / sub.replace(".", "/")
+    """Every package under mcpfleet/, name -> folder."""
+    found = {"mcpfleet": HERE / "mcpfleet"}
+    for sub in find_namespace_packages(HERE / "mcpfleet", exclude=JUNK):
+        found[f"mcpfleet.{sub}"] = HERE / "mcpfleet" / sub.replace(".", "/")
     return found
 
 
@@ -54,6 +46,5 @@ def data(folder: Path) -> list[str]:
 PACKAGES = packages()
 setup(
     packages=list(PACKAGES),
-    package_dir=ROOTS,
     package_data={name: files for name, folder in PACKAGES.items() if (files := data(folder))},
 )

@@ -36,7 +36,7 @@ def corpus_text() -> str:
     from mcpfleet.servers.k8s.documents import YamlSyntaxError, parse
 
     parts = []
-    for folder in (REPO / "servers" / "k8s" / "examples", REPO / "tests" / "k8s" / "corpus"):
+    for folder in (REPO / "mcpfleet" / "servers" / "k8s" / "examples", REPO / "tests" / "k8s" / "corpus"):
         for path in sorted(folder.glob("*.yaml")):
             text = path.read_text()
             try:

@@ -695,9 +695,9 @@ def where(frame: str) -> str:
     path = m.group(1) if m else ""
     if "site-packages/" in path:
         return path.split("site-packages/")[1].split("/")[0].removesuffix(".py")
-    for part in ("common/", "servers/", "mcpfleet/"):
+    for part in ("mcpfleet/common/", "mcpfleet/servers/", "mcpfleet/"):
         if f"/{part}" in path:
-            return "mcpfleet " + part + path.split(f"/{part}")[1].split("/")[0].removesuffix(".py")
+            return part.replace("/", " ", 1) + path.split(f"/{part}")[1].split("/")[0].removesuffix(".py")
     return "python " + Path(path).stem if path else "?"
 
 

@@ -366,7 +366,7 @@ async def profile(calls: int) -> None:
     print(f"full runtime, {calls} calls in process, CPU time; by own time:")
     stats.sort_stats("tottime").print_stats(25)
     print("runtime functions by cumulative time:")
-    stats.sort_stats("cumtime").print_stats(r"mcpfleet|common/", 25)
+    stats.sort_stats("cumtime").print_stats(r"mcpfleet", 25)
 
 
 async def count_work(app, auth: bool, calls: int) -> tuple[float, float]:

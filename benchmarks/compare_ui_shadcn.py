@@ -123,14 +123,18 @@ def cli_add(cli: str, project: Path, registry: str, name: str) -> dict:
 
 
 def load_registry_module(rev: str | None):
-    """servers/ui/registry.py as of `rev` (the working tree when None)."""
+    """The ui server's registry.py as of `rev` (the working tree when None)."""
     if rev is None:
         from mcpfleet.servers.ui import registry
 
         return registry
-    source = subprocess.run(
-        ["git", "show", f"{rev}:servers/ui/registry.py"], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout
+    for where in ("mcpfleet/servers/ui/registry.py", "servers/ui/registry.py"):  # the folder before 2026-12-02
+        shown = subprocess.run(["git", "show", f"{rev}:{where}"], cwd=ROOT, capture_output=True, text=True)
+        if shown.returncode == 0:
+            break
+    else:
+        raise SystemExit(f"no registry.py at {rev}: {shown.stderr.strip()}")
+    source = shown.stdout
     path = Path(tempfile.mkdtemp()) / "registry_before.py"
     path.write_text(source)
     spec = importlib.util.spec_from_file_location("registry_before", path)
@@ -209,7 +213,7 @@ async def compare(cli: str, rev: str | None, items: list[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cli", default="shadcn", help="the shadcn CLI binary")
-    parser.add_argument("--before", default=None, help="a git revision whose servers/ui/registry.py to compare instead")
+    parser.add_argument("--before", default=None, help="a git revision whose ui registry.py to compare instead")
     parser.add_argument("--items", nargs="*", default=ITEMS, help="item names (default: the 17 compared)")
     args = parser.parse_args()
     if not SHARED.is_dir():

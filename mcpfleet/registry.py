@@ -1,7 +1,7 @@
 """The registry: the one list of the fleet's servers, plus configured plugins.
 
 Every consumer (the CLI, `mcpfleet list`, client configs, LiteLLM config, manifests and evals)
-reads `all_specs()`. Adding a server is one folder under `servers/` (exporting `SPEC`) plus its
+reads `all_specs()`. Adding a server is one folder under `mcpfleet/servers/` (exporting `SPEC`) plus its
 name in `NAMES`. Importing a server's package is cheap: heavy dependencies load only when the
 server is built, and one whose dependencies are missing says so through `SPEC.missing()`.
 """

@@ -1,4 +1,4 @@
-"""common/ is the runtime and nothing else: it imports no server, no eval and no composition root.
+"""mcpfleet/common/ is the runtime and nothing else: it imports no server, no eval and no composition root.
 
 Every module under common/ is parsed (not imported), so imports deferred inside functions count
 too, and so do `importlib.import_module("...")` calls with a literal name. The composition root
@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-COMMON = REPO / "common"
+COMMON = REPO / "mcpfleet" / "common"
 # Within `mcpfleet`, common/ may use itself and the bare package (`__version__`), nothing else.
 ALLOWED = ("mcpfleet", "mcpfleet.common")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 
 from fastmcp import Client
+from fastmcp.tools.base import ToolResult
 
 from mcpfleet.common import app
 
@@ -55,3 +56,38 @@ def test_read_only_annotations_leave_out_hints_the_spec_calls_meaningless():
         assert "destructiveHint" not in hints and "idempotentHint" not in hints
     assert app.READ_ONLY_REMOTE["openWorldHint"] and not app.READ_ONLY["openWorldHint"]
     assert app.DESTRUCTIVE["destructiveHint"] and not app.WRITES["destructiveHint"]
+
+
+class _Typed:
+    """A template logic result: structured content and the text the model reads."""
+
+    def as_dict(self) -> dict:
+        return {"count": 2, "items": ["a", "b"]}
+
+    def text(self) -> str:
+        return "2 items: a, b"
+
+
+async def test_structured_answer_takes_a_typed_result_or_a_dict_through_a_real_call():
+    server = app.new_server("answers", "test")
+
+    @server.tool
+    def typed() -> ToolResult:
+        return app.structured_answer(_Typed())
+
+    @server.tool
+    def plain() -> ToolResult:
+        return app.structured_answer({"text": "done", "value": 3})
+
+    @server.tool
+    def fallback() -> ToolResult:
+        return app.structured_answer({"result": "x = 2"}, fallback_key="result")
+
+    async with Client(server) as client:
+        got = await client.call_tool("typed", {})
+        assert got.content[0].text == "2 items: a, b"
+        assert got.structured_content == {"count": 2, "items": ["a", "b"]}
+        got = await client.call_tool("plain", {})
+        assert got.content[0].text == "done" and got.structured_content == {"value": 3}
+        got = await client.call_tool("fallback", {})
+        assert got.content[0].text == "x = 2" and got.structured_content == {"result": "x = 2"}

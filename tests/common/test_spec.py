@@ -25,7 +25,7 @@ ABSENT = ServerSpec(
     build=build_echo,
     missing=requires(("no_such_module_mcpfleet",), (), "pip install nothing"),
 )
-SERVERS_DIR = REPO / "servers"
+SERVERS_DIR = REPO / "mcpfleet" / "servers"
 
 
 def test_all_skips_servers_that_cannot_run_but_naming_one_explains_why():

@@ -120,7 +120,7 @@ def test_prolog_and_node_are_installed_in_the_runtime(stages):
     node_stage = next(s for s in stages if s.base.startswith("node:"))
     assert any(c.startswith(f"--from={node_stage.name} ") and "bin/node" in c for c in copies)
     assert any(c.startswith(f"--from={node_stage.name} ") and "ui-node" in c for c in copies)
-    assert "servers/ui/node/" in " ".join(node_stage.all("COPY"))
+    assert "mcpfleet/servers/ui/node/" in " ".join(node_stage.all("COPY"))
     assert "install.sh" in " ".join(node_stage.all("RUN"))
     env = " ".join(final.all("ENV"))
     assert "MCPFLEET_SERVERS__UI__NODE_MODULES=/opt/mcpfleet/ui-node/node_modules" in env
@@ -165,14 +165,14 @@ def test_dockerignore_keeps_the_build_context_small_and_complete(stages):
                 continue
             for src in shlex.split(copy)[:-1]:
                 assert not _ignored(src.rstrip("/"), patterns), f"{src} is copied but .dockerignore drops it"
-                if not src.startswith("servers/ui/node"):
+                if not src.startswith("mcpfleet/servers/ui/node"):
                     assert (ROOT / src).exists(), src
 
 
 def test_ui_node_install_script_exists():
-    script = Path(ROOT / "servers/ui/node/install.sh")
+    script = Path(ROOT / "mcpfleet/servers/ui/node/install.sh")
     if not script.exists():
-        pytest.skip("servers/ui/node/install.sh (the ui engineer's) is not in this checkout yet")
+        pytest.skip("mcpfleet/servers/ui/node/install.sh is not in this checkout")
     assert script.read_text().startswith("#!")
 
 

@@ -1,6 +1,6 @@
 """Adding a server is one folder plus its name in the registry, and the wheel ships it.
 
-As a new maintainer would: copy the project, add `servers/dummy/` (the template in
+As a new maintainer would: copy the project, add `mcpfleet/servers/dummy/` (the template in
 tests/packaging/dummy_server/) and "dummy" in `mcpfleet.registry.NAMES`, build the wheel (what
 the image installs), install it into a fresh venv, then `mcpfleet list`, `mcpfleet serve dummy`
 and the manifest generator must all know the new server. Nothing is edited besides the folder
@@ -55,7 +55,7 @@ def copy_project(dest: Path) -> None:
 
 
 def add_dummy_server(src: Path) -> None:
-    shutil.copytree(TEMPLATE, src / "servers" / "dummy", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(TEMPLATE, src / "mcpfleet" / "servers" / "dummy", ignore=shutil.ignore_patterns("__pycache__"))
     registry = src / "mcpfleet" / "registry.py"
     text, count = re.subn(r"(NAMES: tuple\[str, \.\.\.\] = \()([^)]*)\)", r'\1\2, "dummy")', registry.read_text())
     assert count == 1, "mcpfleet/registry.py no longer spells NAMES as this test expects"

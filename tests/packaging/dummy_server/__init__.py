@@ -1,6 +1,6 @@
 """`dummy`: the smallest server folder, the worked example of the template.
 
-tests/packaging/test_add_a_server.py copies this folder to `servers/dummy/` in a copy of the
+tests/packaging/test_add_a_server.py copies this folder to `mcpfleet/servers/dummy/` in a copy of the
 project, adds "dummy" to `mcpfleet.registry.NAMES`, builds the wheel and serves it. A new server
 starts as a copy of this folder: the SPEC here, settings.py, server.py (thin tool wrappers) and
 logic modules (here repeat.py) returning typed results.

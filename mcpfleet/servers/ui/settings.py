@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from mcpfleet.servers.ui.imports import Aliases
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
-INSTALL_HINT = "install Node.js 20+ and npm, then run: bash servers/ui/node/install.sh"
+INSTALL_HINT = f"install Node.js 20+ and npm, then run: bash {NODE_DIR / 'install.sh'}"
 OFFICIAL_INDEX = "https://ui.shadcn.com/r/index.json"
 OFFICIAL_ITEM = "https://ui.shadcn.com/r/styles/{style}/{name}.json"
 
@@ -31,7 +31,7 @@ class UiSettings(BaseModel):
     model_config = {"extra": "forbid"}
     node: str = Field(default="node", description="the Node.js binary (20 or later)")
     node_modules: str | None = Field(
-        default=None, description="node_modules holding tailwindcss; default servers/ui/node/node_modules"
+        default=None, description="node_modules holding tailwindcss; default mcpfleet/servers/ui/node/node_modules"
     )
     compile_timeout: float = Field(default=10.0, gt=0, le=120, description="seconds per Tailwind compile")
     worker_memory_mb: int = Field(default=256, ge=64, le=4096)

@@ -3,7 +3,7 @@
 # package-lock.json) into DIR/node_modules. DIR defaults to this folder, where the server looks
 # first; elsewhere, set [servers.ui] node_modules = "DIR/node_modules".
 #
-#   bash servers/ui/node/install.sh [DIR]
+#   bash mcpfleet/servers/ui/node/install.sh [DIR]
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

@@ -18,7 +18,7 @@ import ipaddress
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 from fastmcp import FastMCP
@@ -136,10 +136,25 @@ def new_pooled_server(
     return server
 
 
-def structured_answer(result: dict, fallback_key: str | None = None) -> ToolResult:
-    """A logic function's dict as a tool result: its `text` as content, the rest as structured content."""
+def structured_answer(result: Answer | dict, fallback_key: str | None = None) -> ToolResult:
+    """A logic function's result as a tool result, in our own words (outside text: `untrusted_answer`).
+
+    A typed result gives `text()` as the content and `as_dict()` as the structured content; a dict
+    (a result that crossed a worker boundary) gives its `text` as content and the rest as structured
+    content, or `result[fallback_key]` when it has no text.
+    """
+    if not isinstance(result, dict):
+        return ToolResult(content=result.text(), structured_content=result.as_dict())
     text = str(result.pop("text", "")) or (str(result.get(fallback_key, "")) if fallback_key else "")
     return ToolResult(content=text, structured_content=result)
+
+
+class Answer(Protocol):
+    """What the template's logic modules return: the structured content and what the model reads."""
+
+    def as_dict(self) -> dict[str, Any]: ...
+
+    def text(self) -> str: ...
 
 
 @dataclass

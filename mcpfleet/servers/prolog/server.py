@@ -18,18 +18,13 @@ from mcpfleet.common.app import DESTRUCTIVE, READ_ONLY, WRITES, new_pooled_serve
 from mcpfleet.common.auth import current_caller
 from mcpfleet.common.settings import Settings
 from mcpfleet.common.workers import WorkerPool, pool_settings, run_for_tool
-from mcpfleet.servers.prolog.kbs import Deleted, KnowledgeBases, Listing, Shown, Stored
+from mcpfleet.servers.prolog.kbs import KnowledgeBases
 from mcpfleet.servers.prolog.settings import PrologSettings
 from mcpfleet.servers.prolog.store import open_store
 
 MODULE = "mcpfleet.servers.prolog"
 INPUT_ERRORS = {"PrologInputError"}
 OUTPUT = {"type": "object"}
-
-
-def answer(result: Stored | Listing | Shown | Deleted) -> ToolResult:
-    # Until common.app.structured_answer takes an object with as_dict()/text() itself.
-    return structured_answer(result.as_dict() | {"text": result.text()})
 
 
 def build(settings: Settings) -> FastMCP:
@@ -77,7 +72,7 @@ def build(settings: Settings) -> FastMCP:
         kb: Annotated[str, Field(description="name to store it under, e.g. 'family'")],
     ) -> ToolResult:
         """Check a program and store it as one of your named knowledge bases (replacing one of the same name)."""
-        return answer(await kbs.consult(current_caller(), kb, program))
+        return structured_answer(await kbs.consult(current_caller(), kb, program))
 
     @mcp.tool(annotations=DESTRUCTIVE, output_schema=OUTPUT)
     async def prolog_kb(
@@ -85,6 +80,6 @@ def build(settings: Settings) -> FastMCP:
         kb: str = "",
     ) -> ToolResult:
         """List, show or delete your stored knowledge bases."""
-        return answer(await kbs.manage(current_caller(), action, kb))
+        return structured_answer(await kbs.manage(current_caller(), action, kb))
 
     return mcp

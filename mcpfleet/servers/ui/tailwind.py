@@ -24,7 +24,7 @@ from typing import Any
 
 from mcpfleet.common.errors import FleetError, LimitExceeded, UserError, WorkerCrashed
 from mcpfleet.common.workers import confined_command
-from mcpfleet.servers.ui.settings import NODE_DIR, UiSettings
+from mcpfleet.servers.ui.settings import INSTALL_HINT, NODE_DIR, UiSettings
 
 log = logging.getLogger("mcpfleet.ui.tailwind")
 WORKER_SCRIPT = NODE_DIR / "worker.mjs"
@@ -616,7 +616,7 @@ def theme_tokens(section: UiSettings) -> tuple[ThemeToken, ...]:
     try:
         return _theme_tokens(str(path), path.stat().st_mtime)
     except OSError:
-        raise UserError("the Tailwind theme is not installed here (run bash servers/ui/node/install.sh)") from None
+        raise UserError(f"the Tailwind theme is not installed here ({INSTALL_HINT})") from None
 
 
 def namespace(name: str) -> str:
