@@ -24,27 +24,32 @@ import collections
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx2
 from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "support"))
 
-from fleet_testing import mcpfleet_cmd, subprocess_env  # noqa: E402
+from fleet_testing import free_port, mcpfleet_cmd, subprocess_env  # noqa: E402
+from litellm_testing import (  # noqa: E402 - the gateway tests' LiteLLM: keys, environment, config
+    GATEWAY_KEY,
+    KEY_ENV,
+    LITELLM,
+    MASTER,
+    proxy_cmd,
+    proxy_config,
+    proxy_env,
+)
 from mcpfleet.common.auth import hash_key  # noqa: E402
+from processes import running, wait_http  # noqa: E402
 
-LITELLM = ROOT / ".tools" / "litellm" / "bin" / "litellm"
-MASTER = "sk-litellm-master-0123456789"
-GATEWAY_KEY = "fleet-gateway-key-0123456789"
-KEY_ENV = "MCPFLEET_GATEWAY_KEY"
+WAIT = 600  # seconds LiteLLM may take to come up at load 14
 
 TAP = r"""
 import json, sys, time
@@ -73,39 +78,6 @@ async def handle(request):
 uvicorn.run(Starlette(routes=[Route("/{p:path}", handle, methods=["GET", "POST", "DELETE"])]),
             host="127.0.0.1", port=port, log_level="warning")
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url: str, proc: subprocess.Popen, timeout: float = 600) -> float:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"{proc.args[0]} exited with {proc.returncode}")
-        with contextlib.suppress(httpx2.HTTPError):
-            if httpx2.get(url, timeout=2).status_code == 200:
-                return time.time()
-        time.sleep(0.1)
-    raise SystemExit(f"{url} did not answer within {timeout}s")
-
-
-@contextlib.contextmanager
-def process(cmd: list[str], log: Path, env: dict[str, str]):
-    with log.open("w") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
-    try:
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
 
 
 async def one_session(proxy: str) -> tuple[float, int, str | None]:
@@ -174,23 +146,19 @@ def main() -> None:
         with contextlib.ExitStack() as stack:
             keys = json.dumps([{"name": "litellm-gateway", "hash": hash_key(GATEWAY_KEY), "servers": ["*"]}])
             fleet_proc = stack.enter_context(
-                process(
+                running(
                     mcpfleet_cmd("serve", "echo", "math", "--port", str(fleet_port)),
                     tmp / "fleet.log",
-                    subprocess_env(MCPFLEET_AUTH__API_KEYS=keys, MCPFLEET_TELEMETRY__LOG_FORMAT="json"),
+                    env=subprocess_env(MCPFLEET_AUTH__API_KEYS=keys, MCPFLEET_TELEMETRY__LOG_FORMAT="json"),
                 )
             )
-            wait_http(f"{fleet}/readyz", fleet_proc)
+            wait_http(f"{fleet}/readyz", fleet_proc, tmp / "fleet.log", timeout=WAIT)
             target, tap_log = fleet, tmp / "tap.log"
             if not args.no_tap:
                 tap_port = free_port()
                 (tmp / "tap.py").write_text(TAP)
                 tap = stack.enter_context(
-                    process(
-                        [sys.executable, str(tmp / "tap.py"), fleet, str(tap_port), str(tap_log)],
-                        tmp / "tap.out",
-                        dict(os.environ),
-                    )
+                    running([sys.executable, str(tmp / "tap.py"), fleet, str(tap_port), str(tap_log)], tmp / "tap.out")
                 )
                 target = f"http://127.0.0.1:{tap_port}"
                 time.sleep(2)
@@ -204,29 +172,13 @@ def main() -> None:
                 env=subprocess_env(),
                 check=True,
             ).stdout
-            general = f"general_settings:\n  master_key: {MASTER}\n"
-            if args.no_prompts_resources:
-                general += "  mcp_disabled_capabilities: [prompts, resources]\n"
-            (tmp / "litellm.yaml").write_text(rendered + general + "model_list: []\n")
-            env = {k: v for k, v in os.environ.items() if not k.startswith(("MCPFLEET_", "PYTHON", "VIRTUAL_ENV"))}
-            env.update({KEY_ENV: GATEWAY_KEY, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "HOME": str(tmp)})
+            general = ["mcp_disabled_capabilities: [prompts, resources]"] if args.no_prompts_resources else []
+            (tmp / "litellm.yaml").write_text(proxy_config(rendered, *general))
             spawned = time.time()
             proxy_proc = stack.enter_context(
-                process(
-                    [
-                        str(LITELLM),
-                        "--config",
-                        str(tmp / "litellm.yaml"),
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(proxy_port),
-                    ],
-                    tmp / "litellm.log",
-                    env,
-                )
+                running(proxy_cmd(tmp / "litellm.yaml", proxy_port), tmp / "litellm.log", env=proxy_env(tmp))
             )
-            live = wait_http(f"{proxy}/health/liveliness", proxy_proc)
+            live = wait_http(f"{proxy}/health/liveliness", proxy_proc, tmp / "litellm.log", timeout=WAIT)
             print(f"LiteLLM live {live - spawned:.1f} s after start; load average {os.getloadavg()[0]:.1f}")
             print(f"  before live, LiteLLM's start-up listing: {upstream(tap_log, 0, live)}")
             listed, deadline = 0, time.monotonic() + 600

@@ -34,27 +34,9 @@ from mcpfleet.servers.ui.settings import UiSettings
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "support"))
 from local_http import serving  # noqa: E402 - the tests' fake remote, serving a folder read-only
+from shadcn_sample import COMPARED as ITEMS  # noqa: E402 - the 17 items the ui tests compare
 
 SHARED = Path(os.environ.get("MCPFLEET_SHARED_DIR") or ROOT.parent / "shared") / "peer-data" / "shadcn-registry"
-ITEMS = [
-    "button",
-    "dialog",
-    "sidebar",
-    "calendar",
-    "chart",
-    "form",
-    "command",
-    "carousel",
-    "sonner",
-    "input-otp",
-    "toggle-group",
-    "dashboard-01",
-    "login-03",
-    "sidebar-07",
-    "use-mobile",
-    "utils",
-    "date-picker-demo",
-]
 # The CLI needs a base colour for any `add`; the subset in ../shared has none (README there), so a
 # neutral one with no variables is served beside it (it adds nothing to what is compared).
 NEUTRAL = {
@@ -214,7 +196,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cli", default="shadcn", help="the shadcn CLI binary")
     parser.add_argument("--before", default=None, help="a git revision whose ui registry.py to compare instead")
-    parser.add_argument("--items", nargs="*", default=ITEMS, help="item names (default: the 17 compared)")
+    parser.add_argument("--items", nargs="*", default=list(ITEMS), help="item names (default: the 17 compared)")
     args = parser.parse_args()
     if not SHARED.is_dir():
         sys.exit(f"{SHARED} is absent")

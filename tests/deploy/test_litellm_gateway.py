@@ -11,14 +11,11 @@ and sets the variable, so there it always runs.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
 import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx2
 import pytest
@@ -29,50 +26,17 @@ from fastmcp.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
 from mcp.types import INTERNAL_ERROR
 
-from deploy_checks import ROOT
 from fleet_testing import free_port, mcpfleet_cmd, subprocess_env
+from litellm_testing import GATEWAY_KEY, KEY_ENV, MASTER, proxy_cmd, proxy_config, proxy_env, require_litellm
 from mcpfleet.common.auth import hash_key
+from processes import running, wait_http
 
-LITELLM = ROOT / ".tools" / "litellm" / "bin" / "litellm"
-MASTER = "sk-litellm-master-0123456789"  # the LiteLLM key clients use (no database: the master key)
-GATEWAY_KEY = "fleet-gateway-key-0123456789"  # the fleet API key LiteLLM sends upstream
-KEY_ENV = "MCPFLEET_GATEWAY_KEY"
 START_TIMEOUT = 120
 
-if not LITELLM.exists():
-    if os.environ.get("MCPFLEET_REQUIRE_LITELLM"):
-        raise RuntimeError(f"MCPFLEET_REQUIRE_LITELLM is set but {LITELLM} is missing: run scripts/litellm-env.sh")
-    pytest.skip("LiteLLM is not installed in .tools/litellm (bash scripts/litellm-env.sh)", allow_module_level=True)
+require_litellm()
 
 # The module fixture starts two servers inside the first test: allow for a slow LiteLLM start.
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(300)]
-
-
-def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = START_TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        with contextlib.suppress(httpx2.HTTPError):
-            if httpx2.get(url, timeout=2).status_code == 200:
-                return
-        time.sleep(0.25)
-    raise RuntimeError(f"{url} did not answer within {timeout}s:\n{log.read_text()[-3000:]}")
-
-
-@contextlib.contextmanager
-def _process(cmd: list[str], log: Path, env: dict[str, str], cwd: Path) -> Iterator[subprocess.Popen]:
-    with log.open("w") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
-        try:
-            yield proc
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
 
 
 @pytest.fixture(scope="module")
@@ -92,22 +56,15 @@ def stack(tmp_path_factory) -> Iterator[dict]:
         check=True,
     ).stdout
     config = tmp / "litellm.yaml"
-    config.write_text(rendered + f"general_settings:\n  master_key: {MASTER}\nmodel_list: []\n")
-
-    proxy_env = {k: v for k, v in os.environ.items() if not k.startswith(("MCPFLEET_", "PYTHON", "VIRTUAL_ENV"))}
-    proxy_env.update({KEY_ENV: GATEWAY_KEY, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "HOME": str(tmp)})
+    config.write_text(proxy_config(rendered))
     fleet_log, proxy_log = tmp / "fleet.log", tmp / "litellm.log"
+    fleet_cmd = mcpfleet_cmd("serve", "echo", "math", "--port", str(fleet_port))
     with (
-        _process(mcpfleet_cmd("serve", "echo", "math", "--port", str(fleet_port)), fleet_log, fleet_env, tmp) as fleet,
-        _process(
-            [str(LITELLM), "--config", str(config), "--host", "127.0.0.1", "--port", str(proxy_port)],
-            proxy_log,
-            proxy_env,
-            tmp,
-        ) as proxy,
+        running(fleet_cmd, fleet_log, env=fleet_env, cwd=tmp) as fleet,
+        running(proxy_cmd(config, proxy_port), proxy_log, env=proxy_env(tmp), cwd=tmp) as proxy,
     ):
-        _wait_http(f"{fleet_url}/readyz", fleet, fleet_log)
-        _wait_http(f"http://127.0.0.1:{proxy_port}/health/liveliness", proxy, proxy_log)
+        wait_http(f"{fleet_url}/readyz", fleet, fleet_log, timeout=START_TIMEOUT)
+        wait_http(f"http://127.0.0.1:{proxy_port}/health/liveliness", proxy, proxy_log, timeout=START_TIMEOUT)
         yield {
             "fleet": fleet_url,
             "proxy": f"http://127.0.0.1:{proxy_port}",

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import statistics
 import subprocess
 import time
@@ -37,15 +36,15 @@ from fastmcp.client.transports import StreamableHttpTransport
 from fastmcp.exceptions import ToolError
 
 from fleet_testing import free_port, mcpfleet_cmd, subprocess_env
-from test_litellm_gateway import LITELLM, _process, _wait_http  # skips this module as it skips itself
+from litellm_testing import GATEWAY_KEY, KEY_ENV, MASTER, proxy_cmd, proxy_config, proxy_env, require_litellm
+from processes import running, wait_http
 
-MASTER = "sk-litellm-master-0123456789"
-GATEWAY_KEY = "fleet-gateway-key-0123456789"  # LiteLLM's own fleet key: list_only on the fleet
-KEY_ENV = "MCPFLEET_GATEWAY_KEY"
+# GATEWAY_KEY is LiteLLM's own fleet key: list_only on the fleet here
 AUDIENCE = "mcpfleet"
 BURST = 8  # per caller and server: small enough to exhaust in a few calls
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(420)]
+require_litellm()
 
 
 def _pem(key: rsa.RSAPrivateKey) -> str:
@@ -70,20 +69,11 @@ class Proxy:
 
     def start(self, signing_key: rsa.RSAPrivateKey) -> None:
         self.signing_key = signing_key
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("MCPFLEET_", "PYTHON", "VIRTUAL_ENV"))}
-        env.update(
-            {
-                KEY_ENV: GATEWAY_KEY,
-                "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-                "HOME": str(self.tmp),
-                "MCP_JWT_SIGNING_KEY": _pem(signing_key),
-            }
-        )
+        env = proxy_env(self.tmp, MCP_JWT_SIGNING_KEY=_pem(signing_key))
         self.starts += 1
         self.log = self.tmp / f"litellm-{self.starts}.log"
-        cmd = [str(LITELLM), "--config", str(self.config), "--host", "127.0.0.1", "--port", str(self.port)]
-        proc = self._stack.enter_context(_process(cmd, self.log, env, self.tmp))
-        _wait_http(f"{self.url}/health/liveliness", proc, self.log)
+        proc = self._stack.enter_context(running(proxy_cmd(self.config, self.port), self.log, env=env, cwd=self.tmp))
+        wait_http(f"{self.url}/health/liveliness", proc, self.log, timeout=120)
 
     def stop(self) -> None:
         self._stack.close()
@@ -122,7 +112,7 @@ def stack(tmp_path_factory) -> Iterator[dict]:
         env=subprocess_env(**{KEY_ENV: GATEWAY_KEY}),
         check=True,
     ).stdout
-    proxy.config.write_text(generated + f"general_settings:\n  master_key: {MASTER}\nmodel_list: []\n")
+    proxy.config.write_text(proxy_config(generated))
     fleet_env = subprocess_env(
         MCPFLEET_CONFIG=str(fleet_toml),
         MCPFLEET_TELEMETRY__LOG_FORMAT="json",
@@ -130,10 +120,10 @@ def stack(tmp_path_factory) -> Iterator[dict]:
         MCPFLEET_LIMITS__RATE_LIMIT_PER_MINUTE="6",
     )
     fleet_log = tmp / "fleet.log"
-    with _process(
-        mcpfleet_cmd("serve", "echo", "prolog", "--port", str(fleet_port)), fleet_log, fleet_env, tmp
+    with running(
+        mcpfleet_cmd("serve", "echo", "prolog", "--port", str(fleet_port)), fleet_log, env=fleet_env, cwd=tmp
     ) as fleet:
-        _wait_http(f"{fleet_url}/readyz", fleet, fleet_log)
+        wait_http(f"{fleet_url}/readyz", fleet, fleet_log, timeout=120)
         proxy.start(_new_key())
         try:
             yield {
@@ -415,9 +405,8 @@ def modes(tmp_path_factory) -> Iterator[dict]:
             env=env,
             check=True,
         ).stdout
-        tail = f"general_settings:\n  master_key: {MASTER}\nmodel_list: []\n"
-        idp_proxy.config.write_text(idp_yaml + tail)
-        delegate_proxy.config.write_text(delegate_yaml + tail)
+        idp_proxy.config.write_text(proxy_config(idp_yaml))
+        delegate_proxy.config.write_text(proxy_config(delegate_yaml))
         # delegate: each user's own fleet key (hashes as `mcpfleet auth hash-key` prints them)
         from fleet_testing import KEYS
         from mcpfleet.common.auth import hash_key
@@ -426,8 +415,10 @@ def modes(tmp_path_factory) -> Iterator[dict]:
         fleet_toml.write_text(fleet_toml.read_text() + users)
         fleet_env = subprocess_env(MCPFLEET_CONFIG=str(fleet_toml), MCPFLEET_TELEMETRY__LOG_FORMAT="json")
         fleet_log = tmp / "fleet.log"
-        with _process(mcpfleet_cmd("serve", "echo", "--port", str(fleet_port)), fleet_log, fleet_env, tmp) as fleet:
-            _wait_http(f"{fleet_url}/readyz", fleet, fleet_log)
+        with running(
+            mcpfleet_cmd("serve", "echo", "--port", str(fleet_port)), fleet_log, env=fleet_env, cwd=tmp
+        ) as fleet:
+            wait_http(f"{fleet_url}/readyz", fleet, fleet_log, timeout=120)
             try:
                 idp_proxy.start(_new_key())
                 delegate_proxy.start(_new_key())

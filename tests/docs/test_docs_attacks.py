@@ -16,12 +16,9 @@ from budgets import cpu_budget
 from docs_forge import TOKEN, TOKEN_ENV, docs_settings
 from fleet_testing import running_app
 from mcpfleet.common.errors import UserError
-from mcpfleet.common.http import OutboundClient
 from mcpfleet.servers.docs.jobs import IndexJobs, Running
-from mcpfleet.servers.docs.library import Librarian
-from mcpfleet.servers.docs.settings import DocsSettings
-from mcpfleet.servers.docs.sources import Forges, parse_source
-from mcpfleet.servers.docs.store_sqlite import SqliteIndex
+from mcpfleet.servers.docs.library import open_librarian
+from mcpfleet.servers.docs.sources import parse_source
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -59,17 +56,8 @@ async def test_source_strings_cannot_walk_the_forge_api(spec):
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def librarian(forge, tmp_path_factory):
     settings = docs_settings(forge.base, tmp_path_factory.mktemp("attacks") / "docs.sqlite")
-    section = settings.server_section("docs", DocsSettings)
-    client = OutboundClient(settings.http)
-    forges = Forges(
-        client,
-        section.github_api,
-        section.gitlab_url,
-        section.github_token_env,
-        section.gitlab_token_env,
-        section.max_archive_bytes,
-    )
-    yield Librarian(SqliteIndex(section.index_path), section, forges)
+    lib, client = open_librarian(settings)
+    yield lib
     await client.aclose()
 
 
@@ -91,17 +79,7 @@ async def test_the_token_never_reaches_an_api_path_outside_repos(catch_all, tmp_
     url, seen = catch_all
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
     settings = docs_settings(url + "/api/v3", tmp_path / "docs.sqlite")
-    section = settings.server_section("docs", DocsSettings)
-    client = OutboundClient(settings.http)
-    forges = Forges(
-        client,
-        section.github_api,
-        section.gitlab_url,
-        section.github_token_env,
-        section.gitlab_token_env,
-        section.max_archive_bytes,
-    )
-    lib = Librarian(SqliteIndex(section.index_path), section, forges)
+    lib, client = open_librarian(settings)
     try:
         for spec in (
             "github:../user",

@@ -7,28 +7,16 @@ import pytest_asyncio
 
 from docs_forge import TOKEN, TOKEN_ENV, WIDGETS_MAIN, build_tarball, docs_settings, write_tree
 from mcpfleet.common.errors import BlockedDestination, UserError
-from mcpfleet.common.http import OutboundClient
 from mcpfleet.common.settings import load_settings
-from mcpfleet.servers.docs.library import Librarian
-from mcpfleet.servers.docs.settings import DocsSettings
-from mcpfleet.servers.docs.sources import Forges, parse_source
-from mcpfleet.servers.docs.store_sqlite import SqliteIndex
+from mcpfleet.servers.docs.library import open_librarian
+from mcpfleet.servers.docs.sources import parse_source
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
 def make_librarian(settings):
-    section = settings.server_section("docs", DocsSettings)
-    client = OutboundClient(settings.http)
-    forges = Forges(
-        client,
-        section.github_api,
-        section.gitlab_url,
-        section.github_token_env,
-        section.gitlab_token_env,
-        section.max_archive_bytes,
-    )
-    return Librarian(SqliteIndex(section.index_path), section, forges), client
+    """The Librarian as the server builds it, and its client."""
+    return open_librarian(settings)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

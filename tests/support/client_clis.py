@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from fleet_testing import REPO
+from processes import stop
 
 BIN = REPO / ".tools" / "clients" / "node_modules" / ".bin"
 REQUIRE = "MCPFLEET_REQUIRE_CLIENT_CLIS"
@@ -159,9 +160,4 @@ def codex_mcp_status(codex: Path, home: ClientHome, timeout: float = 90, **env: 
     finally:
         selector.close()
         proc.stdin.close()
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        stop(proc, timeout=10)

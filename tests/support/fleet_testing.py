@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -40,6 +39,7 @@ from mcpfleet.common.app import new_server
 from mcpfleet.common.auth import current_caller
 from mcpfleet.common.errors import UserError
 from mcpfleet.common.spec import ServerSpec, add_ready_check
+from processes import stop
 
 if TYPE_CHECKING:
     from fastmcp import Client
@@ -302,13 +302,7 @@ def serving(
             time.sleep(0.1)
         yield url, proc, log
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop(proc)
 
 
 def json_lines(text: str) -> list[dict]:

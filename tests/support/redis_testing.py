@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from fleet_testing import free_port
+from processes import stop
 
 
 @contextlib.contextmanager
@@ -50,5 +51,4 @@ def redis_server(workdir: Path, password: str | None = None) -> Iterator[str]:
         auth = f":{password}@" if password else ""
         yield f"redis://{auth}127.0.0.1:{port}/0"
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop(proc, timeout=10)

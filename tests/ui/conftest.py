@@ -151,6 +151,20 @@ class RegistryServer:
         self.hits: collections.Counter[str] = collections.Counter()
         self.base = ""
 
+    def ui_section(self) -> dict:
+        """`[servers.ui]` pointing the official registry and @acme (token in ACME_TEST_TOKEN) here."""
+        base = self.base
+        return {
+            "official_index": f"{base}/r/index.json",
+            "official_item": f"{base}/r/styles/{{style}}/{{name}}.json",
+            "registries": {
+                "@acme": {
+                    "url": f"{base}/acme/{{name}}.json",
+                    "headers": {"Authorization": "Bearer ${ACME_TEST_TOKEN}"},
+                }
+            },
+        }
+
     def routes(self) -> dict:
         def official(request: Request) -> Reply:
             style, _, file = request.route.removeprefix("/r/styles/").partition("/")
@@ -215,14 +229,7 @@ def registry_server():
 @pytest.fixture
 def ui_config(registry_server):
     """`[servers.ui]` pointing the official registry and @acme at the local server."""
-    base = registry_server.base
-    return {
-        "official_index": f"{base}/r/index.json",
-        "official_item": f"{base}/r/styles/{{style}}/{{name}}.json",
-        "registries": {
-            "@acme": {"url": f"{base}/acme/{{name}}.json", "headers": {"Authorization": "Bearer ${ACME_TEST_TOKEN}"}}
-        },
-    }
+    return registry_server.ui_section()
 
 
 @pytest.fixture

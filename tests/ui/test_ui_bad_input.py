@@ -23,23 +23,11 @@ pytestmark = [
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def ui(registry_server):
-    base = registry_server.base
     mp = pytest.MonkeyPatch()
     mp.setenv("ACME_TEST_TOKEN", "acme-test-token-123")
     settings = load_settings(
         http={"allow": ["127.0.0.1"]},
-        servers={
-            "ui": {
-                "official_index": f"{base}/r/index.json",
-                "official_item": f"{base}/r/styles/{{style}}/{{name}}.json",
-                "registries": {
-                    "@acme": {
-                        "url": f"{base}/acme/{{name}}.json",
-                        "headers": {"Authorization": "Bearer ${ACME_TEST_TOKEN}"},
-                    }
-                },
-            }
-        },
+        servers={"ui": registry_server.ui_section()},
     )
     async with fleet_client(SPEC, settings) as c:  # telemetry masks crashes
         yield c

@@ -21,22 +21,10 @@ TOKEN_BUDGET = 780  # 650 before file, start_index (paging) and preset (shadcn d
 
 @pytest.fixture(scope="module")
 def fleet(registry_server):
-    base = registry_server.base
     settings = load_settings(
         auth={"api_keys": [{"name": "alice", "hash": hash_key(KEYS["alice"])}]},
         http={"allow": ["127.0.0.1"]},
-        servers={
-            "ui": {
-                "official_index": f"{base}/r/index.json",
-                "official_item": f"{base}/r/styles/{{style}}/{{name}}.json",
-                "registries": {
-                    "@acme": {
-                        "url": f"{base}/acme/{{name}}.json",
-                        "headers": {"Authorization": "Bearer ${ACME_TEST_TOKEN}"},
-                    }
-                },
-            }
-        },
+        servers={"ui": registry_server.ui_section()},
     )
     with running_app(build_http_app([SPEC], settings)) as url:
         yield f"{url}/ui/mcp"

@@ -17,29 +17,8 @@ from mcpfleet.common.http import OutboundClient
 from mcpfleet.common.settings import load_settings
 from mcpfleet.servers.ui.registry import RegistryClient, get_component, list_components
 from mcpfleet.servers.ui.settings import UiSettings
+from shadcn_sample import COMPARED, STYLE
 
-STYLE = "new-york-v4"
-# 17 items across every kind the CLI installs: ui components with and without registry
-# dependencies, blocks with pages and nested components, a hook, a lib, a theme, an example.
-COMPARED = [
-    "button",
-    "dialog",
-    "sidebar",
-    "calendar",
-    "chart",
-    "form",
-    "command",
-    "carousel",
-    "sonner",
-    "input-otp",
-    "toggle-group",
-    "dashboard-01",
-    "login-03",
-    "sidebar-07",
-    "use-mobile",
-    "utils",
-    "date-picker-demo",
-]
 IMPORT = re.compile(r"""\bfrom\s*["']([^"']+)["']|\bimport\s*["']([^"']+)["']""")
 SIDEBAR_VARS = {
     "sidebar-background",
