@@ -33,7 +33,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mcpfleet import __version__
 from mcpfleet.common.auth import FleetTokenVerifier, build_auth
 from mcpfleet.common.errors import ConfigError
-from mcpfleet.common.limits import LimitsMiddleware, RequestGuard, bearer_token, guarded_h11_protocol
+from mcpfleet.common.limits import LimitsMiddleware, RequestGuard, bearer_token, bearer_value, guarded_h11_protocol
 from mcpfleet.common.settings import Settings
 from mcpfleet.common.spec import ReadyCheck, ServerSpec, add_ready_check, ready_checks
 from mcpfleet.common.telemetry import (
@@ -270,14 +270,17 @@ def build_http_app(specs: Sequence[ServerSpec], settings: Settings) -> Starlette
             }
         )
 
-    async def authenticate(scope) -> str:
+    async def authenticate(scope: Scope, authorization: bytes | None) -> str:
         # Only a server's MCP endpoint needs credentials (and carries bodies worth reading).
         name, _, rest = scope.get("path", "").strip("/").partition("/")
         verifier = verifiers.get(name)
         if verifier is None or rest.rstrip("/") != "mcp":
             return "open"
-        token = bearer_token(scope)
-        return "ok" if token is not None and await verifier.verify_token(token) is not None else "refused"
+        token = bearer_value(authorization)
+        if token is None or authorization is None:
+            return "refused"
+        # verify_request keeps the answer in the scope: the server's auth layer does not verify again.
+        return "ok" if await verifier.verify_request(scope, authorization, token) is not None else "refused"
 
     routes += [
         Route("/healthz", healthz, methods=["GET", "HEAD"]),

@@ -24,14 +24,26 @@ import hmac
 import secrets
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from fastmcp.server.auth import AccessToken, RemoteAuthProvider, TokenVerifier
-from fastmcp.server.auth.providers.jwt import JWTVerifier
 from fastmcp.server.dependencies import get_access_token
+from starlette.authentication import AuthCredentials, UnauthenticatedUser
+from starlette.middleware import Middleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mcpfleet.common.compat import HTTP_TRANSPORTS, current_transport
+from mcpfleet.common.compat import (
+    HTTP_TRANSPORTS,
+    current_transport,
+    sdk_auth_user,
+    sdk_bearer_token,
+    sdk_bearer_value,
+)
 from mcpfleet.common.errors import ConfigError, UserError
 from mcpfleet.common.settings import ApiKey, AuthSettings, JwtSettings, Settings
+
+if TYPE_CHECKING:
+    from fastmcp.server.auth.providers.jwt import JWTVerifier
 
 KEY_PREFIX = "mcpf_"
 LOCAL_CALLER = "local"
@@ -45,6 +57,16 @@ _MAX_SUBJECT_CHARS = 1024
 
 # Set only by server code that acts for a caller outside a request (never from request data).
 _caller_override: contextvars.ContextVar[str | None] = contextvars.ContextVar("mcpfleet_caller", default=None)
+# The caller of the tool call running now and its token, looked up once when the call starts
+# (`begin_call`); everything the call runs (limits, the tool, its threads) reads it from here.
+_call_identity: contextvars.ContextVar[tuple[str, AccessToken | None] | None] = contextvars.ContextVar(
+    "mcpfleet_call_identity", default=None
+)
+# The HTTP guard's verification of a request's bearer token, kept in the ASGI scope for the
+# server's own auth layer: (the FleetTokenVerifier, the request's first Authorization header as
+# the guard read it from the scope, the token verified, what verify_token returned).
+VERIFIED_SCOPE_KEY = "mcpfleet.verified"
+_AuthenticatedUser, _auth_context_var = sdk_auth_user()
 
 
 def hash_key(key: str) -> str:
@@ -94,6 +116,17 @@ class FleetTokenVerifier(TokenVerifier):
         self._remember(digest, access)
         return access
 
+    async def verify_request(self, scope: Scope, authorization: bytes, token: str) -> AccessToken | None:
+        """`verify_token(token)`, `token` read from the request's first Authorization header
+        `authorization`, with the answer kept in the request's scope: the server's auth layer
+        (`BearerAuthMiddleware`) reuses it for the same token instead of verifying it again."""
+        access = await self.verify_token(token)
+        scope[VERIFIED_SCOPE_KEY] = (self, authorization, token, access)
+        return access
+
+    def get_middleware(self) -> list:
+        return [Middleware(BearerAuthMiddleware, provider=self, verifier=self)]
+
     def _remember(self, digest: bytes, access: AccessToken) -> None:
         # A client sends the same token with every request (and the HTTP guard checks it once
         # before FastMCP does): a verified JWT is reused for a few seconds, never past its exp.
@@ -113,6 +146,64 @@ class FleetTokenVerifier(TokenVerifier):
         if key is not None and hmac.compare_digest(key.hash, digest):
             return key
         return None
+
+
+class FleetRemoteAuthProvider(RemoteAuthProvider):
+    """FastMCP's RemoteAuthProvider (RFC 9728 metadata, challenges naming the issuer) with the
+    fleet's one-layer auth in front of the endpoint instead of FastMCP's two."""
+
+    def get_middleware(self) -> list:
+        return [Middleware(BearerAuthMiddleware, provider=self, verifier=self.token_verifier)]
+
+
+class BearerAuthMiddleware:
+    """FastMCP's auth layers (compat.fastmcp_auth_layers) in one, verifying a token once a request.
+
+    What they do, as they do it: the token is read as the SDK reads it (compat.sdk_bearer_token);
+    a verified, unexpired token puts an `AuthenticatedUser` in `scope["user"]` and its scopes in
+    `scope["auth"]`, and sets the SDK's auth context for the request; anything else leaves an
+    `UnauthenticatedUser`, which FastMCP's RequireAuthMiddleware (still behind this layer) answers
+    with its 401 or 403. When the HTTP guard has already verified this very token with this
+    server's verifier (`FleetTokenVerifier.verify_request`), its answer is used, not recomputed.
+    """
+
+    def __init__(self, app: ASGIApp, provider: TokenVerifier | RemoteAuthProvider, verifier: object) -> None:
+        self.app = app
+        self.provider = provider
+        self.verifier = verifier
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        access = await self._authenticate(scope)
+        if access is None:
+            scope["auth"], scope["user"] = AuthCredentials(), UnauthenticatedUser()
+            await self.app(scope, receive, send)
+            return
+        user = _AuthenticatedUser(access)
+        scope["auth"], scope["user"] = AuthCredentials(access.scopes), user
+        reset = _auth_context_var.set(user)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _auth_context_var.reset(reset)
+
+    async def _authenticate(self, scope: Scope) -> Any:
+        verified = scope.get(VERIFIED_SCOPE_KEY)
+        if verified is not None and verified[0] is self.verifier:
+            token = sdk_bearer_value(verified[1])  # the header the guard found in this scope
+        else:
+            token, verified = sdk_bearer_token(scope), None
+        if not token:
+            return None
+        if verified is not None and verified[2] == token:
+            access = verified[3]
+        else:
+            access = await self.provider.verify_token(token)
+        if not access or (access.expires_at and access.expires_at < int(time.time())):
+            return None
+        return access
 
 
 def jwt_identity(
@@ -146,6 +237,9 @@ def jwt_identity(
 
 
 def _jwt_verifier(settings: AuthSettings) -> JWTVerifier:
+    # Imported only in JWT mode: FastMCP's JWT verifier loads joserfc and cryptography (~0.35 s).
+    from fastmcp.server.auth.providers.jwt import JWTVerifier
+
     jwt = settings.jwt
     assert jwt is not None
     if not jwt.jwks_url and not jwt.public_key:
@@ -172,7 +266,7 @@ def _jwt_verifier(settings: AuthSettings) -> JWTVerifier:
         raise ConfigError(f"auth.jwt: {exc}") from None
 
 
-def build_auth(server: str, title: str, settings: Settings) -> TokenVerifier | RemoteAuthProvider | None:
+def build_auth(server: str, title: str, settings: Settings) -> FleetTokenVerifier | FleetRemoteAuthProvider | None:
     """The auth provider for one server, or None when auth is off.
 
     With a JWT issuer configured it serves RFC 9728 protected-resource metadata for
@@ -186,7 +280,7 @@ def build_auth(server: str, title: str, settings: Settings) -> TokenVerifier | R
     jwt = settings.auth.jwt
     if not (jwt and jwt.issuer and jwt.issuer.startswith(("http://", "https://"))):
         return verifier
-    return RemoteAuthProvider(
+    return FleetRemoteAuthProvider(
         token_verifier=verifier,
         authorization_servers=[jwt.issuer],  # type: ignore[list-item]
         base_url=settings.base_url,
@@ -204,13 +298,27 @@ def current_caller() -> str:
     override = _caller_override.get()
     if override is not None:
         return override
+    return (_call_identity.get() or _look_up_caller())[0]
+
+
+def _look_up_caller() -> tuple[str, AccessToken | None]:
     try:
         token = get_access_token()
     except RuntimeError:
         token = None
     if token is not None:
-        return token.client_id
-    return ANONYMOUS_CALLER if current_transport() in HTTP_TRANSPORTS else LOCAL_CALLER
+        return token.client_id, token
+    return (ANONYMOUS_CALLER if current_transport() in HTTP_TRANSPORTS else LOCAL_CALLER), None
+
+
+def begin_call() -> contextvars.Token:
+    """Look up the caller of the tool call starting now, once, for everything the call runs;
+    pass what it returns to `end_call` when the call ends (the outermost middleware does both)."""
+    return _call_identity.set(_look_up_caller())
+
+
+def end_call(token: contextvars.Token) -> None:
+    _call_identity.reset(token)
 
 
 @contextlib.contextmanager
@@ -243,10 +351,7 @@ def loggable(caller: str) -> str:
 def refuse_list_only() -> None:
     """Refuse a tool call by an API key marked `list_only` (a gateway's service key: LiteLLM lists
     the tools at start-up with it, while every user's call carries that user's own token)."""
-    try:
-        token = get_access_token()
-    except RuntimeError:
-        return
+    token = (_call_identity.get() or _look_up_caller())[1]
     if token is not None and token.claims.get("list_only") is True:
         raise UserError(
             f"{loggable(token.client_id)} may list tools but not call them: call through the gateway "

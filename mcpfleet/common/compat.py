@@ -8,6 +8,7 @@ small named functions and constants.
 
 from __future__ import annotations
 
+import asyncio
 from importlib.metadata import version
 from typing import Any
 
@@ -57,6 +58,64 @@ def is_tool_call(context: Any) -> bool:
     chain of closures built for every call) and still sees exactly what `on_call_tool` would.
     """
     return context.method == "tools/call" and isinstance(context.message, mt.CallToolRequestParams)
+
+
+# --- FastMCP's and the MCP SDK's HTTP auth ---------------------------------------------------
+
+
+def sdk_auth_user() -> tuple[type, Any]:
+    """The SDK's `AuthenticatedUser` and `auth_context_var` (imported when asked: the SDK's auth).
+
+    The auth layers put an `AuthenticatedUser` in `scope["user"]`, and AuthContextMiddleware
+    sets it in `auth_context_var` for the request; FastMCP's `get_access_token()` reads the
+    first (through the request), then the second.
+    """
+    from mcp.server.auth.middleware.auth_context import auth_context_var
+    from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+
+    return AuthenticatedUser, auth_context_var
+
+
+def fastmcp_auth_layers() -> tuple[type, ...]:
+    """The ASGI layers FastMCP's `AuthProvider.get_middleware()` puts in front of an endpoint.
+
+    `auth.BearerAuthMiddleware` replaces exactly these (Starlette's AuthenticationMiddleware
+    with the SDK's BearerAuthBackend, then the SDK's AuthContextMiddleware) with one layer that
+    does what they do, verifying a token the HTTP guard has verified only once.
+    """
+    from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
+    from starlette.middleware.authentication import AuthenticationMiddleware
+
+    return AuthenticationMiddleware, AuthContextMiddleware
+
+
+def sdk_bearer_token(scope: Any) -> str | None:
+    """The token as the SDK's `BearerAuthBackend` reads it from a request: see `sdk_bearer_value`."""
+    for key, value in scope.get("headers", ()):
+        if key == b"authorization":
+            return sdk_bearer_value(value)
+    return None
+
+
+def sdk_bearer_value(header: bytes | None) -> str | None:
+    """The token in the request's first `authorization` header as the SDK's `BearerAuthBackend`
+    reads it: the value (latin-1) when it starts with "bearer " (any case), without those 7
+    characters, nothing stripped; None for another scheme or no header."""
+    if header is None:
+        return None
+    value = header.decode("latin-1")
+    return value[7:] if value[:7].lower() == "bearer " else None
+
+
+def loop_time() -> float:
+    """`anyio.current_time()` on the asyncio backend (the event loop's clock), without anyio's
+    backend lookup on every call; other backends (trio) get anyio's own answer."""
+    try:
+        return asyncio.get_running_loop().time()
+    except RuntimeError:
+        import anyio
+
+        return anyio.current_time()
 
 
 # --- FastMCP's transport ----------------------------------------------------------------------

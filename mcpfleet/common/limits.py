@@ -25,7 +25,7 @@ from mcp_types import TextContent
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcpfleet.common.auth import caller_key, current_caller, is_local, loggable, refuse_list_only
-from mcpfleet.common.compat import h11_protocol_class, is_tool_call
+from mcpfleet.common.compat import h11_protocol_class, is_tool_call, loop_time
 from mcpfleet.common.errors import LimitExceeded
 from mcpfleet.common.settings import LimitSettings
 from mcpfleet.common.untrusted import CLOSE_TAG, OPEN_TAG
@@ -190,7 +190,7 @@ class LimitsMiddleware(Middleware):
         timeout = self.settings.timeout_for(name)
         # anyio.fail_after's work without its generator-based context manager (hot path).
         try:
-            with anyio.CancelScope(deadline=anyio.current_time() + timeout) as deadline:
+            with anyio.CancelScope(deadline=loop_time() + timeout) as deadline:
                 result = await call_next(context)
         except TimeoutError:
             deadline = None  # a TimeoutError from inside the tool reads as the limit, as before
@@ -231,9 +231,10 @@ def cap_output(result: ToolResult, limit: int) -> ToolResult:
     return ToolResult(content=content, meta=result.meta, is_error=True)
 
 
+# Judges a request from its scope and its (first) Authorization header's raw value, if any:
 # "ok": a caller the endpoint accepts; "refused": an endpoint's caller without valid credentials;
 # "open": a path that needs no credentials (health, metadata) or is not an endpoint at all.
-Authenticator = Callable[[Scope], Awaitable[str]]
+Authenticator = Callable[[Scope, "bytes | None"], Awaitable[str]]
 
 
 class RequestGuard:
@@ -264,13 +265,23 @@ class RequestGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if sum(1 for key, _ in scope.get("headers", ()) if key == b"authorization") > 1:
+        # The headers the guard reads, in one pass: Authorization (exactly one, or none) and Content-Length.
+        authorization = length = None
+        authorizations = 0
+        for key, value in scope.get("headers", ()):
+            if key == b"authorization":
+                authorizations += 1
+                if authorization is None:
+                    authorization = value
+            elif key == b"content-length" and length is None:
+                length = value
+        if authorizations > 1:
             await _refuse(send, 400, "more than one Authorization header; send exactly one")
             return
         has_body = scope.get("method") not in ("GET", "HEAD", "OPTIONS", "DELETE")
-        verdict = "ok" if self.authenticate is None else await self.authenticate(scope)
+        verdict = "ok" if self.authenticate is None else await self.authenticate(scope, authorization)
         if verdict == "refused" and self.refusal is not None and scope.get("method") != "OPTIONS":
-            await _unauthorized(send, self.refusal, bearer_token(scope) is not None)
+            await _unauthorized(send, self.refusal, bearer_value(authorization) is not None)
             return
         if not has_body:
             await self.app(scope, receive, send)
@@ -278,7 +289,7 @@ class RequestGuard:
         if verdict != "ok":
             await self.app(scope, _empty_body, send)
             return
-        declared = _content_length(scope)
+        declared = _content_length(length)
         if declared is not None and declared > self.max_bytes:
             await _too_large(send, self.max_bytes)
             return
@@ -332,19 +343,25 @@ def bearer_token(scope: Scope) -> str | None:
     """The token of the request's one `Authorization: Bearer` header, if it has one."""
     for key, value in scope.get("headers", ()):
         if key == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
-            return token.strip() or None if scheme.lower() == "bearer" else None
+            return bearer_value(value)
     return None
 
 
-def _content_length(scope: Scope) -> int | None:
-    for key, value in scope.get("headers", ()):
-        if key == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
+def bearer_value(header: bytes | None) -> str | None:
+    """The token of an `Authorization` header's value when its scheme is Bearer (any case)."""
+    if header is None:
+        return None
+    scheme, _, token = header.decode("latin-1").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def _content_length(value: bytes | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None
 
 
 async def _unauthorized(send: Send, description: str, had_token: bool) -> None:

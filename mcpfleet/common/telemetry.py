@@ -30,7 +30,7 @@ from fastmcp.tools.base import ToolResult
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from pydantic import ValidationError as PydanticValidationError
 
-from mcpfleet.common.auth import current_caller, loggable
+from mcpfleet.common.auth import begin_call, current_caller, end_call, loggable
 from mcpfleet.common.compat import (
     FASTMCP_CRASH_PREFIX,
     FASTMCP_INVALID_ARGUMENTS_PREFIX,
@@ -138,6 +138,7 @@ class TelemetryMiddleware(Middleware):
     ) -> ToolResult:
         request_id = new_request_id()
         token = request_id_var.set(request_id)
+        identity = begin_call()  # the caller, looked up once for the whole call
         name = context.message.name
         tool = name if name in self.tools else UNKNOWN_TOOL
         caller = loggable(current_caller())
@@ -180,6 +181,7 @@ class TelemetryMiddleware(Middleware):
                         },
                     )
                 )
+            end_call(identity)
             request_id_var.reset(token)
 
 

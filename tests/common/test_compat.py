@@ -234,3 +234,81 @@ def test_uvicorn_h11_protocol_has_what_the_header_guard_uses() -> None:
     )
     for method in ("connection_made", "data_received", "connection_lost"):
         assert callable(getattr(protocol_class, method, None)), f"{VERSIONS}: H11Protocol has no {method}"
+
+
+# --- HTTP auth: the layers auth.BearerAuthMiddleware replaces ----------------------------------
+
+
+def test_fastmcp_auth_providers_put_the_two_layers_we_replace_in_front() -> None:
+    from fastmcp.server.auth import TokenVerifier
+    from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend
+
+    from mcpfleet.common.compat import fastmcp_auth_layers
+
+    layers = TokenVerifier().get_middleware()  # the base class's, which the fleet's providers override
+    assert tuple(m.cls for m in layers) == fastmcp_auth_layers(), (
+        f"{versions()}: FastMCP's auth middleware changed; auth.BearerAuthMiddleware must do what it does"
+    )
+    assert isinstance(layers[0].kwargs["backend"], BearerAuthBackend)
+
+
+HEADER_CASES = [
+    [],
+    [(b"authorization", b"Bearer abc")],
+    [(b"authorization", b"bearer abc")],
+    [(b"authorization", b"BEARER  two-spaces")],
+    [(b"authorization", b"Bearer abc "), (b"host", b"x")],
+    [(b"authorization", b"Basic dXNlcjpwYXNz")],
+    [(b"authorization", b"Bearer")],
+    [(b"authorization", b"Bearer ")],
+    [(b"authorization", b"Bearer\tabc")],
+    [(b"authorization", "Bearer caf\u00e9".encode("latin-1"))],
+    [(b"host", b"x"), (b"authorization", b"Bearer first"), (b"authorization", b"Bearer second")],
+]
+
+
+@pytest.mark.parametrize("headers", HEADER_CASES)
+async def test_the_token_is_read_as_the_sdks_bearer_backend_reads_it(headers) -> None:
+    from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend
+    from starlette.requests import HTTPConnection
+
+    from mcpfleet.common.compat import sdk_bearer_token
+
+    seen: list[str] = []
+
+    class Recording:
+        async def verify_token(self, token: str):
+            seen.append(token)
+            return None
+
+    scope = {"type": "http", "headers": headers}
+    await BearerAuthBackend(Recording()).authenticate(HTTPConnection(scope))  # type: ignore[arg-type]
+    assert sdk_bearer_token(scope) == (seen[0] if seen else None)
+
+
+async def test_get_access_token_reads_the_sdks_user_and_context_variable() -> None:
+    from fastmcp.server.auth import AccessToken
+    from fastmcp.server.dependencies import get_access_token
+
+    from mcpfleet.common.compat import sdk_auth_user
+
+    user_class, context_var = sdk_auth_user()
+    access = AccessToken(token="", client_id="key:alice", scopes=[])
+    reset = context_var.set(user_class(access))
+    try:
+        assert get_access_token() is access
+    finally:
+        context_var.reset(reset)
+    assert get_access_token() is None
+
+
+async def test_loop_time_is_anyios_clock() -> None:
+    import asyncio
+
+    from mcpfleet.common.compat import loop_time
+
+    loop = asyncio.get_running_loop()
+    before = loop.time()
+    ours, theirs = loop_time(), anyio.current_time()
+    after = loop.time()
+    assert before <= ours <= theirs <= after  # one clock, read in order
