@@ -9,6 +9,7 @@ small named functions and constants.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from importlib.metadata import version
 from typing import Any
 
@@ -148,6 +149,40 @@ def h11_protocol_class() -> type:
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
     return H11Protocol
+
+
+# --- the standard library's JSON encoder ---------------------------------------------------------
+
+
+def flat_json_encoder() -> Callable[[dict], str]:
+    """`json.JSONEncoder(ensure_ascii=False, check_circular=False).encode` for a flat dict of
+    str/int/float/bool/None values (a log line), with the C encoder built once, not per line.
+
+    `JSONEncoder.iterencode` builds `json.encoder.c_make_encoder(...)` anew for every call; this
+    builds it once with the same arguments. Without the C encoder it is the plain `encode`.
+    """
+    import json.encoder
+
+    encoder = json.JSONEncoder(ensure_ascii=False, check_circular=False)
+    make = json.encoder.c_make_encoder
+    if make is None:
+        return encoder.encode
+    encode = make(
+        None,
+        encoder.default,
+        json.encoder.encode_basestring,
+        None,
+        encoder.key_separator,
+        encoder.item_separator,
+        False,
+        False,
+        True,
+    )
+
+    def encode_flat(entry: dict) -> str:
+        return "".join(encode(entry, 0))
+
+    return encode_flat
 
 
 # --- versions, for the tests' messages --------------------------------------------------------

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextvars
 import itertools
-import json
 import logging
 import os
 import sys
@@ -35,6 +34,7 @@ from mcpfleet.common.compat import (
     FASTMCP_CRASH_PREFIX,
     FASTMCP_INVALID_ARGUMENTS_PREFIX,
     FASTMCP_UNKNOWN_TOOL_PREFIX,
+    flat_json_encoder,
     is_tool_call,
 )
 from mcpfleet.common.errors import LimitExceeded
@@ -262,7 +262,7 @@ def _extras(record: logging.LogRecord) -> dict[str, Any]:
     }
 
 
-_encode_json = json.JSONEncoder(ensure_ascii=False).encode  # one encoder, not one per line
+_encode_json = flat_json_encoder()  # entries are flat: str/int/float/bool values (see _extras)
 
 
 class JsonFormatter(logging.Formatter):

@@ -312,3 +312,18 @@ async def test_loop_time_is_anyios_clock() -> None:
     ours, theirs = loop_time(), anyio.current_time()
     after = loop.time()
     assert before <= ours <= theirs <= after  # one clock, read in order
+
+
+FLAT_ENTRIES = [
+    {},
+    {"message": 'quote " newline \n tab \t nul \x00', "caller": "jwt:https://idp/ré:用户", "n": 3},
+    {"ok": True, "no": False, "nothing": None, "big": 10**30, "neg": -0.0, "ms": 0.1 + 0.2},
+    {"nan": float("nan"), "inf": float("inf"), "ninf": float("-inf"), "lone surrogate": "\ud800"},
+]
+
+
+@pytest.mark.parametrize("entry", FLAT_ENTRIES)
+def test_the_log_lines_json_encoder_writes_what_json_dumps_writes(entry) -> None:
+    from mcpfleet.common.compat import flat_json_encoder
+
+    assert flat_json_encoder()(entry) == json.dumps(entry, ensure_ascii=False), versions()
