@@ -283,3 +283,74 @@ def test_property_no_json_crashes_npm_audit(registry, lock):
             await answer(c, "npm_audit", {"packages": json.dumps(lock)})
 
     asyncio.run(run())
+
+
+def odd_packuments(base: str) -> dict:
+    """Packuments of shapes no real registry should send, as a fake registry's routes."""
+
+    def manifest(name: str, version: str, **extra) -> dict:
+        tarball = f"{base}/{name}/-/{name}-{version}.tgz"
+        return {"name": name, "version": version, "readme": f"# {name}", "dist": {"tarball": tarball}, **extra}
+
+    docs = {
+        "tags-a-list": {
+            "name": "tags-a-list",
+            "dist-tags": ["1.0.0"],
+            "versions": {"1.0.0": manifest("tags-a-list", "1.0.0")},
+        },
+        "tags-of-numbers": {
+            "name": "tags-of-numbers",
+            "dist-tags": {"latest": 5, "next": ["1.0.0"], "beta": "1.0.0"},
+            "versions": {"1.0.0": manifest("tags-of-numbers", "1.0.0")},
+        },
+        "manifest-a-string": {
+            "name": "manifest-a-string",
+            "dist-tags": {"latest": "2.0.0"},
+            "versions": {"2.0.0": "x", "1.0.0": manifest("manifest-a-string", "1.0.0")},
+        },
+        "odd-parent": {
+            "name": "odd-parent",
+            "dist-tags": {"latest": "1.0.0"},
+            "versions": {
+                "1.0.0": manifest(
+                    "odd-parent",
+                    "1.0.0",
+                    dependencies={"tags-a-list": "latest", "tags-of-numbers": "next", "manifest-a-string": "^2"},
+                )
+            },
+        },
+    }
+    return {f"/{name}": Reply(body=doc) for name, doc in docs.items()}
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def odd_registry():
+    with serving() as remote:
+        remote.routes.update(odd_packuments(str(remote)))
+        settings = load_settings(http={"allow": ["127.0.0.1"]}, servers={"npm": {"registry": f"{remote}/"}})
+        async with fleet_client("npm", settings) as c:
+            yield c
+
+
+@in_module_loop
+@pytest.mark.parametrize("name", ["tags-a-list", "tags-of-numbers", "manifest-a-string", "odd-parent"])
+async def test_packuments_with_dist_tags_or_manifests_of_the_wrong_shape(odd_registry, name):
+    # dist-tags as a list crashed version picking ('list' object has no attribute 'get'), and a
+    # manifest that is not an object crashed every reader of it
+    for tool in ("npm_package", "npm_versions", "npm_readme", "npm_dependencies"):
+        result = await answer(odd_registry, tool, {"name": name})
+        assert not isinstance(result, str), f"{tool}: {result}"
+    versions = (await answer(odd_registry, "npm_versions", {"name": name})).structured_content
+    assert all(isinstance(v, str) for v in versions["dist_tags"].values())
+
+
+@in_module_loop
+async def test_odd_tags_and_manifests_are_left_out_as_npm_skips_them(odd_registry):
+    facts = (await answer(odd_registry, "npm_package", {"name": "manifest-a-string"})).structured_content
+    assert facts["version"] == "1.0.0"  # 2.0.0's manifest is a string: not installable
+    tree = (await answer(odd_registry, "npm_dependencies", {"name": "odd-parent", "depth": 2})).structured_content
+    tree = tree["tree"]
+    children = {c["name"]: c for c in tree["dependencies"]}
+    assert children["tags-a-list"]["version"] == "1.0.0"  # "latest": no usable tag, so the newest
+    assert "error" in children["tags-of-numbers"]  # "next" names a list: neither a tag nor a range
+    assert "error" in children["manifest-a-string"]  # ^2 matches only the unreadable manifest

@@ -1,6 +1,6 @@
 """Dependency trees resolved from abbreviated packuments, level by level, bounded and cycle-safe.
 
-Each dependency range resolves to the version `npm install` would pick (packages.pick_version).
+Each dependency range resolves to the version `npm install` would pick (packages.pick_tag_or_range).
 Production and optional dependencies are followed; peer dependencies are listed at each node but
 not followed (the consumer provides them). A package@version already on the path is a `cycle`; one
 already expanded elsewhere is `deduped` (as `npm ls` shows it). The walk stops at `max_depth`
@@ -13,7 +13,7 @@ import asyncio
 from typing import Any
 
 from mcpfleet.common.errors import FleetError
-from mcpfleet.servers.npm.packages import pick_version
+from mcpfleet.servers.npm.packages import pick_tag_or_range
 from mcpfleet.servers.npm.registry import RegistryClient
 
 FOLLOW = ("dependencies", "optionalDependencies")
@@ -51,11 +51,7 @@ async def resolve_tree(
         async with semaphore:
             try:
                 packument = await registry.packument(dep)
-                tags = packument.get("dist-tags") or {}
-                if tags.get(spec) in packument.get("versions", {}):  # "latest", "next": a dist-tag spec
-                    picked = tags[spec]
-                else:
-                    picked = pick_version(packument, spec)
+                picked = pick_tag_or_range(packument, spec)
             except ValueError:
                 return f"{spec!r} is not a semver range or dist-tag (git, file, url or alias spec)"
             except FleetError as exc:

@@ -222,7 +222,8 @@ class Lookup:
         results = []
         for obj in await self.registry.search(query, limit):
             pkg = obj["package"]
-            version = pkg.get("version") or (pkg.get("dist-tags") or {}).get("latest")
+            tags = pkg.get("dist-tags")
+            version = pkg.get("version") or (tags.get("latest") if isinstance(tags, dict) else None)
             score = obj.get("score") or {}
             results.append(
                 {

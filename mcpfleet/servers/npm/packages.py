@@ -25,25 +25,36 @@ def sorted_versions(packument: dict[str, Any]) -> list[str]:
 def resolve_version(packument: dict[str, Any], wanted: str | None) -> str:
     """`wanted` as an exact version, a dist-tag or a range, resolved the way `npm install` would."""
     versions = packument.get("versions", {})
-    tags = packument.get("dist-tags", {}) or {}
+    tags = packument.get("dist-tags", {})
     name = packument.get("name", "the package")
     if not versions:
         raise UserError(f"{name} has no published versions (all unpublished?)")
     wanted = (wanted or "latest").strip()
     if wanted in versions:
         return wanted
-    if wanted in tags and tags[wanted] in versions:
-        return tags[wanted]
     try:
-        picked = pick_version(packument, wanted)
+        picked = pick_tag_or_range(packument, wanted)
     except ValueError:
         raise UserError(
-            f"{wanted!r} is not a version, dist-tag ({', '.join(sorted(tags))}) or semver range of {name}"
+            f"{wanted!r} is not a version, dist-tag ({', '.join(sorted(tags)) or 'none'}) or semver range of {name}"
         ) from None
     if picked is None:
         newest = ", ".join(sorted_versions(packument)[:5])
         raise UserError(f"no version of {name} satisfies {wanted!r}; newest: {newest}")
     return picked
+
+
+def pick_tag_or_range(packument: dict[str, Any], spec: str) -> str | None:
+    """The version a dependency spec names: a dist-tag ("latest", "next") or a semver range.
+
+    A packument without a usable `latest` tag (none, or one naming no version) gets the newest
+    version for "latest", as for "*". ValueError when `spec` is neither a tag nor a range.
+    """
+    tags = packument.get("dist-tags")
+    tag = tags.get(spec) if isinstance(tags, dict) else None
+    if isinstance(tag, str) and tag in packument.get("versions", {}):
+        return tag
+    return pick_version(packument, "*" if spec == "latest" else spec)
 
 
 def pick_version(packument: dict[str, Any], range_text: str) -> str | None:

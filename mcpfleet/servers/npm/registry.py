@@ -171,9 +171,7 @@ class RegistryClient:
                 f"the registry refused access to {name!r} (HTTP {result.status}): a private package needs a token "
                 "for its registry in the server's npmrc setting"
             )
-        data = result.json(dict, what=f"the registry (package {name!r})")
-        if not isinstance(data.get("versions", {}), dict):
-            raise OutboundError(f"the registry (package {name!r}) sent a packument whose 'versions' is not an object")
+        data = well_formed(result.json(dict, what=f"the registry (package {name!r})"), name)
         self._cache.put(key, _Entry(result.headers.get("etag"), data), size=len(result.content))
         return data
 
@@ -215,3 +213,19 @@ class RegistryClient:
                 "set servers.npm.audit_url to one that does"
             )
         return result.json(dict, what="the advisory endpoint")
+
+
+def well_formed(packument: dict[str, Any], name: str) -> dict[str, Any]:
+    """The packument with the shapes every reader assumes, checked once where it arrives (it is a
+    registry's untrusted JSON): `versions` an object of manifest objects, `dist-tags` an object of
+    version strings. A manifest or tag of another shape is left out, as npm skips what it cannot
+    read; `versions` of another shape is the registry's error."""
+    versions = packument.get("versions", {})
+    if not isinstance(versions, dict):
+        raise OutboundError(f"the registry (package {name!r}) sent a packument whose 'versions' is not an object")
+    tags = packument.get("dist-tags")
+    packument["versions"] = {v: m for v, m in versions.items() if isinstance(m, dict)}
+    packument["dist-tags"] = (
+        {t: v for t, v in tags.items() if isinstance(t, str) and isinstance(v, str)} if isinstance(tags, dict) else {}
+    )
+    return packument
