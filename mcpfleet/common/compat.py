@@ -45,6 +45,11 @@ FASTMCP_INVALID_ARGUMENTS_PREFIX = "Invalid arguments for tool"
 FASTMCP_UNKNOWN_TOOL_PREFIX = "Unknown tool"
 
 
+# The MCP SDK's streamable HTTP transport's logger. Its one INFO line is "Terminating session:
+# <id>", written after every stateless request with id None; telemetry sets it to WARNING.
+SDK_TRANSPORT_LOGGER = "mcp.server.streamable_http"
+
+
 # --- FastMCP's middleware dispatch ----------------------------------------------------------
 
 

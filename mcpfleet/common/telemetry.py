@@ -34,6 +34,7 @@ from mcpfleet.common.compat import (
     FASTMCP_CRASH_PREFIX,
     FASTMCP_INVALID_ARGUMENTS_PREFIX,
     FASTMCP_UNKNOWN_TOOL_PREFIX,
+    SDK_TRANSPORT_LOGGER,
     flat_json_encoder,
     is_tool_call,
 )
@@ -351,6 +352,9 @@ def configure_logging(settings: TelemetrySettings) -> None:
         logger = logging.getLogger(name)
         logger.handlers.clear()  # FastMCP installs a rich handler of its own
         logger.propagate = True
+    # The fleet serves stateless HTTP, where the SDK's transport logs "Terminating session: None"
+    # at INFO after every request (there is no session): a line per call, and its cost, for nothing.
+    logging.getLogger(SDK_TRANSPORT_LOGGER).setLevel(logging.WARNING)
     install_log_filters()
 
 

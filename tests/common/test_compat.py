@@ -327,3 +327,17 @@ def test_the_log_lines_json_encoder_writes_what_json_dumps_writes(entry) -> None
     from mcpfleet.common.compat import flat_json_encoder
 
     assert flat_json_encoder()(entry) == json.dumps(entry, ensure_ascii=False), versions()
+
+
+def test_the_sdk_transports_only_info_line_is_its_terminating_session_line() -> None:
+    import inspect
+    import re
+
+    import mcp.server.streamable_http as transport
+
+    from mcpfleet.common.compat import SDK_TRANSPORT_LOGGER
+
+    assert transport.logger.name == SDK_TRANSPORT_LOGGER, versions()
+    # Telemetry sets this logger to WARNING for that line alone: a new INFO line must be looked at.
+    infos = re.findall(r"logger\.info\((.*)\)", inspect.getsource(transport))
+    assert infos == ['f"Terminating session: {self.mcp_session_id}"'], f"{versions()}: {infos}"
