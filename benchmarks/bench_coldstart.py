@@ -15,6 +15,32 @@ heavy packages each one loads. Every figure is the best of `--runs` (default 3).
 
 Goals (issue 20): ready <= 1.5 s and <= 150 MB for web, docs, k8s, npm, ui; `mcpfleet --help`
 <= 0.3 s; a one-file validate <= 0.5 s.
+
+"CPU s" is the server process's CPU until ready, "pool CPU" its children's (worker pools, the
+Tailwind worker): CPU seconds move far less with the shared machine's load than wall time. The
+import summary per server is `python -X importtime -m mcpfleet serve NAME` up to the first 200 on
+/readyz, so what the lifespan imports (the pre-warmed tools/list, uvicorn's protocols) is in it.
+
+Measured 2026-12-02 on the shared 2-core machine, best of 2 (wall / server CPU / RSS server +
+children MB). Before (04:59, load 1.8; CPU then counted server and children together):
+  web 1.63 s / 1.83 s tree / 94 + 109; docs 2.04 / 1.97 / 233; k8s 1.91 / 2.03 tree / 94 + 84;
+  npm 1.49 / 1.47 / 96; ui 1.91 / 1.86 tree / 97 + 66; math 2.55 / 3.50 tree / 94 + 267;
+  prolog 1.74 / 1.92 tree / 94 + 51.
+After this change (05:08, load 3.9-5, so wall is not comparable; server CPU + pool CPU):
+  web 2.28 s / 1.22 + 0.47 / 91 + 109; docs 4.26 / 2.04 / 229; k8s 3.00 / 1.37 + 0.43 / 91 + 78;
+  npm 2.90 / 1.51 / 93; ui 3.87 / 1.49 + 0.27 / 94 + 64; math 5.36 / 1.33 + 2.25 / 91 + 267;
+  prolog 3.48 / 1.44 + 0.59 / 91 + 51. The server path is unchanged so far: FastMCP imports
+  PyYAML itself, so settings' lazy YAML helps only commands without FastMCP (`mcpfleet config`).
+With `common.session_state` installed on each server and uvicorn's `ws="none"` (an experiment,
+same load, server process only): server CPU npm 1.38 -> 1.16 s, k8s 1.44 -> 1.20, ui 1.32 ->
+1.15, web 1.56 -> 1.29, docs 1.68 -> 1.58; RSS -6 MB each (npm 93 -> 87 MB).
+Where the rest goes (CPU, quiet moments): bare `FastMCP("x").http_app()` plus uvicorn is 1.0 s
+and 77 MB; 614 pydantic models are built before ready (0.45 s), 490 of them mcp_types' three
+schema eras (0.28 s); FastMCP parses every tool docstring with griffe; none of that can be
+deferred from outside FastMCP/mcp. docs loads the o200k tables before ready on purpose
+(bpe_openai: 0.6 s CPU, ~140 MB; tiktoken from a cached file: 0.3 s, ~80 MB), so docs cannot
+meet 150 MB while it counts tokens exactly in-process. The web pool's two workers hold
+trafilatura, lxml and pypdf (~55 MB each), k8s's jsonschema (~40 MB each).
 """
 
 from __future__ import annotations
