@@ -8,7 +8,6 @@ small named functions and constants.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from importlib.metadata import version
 from typing import Any
@@ -111,17 +110,6 @@ def sdk_bearer_value(header: bytes | None) -> str | None:
         return None
     value = header.decode("latin-1")
     return value[7:] if value[:7].lower() == "bearer " else None
-
-
-def loop_time() -> float:
-    """`anyio.current_time()` on the asyncio backend (the event loop's clock), without anyio's
-    backend lookup on every call; other backends (trio) get anyio's own answer."""
-    try:
-        return asyncio.get_running_loop().time()
-    except RuntimeError:
-        import anyio
-
-        return anyio.current_time()
 
 
 # --- FastMCP's transport ----------------------------------------------------------------------

@@ -302,18 +302,6 @@ async def test_get_access_token_reads_the_sdks_user_and_context_variable() -> No
     assert get_access_token() is None
 
 
-async def test_loop_time_is_anyios_clock() -> None:
-    import asyncio
-
-    from mcpfleet.common.compat import loop_time
-
-    loop = asyncio.get_running_loop()
-    before = loop.time()
-    ours, theirs = loop_time(), anyio.current_time()
-    after = loop.time()
-    assert before <= ours <= theirs <= after  # one clock, read in order
-
-
 FLAT_ENTRIES = [
     {},
     {"message": 'quote " newline \n tab \t nul \x00', "caller": "jwt:https://idp/ré:用户", "n": 3},
