@@ -13,6 +13,7 @@ HTTP layout (one app, any number of servers):
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import ipaddress
 import logging
@@ -194,6 +195,25 @@ async def load_tool_names(built: BuiltServer) -> list[str]:
     return built.tools
 
 
+_heap_frozen = False
+
+
+def freeze_startup_heap() -> None:
+    """Once a process, when its servers have started: collect, then leave what is alive (modules,
+    servers, settings: ~120,000 objects) out of the cyclic collector's future passes (gc.freeze).
+
+    A full collection walked all of it: ~80 ms each, every ~500 calls of a trivial tool, 0.15 ms
+    a call on average and an 80 ms stall for the call it fell on. Reference counting still frees
+    frozen objects; a frozen object that later becomes part of unreachable cycle is not collected
+    (start-up objects live as long as the process).
+    """
+    global _heap_frozen
+    if not _heap_frozen:
+        _heap_frozen = True
+        gc.collect()
+        gc.freeze()
+
+
 # --- HTTP -------------------------------------------------------------------------------------
 
 
@@ -296,6 +316,7 @@ def build_http_app(specs: Sequence[ServerSpec], settings: Settings) -> Starlette
                 await stack.enter_async_context(sub.router.lifespan_context(sub))
             for b in built:
                 await load_tool_names(b)
+            freeze_startup_heap()
             state.started = True
             log.info("serving", extra={"servers": ",".join(b.spec.name for b in built)})
             try:
@@ -442,6 +463,7 @@ async def serve_stdio(spec: ServerSpec, settings: Settings) -> None:
     configure_tracing(settings.telemetry)
     built = build_server(spec, settings, metrics=None)
     await load_tool_names(built)
+    freeze_startup_heap()
     try:
         await built.server.run_async(transport="stdio", show_banner=False)
     finally:
