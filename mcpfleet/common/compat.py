@@ -157,7 +157,7 @@ def flat_json_encoder() -> Callable[[dict], str]:
     import json.encoder
 
     encoder = json.JSONEncoder(ensure_ascii=False, check_circular=False)
-    make = json.encoder.c_make_encoder
+    make = getattr(json.encoder, "c_make_encoder", None)  # None where the C accelerator is missing
     if make is None:
         return encoder.encode
     encode = make(

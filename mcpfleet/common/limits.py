@@ -191,17 +191,18 @@ class LimitsMiddleware(Middleware):
         timeout = self.settings.timeout_for(name)
         # anyio.fail_after's work, without its generator-based context manager (hot path) and with
         # a timer that holds nothing of the call (see _cancel_later).
-        deadline: anyio.CancelScope | None = anyio.CancelScope()
-        timer = _cancel_later(deadline, timeout)
+        scope = anyio.CancelScope()
+        timer = _cancel_later(scope, timeout)
+        timed_out = False
         try:
-            with deadline:
+            with scope:
                 result = await call_next(context)
         except TimeoutError:
-            deadline = None  # a TimeoutError from inside the tool reads as the limit, as before
+            timed_out = True  # a TimeoutError from inside the tool reads as the limit, as before
         finally:
             if timer is not None:
                 timer.cancel()
-        if deadline is None or deadline.cancelled_caught:
+        if timed_out or scope.cancelled_caught:
             raise LimitExceeded(f"{name} took longer than its {timeout:g} s limit and was stopped")
         if isinstance(result, ToolResult):
             return cap_output(result, self.settings.max_output_chars)
