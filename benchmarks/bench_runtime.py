@@ -47,9 +47,10 @@ Measured, 2026-12-02 (2 vCPUs shared with other jobs, load average 4-14):
   Over HTTP (`--calls 600 --rounds 5`), the commit before this work (0e94ddb) vs after, runs
   alternated: before p50 1.142x / 1.251x, throughput 0.891x / 0.826x (full p50 3.76 / 3.58 ms);
   after p50 1.129x / 1.187x / 1.130x / 1.202x, throughput 0.944x / 0.944x / 1.036x / 1.047x
-  (full p50 3.56-3.59 ms, bare 3.07-3.16 ms; the last two with the frozen heap). Rounds within
-  a run spread 1.04x-1.22x for p50, so the p50 goal is for the lead's quiet rerun to settle;
-  throughput now meets its goal in every run.
+  (full p50 3.56-3.59 ms, bare 3.07-3.16 ms; the last two with the frozen heap); at 05:33-05:36,
+  load average 0.9-1.7, final code: p50 1.145x / 1.116x, throughput 0.993x / 1.015x (bare p50
+  2.45 ms, full 2.81-2.82 ms). Rounds within a run spread 1.04x-1.22x for p50, so the p50 goal
+  is for a quiet rerun to settle; throughput meets its goal in every run since the change.
 """
 
 from __future__ import annotations
