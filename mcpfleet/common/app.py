@@ -32,6 +32,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcpfleet import __version__
+from mcpfleet.common import session_state
 from mcpfleet.common.auth import FleetTokenVerifier, build_auth
 from mcpfleet.common.errors import ConfigError
 from mcpfleet.common.limits import LimitsMiddleware, RequestGuard, bearer_token, bearer_value, guarded_h11_protocol
@@ -88,7 +89,11 @@ def new_server(name: str, instructions: str | None = None, *, closers: Sequence[
     kwargs.setdefault("strict_input_validation", True)
     if closers:
         kwargs["lifespan"] = _closing_lifespan(kwargs.get("lifespan"), tuple(closers))
-    return FastMCP(name, instructions=instructions, version=__version__, **kwargs)
+    server = FastMCP(name, instructions=instructions, version=__version__, **kwargs)
+    # The fleet's session-state store: FastMCP's own imports py-key-value and beartype (~0.2 s of
+    # CPU) on the first tools/list, which load_tool_names pays before /readyz.
+    session_state.install(server)
+    return server
 
 
 def _closing_lifespan(inner, closers: Sequence[Closer]):
@@ -183,11 +188,16 @@ def build_server(spec: ServerSpec, settings: Settings, metrics: Metrics | None =
 
 async def load_tool_names(built: BuiltServer) -> list[str]:
     """The server's tool names, read at start-up, before it reports ready."""
-    # FastMCP creates its session-state store on the first client tools/list (visibility rules
-    # read session state), importing py-key-value and beartype: 1-2 s of CPU on a shared machine,
-    # past Claude Code's 5 s tools/list health check under load ("tools fetch failed"). Pay it here.
-    for module in ("key_value.aio.adapters.pydantic", "key_value.aio.stores.memory"):
-        importlib.import_module(module)
+    # FastMCP builds its session-state store on the first tools/list (visibility rules read
+    # session state). The fleet's (common.session_state: installed by new_server, or here for a
+    # server made otherwise) costs a dict; a configured `session_state_store` gets FastMCP's
+    # py-key-value adapter, whose import (with beartype, 1-2 s of CPU on a shared machine) would
+    # fall on the first client's tools/list, past Claude Code's 5 s health check under load
+    # ("tools fetch failed"): it is paid here, before /readyz.
+    session_state.install(built.server)
+    if not isinstance(getattr(built.server, session_state._ATTRIBUTE, None), session_state.SessionState):
+        for module in ("key_value.aio.adapters.pydantic", "key_value.aio.stores.memory"):
+            importlib.import_module(module)
 
     tools = await built.server.list_tools(run_middleware=False)
     built.tools = sorted({t.name for t in tools})
