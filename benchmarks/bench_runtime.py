@@ -201,7 +201,13 @@ def wait_ready(port: int) -> None:
     raise RuntimeError("server did not start")
 
 
-async def compare(ports: dict[str, int], calls: int, concurrency: int, rounds: int) -> None:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def compare(ports: dict[str, int], calls: int, concurrency: int, rounds: int, pids: dict[str, int]) -> None:
     targets = {kind: Target(kind, port, concurrency) for kind, port in ports.items()}
     rows: dict[str, list[dict]] = {kind: [] for kind in targets}
     for target in targets.values():  # warm up both
@@ -210,14 +216,18 @@ async def compare(ports: dict[str, int], calls: int, concurrency: int, rounds: i
     for r in range(rounds):
         order = list(targets.values()) if r % 2 == 0 else list(reversed(targets.values()))
         for target in order:
+            cpu = cpu_seconds(pids[target.kind])
             row = await target.latency(calls)
+            # the server's own CPU per sequential call: work, not waiting (steady on a busy machine)
+            row["cpu_us"] = (cpu_seconds(pids[target.kind]) - cpu) / calls * 1e6
             row["calls_per_s"] = await target.throughput(calls, concurrency)
             rows[target.kind].append(row)
         bare, full = rows["bare"][-1], rows["full"][-1]
         print(
             f"round {r + 1}: bare p50 {bare['p50_ms']:.2f} ms {bare['calls_per_s']:.0f}/s | full p50 "
             f"{full['p50_ms']:.2f} ms {full['calls_per_s']:.0f}/s | full/bare p50 {full['p50_ms'] / bare['p50_ms']:.3f}x "
-            f"throughput {full['calls_per_s'] / bare['calls_per_s']:.3f}x",
+            f"throughput {full['calls_per_s'] / bare['calls_per_s']:.3f}x | server CPU a call "
+            f"{bare['cpu_us']:.0f} / {full['cpu_us']:.0f} µs",
             flush=True,
         )
     for target in targets.values():
@@ -228,7 +238,8 @@ async def compare(ports: dict[str, int], calls: int, concurrency: int, rounds: i
     }
     for kind, m in med.items():
         print(
-            f"{kind:>5} (median of {rounds}): p50 {m['p50_ms']:.2f} ms  p99 {m['p99_ms']:.2f} ms  {m['calls_per_s']:.0f} calls/s"
+            f"{kind:>5} (median of {rounds}): p50 {m['p50_ms']:.2f} ms  p99 {m['p99_ms']:.2f} ms  "
+            f"{m['calls_per_s']:.0f} calls/s  server CPU {m['cpu_us']:.0f} µs a call"
         )
     p50_ratios = [f["p50_ms"] / b["p50_ms"] for b, f in zip(rows["bare"], rows["full"], strict=True)]
     tp_ratios = [f["calls_per_s"] / b["calls_per_s"] for b, f in zip(rows["bare"], rows["full"], strict=True)]
@@ -476,7 +487,8 @@ def main() -> None:
         try:
             for port in ports.values():
                 wait_ready(port)
-            asyncio.run(compare(ports, args.calls, args.concurrency, args.rounds))
+            pids = {kind: proc.pid for kind, proc in zip(ports, procs, strict=True)}
+            asyncio.run(compare(ports, args.calls, args.concurrency, args.rounds, pids))
         finally:
             for proc in procs:
                 proc.terminate()

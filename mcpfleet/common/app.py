@@ -451,6 +451,7 @@ def uvicorn_config(app: Starlette, settings: Settings, **overrides):
         timeout_graceful_shutdown=10,
         server_header=False,
         http=guarded_h11_protocol(settings.limits.header_timeout),
+        ws="none",  # the fleet serves no websockets: uvicorn's websocket support is never imported
         limit_concurrency=settings.limits.max_connections,
     )
     options.update(overrides)
