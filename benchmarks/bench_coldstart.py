@@ -34,6 +34,11 @@ After this change (05:08, load 3.9-5, so wall is not comparable; server CPU + po
 With `common.session_state` installed on each server and uvicorn's `ws="none"` (an experiment,
 same load, server process only): server CPU npm 1.38 -> 1.16 s, k8s 1.44 -> 1.20, ui 1.32 ->
 1.15, web 1.56 -> 1.29, docs 1.68 -> 1.58; RSS -6 MB each (npm 93 -> 87 MB).
+Quiet machine (05:54, load 0.8, nothing else running), best of 3, with the store and ws="none"
+wired in (wall / server CPU + pool CPU / RSS server + children MB): web 1.10 s / 0.87 + 0.39 /
+85 + 109; docs 1.31 / 1.29 / 224; k8s 1.06 / 0.85 + 0.31 / 85 + 78; npm 0.92 / 0.90 / 87; ui
+1.24 / 0.94 + 0.25 / 88 + 65; math 1.74 / 0.85 + 1.66 / 85 + 267; prolog 1.12 / 0.84 + 0.45 /
+85 + 51. `mcpfleet --help` 0.05 s, one-file validate 0.25 s.
 Where the rest goes (CPU, quiet moments): bare `FastMCP("x").http_app()` plus uvicorn is 1.0 s
 and 77 MB; 614 pydantic models are built before ready (0.45 s), 490 of them mcp_types' three
 schema eras (0.28 s); FastMCP parses every tool docstring with griffe; none of that can be

@@ -35,6 +35,9 @@ NEVER_BEFORE_READY = (
     "fastmcp.contrib",
     "fastmcp.experimental",
     "fastmcp.server.openapi",
+    "key_value",  # FastMCP's session-state store: the fleet's own (common.session_state) is installed
+    "beartype",
+    "joserfc",  # JWT support: only when an issuer is configured
 )
 # The o200k tables (~0.6 s, 60-140 MB): only docs counts tokens per call, so only docs loads them.
 TOKENIZERS = ("bpe_openai", "tiktoken")
