@@ -184,3 +184,10 @@ def flat_json_encoder() -> Callable[[dict], str]:
 def versions() -> str:
     """The installed versions this module's assumptions were checked against, for messages."""
     return ", ".join(f"{name} {version(name)}" for name in ("fastmcp", "mcp", "starlette", "uvicorn"))
+
+
+# FastMCP builds its session-state store lazily in `FastMCP._state_store` and keeps it in this
+# name-mangled attribute (`self.__state_store`, None until first use); `_state_storage` is the
+# `session_state_store=` it was given. common.session_state puts its own store there.
+FASTMCP_STATE_STORE = "_FastMCP__state_store"
+FASTMCP_STATE_STORAGE = "_state_storage"

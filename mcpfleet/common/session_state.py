@@ -17,8 +17,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-# FastMCP keeps its lazily built adapter in this (name-mangled) attribute of the server.
-_ATTRIBUTE = "_FastMCP__state_store"
+from mcpfleet.common.compat import FASTMCP_STATE_STORAGE, FASTMCP_STATE_STORE
+
+_ATTRIBUTE = FASTMCP_STATE_STORE
 
 
 class SessionState:
@@ -57,7 +58,7 @@ class SessionState:
 def install(server: Any, store: SessionState | None = None) -> bool:
     """Give a FastMCP server this store before its first request. False (and nothing changed)
     when the server already has a store or this FastMCP keeps it elsewhere."""
-    if getattr(server, "_state_storage", None) is not None or getattr(server, _ATTRIBUTE, False) is not None:
+    if getattr(server, FASTMCP_STATE_STORAGE, None) is not None or getattr(server, _ATTRIBUTE, False) is not None:
         return False
     setattr(server, _ATTRIBUTE, store or SessionState())
     return True

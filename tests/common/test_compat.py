@@ -6,6 +6,7 @@ import json
 import logging
 
 import anyio
+import fastmcp
 import httpcore2
 import httpx2
 import pytest
@@ -329,3 +330,17 @@ def test_the_sdk_transports_only_info_line_is_its_terminating_session_line() -> 
     # Telemetry sets this logger to WARNING for that line alone: a new INFO line must be looked at.
     infos = re.findall(r"logger\.info\((.*)\)", inspect.getsource(transport))
     assert infos == ['f"Terminating session: {self.mcp_session_id}"'], f"{versions()}: {infos}"
+
+
+def test_fastmcp_keeps_its_session_state_store_where_session_state_installs_one():
+    from mcpfleet.common.compat import FASTMCP_STATE_STORAGE, FASTMCP_STATE_STORE
+
+    server = FastMCP("compat")
+    assert getattr(server, FASTMCP_STATE_STORE, "missing") is None, (
+        f"fastmcp {fastmcp.__version__}: FastMCP no longer keeps its lazy session-state store in "
+        f"{FASTMCP_STATE_STORE} (common/session_state.py installs the fleet's there)"
+    )
+    assert getattr(server, FASTMCP_STATE_STORAGE, "missing") is None
+    marker = object()
+    setattr(server, FASTMCP_STATE_STORE, marker)
+    assert server._state_store is marker  # the property FastMCP reads and writes state through
