@@ -31,8 +31,8 @@ After this change (05:08, load 3.9-5, so wall is not comparable; server CPU + po
   npm 2.90 / 1.51 / 93; ui 3.87 / 1.49 + 0.27 / 94 + 64; math 5.36 / 1.33 + 2.25 / 91 + 267;
   prolog 3.48 / 1.44 + 0.59 / 91 + 51. The server path is unchanged so far: FastMCP imports
   PyYAML itself, so settings' lazy YAML helps only commands without FastMCP (`mcpfleet config`).
-With `common.session_state` installed on each server and uvicorn's `ws="none"` (an experiment,
-same load, server process only): server CPU npm 1.38 -> 1.16 s, k8s 1.44 -> 1.20, ui 1.32 ->
+With `common.session_state` installed on each server and uvicorn's `ws="none"` (then an
+experiment, now wired in; same load, server process only): server CPU npm 1.38 -> 1.16 s, k8s 1.44 -> 1.20, ui 1.32 ->
 1.15, web 1.56 -> 1.29, docs 1.68 -> 1.58; RSS -6 MB each (npm 93 -> 87 MB).
 Quiet machine (05:54, load 0.8, nothing else running), best of 3, with the store and ws="none"
 wired in (wall / server CPU + pool CPU / RSS server + children MB): web 1.10 s / 0.87 + 0.39 /
