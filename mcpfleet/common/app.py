@@ -89,11 +89,7 @@ def new_server(name: str, instructions: str | None = None, *, closers: Sequence[
     kwargs.setdefault("strict_input_validation", True)
     if closers:
         kwargs["lifespan"] = _closing_lifespan(kwargs.get("lifespan"), tuple(closers))
-    server = FastMCP(name, instructions=instructions, version=__version__, **kwargs)
-    # The fleet's session-state store: FastMCP's own imports py-key-value and beartype (~0.2 s of
-    # CPU) on the first tools/list, which load_tool_names pays before /readyz.
-    session_state.install(server)
-    return server
+    return FastMCP(name, instructions=instructions, version=__version__, **kwargs)
 
 
 def _closing_lifespan(inner, closers: Sequence[Closer]):
@@ -178,6 +174,9 @@ def build_server(spec: ServerSpec, settings: Settings, metrics: Metrics | None =
     if not isinstance(server, FastMCP):
         raise ConfigError(f"server {spec.name!r}: build() must return a FastMCP server")
     install_log_filters()
+    # The fleet's session-state store: FastMCP's own imports py-key-value and beartype (~0.2 s of
+    # CPU) on the first tools/list, which load_tool_names pays before /readyz.
+    session_state.install(server)
     telemetry = TelemetryMiddleware(spec.name, metrics)
     limits = LimitsMiddleware(spec.name, settings.limits)
     # Outermost first: telemetry sees every outcome, including rate-limit refusals and timeouts.
@@ -189,13 +188,12 @@ def build_server(spec: ServerSpec, settings: Settings, metrics: Metrics | None =
 async def load_tool_names(built: BuiltServer) -> list[str]:
     """The server's tool names, read at start-up, before it reports ready."""
     # FastMCP builds its session-state store on the first tools/list (visibility rules read
-    # session state). The fleet's (common.session_state: installed by new_server, or here for a
-    # server made otherwise) costs a dict; a configured `session_state_store` gets FastMCP's
-    # py-key-value adapter, whose import (with beartype, 1-2 s of CPU on a shared machine) would
-    # fall on the first client's tools/list, past Claude Code's 5 s health check under load
-    # ("tools fetch failed"): it is paid here, before /readyz.
-    session_state.install(built.server)
-    if not isinstance(getattr(built.server, session_state._ATTRIBUTE, None), session_state.SessionState):
+    # session state). The fleet's (common.session_state, installed by build_server) costs a dict;
+    # a configured `session_state_store` gets FastMCP's py-key-value adapter, whose import (with
+    # beartype, 1-2 s of CPU on a shared machine) would fall on the first client's tools/list,
+    # past Claude Code's 5 s health check under load ("tools fetch failed"): it is paid here,
+    # before /readyz.
+    if not session_state.installed(built.server):
         for module in ("key_value.aio.adapters.pydantic", "key_value.aio.stores.memory"):
             importlib.import_module(module)
 
@@ -307,7 +305,7 @@ def build_http_app(specs: Sequence[ServerSpec], settings: Settings) -> Starlette
         if verifier is None or rest.rstrip("/") != "mcp":
             return "open"
         token = bearer_value(authorization)
-        if token is None or authorization is None:
+        if token is None or authorization is None:  # (the second for the type checker)
             return "refused"
         # verify_request keeps the answer in the scope: the server's auth layer does not verify again.
         return "ok" if await verifier.verify_request(scope, authorization, token) is not None else "refused"

@@ -298,7 +298,12 @@ def current_caller() -> str:
     override = _caller_override.get()
     if override is not None:
         return override
-    return (_call_identity.get() or _look_up_caller())[0]
+    return _identity()[0]
+
+
+def _identity() -> tuple[str, AccessToken | None]:
+    """The running call's (caller, token): set once by `begin_call`, else looked up now."""
+    return _call_identity.get() or _look_up_caller()
 
 
 def _look_up_caller() -> tuple[str, AccessToken | None]:
@@ -351,7 +356,7 @@ def loggable(caller: str) -> str:
 def refuse_list_only() -> None:
     """Refuse a tool call by an API key marked `list_only` (a gateway's service key: LiteLLM lists
     the tools at start-up with it, while every user's call carries that user's own token)."""
-    token = (_call_identity.get() or _look_up_caller())[1]
+    token = _identity()[1]
     if token is not None and token.claims.get("list_only") is True:
         raise UserError(
             f"{loggable(token.client_id)} may list tools but not call them: call through the gateway "

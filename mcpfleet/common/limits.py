@@ -164,7 +164,6 @@ class LimitsMiddleware(Middleware):
         self.server = server
         self.settings = settings
         self.limiter = rate_limiter(settings)
-        self._output_schemas: dict[str, bool] = {}
 
     async def __call__(self, context: MiddlewareContext, call_next: CallNext) -> Any:
         # Straight to the one hook this middleware has (see compat.is_tool_call).

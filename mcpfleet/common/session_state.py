@@ -62,3 +62,8 @@ def install(server: Any, store: SessionState | None = None) -> bool:
         return False
     setattr(server, _ATTRIBUTE, store or SessionState())
     return True
+
+
+def installed(server: Any) -> bool:
+    """Whether the server keeps its session state in this module's store."""
+    return isinstance(getattr(server, _ATTRIBUTE, None), SessionState)
