@@ -16,18 +16,18 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import anyio
 import mcp_types as mt
-from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
+from fastmcp.server.middleware import CallNext, MiddlewareContext
 from fastmcp.tools.base import ToolResult
 from mcp_types import TextContent
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcpfleet.common.auth import caller_key, current_caller, is_local, loggable, refuse_list_only
-from mcpfleet.common.compat import h11_protocol_class, is_tool_call
+from mcpfleet.common.compat import h11_protocol_class
 from mcpfleet.common.errors import LimitExceeded
+from mcpfleet.common.middleware import ToolCallMiddleware
 from mcpfleet.common.settings import LimitSettings
 from mcpfleet.common.untrusted import CLOSE_TAG, OPEN_TAG
 
@@ -157,19 +157,13 @@ def rate_limiter(settings: LimitSettings) -> _LocalLimiter | RedisRateLimiter:
     raise ConfigError(f"limits.rate_limit_store must be 'memory' or a redis:// URL, not {store!r}")
 
 
-class LimitsMiddleware(Middleware):
+class LimitsMiddleware(ToolCallMiddleware):
     """Rate limit, then run the tool under its timeout, then cap the size of what it returns."""
 
     def __init__(self, server: str, settings: LimitSettings) -> None:
         self.server = server
         self.settings = settings
         self.limiter = rate_limiter(settings)
-
-    async def __call__(self, context: MiddlewareContext, call_next: CallNext) -> Any:
-        # Straight to the one hook this middleware has (see compat.is_tool_call).
-        if is_tool_call(context):
-            return await self.on_call_tool(context, call_next)
-        return await call_next(context)
 
     async def on_call_tool(
         self,

@@ -24,7 +24,7 @@ from typing import Any
 
 import mcp_types as mt
 from fastmcp.exceptions import FastMCPError, NotFoundError, ToolError, ValidationError
-from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
+from fastmcp.server.middleware import CallNext, MiddlewareContext
 from fastmcp.tools.base import ToolResult
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from pydantic import ValidationError as PydanticValidationError
@@ -36,9 +36,9 @@ from mcpfleet.common.compat import (
     FASTMCP_UNKNOWN_TOOL_PREFIX,
     SDK_TRANSPORT_LOGGER,
     flat_json_encoder,
-    is_tool_call,
 )
 from mcpfleet.common.errors import LimitExceeded
+from mcpfleet.common.middleware import ToolCallMiddleware
 from mcpfleet.common.settings import TelemetrySettings
 
 log = logging.getLogger("mcpfleet.calls")
@@ -114,7 +114,7 @@ def new_request_id() -> str:
     return os.urandom(8).hex()
 
 
-class TelemetryMiddleware(Middleware):
+class TelemetryMiddleware(ToolCallMiddleware):
     """Times, counts and logs each tool call; turns internal failures into opaque errors."""
 
     def __init__(self, server: str, metrics: Metrics | None, tools: Iterable[str] = ()) -> None:
@@ -125,12 +125,6 @@ class TelemetryMiddleware(Middleware):
 
     def set_tools(self, tools: Iterable[str]) -> None:
         self.tools = frozenset(tools)
-
-    async def __call__(self, context: MiddlewareContext, call_next: CallNext) -> Any:
-        # Straight to the one hook this middleware has (see compat.is_tool_call).
-        if is_tool_call(context):
-            return await self.on_call_tool(context, call_next)
-        return await call_next(context)
 
     async def on_call_tool(
         self,
