@@ -172,13 +172,6 @@ class Target:
             raise RuntimeError(f"{self.kind}: bad answer {response.status_code}: {response.text[:200]}")
         return elapsed
 
-    async def latency(self, calls: int) -> dict:
-        latencies = sorted([await self.one() for _ in range(calls)])
-        return {
-            "p50_ms": statistics.median(latencies) * 1000,
-            "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
-        }
-
     async def throughput(self, calls: int, concurrency: int) -> float:
         async def worker(n: int) -> None:
             for _ in range(n):
@@ -187,6 +180,24 @@ class Target:
         started = time.perf_counter()
         await asyncio.gather(*(worker(calls // concurrency) for _ in range(concurrency)))
         return (calls // concurrency * concurrency) / (time.perf_counter() - started)
+
+
+def percentiles(latencies: list[float]) -> dict:
+    latencies = sorted(latencies)
+    return {
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+    }
+
+
+async def interleaved_latency(targets: list[Target], calls: int) -> dict[str, dict]:
+    """`calls` sequential calls to each target, taking turns call by call (a, b, b, a, a, b, ...):
+    a change in the machine's speed (another job, the CPU's clock) lands on both alike."""
+    times: dict[str, list[float]] = {t.kind: [] for t in targets}
+    for i in range(calls):
+        for target in targets if i % 2 == 0 else reversed(targets):
+            times[target.kind].append(await target.one())
+    return {kind: percentiles(t) for kind, t in times.items()}
 
 
 def start(kind: str, port: int, log: Path) -> subprocess.Popen:
@@ -225,11 +236,14 @@ async def compare(ports: dict[str, int], calls: int, concurrency: int, rounds: i
             await target.one()
     for r in range(rounds):
         order = list(targets.values()) if r % 2 == 0 else list(reversed(targets.values()))
+        cpu = {kind: cpu_seconds(pid) for kind, pid in pids.items()}
+        latency = await interleaved_latency(order, calls)
         for target in order:
-            cpu = cpu_seconds(pids[target.kind])
-            row = await target.latency(calls)
+            row = latency[target.kind]
             # the server's own CPU per sequential call: work, not waiting (steady on a busy machine)
-            row["cpu_us"] = (cpu_seconds(pids[target.kind]) - cpu) / calls * 1e6
+            row["cpu_us"] = (cpu_seconds(pids[target.kind]) - cpu[target.kind]) / calls * 1e6
+        for target in order:
+            row = latency[target.kind]
             row["calls_per_s"] = await target.throughput(calls, concurrency)
             rows[target.kind].append(row)
         bare, full = rows["bare"][-1], rows["full"][-1]

@@ -84,22 +84,27 @@ class FleetTokenVerifier(TokenVerifier):
 
     def __init__(self, server: str, settings: AuthSettings) -> None:
         self.server = server
-        self._keys: dict[str, ApiKey] = {k.hash: k for k in settings.api_keys}
+        # API keys carry no scopes of their own: they are granted what JWTs must show.
+        self._key_scopes = list(settings.jwt.required_scopes) if settings.jwt else []
+        # What each key verifies to on this server, built once (None: not one of its servers):
+        # the same answer for every request with that key, without a pydantic model built per request.
+        self._keys: dict[str, tuple[ApiKey, AccessToken | None]] = {
+            k.hash: (k, self._key_access(k) if k.allows(server) else None) for k in settings.api_keys
+        }
         self._jwt = _jwt_verifier(settings) if settings.jwt else None
         self._jwt_settings = settings.jwt
         self._verified: dict[bytes, tuple[AccessToken, float]] = {}
         self._identity_claim = settings.jwt.identity_claim if settings.jwt else "sub"
-        # API keys carry no scopes of their own: they are granted what JWTs must show.
-        self._key_scopes = list(settings.jwt.required_scopes) if settings.jwt else []
         super().__init__(required_scopes=self._key_scopes or None)
 
+    def _key_access(self, key: ApiKey) -> AccessToken:
+        claims = {"auth": "api_key", "list_only": True} if key.list_only else {"auth": "api_key"}
+        return AccessToken(token="", client_id=KEY_NAMESPACE + key.name, scopes=self._key_scopes, claims=claims)
+
     async def verify_token(self, token: str) -> AccessToken | None:
-        key = self._lookup_key(token)
-        if key is not None:
-            if not key.allows(self.server):
-                return None
-            claims = {"auth": "api_key", "list_only": True} if key.list_only else {"auth": "api_key"}
-            return AccessToken(token="", client_id=KEY_NAMESPACE + key.name, scopes=self._key_scopes, claims=claims)
+        found = self._lookup_key(token)
+        if found is not None:
+            return found[1]
         if self._jwt is None or token.count(".") != 2:
             return None
         digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
@@ -139,12 +144,12 @@ class FleetTokenVerifier(TokenVerifier):
         if len(self._verified) > _VERIFIED_MAX:
             self._verified.pop(next(iter(self._verified)))
 
-    def _lookup_key(self, token: str) -> ApiKey | None:
+    def _lookup_key(self, token: str) -> tuple[ApiKey, AccessToken | None] | None:
         digest = hash_key(token)
-        key = self._keys.get(digest)
+        found = self._keys.get(digest)
         # The dict lookup compares hashes, not secrets; compare_digest keeps it constant-time anyway.
-        if key is not None and hmac.compare_digest(key.hash, digest):
-            return key
+        if found is not None and hmac.compare_digest(found[0].hash, digest):
+            return found
         return None
 
 

@@ -24,6 +24,7 @@ from fastmcp.tools.base import ToolResult
 from mcp_types import TextContent
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mcpfleet.common.after_response import Collecting
 from mcpfleet.common.auth import caller_key, current_caller, is_local, loggable, refuse_list_only
 from mcpfleet.common.compat import h11_protocol_class
 from mcpfleet.common.errors import LimitExceeded
@@ -332,7 +333,9 @@ class RequestGuard:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        await self.app(scope, replay, send)
+        # The call's log line and metrics are written once its answer is out (after_response).
+        with Collecting(send) as collecting:
+            await self.app(scope, replay, collecting.send)
 
     async def _read_body(self, receive: Receive) -> bytes | None:
         chunks: list[bytes] = []

@@ -29,6 +29,7 @@ from fastmcp.tools.base import ToolResult
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from pydantic import ValidationError as PydanticValidationError
 
+from mcpfleet.common.after_response import defer
 from mcpfleet.common.auth import begin_call, current_caller, end_call, loggable
 from mcpfleet.common.compat import (
     FASTMCP_CRASH_PREFIX,
@@ -160,24 +161,26 @@ class TelemetryMiddleware(ToolCallMiddleware):
             raise
         finally:
             seconds = time.perf_counter() - started
-            if self.metrics is not None:
-                self.metrics.observe(self.server, tool, outcome, seconds)
-            if self.log.isEnabledFor(logging.INFO):
-                self.log.handle(
-                    call_record(
-                        self.log.name,
-                        {
-                            "request_id": request_id,
-                            "caller": caller,
-                            "server": self.server,
-                            "tool": name[:64],
-                            "duration_ms": round(seconds * 1000, 2),
-                            "outcome": outcome,
-                        },
-                    )
-                )
+            # Counted and logged once the answer is out, off the caller's wait (after_response).
+            defer(self._report, request_id, caller, name, tool, outcome, seconds, time.time())
             end_call(identity)
             request_id_var.reset(token)
+
+    def _report(
+        self, request_id: str, caller: str, name: str, tool: str, outcome: str, seconds: float, ended: float
+    ) -> None:
+        if self.metrics is not None:
+            self.metrics.observe(self.server, tool, outcome, seconds)
+        if self.log.isEnabledFor(logging.INFO):
+            fields = {
+                "request_id": request_id,
+                "caller": caller,
+                "server": self.server,
+                "tool": name[:64],
+                "duration_ms": round(seconds * 1000, 2),
+                "outcome": outcome,
+            }
+            self.log.handle(call_record(self.log.name, fields, ended))
 
 
 # The call log's record, built from a template: `Logger.info(extra=...)` would look up the
@@ -189,10 +192,11 @@ _CALL_TEMPLATE.update(thread=None, threadName=None, process=None, processName=No
 _START = _CALL_TEMPLATE["created"] - _CALL_TEMPLATE["relativeCreated"] / 1000  # logging's start time
 
 
-def call_record(logger: str, fields: dict[str, Any]) -> logging.LogRecord:
-    """The INFO record "tool call" of `logger` with `fields` as its extras, stamped now."""
+def call_record(logger: str, fields: dict[str, Any], now: float | None = None) -> logging.LogRecord:
+    """The INFO record "tool call" of `logger` with `fields` as its extras, stamped `now`
+    (`time.time()`; default: this moment)."""
     record = logging.LogRecord.__new__(logging.LogRecord)
-    now = time.time()
+    now = time.time() if now is None else now
     attributes = record.__dict__
     attributes.update(_CALL_TEMPLATE)
     attributes.update(fields)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 import httpx2
 import pytest
@@ -58,7 +59,14 @@ def test_a_served_call_writes_its_call_line_and_nothing_else(api_keys, fleet_log
         for _ in range(3):
             answer = httpx2.post(f"{url}/echo/mcp", content=json.dumps(body), headers=headers, timeout=10)
             assert answer.status_code == 200 and "hi" in answer.text
-        # The server's records (this process's client, httpx2, logs its requests too).
+        # The server's records (this process's client, httpx2, logs its requests too). The call
+        # line is written just after the answer has gone out (after_response), so by the server's
+        # thread perhaps a moment after this one has read it: wait for it, boundedly.
+        deadline = time.monotonic() + 10
+        while (
+            len([r for r in fleet_logging[before:] if r.name == "mcpfleet.calls"]) < 3 and time.monotonic() < deadline
+        ):
+            time.sleep(0.01)
         during = [r for r in fleet_logging[before:] if not r.name.startswith(("httpx2", "httpcore2"))]
     # Not the SDK's "Terminating session: None" after each stateless request, nor anything else.
     assert [(r.name, r.getMessage()) for r in during] == [("mcpfleet.calls", "tool call")] * 3

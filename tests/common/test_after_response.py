@@ -1,0 +1,87 @@
+"""Work left for after the response (a call's log line and metrics): when it runs, and that a
+failure in it never reaches the caller."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import httpx2
+import pytest
+
+from fleet_testing import ECHO, KEYS, running_app
+from mcpfleet.common.after_response import Collecting, defer
+from mcpfleet.common.app import build_http_app
+from mcpfleet.common.settings import load_settings
+
+
+def recorder(events: list):
+    async def send(message: dict) -> None:
+        events.append(("sent", message["type"], message.get("more_body", False)))
+
+    return send
+
+
+async def test_deferred_work_runs_right_after_the_last_body_message():
+    events: list = []
+    with Collecting(recorder(events)) as collecting:
+        await collecting.send({"type": "http.response.start", "status": 200, "headers": []})
+        defer(events.append, ("work", 1))
+        defer(events.append, ("work", 2))
+        await collecting.send({"type": "http.response.body", "body": b"a", "more_body": True})
+        assert events[-1] == ("sent", "http.response.body", True)  # not yet: more body follows
+        await collecting.send({"type": "http.response.body", "body": b"b"})
+        assert events[-3:] == [("sent", "http.response.body", False), ("work", 1), ("work", 2)]
+    assert events.count(("work", 1)) == 1  # run once, not again on the way out
+
+
+async def test_work_of_a_response_that_never_finished_runs_when_the_request_ends():
+    events: list = []
+    with pytest.raises(RuntimeError), Collecting(recorder(events)):
+        defer(events.append, "work")
+        raise RuntimeError("the app failed before answering")
+    assert events == ["work"]
+
+
+def test_outside_a_request_work_runs_at_once():
+    events: list = []
+    defer(events.append, "now")
+    assert events == ["now"]
+
+
+async def test_a_failing_piece_of_work_is_logged_and_the_rest_still_runs(caplog):
+    events: list = []
+
+    def broken() -> None:
+        raise ValueError("boom")
+
+    with caplog.at_level(logging.ERROR, logger="mcpfleet.runtime"), Collecting(recorder(events)) as collecting:
+        defer(broken)
+        defer(events.append, "after")
+        await collecting.send({"type": "http.response.body", "body": b""})  # must not raise
+    assert events[-1] == "after"
+    assert any("deferred" in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+def test_a_served_call_is_counted_before_the_next_request_is_read(api_keys):
+    # The call's metrics are written after its answer, but before the server reads another
+    # request: a scrape that follows a call always counts it.
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "echo_say", "arguments": {"text": "hi"}},
+    }
+    headers = {
+        "Accept": "application/json, text/event-stream",
+        "Content-Type": "application/json",
+        "Authorization": f"Bearer {KEYS['alice']}",
+    }
+    app = build_http_app([ECHO], load_settings(auth={"api_keys": api_keys}))
+    line = 'mcpfleet_tool_calls_total{outcome="ok",server="echo",tool="echo_say"}'
+    # One connection, requests in turn.
+    with running_app(app) as url, httpx2.Client(base_url=url, timeout=10) as client:
+        for n in range(1, 4):
+            answer = client.post("/echo/mcp", content=json.dumps(body), headers=headers)
+            assert answer.status_code == 200 and "hi" in answer.text
+            assert f"{line} {n}.0" in client.get("/metrics").text
