@@ -1,13 +1,12 @@
 """Work a request leaves for after its response has gone out: a tool call's log line and metrics.
 
-The HTTP guard opens a `pending` list per request (`collecting`); what `defer` hands it runs as
-soon as the last byte of the response has been handed to the connection, in the same step of the
-event loop, so it is done before this process reads another request (a scrape of /metrics that
-follows a call counts that call). The caller already has its answer while the line is formatted
-and written. A response that never completes (the client went away, the app failed) runs what is
-left when the request ends. Outside a request the guard sees (stdio, in process) `defer` runs
-the work at once.
-"""
+The HTTP guard wraps each request in a `Collecting`; what `defer` hands it runs as soon as the
+last byte of the response has been handed to the connection, in the same step of the event loop,
+so it is done before this process reads another request (a scrape of /metrics that follows a call
+counts that call). The caller already has its answer while the line is formatted and written. A
+response that never completes (the client went away, the app failed) runs what is left when the
+request ends, and work deferred after that (the call the client gave up on, which ends later)
+runs at once. Outside a request the guard sees (stdio, in process) `defer` runs the work at once."""
 
 from __future__ import annotations
 
@@ -20,18 +19,18 @@ from starlette.types import Message, Send
 
 log = logging.getLogger("mcpfleet.runtime")
 
-_pending: contextvars.ContextVar[list[tuple[Callable[..., None], tuple[Any, ...]]] | None] = contextvars.ContextVar(
-    "mcpfleet_after_response", default=None
-)
+_current: contextvars.ContextVar[Collecting | None] = contextvars.ContextVar("mcpfleet_after_response", default=None)
 
 
 def defer(work: Callable[..., None], *args: Any) -> None:
-    """Run `work(*args)` once the current request's response is out, or now outside one."""
-    pending = _pending.get()
-    if pending is None:
+    """Run `work(*args)` once the current request's response is out, or now: outside a request,
+    and once the response is out or the request has ended (a call the client gave up on ends
+    after its request: its line is written then, not lost)."""
+    collecting = _current.get()
+    if collecting is None or collecting.done:
         work(*args)
     else:
-        pending.append((work, args))
+        collecting.pending.append((work, args))
 
 
 def run_pending(pending: list[tuple[Callable[..., None], tuple[Any, ...]]]) -> None:
@@ -50,21 +49,24 @@ class Collecting:
     message; whatever is left runs on the way out. (A class, not a generator context manager:
     this is on every request's path.)"""
 
-    __slots__ = ("_send", "_token", "pending")
+    __slots__ = ("_send", "_token", "done", "pending")
 
     def __init__(self, send: Send) -> None:
         self._send = send
+        self.done = False  # the response is out, or the request is over: defer runs work at once
         self.pending: list[tuple[Callable[..., None], tuple[Any, ...]]] = []
 
     async def send(self, message: Message) -> None:
         await self._send(message)
-        if self.pending and message["type"] == "http.response.body" and not message.get("more_body", False):
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            self.done = True
             run_pending(self.pending)
 
     def __enter__(self) -> Collecting:
-        self._token = _pending.set(self.pending)
+        self._token = _current.set(self)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        _pending.reset(self._token)
+        self.done = True
+        _current.reset(self._token)
         run_pending(self.pending)

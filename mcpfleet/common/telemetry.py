@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import itertools
 import logging
@@ -45,7 +46,7 @@ from mcpfleet.common.settings import TelemetrySettings
 log = logging.getLogger("mcpfleet.calls")
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("mcpfleet_request_id", default=None)
 
-OUTCOMES = ("ok", "error", "invalid", "unknown_tool", "limited", "internal")
+OUTCOMES = ("ok", "error", "invalid", "unknown_tool", "limited", "internal", "cancelled")
 UNKNOWN_TOOL = "_unknown"
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
@@ -159,6 +160,9 @@ class TelemetryMiddleware(ToolCallMiddleware):
             if outcome == "invalid":
                 raise ToolError(invalid_arguments_message(name, exc)) from None
             raise
+        except asyncio.CancelledError:  # the client went away, or the server is stopping
+            outcome = "cancelled"
+            raise
         finally:
             seconds = time.perf_counter() - started
             # Counted and logged once the answer is out, off the caller's wait (after_response).
@@ -169,9 +173,7 @@ class TelemetryMiddleware(ToolCallMiddleware):
     def _report(
         self, request_id: str, caller: str, name: str, tool: str, outcome: str, seconds: float, ended: float
     ) -> None:
-        if self.metrics is not None:
-            self.metrics.observe(self.server, tool, outcome, seconds)
-        if self.log.isEnabledFor(logging.INFO):
+        if self.log.isEnabledFor(logging.INFO):  # first: logging never raises, so the line is never lost
             fields = {
                 "request_id": request_id,
                 "caller": caller,
@@ -181,6 +183,8 @@ class TelemetryMiddleware(ToolCallMiddleware):
                 "outcome": outcome,
             }
             self.log.handle(call_record(self.log.name, fields, ended))
+        if self.metrics is not None:
+            self.metrics.observe(self.server, tool, outcome, seconds)
 
 
 # The call log's record, built from a template: `Logger.info(extra=...)` would look up the

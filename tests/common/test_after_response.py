@@ -3,8 +3,11 @@ failure in it never reaches the caller."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import socket
+import time
 
 import httpx2
 import pytest
@@ -85,3 +88,49 @@ def test_a_served_call_is_counted_before_the_next_request_is_read(api_keys):
             answer = client.post("/echo/mcp", content=json.dumps(body), headers=headers)
             assert answer.status_code == 200 and "hi" in answer.text
             assert f"{line} {n}.0" in client.get("/metrics").text
+
+
+async def test_work_deferred_after_the_request_ended_runs_at_once():
+    # A call the client gave up on runs on in its own task (with the request's context) and
+    # ends after the request did: what it defers then must run, not wait in a list no one reads.
+    events: list = []
+    go = asyncio.Event()
+
+    async def call_that_outlives_its_request() -> None:
+        await go.wait()
+        defer(events.append, "late")
+
+    with Collecting(recorder(events)):
+        task = asyncio.create_task(call_that_outlives_its_request())
+        await asyncio.sleep(0)
+    go.set()
+    await task
+    assert events == ["late"]
+
+
+def test_a_call_whose_client_went_away_is_logged_and_counted_as_cancelled(api_keys):
+    body = json.dumps(
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {"name": "echo_sleep", "arguments": {"seconds": 30}},
+        }
+    ).encode()
+    head = (
+        "POST /echo/mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Accept: application/json, text/event-stream\r\nAuthorization: Bearer {KEYS['alice']}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    line = 'mcpfleet_tool_calls_total{outcome="cancelled",server="echo",tool="echo_sleep"} 1.0'
+    app = build_http_app([ECHO], load_settings(auth={"api_keys": api_keys}))
+    with running_app(app) as url, httpx2.Client(base_url=url, timeout=10) as client:
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(head + body)
+            time.sleep(0.5)  # let the call start its 30 s sleep
+        # The client has hung up: the SDK cancels the call, whose line is written as it ends.
+        deadline = time.monotonic() + 20
+        while line not in (scraped := client.get("/metrics").text) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert line in scraped
