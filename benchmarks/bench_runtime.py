@@ -63,24 +63,22 @@ Measured, 2026-12-02 (2 vCPUs shared with other jobs, load average 4-14):
   of the rounds' spread (about +-6 %). Two more consecutive runs at 06:36-06:37 (load 0.4-1.0):
   p50 1.121x / 1.043x, throughput 0.970x / 1.079x, server CPU 1.04x / 1.06x. So the p50 sits at
   the 1.10x goal, not reliably under it; the server CPU ratio (1.04-1.07x) is the steadier figure.
-- Calls in turns, log after the answer, a cheaper deadline (2026-12-02, 16:05-17:18 UTC, nothing
-  else running, but a slower machine than the morning's: bare p50 3.7-4.7 ms against 2.65).
-  The latency pass now takes turns call by call (bare, full, full, bare, ...) instead of 1,000
-  calls to one server then 1,000 to the other: single rounds spread 0.80x-1.42x before, on this
-  machine, and 1.02x-1.11x after. Timestamps inside both servers showed where full's extra
-  ~0.25 ms went: ~0.18 ms before the SDK's session manager (the guard's header scan 20 us, key
-  verification 70 us, the body read under its deadline 50 us, the server's auth layers) and
-  ~0.13 ms in the middlewares, of it the anyio CancelScope of the tool deadline ~800 bytecodes
-  (its __init__, __enter__, __exit__ and the walk up the call's chain of scopes). Changes:
-  the call's log line and metrics run after the response's last byte (common/after_response);
-  an API key verifies to an AccessToken built once (pydantic model per request before); the
-  deadline cancels the task (common/deadline, ~300 bytecodes). `--bytecodes`: the runtime adds
-  2,823 (+5.2 %) and 147 frames, was 3,105 (+5.7 %) and 155 this afternoon; `--split`: auth 558,
-  LimitsMiddleware 661 (was 1,260), TelemetryMiddleware 1,112 (log line 589 and Prometheus 201,
-  both now after the answer). Two consecutive runs of `--calls 1000 --rounds 7`: p50 1.059x /
-  1.069x, throughput 1.054x / 1.030x; then the commit before this work (ee279a1) with this same
-  benchmark, alternated with the new code: before 1.102x / 1.089x, after 1.064x / 1.041x
-  (throughput before 1.112x / 0.981x, after 1.011x / 0.985x).
+- Calls in turns, the log after the answer (2026-12-02, 16:05-17:46 UTC, nothing else running,
+  but a slower machine than the morning's: bare p50 3.7-4.7 ms against 2.65). The latency pass
+  now takes turns call by call (bare, full, full, bare, ...) instead of 1,000 calls to one
+  server then 1,000 to the other: single rounds spread 0.80x-1.42x before, on this machine, and
+  1.02x-1.11x after. Timestamps inside both servers showed where full's extra ~0.25 ms went:
+  ~0.18 ms before the SDK's session manager (the guard's header scan 20 us, key verification
+  70 us, the body read under its deadline 50 us, the server's auth layers) and ~0.13 ms in the
+  middlewares. Changes: the call's log line and metrics run after the response's last byte
+  (common/after_response); an API key verifies to an AccessToken built once (a pydantic model
+  per request before: verification 70 -> 37 us in the request). Tried and reverted: the tool
+  deadline as a native task cancel instead of anyio's CancelScope (~800 -> ~300 bytecodes, p50
+  1.059x / 1.069x and, alternated with ee279a1 on this benchmark, 1.064x / 1.041x against
+  1.102x / 1.089x), because it breaks through anyio's shields (see ARCHITECTURE). Final code,
+  two consecutive runs of `--calls 1000 --rounds 7`: p50 **1.055x / 1.057x** (full 4.74 / 4.48
+  ms, bare 4.54 / 4.29), throughput 0.985x / 1.103x. `--bytecodes`: the runtime adds 3,254
+  (+6.0 %; the log line, deferred, is still counted in process) and 163 frames.
 """
 
 from __future__ import annotations
