@@ -196,11 +196,10 @@ _CALL_TEMPLATE.update(thread=None, threadName=None, process=None, processName=No
 _START = _CALL_TEMPLATE["created"] - _CALL_TEMPLATE["relativeCreated"] / 1000  # logging's start time
 
 
-def call_record(logger: str, fields: dict[str, Any], now: float | None = None) -> logging.LogRecord:
-    """The INFO record "tool call" of `logger` with `fields` as its extras, stamped `now`
-    (`time.time()`; default: this moment)."""
+def call_record(logger: str, fields: dict[str, Any], now: float) -> logging.LogRecord:
+    """The INFO record "tool call" of `logger` with `fields` as its extras, stamped `now` (a
+    `time.time()`: when the call ended, not when its line is written)."""
     record = logging.LogRecord.__new__(logging.LogRecord)
-    now = time.time() if now is None else now
     attributes = record.__dict__
     attributes.update(_CALL_TEMPLATE)
     attributes.update(fields)

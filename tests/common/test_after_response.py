@@ -4,7 +4,6 @@ failure in it never reaches the caller."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import socket
 import time
@@ -12,7 +11,7 @@ import time
 import httpx2
 import pytest
 
-from fleet_testing import ECHO, KEYS, running_app
+from fleet_testing import ECHO, KEYS, eventually, running_app, tool_call_post
 from mcpfleet.common.after_response import Collecting, defer
 from mcpfleet.common.app import build_http_app
 from mcpfleet.common.settings import load_settings
@@ -69,23 +68,13 @@ async def test_a_failing_piece_of_work_is_logged_and_the_rest_still_runs(caplog)
 def test_a_served_call_is_counted_before_the_next_request_is_read(api_keys):
     # The call's metrics are written after its answer, but before the server reads another
     # request: a scrape that follows a call always counts it.
-    body = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "tools/call",
-        "params": {"name": "echo_say", "arguments": {"text": "hi"}},
-    }
-    headers = {
-        "Accept": "application/json, text/event-stream",
-        "Content-Type": "application/json",
-        "Authorization": f"Bearer {KEYS['alice']}",
-    }
+    body, headers = tool_call_post("echo_say", {"text": "hi"}, KEYS["alice"])
     app = build_http_app([ECHO], load_settings(auth={"api_keys": api_keys}))
     line = 'mcpfleet_tool_calls_total{outcome="ok",server="echo",tool="echo_say"}'
     # One connection, requests in turn.
     with running_app(app) as url, httpx2.Client(base_url=url, timeout=10) as client:
         for n in range(1, 4):
-            answer = client.post("/echo/mcp", content=json.dumps(body), headers=headers)
+            answer = client.post("/echo/mcp", content=body, headers=headers)
             assert answer.status_code == 200 and "hi" in answer.text
             assert f"{line} {n}.0" in client.get("/metrics").text
 
@@ -109,19 +98,9 @@ async def test_work_deferred_after_the_request_ended_runs_at_once():
 
 
 def test_a_call_whose_client_went_away_is_logged_and_counted_as_cancelled(api_keys):
-    body = json.dumps(
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "tools/call",
-            "params": {"name": "echo_sleep", "arguments": {"seconds": 30}},
-        }
-    ).encode()
-    head = (
-        "POST /echo/mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-        f"Accept: application/json, text/event-stream\r\nAuthorization: Bearer {KEYS['alice']}\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
-    ).encode()
+    body, headers = tool_call_post("echo_sleep", {"seconds": 30}, KEYS["alice"])
+    fields = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    head = f"POST /echo/mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n{fields}Content-Length: {len(body)}\r\n\r\n".encode()
     line = 'mcpfleet_tool_calls_total{outcome="cancelled",server="echo",tool="echo_sleep"} 1.0'
     app = build_http_app([ECHO], load_settings(auth={"api_keys": api_keys}))
     with running_app(app) as url, httpx2.Client(base_url=url, timeout=10) as client:
@@ -130,7 +109,4 @@ def test_a_call_whose_client_went_away_is_logged_and_counted_as_cancelled(api_ke
             sock.sendall(head + body)
             time.sleep(0.5)  # let the call start its 30 s sleep
         # The client has hung up: the SDK cancels the call, whose line is written as it ends.
-        deadline = time.monotonic() + 20
-        while line not in (scraped := client.get("/metrics").text) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert line in scraped
+        assert eventually(lambda: line in client.get("/metrics").text, seconds=20)

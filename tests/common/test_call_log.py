@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 
 import httpx2
 import pytest
 
-from fleet_testing import ECHO, KEYS, running_app
+from fleet_testing import ECHO, KEYS, eventually, running_app, tool_call_post
 from mcpfleet.common import telemetry
 from mcpfleet.common.app import build_http_app
 from mcpfleet.common.settings import TelemetrySettings, load_settings
@@ -43,30 +42,16 @@ def fleet_logging():
 
 
 def test_a_served_call_writes_its_call_line_and_nothing_else(api_keys, fleet_logging):
-    body = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "tools/call",
-        "params": {"name": "echo_say", "arguments": {"text": "hi"}},
-    }
-    headers = {
-        "Accept": "application/json, text/event-stream",
-        "Content-Type": "application/json",
-        "Authorization": f"Bearer {KEYS['alice']}",
-    }
+    body, headers = tool_call_post("echo_say", {"text": "hi"}, KEYS["alice"])
     with running_app(build_http_app([ECHO], load_settings(auth={"api_keys": api_keys}))) as url:
         before = len(fleet_logging)
         for _ in range(3):
-            answer = httpx2.post(f"{url}/echo/mcp", content=json.dumps(body), headers=headers, timeout=10)
+            answer = httpx2.post(f"{url}/echo/mcp", content=body, headers=headers, timeout=10)
             assert answer.status_code == 200 and "hi" in answer.text
         # The server's records (this process's client, httpx2, logs its requests too). The call
         # line is written just after the answer has gone out (after_response), so by the server's
         # thread perhaps a moment after this one has read it: wait for it, boundedly.
-        deadline = time.monotonic() + 10
-        while (
-            len([r for r in fleet_logging[before:] if r.name == "mcpfleet.calls"]) < 3 and time.monotonic() < deadline
-        ):
-            time.sleep(0.01)
+        eventually(lambda: len([r for r in fleet_logging[before:] if r.name == "mcpfleet.calls"]) >= 3)
         during = [r for r in fleet_logging[before:] if not r.name.startswith(("httpx2", "httpcore2"))]
     # Not the SDK's "Terminating session: None" after each stateless request, nor anything else.
     assert [(r.name, r.getMessage()) for r in during] == [("mcpfleet.calls", "tool call")] * 3

@@ -27,7 +27,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -311,3 +311,22 @@ def json_lines(text: str) -> list[dict]:
         with contextlib.suppress(json.JSONDecodeError):
             rows.append(json.loads(line))
     return rows
+
+
+def tool_call_post(tool: str, arguments: dict, key: str | None = None) -> tuple[bytes, dict[str, str]]:
+    """The body and headers of a raw JSON-RPC tools/call POST to a stateless endpoint, with
+    `key` (a token) as its bearer when given."""
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool, "arguments": arguments}}
+    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    if key is not None:
+        headers["Authorization"] = f"Bearer {key}"
+    return json.dumps(body).encode(), headers
+
+
+def eventually(check: Callable[[], object], seconds: float = 10, every: float = 0.02) -> object:
+    """`check()` once it is truthy, asked again every `every` s for at most `seconds` (then its
+    last answer): for what a server writes just after it has answered (its call log, metrics)."""
+    deadline = time.monotonic() + seconds
+    while not (answer := check()) and time.monotonic() < deadline:
+        time.sleep(every)
+    return answer
